@@ -1,0 +1,282 @@
+"""The command line: the only module that imports typer.
+
+Each command is thin: options -> a Context -> one step's run() -> render -> exit code. Heavy imports
+(boto3, pandas, torch) happen inside the steps, never here, so `--help` and `--version` stay fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from nikkei_deepar import __version__
+from nikkei_deepar.errors import ExitCode, NikkeiError
+
+if TYPE_CHECKING:
+    from nikkei_deepar.context import Context
+    from nikkei_deepar.output import Reporter, Result
+
+app = typer.Typer(
+    name="nikkei-deepar",
+    help="Forecast the Nikkei 225 with Amazon SageMaker DeepAR, end to end, from a shell.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals can hold credentials
+    rich_markup_mode=None,  # help texts mention [data] and the like: no markup
+    add_completion=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+config_app = typer.Typer(help="Show, check or create the configuration.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+# -- options every command shares ------------------------------------------------------------------
+_COMMON: list[inspect.Parameter] = []
+
+
+def _common(name: str, annotation: Any, default: Any) -> None:
+    _COMMON.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation))
+
+
+_common(
+    "config",
+    Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="Config file (else $NIKKEI_DEEPAR_CONFIG, else ./nikkei-deepar.toml).",
+                     show_default=False),
+    ],
+    None,
+)
+_common("json_out", Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")], False)
+_common("quiet", Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr, only errors.")], False)
+_common(
+    "verbose",
+    Annotated[bool, typer.Option("--verbose", "-v", help="More detail: AWS request ids and timings.")],
+    False,
+)
+_common("debug", Annotated[bool, typer.Option("--debug", help="Show tracebacks for unexpected errors.")], False)
+_common(
+    "region",
+    Annotated[str | None, typer.Option("--region", help="AWS region (overrides AWS_REGION and the config).")],
+    None,
+)
+_common(
+    "profile",
+    Annotated[str | None, typer.Option("--profile", help="AWS profile (overrides AWS_PROFILE and the config).")],
+    None,
+)
+_common(
+    "wait_lock",
+    Annotated[
+        float,
+        typer.Option("--wait-lock", metavar="SECONDS", help="Wait this long for another command's lock."),
+    ],
+    0.0,
+)
+_COMMON_NAMES = [p.name for p in _COMMON]
+
+
+def command(
+    name: str, *, mutating: bool, parent: typer.Typer | None = None
+) -> Callable[[Callable[..., Result]], Callable[..., None]]:
+    """Register `fn(ctx, **options) -> Result` as a command with the shared options appended."""
+
+    def deco(fn: Callable[..., Result]) -> Callable[..., None]:
+        sig = inspect.signature(fn)
+        # Annotations are strings (PEP 563); Typer needs the real Annotated objects, so evaluate them
+        # here (everything but `ctx`, whose type is only imported for type checking).
+        own = [
+            p.replace(annotation=eval(p.annotation, fn.__globals__) if isinstance(p.annotation, str) else p.annotation)
+            for p in sig.parameters.values()
+            if p.name != "ctx"
+        ]
+
+        @functools.wraps(fn)
+        def wrapper(**kwargs: Any) -> None:
+            common = {k: kwargs.pop(k) for k in _COMMON_NAMES}
+            exit_code = run_command(name, common, lambda ctx: fn(ctx, **kwargs), mutating=mutating)
+            raise typer.Exit(int(exit_code))
+
+        wrapper.__signature__ = sig.replace(parameters=own + _COMMON)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {**{p.name: p.annotation for p in own + _COMMON}, "return": None}
+        (parent or app).command(name)(wrapper)
+        return wrapper
+
+    return deco
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def run_command(
+    name: str, common: dict[str, Any], body: Callable[[Context], Result], *, mutating: bool
+) -> int:
+    """Build the context, run the step, render the result or the error; return the exit code."""
+    from nikkei_deepar.output import Reporter
+
+    json_out: bool = common["json_out"]
+    reporter = Reporter.for_environment(quiet=common["quiet"], verbose=common["verbose"], json_mode=json_out)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        ctx = _build_context(common, reporter)
+        if mutating:
+            with ctx.store.lock(wait_seconds=common["wait_lock"], on_takeover=reporter.warn):
+                result = body(ctx)
+        else:
+            result = body(ctx)
+        reporter.close()
+        _render_ok(name, result, reporter, json_out=json_out)
+        return int(getattr(result, "exit_code", ExitCode.OK))
+    except NikkeiError as exc:
+        reporter.close()
+        return _render_error(name, exc, reporter, json_out=json_out, debug=common["debug"])
+    except KeyboardInterrupt:
+        reporter.close()
+        from nikkei_deepar.errors import InterruptedError_
+
+        exc2 = InterruptedError_(
+            f"{name}: interrupted; the ledger is consistent",
+            hint=f"run `nikkei-deepar {name}` again to resume",
+        )
+        return _render_error(name, exc2, reporter, json_out=json_out, debug=common["debug"])
+    except Exception as exc:  # a bug: one line unless --debug
+        reporter.close()
+        if common["debug"]:
+            raise
+        from nikkei_deepar.errors import NikkeiError as _E
+
+        bug = _E(
+            f"internal error: {type(exc).__name__}: {exc}",
+            hint="rerun with --debug for the traceback and report it",
+            code="internal",
+        )
+        return _render_error(name, bug, reporter, json_out=json_out, debug=False)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _build_context(common: dict[str, Any], reporter: Reporter) -> Context:
+    from nikkei_deepar.config import load_config
+    from nikkei_deepar.context import Context
+    from nikkei_deepar.state import StateStore
+
+    overrides = {"aws.region": common["region"], "aws.profile": common["profile"]}
+    loaded = load_config(common["config"], overrides=overrides)
+    home = StateStore.default_home(loaded.path, env=os.environ, cwd=Path.cwd())
+    return Context(
+        loaded=loaded,
+        store=StateStore(home),
+        reporter=reporter,
+        interactive_stdin=sys.stdin.isatty(),
+    )
+
+
+def _render_ok(name: str, result: Result, reporter: Reporter, *, json_out: bool) -> None:
+    from nikkei_deepar.output import envelope, print_human, print_json
+
+    code = int(getattr(result, "exit_code", ExitCode.OK))
+    if json_out:
+        errors = getattr(result, "errors", None)
+        print_json(envelope(name, exit_code=code, data=result.to_data(), errors=errors,
+                            warnings=reporter.warnings))
+    else:
+        print_human(result, color=reporter.color)
+
+
+def _render_error(name: str, exc: NikkeiError, reporter: Reporter, *, json_out: bool, debug: bool) -> int:
+    from nikkei_deepar.output import envelope, error_entry, print_json
+
+    if debug:
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
+    reporter.error(exc.message)
+    for problem in getattr(exc, "problems", []) or []:
+        reporter.error(f"  {problem}")
+    if exc.hint:
+        reporter.info(f"hint: {exc.hint}") if not reporter.quiet else None
+    if json_out:
+        data = getattr(exc, "data", None)
+        print_json(envelope(name, exit_code=exc.exit_code, data=data, errors=[error_entry(exc)],
+                            warnings=reporter.warnings))
+    return int(exc.exit_code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"nikkei-deepar {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Forecast the Nikkei 225 with Amazon SageMaker DeepAR, end to end, from a shell.
+
+    Exit codes: 0 ok, 1 internal error, 2 usage/config, 3 bad data, 4 AWS/auth, 5 not found,
+    6 job failed, 7 job stopped, 8 timeout, 9 lock held, 130 interrupted.
+    """
+
+
+# -- commands --------------------------------------------------------------------------------------
+
+
+@command("prepare", mutating=True)
+def prepare(
+    ctx: Context,
+    input_file: Annotated[
+        Path | None,
+        typer.Option("--input", "-i", help="Price file to read (overrides [data] source).", show_default=False),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Write the channels locally; upload nothing.")] = False,
+) -> Result:
+    """Read a price file, build the series and upload DeepAR train/test channels.
+
+    Example: nikkei-deepar prepare --input data/nikkei_stock_average_daily_jp.csv
+    """
+    from nikkei_deepar.steps import prepare as step
+
+    return step.run(ctx, input_file=input_file, dry_run=dry_run)
+
+
+@command("show", mutating=False, parent=config_app)
+def config_show(ctx: Context) -> Result:
+    """Print the resolved configuration (file + environment + options).
+
+    Example: nikkei-deepar config show --json
+    """
+    from nikkei_deepar.steps import configure
+
+    return configure.show(ctx)
+
+
+@command("validate", mutating=False, parent=config_app)
+def config_validate(ctx: Context) -> Result:
+    """Check the configuration file; exit 2 with one line per problem.
+
+    Example: nikkei-deepar config validate --config nikkei-deepar.toml
+    """
+    from nikkei_deepar.steps import configure
+
+    return configure.validate(ctx)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

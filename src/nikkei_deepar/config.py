@@ -1,0 +1,405 @@
+"""The one settings tree: pydantic models (extra="forbid") loaded from a TOML file.
+
+A leaf: imports nothing from the package but `errors`. Owns where the config file is found
+(`--config`, then `NIKKEI_DEEPAR_CONFIG`, then `./nikkei-deepar.toml`), how environment variables and
+command-line options override it, and how validation problems are worded (one `field: message` line
+each). No network here: nothing in this module talks to AWS.
+
+Precedence, highest first: command-line options > environment (`AWS_PROFILE`, `AWS_REGION`,
+`AWS_DEFAULT_REGION`) > the config file > the defaults below.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from nikkei_deepar.errors import ConfigError
+
+CONFIG_ENV = "NIKKEI_DEEPAR_CONFIG"
+MANAGED_BY_KEY = "managed-by"
+MANAGED_BY_VALUE = "nikkei-deepar"
+DEFAULT_CONFIG_NAME = "nikkei-deepar.toml"
+
+# S3 bucket naming rules (moto only checks the length; AWS checks all of these).
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_IP_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+# IAM role names: 1-64 of [\w+=,.@-].
+_ROLE_RE = re.compile(r"^[\w+=,.@-]{1,64}$")
+# SageMaker resource names: [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}.
+_SM_NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+_REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
+_FREQ_RE = re.compile(r"^([1-9]\d*)?(M|W|D|H|min)$")
+_TAG_KEY_RE = re.compile(r"^[\w.:/=+\-@ ]{1,128}$")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class AwsSettings(_Section):
+    region: str | None = Field(default=None, description="AWS region; AWS_REGION/--region override it")
+    profile: str | None = Field(default=None, description="named profile; AWS_PROFILE/--profile override it")
+    bucket: str | None = Field(default=None, description="S3 bucket for data and model artefacts")
+    prefix: str = Field(default="nikkei-deepar", description="key prefix inside the bucket")
+    role_name: str = Field(default="nikkei-deepar-sagemaker", description="SageMaker execution role")
+    kms_key_id: str | None = Field(default=None, description="SSE-KMS key (ARN or id); SSE-S3 when unset")
+    retry_mode: Literal["standard", "adaptive"] = "standard"
+    max_attempts: Annotated[int, Field(ge=1, le=20)] = 5
+    tags: dict[str, str] = Field(default_factory=lambda: {"project": "nikkei-deepar", "stage": "dev"})
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, v: str | None) -> str | None:
+        if v is not None and not _REGION_RE.match(v):
+            raise ValueError(f"not an AWS region name such as ap-northeast-1 (got {v!r})")
+        return v
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        if not _BUCKET_RE.match(v) or ".." in v or _IP_RE.match(v) or v.startswith("xn--"):
+            raise ValueError(
+                "S3 bucket names are 3-63 characters of a-z, 0-9, '.' and '-', starting and ending "
+                f"with a letter or digit (got {v!r})"
+            )
+        return v
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, v: str) -> str:
+        v = v.strip("/")
+        if not v or any(c in v for c in "\\{}^%`[]\"<>~#|") or len(v) > 200:
+            raise ValueError(f"must be a plain S3 key prefix such as nikkei-deepar (got {v!r})")
+        return v
+
+    @field_validator("role_name")
+    @classmethod
+    def _role(cls, v: str) -> str:
+        if not _ROLE_RE.match(v):
+            raise ValueError(f"IAM role names are 1-64 characters of letters, digits and +=,.@_- (got {v!r})")
+        return v
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, v: dict[str, str]) -> dict[str, str]:
+        for key, value in v.items():
+            if not _TAG_KEY_RE.match(key) or key.lower().startswith("aws:"):
+                raise ValueError(f"tag key {key!r} is not allowed (1-128 characters, not starting with aws:)")
+            if len(value) > 256:
+                raise ValueError(f"tag {key!r}: values are at most 256 characters")
+            if key == "managed-by":
+                raise ValueError("tag 'managed-by' is set by the tool itself; remove it from [aws.tags]")
+        return v
+
+
+class DataSettings(_Section):
+    source: str | None = Field(default=None, description="price file to read (path; later also URL)")
+    close_column: str | None = Field(default=None, description="column to use as close, e.g. 'Adj Close'")
+    date_order: Literal["auto", "ymd", "mdy", "dmy"] = "auto"
+    calendar: Literal["trading_days", "calendar_days"] = "calendar_days"
+    test_windows: Annotated[int, Field(ge=1, le=50)] = 1
+
+
+class Hyperparameters(_Section):
+    """DeepAR hyperparameters with the ranges AWS publishes (sent as strings)."""
+
+    time_freq: str = "D"
+    context_length: Annotated[int, Field(gt=0, le=200)] = 20
+    prediction_length: Annotated[int, Field(gt=0, le=1000)] = 7
+    epochs: Annotated[int, Field(ge=1, le=1000)] = 20
+    num_cells: Annotated[int, Field(ge=30, le=200)] = 40
+    num_layers: Annotated[int, Field(ge=1, le=8)] = 2
+    dropout_rate: Annotated[float, Field(ge=0.0, le=0.2)] = 0.1
+    learning_rate: Annotated[float, Field(ge=1e-5, le=1e-1)] = 1e-3
+    mini_batch_size: Annotated[int, Field(ge=32, le=1028)] = 32
+    likelihood: Literal["student-T", "gaussian", "beta", "negative-binomial", "deterministic-L1"] = (
+        "student-T"
+    )
+    num_eval_samples: Annotated[int, Field(ge=1, le=1000)] = 100
+    early_stopping_patience: Annotated[int, Field(ge=1)] | None = None
+    test_quantiles: list[float] = Field(default_factory=lambda: [round(0.1 * i, 1) for i in range(1, 10)])
+
+    @field_validator("time_freq")
+    @classmethod
+    def _freq(cls, v: str) -> str:
+        if not _FREQ_RE.match(v):
+            raise ValueError(f"must be an integer multiple of M, W, D, H or min, e.g. D (got {v!r})")
+        return v
+
+    @field_validator("test_quantiles")
+    @classmethod
+    def _quantiles(cls, v: list[float]) -> list[float]:
+        return _check_quantiles(v)
+
+    def as_strings(self) -> dict[str, str]:
+        """The hyperparameters as CreateTrainingJob wants them: every value a string, unset ones left out."""
+        out: dict[str, str] = {}
+        for key, value in self.model_dump().items():
+            if value is None:
+                continue
+            if isinstance(value, list):
+                out[key] = json.dumps(value)
+            else:
+                out[key] = str(value)
+        return out
+
+
+def _check_quantiles(v: list[float]) -> list[float]:
+    if not v:
+        raise ValueError("must list at least one quantile")
+    for q in v:
+        if not 0.0 < q < 1.0:
+            raise ValueError(f"quantiles must be strictly between 0 and 1 (got {q})")
+    if sorted(set(v)) != list(v):
+        raise ValueError(f"quantiles must be ascending and distinct (got {v})")
+    return v
+
+
+class TrainingSettings(_Section):
+    instance_type: str = "ml.m5.large"
+    instance_count: Annotated[int, Field(ge=1, le=20)] = 1
+    volume_size_gb: Annotated[int, Field(ge=1, le=16384)] = 10
+    max_runtime_seconds: Annotated[int, Field(ge=60, le=28 * 24 * 3600)] = 3600
+    spot: bool = False
+    # DeepAR has no checkpointing, so AWS caps the spot wait at one hour.
+    max_wait_seconds: Annotated[int, Field(ge=60, le=3600)] = 3600
+    seed: Annotated[int, Field(ge=0)] = 42
+    hyperparameters: Hyperparameters = Field(default_factory=Hyperparameters)
+
+    @field_validator("instance_type")
+    @classmethod
+    def _instance(cls, v: str) -> str:
+        if not re.match(r"^ml\.[a-z0-9]+\.[a-z0-9]+$", v):
+            raise ValueError(f"must be a SageMaker instance type such as ml.m5.large (got {v!r})")
+        return v
+
+    @model_validator(mode="after")
+    def _spot(self) -> TrainingSettings:
+        if self.spot and self.max_wait_seconds <= self.max_runtime_seconds:
+            raise ValueError(
+                "with spot = true, max_wait_seconds must be greater than max_runtime_seconds "
+                f"(got {self.max_wait_seconds} <= {self.max_runtime_seconds}); DeepAR caps the wait at 3600"
+            )
+        return self
+
+
+class EndpointSettings(_Section):
+    name: str = "nikkei-deepar"
+    instance_type: str = "ml.m5.large"
+    instance_count: Annotated[int, Field(ge=1, le=10)] = 1
+    serverless: bool = False
+    memory_mb: Literal[1024, 2048, 3072, 4096, 5120, 6144] = 2048
+    max_concurrency: Annotated[int, Field(ge=1, le=200)] = 5
+    keep_models: Annotated[int, Field(ge=1, le=20)] = 2
+    wait_timeout_seconds: Annotated[int, Field(ge=60)] = 3600
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _SM_NAME_RE.match(v) or len(v) > 50:
+            raise ValueError(
+                "endpoint names are letters, digits and '-', starting with a letter or digit, at most 50 "
+                f"characters here (the tool appends suffixes) (got {v!r})"
+            )
+        return v
+
+    @field_validator("instance_type")
+    @classmethod
+    def _cpu(cls, v: str) -> str:
+        if not re.match(r"^ml\.[a-z0-9]+\.[a-z0-9]+$", v):
+            raise ValueError(f"must be a SageMaker instance type such as ml.m5.large (got {v!r})")
+        family = v.split(".")[1]
+        if family.startswith(("p", "g", "inf", "trn")):
+            raise ValueError(f"DeepAR inference runs on CPU instances only (got {v!r})")
+        return v
+
+
+class PredictSettings(_Section):
+    quantiles: list[float] = Field(default_factory=lambda: [0.1, 0.5, 0.9])
+    num_samples: Annotated[int, Field(ge=1, le=1000)] = 100
+
+    @field_validator("quantiles")
+    @classmethod
+    def _quantiles(cls, v: list[float]) -> list[float]:
+        return _check_quantiles(v)
+
+
+class Settings(_Section):
+    backend: Literal["sagemaker", "local"] = "sagemaker"
+    aws: AwsSettings = Field(default_factory=AwsSettings)
+    data: DataSettings = Field(default_factory=DataSettings)
+    training: TrainingSettings = Field(default_factory=TrainingSettings)
+    endpoint: EndpointSettings = Field(default_factory=EndpointSettings)
+    predict: PredictSettings = Field(default_factory=PredictSettings)
+
+    @model_validator(mode="after")
+    def _lengths(self) -> Settings:
+        hp = self.training.hyperparameters
+        if hp.context_length + hp.prediction_length > 2000:
+            raise ValueError("context_length + prediction_length is unreasonably long (> 2000)")
+        return self
+
+    def resource_tags(self) -> dict[str, str]:
+        """Tags on everything the tool creates: ownership first, then the project/stage tags."""
+        return {**self.aws.tags, MANAGED_BY_KEY: MANAGED_BY_VALUE}
+
+    def fingerprint(self) -> str:
+        """A stable hash of everything that shapes a trained model (data settings + training)."""
+        payload = {"data": self.data.model_dump(), "training": self.training.model_dump()}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    settings: Settings
+    path: Path | None  # None: no file found, defaults in use
+    origin: str  # "--config", "NIKKEI_DEEPAR_CONFIG", "./nikkei-deepar.toml" or "defaults"
+
+
+def find_config(cli_path: Path | None, *, env: Mapping[str, str], cwd: Path) -> tuple[Path | None, str]:
+    """Where the config comes from; a path the user named explicitly must exist."""
+    if cli_path is not None:
+        if not cli_path.is_file():
+            raise ConfigError(
+                f"{cli_path}: config file not found (given with --config)",
+                hint="check the path, or run without --config to use ./nikkei-deepar.toml",
+            )
+        return cli_path, "--config"
+    env_path = env.get(CONFIG_ENV)
+    if env_path:
+        path = Path(env_path)
+        if not path.is_file():
+            raise ConfigError(
+                f"{path}: config file not found (named by {CONFIG_ENV})",
+                hint=f"fix or unset {CONFIG_ENV}",
+            )
+        return path, CONFIG_ENV
+    local = cwd / DEFAULT_CONFIG_NAME
+    if local.is_file():
+        return local, f"./{DEFAULT_CONFIG_NAME}"
+    return None, "defaults"
+
+
+def load_config(
+    cli_path: Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> LoadedConfig:
+    """Find, parse, merge overrides and validate. `overrides` are dotted keys (`aws.region`) from the CLI."""
+    env = os.environ if env is None else env
+    cwd = Path.cwd() if cwd is None else cwd
+    path, origin = find_config(cli_path, env=env, cwd=cwd)
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(
+                f"{path}: not valid TOML: {exc}", hint="fix the syntax at the line and column given"
+            ) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read the config file: {exc}") from None
+    merged = _apply_env(raw, env)
+    for dotted, value in (overrides or {}).items():
+        if value is not None:
+            _set_dotted(merged, dotted, value)
+    where = str(path) if path is not None else "configuration"
+    try:
+        settings = Settings.model_validate(merged)
+    except ValidationError as exc:
+        problems = format_validation_error(exc)
+        raise ConfigError(
+            f"{where}: {len(problems)} problem{'s' if len(problems) != 1 else ''} in the configuration",
+            problems=problems,
+            hint="fix the keys listed above; config.example.toml documents every key",
+        ) from None
+    return LoadedConfig(settings=settings, path=path, origin=origin)
+
+
+def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    merged = json.loads(json.dumps(raw))  # a deep copy of plain TOML data
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+    if region:
+        _set_dotted(merged, "aws.region", region)
+    if env.get("AWS_PROFILE"):
+        _set_dotted(merged, "aws.profile", env["AWS_PROFILE"])
+    return merged
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    node = tree
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = {}
+            node[key] = child
+        node = child
+    node[leaf] = value
+
+
+_MESSAGES: dict[str, str] = {
+    "greater_than": "must be > {gt}",
+    "greater_than_equal": "must be >= {ge}",
+    "less_than": "must be < {lt}",
+    "less_than_equal": "must be <= {le}",
+    "extra_forbidden": "unknown key (check the spelling; config.example.toml lists every key)",
+    "missing": "required",
+    "int_parsing": "must be a whole number",
+    "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
+    "bool_parsing": "must be true or false",
+    "bool_type": "must be true or false",
+    "string_type": "must be a string",
+    "list_type": "must be a list",
+    "dict_type": "must be a table",
+    "model_type": "must be a table",
+}
+
+
+def format_validation_error(exc: ValidationError) -> list[str]:
+    """One `dotted.field: message (got value)` line per problem."""
+    lines = []
+    for err in exc.errors(include_url=False):
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        kind = err["type"]
+        ctx = err.get("ctx") or {}
+        if kind in _MESSAGES:
+            message = _MESSAGES[kind].format(**ctx)
+        elif kind == "literal_error":
+            message = f"must be one of {ctx.get('expected', '')}"
+        elif kind == "value_error":
+            message = str(ctx.get("error", err["msg"]))
+        else:
+            message = err["msg"]
+        shown = err.get("input")
+        if kind not in {"missing", "extra_forbidden", "value_error"} and not isinstance(shown, dict):
+            message += f" (got {shown!r})"
+        lines.append(f"{loc}: {message}")
+    return lines
+
+
+def redacted(settings: Settings) -> dict[str, Any]:
+    """The resolved config for display. Nothing secret lives in it by design (credentials come from the
+    AWS chain, never from this file); the KMS key id is shown shortened."""
+    data = settings.model_dump(mode="json")
+    key = data["aws"].get("kms_key_id")
+    if key:
+        data["aws"]["kms_key_id"] = key[:12] + "…" if len(key) > 12 else key
+    return data

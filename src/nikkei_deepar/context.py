@@ -1,0 +1,62 @@
+"""The only wiring: resolved settings + the ledger + AWS gateways (or the local backend) for one command.
+
+Everything is created lazily, on first use, so a command builds only the clients it needs, once.
+Polling code takes `sleep` and `clock` from here so tests never really wait.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nikkei_deepar.config import LoadedConfig, Settings
+from nikkei_deepar.output import Reporter
+from nikkei_deepar.state import StateStore
+
+if TYPE_CHECKING:
+    from nikkei_deepar.aws.session import AwsClients
+
+
+@dataclass
+class Context:
+    loaded: LoadedConfig
+    store: StateStore
+    reporter: Reporter
+    interactive_stdin: bool = False
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    _gateways: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def settings(self) -> Settings:
+        return self.loaded.settings
+
+    @property
+    def home(self) -> Path:
+        return self.store.home
+
+    @cached_property
+    def aws(self) -> AwsClients:
+        from nikkei_deepar.aws.session import AwsClients
+
+        aws = self.settings.aws
+        return AwsClients(
+            region=aws.region,
+            profile=aws.profile,
+            retry_mode=aws.retry_mode,
+            max_attempts=aws.max_attempts,
+            on_call=self.reporter.debug if self.reporter.verbose else None,
+        )
+
+    def gateway(self, name: str) -> Any:
+        """The gateway for one AWS service (`s3`, `iam`, `sts`, `sagemaker`, `runtime`, `logs`), built once."""
+        if name not in self._gateways:
+            from importlib import import_module
+
+            module = import_module(f"nikkei_deepar.aws.{name}")
+            self._gateways[name] = module.Gateway(self.aws)
+        return self._gateways[name]

@@ -1,0 +1,1 @@
+"""The local DeepAR engine (GluonTS, torch): imported only by commands that train or predict locally."""

@@ -1,0 +1,321 @@
+"""The ledger: what this tool did and what it owns, in one versioned JSON file.
+
+A leaf (imports only `errors`). It records every data version `prepare` stored, every resource the tool
+created (written the moment it exists, so a crash never leaves an unknown resource), every training job
+and every deployment. Writes are atomic (temp file in the same folder + `os.replace`); commands that
+change anything hold an exclusive lock (`fcntl.flock` on `state.lock`, which the kernel releases when the
+holder dies, so a lock left by a dead process is detected and taken over). An unknown schema version is
+refused, never silently reset; a corrupt file is reported with its path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import errno
+import fcntl
+import json
+import os
+import socket
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from nikkei_deepar.errors import DataError, LockHeldError
+
+SCHEMA_VERSION = 1
+HOME_ENV = "NIKKEI_DEEPAR_HOME"
+STATE_FILE = "state.json"
+LOCK_FILE = "state.lock"
+
+
+def utcnow() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataVersion(_Record):
+    """One prepared data set, content-addressed by `sha256`."""
+
+    sha256: str
+    source: str
+    rows: int
+    first: str
+    last: str
+    column: str
+    calendar: str
+    prediction_length: int
+    context_length: int
+    observations: int
+    backend: str
+    train_uri: str
+    test_uri: str
+    series_uri: str | None = None  # the full prepared series (for predict), next to the channels
+    local_dir: str | None = None  # where the channel files were written locally
+    uploaded: bool = True
+    prepared_at: str = Field(default_factory=utcnow)
+
+
+class Resource(_Record):
+    """A resource the tool created (or adopted because it carries the tool's tag)."""
+
+    kind: Literal["bucket", "role", "model", "endpoint-config", "endpoint", "transform-job", "local-dir"]
+    name: str
+    backend: str = "sagemaker"
+    arn: str | None = None
+    region: str | None = None
+    created_at: str = Field(default_factory=utcnow)
+    deleted_at: str | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def live(self) -> bool:
+        return self.deleted_at is None
+
+
+class Job(_Record):
+    name: str
+    backend: str = "sagemaker"
+    data_sha256: str
+    hyperparameters: dict[str, str]
+    config_hash: str
+    started_at: str = Field(default_factory=utcnow)
+    status: str = "InProgress"
+    secondary_status: str | None = None
+    failure_reason: str | None = None
+    ended_at: str | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)
+    billable_seconds: int | None = None
+    training_seconds: int | None = None
+    model_artifact: str | None = None
+
+
+class Deployment(_Record):
+    endpoint: str
+    model: str
+    endpoint_config: str
+    job: str
+    backend: str = "sagemaker"
+    deployed_at: str = Field(default_factory=utcnow)
+    metrics: dict[str, float] = Field(default_factory=dict)
+
+
+class Ledger(_Record):
+    schema_version: int = SCHEMA_VERSION
+    updated_at: str = Field(default_factory=utcnow)
+    data: list[DataVersion] = Field(default_factory=list)
+    resources: list[Resource] = Field(default_factory=list)
+    jobs: list[Job] = Field(default_factory=list)
+    deployments: list[Deployment] = Field(default_factory=list)
+
+    # -- queries -------------------------------------------------------------------------------
+    @property
+    def last_data(self) -> DataVersion | None:
+        return self.data[-1] if self.data else None
+
+    @property
+    def last_job(self) -> Job | None:
+        return self.jobs[-1] if self.jobs else None
+
+    def job(self, name: str) -> Job | None:
+        return next((j for j in reversed(self.jobs) if j.name == name), None)
+
+    def live_resources(self, kind: str | None = None) -> list[Resource]:
+        return [r for r in self.resources if r.live and (kind is None or r.kind == kind)]
+
+    def resource(self, kind: str, name: str) -> Resource | None:
+        return next((r for r in reversed(self.resources) if r.kind == kind and r.name == name), None)
+
+    # -- changes (callers persist with StateStore.update) ---------------------------------------
+    def record_resource(self, resource: Resource) -> None:
+        existing = self.resource(resource.kind, resource.name)
+        if existing is not None and existing.live:
+            return
+        self.resources.append(resource)
+
+    def mark_deleted(self, kind: str, name: str) -> None:
+        for r in self.resources:
+            if r.kind == kind and r.name == name and r.live:
+                r.deleted_at = utcnow()
+
+    def upsert_job(self, job: Job) -> None:
+        for i, existing in enumerate(self.jobs):
+            if existing.name == job.name:
+                self.jobs[i] = job
+                return
+        self.jobs.append(job)
+
+    def record_data(self, version: DataVersion) -> None:
+        self.data = [d for d in self.data if d.sha256 != version.sha256]
+        self.data.append(version)
+
+
+class StateStore:
+    """Reads and atomically writes the ledger at `path`; `lock()` guards read-modify-write cycles."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.path = home / STATE_FILE
+        self.lock_path = home / LOCK_FILE
+        self._lock_fd: int | None = None
+
+    @staticmethod
+    def default_home(config_path: Path | None, *, env: dict[str, str] | os._Environ[str], cwd: Path) -> Path:
+        if env.get(HOME_ENV):
+            return Path(env[HOME_ENV])
+        base = config_path.parent if config_path is not None else cwd
+        return base / ".nikkei-deepar"
+
+    def load(self) -> Ledger:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return Ledger()
+        except OSError as exc:
+            raise DataError(f"{self.path}: cannot read the ledger: {exc.strerror}") from None
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DataError(
+                f"{self.path}: the ledger is corrupt (not JSON: {exc.msg} at line {exc.lineno})",
+                hint="restore it from a backup (state.json.bak beside it) or move it away to start afresh",
+                code="ledger-corrupt",
+            ) from None
+        version = raw.get("schema_version") if isinstance(raw, dict) else None
+        if version != SCHEMA_VERSION:
+            raise DataError(
+                f"{self.path}: ledger schema version {version!r} is not one this version understands "
+                f"({SCHEMA_VERSION})",
+                hint="use the nikkei-deepar version that wrote it, or upgrade this one",
+                code="ledger-version",
+            )
+        try:
+            return Ledger.model_validate(raw)
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise DataError(
+                f"{self.path}: the ledger is corrupt ({where}: {first['msg']})",
+                hint="restore it from state.json.bak beside it, or move it away to start afresh",
+                code="ledger-corrupt",
+            ) from None
+
+    def save(self, ledger: Ledger) -> None:
+        """Atomic replace; the previous good version is kept as state.json.bak."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        ledger.updated_at = utcnow()
+        text = ledger.model_dump_json(indent=2, exclude_none=False) + "\n"
+        fd, tmp = tempfile.mkstemp(prefix=".state-", suffix=".tmp", dir=self.home)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+            if self.path.exists():
+                with contextlib.suppress(OSError):
+                    os.replace(self.path, self.path.with_suffix(".json.bak"))
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                Path(tmp).unlink()
+            raise
+
+    @contextlib.contextmanager
+    def update(self) -> Iterator[Ledger]:
+        """Load, let the caller change, save: one step written the moment it happens."""
+        ledger = self.load()
+        yield ledger
+        self.save(ledger)
+
+    # -- locking ---------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def lock(
+        self,
+        *,
+        wait_seconds: float = 0.0,
+        on_takeover: Callable[[str], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> Iterator[None]:
+        self.home.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = clock() + wait_seconds
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as exc:
+                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                        raise
+                    if clock() >= deadline:
+                        raise LockHeldError(
+                            f"{self.lock_path}: {describe_holder(self.lock_path)}",
+                            hint="wait for that command to finish, or pass --wait-lock SECONDS",
+                        ) from None
+                    sleep(min(0.2, max(0.0, deadline - clock())))
+            previous = _read_holder(self.lock_path)
+            if previous and previous.get("pid") and not _pid_alive(int(previous["pid"])) and on_takeover:
+                on_takeover(
+                    f"took over the lock left by pid {previous['pid']} on {previous.get('host', '?')} "
+                    f"(since {previous.get('since', '?')}), which is no longer running"
+                )
+            info = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": utcnow()})
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, info.encode(), 0)
+            self._lock_fd = fd
+            try:
+                yield
+            finally:
+                os.ftruncate(fd, 0)
+                self._lock_fd = None
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    def lock_holder(self) -> str | None:
+        """A description of who holds the lock now, or None when it is free (for `doctor`/`status`)."""
+        if not self.lock_path.exists():
+            return None
+        fd = os.open(self.lock_path, os.O_RDWR)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return describe_holder(self.lock_path)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return None
+        finally:
+            os.close(fd)
+
+
+def _read_holder(path: Path) -> dict[str, Any] | None:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8") or "null")
+    except (OSError, json.JSONDecodeError):
+        return None
+    return raw if isinstance(raw, dict) else None
+
+
+def describe_holder(path: Path) -> str:
+    holder = _read_holder(path)
+    if not holder:
+        return "locked by another nikkei-deepar process"
+    return f"locked by pid {holder.get('pid')} on {holder.get('host')} since {holder.get('since')}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,201 @@
+"""`prepare`: price file -> series -> DeepAR JSON Lines channels -> content-addressed storage -> ledger.
+
+Nothing is uploaded until the whole file has been read and validated; the same data always lands
+under the same key (the channels' sha256), so a retrain never overwrites what a running job reads and
+an unchanged file is not uploaded again.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nikkei_deepar.context import Context
+from nikkei_deepar.errors import UsageError
+from nikkei_deepar.state import DataVersion
+
+JSONL = "application/jsonlines"
+
+
+@dataclass(frozen=True)
+class PrepareResult:
+    summary: dict[str, Any]
+    sha256: str
+    calendar: str
+    observations: int
+    train_length: int
+    test_series: int
+    local_dir: str
+    uris: dict[str, str]
+    uploaded: list[str] = field(default_factory=list)
+    already_there: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "read": self.summary,
+            "sha256": self.sha256,
+            "calendar": self.calendar,
+            "observations": self.observations,
+            "train_length": self.train_length,
+            "test_series": self.test_series,
+            "local_dir": self.local_dir,
+            "uris": self.uris,
+            "uploaded": self.uploaded,
+            "already_there": self.already_there,
+            "dry_run": self.dry_run,
+        }
+
+    def to_lines(self) -> list[str]:
+        s = self.summary
+        lines = [
+            f"read {s['source']}: {s['rows']} rows, {s['first']} .. {s['last']}, column {s['column']!r}, "
+            f"{s['missing']} missing, {s['skipped']} lines skipped",
+            f"series: {self.calendar}, {self.observations} observations; train {self.train_length} points, "
+            f"test {self.test_series} series",
+            f"data version {self.sha256[:16]}",
+        ]
+        if self.dry_run:
+            lines.append(f"dry run: channels written to {self.local_dir}; nothing uploaded")
+        else:
+            for name, uri in self.uris.items():
+                state = "uploaded" if uri in self.uploaded else "already there"
+                lines.append(f"{name}: {uri} ({state})")
+        return lines
+
+
+def data_key(prefix: str, sha256: str, name: str) -> str:
+    """`train/` and `test/` are separate prefixes because a DeepAR channel is an S3 prefix."""
+    return f"{prefix}/data/{sha256[:16]}/{name}"
+
+
+def run(ctx: Context, *, input_file: Path | None, dry_run: bool) -> PrepareResult:
+    from nikkei_deepar.data.channels import make_channels
+    from nikkei_deepar.data.prices import read_prices
+    from nikkei_deepar.data.series import build_series
+    from nikkei_deepar.data.series_io import dump_series
+
+    settings = ctx.settings
+    path = input_file or _configured_source(ctx)
+    table = read_prices(path, close_column=settings.data.close_column, date_order=settings.data.date_order)
+    summary = table.summary()
+    ctx.reporter.info(
+        f"read {path}: {summary['rows']} rows {summary['first']} .. {summary['last']}, "
+        f"column {summary['column']!r}, {summary['skipped']} lines skipped"
+    )
+    hp = settings.training.hyperparameters
+    series = build_series(table.closes, policy=settings.data.calendar)
+    channels = make_channels(
+        series,
+        prediction_length=hp.prediction_length,
+        context_length=hp.context_length,
+        test_windows=settings.data.test_windows,
+    )
+    files = {
+        "train/train.json": channels.train,
+        "test/test.json": channels.test,
+        "series.json": dump_series(series, source=str(path)),
+    }
+    local_dir = ctx.home / "data" / channels.sha256[:16]
+    for name, body in files.items():
+        _write_atomic(local_dir / name, body)
+
+    uris: dict[str, str] = {}
+    uploaded: list[str] = []
+    already: list[str] = []
+    backend = settings.backend
+    if dry_run:
+        uris = {name: str(local_dir / name) for name in files}
+    elif backend == "sagemaker":
+        bucket = _bucket(ctx)
+        s3 = ctx.gateway("s3")
+        for name, body in files.items():
+            key = data_key(settings.aws.prefix, channels.sha256, name)
+            uri = f"s3://{bucket}/{key}"
+            uris[name] = uri
+            if s3.object_exists(bucket, key):
+                already.append(uri)
+                continue
+            ctype = "application/json" if name == "series.json" else JSONL
+            s3.put_object(bucket, key, body, content_type=ctype)
+            uploaded.append(uri)
+            ctx.reporter.info(f"uploaded {uri}")
+    else:
+        uris = {name: str(local_dir / name) for name in files}
+        uploaded = list(uris.values())
+
+    result = PrepareResult(
+        summary=summary,
+        sha256=channels.sha256,
+        calendar=series.policy,
+        observations=channels.observations,
+        train_length=channels.train_length,
+        test_series=channels.test_series,
+        local_dir=str(local_dir),
+        uris=uris,
+        uploaded=uploaded,
+        already_there=already,
+        dry_run=dry_run,
+    )
+    if not dry_run:
+        with ctx.store.update() as ledger:
+            ledger.record_data(
+                DataVersion(
+                    sha256=channels.sha256,
+                    source=str(path),
+                    rows=summary["rows"],
+                    first=str(summary["first"]),
+                    last=str(summary["last"]),
+                    column=summary["column"],
+                    calendar=series.policy,
+                    prediction_length=hp.prediction_length,
+                    context_length=hp.context_length,
+                    observations=channels.observations,
+                    backend=backend,
+                    train_uri=uris["train/train.json"].rsplit("/", 1)[0] + "/",
+                    test_uri=uris["test/test.json"].rsplit("/", 1)[0] + "/",
+                    series_uri=uris["series.json"],
+                    local_dir=str(local_dir),
+                )
+            )
+    return result
+
+
+def _configured_source(ctx: Context) -> Path:
+    source = ctx.settings.data.source
+    if not source:
+        raise UsageError(
+            "no price file given",
+            hint="pass --input FILE or set [data] source in the config (see data/README.md)",
+        )
+    path = Path(source).expanduser()
+    if not path.is_absolute() and ctx.loaded.path is not None:
+        path = ctx.loaded.path.parent / path  # relative to the config file, not the working directory
+    return path
+
+
+def _bucket(ctx: Context) -> str:
+    bucket = ctx.settings.aws.bucket
+    if not bucket:
+        from nikkei_deepar.errors import ConfigError
+
+        raise ConfigError(
+            "aws.bucket: required to upload to S3",
+            hint="set [aws] bucket in the config (or use --dry-run to write the channels locally)",
+        )
+    return bucket
+
+
+def _write_atomic(path: Path, body: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(body)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

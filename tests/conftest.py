@@ -1,0 +1,105 @@
+"""Hermetic test environment: fake credentials, no real AWS reachable, the tool's home in a temp dir.
+
+Fixtures:
+- `aws`: an in-process moto (`mock_aws`) for the test's duration.
+- `moto_server`: one ThreadedMotoServer on 127.0.0.1 per session, reset before each test that uses it;
+  yields its URL (set `AWS_ENDPOINT_URL` to it for a subprocess).
+- `run_cli`: invoke the CLI in-process through Typer's runner (stdout and stderr separate).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REGION = "ap-northeast-1"
+
+
+@pytest.fixture(autouse=True)
+def hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Never touch a real account or the user's home: fake keys, no config files, tool home in tmp."""
+    for var in list(os.environ):
+        if var.startswith(("AWS_", "NIKKEI_DEEPAR_")) or var == "NO_COLOR":
+            monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    # Keep botocore's retries short: moto answers unimplemented calls with 500s in server mode.
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
+    home = tmp_path / "home"
+    monkeypatch.setenv("NIKKEI_DEEPAR_HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    return home
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    from moto import mock_aws
+
+    with mock_aws():
+        yield
+
+
+@pytest.fixture(scope="session")
+def _moto_server() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def moto_server(_moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The server's URL, freshly reset; AWS_ENDPOINT_URL points at it for this test."""
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{_moto_server}/moto-api/reset", method="POST")).read()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", _moto_server)
+    return _moto_server
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+@pytest.fixture
+def run_cli() -> Callable[..., CliResult]:
+    from typer.testing import CliRunner
+
+    from nikkei_deepar.cli import app
+
+    def invoke(*args: str, input: str | None = None) -> CliResult:
+        runner = CliRunner()
+        result = runner.invoke(app, list(args), input=input, catch_exceptions=False)
+        return CliResult(result.exit_code, result.stdout, result.stderr)
+
+    return invoke
+
+
+def write_config(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
