@@ -1,0 +1,118 @@
+"""Config: discovery order, overrides, and one readable line per problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nikkei_deepar.config import load_config
+from nikkei_deepar.errors import ConfigError, ExitCode
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_example_config_is_valid_and_documents_every_key() -> None:
+    loaded = load_config(ROOT / "config.example.toml", env={})
+    s = loaded.settings
+    assert s.aws.region == "ap-northeast-1"
+    assert s.training.hyperparameters.prediction_length == 7
+    # every field of every section appears in the example (commented or not)
+    text = (ROOT / "config.example.toml").read_text(encoding="utf-8")
+    for section in ("aws", "data", "training", "endpoint", "predict"):
+        for field in type(getattr(s, section)).model_fields:
+            assert f"{field} =" in text or f"[{section}.{field}]" in text, f"{section}.{field} undocumented"
+
+
+def test_discovery_order(tmp_path: Path) -> None:
+    a = tmp_path / "a.toml"
+    a.write_text('[aws]\nprefix = "from-cli"\n')
+    b = tmp_path / "b.toml"
+    b.write_text('[aws]\nprefix = "from-env"\n')
+    (tmp_path / "nikkei-deepar.toml").write_text('[aws]\nprefix = "from-cwd"\n')
+    env = {"NIKKEI_DEEPAR_CONFIG": str(b)}
+    assert load_config(a, env=env, cwd=tmp_path).settings.aws.prefix == "from-cli"
+    assert load_config(None, env=env, cwd=tmp_path).settings.aws.prefix == "from-env"
+    assert load_config(None, env={}, cwd=tmp_path).settings.aws.prefix == "from-cwd"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    loaded = load_config(None, env={}, cwd=empty)
+    assert loaded.path is None and loaded.origin == "defaults"
+
+
+def test_named_file_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.toml", env={}, cwd=tmp_path)
+    with pytest.raises(ConfigError, match="NIKKEI_DEEPAR_CONFIG"):
+        load_config(None, env={"NIKKEI_DEEPAR_CONFIG": str(tmp_path / "x.toml")}, cwd=tmp_path)
+
+
+def test_environment_then_cli_override_the_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[aws]\nregion = "eu-west-1"\nprofile = "file"\n')
+    env = {"AWS_REGION": "us-west-2", "AWS_PROFILE": "envprof"}
+    s = load_config(cfg, env=env, cwd=tmp_path).settings
+    assert (s.aws.region, s.aws.profile) == ("us-west-2", "envprof")
+    s = load_config(cfg, env=env, cwd=tmp_path, overrides={"aws.region": "ap-northeast-3"}).settings
+    assert s.aws.region == "ap-northeast-3"
+    assert load_config(cfg, env={"AWS_DEFAULT_REGION": "ca-central-1"}, cwd=tmp_path).settings.aws.region == (
+        "ca-central-1"
+    )
+
+
+def test_every_problem_is_one_line_with_the_field_and_value(tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(
+        "[aws]\nbucket = \"My_Bucket\"\nrole_name = \"" + "r" * 70 + "\"\n"
+        "[training]\nspot = true\nmax_runtime_seconds = 3600\n"
+        "[training.hyperparameters]\ncontext_length = -3\nnum_layers = 9\nlikelihood = \"poisson\"\n"
+        "typo_key = 1\n"
+        "[endpoint]\ninstance_type = \"ml.p3.2xlarge\"\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(cfg, env={}, cwd=tmp_path)
+    err = info.value
+    assert err.exit_code == ExitCode.USAGE
+    assert str(cfg) in err.message
+    problems = "\n".join(err.problems)
+    assert "training.hyperparameters.context_length: must be > 0 (got -3)" in err.problems
+    assert "training.hyperparameters.num_layers: must be <= 8 (got 9)" in err.problems
+    assert "training.hyperparameters.likelihood: must be one of" in problems
+    assert "training.hyperparameters.typo_key: unknown key" in problems
+    assert "aws.bucket: " in problems and "My_Bucket" in problems
+    assert "aws.role_name: IAM role names are 1-64" in problems
+    assert "endpoint.instance_type: DeepAR inference runs on CPU instances only" in problems
+    assert all("\n" not in p for p in err.problems)
+
+
+def test_spot_wait_must_exceed_runtime_and_is_capped(tmp_path: Path) -> None:
+    cfg = tmp_path / "spot.toml"
+    cfg.write_text("[training]\nspot = true\nmax_runtime_seconds = 1800\nmax_wait_seconds = 7200\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(cfg, env={}, cwd=tmp_path)
+    assert "training.max_wait_seconds: must be <= 3600 (got 7200)" in info.value.problems
+    cfg.write_text("[training]\nspot = true\nmax_runtime_seconds = 1800\nmax_wait_seconds = 3600\n")
+    assert load_config(cfg, env={}, cwd=tmp_path).settings.training.spot
+
+
+def test_toml_syntax_error_names_the_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "broken.toml"
+    cfg.write_text("[aws\nregion = 1\n")
+    with pytest.raises(ConfigError, match=r"broken.toml: not valid TOML"):
+        load_config(cfg, env={}, cwd=tmp_path)
+
+
+def test_hyperparameters_are_strings_for_create_training_job() -> None:
+    hp = load_config(None, env={}, cwd=Path("/")).settings.training.hyperparameters.as_strings()
+    assert hp["context_length"] == "20" and hp["learning_rate"] == "0.001"
+    assert hp["test_quantiles"] == "[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]"
+    assert "early_stopping_patience" not in hp
+    assert all(isinstance(v, str) for v in hp.values())
+
+
+def test_managed_by_tag_is_reserved(tmp_path: Path) -> None:
+    cfg = tmp_path / "t.toml"
+    cfg.write_text('[aws.tags]\n"managed-by" = "me"\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(cfg, env={}, cwd=tmp_path)
+    assert "managed-by" in info.value.problems[0]

@@ -1,0 +1,107 @@
+"""The ledger: atomic writes, schema version, corruption, and the lock."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from nikkei_deepar.errors import DataError, ExitCode, LockHeldError
+from nikkei_deepar.state import Ledger, Resource, StateStore
+
+
+def test_missing_file_is_an_empty_ledger(tmp_path: Path) -> None:
+    assert StateStore(tmp_path / "h").load().jobs == []
+
+
+def test_round_trip_and_backup(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "h")
+    with store.update() as ledger:
+        ledger.record_resource(Resource(kind="bucket", name="b1", extra={"created": True}))
+    with store.update() as ledger:
+        ledger.mark_deleted("bucket", "b1")
+    again = store.load()
+    assert again.resources[0].deleted_at is not None
+    assert (tmp_path / "h" / "state.json.bak").exists()
+    assert not [p for p in (tmp_path / "h").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_unknown_schema_version_is_refused_not_reset(tmp_path: Path) -> None:
+    store = StateStore(tmp_path)
+    store.path.write_text(json.dumps({"schema_version": 99}))
+    with pytest.raises(DataError, match=r"schema version 99") as info:
+        store.load()
+    assert str(store.path) in info.value.message
+    assert json.loads(store.path.read_text()) == {"schema_version": 99}  # untouched
+
+
+@pytest.mark.parametrize("content", ["{not json", '{"schema_version": 1, "jobs": [{"name": 3}]}'])
+def test_corrupt_ledger_names_the_path(tmp_path: Path, content: str) -> None:
+    store = StateStore(tmp_path)
+    store.path.write_text(content)
+    with pytest.raises(DataError, match="corrupt") as info:
+        store.load()
+    assert str(store.path) in info.value.message
+    assert info.value.exit_code == ExitCode.DATA
+
+
+def test_failed_write_keeps_the_previous_ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = StateStore(tmp_path)
+    store.save(Ledger(resources=[Resource(kind="role", name="r")]))
+
+    def boom(*a: object, **k: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "fsync", boom)
+    with pytest.raises(OSError):
+        store.save(Ledger())
+    assert store.load().resources[0].name == "r"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def _hold(home: str, ready: "multiprocessing.synchronize.Event", release: "multiprocessing.synchronize.Event") -> None:
+    store = StateStore(Path(home))
+    with store.lock():
+        ready.set()
+        release.wait(10)
+
+
+def test_lock_held_by_another_process_names_pid_and_host(tmp_path: Path) -> None:
+    ready, release = multiprocessing.Event(), multiprocessing.Event()
+    proc = multiprocessing.Process(target=_hold, args=(str(tmp_path), ready, release))
+    proc.start()
+    try:
+        assert ready.wait(10)
+        store = StateStore(tmp_path)
+        with pytest.raises(LockHeldError, match=rf"locked by pid {proc.pid} on .+ since ") as info:
+            with store.lock():
+                pass
+        assert info.value.exit_code == ExitCode.LOCKED
+        assert store.lock_holder() is not None
+        # --wait-lock: waits, then gets it once the holder lets go
+        release.set()
+        started = time.monotonic()
+        with store.lock(wait_seconds=10):
+            pass
+        assert time.monotonic() - started < 10
+    finally:
+        release.set()
+        proc.join(10)
+
+
+def test_lock_left_by_a_dead_process_is_taken_over_with_a_message(tmp_path: Path) -> None:
+    store = StateStore(tmp_path)
+    # a crashed holder leaves its note behind, but the kernel has released its flock
+    dead = multiprocessing.Process(target=lambda: None)
+    dead.start()
+    dead.join()
+    store.lock_path.write_text(json.dumps({"pid": dead.pid, "host": "h", "since": "t"}))
+    messages: list[str] = []
+    with store.lock(on_takeover=messages.append):
+        pass
+    assert messages and f"pid {dead.pid}" in messages[0]
+    assert store.lock_holder() is None
