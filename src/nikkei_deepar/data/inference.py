@@ -1,0 +1,293 @@
+"""DeepAR inference payloads: the request we send, the response we get, and dated forecast points.
+
+Pure: no network, no printing. Real-time requests are JSON (ContentType ``application/json``)::
+
+    {"instances":[{"start":"2024-01-04 00:00:00","target":[...]}],
+     "configuration":{"num_samples":100,"output_types":["mean","quantiles"],"quantiles":["0.1","0.5","0.9"]}}
+
+and the answer is ``{"predictions":[{"mean":[...],"quantiles":{"0.1":[...],...}}]}``. Batch transform
+reads the same records as the training channels, one per line, takes the configuration from the
+``DEEPAR_INFERENCE_CONFIG`` environment variable, and writes one prediction object per line.
+The whole history is always sent: DeepAR's lags reach far past `context_length`.
+
+A response that cannot be used raises AwsError with one line quoting what came back.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, NoReturn
+
+from nikkei_deepar.data.calendar import forecast_dates
+from nikkei_deepar.data.channels import format_start, series_line, target_values
+from nikkei_deepar.data.series import Series
+from nikkei_deepar.errors import AwsError
+
+OUTPUT_TYPES = ("mean", "quantiles", "samples")
+_QUOTE_LIMIT = 200
+_MODEL_HINT = "check the endpoint runs the DeepAR model this tool trained"
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """One series' forecast: `prediction_length` means and, per requested quantile ("0.1", ...), values."""
+
+    mean: tuple[float, ...]
+    quantiles: dict[str, tuple[float, ...]]
+
+
+@dataclass(frozen=True)
+class DatedPoint:
+    """Forecast step `step` (1-based) dated to a real trading day."""
+
+    step: int
+    date: datetime.date
+    mean: float
+    quantiles: dict[str, float]
+
+
+def format_quantile(quantile: float) -> str:
+    """A quantile as DeepAR wants it, a string without float noise: 0.1 -> "0.1", 0.05 -> "0.05"."""
+    value = float(quantile)
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"a quantile must lie strictly between 0 and 1, got {quantile}")
+    # repr is the shortest text that reads back to the same float; Decimal avoids "1e-05" forms.
+    return format(Decimal(repr(value)), "f")
+
+
+def inference_config(
+    *,
+    quantiles: Sequence[float],
+    num_samples: int,
+    output_types: Sequence[str] = ("mean", "quantiles"),
+) -> dict[str, Any]:
+    """The request's "configuration" object; also the DEEPAR_INFERENCE_CONFIG value (json.dumps it).
+
+    "mean" must be among `output_types`: every parsed Forecast carries it.
+    """
+    if num_samples < 1:
+        raise ValueError(f"num_samples must be positive, got {num_samples}")
+    unknown = [kind for kind in output_types if kind not in OUTPUT_TYPES]
+    if unknown or "mean" not in output_types:
+        raise ValueError(f"output_types must include 'mean' and come from {OUTPUT_TYPES}, got {output_types}")
+    if quantiles and "quantiles" not in output_types:
+        raise ValueError("quantiles were requested but 'quantiles' is not among output_types")
+    keys = [format_quantile(q) for q in quantiles]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"quantiles repeat: {keys}")
+    config: dict[str, Any] = {"num_samples": num_samples, "output_types": list(output_types)}
+    if keys:
+        config["quantiles"] = keys
+    return config
+
+
+def build_request(
+    series: Series,
+    *,
+    quantiles: Sequence[float],
+    num_samples: int,
+    output_types: Sequence[str] = ("mean", "quantiles"),
+) -> dict[str, Any]:
+    """The real-time request for one series: its whole history and the inference configuration."""
+    return {
+        "instances": [{"start": format_start(series.start), "target": target_values(series.target)}],
+        "configuration": inference_config(
+            quantiles=quantiles, num_samples=num_samples, output_types=output_types
+        ),
+    }
+
+
+def encode_request(request: dict[str, Any]) -> bytes:
+    """Compact JSON, UTF-8 (the body for ContentType application/json)."""
+    return json.dumps(request, separators=(",", ":"), allow_nan=False).encode("utf-8")
+
+
+def batch_input_line(series: Series) -> bytes:
+    """One batch transform input record, newline-terminated (the same format as a training line)."""
+    return (series_line(series.start, series.target) + "\n").encode("utf-8")
+
+
+def parse_response(body: bytes | str, *, quantiles: Sequence[float], prediction_length: int) -> Forecast:
+    """Parse a real-time response holding exactly one prediction.
+
+    Quantile keys are matched by value ("0.10" answers a request for "0.1"); extra keys and outputs
+    (e.g. "samples") are ignored. Raises AwsError for anything else.
+    """
+    text = _text(body)
+    document = _load(text, what="the endpoint's response")
+    if "predictions" not in document:
+        _raise_error_body(document, text)
+    predictions = document["predictions"]
+    if not isinstance(predictions, list) or len(predictions) != 1:
+        count = len(predictions) if isinstance(predictions, list) else type(predictions).__name__
+        raise AwsError(
+            f"the endpoint's response should hold 1 prediction, found {count}: {_quote(text)}",
+            hint="send one instance per request and check the endpoint runs a DeepAR model",
+        )
+    return _prediction(predictions[0], text, quantiles=quantiles, prediction_length=prediction_length)
+
+
+def parse_batch_output_line(
+    line: bytes | str, *, quantiles: Sequence[float], prediction_length: int
+) -> Forecast:
+    """Parse one line of a batch transform's `.out` file: one prediction object.
+
+    A line wrapped as ``{"predictions": [one object]}`` is accepted too.
+    """
+    text = _text(line)
+    document = _load(text, what="the batch output line")
+    if "predictions" in document:
+        predictions = document["predictions"]
+        if isinstance(predictions, list) and len(predictions) == 1:
+            document = predictions[0]
+    elif "mean" not in document and "quantiles" not in document:
+        _raise_error_body(document, text)
+    return _prediction(document, text, quantiles=quantiles, prediction_length=prediction_length)
+
+
+def dated_forecast(forecast: Forecast, series: Series, *, prediction_length: int) -> list[DatedPoint]:
+    """Date each forecast step to a Tokyo Stock Exchange session.
+
+    ``trading_days``: every step gets the next session, so `prediction_length` points come back.
+    ``calendar_days``: step i is ``last_date + i`` days and steps on weekends or holidays are dropped,
+    so a 7-step forecast yields about 5 points (fewer around Golden Week or the New Year).
+    """
+    if len(forecast.mean) != prediction_length:
+        raise ValueError(f"the forecast has {len(forecast.mean)} steps, not {prediction_length}")
+    points = []
+    for step in forecast_dates(series, prediction_length):
+        if not step.trading:
+            continue
+        i = step.step - 1
+        points.append(
+            DatedPoint(
+                step=step.step,
+                date=step.date,
+                mean=forecast.mean[i],
+                quantiles={key: values[i] for key, values in forecast.quantiles.items()},
+            )
+        )
+    return points
+
+
+def _text(body: bytes | str) -> str:
+    if isinstance(body, str):
+        return body
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise AwsError(
+            f"the endpoint answered with bytes that are not UTF-8: {_quote(repr(body))}",
+            hint="check the endpoint runs a DeepAR model and the Accept type is application/json",
+        ) from None
+
+
+def _load(text: str, *, what: str) -> dict[str, Any]:
+    if not text.strip():
+        raise AwsError(
+            f"{what} is empty", hint="check the endpoint or transform job's CloudWatch logs for errors"
+        )
+    try:
+        document = json.loads(text)
+    except ValueError:
+        raise AwsError(
+            f"{what} is not JSON: {_quote(text)}",
+            hint="check the endpoint runs a DeepAR model and the Accept type is application/json",
+        ) from None
+    if not isinstance(document, dict):
+        raise AwsError(
+            f"{what} is not a JSON object: {_quote(text)}",
+            hint="check the endpoint runs a DeepAR model",
+        )
+    return document
+
+
+def _raise_error_body(document: Mapping[str, Any], text: str) -> NoReturn:
+    message = next(
+        (document[key] for key in ("message", "Message", "error", "errorMessage") if key in document), None
+    )
+    if message is not None:
+        raise AwsError(
+            f"the model answered with an error instead of predictions: {_quote(str(message))}",
+            hint="check the request matches the model: start format, target values, cat/dynamic_feat "
+            "only if the model was trained with them ('Unable to evaluate payload provided' means a "
+            "malformed request)",
+        )
+    raise AwsError(
+        f"the response holds no predictions: {_quote(text)}",
+        hint="check the endpoint runs a DeepAR model",
+    )
+
+
+def _prediction(obj: object, text: str, *, quantiles: Sequence[float], prediction_length: int) -> Forecast:
+    if not isinstance(obj, dict):
+        raise AwsError(f"a prediction is not a JSON object: {_quote(text)}", hint=_MODEL_HINT)
+    mean = _values(obj.get("mean"), text, name="mean", prediction_length=prediction_length)
+    found = _quantiles_by_value(obj.get("quantiles"), text)
+    wanted = {format_quantile(q): float(q) for q in quantiles}
+    missing = [key for key, value in wanted.items() if value not in found]
+    if missing:
+        present = ", ".join(found[value][0] for value in sorted(found)) or "none"
+        raise AwsError(
+            f"the prediction lacks quantiles {', '.join(missing)} (it has: {present}): {_quote(text)}",
+            hint="request those quantiles in the configuration's 'quantiles' list",
+        )
+    return Forecast(
+        mean=mean,
+        quantiles={
+            key: _values(found[value][1], text, name=f"quantile {key}", prediction_length=prediction_length)
+            for key, value in wanted.items()
+        },
+    )
+
+
+def _quantiles_by_value(raw: object, text: str) -> dict[float, tuple[str, object]]:
+    """Quantile keys normalised by value: {0.1: ("0.10", values)}."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise AwsError(f"the prediction's quantiles are not an object: {_quote(text)}", hint=_MODEL_HINT)
+    found: dict[float, tuple[str, object]] = {}
+    for key, values in raw.items():
+        try:
+            value = float(key)
+        except ValueError:
+            continue
+        if value in found:
+            raise AwsError(
+                f"the prediction repeats quantile {key!r} as {found[value][0]!r}: {_quote(text)}",
+                hint=_MODEL_HINT,
+            )
+        found[value] = (key, values)
+    return found
+
+
+def _values(raw: object, text: str, *, name: str, prediction_length: int) -> tuple[float, ...]:
+    if not isinstance(raw, list):
+        raise AwsError(f"the prediction has no {name} list: {_quote(text)}", hint=_MODEL_HINT)
+    if len(raw) != prediction_length:
+        raise AwsError(
+            f"the prediction's {name} has {len(raw)} values, expected prediction_length "
+            f"{prediction_length}: {_quote(text)}",
+            hint="check prediction_length matches the one the model was trained with",
+        )
+    values = []
+    for item in raw:
+        if isinstance(item, bool) or not isinstance(item, int | float) or not math.isfinite(item):
+            raise AwsError(
+                f"the prediction's {name} holds {json.dumps(item)[:40]}, not a finite number: {_quote(text)}",
+                hint=_MODEL_HINT,
+            )
+        values.append(float(item))
+    return tuple(values)
+
+
+def _quote(text: str) -> str:
+    """One line, at most ~200 characters, for quoting what came back in an error message."""
+    flat = " ".join(text.split())
+    return repr(flat if len(flat) <= _QUOTE_LIMIT else flat[:_QUOTE_LIMIT] + "…")

@@ -1,0 +1,304 @@
+"""Inference payloads: the exact request, parsing good and malformed responses, dated forecast points."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import date, timedelta
+
+import pytest
+
+from nikkei_deepar.data.channels import parse_series_line
+from nikkei_deepar.data.inference import (
+    DatedPoint,
+    Forecast,
+    batch_input_line,
+    build_request,
+    dated_forecast,
+    encode_request,
+    format_quantile,
+    inference_config,
+    parse_batch_output_line,
+    parse_response,
+)
+from nikkei_deepar.data.series import Series
+from nikkei_deepar.errors import AwsError
+
+Q = (0.1, 0.5, 0.9)
+SERIES = Series(
+    policy="calendar_days",
+    start=date(2022, 1, 4),
+    target=(29_301.79, math.nan, 29_332.16),
+    dates=(date(2022, 1, 4), date(2022, 1, 5), date(2022, 1, 6)),
+)
+
+
+def response(h: int = 3, *, keys: tuple[str, ...] = ("0.1", "0.5", "0.9"), **extra: object) -> str:
+    prediction: dict[str, object] = {
+        "mean": [100.0 + i for i in range(h)],
+        "quantiles": {key: [float(key) * 1000 + i for i in range(h)] for key in keys},
+    }
+    prediction.update(extra)
+    return json.dumps({"predictions": [prediction]})
+
+
+def series_ending(last: date, policy: str) -> Series:
+    return Series(policy=policy, start=last, target=(1.0,), dates=(last,))  # type: ignore[arg-type]
+
+
+# --- request -------------------------------------------------------------------------------------
+
+
+def test_request_is_the_documented_json() -> None:
+    request = build_request(SERIES, quantiles=Q, num_samples=100)
+
+    assert encode_request(request) == (
+        b'{"instances":[{"start":"2022-01-04 00:00:00","target":[29301.79,"NaN",29332.16]}],'
+        b'"configuration":{"num_samples":100,"output_types":["mean","quantiles"],'
+        b'"quantiles":["0.1","0.5","0.9"]}}'
+    )
+
+
+def test_request_can_ask_for_samples_too() -> None:
+    request = build_request(
+        SERIES, quantiles=[0.5], num_samples=50, output_types=("mean", "quantiles", "samples")
+    )
+
+    assert request["configuration"] == {
+        "num_samples": 50,
+        "output_types": ["mean", "quantiles", "samples"],
+        "quantiles": ["0.5"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("quantile", "text"), [(0.1, "0.1"), (0.5, "0.5"), (0.05, "0.05"), (0.975, "0.975"), (1e-5, "0.00001")]
+)
+def test_quantiles_are_strings_without_float_noise(quantile: float, text: str) -> None:
+    assert format_quantile(quantile) == text
+
+
+@pytest.mark.parametrize("bad", [0.0, 1.0, -0.1, 1.5])
+def test_quantiles_outside_0_1_are_refused(bad: float) -> None:
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        format_quantile(bad)
+
+
+def test_inference_config_is_the_request_configuration_for_batch_transform() -> None:
+    config = inference_config(quantiles=Q, num_samples=100)
+
+    assert config == build_request(SERIES, quantiles=Q, num_samples=100)["configuration"]
+    assert json.dumps(config) == (
+        '{"num_samples": 100, "output_types": ["mean", "quantiles"], "quantiles": ["0.1", "0.5", "0.9"]}'
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "problem"),
+    [
+        ({"quantiles": Q, "num_samples": 0}, "num_samples"),
+        ({"quantiles": Q, "num_samples": 10, "output_types": ("quantiles",)}, "include 'mean'"),
+        ({"quantiles": Q, "num_samples": 10, "output_types": ("mean", "median")}, "include 'mean'"),
+        ({"quantiles": Q, "num_samples": 10, "output_types": ("mean",)}, "not among output_types"),
+        ({"quantiles": (0.1, 0.10), "num_samples": 10}, "repeat"),
+    ],
+)
+def test_inference_config_refuses_inconsistent_settings(kwargs: dict[str, object], problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        inference_config(**kwargs)  # type: ignore[arg-type]
+
+
+def test_mean_only_configuration_has_no_quantiles_key() -> None:
+    assert inference_config(quantiles=(), num_samples=10, output_types=("mean",)) == {
+        "num_samples": 10,
+        "output_types": ["mean"],
+    }
+
+
+def test_batch_input_line_is_a_training_style_record() -> None:
+    line = batch_input_line(SERIES)
+
+    assert line == b'{"start": "2022-01-04 00:00:00", "target": [29301.79, "NaN", 29332.16]}\n'
+    start, target = parse_series_line(line)
+    assert start == SERIES.start and len(target) == 3
+
+
+# --- response ------------------------------------------------------------------------------------
+
+
+def test_good_response_is_parsed() -> None:
+    forecast = parse_response(response().encode(), quantiles=Q, prediction_length=3)
+
+    assert forecast == Forecast(
+        mean=(100.0, 101.0, 102.0),
+        quantiles={"0.1": (100.0, 101.0, 102.0), "0.5": (500.0, 501.0, 502.0), "0.9": (900.0, 901.0, 902.0)},
+    )
+
+
+def test_quantile_keys_are_matched_by_value_and_extras_ignored() -> None:
+    body = response(keys=("0.10", "0.50", "0.90", "0.2"), samples=[[1.0, 2.0, 3.0]])
+
+    forecast = parse_response(body, quantiles=Q, prediction_length=3)
+
+    assert list(forecast.quantiles) == ["0.1", "0.5", "0.9"]
+    assert forecast.quantiles["0.1"] == (100.0, 101.0, 102.0)
+
+
+def test_integer_values_are_accepted_as_floats() -> None:
+    body = '{"predictions":[{"mean":[1,2],"quantiles":{"0.5":[1,2]}}]}'
+
+    forecast = parse_response(body, quantiles=[0.5], prediction_length=2)
+
+    assert forecast.mean == (1.0, 2.0)
+
+
+MALFORMED = {
+    "not json": ("Internal Server Error", "is not JSON: 'Internal Server Error'"),
+    "empty": ("", "is empty"),
+    "json list": ("[1, 2]", "is not a JSON object"),
+    "model error": (
+        '{"message": "Unable to evaluate payload provided"}',
+        "error instead of predictions: 'Unable to evaluate payload provided'",
+    ),
+    "no predictions": ('{"result": []}', "holds no predictions"),
+    "empty predictions": ('{"predictions": []}', "1 prediction, found 0"),
+    "two predictions": (
+        json.dumps({"predictions": [json.loads(response())["predictions"][0]] * 2}),
+        "1 prediction, found 2",
+    ),
+    "predictions not a list": ('{"predictions": {"mean": [1]}}', "1 prediction, found dict"),
+    "prediction not an object": ('{"predictions": [[1, 2, 3]]}', "not a JSON object"),
+    "no mean": ('{"predictions": [{"quantiles": {}}]}', "no mean list"),
+    "short mean": (response(2), "mean has 2 values, expected prediction_length 3"),
+    "short quantile": (
+        '{"predictions":[{"mean":[1,2,3],"quantiles":{"0.1":[1],"0.5":[1,2,3],"0.9":[1,2,3]}}]}',
+        "quantile 0.1 has 1 values",
+    ),
+    "missing quantile": (response(keys=("0.1", "0.5")), r"lacks quantiles 0.9 \(it has: 0.1, 0.5\)"),
+    "quantiles not an object": ('{"predictions":[{"mean":[1,2,3],"quantiles":[1]}]}', "not an object"),
+    "string in mean": ('{"predictions":[{"mean":[1,"abc",3]}]}', 'mean holds "abc"'),
+    "null in mean": ('{"predictions":[{"mean":[1,null,3]}]}', "mean holds null"),
+    "nan in mean": ('{"predictions":[{"mean":[1,NaN,3]}]}', "mean holds NaN"),
+    "bool in mean": ('{"predictions":[{"mean":[1,true,3]}]}', "mean holds true"),
+    "duplicate quantile": (
+        '{"predictions":[{"mean":[1,2,3],"quantiles":{"0.5":[1,2,3],"0.50":[1,2,3]}}]}',
+        "repeats quantile",
+    ),
+}
+
+
+@pytest.mark.parametrize(("body", "problem"), MALFORMED.values(), ids=MALFORMED.keys())
+def test_malformed_responses_are_one_line_aws_errors(body: str, problem: str) -> None:
+    with pytest.raises(AwsError, match=problem) as caught:
+        parse_response(body, quantiles=Q, prediction_length=3)
+
+    assert "\n" not in str(caught.value)
+    assert caught.value.hint
+
+
+def test_error_quotes_are_truncated() -> None:
+    body = "<html>" + "x" * 5000 + "\n</html>"
+
+    with pytest.raises(AwsError) as caught:
+        parse_response(body, quantiles=Q, prediction_length=3)
+
+    message = str(caught.value)
+    assert "'<html>xxx" in message and message.endswith("…'")
+    assert len(message) < 300
+
+
+def test_undecodable_bytes_are_an_aws_error() -> None:
+    with pytest.raises(AwsError, match="not UTF-8"):
+        parse_response(b"\xff\xfe\x00", quantiles=Q, prediction_length=3)
+
+
+def test_model_error_hint_points_at_the_request() -> None:
+    with pytest.raises(AwsError) as caught:
+        parse_response('{"message": "Unable to evaluate payload provided"}', quantiles=Q, prediction_length=3)
+
+    assert "malformed request" in (caught.value.hint or "")
+
+
+# --- batch output ----------------------------------------------------------------------------------
+
+
+def test_batch_output_line_is_one_prediction_object() -> None:
+    line = json.dumps(json.loads(response())["predictions"][0]).encode() + b"\n"
+
+    forecast = parse_batch_output_line(line, quantiles=Q, prediction_length=3)
+
+    assert forecast.mean == (100.0, 101.0, 102.0)
+    assert forecast.quantiles["0.9"] == (900.0, 901.0, 902.0)
+
+
+def test_batch_output_line_wrapped_in_predictions_is_accepted() -> None:
+    forecast = parse_batch_output_line(response(), quantiles=Q, prediction_length=3)
+
+    assert forecast.mean == (100.0, 101.0, 102.0)
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ('{"message": "Unable to evaluate payload provided"}', "error instead of predictions"),
+        ("", "is empty"),
+        ("oops", "not JSON"),
+        ('{"mean": [1, 2]}', "mean has 2 values"),
+    ],
+)
+def test_bad_batch_output_lines_are_aws_errors(line: str, problem: str) -> None:
+    with pytest.raises(AwsError, match=problem):
+        parse_batch_output_line(line, quantiles=Q, prediction_length=3)
+
+
+# --- dated forecast --------------------------------------------------------------------------------
+
+
+def seven_steps() -> Forecast:
+    return Forecast(
+        mean=tuple(float(i) for i in range(1, 8)),
+        quantiles={"0.5": tuple(10.0 * i for i in range(1, 8))},
+    )
+
+
+def test_trading_days_forecast_gets_the_next_sessions_across_the_year_end() -> None:
+    points = dated_forecast(
+        seven_steps(), series_ending(date(2025, 12, 30), "trading_days"), prediction_length=7
+    )
+
+    assert [point.date for point in points] == [
+        date(2026, 1, 5),
+        date(2026, 1, 6),
+        date(2026, 1, 7),
+        date(2026, 1, 8),
+        date(2026, 1, 9),
+        date(2026, 1, 13),  # Mon Jan 12: Coming of Age Day
+        date(2026, 1, 14),
+    ]
+    assert points[0] == DatedPoint(step=1, date=date(2026, 1, 5), mean=1.0, quantiles={"0.5": 10.0})
+    assert points[-1].step == 7
+
+
+def test_calendar_days_forecast_drops_weekends() -> None:
+    points = dated_forecast(
+        seven_steps(), series_ending(date(2026, 3, 6), "calendar_days"), prediction_length=7
+    )
+
+    assert [(point.step, point.date) for point in points] == [
+        (step, date(2026, 3, 6) + timedelta(days=step)) for step in range(3, 8)
+    ]
+    assert [point.mean for point in points] == [3.0, 4.0, 5.0, 6.0, 7.0]
+    assert points[0].quantiles == {"0.5": 30.0}
+
+
+def test_calendar_days_forecast_drops_golden_week_holidays() -> None:
+    points = dated_forecast(
+        seven_steps(), series_ending(date(2026, 5, 1), "calendar_days"), prediction_length=7
+    )
+
+    assert [(point.step, point.date) for point in points] == [(6, date(2026, 5, 7)), (7, date(2026, 5, 8))]
+
+
+def test_dated_forecast_refuses_a_forecast_of_another_length() -> None:
+    with pytest.raises(ValueError, match="7 steps, not 5"):
+        dated_forecast(seven_steps(), series_ending(date(2026, 3, 6), "calendar_days"), prediction_length=5)
