@@ -1,0 +1,426 @@
+"""The price reader against one small file per family of docs CSV-FORMATS.md, and against bad input.
+
+Fixtures are written by tests/fixtures/prices/make_fixtures.py (exact bytes: encoding, BOM, CRLF).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import pathlib
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from nikkei_deepar.data.prices import PriceTable, SkippedLine, parse_prices, read_prices
+from nikkei_deepar.errors import DataError, ExitCode
+
+FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "prices"
+D = datetime.date
+
+
+@dataclass(frozen=True)
+class Family:
+    file: str
+    rows: int
+    first: datetime.date
+    last: datetime.date
+    known: tuple[datetime.date, float]
+    column: str
+    encoding: str
+    date_format: str
+    missing: int = 0
+    skipped: tuple[tuple[int, str], ...] = ()
+    header_line: int = 1
+
+
+# fmt: off
+FAMILIES = [
+    Family("nikkei_jp.csv", 12, D(2021, 1, 4), D(2021, 1, 20), (D(2021, 1, 8), 28139.03), "終値",
+           "cp932", "%Y/%m/%d", skipped=((14, "footer"),)),
+    Family("nikkei_en.csv", 12, D(2021, 1, 4), D(2021, 1, 20), (D(2021, 1, 20), 28523.26), "Close",
+           "cp932", "%Y/%m/%d", skipped=((14, "footer"),)),
+    Family("nikkei_excel_resave.csv", 12, D(2018, 1, 4), D(2018, 1, 22), (D(2018, 1, 10), 23788.2), "close",
+           "cp932", "%Y/%m/%d", skipped=((14, "blank"), (15, "footer"))),
+    Family("investing_jp.csv", 12, D(2020, 12, 15), D(2020, 12, 30), (D(2020, 12, 30), 27444.17), "終値",
+           "utf-8-sig", "Japanese 年月日", skipped=((5, "Sunday row (not an index close)"),)),
+    Family("investing_en_old.csv", 12, D(2021, 2, 4), D(2021, 2, 22), (D(2021, 2, 22), 30156.03), "Price",
+           "utf-8-sig", "Mon D, YYYY"),
+    Family("investing_en_new.csv", 12, D(2025, 3, 19), D(2025, 4, 4), (D(2025, 4, 4), 33780.58), "Price",
+           "utf-8-sig", "M/D/YYYY"),
+    Family("yahoo.csv", 13, D(2021, 1, 4), D(2021, 1, 20), (D(2021, 1, 4), 27258.38), "Close",
+           "utf-8", "%Y-%m-%d", missing=1),
+    Family("yfinance.csv", 12, D(2024, 1, 4), D(2024, 1, 22), (D(2024, 1, 17), 35477.75), "Close",
+           "utf-8", "%Y-%m-%d"),
+    Family("fred_old.csv", 14, D(2021, 1, 1), D(2021, 1, 20), (D(2021, 1, 12), 28164.34), "NIKKEI225",
+           "utf-8", "%Y-%m-%d", missing=2),
+    Family("fred_new.csv", 14, D(2021, 1, 1), D(2021, 1, 20), (D(2021, 1, 12), 28164.34), "NIKKEI225",
+           "utf-8", "%Y-%m-%d", missing=2),
+    Family("stooq.csv", 12, D(1988, 1, 4), D(1988, 1, 18), (D(1988, 1, 9), 22924.3), "Close",
+           "utf-8", "%Y-%m-%d"),
+    Family("bloomberg.csv", 12, D(2025, 7, 4), D(2025, 7, 22), (D(2025, 7, 22), 39774.92), "PX_LAST",
+           "utf-8-sig", "M/D/YY", header_line=6,
+           skipped=((1, "preamble"), (2, "preamble"), (3, "preamble"), (4, "preamble"), (5, "blank"))),
+    Family("wsj.csv", 12, D(2022, 6, 3), D(2022, 6, 20), (D(2022, 6, 17), 25963.0), "Close",
+           "utf-8", "M/D/YY"),
+    Family("kabuoji3.csv", 12, D(2017, 1, 4), D(2017, 1, 20), (D(2017, 1, 4), 20330.0), "終値",
+           "cp932", "%Y-%m-%d", header_line=2, skipped=((1, "preamble"),)),
+]
+# fmt: on
+
+
+def close_on(table: PriceTable, day: datetime.date) -> float:
+    return float(table.closes[pd.Timestamp(day)])
+
+
+def dates(table: PriceTable) -> list[datetime.date]:
+    return [pd.Timestamp(day).date() for day in table.closes.index]
+
+
+def parse(text: str, **kwargs: Any) -> PriceTable:
+    return parse_prices(text.encode(), source="prices.csv", **kwargs)
+
+
+def data_error(raw: bytes, **kwargs: Any) -> DataError:
+    with pytest.raises(DataError) as caught:
+        parse_prices(raw, source="prices.csv", **kwargs)
+    return caught.value
+
+
+@pytest.mark.parametrize("family", FAMILIES, ids=lambda f: f.file)
+def test_each_family_reads_as_a_user_expects(family: Family) -> None:
+    table = read_prices(FIXTURES / family.file)
+
+    assert table.source == str(FIXTURES / family.file)
+    assert (table.rows, table.first, table.last) == (family.rows, family.first, family.last)
+    assert close_on(table, family.known[0]) == pytest.approx(family.known[1], abs=1e-9)
+    assert table.column == family.column
+    assert table.missing == family.missing
+    assert [(s.line, s.reason) for s in table.skipped] == list(family.skipped)
+    assert table.encoding == family.encoding
+    assert table.date_format == family.date_format
+    assert table.header_line == family.header_line
+
+
+@pytest.mark.parametrize("family", FAMILIES, ids=lambda f: f.file)
+def test_closes_are_a_clean_ascending_float_series(family: Family) -> None:
+    closes = read_prices(FIXTURES / family.file).closes
+
+    assert closes.name == "close"
+    assert closes.dtype == "float64"
+    assert isinstance(closes.index, pd.DatetimeIndex)
+    assert closes.index.tz is None
+    assert (closes.index == closes.index.normalize()).all()
+    assert closes.index.is_monotonic_increasing and closes.index.is_unique
+    assert not (closes == 0).any()
+    assert (closes.index.dayofweek != 6).all()
+
+
+def test_summary_is_json_and_says_what_was_read() -> None:
+    table = read_prices(FIXTURES / "investing_jp.csv")
+
+    summary = json.loads(json.dumps(table.summary(), ensure_ascii=False))
+
+    assert summary == {
+        "source": str(FIXTURES / "investing_jp.csv"),
+        "rows": 12,
+        "first": "2020-12-15",
+        "last": "2020-12-30",
+        "missing": 0,
+        "skipped": 1,
+        "column": "終値",
+        "encoding": "utf-8-sig",
+        "date_format": "Japanese 年月日",
+    }
+    assert type(table.first) is datetime.date
+
+
+def test_saturday_sessions_are_kept() -> None:
+    closes = read_prices(FIXTURES / "stooq.csv").closes
+
+    saturdays = [day.date() for day in closes.index if day.dayofweek == 5]
+
+    assert saturdays == [D(1988, 1, 9), D(1988, 1, 16)]
+
+
+# --- bad input: (fixture, arguments, line or None, words in the message, words in the hint) ---
+# fmt: off
+BAD_FILES = [
+    ("bad_utf16.csv", {}, None, ["UTF-16", "neither UTF-8 nor Shift-JIS/cp932"], ["UTF-8"]),
+    ("bad_latin1.csv", {}, 6, ["neither UTF-8 nor Shift-JIS/cp932"], ["UTF-8"]),
+    ("bad_empty.csv", {}, None, ["empty"], []),
+    ("bad_no_close.csv", {}, 1,
+     ["no close column", "Date, Open, High, Low, Adj Close, Volume"], ["[data] close_column"]),
+    ("yahoo.csv", {"close_column": "Settle"}, 1,
+     ["no column named 'Settle'", "Date, Open, High, Low, Close, Adj Close, Volume"], ["close_column"]),
+    ("bad_ambiguous.csv", {}, None,
+     ["date order is ambiguous", "'03/03/2025'"], ['[data] date_order = "mdy"', '"dmy"']),
+    ("bad_mixed_order.csv", {}, 4,
+     ["day-first and month-first", "'13/01/2025' (line 3)", "'01/14/2025'"], []),
+    ("bad_only_junk.csv", {}, None, ["no data rows"], []),
+    ("bad_no_header.csv", {}, None, ["no header line found", "date column"], ["date,close"]),
+    ("bad_conflicting_duplicate.csv", {}, 6, ["2022-01-06", "different closes", "line 4", "line 6"], []),
+    ("bad_garbage_date.csv", {}, 4, ["cannot read date '2022/1/O6'"], []),
+    ("bad_number.csv", {}, 4, ["cannot read close '28.487.87x'", "column 'close'"], ["'-'", "'null'"]),
+    ("wsj.csv", {"date_order": "dmy"}, 2, ["cannot read date '06/20/22'"], ["D/M/YY", "date_order"]),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(("file", "kwargs", "line", "words", "hint_words"), BAD_FILES, ids=lambda v: str(v))
+def test_bad_files_fail_with_one_line_saying_where_and_why(
+    file: str, kwargs: dict[str, Any], line: int | None, words: list[str], hint_words: list[str]
+) -> None:
+    path = FIXTURES / file
+    with pytest.raises(DataError) as caught:
+        read_prices(path, **kwargs)
+    error = caught.value
+
+    where = f"{path}:{line}: " if line is not None else f"{path}: "
+    assert str(error).startswith(where)
+    assert "\n" not in str(error)
+    for word in words:
+        assert word in str(error)
+    for word in hint_words:
+        assert error.hint is not None and word in error.hint
+    assert error.exit_code == ExitCode.DATA
+
+
+@pytest.mark.parametrize(
+    ("make", "cause"),
+    [
+        (lambda tmp: tmp / "absent.csv", "no such file"),
+        (lambda tmp: tmp, "is a directory"),
+    ],
+    ids=["missing", "directory"],
+)
+def test_read_prices_refuses_paths_that_are_not_a_readable_file(
+    tmp_path: pathlib.Path, make: Any, cause: str
+) -> None:
+    path = make(tmp_path)
+    with pytest.raises(DataError, match=cause) as caught:
+        read_prices(path)
+    assert str(caught.value).startswith(f"{path}: ")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "date,close\n2022/1/4,1\n".encode("utf-16-le"),  # UTF-16 without a BOM: NUL bytes
+        b"date,close\n2022/1/4,1\n\x89PNG\x00\x01",
+        b"date,cl\xf4ture\n2022/1/4,1\n",  # latin-1 that cp932 would turn into private-use mojibake
+    ],
+    ids=["utf16-no-bom", "binary", "latin1-pua"],
+)
+def test_neither_utf8_nor_cp932_is_refused_not_mojibake(raw: bytes) -> None:
+    assert "neither UTF-8 nor Shift-JIS/cp932" in str(data_error(raw))
+
+
+# --- dates ---
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ("2021/01/04", D(2021, 1, 4)),
+        ("2018/1/4", D(2018, 1, 4)),
+        ("2017-01-04", D(2017, 1, 4)),
+        ("2024-01-04 00:00:00+09:00", D(2024, 1, 4)),
+        ("2024-01-04T00:00:00", D(2024, 1, 4)),
+        ("20170104", D(2017, 1, 4)),
+        ("2020年12月30日", D(2020, 12, 30)),
+        ("2020年1月6日", D(2020, 1, 6)),
+        ("Feb 22, 2021", D(2021, 2, 22)),
+        ("February 22, 2021", D(2021, 2, 22)),
+        ("22-Feb-2021", D(2021, 2, 22)),
+        ("04/14/2025", D(2025, 4, 14)),
+        ("14.04.2025", D(2025, 4, 14)),
+        ("7/22/25", D(2025, 7, 22)),
+    ],
+)
+def test_date_forms(cell: str, expected: datetime.date) -> None:
+    table = parse(f'Date,Close\n"{cell}",100\n')
+
+    assert table.first == expected
+
+
+def test_month_or_day_first_is_decided_by_the_whole_column() -> None:
+    text = "Date,Close\n01/02/2025,1\n01/03/2025,2\n01/13/2025,3\n"
+
+    table = parse(text)
+
+    assert dates(table) == [D(2025, 1, 2), D(2025, 1, 3), D(2025, 1, 13)]
+    assert table.date_format == "M/D/YYYY"
+
+
+@pytest.mark.parametrize(
+    ("order", "first", "last", "date_format"),
+    [("mdy", D(2025, 3, 3), D(2025, 3, 12), "M/D/YYYY"), ("dmy", D(2025, 3, 3), D(2025, 12, 3), "D/M/YYYY")],
+)
+def test_date_order_settles_an_ambiguous_column(
+    order: str, first: datetime.date, last: datetime.date, date_format: str
+) -> None:
+    table = read_prices(FIXTURES / "bad_ambiguous.csv", date_order=order)  # type: ignore[arg-type]
+
+    assert (table.rows, table.first, table.last, table.date_format) == (8, first, last, date_format)
+
+
+def test_date_order_ymd_reads_two_digit_year_first() -> None:
+    table = parse("date,close\n22/07/25,1\n22/07/26,2\n", date_order="ymd")
+
+    assert (table.first, table.last, table.date_format) == (D(2022, 7, 25), D(2022, 7, 26), "YY/M/D")
+
+
+def test_two_digit_years_up_to_69_are_20xx_and_from_70_19xx() -> None:
+    table = parse("date,close\n1/7/69,1\n1/6/70,2\n12/29/99,3\n1/4/00,4\n")
+
+    assert dates(table) == [D(1970, 1, 6), D(1999, 12, 29), D(2000, 1, 4), D(2069, 1, 7)]
+
+
+def test_an_impossible_date_is_an_error_with_its_line() -> None:
+    error = data_error(b"date,close\n2022/2/28,1\n2022/2/30,2\n2022/3/1,3\n")
+
+    assert str(error) == "prices.csv:3: cannot read date '2022/2/30'"
+
+
+# --- closes ---
+def test_missing_markers_become_nan_never_zero() -> None:
+    table = parse(
+        'date,close\n2022/1/4,-\n2022/1/5,null\n2022/1/6,.\n2022/1/7,\n2022/1/11,"-"\n2022/1/12,0.5\n'
+    )
+
+    assert table.missing == 5
+    assert all(math.isnan(value) for value in table.closes.iloc[:5])
+    assert close_on(table, D(2022, 1, 12)) == 0.5
+
+
+def test_quotes_thousands_separators_and_spaces_are_stripped() -> None:
+    table = parse('date,close\n2022/1/4, "29,301.79" \n2022/1/5,  29 332.16\n')
+
+    assert list(table.closes) == [29301.79, 29332.16]
+
+
+def test_a_file_whose_closes_are_all_missing_is_an_error() -> None:
+    assert "no close values" in str(data_error(b"date,close\n2022/1/4,null\n2022/1/5,.\n"))
+
+
+# --- close column ---
+def test_adj_close_only_when_asked() -> None:
+    default = read_prices(FIXTURES / "yahoo.csv")
+    adjusted = read_prices(FIXTURES / "yahoo.csv", close_column=" adj close ")
+
+    assert (default.column, adjusted.column) == ("Close", "Adj Close")
+
+
+def test_close_column_override_picks_that_column() -> None:
+    table = read_prices(FIXTURES / "kabuoji3.csv", close_column="終値調整値")
+
+    assert table.column == "終値調整値"
+    assert close_on(table, D(2017, 1, 4)) == 10165.0
+
+
+def test_a_date_column_without_a_close_name_is_no_header() -> None:
+    assert "no header line found" in str(data_error(b"Day,Close\n2022/1/4,1\n"))
+
+
+# --- junk, order and duplicates ---
+def test_sunday_rows_are_dropped_and_reported() -> None:
+    table = parse("date,close\n2022/1/7,1\n2022/1/8,2\n2022/1/9,3\n2022/1/10,4\n")
+
+    assert list(table.closes) == [1.0, 2.0, 4.0]  # Saturday kept, Sunday dropped
+    assert table.skipped == (SkippedLine(4, "Sunday row (not an index close)"),)
+
+
+def test_identical_duplicates_collapse_and_are_reported() -> None:
+    table = parse("date,close\n2022/1/5,2\n2022/1/4,1\n2022/1/4,1.00\n")
+
+    assert list(table.closes) == [1.0, 2.0]
+    assert table.skipped == (SkippedLine(4, "identical duplicate"),)
+
+
+def test_notes_repeated_headers_and_footers_are_skipped() -> None:
+    text = (
+        "date,close,open\n"
+        "as of today,,\n"  # before the data, no number: skipped
+        "2022/1/4,1,1\n"
+        "note: half-day session,,\n"  # in the data, other cells empty: a note
+        "date,close,open\n"  # a second download pasted below the first
+        "2022/1/5,2,2\n"
+        "\n"
+        "Source: Nikkei Inc., all rights reserved\n"  # after the data, no number: footer
+    )
+
+    table = parse(text)
+
+    assert table.rows == 2
+    assert [(s.line, s.reason) for s in table.skipped] == [
+        (2, "no date"),
+        (4, "no date"),
+        (5, "repeated header"),
+        (7, "blank"),
+        (8, "footer"),
+    ]
+
+
+def test_a_trailing_line_with_numbers_is_a_corrupted_row_not_a_footer() -> None:
+    error = data_error(b"date,close\n2022/1/4,1\nTotal,123\n")
+
+    assert str(error) == "prices.csv:3: cannot read date 'Total'"
+
+
+def test_line_endings_and_final_newline_do_not_matter() -> None:
+    texts = ["date,close\r2022/1/4,1\r2022/1/5,2", "date,close\r\n2022/1/4,1\r\n2022/1/5,2\r\n"]
+
+    tables = [parse(text) for text in texts]
+
+    assert all(list(t.closes) == [1.0, 2.0] for t in tables)
+
+
+def test_line_numbers_stay_right_with_cr_only_endings() -> None:
+    assert str(data_error(b"date,close\r2022/1/4,1\r2022/1/5,x\r")).startswith("prices.csv:3: ")
+
+
+def test_header_names_ignore_quotes_bom_spaces_and_case() -> None:
+    table = parse_prices('\ufeff\ufeff "DATE" , " CLOSE "\n2022/1/4,1\n'.encode(), source="p.csv")
+
+    assert (table.column, table.encoding) == ("CLOSE", "utf-8-sig")
+
+
+def test_ten_thousand_rows_parse_well_under_a_second() -> None:
+    days = pd.bdate_range("1985-01-01", periods=10_000)[::-1]  # newest first, like investing.com
+    lines = ['"日付け","終値","始値"'] + [
+        f'"{d:%Y年%m月%d日}","{27_000 + i % 997:,.2f}","1"' for i, d in enumerate(days)
+    ]
+    raw = "\r\n".join(lines).encode("utf-8-sig")
+
+    start = time.perf_counter()
+    table = parse_prices(raw, source="big.csv")
+    elapsed = time.perf_counter() - start
+
+    assert table.rows == 10_000
+    assert elapsed < 0.5
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"Date,Close\n1/4,100\n1/5,101\n", "prices.csv:2: cannot read date '1/4'"),
+        (b"date,close\n2022/1/9,1\n", "prices.csv: no data rows: every dated row is a Sunday"),
+    ],
+    ids=["no-readable-date", "only-sundays"],
+)
+def test_files_without_a_usable_dated_row_say_why(raw: bytes, message: str) -> None:
+    assert str(data_error(raw)) == message
+
+
+def test_yahoo_web_table_headers_with_stars_are_recognised() -> None:
+    table = parse("Date,Open,Close*,Adj Close**\n2022-01-04,1,2,3\n")
+
+    assert (table.column, list(table.closes)) == ("Close*", [2.0])
+
+
+def test_an_unknown_date_order_is_a_programming_error() -> None:
+    with pytest.raises(ValueError, match="date_order"):
+        parse("date,close\n2022/1/4,1\n", date_order="iso")
