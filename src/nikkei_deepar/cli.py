@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     name="nikkei-deepar",
-    help="Forecast the Nikkei 225 with Amazon SageMaker DeepAR, end to end, from a shell.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # locals can hold credentials
     rich_markup_mode=None,  # help texts mention [data] and the like: no markup
@@ -87,7 +86,11 @@ _COMMON_NAMES = [p.name for p in _COMMON]
 def command(
     name: str, *, mutating: bool, parent: typer.Typer | None = None
 ) -> Callable[[Callable[..., Result]], Callable[..., None]]:
-    """Register `fn(ctx, **options) -> Result` as a command with the shared options appended."""
+    """Register `fn(ctx, **options) -> Result` as a command with the shared options appended.
+
+    `mutating` commands hold the ledger lock while they run.
+    """
+    label = f"config {name}" if parent is config_app else name
 
     def deco(fn: Callable[..., Result]) -> Callable[..., None]:
         sig = inspect.signature(fn)
@@ -102,7 +105,7 @@ def command(
         @functools.wraps(fn)
         def wrapper(**kwargs: Any) -> None:
             common = {k: kwargs.pop(k) for k in _COMMON_NAMES}
-            exit_code = run_command(name, common, lambda ctx: fn(ctx, **kwargs), mutating=mutating)
+            exit_code = run_command(label, common, lambda ctx: fn(ctx, **kwargs), mutating=mutating)
             raise typer.Exit(int(exit_code))
 
         wrapper.__signature__ = sig.replace(parameters=own + _COMMON)  # type: ignore[attr-defined]
@@ -242,6 +245,10 @@ def prepare(
         typer.Option("--input", "-i", help="Price file to read (overrides [data] source).", show_default=False),
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Write the channels locally; upload nothing.")] = False,
+    allow_stale: Annotated[
+        bool,
+        typer.Option("--allow-stale", help="If a download fails, go on with the previous copy (warns)."),
+    ] = False,
 ) -> Result:
     """Read a price file, build the series and upload DeepAR train/test channels.
 
@@ -249,7 +256,115 @@ def prepare(
     """
     from nikkei_deepar.steps import prepare as step
 
-    return step.run(ctx, input_file=input_file, dry_run=dry_run)
+    return step.run(ctx, input_file=input_file, dry_run=dry_run, allow_stale=allow_stale)
+
+
+_TIMEOUT_HELP = "Stop waiting after this many seconds (exit 8); the job or endpoint carries on."
+
+
+@command("train", mutating=True)
+def train(
+    ctx: Context,
+    wait: Annotated[bool, typer.Option("--wait", "-w", help="Then follow the job, as `wait` does.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Start even if a job on the same data and settings is running.")
+    ] = False,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", metavar="SECONDS", help=_TIMEOUT_HELP, show_default=False)
+    ] = None,
+    logs: Annotated[bool, typer.Option("--logs", help="With --wait: stream the job's log to stderr.")] = False,
+) -> Result:
+    """Start a DeepAR training job on the last prepared data; prints the job name.
+
+    Exit codes with --wait: 0 Completed, 6 Failed, 7 Stopped, 8 --timeout, 130 interrupted.
+    Example: nikkei-deepar train --wait --logs
+    """
+    from nikkei_deepar.steps import train as step
+
+    return step.run(ctx, force=force, wait=wait, timeout=timeout, logs=logs)
+
+
+@command("wait", mutating=True)
+def wait(
+    ctx: Context,
+    job: Annotated[
+        str | None, typer.Option("--job", metavar="NAME", help="Job to follow (default: the last one).",
+                                 show_default=False)
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", metavar="SECONDS", help=_TIMEOUT_HELP, show_default=False)
+    ] = None,
+    logs: Annotated[bool, typer.Option("--logs", help="Stream the job's CloudWatch log to stderr.")] = False,
+) -> Result:
+    """Follow the last training job to its end; print its metrics, billable time and model path.
+
+    Exit codes: 0 Completed, 6 Failed (with the reason), 7 Stopped, 8 --timeout reached,
+    130 interrupted (the job keeps running; run wait again to resume).
+    Example: nikkei-deepar wait --logs --timeout 3600
+    """
+    from nikkei_deepar.steps import wait as step
+
+    return step.run(ctx, job=job, timeout=timeout, logs=logs)
+
+
+@command("deploy", mutating=True)
+def deploy(
+    ctx: Context,
+    job: Annotated[
+        str | None, typer.Option("--job", metavar="NAME", help="Completed job to deploy (default: the last).",
+                                 show_default=False)
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option("--timeout", metavar="SECONDS",
+                     help="Stop waiting for InService after this long (default: [endpoint] "
+                          "wait_timeout_seconds); exit 8.", show_default=False),
+    ] = None,
+) -> Result:
+    """Create a model and endpoint config from a completed job; create or update the endpoint.
+
+    An existing endpoint is updated in place (blue/green) and checked to really serve the new config.
+    Exit codes: 0 InService, 2 job not Completed, 6 endpoint Failed or update rolled back, 8 timeout.
+    Example: nikkei-deepar deploy
+    """
+    from nikkei_deepar.steps import deploy as step
+
+    return step.run(ctx, job=job, timeout=timeout)
+
+
+@command("predict", mutating=False)
+def predict(
+    ctx: Context,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", metavar="table|csv|json", help="How to print the forecast.")
+    ] = "table",
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the forecast to FILE (csv or json) instead of stdout.",
+                     show_default=False),
+    ] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option("--plot", metavar="FILE.png", help="Draw the history and the forecast fan (needs "
+                     "the 'plot' extra).", show_default=False),
+    ] = None,
+    batch: Annotated[
+        bool, typer.Option("--batch", help="Use a batch transform job instead of the endpoint.")
+    ] = False,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", metavar="SECONDS", help="With --batch: " + _TIMEOUT_HELP,
+                                   show_default=False)
+    ] = None,
+) -> Result:
+    """Forecast the next prediction_length days from the latest prepared series.
+
+    Dates are real Tokyo Stock Exchange trading days. Exit codes: 0 ok, 4 the endpoint answered with an
+    error or something unreadable, 5 no endpoint / no prepared data, 6 batch job failed.
+    Example: nikkei-deepar predict --format csv --output forecast.csv
+    """
+    from nikkei_deepar.steps import predict as step
+
+    return step.run(ctx, fmt=fmt, output=output, plot=plot, batch=batch, timeout=timeout)
 
 
 @command("show", mutating=False, parent=config_app)

@@ -105,7 +105,7 @@ class AwsSettings(_Section):
 
 
 class DataSettings(_Section):
-    source: str | None = Field(default=None, description="price file to read (path; later also URL)")
+    source: str | None = Field(default=None, description="price file: a path (relative to the config), an http(s) URL, or fred / stooq")
     close_column: str | None = Field(default=None, description="column to use as close, e.g. 'Adj Close'")
     date_order: Literal["auto", "ymd", "mdy", "dmy"] = "auto"
     calendar: Literal["trading_days", "calendar_days"] = "calendar_days"

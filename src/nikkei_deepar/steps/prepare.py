@@ -72,20 +72,17 @@ def data_key(prefix: str, sha256: str, name: str) -> str:
     return f"{prefix}/data/{sha256[:16]}/{name}"
 
 
-def run(ctx: Context, *, input_file: Path | None, dry_run: bool) -> PrepareResult:
+def run(ctx: Context, *, input_file: Path | None, dry_run: bool, allow_stale: bool = False) -> PrepareResult:
     from nikkei_deepar.data.channels import make_channels
     from nikkei_deepar.data.prices import read_prices
     from nikkei_deepar.data.series import build_series
     from nikkei_deepar.data.series_io import dump_series
 
     settings = ctx.settings
-    path = input_file or _configured_source(ctx)
+    path = input_file or _resolve_source(ctx, allow_stale=allow_stale)
     table = read_prices(path, close_column=settings.data.close_column, date_order=settings.data.date_order)
     summary = table.summary()
-    ctx.reporter.info(
-        f"read {path}: {summary['rows']} rows {summary['first']} .. {summary['last']}, "
-        f"column {summary['column']!r}, {summary['skipped']} lines skipped"
-    )
+    ctx.reporter.debug(f"read {path} as {table.encoding}, header on line {table.header_line}")
     hp = settings.training.hyperparameters
     series = build_series(table.closes, policy=settings.data.calendar)
     channels = make_channels(
@@ -164,13 +161,35 @@ def run(ctx: Context, *, input_file: Path | None, dry_run: bool) -> PrepareResul
     return result
 
 
-def _configured_source(ctx: Context) -> Path:
-    source = ctx.settings.data.source
+def _resolve_source(ctx: Context, *, allow_stale: bool) -> Path:
+    """`[data] source`: a local path (relative to the config file), an http(s) URL, or fred/stooq."""
+    from nikkei_deepar.sources import fetch_source, is_remote
+
+    data = ctx.settings.data
+    source = data.source
     if not source:
         raise UsageError(
             "no price file given",
             hint="pass --input FILE or set [data] source in the config (see data/README.md)",
         )
+    if is_remote(source):
+        from nikkei_deepar.data.prices import parse_prices
+
+        def validate(raw: bytes, where: str) -> object:
+            return parse_prices(raw, source=where, close_column=data.close_column, date_order=data.date_order)
+
+        fetched = fetch_source(
+            source,
+            cache_dir=ctx.home / "sources",
+            validate=validate,
+            allow_stale=allow_stale,
+            notify=ctx.reporter.info,
+        )
+        if not fetched.fresh:
+            ctx.reporter.warn(f"{fetched.error}; using the previous copy {fetched.path}")
+        else:
+            ctx.reporter.info(f"downloaded {fetched.url} -> {fetched.path}")
+        return fetched.path
     path = Path(source).expanduser()
     if not path.is_absolute() and ctx.loaded.path is not None:
         path = ctx.loaded.path.parent / path  # relative to the config file, not the working directory
