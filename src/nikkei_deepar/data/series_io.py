@@ -17,10 +17,10 @@ from nikkei_deepar.errors import DataError
 FORMAT = "nikkei-deepar/series/v1"
 
 
-def dump_series(series: Series, *, source: str) -> bytes:
+def dump_series(series: Series) -> bytes:
+    """Deterministic bytes: the same series always gives the same document (it is stored by content)."""
     doc = {
         "format": FORMAT,
-        "source": source,
         "policy": series.policy,
         "start": series.start.isoformat(),
         "target": ["NaN" if math.isnan(v) else v for v in series.target],

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from nikkei_deepar.context import Context
-from nikkei_deepar.errors import UsageError
+from nikkei_deepar.errors import DataError, UsageError
 from nikkei_deepar.state import DataVersion
 
 JSONL = "application/jsonlines"
@@ -84,17 +84,20 @@ def run(ctx: Context, *, input_file: Path | None, dry_run: bool, allow_stale: bo
     summary = table.summary()
     ctx.reporter.debug(f"read {path} as {table.encoding}, header on line {table.header_line}")
     hp = settings.training.hyperparameters
-    series = build_series(table.closes, policy=settings.data.calendar)
-    channels = make_channels(
-        series,
-        prediction_length=hp.prediction_length,
-        context_length=hp.context_length,
-        test_windows=settings.data.test_windows,
-    )
+    try:
+        series = build_series(table.closes, policy=settings.data.calendar)
+        channels = make_channels(
+            series,
+            prediction_length=hp.prediction_length,
+            context_length=hp.context_length,
+            test_windows=settings.data.test_windows,
+        )
+    except DataError as exc:
+        raise DataError(f"{path}: {exc.message}", hint=exc.hint, code=exc.code) from None
     files = {
         "train/train.json": channels.train,
         "test/test.json": channels.test,
-        "series.json": dump_series(series, source=str(path)),
+        "series.json": dump_series(series),
     }
     local_dir = ctx.home / "data" / channels.sha256[:16]
     for name, body in files.items():
@@ -113,7 +116,11 @@ def run(ctx: Context, *, input_file: Path | None, dry_run: bool, allow_stale: bo
             key = data_key(settings.aws.prefix, channels.sha256, name)
             uri = f"s3://{bucket}/{key}"
             uris[name] = uri
-            if s3.object_exists(bucket, key):
+            if s3.object_exists(bucket, key) and (
+                # The channels are named by their content, so "there" means "identical". series.json
+                # also holds the real dates, which the channels do not (trading_days): keep it current.
+                name != "series.json" or s3.get_object(bucket, key) == body
+            ):
                 already.append(uri)
                 continue
             ctype = "application/json" if name == "series.json" else JSONL
@@ -184,6 +191,7 @@ def _resolve_source(ctx: Context, *, allow_stale: bool) -> Path:
             validate=validate,
             allow_stale=allow_stale,
             notify=ctx.reporter.info,
+            sleep=ctx.sleep,
         )
         if not fetched.fresh:
             ctx.reporter.warn(f"{fetched.error}; using the previous copy {fetched.path}")
