@@ -1,17 +1,26 @@
-"""S3 gateway: objects for the data channels (and, in provision/teardown, the bucket itself).
+"""S3 gateway: objects for the data channels and, for provision/teardown, the bucket itself.
 
-Methods are named by intent; botocore errors are translated here (see aws/errors.py).
+Methods are named by intent; botocore errors are translated here (see aws/errors.py). "Not there" is a
+normal answer for reads and deletions (None / {} / False), never an exception.
 """
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from typing import Any
 
-from nikkei_deepar.aws.errors import aws_errors, error_code
+from nikkei_deepar.aws.errors import DENIED, aws_errors, error_code, http_status
 from nikkei_deepar.aws.session import AwsClients
-from nikkei_deepar.errors import NotFoundError
+from nikkei_deepar.errors import AwsError, NotFoundError
 
 _MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
+_PUBLIC_ACCESS_BLOCK = {
+    "BlockPublicAcls": True,
+    "IgnorePublicAcls": True,
+    "BlockPublicPolicy": True,
+    "RestrictPublicBuckets": True,
+}
 
 
 def split_uri(uri: str) -> tuple[str, str]:
@@ -66,6 +75,278 @@ class Gateway:
                     raise NotFoundError(f"s3://{bucket}/{key} does not exist") from None
                 raise
         return body
+
+    # -- the bucket: existence and region -------------------------------------------------------------
+    def bucket_region(self, bucket: str) -> str | None:
+        """The region the bucket lives in, or None when no such bucket exists.
+
+        A bucket that exists but answers 403 belongs to another account (or this caller may not list
+        it): that is an error, with a message that says so."""
+        import botocore.exceptions as bx
+
+        with aws_errors(f"checking S3 bucket {bucket}"):
+            try:
+                found = self.client.head_bucket(Bucket=bucket)
+            except bx.ClientError as exc:
+                code, status = error_code(exc), http_status(exc)
+                if code in _MISSING or status == 404:
+                    return None
+                if status == 403 or code in DENIED:
+                    raise AwsError(
+                        f"S3 bucket {bucket!r} exists but this account cannot use it (it belongs to another "
+                        "account, or your IAM policy denies s3:ListBucket on it)",
+                        hint="choose another [aws] bucket (names are global), or get access to this one",
+                        code="bucket-forbidden",
+                    ) from None
+                region = _region_header(exc.response)
+                if region:  # 301: it exists, elsewhere
+                    return region
+                raise
+            region = found.get("BucketRegion") or _region_header(found)
+            if region:
+                return str(region)
+            location = self.client.get_bucket_location(Bucket=bucket).get("LocationConstraint")
+        # GetBucketLocation answers None for us-east-1 and the legacy "EU" for eu-west-1.
+        legacy = {"": "us-east-1", "EU": "eu-west-1"}
+        return legacy.get(location or "", str(location))
+
+    def create_bucket(self, bucket: str, *, region: str, tags: dict[str, str]) -> bool:
+        """Create the bucket in `region` (no LocationConstraint in us-east-1, where AWS rejects one), tagged
+        in the same request where the caller may (s3:TagResource); True when created now, False when this
+        account already owned it."""
+        import botocore.exceptions as bx
+
+        config: dict[str, Any] = {"Tags": _tag_list(tags)}
+        if region != "us-east-1":
+            config["LocationConstraint"] = region
+        with aws_errors(f"creating S3 bucket {bucket} in {region}"):
+            try:
+                try:
+                    self.client.create_bucket(Bucket=bucket, CreateBucketConfiguration=config)
+                except bx.ClientError as exc:
+                    if error_code(exc) not in DENIED:
+                        raise
+                    # Tags on CreateBucket need s3:TagResource; older caller policies only have
+                    # s3:PutBucketTagging, which provision uses right after creating the bucket anyway.
+                    config.pop("Tags")
+                    kwargs: dict[str, Any] = {"CreateBucketConfiguration": config} if config else {}
+                    self.client.create_bucket(Bucket=bucket, **kwargs)
+            except bx.ClientError as exc:
+                code = error_code(exc)
+                if code == "BucketAlreadyOwnedByYou":
+                    return False
+                if code == "BucketAlreadyExists":
+                    raise AwsError(
+                        f"S3 bucket name {bucket!r} is taken by another AWS account",
+                        hint="bucket names are global: choose another [aws] bucket",
+                        code="bucket-taken",
+                    ) from None
+                raise
+        return True
+
+    # -- bucket settings: reads answer None when the setting is absent ------------------------------------
+    def _read(self, bucket: str, what: str, call: Callable[[], Any], absent: set[str]) -> Any:
+        """One bucket-setting read; None when AWS answers with one of the `absent` codes."""
+        import botocore.exceptions as bx
+
+        with aws_errors(f"reading the {what} of S3 bucket {bucket}"):
+            try:
+                return call()
+            except bx.ClientError as exc:
+                if error_code(exc) in absent:
+                    return None
+                if error_code(exc) == "NoSuchBucket":
+                    raise _no_bucket(bucket) from None
+                raise
+
+    def public_access_block(self, bucket: str) -> dict[str, bool] | None:
+        found = self._read(
+            bucket,
+            "public access block",
+            lambda: self.client.get_public_access_block(Bucket=bucket),
+            {"NoSuchPublicAccessBlockConfiguration"},
+        )
+        return None if found is None else dict(found["PublicAccessBlockConfiguration"])
+
+    def block_public_access(self, bucket: str) -> None:
+        with aws_errors(f"blocking public access to S3 bucket {bucket}"):
+            self.client.put_public_access_block(
+                Bucket=bucket, PublicAccessBlockConfiguration=dict(_PUBLIC_ACCESS_BLOCK)
+            )
+
+    @staticmethod
+    def public_access_blocked(config: dict[str, bool] | None) -> bool:
+        return config is not None and all(config.get(k) for k in _PUBLIC_ACCESS_BLOCK)
+
+    def default_encryption(self, bucket: str) -> dict[str, Any] | None:
+        """`{"SSEAlgorithm": "AES256"|"aws:kms"|..., "KMSMasterKeyID": ...}` of the first rule, or None."""
+        found = self._read(
+            bucket,
+            "default encryption",
+            lambda: self.client.get_bucket_encryption(Bucket=bucket),
+            {"ServerSideEncryptionConfigurationNotFoundError"},
+        )
+        if found is None:
+            return None
+        rules = found.get("ServerSideEncryptionConfiguration", {}).get("Rules", [])
+        if not rules:
+            return None
+        return dict(rules[0].get("ApplyServerSideEncryptionByDefault", {}))
+
+    def set_default_encryption(self, bucket: str, *, kms_key: str | None) -> None:
+        """SSE-KMS with the key (and an S3 Bucket Key, which cuts KMS request costs) or SSE-S3."""
+        if kms_key:
+            rule: dict[str, Any] = {
+                "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": kms_key},
+                "BucketKeyEnabled": True,
+            }
+        else:
+            rule = {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+        with aws_errors(f"setting the default encryption of S3 bucket {bucket}"):
+            self.client.put_bucket_encryption(
+                Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [rule]}
+            )
+
+    def versioning(self, bucket: str) -> str | None:
+        """ "Enabled", "Suspended", or None (never enabled)."""
+        found = self._read(
+            bucket,
+            "versioning",
+            lambda: self.client.get_bucket_versioning(Bucket=bucket),
+            set(),
+        )
+        status = (found or {}).get("Status")
+        return None if status is None else str(status)
+
+    def enable_versioning(self, bucket: str) -> None:
+        with aws_errors(f"enabling versioning of S3 bucket {bucket}"):
+            self.client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+
+    def bucket_policy(self, bucket: str) -> dict[str, Any] | None:
+        import json
+
+        found = self._read(
+            bucket,
+            "policy",
+            lambda: self.client.get_bucket_policy(Bucket=bucket),
+            {"NoSuchBucketPolicy"},
+        )
+        if found is None:
+            return None
+        policy: dict[str, Any] = json.loads(found["Policy"])
+        return policy
+
+    def put_bucket_policy(self, bucket: str, policy: dict[str, Any]) -> None:
+        import json
+
+        with aws_errors(f"writing the policy of S3 bucket {bucket}"):
+            self.client.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+
+    def bucket_tags(self, bucket: str) -> dict[str, str]:
+        found = self._read(
+            bucket,
+            "tags",
+            lambda: self.client.get_bucket_tagging(Bucket=bucket),
+            {"NoSuchTagSet", "NoSuchTagSetError"},
+        )
+        return {t["Key"]: t["Value"] for t in (found or {}).get("TagSet", [])}
+
+    def put_bucket_tags(self, bucket: str, tags: dict[str, str]) -> None:
+        """Replaces the whole tag set (S3 has no partial update): pass the merged tags."""
+        with aws_errors(f"tagging S3 bucket {bucket}"):
+            self.client.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": _tag_list(tags)})
+
+    # -- a write probe on a bucket the tool does not own -------------------------------------------------
+    def probe_write(self, bucket: str, prefix: str) -> None:
+        """Write a tiny object under `prefix/` and delete it again (that very version, so a versioned bucket
+        keeps no trace). Raises AwsError (access denied, ...) when the caller cannot write there."""
+        import botocore.exceptions as bx
+
+        key = f"{prefix}/.nikkei-deepar-write-probe-{uuid.uuid4().hex[:12]}"
+        with aws_errors(f"writing a probe object to s3://{bucket}/{prefix}/"):
+            put = self.client.put_object(Bucket=bucket, Key=key, Body=b"", ContentType="text/plain")
+        with aws_errors(f"deleting the probe object s3://{bucket}/{key}"):
+            version = put.get("VersionId")
+            if version and version != "null":
+                try:
+                    self.client.delete_object(Bucket=bucket, Key=key, VersionId=version)
+                    return
+                except bx.ClientError as exc:
+                    if error_code(exc) not in DENIED:
+                        raise
+            self.client.delete_object(Bucket=bucket, Key=key)
+
+    # -- emptying and deleting ---------------------------------------------------------------------------
+    def empty_bucket(self, bucket: str, *, on_progress: Callable[[int], None] | None = None) -> int:
+        """Delete every object version and delete marker, and abort unfinished multipart uploads.
+        Returns how many versions and markers were deleted (0 when the bucket is already gone)."""
+        import botocore.exceptions as bx
+
+        deleted = 0
+        with aws_errors(f"emptying S3 bucket {bucket}"):
+            try:
+                for page in self.client.get_paginator("list_multipart_uploads").paginate(Bucket=bucket):
+                    for upload in page.get("Uploads", []):
+                        self.client.abort_multipart_upload(
+                            Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                        )
+                # Always re-list from the start: deleting invalidates the pagination markers. A page holds
+                # at most 1000 versions + markers, exactly DeleteObjects' limit.
+                while True:
+                    page = self.client.list_object_versions(Bucket=bucket, MaxKeys=1000)
+                    batch = [
+                        {"Key": v["Key"], "VersionId": v["VersionId"]}
+                        for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+                    ]
+                    if not batch:
+                        break
+                    deleted += self._delete_versions(bucket, batch[:1000])
+                    if on_progress is not None:
+                        on_progress(deleted)
+            except bx.ClientError as exc:
+                if error_code(exc) == "NoSuchBucket":
+                    return deleted
+                raise
+        return deleted
+
+    def _delete_versions(self, bucket: str, versions: list[dict[str, str]]) -> int:
+        if not versions:
+            return 0
+        answer = self.client.delete_objects(Bucket=bucket, Delete={"Objects": versions, "Quiet": True})
+        errors = answer.get("Errors", [])
+        if errors:
+            first = errors[0]
+            raise AwsError(
+                f"emptying S3 bucket {bucket}: {len(errors)} object versions could not be deleted "
+                f"(first: {first.get('Key')}: {first.get('Code')})",
+                hint="check the s3:DeleteObjectVersion permission and Object Lock settings, then run "
+                "teardown again",
+                code="aws-error",
+            )
+        return len(versions)
+
+    def delete_bucket(self, bucket: str) -> bool:
+        """True when deleted now, False when it was already gone. The bucket must be empty."""
+        import botocore.exceptions as bx
+
+        with aws_errors(f"deleting S3 bucket {bucket}"):
+            try:
+                self.client.delete_bucket(Bucket=bucket)
+            except bx.ClientError as exc:
+                if error_code(exc) == "NoSuchBucket":
+                    return False
+                raise
+        return True
+
+
+def _region_header(response: Any) -> str | None:
+    headers = (response or {}).get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    region = headers.get("x-amz-bucket-region")
+    return str(region) if region else None
+
+
+def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
 
 
 def _no_bucket(bucket: str) -> NotFoundError:

@@ -1,0 +1,225 @@
+"""IAM and bucket policy documents, built from the settings. Pure: no network, no boto3.
+
+The execution role gets exactly what a DeepAR training job, an endpoint and a batch transform need
+(AWS-FACTS.md, IAM section) and nothing else: no `*` actions, every resource scoped to the bucket, its
+prefixes, the region's DeepAR repository, SageMaker's own log groups and the configured KMS key.
+`Resource: "*"` appears only where the action does not support resource-level permissions.
+
+`canonical()` puts a policy in a comparable form (IAM hands documents back with single strings where we
+wrote lists, in another order), so provision can tell an edited policy from an unchanged one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from nikkei_deepar.images import deepar_repository_arn, partition
+
+VERSION = "2012-10-17"
+SAGEMAKER_PRINCIPAL = "sagemaker.amazonaws.com"
+INLINE_POLICY_NAME = "nikkei-deepar-execution"
+TLS_SID = "DenyInsecureTransport"
+
+_KEY_ID_RE = re.compile(r"^(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
+
+
+def trust_policy() -> dict[str, Any]:
+    """Only SageMaker may assume the execution role."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": SAGEMAKER_PRINCIPAL},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+
+
+def trusts_sagemaker(document: dict[str, Any]) -> bool:
+    """Whether a trust policy lets sagemaker.amazonaws.com call sts:AssumeRole (needed to use the role)."""
+    for statement in _statements(document):
+        if statement.get("Effect") != "Allow":
+            continue
+        actions = _as_list(statement.get("Action"))
+        if not any(a in {"sts:AssumeRole", "sts:*", "*"} for a in actions):
+            continue
+        principal = statement.get("Principal")
+        services = _as_list(principal.get("Service")) if isinstance(principal, dict) else []
+        if SAGEMAKER_PRINCIPAL in services:
+            return True
+    return False
+
+
+def kms_key_arn(key: str, *, region: str, account: str) -> str:
+    """A key id, key ARN, alias name or alias ARN -> the ARN to put in a policy's Resource."""
+    if key.startswith("arn:"):
+        return key
+    if key.startswith("alias/"):
+        return f"arn:{partition(region)}:kms:{region}:{account}:{key}"
+    if _KEY_ID_RE.match(key):
+        return f"arn:{partition(region)}:kms:{region}:{account}:key/{key}"
+    return key
+
+
+def _kms_statement(key: str, *, region: str, account: str) -> dict[str, Any]:
+    arn = kms_key_arn(key, region=region, account=account)
+    actions = ["kms:CreateGrant", "kms:Decrypt", "kms:GenerateDataKey"]
+    if ":alias/" not in arn:
+        return {"Sid": "UseConfiguredKmsKey", "Effect": "Allow", "Action": actions, "Resource": arn}
+    # An alias is not a key: IAM matches the key behind it through the kms:ResourceAliases condition.
+    alias = arn.split(":", 5)[5]
+    key_arns = arn.rsplit(":", 1)[0] + ":key/*"
+    return {
+        "Sid": "UseConfiguredKmsKey",
+        "Effect": "Allow",
+        "Action": actions,
+        "Resource": key_arns,
+        "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": alias}},
+    }
+
+
+def execution_policy(
+    *, bucket: str, prefix: str, region: str, account: str, kms_key: str | None = None
+) -> dict[str, Any]:
+    """The execution role's inline policy.
+
+    S3 layout, as the steps use it: channels under `{prefix}/data/` (prepare), training output
+    (model.tar.gz) under `{prefix}/output/` (train; endpoints and transforms load the model from there, so
+    it is readable too), and each batch forecast's input and output under `{prefix}/predict/{job}/input/`
+    and `{prefix}/predict/{job}/output/` (predict --batch).
+    """
+    part = partition(region)
+    bucket_arn = f"arn:{part}:s3:::{bucket}"
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "ListOwnPrefix",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": bucket_arn,
+            "Condition": {"StringLike": {"s3:prefix": [f"{prefix}/*"]}},
+        },
+        {
+            "Sid": "ReadInputs",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": [
+                f"{bucket_arn}/{prefix}/data/*",
+                f"{bucket_arn}/{prefix}/output/*",
+                f"{bucket_arn}/{prefix}/predict/*/input/*",
+            ],
+        },
+        {
+            "Sid": "WriteOutputs",
+            "Effect": "Allow",
+            "Action": "s3:PutObject",
+            "Resource": [f"{bucket_arn}/{prefix}/output/*", f"{bucket_arn}/{prefix}/predict/*/output/*"],
+        },
+        {
+            "Sid": "PullDeepArImage",
+            "Effect": "Allow",
+            "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            "Resource": deepar_repository_arn(region),
+        },
+        {
+            "Sid": "EcrLogin",
+            "Effect": "Allow",
+            "Action": "ecr:GetAuthorizationToken",
+            # ecr:GetAuthorizationToken supports no resource-level permissions: AWS requires "*".
+            "Resource": "*",
+        },
+        {
+            "Sid": "WriteSageMakerLogs",
+            "Effect": "Allow",
+            "Action": [
+                "logs:CreateLogGroup",
+                "logs:CreateLogStream",
+                "logs:DescribeLogStreams",
+                "logs:PutLogEvents",
+            ],
+            "Resource": f"arn:{part}:logs:{region}:{account}:log-group:/aws/sagemaker/*",
+        },
+        {
+            "Sid": "PublishMetrics",
+            "Effect": "Allow",
+            "Action": "cloudwatch:PutMetricData",
+            # cloudwatch:PutMetricData supports no resource-level permissions: AWS requires "*".
+            "Resource": "*",
+        },
+    ]
+    if kms_key:
+        statements.append(_kms_statement(kms_key, region=region, account=account))
+    return {"Version": VERSION, "Statement": statements}
+
+
+def tls_only_statement(bucket: str, *, region: str) -> dict[str, Any]:
+    """Deny every request to the bucket that does not use TLS."""
+    bucket_arn = f"arn:{partition(region)}:s3:::{bucket}"
+    return {
+        "Sid": TLS_SID,
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [bucket_arn, f"{bucket_arn}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def with_tls_only(existing: dict[str, Any] | None, bucket: str, *, region: str) -> dict[str, Any]:
+    """The bucket policy with our TLS statement added or restored; other statements are kept as they are."""
+    ours = tls_only_statement(bucket, region=region)
+    others = [s for s in _statements(existing or {}) if s.get("Sid") != TLS_SID]
+    return {"Version": (existing or {}).get("Version", VERSION), "Statement": [*others, ours]}
+
+
+def has_tls_only(policy: dict[str, Any] | None, bucket: str, *, region: str) -> bool:
+    ours = canonical({"Statement": [tls_only_statement(bucket, region=region)]})["Statement"][0]
+    return any(canonical({"Statement": [s]})["Statement"][0] == ours for s in _statements(policy or {}))
+
+
+def canonical(document: dict[str, Any] | str) -> dict[str, Any]:
+    """A comparable form: JSON parsed, one-element lists and plain strings unified, actions and
+    resources sorted, statements sorted."""
+    doc = json.loads(document) if isinstance(document, str) else document
+    statements = []
+    for statement in _statements(doc):
+        norm: dict[str, Any] = {}
+        for key, value in statement.items():
+            if key in {"Action", "NotAction", "Resource", "NotResource"}:
+                norm[key] = sorted(_as_list(value))
+            elif key in {"Principal", "Condition"}:
+                norm[key] = _canonical_tree(value)
+            else:
+                norm[key] = value
+        statements.append(norm)
+    statements.sort(key=lambda s: json.dumps(s, sort_keys=True))
+    return {"Version": doc.get("Version", VERSION), "Statement": statements}
+
+
+def same_policy(a: dict[str, Any] | str | None, b: dict[str, Any] | str | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return canonical(a) == canonical(b)
+
+
+def _canonical_tree(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _canonical_tree(v) for k, v in sorted(value.items())}
+    if isinstance(value, list):
+        items = [_canonical_tree(v) for v in value]
+        return items[0] if len(items) == 1 else sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
+    return value
+
+
+def _statements(document: dict[str, Any]) -> list[dict[str, Any]]:
+    raw = document.get("Statement", [])
+    return [raw] if isinstance(raw, dict) else [s for s in raw if isinstance(s, dict)]
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
