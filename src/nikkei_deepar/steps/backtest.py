@@ -1,0 +1,433 @@
+"""`backtest`: is DeepAR worth paying for on this series? Rolling-origin evaluation against baselines.
+
+Takes the latest prepared series (the ledger's last data version, its `series.json`), cuts off the last
+N non-overlapping `prediction_length` windows, forecasts each from the history before it, and scores
+every model with the same code (`data.backtest.evaluate`): mean weighted quantile loss (SageMaker's
+definition, over the configured `test_quantiles`), MASE (one-step naive scale), RMSE of the mean, and
+the coverage of the 80% interval.
+
+Models:
+- `random-walk`: the last close repeated, quantiles from past h-step log returns (no training);
+- `seasonal-naive`: the last season repeated, season 5 for `trading_days` (a trading week) and 7 for
+  `calendar_days`; left out, with the reason, where it does not apply (a step whose phase was never
+  observed: weekends in a calendar-day series);
+- `deepar`: GluonTS's DeepAR with the config's hyperparameters and seed, trained once on the history
+  before the first window (`--no-retrain`, the default) or again at every origin (`--retrain`).
+  Always the local engine, whatever `backend` says: a SageMaker training job per window would cost
+  money. Between origins the model is not retrained but is conditioned on the newer history, as an
+  endpoint would be.
+
+Reads only local files (the prepared `series.json`, or the backend's copy when the local one is gone);
+trains in a temporary folder that is removed afterwards; changes nothing in the ledger.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from nikkei_deepar.context import Context
+from nikkei_deepar.errors import DataError, NotFoundError, UsageError
+from nikkei_deepar.output import Table
+
+if TYPE_CHECKING:
+    from nikkei_deepar.data.backtest import FloatArray, ModelScore
+    from nikkei_deepar.data.baselines import QuantileForecast
+    from nikkei_deepar.data.series import Series
+
+RANDOM_WALK = "random-walk"
+SEASONAL_NAIVE = "seasonal-naive"
+DEEPAR = "deepar"
+MODELS = (RANDOM_WALK, SEASONAL_NAIVE, DEEPAR)
+SEASONS = {"trading_days": 5, "calendar_days": 7}
+_METRICS = (("mean_wql", "mean wQL"), ("mase", "MASE"), ("rmse", "RMSE"), ("coverage80", "80% coverage"))
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    """One model's scores (`data.backtest.ModelScore`) with its label and how long it took."""
+
+    key: str
+    label: str
+    mean_wql: float
+    mase: float
+    rmse: float
+    coverage80: float
+    windows: int
+    seconds: float
+
+    def to_data(self, baseline_wql: float | None) -> dict[str, Any]:
+        return {
+            "model": self.key,
+            "label": self.label,
+            "mean_wql": self.mean_wql,
+            "mase": self.mase,
+            "rmse": self.rmse,
+            "coverage80": self.coverage80,
+            "windows": self.windows,
+            "seconds": round(self.seconds, 3),
+            "wql_vs_random_walk": None if baseline_wql is None else self.mean_wql / baseline_wql,
+        }
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    source: str
+    data_sha256: str
+    calendar: str
+    points: int
+    first_window: str
+    last_date: str
+    horizon: int
+    windows: int
+    quantiles: list[float]
+    rows: list[ModelRow]
+    skipped: dict[str, str] = field(default_factory=dict)
+    deepar: dict[str, Any] | None = None
+    plot: str | None = None
+
+    @property
+    def baseline_wql(self) -> float | None:
+        return next((r.mean_wql for r in self.rows if r.key == RANDOM_WALK), None)
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "series": {
+                "source": self.source,
+                "data_sha256": self.data_sha256,
+                "calendar": self.calendar,
+                "points": self.points,
+                "last_date": self.last_date,
+            },
+            "horizon": self.horizon,
+            "windows": self.windows,
+            "first_window": self.first_window,
+            "quantiles": self.quantiles,
+            "models": [row.to_data(self.baseline_wql) for row in self.rows],
+            "skipped": self.skipped,
+            "deepar": self.deepar,
+            "plot": self.plot,
+        }
+
+    def to_lines(self) -> list[str]:
+        lines = [
+            f"backtest on {self.source} ({self.calendar}, data {self.data_sha256[:16]}): the last "
+            f"{self.windows} windows of {self.horizon} steps, {self.first_window} .. {self.last_date}",
+        ]
+        if self.deepar is not None:
+            how = (
+                f"retrained at each of the {self.windows} origins"
+                if self.deepar["retrain"]
+                else "trained once before the first window"
+            )
+            lines.append(
+                f"DeepAR (local engine): {how}; {self.deepar['epochs']} epochs of "
+                f"{self.deepar['batches_per_epoch']} batches, seed {self.deepar['seed']}"
+            )
+        lines += [f"{key}: not scored ({why})" for key, why in self.skipped.items()]
+        if self.plot:
+            lines.append(f"plot: {self.plot}")
+        return lines
+
+    def to_table(self) -> Table:
+        baseline = self.baseline_wql
+        rows = []
+        for row in self.rows:
+            relative = "" if baseline is None else f"{row.mean_wql / baseline:.2f}x"
+            rows.append([row.label, row.windows, row.mean_wql, row.mase, row.rmse, row.coverage80, relative])
+        return Table(
+            columns=["model", "windows", "mean wQL", "MASE", "RMSE", "80% coverage", "wQL vs RW"],
+            rows=rows,
+            title="lower is better, except coverage (0.80 is right)",
+        )
+
+
+def parse_models(text: str) -> list[str]:
+    """`deepar,random-walk` -> the models in the canonical order; UsageError for an unknown name."""
+    names = [part.strip().lower() for part in text.split(",") if part.strip()]
+    unknown = sorted(set(names) - set(MODELS))
+    if unknown or not names:
+        raise UsageError(
+            f"--models: unknown model(s) {', '.join(unknown)}" if unknown else "--models: no model named",
+            hint=f"choose from {', '.join(MODELS)} (comma-separated)",
+        )
+    return [m for m in MODELS if m in names]
+
+
+def run(ctx: Context, *, windows: int, retrain: bool, models: str, plot: Path | None) -> BacktestResult:
+    chosen = parse_models(models)
+    if windows < 1:
+        raise UsageError(f"--windows must be at least 1, got {windows}")
+    if plot is not None and importlib.util.find_spec("matplotlib") is None:
+        raise UsageError(
+            "--plot needs matplotlib (the [plot] extra)", hint="pip install 'nikkei-deepar[plot]'"
+        )
+    if DEEPAR in chosen:
+        from nikkei_deepar.backends.local import load_engine
+
+        try:
+            load_engine()
+        except UsageError as exc:
+            raise UsageError(
+                f"backtest: {exc.message} to train DeepAR",
+                hint=f"{exc.hint}; or compare the baselines only: --models {RANDOM_WALK},{SEASONAL_NAIVE}",
+            ) from None
+
+    data, series = _latest_series(ctx)
+    hp = ctx.settings.training.hyperparameters
+    horizon = hp.prediction_length
+    quantiles = list(hp.test_quantiles)
+    target = np.asarray(series.target, dtype=np.float64)
+
+    from nikkei_deepar.data.backtest import rolling_windows
+
+    first_origin = rolling_windows(target, horizon=horizon, windows=windows)[0].origin
+    rows: list[ModelRow] = []
+    skipped: dict[str, str] = {}
+    deepar_info: dict[str, Any] | None = None
+    with tempfile.TemporaryDirectory(prefix="nikkei-deepar-backtest-") as workdir:
+        for key in chosen:
+            started = time.monotonic()
+            fn: Callable[[FloatArray, int], QuantileForecast]
+            if key == RANDOM_WALK:
+                label, fn = "random walk", _random_walk(quantiles)
+            elif key == SEASONAL_NAIVE:
+                season = SEASONS[series.policy]
+                label, fn = f"seasonal naive ({season})", _seasonal_naive(season, quantiles)
+            else:
+                deepar = _DeepAR(
+                    ctx, series, quantiles=quantiles, retrain=retrain, windows=windows, workdir=Path(workdir)
+                )
+                label, fn, deepar_info = "DeepAR (local)", deepar, deepar.info
+            ctx.reporter.info(f"backtest: {label} over {windows} windows")
+            try:
+                score = _evaluate(key, fn, target, horizon=horizon, windows=windows, quantiles=quantiles)
+            except _NotApplicable as exc:
+                skipped[key] = str(exc)  # said in the result
+                continue
+            rows.append(_row(key, label, score, time.monotonic() - started))
+    ctx.reporter.close()
+
+    result = BacktestResult(
+        source=data.source,
+        data_sha256=data.sha256,
+        calendar=series.policy,
+        points=len(series),
+        first_window=series.dates[first_origin].isoformat(),
+        last_date=series.last_date.isoformat(),
+        horizon=horizon,
+        windows=windows,
+        quantiles=quantiles,
+        rows=rows,
+        skipped=skipped,
+        deepar=deepar_info,
+        plot=str(plot) if plot is not None else None,
+    )
+    if plot is not None:
+        draw(result, plot)
+    return result
+
+
+# -- the models -------------------------------------------------------------------------------------------
+class _NotApplicable(Exception):
+    """A baseline that does not apply to this series (the reason is the message)."""
+
+
+def _random_walk(quantiles: Sequence[float]) -> Callable[[FloatArray, int], QuantileForecast]:
+    from nikkei_deepar.data.baselines import random_walk
+
+    def forecast(history: FloatArray, horizon: int) -> QuantileForecast:
+        return random_walk(history, horizon=horizon, quantiles=quantiles)
+
+    return forecast
+
+
+def _seasonal_naive(season: int, quantiles: Sequence[float]) -> Callable[[FloatArray, int], QuantileForecast]:
+    from nikkei_deepar.data.baselines import seasonal_naive
+
+    def forecast(history: FloatArray, horizon: int) -> QuantileForecast:
+        result = seasonal_naive(history, horizon=horizon, season=season, quantiles=quantiles)
+        if result is None:
+            raise _NotApplicable(
+                f"season {season}: some forecast step falls on a phase never observed in the history"
+                " (a closed day of the week)"
+            )
+        return result
+
+    return forecast
+
+
+class _DeepAR:
+    """DeepAR as a `ForecastFn`: trained on the history before the first origin (or every origin with
+    `retrain`), then asked for each window with the whole history before it, as an endpoint would be."""
+
+    def __init__(
+        self,
+        ctx: Context,
+        series: Series,
+        *,
+        quantiles: Sequence[float],
+        retrain: bool,
+        windows: int,
+        workdir: Path,
+    ) -> None:
+        from nikkei_deepar.backends.local import batches_per_epoch, load_engine
+
+        self.engine = load_engine()
+        self.ctx = ctx
+        self.series = series
+        self.quantiles = list(quantiles)
+        self.retrain = retrain
+        self.windows = windows
+        self.workdir = workdir
+        training = ctx.settings.training
+        self.hyperparameters = training.hyperparameters.as_strings()
+        self.seed = training.seed
+        self.num_samples = training.hyperparameters.num_eval_samples
+        self.batches = batches_per_epoch()
+        self.model: Path | None = None
+        self.trainings = 0
+        self.window = 0
+        self.info: dict[str, Any] = {
+            "retrain": retrain,
+            "epochs": training.hyperparameters.epochs,
+            "batches_per_epoch": self.batches,
+            "seed": self.seed,
+            "num_samples": self.num_samples,
+            "trainings": 0,
+            "train_seconds": [],
+        }
+
+    def __call__(self, history: FloatArray, horizon: int) -> QuantileForecast:
+        from nikkei_deepar.data.baselines import QuantileForecast
+        from nikkei_deepar.data.channels import format_start, series_line, target_values
+        from nikkei_deepar.data.inference import inference_config
+
+        self.window += 1
+        if self.model is None or self.retrain:
+            self.model = self._train(series_line(self.series.start, history.tolist()).encode() + b"\n")
+        self.ctx.reporter.live(f"DeepAR: forecasting window {self.window}/{self.windows}")
+        request = {
+            "instances": [
+                {"start": format_start(self.series.start), "target": target_values(history.tolist())}
+            ],
+            "configuration": inference_config(quantiles=self.quantiles, num_samples=self.num_samples),
+        }
+        answer = self.engine.predict(model_tar=self.model, request=request, seed=self.seed)["predictions"][0]
+        by_level = {
+            float(key): np.asarray(values, dtype=np.float64) for key, values in answer["quantiles"].items()
+        }
+        return QuantileForecast(
+            mean=np.asarray(answer["mean"], dtype=np.float64),
+            quantiles={tau: by_level[tau] for tau in self.quantiles},
+        )
+
+    def _train(self, train_jsonl: bytes) -> Path:
+        from nikkei_deepar.backends.local import interrupts_kept
+
+        self.trainings += 1
+        self.info["trainings"] = self.trainings
+        label = f"DeepAR training {self.trainings}/{self.windows if self.retrain else 1}"
+
+        def progress(epoch: int, total: int, loss: float | None) -> None:
+            text = f"{label}: epoch {epoch}/{total}" + ("" if loss is None else f", train loss {loss:.4f}")
+            self.ctx.reporter.live(text)
+
+        out = self.workdir / f"model-{self.trainings}"
+        with interrupts_kept():  # Ctrl-C stays Ctrl-C (exit 130), not Lightning's exit 1
+            result = self.engine.train(
+                train_jsonl=train_jsonl,
+                test_jsonl=b"",
+                hyperparameters=self.hyperparameters,
+                seed=self.seed,
+                out_dir=out,
+                num_batches_per_epoch=self.batches,
+                progress=progress,
+                verbose=self.ctx.reporter.verbose,
+            )
+        self.info["train_seconds"].append(round(result.seconds, 2))
+        path: Path = result.model_tar
+        return path
+
+
+def _evaluate(
+    key: str,
+    fn: Callable[[FloatArray, int], QuantileForecast],
+    target: FloatArray,
+    *,
+    horizon: int,
+    windows: int,
+    quantiles: Sequence[float],
+) -> ModelScore:
+    from nikkei_deepar.data.backtest import evaluate
+
+    # MASE's scale is the one-step naive error for every model, so the MASE column compares like
+    # with like (GluonTS's seasonality for daily data is 1 too).
+    return evaluate(key, fn, target, horizon=horizon, windows=windows, quantiles=quantiles, season_for_mase=1)
+
+
+def _row(key: str, label: str, score: ModelScore, seconds: float) -> ModelRow:
+    return ModelRow(
+        key=key,
+        label=label,
+        mean_wql=score.mean_wql,
+        mase=score.mase,
+        rmse=score.rmse,
+        coverage80=score.coverage80,
+        windows=score.windows,
+        seconds=seconds,
+    )
+
+
+# -- data and plot ----------------------------------------------------------------------------------------
+def _latest_series(ctx: Context) -> tuple[Any, Series]:
+    """The ledger's last data version and its series (the local copy first, else the backend's)."""
+    from nikkei_deepar.data.series_io import load_series
+
+    data = ctx.store.load().last_data
+    if data is None:
+        raise NotFoundError("no prepared data in the ledger", hint="run `nikkei-deepar prepare` first")
+    local = Path(data.local_dir) / "series.json" if data.local_dir else None
+    if local is not None and local.is_file():
+        return data, load_series(local.read_bytes(), where=str(local))
+    if not data.series_uri:
+        raise DataError(
+            f"data version {data.sha256[:16]} has no stored series", hint="run `nikkei-deepar prepare` again"
+        )
+    return data, load_series(ctx.backend.get_artifact(data.series_uri), where=data.series_uri)
+
+
+def draw(result: BacktestResult, path: Path) -> None:
+    """One bar chart per score, a model per bar; the 80% line on the coverage chart."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [row.label for row in result.rows]
+    colours = ["#7f7f7f" if row.key != DEEPAR else "#1f77b4" for row in result.rows]
+    fig, axes = plt.subplots(1, len(_METRICS), figsize=(3.2 * len(_METRICS), 3.6))
+    for ax, (attribute, title) in zip(axes, _METRICS, strict=True):
+        values = [getattr(row, attribute) for row in result.rows]
+        ax.bar(range(len(values)), values, color=colours)
+        ax.set_xticks(range(len(values)), labels, rotation=20, ha="right", fontsize=8)
+        ax.set_title(title)
+        if attribute == "coverage80":
+            ax.axhline(0.8, color="black", linestyle="--", linewidth=1)
+            ax.set_ylim(0, 1)
+    fig.suptitle(
+        f"{Path(result.source).name}: last {result.windows} windows of {result.horizon} steps "
+        f"({result.first_window} .. {result.last_date})",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,134 @@
+"""The local backend end to end, as a user's shell script would run it: the installed executable through
+prepare -> train -> wait -> deploy -> predict -> (train -> wait -> deploy -> predict) -> backtest ->
+teardown, with `backend = "local"`, a tiny training, and no AWS at all: no credentials, and
+AWS_ENDPOINT_URL pointing at a port where nothing listens, so any AWS call would fail the step.
+
+Determinism: two trainings on the same data, config and seed, each deployed and asked once, give the
+same forecast document.
+
+`provision` is not in the chain: it has no local provisioner yet (it exits 2 for backend = "local").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+EXE = str(Path(sys.executable).parent / "nikkei-deepar")
+
+pytestmark = [pytest.mark.e2e, pytest.mark.local]
+
+CONFIG = """\
+backend = "local"
+
+[data]
+source = "prices.csv"
+calendar = "trading_days"
+
+[training]
+seed = 7
+
+[training.hyperparameters]
+context_length = 10
+epochs = 1
+num_cells = 30
+num_layers = 1
+num_eval_samples = 20
+
+[endpoint]
+name = "nikkei-local"
+
+[predict]
+num_samples = 20
+"""
+
+
+def _prices(path: Path, days: int = 420) -> None:
+    rng = np.random.default_rng(5)
+    closes = 28_000 * np.exp(np.cumsum(rng.normal(0, 0.011, days)))
+    day, lines = dt.date(2023, 1, 4), ["date,close"]
+    for close in closes:
+        while day.weekday() >= 5:
+            day += dt.timedelta(days=1)
+        lines.append(f"{day.year}/{day.month}/{day.day},{close:.2f}")
+        day += dt.timedelta(days=1)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    """A cron-like environment: no AWS credentials or config, and an AWS endpoint nobody answers."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "NIKKEI_DEEPAR_HOME": str(tmp_path / "home"),
+        "NIKKEI_DEEPAR_LOCAL_BATCHES": "2",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
+def _run(tmp_path: Path, *args: str, code: int = 0) -> dict[str, Any]:
+    r = subprocess.run(
+        [EXE, *args, "--json"], cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=180
+    )
+    assert r.returncode == code, f"{args}: exit {r.returncode}\n{r.stderr}"
+    doc: dict[str, Any] = json.loads(r.stdout)
+    assert doc["exit_code"] == code and doc["command"] == args[0]
+    return doc
+
+
+def test_the_whole_chain_offline_and_deterministic(tmp_path: Path) -> None:
+    pytest.importorskip("gluonts")
+    _prices(tmp_path / "prices.csv")
+    (tmp_path / "nikkei-deepar.toml").write_text(CONFIG)
+    store = tmp_path / "home" / "local"
+
+    prepared = _run(tmp_path, "prepare")["data"]
+    assert prepared["dry_run"] is False and len(prepared["sha256"]) == 64
+
+    forecasts = []
+    jobs = []
+    for round_ in range(2):
+        job = _run(tmp_path, "train")["data"]["job"]
+        jobs.append(job)
+        waited = _run(tmp_path, "wait")["data"]
+        assert waited["job"] == job and waited["status"] == "Completed"
+        assert {"test:RMSE", "test:mean_wQuantileLoss"} <= set(waited["metrics"])
+        assert waited["model_artifact"] == str(store / "jobs" / job / "model.tar.gz")
+        deployed = _run(tmp_path, "deploy")["data"]
+        assert deployed["status"] == "InService" and deployed["job"] == job
+        assert deployed["action"] == ("created" if round_ == 0 else "updated")
+        predicted = _run(tmp_path, "predict")["data"]
+        assert predicted["job"] == job and predicted["prediction_length"] == 7
+        assert len(predicted["forecast"]) == 7  # trading_days: every step is a session
+        assert predicted["quantiles"] == ["0.1", "0.5", "0.9"]
+        forecasts.append(predicted["forecast"])
+    assert jobs[0] != jobs[1]
+    assert forecasts[0] == forecasts[1]  # same data, config and seed: the same forecast, to the bit
+    first = forecasts[0][0]
+    assert first["quantiles"]["0.1"] <= first["quantiles"]["0.5"] <= first["quantiles"]["0.9"]
+
+    backtest = _run(tmp_path, "backtest", "--windows", "2")["data"]
+    assert [m["model"] for m in backtest["models"]] == ["random-walk", "seasonal-naive", "deepar"]
+    assert backtest["deepar"]["seed"] == 7 and backtest["deepar"]["trainings"] == 1
+
+    teardown = _run(tmp_path, "teardown", "--all", "--yes")["data"]
+    kinds = {(i["kind"], i["action"]) for i in teardown["items"]}
+    from nikkei_deepar.steps.teardown import REMOVERS
+
+    if "local" not in REMOVERS:
+        pytest.xfail(f"teardown has no remover for the local backend yet: {sorted(kinds)}")
+    assert ("endpoint", "delete") in kinds
+    assert not (store / "endpoints" / "nikkei-local.json").exists()
+    again = _run(tmp_path, "teardown", "--all", "--yes")["data"]
+    assert again["deleted"] == []
