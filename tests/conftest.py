@@ -103,3 +103,65 @@ def run_cli() -> Callable[..., CliResult]:
 def write_config(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
+
+
+@pytest.fixture
+def sm_script(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A scripted SageMaker on moto's classes (status sequences, UpdateEndpoint, canned errors);
+    see tests/sagemaker_script.py. Works with `aws` and with `moto_server` (same process)."""
+    from sagemaker_script import install
+
+    return install(monkeypatch)
+
+
+@pytest.fixture
+def step_context(hermetic_env: Path) -> Callable[..., Any]:
+    """Build a Context for step tests: `step_context(aws={...}, interactive_stdin=False)`; settings from
+    keyword sections, the ledger in the test's home, progress captured in `ctx.reporter.stream`."""
+    import io
+
+    from nikkei_deepar.config import LoadedConfig, Settings
+    from nikkei_deepar.context import Context
+    from nikkei_deepar.output import Reporter
+    from nikkei_deepar.state import StateStore
+
+    def build(*, interactive_stdin: bool = False, **sections: Any) -> Context:
+        settings = Settings.model_validate(sections)
+        reporter = Reporter(interactive=False, color=False, stream=io.StringIO())
+        return Context(
+            loaded=LoadedConfig(settings=settings, path=None, origin="test"),
+            store=StateStore(hermetic_env),
+            reporter=reporter,
+            interactive_stdin=interactive_stdin,
+        )
+
+    return build
+
+
+@pytest.fixture(autouse=True)
+def _moto_treats_requests_as_tls(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto evaluates no `Bool` condition, so the TLS-only statement `provision` puts in the bucket policy
+    (Deny s3:* unless aws:SecureTransport) would deny every object GET/PUT on a provisioned bucket. Test
+    requests count as TLS here: statements conditioned on aws:SecureTransport are skipped when moto
+    checks a bucket policy. Only for tests that use moto (`aws` / `moto_server`)."""
+    if not {"aws", "moto_server"} & set(request.fixturenames):
+        return
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    original = FakeBucket.get_permission
+
+    def get_permission(self: Any, action: str, resource: str) -> Any:
+        if self.policy is None:
+            return original(self, action, resource)
+        document = json.loads(self.policy)
+        statements = document.get("Statement", [])
+        statements = [statements] if isinstance(statements, dict) else statements
+        kept = [s for s in statements if "aws:SecureTransport" not in json.dumps(s.get("Condition", {}))]
+        if len(kept) == len(statements):
+            return original(self, action, resource)
+        if not kept:
+            return PermissionResult.NEUTRAL
+        return IAMPolicy(json.dumps({**document, "Statement": kept})).is_action_permitted(action, resource)
+
+    monkeypatch.setattr(FakeBucket, "get_permission", get_permission)

@@ -259,6 +259,51 @@ def prepare(
     return step.run(ctx, input_file=input_file, dry_run=dry_run, allow_stale=allow_stale)
 
 
+@command("provision", mutating=True)
+def provision(
+    ctx: Context,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan (created / fixed / left alone); change nothing.")
+    ] = False,
+) -> Result:
+    """Create, or check, the S3 bucket and the SageMaker execution role. Safe to run again.
+
+    An existing bucket or role named in the config is used as it is and never modified.
+
+    Example: nikkei-deepar provision --dry-run --json
+    """
+    from nikkei_deepar.steps import provision as step
+
+    return step.run(ctx, dry_run=dry_run)
+
+
+@command("teardown", mutating=True)
+def teardown(
+    ctx: Context,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Also delete the role and the bucket, if the tool created them.")
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Delete without asking (needed without a terminal).")
+    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; delete nothing.")] = False,
+) -> Result:
+    """Delete what the tool created: endpoints, endpoint configs and models (with --all, the role and bucket).
+
+    Only resources in the ledger that carry the tag managed-by=nikkei-deepar are deleted.
+
+    Example: nikkei-deepar teardown --all --yes
+    """
+    from nikkei_deepar.steps import teardown as step
+
+    return step.run(ctx, include_all=all_, yes=yes, dry_run=dry_run, confirm=_confirm)
+
+
+def _confirm(question: str) -> bool:
+    """Ask on the terminal (stderr, so --json output stays clean); only cli.py talks to the user."""
+    return bool(typer.confirm(question, default=False, err=True))
+
+
 _TIMEOUT_HELP = "Stop waiting after this many seconds (exit 8); the job or endpoint carries on."
 
 
@@ -387,6 +432,42 @@ def config_validate(ctx: Context) -> Result:
     from nikkei_deepar.steps import configure
 
     return configure.validate(ctx)
+
+
+@command("backtest", mutating=False)
+def backtest(
+    ctx: Context,
+    windows: Annotated[
+        int, typer.Option("--windows", "-n", min=1, help="How many prediction_length windows, at the end.")
+    ] = 10,
+    retrain: Annotated[
+        bool,
+        typer.Option("--retrain/--no-retrain", help="Retrain DeepAR at every window's origin (slow), or "
+                     "train it once before the first window."),
+    ] = False,
+    models: Annotated[
+        str,
+        typer.Option("--models", metavar="LIST", help="Comma-separated, from deepar, random-walk, "
+                     "seasonal-naive (random-walk,seasonal-naive: fast, needs no extra)."),
+    ] = "deepar,random-walk,seasonal-naive",
+    plot: Annotated[
+        Path | None,
+        typer.Option("--plot", metavar="FILE.png", help="Draw the scores as bar charts (needs the 'plot' "
+                     "extra).", show_default=False),
+    ] = None,
+) -> Result:
+    """Score DeepAR against the random walk and a seasonal naive on the last windows of the series.
+
+    Rolling origin over the last N non-overlapping prediction_length windows of the latest prepared
+    series: mean weighted quantile loss (SageMaker's definition), MASE, RMSE and 80% interval coverage
+    per model. DeepAR always runs with the local engine (the [local] extra), whatever `backend` says:
+    a SageMaker training job per window would cost money. Exit codes: 0 ok, 2 missing extra,
+    3 series too short for the windows, 5 no prepared data.
+    Example: nikkei-deepar backtest --windows 10 --plot backtest.png
+    """
+    from nikkei_deepar.steps import backtest as step
+
+    return step.run(ctx, windows=windows, retrain=retrain, models=models, plot=plot)
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ from nikkei_deepar.state import StateStore
 
 if TYPE_CHECKING:
     from nikkei_deepar.aws.session import AwsClients
+    from nikkei_deepar.backends.base import Backend
 
 
 @dataclass
@@ -51,6 +52,13 @@ class Context:
             max_attempts=aws.max_attempts,
             on_call=self.reporter.debug if self.reporter.verbose else None,
         )
+
+    @cached_property
+    def backend(self) -> Backend:
+        """Where DeepAR runs (`settings.backend`); the steps talk only to this interface."""
+        from nikkei_deepar.backends import create_backend
+
+        return create_backend(self)
 
     def gateway(self, name: str) -> Any:
         """The gateway for one AWS service (`s3`, `iam`, `sts`, `sagemaker`, `runtime`, `logs`), built once."""

@@ -10,6 +10,7 @@ from typing import Any
 
 from nikkei_deepar.aws.errors import aws_errors, error_code, error_message
 from nikkei_deepar.aws.session import AwsClients
+from nikkei_deepar.errors import NotFoundError, UsageError
 
 
 def is_not_found(exc: Any) -> bool:
@@ -21,6 +22,11 @@ def is_not_found(exc: Any) -> bool:
     return code == "ValidationException" and ("could not find" in message or "does not exist" in message)
 
 
+def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    """{"k": "v"} -> [{"Key": "k", "Value": "v"}], as every SageMaker Create* call takes them."""
+    return [{"Key": key, "Value": value} for key, value in tags.items()]
+
+
 class Gateway:
     def __init__(self, clients: AwsClients) -> None:
         self._clients = clients
@@ -28,6 +34,90 @@ class Gateway:
     @property
     def client(self) -> Any:
         return self._clients.client("sagemaker")
+
+    # -- training jobs ---------------------------------------------------------------------------
+    def create_training_job(self, request: dict[str, Any]) -> str:
+        """CreateTrainingJob with a fully built request; returns the job ARN."""
+        name = request["TrainingJobName"]
+        with aws_errors(f"starting training job {name}"):
+            response = self._create("training job", name, "create_training_job", request)
+        return str(response["TrainingJobArn"])
+
+    def describe_training_job(self, name: str) -> dict[str, Any] | None:
+        return self._describe("describe_training_job", "TrainingJobName", name)
+
+    def training_job_names(self, *, name_contains: str, status: str) -> list[str]:
+        """Names of training jobs matching both filters, newest first (all pages)."""
+        with aws_errors("listing training jobs"):
+            names: list[str] = []
+            paginator = self.client.get_paginator("list_training_jobs")
+            pages = paginator.paginate(
+                NameContains=name_contains, StatusEquals=status, SortBy="CreationTime", SortOrder="Descending"
+            )
+            for page in pages:
+                names.extend(str(job["TrainingJobName"]) for job in page.get("TrainingJobSummaries", []))
+        return names
+
+    # -- hosting ---------------------------------------------------------------------------------
+    def create_model(self, request: dict[str, Any]) -> str:
+        name = request["ModelName"]
+        with aws_errors(f"creating model {name}"):
+            response = self._create("model", name, "create_model", request)
+        return str(response["ModelArn"])
+
+    def create_endpoint_config(self, request: dict[str, Any]) -> str:
+        name = request["EndpointConfigName"]
+        with aws_errors(f"creating endpoint config {name}"):
+            response = self._create("endpoint config", name, "create_endpoint_config", request)
+        return str(response["EndpointConfigArn"])
+
+    def create_endpoint(self, name: str, *, config_name: str, tags: dict[str, str]) -> str:
+        request = {"EndpointName": name, "EndpointConfigName": config_name, "Tags": tag_list(tags)}
+        with aws_errors(f"creating endpoint {name}"):
+            response = self._create("endpoint", name, "create_endpoint", request)
+        return str(response["EndpointArn"])
+
+    def update_endpoint(self, name: str, *, config_name: str) -> None:
+        """UpdateEndpoint: SageMaker rolls blue/green and silently rolls back a failed update."""
+        import botocore.exceptions as bx
+
+        with aws_errors(f"updating endpoint {name} to {config_name}"):
+            try:
+                self.client.update_endpoint(EndpointName=name, EndpointConfigName=config_name)
+            except bx.ClientError as exc:
+                if is_not_found(exc):
+                    raise NotFoundError(
+                        f"endpoint {name} does not exist (any more)",
+                        hint="run `nikkei-deepar deploy` again to create it",
+                    ) from None
+                raise
+
+    # -- batch transform -------------------------------------------------------------------------
+    def create_transform_job(self, request: dict[str, Any]) -> str:
+        name = request["TransformJobName"]
+        with aws_errors(f"starting transform job {name}"):
+            response = self._create("transform job", name, "create_transform_job", request)
+        return str(response["TransformJobArn"])
+
+    def describe_transform_job(self, name: str) -> dict[str, Any] | None:
+        return self._describe("describe_transform_job", "TransformJobName", name)
+
+    def _create(self, what: str, name: str, operation: str, request: dict[str, Any]) -> dict[str, Any]:
+        """Call a Create* operation; a name already taken becomes a UsageError that says so."""
+        import botocore.exceptions as bx
+
+        try:
+            response: dict[str, Any] = getattr(self.client, operation)(**request)
+        except bx.ClientError as exc:
+            message = error_message(exc)
+            if error_code(exc) == "ResourceInUse" or "already exist" in message.lower():
+                raise UsageError(
+                    f"{what} {name} already exists ({message})",
+                    hint="names carry a timestamp and a random suffix: run the command again",
+                    code="name-taken",
+                ) from None
+            raise
+        return response
 
     # -- lookups used by teardown / status -------------------------------------------------------
     def _describe(self, operation: str, key: str, name: str) -> dict[str, Any] | None:
@@ -101,3 +191,30 @@ class Gateway:
 
     def delete_model(self, name: str) -> bool:
         return self._delete("delete_model", "ModelName", name)
+
+    # -- teardown: what else is in the account, and stopping batch jobs (added for teardown) ------
+    def endpoint_arns(self) -> dict[str, str]:
+        """Every endpoint in the region, name -> ARN (all pages), whoever created it: teardown lists the
+        ones it leaves alone, because each of them bills by the hour."""
+        with aws_errors("listing endpoints"):
+            found: dict[str, str] = {}
+            for page in self.client.get_paginator("list_endpoints").paginate():
+                for endpoint in page.get("Endpoints", []):
+                    found[str(endpoint["EndpointName"])] = str(endpoint["EndpointArn"])
+        return found
+
+    def stop_transform_job_if_running(self, name: str) -> bool:
+        """StopTransformJob for a job still InProgress; False when it is not running (or gone)."""
+        import botocore.exceptions as bx
+
+        found = self.describe_transform_job(name)
+        if found is None or found.get("TransformJobStatus") != "InProgress":
+            return False
+        with aws_errors(f"stopping transform job {name}"):
+            try:
+                self.client.stop_transform_job(TransformJobName=name)
+            except bx.ClientError as exc:
+                if is_not_found(exc):
+                    return False
+                raise
+        return True

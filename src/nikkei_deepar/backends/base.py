@@ -1,0 +1,251 @@
+"""The one interface every backend implements, and the small frozen records it exchanges.
+
+The steps (train, wait, deploy, predict, teardown, ...) talk only to a `Backend`; they never know
+whether SageMaker or the local GluonTS DeepAR is behind it. The interface is deliberately made of
+resource verbs (start, describe, create, update, delete, invoke): polling, the ledger, resource naming,
+retention and output are step logic, written once and shared by every backend.
+
+Vocabulary: statuses are SageMaker's words, which every backend reports in:
+- training and transform jobs: InProgress, Stopping, then Completed | Failed | Stopped;
+- endpoints: Creating, Updating, SystemUpdating, RollingBack, Deleting, then InService | Failed
+  (OutOfService too).
+"Not found" is a normal answer (None / False), never an exception. Other failures raise the
+package's `NikkeiError`s (AwsError, NotFoundError, ...), translated inside the implementation.
+
+A leaf for the steps: imports nothing from the package.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+# -- statuses ----------------------------------------------------------------------------------------
+JOB_COMPLETED = "Completed"
+JOB_FAILED = "Failed"
+JOB_STOPPED = "Stopped"
+JOB_IN_PROGRESS = "InProgress"
+JOB_TERMINAL = frozenset({JOB_COMPLETED, JOB_FAILED, JOB_STOPPED})
+
+ENDPOINT_IN_SERVICE = "InService"
+ENDPOINT_FAILED = "Failed"
+ENDPOINT_OUT_OF_SERVICE = "OutOfService"
+# An endpoint in one of these will change by itself; anything else is where it will stay.
+ENDPOINT_TRANSITIONAL = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"})
+
+
+# -- what the steps ask for ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TrainingSpec:
+    """One training job, fully resolved by the step (names, URIs, hyperparameters as strings)."""
+
+    name: str
+    hyperparameters: Mapping[str, str]
+    channels: Mapping[str, str]  # channel name ("train", "test") -> data location (a prefix)
+    output_uri: str  # where the model artefact goes (the backend adds "{name}/output/model.tar.gz")
+    instance_type: str
+    instance_count: int
+    volume_size_gb: int
+    max_runtime_seconds: int
+    tags: Mapping[str, str]
+    spot: bool = False
+    max_wait_seconds: int | None = None  # spot only: > max_runtime_seconds, at most 3600 for DeepAR
+    seed: int = 42  # used by backends that can seed their training (SageMaker's DeepAR cannot)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    model_artifact: str  # the trained job's artefact, as DescribeTraining reported it
+    tags: Mapping[str, str]
+    job: str | None = None  # the training job it comes from (for the record)
+
+
+@dataclass(frozen=True)
+class ServerlessSpec:
+    """A serverless endpoint variant (no DeepAR-specific documentation; offered as an option)."""
+
+    memory_mb: int
+    max_concurrency: int
+
+
+@dataclass(frozen=True)
+class EndpointConfigSpec:
+    name: str
+    model_name: str
+    tags: Mapping[str, str]
+    instance_type: str = "ml.m5.large"
+    instance_count: int = 1
+    serverless: ServerlessSpec | None = None  # set: a serverless variant instead of instances
+
+
+@dataclass(frozen=True)
+class TransformSpec:
+    """A batch forecast: one JSON Lines input file in, `<input>.out` under `output_uri` out."""
+
+    name: str
+    model_name: str
+    input_uri: str
+    output_uri: str  # a prefix
+    inference_config: Mapping[str, Any]  # DeepAR's "configuration" object
+    instance_type: str
+    instance_count: int
+    tags: Mapping[str, str]
+    max_runtime_seconds: int = 3600
+
+
+# -- what the backends report ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TrainingState:
+    name: str
+    status: str
+    secondary_status: str | None = None
+    failure_reason: str | None = None
+    metrics: Mapping[str, float] = field(default_factory=dict)  # final metrics: {"test:RMSE": ...}
+    billable_seconds: int | None = None
+    training_seconds: int | None = None
+    model_artifact: str | None = None
+    created: dt.datetime | None = None
+    started: dt.datetime | None = None
+    ended: dt.datetime | None = None
+    spot: bool = False
+    hyperparameters: Mapping[str, str] = field(default_factory=dict)
+    channels: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in JOB_TERMINAL
+
+    @property
+    def spot_savings(self) -> float | None:
+        """1 - billable / training time (AWS's definition), when both are known and spot was used."""
+        if not self.spot or not self.billable_seconds or not self.training_seconds:
+            return None
+        return max(0.0, 1.0 - self.billable_seconds / self.training_seconds)
+
+
+@dataclass(frozen=True)
+class EndpointState:
+    name: str
+    status: str
+    config_name: str | None = None
+    failure_reason: str | None = None
+    created: dt.datetime | None = None
+    modified: dt.datetime | None = None
+
+    @property
+    def settled(self) -> bool:
+        return self.status not in ENDPOINT_TRANSITIONAL
+
+
+@dataclass(frozen=True)
+class TransformState:
+    name: str
+    status: str
+    failure_reason: str | None = None
+    created: dt.datetime | None = None
+    ended: dt.datetime | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in JOB_TERMINAL
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    timestamp: dt.datetime
+    message: str
+    stream: str = ""
+
+
+@dataclass(frozen=True)
+class LogCursor:
+    """Where the next `training_logs` call resumes: opaque per-stream positions, owned by the backend."""
+
+    positions: tuple[tuple[str, str], ...] = ()
+
+    def get(self, stream: str) -> str | None:
+        return dict(self.positions).get(stream)
+
+
+@dataclass(frozen=True)
+class LogPage:
+    events: tuple[LogEvent, ...]
+    cursor: LogCursor
+
+
+# -- the interface ------------------------------------------------------------------------------------
+@runtime_checkable
+class Backend(Protocol):
+    """Resource verbs over one place where DeepAR runs. Implementations: sagemaker (and local)."""
+
+    @property
+    def name(self) -> str:
+        """ "sagemaker" or "local": stored in the ledger next to everything created through it."""
+        ...
+
+    @property
+    def region(self) -> str | None:
+        """The region resources live in (None where that means nothing)."""
+        ...
+
+    # storage
+    def artifact_uri(self, key: str) -> str:
+        """The location of `key` (a relative path such as "output/") in this backend's store."""
+        ...
+
+    def put_artifact(self, key: str, body: bytes, *, content_type: str) -> str:
+        """Store `body` at `key`; return its location."""
+        ...
+
+    def get_artifact(self, uri: str) -> bytes:
+        """Read a location this backend gave out; NotFoundError when it is not there."""
+        ...
+
+    # training
+    def start_training(self, spec: TrainingSpec) -> str:
+        """Start a job; returns its ARN (or id). Does not wait."""
+        ...
+
+    def describe_training(self, name: str) -> TrainingState | None: ...
+
+    def find_trainings(self, *, name_contains: str, status: str) -> list[str]:
+        """Names of jobs whose name contains `name_contains` and whose status is `status`."""
+        ...
+
+    def training_logs(self, name: str, *, cursor: LogCursor | None = None) -> LogPage:
+        """Log events after `cursor` (from the start when None); an empty page when there are none yet."""
+        ...
+
+    # hosting
+    def create_model(self, spec: ModelSpec) -> str: ...
+
+    def create_endpoint_config(self, spec: EndpointConfigSpec) -> str: ...
+
+    def create_endpoint(self, name: str, *, config_name: str, tags: Mapping[str, str]) -> str: ...
+
+    def update_endpoint(self, name: str, *, config_name: str) -> None: ...
+
+    def describe_endpoint(self, name: str) -> EndpointState | None: ...
+
+    def endpoint_tags(self, name: str) -> dict[str, str]:
+        """The endpoint's tags ({} when it does not exist)."""
+        ...
+
+    def invoke(self, endpoint: str, body: bytes, *, content_type: str, accept: str) -> bytes:
+        """One real-time request; a model or service error is an AwsError quoting what came back."""
+        ...
+
+    # batch
+    def start_transform(self, spec: TransformSpec) -> str: ...
+
+    def describe_transform(self, name: str) -> TransformState | None: ...
+
+    # deletion: True when deleted now, False when it was already gone
+    def delete_model(self, name: str) -> bool: ...
+
+    def delete_endpoint_config(self, name: str) -> bool: ...
+
+    def delete_endpoint(self, name: str) -> bool: ...

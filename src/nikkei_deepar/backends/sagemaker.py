@@ -1,0 +1,312 @@
+"""The SageMaker backend: the `Backend` verbs as SageMaker, S3, CloudWatch Logs and Runtime requests.
+
+Owns everything SageMaker-specific and nothing the steps share: the DeepAR image for the region, the
+execution role, request shapes (channels as S3 prefixes with the JSON Lines content type, File input mode,
+spot settings, production variants, batch transform's SingleRecord/Line settings and the
+`DEEPAR_INFERENCE_CONFIG` variable), and the translation of describe responses into the frozen
+records of `backends.base`. Every AWS call goes through a gateway in `aws/`; clients are created on the
+first call that needs them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from nikkei_deepar.aws.sagemaker import tag_list
+from nikkei_deepar.backends.base import (
+    EndpointConfigSpec,
+    EndpointState,
+    LogCursor,
+    LogEvent,
+    LogPage,
+    ModelSpec,
+    TrainingSpec,
+    TrainingState,
+    TransformSpec,
+    TransformState,
+)
+from nikkei_deepar.config import Settings
+from nikkei_deepar.errors import ConfigError
+
+JSONL = "application/jsonlines"
+VARIANT = "AllTraffic"
+INFERENCE_CONFIG_ENV = "DEEPAR_INFERENCE_CONFIG"
+
+
+class SageMakerBackend:
+    """`Backend` on SageMaker. `gateway(name)` hands out the aws/ gateways (built once, lazily)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        gateway: Callable[[str], Any],
+        region: Callable[[], str],
+        role_arn: Callable[[], str],
+    ) -> None:
+        self._settings = settings
+        self._gateway = gateway
+        self._region = region
+        self._role_arn = role_arn
+        self._role: str | None = None
+
+    # -- identity ------------------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return "sagemaker"
+
+    @property
+    def region(self) -> str | None:
+        return self._region()
+
+    @property
+    def role_arn(self) -> str:
+        if self._role is None:
+            self._role = self._role_arn()
+        return self._role
+
+    def image_uri(self) -> str:
+        from nikkei_deepar.images import deepar_image_uri
+
+        return deepar_image_uri(self._region())
+
+    # -- storage -------------------------------------------------------------------------------------
+    def _bucket(self) -> str:
+        bucket = self._settings.aws.bucket
+        if not bucket:
+            raise ConfigError(
+                "aws.bucket: required for the SageMaker backend",
+                hint="set [aws] bucket in the config and run `nikkei-deepar provision`",
+            )
+        return bucket
+
+    def artifact_uri(self, key: str) -> str:
+        return f"s3://{self._bucket()}/{self._settings.aws.prefix}/{key}"
+
+    def put_artifact(self, key: str, body: bytes, *, content_type: str) -> str:
+        bucket = self._bucket()
+        full = f"{self._settings.aws.prefix}/{key}"
+        return str(self._gateway("s3").put_object(bucket, full, body, content_type=content_type))
+
+    def get_artifact(self, uri: str) -> bytes:
+        from nikkei_deepar.aws.s3 import split_uri
+
+        bucket, key = split_uri(uri)
+        return bytes(self._gateway("s3").get_object(bucket, key))
+
+    # -- training ------------------------------------------------------------------------------------
+    def training_request(self, spec: TrainingSpec) -> dict[str, Any]:
+        """The CreateTrainingJob request for `spec` (public so tests can pin its shape)."""
+        aws = self._settings.aws
+        stopping: dict[str, int] = {"MaxRuntimeInSeconds": spec.max_runtime_seconds}
+        if spec.spot:
+            stopping["MaxWaitTimeInSeconds"] = int(spec.max_wait_seconds or spec.max_runtime_seconds + 1)
+        output: dict[str, str] = {"S3OutputPath": spec.output_uri}
+        resources: dict[str, Any] = {
+            "InstanceType": spec.instance_type,
+            "InstanceCount": spec.instance_count,
+            "VolumeSizeInGB": spec.volume_size_gb,
+        }
+        if aws.kms_key_id:
+            output["KmsKeyId"] = aws.kms_key_id
+        return {
+            "TrainingJobName": spec.name,
+            "HyperParameters": dict(spec.hyperparameters),
+            "AlgorithmSpecification": {"TrainingImage": self.image_uri(), "TrainingInputMode": "File"},
+            "RoleArn": self.role_arn,
+            "InputDataConfig": [
+                {
+                    "ChannelName": channel,
+                    "DataSource": {
+                        "S3DataSource": {
+                            "S3DataType": "S3Prefix",
+                            "S3Uri": uri,
+                            "S3DataDistributionType": "FullyReplicated",
+                        }
+                    },
+                    "ContentType": JSONL,
+                    "CompressionType": "None",
+                }
+                for channel, uri in spec.channels.items()
+            ],
+            "OutputDataConfig": output,
+            "ResourceConfig": resources,
+            "StoppingCondition": stopping,
+            "EnableManagedSpotTraining": spec.spot,
+            "Tags": tag_list(dict(spec.tags)),
+        }
+
+    def start_training(self, spec: TrainingSpec) -> str:
+        return str(self._gateway("sagemaker").create_training_job(self.training_request(spec)))
+
+    def describe_training(self, name: str) -> TrainingState | None:
+        raw = self._gateway("sagemaker").describe_training_job(name)
+        return None if raw is None else training_state(raw)
+
+    def find_trainings(self, *, name_contains: str, status: str) -> list[str]:
+        return list(self._gateway("sagemaker").training_job_names(name_contains=name_contains, status=status))
+
+    def training_logs(self, name: str, *, cursor: LogCursor | None = None) -> LogPage:
+        positions = dict(cursor.positions) if cursor else {}
+        lines, updated = self._gateway("logs").training_job_events(name, positions=positions)
+        events = tuple(
+            LogEvent(timestamp=line.timestamp, message=line.message, stream=line.stream) for line in lines
+        )
+        return LogPage(events=events, cursor=LogCursor(tuple(sorted(updated.items()))))
+
+    # -- hosting -------------------------------------------------------------------------------------
+    def create_model(self, spec: ModelSpec) -> str:
+        request = {
+            "ModelName": spec.name,
+            "ExecutionRoleArn": self.role_arn,
+            "PrimaryContainer": {"Image": self.image_uri(), "ModelDataUrl": spec.model_artifact},
+            "Tags": tag_list(dict(spec.tags)),
+        }
+        return str(self._gateway("sagemaker").create_model(request))
+
+    def create_endpoint_config(self, spec: EndpointConfigSpec) -> str:
+        variant: dict[str, Any] = {"VariantName": VARIANT, "ModelName": spec.model_name}
+        if spec.serverless is not None:
+            variant["ServerlessConfig"] = {
+                "MemorySizeInMB": spec.serverless.memory_mb,
+                "MaxConcurrency": spec.serverless.max_concurrency,
+            }
+        else:
+            variant.update(
+                InstanceType=spec.instance_type,
+                InitialInstanceCount=spec.instance_count,
+                InitialVariantWeight=1.0,
+            )
+        request = {
+            "EndpointConfigName": spec.name,
+            "ProductionVariants": [variant],
+            "Tags": tag_list(dict(spec.tags)),
+        }
+        return str(self._gateway("sagemaker").create_endpoint_config(request))
+
+    def create_endpoint(self, name: str, *, config_name: str, tags: Mapping[str, str]) -> str:
+        return str(self._gateway("sagemaker").create_endpoint(name, config_name=config_name, tags=dict(tags)))
+
+    def update_endpoint(self, name: str, *, config_name: str) -> None:
+        self._gateway("sagemaker").update_endpoint(name, config_name=config_name)
+
+    def describe_endpoint(self, name: str) -> EndpointState | None:
+        raw = self._gateway("sagemaker").describe_endpoint(name)
+        if raw is None:
+            return None
+        return EndpointState(
+            name=str(raw["EndpointName"]),
+            status=str(raw["EndpointStatus"]),
+            config_name=raw.get("EndpointConfigName"),
+            failure_reason=raw.get("FailureReason") or None,
+            created=_when(raw.get("CreationTime")),
+            modified=_when(raw.get("LastModifiedTime")),
+        )
+
+    def endpoint_tags(self, name: str) -> dict[str, str]:
+        gateway = self._gateway("sagemaker")
+        arn = gateway.arn_of("endpoint", name)
+        return {} if arn is None else dict(gateway.tags_of(arn))
+
+    def invoke(self, endpoint: str, body: bytes, *, content_type: str, accept: str) -> bytes:
+        return bytes(
+            self._gateway("runtime").invoke_endpoint(endpoint, body, content_type=content_type, accept=accept)
+        )
+
+    # -- batch ---------------------------------------------------------------------------------------
+    def transform_request(self, spec: TransformSpec) -> dict[str, Any]:
+        output: dict[str, str] = {"S3OutputPath": spec.output_uri, "Accept": JSONL, "AssembleWith": "Line"}
+        if self._settings.aws.kms_key_id:
+            output["KmsKeyId"] = self._settings.aws.kms_key_id
+        return {
+            "TransformJobName": spec.name,
+            "ModelName": spec.model_name,
+            # DeepAR fails on multi-record batches of JSON Lines: one record per request, split by line.
+            "BatchStrategy": "SingleRecord",
+            "Environment": {
+                INFERENCE_CONFIG_ENV: json.dumps(dict(spec.inference_config), separators=(",", ":"))
+            },
+            "TransformInput": {
+                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": spec.input_uri}},
+                "ContentType": JSONL,
+                "SplitType": "Line",
+                "CompressionType": "None",
+            },
+            "TransformOutput": output,
+            "TransformResources": {"InstanceType": spec.instance_type, "InstanceCount": spec.instance_count},
+            "ModelClientConfig": {"InvocationsTimeoutInSeconds": 600, "InvocationsMaxRetries": 1},
+            "Tags": tag_list(dict(spec.tags)),
+        }
+
+    def start_transform(self, spec: TransformSpec) -> str:
+        return str(self._gateway("sagemaker").create_transform_job(self.transform_request(spec)))
+
+    def describe_transform(self, name: str) -> TransformState | None:
+        raw = self._gateway("sagemaker").describe_transform_job(name)
+        if raw is None:
+            return None
+        return TransformState(
+            name=str(raw["TransformJobName"]),
+            status=str(raw["TransformJobStatus"]),
+            failure_reason=raw.get("FailureReason") or None,
+            created=_when(raw.get("CreationTime")),
+            ended=_when(raw.get("TransformEndTime")),
+        )
+
+    # -- deletion ------------------------------------------------------------------------------------
+    def delete_model(self, name: str) -> bool:
+        return bool(self._gateway("sagemaker").delete_model(name))
+
+    def delete_endpoint_config(self, name: str) -> bool:
+        return bool(self._gateway("sagemaker").delete_endpoint_config(name))
+
+    def delete_endpoint(self, name: str) -> bool:
+        return bool(self._gateway("sagemaker").delete_endpoint(name))
+
+
+def training_state(raw: Mapping[str, Any]) -> TrainingState:
+    """DescribeTrainingJob -> TrainingState (metrics as {name: value}; absent fields as None)."""
+    metrics = {
+        str(m["MetricName"]): float(m["Value"])
+        for m in raw.get("FinalMetricDataList", []) or []
+        if "MetricName" in m and "Value" in m
+    }
+    channels: dict[str, str] = {}
+    for channel in raw.get("InputDataConfig", []) or []:
+        uri = channel.get("DataSource", {}).get("S3DataSource", {}).get("S3Uri")
+        if uri:
+            channels[str(channel["ChannelName"])] = str(uri)
+    return TrainingState(
+        name=str(raw["TrainingJobName"]),
+        status=str(raw["TrainingJobStatus"]),
+        secondary_status=raw.get("SecondaryStatus"),
+        failure_reason=raw.get("FailureReason") or None,
+        metrics=metrics,
+        billable_seconds=_int(raw.get("BillableTimeInSeconds")),
+        training_seconds=_int(raw.get("TrainingTimeInSeconds")),
+        model_artifact=(raw.get("ModelArtifacts") or {}).get("S3ModelArtifacts"),
+        created=_when(raw.get("CreationTime")),
+        started=_when(raw.get("TrainingStartTime")),
+        ended=_when(raw.get("TrainingEndTime")),
+        spot=bool(raw.get("EnableManagedSpotTraining", False)),
+        hyperparameters={str(k): str(v) for k, v in (raw.get("HyperParameters") or {}).items()},
+        channels=channels,
+    )
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _when(value: Any) -> dt.datetime | None:
+    """botocore hands back aware datetimes; tolerate ISO strings (and naive values, taken as UTC)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return None

@@ -1,0 +1,365 @@
+"""`deploy`: a completed job -> a new model and endpoint config -> the endpoint created or updated in place.
+
+The artefact path is never typed: it comes from DescribeTraining. Every name is new (models and configs
+carry a timestamp and a random suffix), so an update never collides with what the endpoint serves, and
+"Cannot create already existing endpoint" cannot happen: an existing endpoint is updated (blue/green),
+a Failed one is deleted and created again. SageMaker rolls back a failed update silently, so after the
+wait the endpoint must really serve the new config, or deploy fails (exit 6).
+
+Each resource goes into the ledger the moment it exists; afterwards the tool keeps the newest
+`[endpoint] keep_models` models and configs it made for this endpoint and deletes older ones that
+nothing uses. Deploying the job the endpoint already serves, with the same variant, changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from nikkei_deepar.backends.base import (
+    ENDPOINT_FAILED,
+    ENDPOINT_IN_SERVICE,
+    JOB_COMPLETED,
+    EndpointConfigSpec,
+    EndpointState,
+    ModelSpec,
+    ServerlessSpec,
+    TrainingState,
+)
+from nikkei_deepar.config import MANAGED_BY_KEY, MANAGED_BY_VALUE
+from nikkei_deepar.context import Context
+from nikkei_deepar.errors import JobFailedError, NotFoundError, UsageError
+from nikkei_deepar.state import Deployment, Job, Resource
+from nikkei_deepar.steps.train import resource_name
+from nikkei_deepar.steps.wait import ENDPOINT_BACKOFF, poll, record_training_state
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    endpoint: str
+    action: str  # "created" | "updated" | "recreated" | "unchanged"
+    job: str
+    model: str
+    endpoint_config: str
+    variant: dict[str, Any]
+    status: str
+    previous_config: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    deleted: list[str] = field(default_factory=list)
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "endpoint": self.endpoint,
+            "action": self.action,
+            "status": self.status,
+            "job": self.job,
+            "model": self.model,
+            "endpoint_config": self.endpoint_config,
+            "previous_config": self.previous_config,
+            "variant": self.variant,
+            "metrics": self.metrics,
+            "deleted": self.deleted,
+        }
+
+    def to_lines(self) -> list[str]:
+        lines = [f"endpoint {self.endpoint}: {self.status} ({self.action}), serving job {self.job}"]
+        lines.append(
+            f"  model {self.model}, config {self.endpoint_config} ({describe_variant(self.variant)})"
+        )
+        if self.previous_config and self.previous_config != self.endpoint_config:
+            lines.append(f"  replaced config {self.previous_config}")
+        lines += [f"  deleted {name}" for name in self.deleted]
+        lines.append("  an endpoint bills every hour it exists; `nikkei-deepar teardown` deletes it")
+        return lines
+
+
+def describe_variant(variant: dict[str, Any]) -> str:
+    if variant.get("serverless"):
+        return f"serverless, {variant['memory_mb']} MB, max concurrency {variant['max_concurrency']}"
+    return f"{variant['instance_type']} x{variant['instance_count']}"
+
+
+def run(ctx: Context, *, job: str | None, timeout: float | None) -> DeployResult:
+    settings = ctx.settings
+    endpoint = settings.endpoint.name
+    backend = ctx.backend
+    wait_timeout = timeout if timeout is not None else float(settings.endpoint.wait_timeout_seconds)
+    state = _completed_job(ctx, job)
+    artifact = state.model_artifact
+    if not artifact:
+        raise NotFoundError(f"training job {state.name} is Completed but reports no model artefact")
+    variant = _variant(ctx)
+    tags = settings.resource_tags()
+
+    current = backend.describe_endpoint(endpoint)
+    action = "created"
+    if current is not None:
+        _check_ownership(ctx, endpoint)
+        if not current.settled:
+            ctx.reporter.info(f"endpoint {endpoint} is {current.status}: waiting for it to settle first")
+            current = _wait_settled(ctx, endpoint, timeout=wait_timeout)
+        if current.status == ENDPOINT_IN_SERVICE and _serves(ctx, current, job=state.name, variant=variant):
+            return _unchanged(ctx, current, state, variant)
+        if current.status != ENDPOINT_IN_SERVICE:
+            _delete_broken(ctx, current, timeout=wait_timeout)
+            current, action = None, "recreated"
+        else:
+            action = "updated"
+
+    model = resource_name(endpoint, "m")
+    model_arn = backend.create_model(
+        ModelSpec(name=model, model_artifact=artifact, tags=tags, job=state.name)
+    )
+    _record(ctx, "model", model, model_arn, job=state.name, endpoint=endpoint, artifact=artifact)
+    config = resource_name(endpoint, "c")
+    config_arn = backend.create_endpoint_config(
+        EndpointConfigSpec(
+            name=config,
+            model_name=model,
+            tags=tags,
+            instance_type=settings.endpoint.instance_type,
+            instance_count=settings.endpoint.instance_count,
+            serverless=(
+                ServerlessSpec(settings.endpoint.memory_mb, settings.endpoint.max_concurrency)
+                if settings.endpoint.serverless
+                else None
+            ),
+        )
+    )
+    _record(
+        ctx, "endpoint-config", config, config_arn, job=state.name, endpoint=endpoint, model=model, **variant
+    )
+
+    previous = current.config_name if current is not None else None
+    if current is None:
+        ctx.reporter.info(f"creating endpoint {endpoint} with {config}")
+        arn = backend.create_endpoint(endpoint, config_name=config, tags=tags)
+        _record(ctx, "endpoint", endpoint, arn)
+    else:
+        ctx.reporter.info(f"updating endpoint {endpoint}: {previous} -> {config} (blue/green)")
+        backend.update_endpoint(endpoint, config_name=config)
+
+    final = _wait_settled(ctx, endpoint, timeout=wait_timeout)
+    if final.status == ENDPOINT_FAILED:
+        raise JobFailedError(
+            f"endpoint {endpoint} failed: {final.failure_reason or 'no reason given'}",
+            hint="check the model's CloudWatch log (/aws/sagemaker/Endpoints/" + endpoint + "); "
+            "deploy again to replace it",
+            code="endpoint-failed",
+        )
+    if final.status != ENDPOINT_IN_SERVICE:
+        raise JobFailedError(f"endpoint {endpoint} ended {final.status}", code="endpoint-failed")
+    if final.config_name != config:
+        reason = f" ({final.failure_reason})" if final.failure_reason else ""
+        raise JobFailedError(
+            f"endpoint {endpoint}: the update to {config} was rolled back by SageMaker{reason}; it still "
+            f"serves {final.config_name}",
+            hint="the old model keeps serving; check the new model's CloudWatch log, then deploy again",
+            code="update-rolled-back",
+        )
+
+    with ctx.store.update() as ledger:
+        ledger.deployments.append(
+            Deployment(
+                endpoint=endpoint,
+                model=model,
+                endpoint_config=config,
+                job=state.name,
+                backend=backend.name,
+                metrics=dict(state.metrics),
+            )
+        )
+    deleted = prune(ctx, endpoint, keep=settings.endpoint.keep_models, in_use={config, model})
+    return DeployResult(
+        endpoint=endpoint,
+        action=action,
+        job=state.name,
+        model=model,
+        endpoint_config=config,
+        variant=variant,
+        status=final.status,
+        previous_config=previous,
+        metrics=dict(state.metrics),
+        deleted=deleted,
+    )
+
+
+# -- the job --------------------------------------------------------------------------------------------
+def _completed_job(ctx: Context, name: str | None) -> TrainingState:
+    """The job to deploy, refreshed from the backend; refused unless Completed."""
+    ledger = ctx.store.load()
+    record: Job | None
+    if name is None:
+        record = ledger.last_job
+        if record is None:
+            raise NotFoundError(
+                "no training job in the ledger", hint="run `nikkei-deepar train --wait` first"
+            )
+        name = record.name
+    state = ctx.backend.describe_training(name)
+    if state is None:
+        raise NotFoundError(
+            f"training job {name} does not exist",
+            hint="check --job NAME, the region and the profile",
+        )
+    record_training_state(ctx, state)
+    if state.status != JOB_COMPLETED:
+        completed = [j.name for j in reversed(ledger.jobs) if j.status == JOB_COMPLETED and j.name != name]
+        hint = (
+            "wait for it with `nikkei-deepar wait`"
+            if not state.terminal
+            else "train again, or deploy an earlier job"
+        )
+        if completed:
+            hint += f" (the last completed job is {completed[0]}: --job {completed[0]})"
+        raise UsageError(
+            f"training job {name} is {state.status}, not Completed: there is no model to deploy",
+            hint=hint,
+            code="job-not-completed",
+        )
+    return state
+
+
+# -- the endpoint ---------------------------------------------------------------------------------------
+def _variant(ctx: Context) -> dict[str, Any]:
+    ep = ctx.settings.endpoint
+    if ep.serverless:
+        return {"serverless": True, "memory_mb": ep.memory_mb, "max_concurrency": ep.max_concurrency}
+    return {"serverless": False, "instance_type": ep.instance_type, "instance_count": ep.instance_count}
+
+
+def _check_ownership(ctx: Context, endpoint: str) -> None:
+    """Update only an endpoint this tool made: in the ledger, or tagged as ours (then adopted)."""
+    recorded = ctx.store.load().resource("endpoint", endpoint)
+    if recorded is not None and recorded.live:
+        return
+    tags = ctx.backend.endpoint_tags(endpoint)
+    if tags.get(MANAGED_BY_KEY) != MANAGED_BY_VALUE:
+        raise UsageError(
+            f"endpoint {endpoint} exists but was not created by nikkei-deepar (no {MANAGED_BY_KEY} tag)",
+            hint="set [endpoint] name to another name; this tool does not replace endpoints it does not own",
+            code="endpoint-not-ours",
+        )
+    ctx.reporter.warn(f"adopting endpoint {endpoint}: tagged as ours but missing from the ledger")
+    _record(ctx, "endpoint", endpoint, None)
+
+
+def _serves(ctx: Context, current: EndpointState, *, job: str, variant: dict[str, Any]) -> bool:
+    """Whether the endpoint already serves `job` with `variant` (per the ledger's record of its config)."""
+    if current.config_name is None:
+        return False
+    config = ctx.store.load().resource("endpoint-config", current.config_name)
+    if config is None or not config.live or config.extra.get("job") != job:
+        return False
+    return all(config.extra.get(key) == value for key, value in variant.items())
+
+
+def _unchanged(
+    ctx: Context, current: EndpointState, state: TrainingState, variant: dict[str, Any]
+) -> DeployResult:
+    config = ctx.store.load().resource("endpoint-config", current.config_name or "")
+    model = str(config.extra.get("model", "")) if config is not None else ""
+    ctx.reporter.info(f"endpoint {current.name} already serves job {state.name}: nothing to do")
+    return DeployResult(
+        endpoint=current.name,
+        action="unchanged",
+        job=state.name,
+        model=model,
+        endpoint_config=current.config_name or "",
+        variant=variant,
+        status=current.status,
+        previous_config=current.config_name,
+        metrics=dict(state.metrics),
+    )
+
+
+def _wait_settled(ctx: Context, endpoint: str, *, timeout: float) -> EndpointState:
+    backend = ctx.backend
+
+    def describe() -> EndpointState:
+        state = backend.describe_endpoint(endpoint)
+        if state is None:
+            raise NotFoundError(
+                f"endpoint {endpoint} disappeared while deploying (deleted by someone else?)",
+                hint="run `nikkei-deepar deploy` again",
+            )
+        return state
+
+    def render(state: EndpointState, elapsed: float) -> str:
+        return f"endpoint {endpoint}: {state.status}, {elapsed:.0f}s"
+
+    try:
+        return poll(
+            ctx,
+            describe=describe,
+            done=lambda s: s.settled,
+            render=render,
+            timeout=timeout,
+            what=f"endpoint {endpoint}",
+            backoff=ENDPOINT_BACKOFF,
+            key=lambda s: (s.status, s.config_name),
+        )
+    finally:
+        ctx.reporter.close()
+
+
+def _delete_broken(ctx: Context, current: EndpointState, *, timeout: float) -> None:
+    """A Failed (or OutOfService) endpoint cannot be updated: delete it and wait until it is gone."""
+    backend = ctx.backend
+    ctx.reporter.warn(
+        f"endpoint {current.name} is {current.status}"
+        + (f" ({current.failure_reason})" if current.failure_reason else "")
+        + ": deleting it to create it again"
+    )
+    backend.delete_endpoint(current.name)
+    poll(
+        ctx,
+        describe=lambda: backend.describe_endpoint(current.name),
+        done=lambda s: s is None,
+        render=lambda s, elapsed: f"endpoint {current.name}: {s.status if s else 'deleted'}, {elapsed:.0f}s",
+        timeout=timeout,
+        what=f"deleting endpoint {current.name}",
+        backoff=ENDPOINT_BACKOFF,
+    )
+    ctx.reporter.close()
+    with ctx.store.update() as ledger:
+        ledger.mark_deleted("endpoint", current.name)
+
+
+def _record(ctx: Context, kind: str, name: str, arn: str | None, **extra: Any) -> None:
+    backend = ctx.backend
+    with ctx.store.update() as ledger:
+        ledger.record_resource(
+            Resource(
+                kind=kind,
+                name=name,
+                backend=backend.name,
+                arn=arn,
+                region=backend.region,
+                extra=extra,
+            )
+        )
+
+
+# -- retention ------------------------------------------------------------------------------------------
+def prune(ctx: Context, endpoint: str, *, keep: int, in_use: set[str]) -> list[str]:
+    """Delete the models and configs this tool made for `endpoint`, beyond the newest `keep` of each,
+    never one in `in_use` (the config the endpoint serves and its model). Returns what was deleted."""
+    backend = ctx.backend
+    deleted: list[str] = []
+    ledger = ctx.store.load()
+    # configs first: a model must outlive every config that names it
+    for kind in ("endpoint-config", "model"):
+        mine = [r for r in ledger.live_resources(kind) if r.extra.get("endpoint") == endpoint]
+        for old in mine[: max(0, len(mine) - keep)]:
+            if old.name in in_use:
+                continue
+            if kind == "endpoint-config":
+                backend.delete_endpoint_config(old.name)
+            else:
+                backend.delete_model(old.name)
+            with ctx.store.update() as current:
+                current.mark_deleted(kind, old.name)
+            deleted.append(old.name)
+            ctx.reporter.info(f"deleted old {kind} {old.name}")
+    return deleted

@@ -1,0 +1,373 @@
+"""`predict`: the latest prepared series -> DeepAR (the endpoint, or a batch transform) -> a dated forecast.
+
+The request carries the whole history (DeepAR's lags reach far past context_length) with the configured
+quantiles and sample count; the answer is dated by the Tokyo Stock Exchange calendar under the same
+calendar policy `prepare` used. `prediction_length` is the deployed model's (from the ledger), not
+whatever the config says today: a model only ever forecasts the length it was trained for.
+
+Real-time predict changes nothing and takes no lock. `--batch` creates a model (if none is deployed)
+and a transform job, so it takes the ledger lock itself and records both.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nikkei_deepar.backends.base import JOB_COMPLETED, JOB_FAILED, ModelSpec, TransformSpec, TransformState
+from nikkei_deepar.context import Context
+from nikkei_deepar.data.inference import (
+    DatedPoint,
+    Forecast,
+    batch_input_line,
+    build_request,
+    dated_forecast,
+    encode_request,
+    inference_config,
+    parse_batch_output_line,
+    parse_response,
+)
+from nikkei_deepar.data.series import Series
+from nikkei_deepar.data.series_io import load_series
+from nikkei_deepar.errors import JobFailedError, JobStoppedError, NotFoundError, UsageError
+from nikkei_deepar.output import Table
+from nikkei_deepar.state import Ledger, Resource
+from nikkei_deepar.steps.train import resource_name
+from nikkei_deepar.steps.wait import poll
+
+FORMATS = ("table", "csv", "json")
+JSON_TYPE = "application/json"
+JSONL = "application/jsonlines"
+BATCH_INPUT = "series.jsonl"
+
+
+@dataclass(frozen=True)
+class PredictResult:
+    source: str  # the endpoint, or the transform job
+    mode: str  # "endpoint" | "batch"
+    job: str | None
+    calendar: str
+    last_date: str
+    last_close: float | None
+    prediction_length: int
+    quantiles: list[str]
+    points: list[dict[str, Any]]  # {"step", "date", "mean", "quantiles": {"0.1": ...}}
+    fmt: str = "table"
+    output: str | None = None
+    plot: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "mode": self.mode,
+            "job": self.job,
+            "calendar": self.calendar,
+            "last_date": self.last_date,
+            "last_close": self.last_close,
+            "prediction_length": self.prediction_length,
+            "quantiles": self.quantiles,
+            "forecast": self.points,
+        }
+
+    def to_data(self) -> dict[str, Any]:
+        return {**self.document(), "output": self.output, "plot": self.plot}
+
+    def csv_text(self) -> str:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["date", "step", "mean", *(f"q{q}" for q in self.quantiles)])
+        for p in self.points:
+            writer.writerow(
+                [p["date"], p["step"], _num(p["mean"]), *(_num(p["quantiles"][q]) for q in self.quantiles)]
+            )
+        return buffer.getvalue()
+
+    def json_text(self) -> str:
+        return json.dumps(self.document(), indent=2, ensure_ascii=False) + "\n"
+
+    def to_lines(self) -> list[str]:
+        lines: list[str] = []
+        if self.output is None and self.fmt == "csv":
+            return self.csv_text().splitlines()
+        if self.output is None and self.fmt == "json":
+            return self.json_text().splitlines()
+        close = f", last close {self.last_close:,.2f}" if self.last_close is not None else ""
+        lines.append(
+            f"forecast from {self.source} ({self.mode}, job {self.job or '?'}): {len(self.points)} trading "
+            f"days after {self.last_date}{close}"
+        )
+        if self.output is not None:
+            lines.append(f"wrote {self.fmt} to {self.output}")
+        if self.plot is not None:
+            lines.append(f"plot: {self.plot}")
+        lines += [f"note: {note}" for note in self.notes]
+        return lines
+
+    def to_table(self) -> Table | None:
+        if self.output is not None or self.fmt != "table":
+            return None
+        return Table(
+            columns=["date", "mean", *(f"q{q}" for q in self.quantiles)],
+            rows=[[p["date"], p["mean"], *(p["quantiles"][q] for q in self.quantiles)] for p in self.points],
+        )
+
+
+def run(
+    ctx: Context, *, fmt: str, output: Path | None, plot: Path | None, batch: bool, timeout: float | None
+) -> PredictResult:
+    fmt = _format(fmt, output)
+    if plot is not None:
+        from nikkei_deepar.plot import require_matplotlib
+
+        require_matplotlib()  # fail before paying for a forecast
+    settings = ctx.settings
+    ledger = ctx.store.load()
+    series = _series(ctx, ledger)
+    endpoint = settings.endpoint.name
+    job = _deployed_job(ledger, endpoint)
+    prediction_length = _prediction_length(
+        ledger, job, default=settings.training.hyperparameters.prediction_length
+    )
+    quantiles = list(settings.predict.quantiles)
+
+    if batch:
+        with ctx.store.lock(on_takeover=ctx.reporter.warn):
+            source, forecast, job = _batch(
+                ctx, series, job=job, prediction_length=prediction_length, timeout=timeout
+            )
+    else:
+        request = build_request(series, quantiles=quantiles, num_samples=settings.predict.num_samples)
+        ctx.reporter.info(f"invoking endpoint {endpoint} ({len(series)} points of history)")
+        body = ctx.backend.invoke(endpoint, encode_request(request), content_type=JSON_TYPE, accept=JSON_TYPE)
+        forecast = parse_response(body, quantiles=quantiles, prediction_length=prediction_length)
+        source = endpoint
+
+    points = dated_forecast(forecast, series, prediction_length=prediction_length)
+    keys = list(forecast.quantiles)
+    result = PredictResult(
+        source=source,
+        mode="batch" if batch else "endpoint",
+        job=job,
+        calendar=series.policy,
+        last_date=series.last_date.isoformat(),
+        last_close=_last_close(series),
+        prediction_length=prediction_length,
+        quantiles=keys,
+        points=[_point(p) for p in points],
+        fmt=fmt,
+        output=str(output) if output is not None else None,
+        plot=str(plot) if plot is not None else None,
+        notes=_notes(series, points, prediction_length),
+    )
+    if output is not None:
+        write_atomic(output, (result.json_text() if fmt == "json" else result.csv_text()).encode())
+    if plot is not None:
+        from nikkei_deepar.plot import plot_forecast
+
+        plot_forecast(
+            plot,
+            history=list(zip(series.dates, series.target, strict=True)),
+            forecast=[(p.date, p.mean, p.quantiles) for p in points],
+            title=f"Nikkei 225: {len(points)}-day DeepAR forecast after {series.last_date}",
+        )
+    return result
+
+
+# -- inputs ---------------------------------------------------------------------------------------------
+def _format(fmt: str, output: Path | None) -> str:
+    fmt = fmt.lower()
+    if fmt not in FORMATS:
+        raise UsageError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    if output is not None and fmt == "table":  # a file gets data, not a picture of a table
+        return "json" if output.suffix.lower() == ".json" else "csv"
+    return fmt
+
+
+def _series(ctx: Context, ledger: Ledger) -> Series:
+    data = ledger.last_data
+    if data is None:
+        raise NotFoundError("no prepared data in the ledger", hint="run `nikkei-deepar prepare` first")
+    if data.local_dir:
+        local = Path(data.local_dir) / "series.json"
+        if local.is_file():
+            return load_series(local.read_bytes(), where=str(local))
+    if not data.series_uri:
+        raise NotFoundError(
+            f"the prepared series of data version {data.sha256[:16]} is neither on this machine nor stored",
+            hint="run `nikkei-deepar prepare` again",
+        )
+    ctx.reporter.info(f"fetching the prepared series from {data.series_uri}")
+    return load_series(ctx.backend.get_artifact(data.series_uri), where=data.series_uri)
+
+
+def _deployed_job(ledger: Ledger, endpoint: str) -> str | None:
+    deployed = [d for d in ledger.deployments if d.endpoint == endpoint]
+    return deployed[-1].job if deployed else None
+
+
+def _prediction_length(ledger: Ledger, job: str | None, *, default: int) -> int:
+    record = ledger.job(job) if job else None
+    if record is not None and "prediction_length" in record.hyperparameters:
+        return int(record.hyperparameters["prediction_length"])
+    return default
+
+
+# -- batch transform ------------------------------------------------------------------------------------
+def _batch(
+    ctx: Context, series: Series, *, job: str | None, prediction_length: int, timeout: float | None
+) -> tuple[str, Forecast, str | None]:
+    settings = ctx.settings
+    backend = ctx.backend
+    model, job = _batch_model(ctx, job)
+    name = resource_name(settings.endpoint.name, "t")
+    input_uri = backend.put_artifact(
+        f"predict/{name}/input/{BATCH_INPUT}", batch_input_line(series), content_type=JSONL
+    )
+    output_uri = backend.artifact_uri(f"predict/{name}/output/")
+    quantiles = list(settings.predict.quantiles)
+    spec = TransformSpec(
+        name=name,
+        model_name=model,
+        input_uri=input_uri,
+        output_uri=output_uri,
+        inference_config=inference_config(quantiles=quantiles, num_samples=settings.predict.num_samples),
+        instance_type=settings.endpoint.instance_type,
+        instance_count=1,
+        tags=settings.resource_tags(),
+    )
+    arn = backend.start_transform(spec)
+    with ctx.store.update() as ledger:
+        ledger.record_resource(
+            Resource(
+                kind="transform-job",
+                name=name,
+                backend=backend.name,
+                arn=arn,
+                region=backend.region,
+                extra={"model": model, "job": job, "input": input_uri, "output": output_uri},
+            )
+        )
+    ctx.reporter.info(f"started batch transform {name} with model {model}")
+
+    def describe() -> TransformState:
+        state = backend.describe_transform(name)
+        if state is None:
+            raise NotFoundError(f"transform job {name} disappeared")
+        return state
+
+    try:
+        final = poll(
+            ctx,
+            describe=describe,
+            done=lambda s: s.terminal,
+            render=lambda s, elapsed: f"transform {name}: {s.status}, {elapsed:.0f}s",
+            timeout=timeout,
+            what=f"transform job {name}",
+            key=lambda s: s.status,
+        )
+    finally:
+        ctx.reporter.close()
+    if final.status == JOB_FAILED:
+        raise JobFailedError(
+            f"transform job {name} failed: {final.failure_reason or 'no reason given'}",
+            hint="check its CloudWatch log (/aws/sagemaker/TransformJobs)",
+        )
+    if final.status != JOB_COMPLETED:
+        raise JobStoppedError(f"transform job {name} ended {final.status}")
+    raw = backend.get_artifact(output_uri + f"{BATCH_INPUT}.out")
+    lines = [line for line in raw.decode("utf-8", errors="replace").splitlines() if line.strip()]
+    if len(lines) != 1:
+        raise JobFailedError(
+            f"transform job {name} wrote {len(lines)} lines for 1 input line",
+            hint="check the transform job's SingleRecord/Line settings and its log",
+        )
+    forecast = parse_batch_output_line(lines[0], quantiles=quantiles, prediction_length=prediction_length)
+    return name, forecast, job
+
+
+def _batch_model(ctx: Context, job: str | None) -> tuple[str, str]:
+    """The deployed model (when it still exists), else a new model from the last completed job."""
+    ledger = ctx.store.load()
+    endpoint = ctx.settings.endpoint.name
+    deployed = [d for d in ledger.deployments if d.endpoint == endpoint]
+    if deployed:
+        record = ledger.resource("model", deployed[-1].model)
+        if record is not None and record.live:
+            return record.name, deployed[-1].job
+    completed = [j for j in reversed(ledger.jobs) if j.status == JOB_COMPLETED and j.model_artifact]
+    if not completed:
+        raise NotFoundError(
+            "no deployed model and no completed training job to make one from",
+            hint="run `nikkei-deepar train --wait` first",
+        )
+    source = completed[0]
+    backend = ctx.backend
+    name = resource_name(endpoint, "m")
+    arn = backend.create_model(
+        ModelSpec(
+            name=name,
+            model_artifact=source.model_artifact or "",
+            tags=ctx.settings.resource_tags(),
+            job=source.name,
+        )
+    )
+    with ctx.store.update() as current:
+        current.record_resource(
+            Resource(
+                kind="model",
+                name=name,
+                backend=backend.name,
+                arn=arn,
+                region=backend.region,
+                extra={"job": source.name, "endpoint": endpoint, "artifact": source.model_artifact},
+            )
+        )
+    return name, source.name
+
+
+# -- output ---------------------------------------------------------------------------------------------
+def _point(point: DatedPoint) -> dict[str, Any]:
+    return {
+        "step": point.step,
+        "date": point.date.isoformat(),
+        "mean": point.mean,
+        "quantiles": dict(point.quantiles),
+    }
+
+
+def _last_close(series: Series) -> float | None:
+    return next((v for v in reversed(series.target) if not math.isnan(v)), None)
+
+
+def _notes(series: Series, points: list[DatedPoint], prediction_length: int) -> list[str]:
+    if series.policy == "calendar_days" and len(points) < prediction_length:
+        return [
+            f"{prediction_length - len(points)} of the {prediction_length} forecast days fall on weekends or "
+            "exchange holidays (calendar_days policy) and are not shown"
+        ]
+    return []
+
+
+def _num(value: float) -> str:
+    return repr(round(float(value), 6))
+
+
+def write_atomic(path: Path, body: bytes) -> None:
+    """A temporary file beside `path`, then os.replace: a reader never sees half a forecast."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(body)
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,271 @@
+"""`train`: start a DeepAR training job on the last prepared data, record it, optionally follow it.
+
+Also owns the resource naming every step shares: `{base}[-{kind}]-{UTC yyyymmdd-HHMMSS}-{4 hex}`,
+checked against SageMaker's 63-character pattern here, because moto (and so the tests) would accept
+anything.
+
+Data that `prepare` could only write locally (`uploaded = false`: no bucket yet) is uploaded here,
+under the same content-addressed keys, before the job starts.
+
+Paying twice is refused: when a job on the same data and hyperparameters is still running (per the
+backend, not just per the ledger), `train` says so and asks for --force. A job started by a `train`
+that was killed before it could write the ledger is found by name and hyperparameters and adopted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nikkei_deepar.backends.base import JOB_IN_PROGRESS, TrainingSpec, TrainingState
+from nikkei_deepar.context import Context
+from nikkei_deepar.errors import NotFoundError, UsageError
+from nikkei_deepar.state import DataVersion, Job, Ledger
+from nikkei_deepar.steps.wait import WaitResult, apply_training_state, follow
+
+NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+NAME_MAX = 63
+DEEPAR_MAX_SPOT_WAIT = 3600  # DeepAR has no checkpointing: AWS caps the spot wait at one hour
+_RUNNING = {JOB_IN_PROGRESS, "Stopping"}
+
+
+def resource_name(base: str, kind: str | None = None, *, now: dt.datetime | None = None) -> str:
+    """A unique SageMaker name: `{base}[-{kind}]-{yyyymmdd-HHMMSS}-{4 hex}`, at most 63 characters.
+
+    The base is shortened (never the timestamp or the random part) when the whole would not fit.
+    """
+    stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%d-%H%M%S")
+    suffix = (f"-{kind}" if kind else "") + f"-{stamp}-{secrets.token_hex(2)}"
+    trimmed = base[: NAME_MAX - len(suffix)].rstrip("-")
+    name = f"{trimmed}{suffix}"
+    if not trimmed or not NAME_RE.match(name):
+        raise UsageError(
+            f"cannot make a SageMaker name from {base!r}: got {name!r}",
+            hint="use letters, digits and '-' in [endpoint] name",
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    job: str
+    backend: str
+    data_sha256: str
+    hyperparameters: dict[str, str]
+    config_hash: str
+    started_at: str
+    instance_type: str
+    spot: bool
+    output_uri: str
+    waited: WaitResult | None = None
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "job": self.job,
+            "backend": self.backend,
+            "data_sha256": self.data_sha256,
+            "hyperparameters": self.hyperparameters,
+            "config_hash": self.config_hash,
+            "started_at": self.started_at,
+            "instance_type": self.instance_type,
+            "spot": self.spot,
+            "output_uri": self.output_uri,
+        }
+        if self.waited is not None:
+            data["wait"] = self.waited.to_data()
+        return data
+
+    def to_lines(self) -> list[str]:
+        spot = ", managed spot" if self.spot else ""
+        lines = [
+            f"started training job {self.job}",
+            f"  data {self.data_sha256[:16]}, {self.instance_type}{spot}, config {self.config_hash}",
+        ]
+        if self.waited is None:
+            return [*lines, "follow it with: nikkei-deepar wait"]
+        return lines + self.waited.to_lines()
+
+
+def run(ctx: Context, *, force: bool, wait: bool, timeout: float | None, logs: bool) -> TrainResult:
+    settings = ctx.settings
+    training = settings.training
+    ledger = ctx.store.load()
+    data = _prepared_data(
+        ledger, backend=settings.backend, prediction_length=training.hyperparameters.prediction_length
+    )
+    hyperparameters = training.hyperparameters.as_strings()
+    base = settings.endpoint.name
+    backend = ctx.backend
+    if not data.uploaded:
+        data = _upload_pending(ctx, data)
+
+    running = _running_twin(ctx, data=data, hyperparameters=hyperparameters, base=base)
+    if running is not None and not force:
+        raise UsageError(
+            f"training job {running} is still running on the same data ({data.sha256[:16]}) and "
+            "hyperparameters",
+            hint="follow it with `nikkei-deepar wait`, or pass --force to start another one (and pay twice)",
+            code="job-running",
+        )
+
+    name = resource_name(base)
+    spec = TrainingSpec(
+        name=name,
+        hyperparameters=hyperparameters,
+        channels={"train": data.train_uri, "test": data.test_uri},
+        output_uri=backend.artifact_uri("output/"),
+        instance_type=training.instance_type,
+        instance_count=training.instance_count,
+        volume_size_gb=training.volume_size_gb,
+        max_runtime_seconds=training.max_runtime_seconds,
+        spot=training.spot,
+        max_wait_seconds=min(training.max_wait_seconds, DEEPAR_MAX_SPOT_WAIT) if training.spot else None,
+        tags=settings.resource_tags(),
+        seed=training.seed,
+    )
+    backend.start_training(spec)
+    job = Job(
+        name=name,
+        backend=backend.name,
+        data_sha256=data.sha256,
+        hyperparameters=hyperparameters,
+        config_hash=settings.fingerprint(),
+    )
+    with ctx.store.update() as current:
+        current.upsert_job(job)
+    ctx.reporter.info(f"started training job {name}")
+
+    waited = follow(ctx, name, timeout=timeout, logs=logs) if wait else None
+    return TrainResult(
+        job=name,
+        backend=backend.name,
+        data_sha256=data.sha256,
+        hyperparameters=hyperparameters,
+        config_hash=job.config_hash,
+        started_at=job.started_at,
+        instance_type=training.instance_type,
+        spot=training.spot,
+        output_uri=spec.output_uri,
+        waited=waited,
+    )
+
+
+def _prepared_data(ledger: Ledger, *, backend: str, prediction_length: int) -> DataVersion:
+    data = ledger.last_data
+    if data is None:
+        raise NotFoundError(
+            "no prepared data in the ledger",
+            hint="run `nikkei-deepar prepare` first",
+        )
+    if data.backend != backend:
+        raise UsageError(
+            f"the last prepared data ({data.sha256[:16]}) was stored for the {data.backend} backend, "
+            f"not {backend}",
+            hint="run `nikkei-deepar prepare` again with this config",
+        )
+    if data.prediction_length != prediction_length:
+        raise UsageError(
+            f"the last prepared data was cut for prediction_length {data.prediction_length}, but the "
+            f"config says {prediction_length}",
+            hint="run `nikkei-deepar prepare` again so the test channel matches",
+        )
+    return data
+
+
+CHANNEL_FILES = {"train": "train/train.json", "test": "test/test.json"}
+SERIES_FILE = "series.json"
+
+
+def _upload_pending(ctx: Context, data: DataVersion) -> DataVersion:
+    """Channels `prepare` could only write locally (no bucket yet): store them where the job reads them,
+    under the same content-addressed keys, and record that in the ledger."""
+    backend = ctx.backend
+    local = Path(data.local_dir or "")
+    uris: dict[str, str] = {}
+    for name in (*CHANNEL_FILES.values(), SERIES_FILE):
+        path = local / name
+        if not data.local_dir or not path.is_file():
+            raise NotFoundError(
+                f"{path}: the prepared data {data.sha256[:16]} was never uploaded and is not here any more",
+                hint="run `nikkei-deepar prepare` again",
+            )
+        content_type = "application/json" if name == SERIES_FILE else "application/jsonlines"
+        key = f"data/{data.sha256[:16]}/{name}"
+        uris[name] = backend.put_artifact(key, path.read_bytes(), content_type=content_type)
+        ctx.reporter.info(f"uploaded {uris[name]}")
+    updated = data.model_copy(
+        update={
+            "uploaded": True,
+            "train_uri": uris[CHANNEL_FILES["train"]].rsplit("/", 1)[0] + "/",
+            "test_uri": uris[CHANNEL_FILES["test"]].rsplit("/", 1)[0] + "/",
+            "series_uri": uris[SERIES_FILE],
+        }
+    )
+    with ctx.store.update() as ledger:
+        ledger.record_data(updated)
+    return updated
+
+
+def _running_twin(
+    ctx: Context, *, data: DataVersion, hyperparameters: dict[str, str], base: str
+) -> str | None:
+    """A job on the same data and hyperparameters that the backend says is still running, if any.
+
+    Checks the ledger's own records (refreshing them) and adopts a running job that a killed `train`
+    started but never recorded (same name base, hyperparameters and train channel).
+    """
+    backend = ctx.backend
+    ledger = ctx.store.load()
+    found: str | None = None
+    refreshed: list[TrainingState] = []
+    for job in reversed(ledger.jobs):
+        if job.data_sha256 != data.sha256 or job.hyperparameters != hyperparameters:
+            continue
+        if job.backend != backend.name or job.status not in _RUNNING:
+            continue
+        state = backend.describe_training(job.name)
+        if state is None:
+            continue
+        refreshed.append(state)
+        if state.status in _RUNNING and found is None:
+            found = job.name
+    adopted: list[Job] = []
+    for name in backend.find_trainings(name_contains=base, status=JOB_IN_PROGRESS):
+        if ledger.job(name) is not None:
+            continue
+        state = backend.describe_training(name)
+        if state is None or dict(state.hyperparameters) != hyperparameters:
+            continue
+        if state.channels.get("train") != data.train_uri:
+            continue
+        ctx.reporter.warn(f"adopting training job {name}: running on this data but missing from the ledger")
+        job = Job(
+            name=name,
+            backend=backend.name,
+            data_sha256=data.sha256,
+            hyperparameters=hyperparameters,
+            config_hash=ctx.settings.fingerprint(),
+            started_at=_iso(state.created) or _iso(dt.datetime.now(dt.UTC)) or "",
+        )
+        apply_training_state(job, state)
+        adopted.append(job)
+        found = found or name
+    if refreshed or adopted:
+        with ctx.store.update() as current:
+            for state in refreshed:
+                record = current.job(state.name)
+                if record is not None:
+                    apply_training_state(record, state)
+            for job in adopted:
+                current.upsert_job(job)
+    return found
+
+
+def _iso(when: dt.datetime | None) -> str | None:
+    if when is None:
+        return None
+    return when.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -1,0 +1,311 @@
+"""`wait`: follow a training job to its end; and `poll`, the one polling loop every step shares.
+
+`poll` describes something until it settles, with backoff and a cap (never the botocore waiters: the
+stock training waiter calls Stopped a success and polls every 120 s). It sleeps with `ctx.sleep` and
+reads `ctx.clock`, so tests never really wait; it never sleeps past a deadline, and notices the end of a
+job at most one poll interval after it happens. On a terminal it keeps one live status line; otherwise
+it prints a timestamped line when the status changes (and a heartbeat now and then), fit for a cron log.
+
+`follow` is `wait` proper (also behind `train --wait`): it stores what it learns in the ledger (the last
+status on Ctrl-C or SIGTERM too, so a second `wait` resumes cleanly) and turns the end state into the
+documented exit code: Completed 0, Failed 6 (with FailureReason), Stopped 7, --timeout 8.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
+
+from nikkei_deepar.backends.base import JOB_COMPLETED, JOB_FAILED, LogCursor, TrainingState
+from nikkei_deepar.context import Context
+from nikkei_deepar.errors import (
+    AwsError,
+    JobFailedError,
+    JobStoppedError,
+    NikkeiError,
+    NotFoundError,
+    WaitTimeoutError,
+)
+from nikkei_deepar.state import Job
+
+T = TypeVar("T")
+
+# the metrics DeepAR documents (AWS-FACTS.md); others may appear, these are the ones people look for
+DEEPAR_METRICS = ("test:RMSE", "test:mean_wQuantileLoss", "train:final_loss")
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Poll after `initial` seconds, then `factor` times longer each time, never more than `cap`."""
+
+    initial: float = 5.0
+    factor: float = 1.5
+    cap: float = 30.0
+    heartbeat: float = 300.0  # plain-line mode: repeat an unchanged status this often
+
+
+TRAINING_BACKOFF = Backoff()
+ENDPOINT_BACKOFF = Backoff(initial=10.0, factor=1.5, cap=30.0)
+
+
+def poll(
+    ctx: Context,
+    *,
+    describe: Callable[[], T],
+    done: Callable[[T], bool],
+    render: Callable[[T, float], str],
+    timeout: float | None,
+    what: str,
+    backoff: Backoff = TRAINING_BACKOFF,
+    on_poll: Callable[[T], None] | None = None,
+    key: Callable[[T], object] = lambda state: state,
+) -> T:
+    """Describe until `done`; return the last state. WaitTimeoutError once `timeout` seconds have passed.
+
+    `render(state, elapsed)` makes the status line; `key(state)` is what counts as a change for the
+    plain-line mode; `on_poll(state)` runs after every describe (log streaming).
+    """
+    reporter = ctx.reporter
+    start = ctx.clock()
+    deadline = None if timeout is None else start + max(0.0, timeout)
+    delay = backoff.initial
+    last_key: object = object()
+    last_print = start
+    while True:
+        state = describe()
+        if on_poll is not None:
+            on_poll(state)
+        now = ctx.clock()
+        changed = key(state) != last_key
+        if reporter.interactive or changed or now - last_print >= backoff.heartbeat:
+            reporter.live(render(state, now - start))
+            last_key, last_print = key(state), now
+        if done(state):
+            return state
+        if deadline is not None and now >= deadline:
+            raise WaitTimeoutError(
+                f"{what}: still not finished after {_duration(now - start)} (--timeout reached)",
+                hint="it keeps running: wait again later, or raise --timeout",
+            )
+        pause = delay if deadline is None else min(delay, deadline - now)
+        ctx.sleep(max(0.0, pause))
+        delay = min(delay * backoff.factor, backoff.cap)
+
+
+# -- the wait step --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class WaitResult:
+    job: str
+    status: str
+    secondary_status: str | None
+    failure_reason: str | None
+    metrics: dict[str, float]
+    billable_seconds: int | None
+    training_seconds: int | None
+    spot_savings: float | None
+    model_artifact: str | None
+    ended_at: str | None
+    in_ledger: bool = True
+    log_events: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "job": self.job,
+            "status": self.status,
+            "secondary_status": self.secondary_status,
+            "failure_reason": self.failure_reason,
+            "metrics": self.metrics,
+            "billable_seconds": self.billable_seconds,
+            "training_seconds": self.training_seconds,
+            "spot_savings": self.spot_savings,
+            "model_artifact": self.model_artifact,
+            "ended_at": self.ended_at,
+            "in_ledger": self.in_ledger,
+        }
+
+    def to_lines(self) -> list[str]:
+        lines = [f"training job {self.job}: {self.status}" + _paren(self.secondary_status, self.status)]
+        if self.failure_reason:
+            lines.append(f"  failure reason: {self.failure_reason}")
+        if self.metrics:
+            width = max(len(name) for name in self.metrics)
+            lines += [f"  {name.ljust(width)}  {value:.6g}" for name, value in sorted(self.metrics.items())]
+        if not any(name.startswith("test:") for name in self.metrics):
+            lines.append("  no metrics: the job reported no test:* metric (was the test channel empty?)")
+        if self.billable_seconds is not None:
+            text = f"  billable {self.billable_seconds} s"
+            if self.training_seconds is not None:
+                text += f" of {self.training_seconds} s training"
+            if self.spot_savings is not None:
+                text += f" (managed spot saved {self.spot_savings:.0%})"
+            lines.append(text)
+        if self.model_artifact and self.status == JOB_COMPLETED:
+            lines.append(f"  model artifact: {self.model_artifact}")
+        lines += [f"  note: {note}" for note in self.notes]
+        return lines
+
+
+def run(ctx: Context, *, job: str | None, timeout: float | None, logs: bool) -> WaitResult:
+    ledger = ctx.store.load()
+    if job is None:
+        last = ledger.last_job
+        if last is None:
+            raise NotFoundError(
+                "no training job in the ledger",
+                hint="start one with `nikkei-deepar train` (or name one with --job NAME)",
+            )
+        job = last.name
+    return follow(ctx, job, timeout=timeout, logs=logs)
+
+
+def follow(ctx: Context, name: str, *, timeout: float | None, logs: bool) -> WaitResult:
+    """Poll training job `name` to its end, store the outcome, return it or raise its exit code."""
+    tracker = _JobTracker(ctx, name, logs=logs)
+    try:
+        state = poll(
+            ctx,
+            describe=tracker.describe,
+            done=lambda s: s.terminal,
+            render=tracker.render,
+            timeout=timeout,
+            what=f"training job {name}",
+            on_poll=tracker.stream_logs,
+            key=lambda s: (s.status, s.secondary_status),
+        )
+    except (KeyboardInterrupt, WaitTimeoutError):
+        # Stop waiting, not the job: keep what we learnt, leave the ledger valid, let the CLI exit.
+        ctx.reporter.close()
+        if tracker.last is not None:
+            record_training_state(ctx, tracker.last)
+        raise
+    ctx.reporter.close()
+    in_ledger = record_training_state(ctx, state)
+    result = WaitResult(
+        job=name,
+        status=state.status,
+        secondary_status=state.secondary_status,
+        failure_reason=state.failure_reason,
+        metrics=dict(state.metrics),
+        billable_seconds=state.billable_seconds,
+        training_seconds=state.training_seconds,
+        spot_savings=state.spot_savings,
+        model_artifact=state.model_artifact,
+        ended_at=_iso(state.ended),
+        in_ledger=in_ledger,
+        log_events=tracker.log_events,
+        notes=[] if in_ledger else ["this job is not in the ledger: nothing was recorded"],
+    )
+    if state.status == JOB_COMPLETED:
+        return result
+    error: NikkeiError
+    if state.status == JOB_FAILED:
+        error = JobFailedError(
+            f"training job {name} failed: {state.failure_reason or 'no reason given'}",
+            hint="read the job's log with `nikkei-deepar wait --job " + name + " --logs`",
+        )
+    else:
+        error = JobStoppedError(
+            f"training job {name} was stopped ({state.secondary_status or state.status}); it has no model",
+            hint="start a new one with `nikkei-deepar train`",
+        )
+    cast(Any, error).data = result.to_data()  # the --json envelope shows it
+    raise error
+
+
+class _JobTracker:
+    """What `follow` remembers between polls: the last state, the log cursor, the elapsed offset."""
+
+    def __init__(self, ctx: Context, name: str, *, logs: bool) -> None:
+        self.ctx = ctx
+        self.name = name
+        self.streaming = logs
+        self.cursor: LogCursor | None = None
+        self.last: TrainingState | None = None
+        self.log_events = 0
+        self._offset: float | None = None
+
+    def describe(self) -> TrainingState:
+        backend = self.ctx.backend
+        state = backend.describe_training(self.name)
+        if state is None:
+            raise NotFoundError(
+                f"training job {self.name} does not exist (backend {backend.name}, region {backend.region})",
+                hint="check the name, the region and the profile; `nikkei-deepar status` lists the jobs",
+            )
+        self.last = state
+        return state
+
+    def render(self, state: TrainingState, elapsed: float) -> str:
+        if self._offset is None:  # show the job's age, not just how long this command has waited
+            self._offset = _since(state.created)
+        status = state.status + _paren(state.secondary_status, state.status)
+        return f"{self.name}: {status}, {_duration(self._offset + elapsed)} elapsed"
+
+    def stream_logs(self, _: TrainingState) -> None:
+        if not self.streaming:
+            return
+        try:
+            page = self.ctx.backend.training_logs(self.name, cursor=self.cursor)
+        except AwsError as exc:  # logs are a nicety: they never end a wait
+            self.ctx.reporter.warn(f"stopped streaming logs: {exc.message}")
+            self.streaming = False
+            return
+        self.cursor = page.cursor
+        for event in page.events:
+            self.log_events += 1
+            stream = event.stream.rsplit("/", 1)[-1] if event.stream else ""
+            prefix = f"[{stream}] " if stream else ""
+            self.ctx.reporter.info(f"{prefix}{event.message.rstrip()}")
+
+
+def record_training_state(ctx: Context, state: TrainingState) -> bool:
+    """Store `state` in the ledger's record of the job; False when the ledger does not know the job."""
+    with ctx.store.update() as ledger:
+        job = ledger.job(state.name)
+        if job is None:
+            return False
+        apply_training_state(job, state)
+    return True
+
+
+def apply_training_state(job: Job, state: TrainingState) -> None:
+    job.status = state.status
+    job.secondary_status = state.secondary_status
+    job.failure_reason = state.failure_reason
+    if state.metrics:
+        job.metrics = dict(state.metrics)
+    job.billable_seconds = state.billable_seconds
+    job.training_seconds = state.training_seconds
+    if state.model_artifact and state.status == JOB_COMPLETED:
+        job.model_artifact = state.model_artifact
+    if state.terminal:
+        job.ended_at = _iso(state.ended) or _iso(dt.datetime.now(dt.UTC))
+
+
+def _paren(secondary: str | None, status: str) -> str:
+    return f" ({secondary})" if secondary and secondary != status else ""
+
+
+def _since(when: dt.datetime | None) -> float:
+    if when is None:
+        return 0.0
+    return max(0.0, (dt.datetime.now(dt.UTC) - when).total_seconds())
+
+
+def _iso(when: dt.datetime | None) -> str | None:
+    if when is None:
+        return None
+    return when.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _duration(seconds: float) -> str:
+    hours, rest = divmod(round(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m{secs:02d}s"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"

@@ -1,0 +1,147 @@
+"""The whole lifecycle as a user's shell script runs it: the installed `nikkei-deepar` executable, one
+subprocess per command, against a moto server, checking each exit code and output, and an empty account
+at the end.
+
+moto runs nothing, so out of process its jobs are Completed at once (with no DeepAR metrics: `wait`
+says "no metrics"), endpoints InService at once, and `predict` gets a canned DeepAR answer queued through
+moto's HTTP API. One moto gap is bridged in this (the server's) process, never in the tool: moto
+ignores bucket policy conditions, so provision's TLS-only policy would deny every request
+(see `honour_secure_transport`).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from sagemaker_script import REGION, deepar_response, honour_secure_transport, queue_endpoint_results
+
+pytestmark = pytest.mark.e2e
+
+EXE = Path(sys.executable).parent / "nikkei-deepar"
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "prices" / "long" / "nikkei_en.csv"
+BUCKET = "nikkei-deepar-e2e-bucket"
+CONFIG = f"""
+[aws]
+region = "{REGION}"
+bucket = "{BUCKET}"
+
+[endpoint]
+name = "nikkei-e2e"
+"""
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def shell(moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
+    """`shell("train", "--json")` runs the executable in a fresh project folder, as a script would:
+    no terminal, the moto server as AWS_ENDPOINT_URL, fake credentials, the tool's home in the folder."""
+    honour_secure_transport(monkeypatch)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "nikkei-deepar.toml").write_text(CONFIG, encoding="utf-8")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "NIKKEI_DEEPAR_"))},
+        "AWS_ENDPOINT_URL": moto_server,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_MAX_ATTEMPTS": "2",
+        "NIKKEI_DEEPAR_HOME": str(project / ".nikkei-deepar"),
+    }
+
+    def run(*args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [str(EXE), *args], cwd=project, env=env, capture_output=True, text=True, timeout=180, check=False
+        )
+        assert done.returncode == expect, f"{args}: exit {done.returncode}\n{done.stdout}\n{done.stderr}"
+        return done
+
+    return run
+
+
+def _aws(server: str, service: str) -> Any:
+    return boto3.client(service, region_name=REGION, endpoint_url=server)
+
+
+def _data(done: subprocess.CompletedProcess[str], command: str) -> dict[str, Any]:
+    document = json.loads(done.stdout)
+    assert (document["command"], document["status"], document["exit_code"]) == (command, "ok", 0)
+    data: dict[str, Any] = document["data"]
+    return data
+
+
+def test_the_lifecycle_as_a_shell_script(shell: Run, moto_server: str) -> None:
+    assert EXE.is_file(), f"the package is not installed in {EXE.parent}"
+
+    shell("provision")
+
+    prepared = _data(shell("prepare", "--input", str(FIXTURE), "--json"), "prepare")
+    assert prepared["observations"] >= 300  # DeepAR's minimum
+    assert set(prepared["uris"]) == {"train/train.json", "test/test.json", "series.json"}
+
+    started = _data(shell("train", "--json"), "train")
+    job = started["job"]
+    assert job.startswith("nikkei-e2e-") and len(job) <= 63
+    described = _aws(moto_server, "sagemaker").describe_training_job(TrainingJobName=job)
+    assert described["AlgorithmSpecification"]["TrainingImage"] == (
+        "633353088612.dkr.ecr.ap-northeast-1.amazonaws.com/forecasting-deepar:1"
+    )
+    assert described["HyperParameters"]["prediction_length"] == "7"
+
+    waited = shell("wait")
+    assert f"training job {job}: Completed" in waited.stdout
+    assert "no metrics" in waited.stdout
+    assert "model artifact: s3://" in waited.stdout
+    assert "Completed" in waited.stderr  # progress lines on stderr, timestamped (not a terminal)
+
+    deployed = _data(shell("deploy", "--json"), "deploy")
+    assert (deployed["action"], deployed["status"], deployed["job"]) == ("created", "InService", job)
+    endpoint = _aws(moto_server, "sagemaker").describe_endpoint(EndpointName="nikkei-e2e")
+    assert endpoint["EndpointConfigName"] == deployed["endpoint_config"]
+
+    queue_endpoint_results([deepar_response(7)], region=REGION, server=moto_server)
+    forecast = shell("predict", "--format", "csv", "--quiet")
+    assert forecast.stderr == ""
+    rows = list(csv.DictReader(io.StringIO(forecast.stdout)))
+    assert rows and list(rows[0]) == ["date", "step", "mean", "q0.1", "q0.5", "q0.9"]
+    last = dt.date.fromisoformat(prepared["read"]["last"][:10])
+    assert all(dt.date.fromisoformat(r["date"]) > last for r in rows)
+    assert all(dt.date.fromisoformat(r["date"]).weekday() < 5 for r in rows)
+    assert float(rows[0]["q0.1"]) <= float(rows[0]["mean"]) <= float(rows[0]["q0.9"])
+
+    shell("teardown", "--all", "--yes")
+
+    sm = _aws(moto_server, "sagemaker")
+    assert sm.list_endpoints()["Endpoints"] == []
+    assert sm.list_endpoint_configs()["EndpointConfigs"] == []
+    assert sm.list_models()["Models"] == []
+    assert _aws(moto_server, "s3").list_buckets()["Buckets"] == []
+    roles = _aws(moto_server, "iam").list_roles()["Roles"]
+    assert [r["RoleName"] for r in roles if r["RoleName"].startswith("nikkei-deepar")] == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="prepare cannot upload before provision has created the bucket (exit 5); the issue's chain "
+    "runs prepare first. Remove this mark once prepare defers the upload (DataVersion.uploaded=False, "
+    "which train then uploads).",
+)
+def test_prepare_before_provision_as_the_issue_orders_it(shell: Run) -> None:
+    shell("prepare", "--input", str(FIXTURE))

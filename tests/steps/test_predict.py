@@ -1,0 +1,270 @@
+"""`predict` against moto: the request sent, the dated forecast in every format, --output, --plot,
+--batch (transform jobs scripted to write their `.out`), and every unusable answer as a clear error."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from nikkei_deepar.data.calendar import next_trading_days
+from nikkei_deepar.errors import AwsError, ExitCode, JobFailedError, NotFoundError, UsageError
+from nikkei_deepar.steps import deploy, predict, train
+from sagemaker_script import (
+    BUCKET,
+    REGION,
+    completed,
+    deepar_response,
+    endpoint_not_found,
+    make_context,
+    model_error,
+    queue_endpoint_results,
+    seed_prepared,
+    settings_for,
+    transform,
+)
+
+EP = "nikkei-deepar"
+
+
+@pytest.fixture
+def ctx(aws: None, hermetic_env: Path, sm_script: Any) -> Any:
+    """Prepared, trained (Completed with metrics) and deployed."""
+    context = make_context(hermetic_env)
+    seed_prepared(context)
+    sm_script.next_training(completed())
+    train.run(context, force=False, wait=True, timeout=None, logs=False)
+    deploy.run(context, job=None, timeout=None)
+    return context
+
+
+def _predict(ctx: Any, **options: Any) -> predict.PredictResult:
+    values: dict[str, Any] = {"fmt": "table", "output": None, "plot": None, "batch": False, "timeout": None}
+    values.update(options)
+    return predict.run(ctx, **values)
+
+
+def _capture_requests(ctx: Any) -> list[dict[str, Any]]:
+    sent: list[dict[str, Any]] = []
+    client = ctx.aws.client("sagemaker-runtime")
+    client.meta.events.register(
+        "before-call.sagemaker-runtime.InvokeEndpoint", lambda params, **_: sent.append(params)
+    )
+    return sent
+
+
+# -- real time ------------------------------------------------------------------------------------------
+def test_the_request_is_the_whole_history_with_the_configured_quantiles(ctx: Any) -> None:
+    queue_endpoint_results([deepar_response(7)], region=REGION)
+    sent = _capture_requests(ctx)
+    _predict(ctx)
+    assert len(sent) == 1
+    headers = sent[0]["headers"]
+    assert headers["Content-Type"] == "application/json" and headers["Accept"] == "application/json"
+    body = json.loads(sent[0]["body"])
+    series = json.loads((Path(ctx.store.load().last_data.local_dir) / "series.json").read_text())
+    assert len(body["instances"]) == 1
+    assert len(body["instances"][0]["target"]) == len(series["target"])
+    assert body["instances"][0]["start"] == f"{series['start']} 00:00:00"
+    assert body["configuration"] == {
+        "num_samples": 100,
+        "output_types": ["mean", "quantiles"],
+        "quantiles": ["0.1", "0.5", "0.9"],
+    }
+
+
+def test_the_forecast_is_dated_by_real_trading_days(ctx: Any) -> None:
+    queue_endpoint_results([deepar_response(7)], region=REGION)
+    result = _predict(ctx)
+    series_last = ctx.store.load().last_data.last
+    import datetime as dt
+
+    last = dt.date.fromisoformat(series_last)
+    calendar_week = {last + dt.timedelta(days=i) for i in range(1, 8)}
+    expected = [d for d in next_trading_days(last, 7) if d in calendar_week]
+    assert [p["date"] for p in result.points] == [d.isoformat() for d in expected]
+    assert result.calendar == "calendar_days"
+    assert result.job == ctx.store.load().deployments[-1].job
+    assert result.last_close is not None
+    table = result.to_table()
+    assert table is not None and list(table.columns) == ["date", "mean", "q0.1", "q0.5", "q0.9"]
+    assert len(table.rows) == len(expected)
+    if len(expected) < 7:
+        assert any("weekends or exchange holidays" in line for line in result.to_lines())
+
+
+def test_csv_and_json_formats_for_scripts(ctx: Any) -> None:
+    queue_endpoint_results([deepar_response(7), deepar_response(7, level=39000.0)], region=REGION)
+    as_csv = _predict(ctx, fmt="csv")
+    rows = list(csv.DictReader(io.StringIO("\n".join(as_csv.to_lines()))))
+    assert list(rows[0]) == ["date", "step", "mean", "q0.1", "q0.5", "q0.9"]
+    assert float(rows[0]["q0.1"]) < float(rows[0]["mean"]) < float(rows[0]["q0.9"])
+    assert as_csv.to_table() is None
+
+    ctx.settings.predict.__dict__["num_samples"] = 50  # another request body: moto answers per body
+    as_json = _predict(ctx, fmt="json")
+    document = json.loads("\n".join(as_json.to_lines()))
+    assert document["forecast"][0]["quantiles"]["0.5"] == document["forecast"][0]["mean"]
+    assert set(as_json.to_data()) >= {"forecast", "job", "last_date", "output", "plot"}
+
+
+def test_output_file_is_written_atomically_in_the_chosen_format(ctx: Any, tmp_path: Path) -> None:
+    queue_endpoint_results([deepar_response(7)], region=REGION)
+    target = tmp_path / "out" / "forecast.json"
+    result = _predict(ctx, output=target)  # --format table + a .json file: JSON
+    assert json.loads(target.read_text())["prediction_length"] == 7
+    assert [p.name for p in target.parent.iterdir()] == ["forecast.json"]
+    assert result.to_lines()[1] == f"wrote json to {target}"
+    assert result.to_table() is None
+
+
+def test_bad_format_is_a_usage_error(ctx: Any) -> None:
+    with pytest.raises(UsageError, match="--format 'xml'"):
+        _predict(ctx, fmt="xml")
+
+
+def test_plot_draws_a_png(ctx: Any, tmp_path: Path) -> None:
+    queue_endpoint_results([deepar_response(7)], region=REGION)
+    target = tmp_path / "fan.png"
+    result = _predict(ctx, plot=target)
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"plot: {target}" in result.to_lines()
+
+
+def test_plot_without_matplotlib_names_the_extra(
+    ctx: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(UsageError, match="matplotlib") as info:
+        _predict(ctx, plot=tmp_path / "fan.png")
+    assert info.value.hint == "pip install 'nikkei-deepar[plot]'"
+
+
+def test_prediction_length_is_the_deployed_models(ctx: Any, hermetic_env: Path) -> None:
+    """The config now says 14, but the endpoint's model was trained for 7: ask for (and expect) 7."""
+    queue_endpoint_results([deepar_response(7)], region=REGION)
+    other = make_context(hermetic_env, settings_for(training={"hyperparameters": {"prediction_length": 14}}))
+    assert _predict(other).prediction_length == 7
+
+
+def test_the_series_comes_from_s3_when_it_is_not_on_this_machine(ctx: Any) -> None:
+    queue_endpoint_results([deepar_response(7)], region=REGION)
+    local = Path(ctx.store.load().last_data.local_dir) / "series.json"
+    local.unlink()
+    result = _predict(ctx)
+    assert result.points
+    assert "fetching the prepared series from s3://" in ctx.reporter.stream.getvalue()
+
+
+def test_no_prepared_data(aws: None, hermetic_env: Path) -> None:
+    with pytest.raises(NotFoundError, match="no prepared data"):
+        _predict(make_context(hermetic_env))
+
+
+# -- unusable answers: exit 4, one clear line -----------------------------------------------------------
+def test_415_is_exit_4_with_the_content_type_hint(ctx: Any, sm_script: Any) -> None:
+    sm_script.fail_next_invoke(model_error(415, "Unsupported content type: text/csv"))
+    with pytest.raises(AwsError, match="HTTP 415") as info:
+        _predict(ctx)
+    assert info.value.exit_code == ExitCode.AWS == 4
+
+
+def test_unable_to_evaluate_payload_is_exit_4(ctx: Any, sm_script: Any) -> None:
+    sm_script.fail_next_invoke(model_error(400, "Unable to evaluate payload provided"))
+    with pytest.raises(AwsError, match="Unable to evaluate payload provided") as info:
+        _predict(ctx)
+    assert info.value.exit_code == 4
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("<html>502 Bad Gateway</html>", "not JSON"),
+        ('{"message": "Unable to evaluate payload provided"}', "answered with an error"),
+        (json.dumps({"predictions": [{"mean": [1.0, 2.0]}]}), "2 values, expected prediction_length 7"),
+        (json.dumps({"predictions": []}), "should hold 1 prediction"),
+        ("", "empty"),
+    ],
+)
+def test_malformed_answers_are_exit_4(ctx: Any, body: str, message: str) -> None:
+    queue_endpoint_results([body], region=REGION)
+    with pytest.raises(AwsError, match=message) as info:
+        _predict(ctx)
+    assert info.value.exit_code == 4
+
+
+def test_missing_endpoint_is_exit_5(ctx: Any, sm_script: Any) -> None:
+    sm_script.fail_next_invoke(endpoint_not_found(EP))
+    with pytest.raises(NotFoundError) as info:
+        _predict(ctx)
+    assert info.value.exit_code == 5
+    assert info.value.hint is not None and "nikkei-deepar deploy" in info.value.hint
+
+
+# -- batch ----------------------------------------------------------------------------------------------
+def _batch_line(prediction_length: int = 7) -> str:
+    return json.dumps(json.loads(deepar_response(prediction_length))["predictions"][0])
+
+
+def test_batch_runs_a_transform_with_the_deployed_model(ctx: Any, sm_script: Any) -> None:
+    sm_script.next_transform(
+        transform("InProgress"), transform("InProgress"), transform("Completed"), output=_batch_line()
+    )
+    result = _predict(ctx, batch=True)
+    assert result.mode == "batch" and result.source.startswith(f"{EP}-t-")
+    assert len(result.points) >= 1
+    ledger = ctx.store.load()
+    job = ledger.resource("transform-job", result.source)
+    assert job is not None and job.extra["model"] == ledger.deployments[-1].model
+    described = boto3.client("sagemaker", region_name=REGION).describe_transform_job(
+        TransformJobName=result.source
+    )
+    assert described["BatchStrategy"] == "SingleRecord"
+    assert json.loads(described["Environment"]["DEEPAR_INFERENCE_CONFIG"])["quantiles"] == [
+        "0.1",
+        "0.5",
+        "0.9",
+    ]
+    source = described["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
+    line = (
+        boto3.client("s3", region_name=REGION)
+        .get_object(Bucket=BUCKET, Key=source.split("/", 3)[3])["Body"]
+        .read()
+    )
+    assert line.count(b"\n") == 1 and json.loads(line)["start"].endswith("00:00:00")
+    assert "transform" in ctx.reporter.stream.getvalue()
+
+
+def test_batch_without_a_deployment_makes_a_model_from_the_last_job(
+    aws: None, hermetic_env: Path, sm_script: Any
+) -> None:
+    ctx = make_context(hermetic_env)
+    seed_prepared(ctx)
+    sm_script.next_training(completed())
+    job = train.run(ctx, force=False, wait=True, timeout=None, logs=False).job
+    sm_script.next_transform(transform("Completed"), output=_batch_line())
+    result = _predict(ctx, batch=True)
+    assert result.job == job
+    models = ctx.store.load().live_resources("model")
+    assert len(models) == 1 and models[0].extra["job"] == job
+
+
+def test_batch_failure_is_exit_6(ctx: Any, sm_script: Any) -> None:
+    sm_script.next_transform(
+        transform("InProgress"), transform("Failed", "ClientError: See job logs for more information")
+    )
+    with pytest.raises(JobFailedError, match="See job logs") as info:
+        _predict(ctx, batch=True)
+    assert info.value.exit_code == 6
+
+
+def test_batch_output_with_a_wrong_line_count_is_an_error(ctx: Any, sm_script: Any) -> None:
+    sm_script.next_transform(transform("Completed"), output=_batch_line() + "\n" + _batch_line() + "\n")
+    with pytest.raises(JobFailedError, match="2 lines for 1 input line"):
+        _predict(ctx, batch=True)
