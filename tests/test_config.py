@@ -63,11 +63,11 @@ def test_environment_then_cli_override_the_file(tmp_path: Path) -> None:
 def test_every_problem_is_one_line_with_the_field_and_value(tmp_path: Path) -> None:
     cfg = tmp_path / "bad.toml"
     cfg.write_text(
-        "[aws]\nbucket = \"My_Bucket\"\nrole_name = \"" + "r" * 70 + "\"\n"
+        '[aws]\nbucket = "My_Bucket"\nrole_name = "' + "r" * 70 + '"\n'
         "[training]\nspot = true\nmax_runtime_seconds = 3600\n"
-        "[training.hyperparameters]\ncontext_length = -3\nnum_layers = 9\nlikelihood = \"poisson\"\n"
+        '[training.hyperparameters]\ncontext_length = -3\nnum_layers = 9\nlikelihood = "poisson"\n'
         "typo_key = 1\n"
-        "[endpoint]\ninstance_type = \"ml.p3.2xlarge\"\n"
+        '[endpoint]\ninstance_type = "ml.p3.2xlarge"\n'
     )
     with pytest.raises(ConfigError) as info:
         load_config(cfg, env={}, cwd=tmp_path)

@@ -63,7 +63,9 @@ def test_failed_write_keeps_the_previous_ledger(tmp_path: Path, monkeypatch: pyt
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
-def _hold(home: str, ready: "multiprocessing.synchronize.Event", release: "multiprocessing.synchronize.Event") -> None:
+def _hold(
+    home: str, ready: multiprocessing.synchronize.Event, release: multiprocessing.synchronize.Event
+) -> None:
     store = StateStore(Path(home))
     with store.lock():
         ready.set()

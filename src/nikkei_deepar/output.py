@@ -58,8 +58,13 @@ class Reporter:
         tty = bool(getattr(stream, "isatty", lambda: False)())
         no_color = "NO_COLOR" in os.environ or os.environ.get("TERM") == "dumb"
         interactive = tty and not quiet and not json_mode and os.environ.get("TERM") != "dumb"
-        return cls(interactive=interactive, color=interactive and not no_color, quiet=quiet, verbose=verbose,
-                   stream=stream)
+        return cls(
+            interactive=interactive,
+            color=interactive and not no_color,
+            quiet=quiet,
+            verbose=verbose,
+            stream=stream,
+        )
 
     def _stamp(self) -> str:
         return dt.datetime.now().astimezone().strftime("%Y-%m-%dT%H:%M:%S%z")
@@ -176,7 +181,9 @@ def _print_table(table: Table, out: IO[str], *, color: bool) -> None:
     if table.title:
         out.write(table.title + "\n")
     for n, row in enumerate(cells):
-        out.write("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+        out.write(
+            "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+        )
         out.write("\n")
         if n == 0:
             out.write("  ".join("-" * w for w in widths) + "\n")

@@ -37,7 +37,9 @@ def test_config_show_human_is_toml_like(run_cli: Callable[..., Any]) -> None:
     assert "[training.hyperparameters]" in r.stdout and "context_length = 20" in r.stdout
 
 
-def test_bad_config_is_reported_one_line_per_problem_exit_2(run_cli: Callable[..., Any], tmp_path: Path) -> None:
+def test_bad_config_is_reported_one_line_per_problem_exit_2(
+    run_cli: Callable[..., Any], tmp_path: Path
+) -> None:
     cfg = tmp_path / "bad.toml"
     cfg.write_text("[training.hyperparameters]\ncontext_length = -3\nepochs = 0\n")
     r = run_cli("config", "validate", "--config", str(cfg))

@@ -137,11 +137,5 @@ def test_the_lifecycle_as_a_shell_script(shell: Run, moto_server: str) -> None:
     assert [r["RoleName"] for r in roles if r["RoleName"].startswith("nikkei-deepar")] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="prepare cannot upload before provision has created the bucket (exit 5); the issue's chain "
-    "runs prepare first. Remove this mark once prepare defers the upload (DataVersion.uploaded=False, "
-    "which train then uploads).",
-)
 def test_prepare_before_provision_as_the_issue_orders_it(shell: Run) -> None:
     shell("prepare", "--input", str(FIXTURE))

@@ -34,7 +34,9 @@ def _holder(home: Path) -> subprocess.Popen[str]:
         "    print('held', flush=True)\n"
         "    sys.stdin.readline()\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
     return proc
 
@@ -48,7 +50,10 @@ def test_second_command_exits_at_once_with_the_holder(tmp_path: Path) -> None:
         started = time.monotonic()
         r = subprocess.run(
             [EXE, "prepare", "--input", str(FIXTURE), "--dry-run", "--json"],
-            env=_env(home), capture_output=True, text=True, timeout=60,
+            env=_env(home),
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert r.returncode == 9, r.stderr
         assert time.monotonic() - started < 10
@@ -71,7 +76,10 @@ def test_wait_lock_waits_for_the_holder(tmp_path: Path) -> None:
     holder = _holder(home)
     proc = subprocess.Popen(
         [EXE, "prepare", "--input", str(FIXTURE), "--dry-run", "--wait-lock", "30"],
-        env=_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=_env(home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     time.sleep(1.0)
     assert proc.poll() is None  # still waiting
@@ -93,7 +101,10 @@ def test_racing_commands_never_corrupt_the_ledger(tmp_path: Path) -> None:
         procs = [
             subprocess.Popen(
                 [EXE, "prepare", "--config", str(config), "--input", str(FIXTURE), "--quiet"],
-                env=_env(home), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                env=_env(home),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
             )
             for _ in range(3)
         ]

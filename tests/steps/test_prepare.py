@@ -641,20 +641,22 @@ def test_relative_source_is_relative_to_the_config_file_not_the_cwd(
 
 
 # -- the bucket --------------------------------------------------------------------------------------
-def test_missing_bucket_is_not_found_with_the_provision_hint(
+def test_missing_bucket_keeps_the_channels_for_train_to_upload(
     run_cli: RunCli, s3: Any, tmp_path: Path, home: Path
 ) -> None:
+    """The issue's chain runs prepare before provision: no bucket yet is not an error."""
     config = write_config(tmp_path, bucket="nikkei-no-such-bucket")
 
-    r = prepare(run_cli, config, "--input", str(LONG / "nikkei_jp.csv"))
+    r = prepare(run_cli, config, "--input", str(LONG / "nikkei_jp.csv"), "--json")
 
-    assert r.exit_code == 5
-    assert_one_line_error(r, "nikkei-no-such-bucket", "does not exist")
-    assert "run `nikkei-deepar provision`" in r.stderr
-    assert ledger_bytes(home) is None
-    doc = prepare(run_cli, config, "--input", str(LONG / "nikkei_jp.csv"), "--json").json()
-    assert doc["exit_code"] == 5 and doc["errors"][0]["code"] == "not-found"
-    assert "nikkei-deepar provision" in doc["errors"][0]["hint"]
+    assert r.exit_code == 0, r.stderr
+    doc = r.json()
+    assert doc["data"]["pending_upload"] is True and doc["data"]["uploaded"] == []
+    assert any("nikkei-no-such-bucket" in w and "provision" in w for w in doc["warnings"])
+    entry = last_data(home)
+    assert entry["uploaded"] is False
+    local = Path(entry["local_dir"])
+    assert (local / "train/train.json").is_file() and (local / "test/test.json").is_file()
 
 
 def test_no_bucket_in_the_config_is_a_config_error(
@@ -682,7 +684,7 @@ def test_json_envelope_on_success(run_cli: RunCli, s3: Any, tmp_path: Path) -> N
     data = doc["data"]
     assert set(data) == {
         "read", "sha256", "calendar", "observations", "train_length", "test_series", "local_dir", "uris",
-        "uploaded", "already_there", "dry_run",
+        "uploaded", "already_there", "dry_run", "pending_upload",
     }  # fmt: skip
     expect = FAMILIES["investing_jp"]
     assert data["read"]["source"] == str(path)

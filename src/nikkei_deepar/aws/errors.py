@@ -73,7 +73,12 @@ def aws_errors(action: str) -> Iterator[None]:
             hint="log in again (aws sso login) and retry",
             code="aws-credentials",
         ) from None
-    except (bx.EndpointConnectionError, bx.ConnectTimeoutError, bx.ReadTimeoutError, bx.ConnectionClosedError) as exc:
+    except (
+        bx.EndpointConnectionError,
+        bx.ConnectTimeoutError,
+        bx.ReadTimeoutError,
+        bx.ConnectionClosedError,
+    ) as exc:
         raise AwsError(
             f"{action}: cannot reach AWS ({exc})",
             hint="check the network, the region and AWS_ENDPOINT_URL, then retry",
@@ -86,7 +91,7 @@ def aws_errors(action: str) -> Iterator[None]:
         if code in THROTTLING:
             raise AwsError(
                 f"{action}: AWS kept throttling the request ({code}) after the retries",
-                hint="retry later, or raise [aws] max_attempts / use retry_mode = \"adaptive\"",
+                hint='retry later, or raise [aws] max_attempts / use retry_mode = "adaptive"',
                 code="aws-throttled",
             ) from None
         if code in AUTH:

@@ -79,7 +79,8 @@ class SageMakerBackend:
         if not bucket:
             raise ConfigError(
                 "aws.bucket: required for the SageMaker backend",
-                hint="set [aws] bucket in the config and run `nikkei-deepar provision`",
+                hint="set [aws] bucket in the config and run `nikkei-deepar provision` "
+                '(or use `prepare --dry-run`, or backend = "local")',
             )
         return bucket
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from nikkei_deepar.context import Context
-from nikkei_deepar.errors import DataError, UsageError
+from nikkei_deepar.errors import DataError, NotFoundError, UsageError
 from nikkei_deepar.state import DataVersion
 
 JSONL = "application/jsonlines"
@@ -33,6 +33,7 @@ class PrepareResult:
     uploaded: list[str] = field(default_factory=list)
     already_there: list[str] = field(default_factory=list)
     dry_run: bool = False
+    pending: bool = False  # not uploaded yet (no bucket): train uploads it
 
     def to_data(self) -> dict[str, Any]:
         return {
@@ -47,6 +48,7 @@ class PrepareResult:
             "uploaded": self.uploaded,
             "already_there": self.already_there,
             "dry_run": self.dry_run,
+            "pending_upload": self.pending,
         }
 
     def to_lines(self) -> list[str]:
@@ -60,6 +62,8 @@ class PrepareResult:
         ]
         if self.dry_run:
             lines.append(f"dry run: channels written to {self.local_dir}; nothing uploaded")
+        elif self.pending:
+            lines.append(f"channels kept in {self.local_dir}; `train` uploads them once the bucket exists")
         else:
             for name, uri in self.uris.items():
                 state = "uploaded" if uri in self.uploaded else "already there"
@@ -67,9 +71,10 @@ class PrepareResult:
         return lines
 
 
-def data_key(prefix: str, sha256: str, name: str) -> str:
-    """`train/` and `test/` are separate prefixes because a DeepAR channel is an S3 prefix."""
-    return f"{prefix}/data/{sha256[:16]}/{name}"
+def data_key(sha256: str, name: str) -> str:
+    """Relative to the backend's store (the SageMaker backend adds `[aws] prefix`). `train/` and `test/`
+    are separate prefixes because a DeepAR channel is an S3 prefix."""
+    return f"data/{sha256[:16]}/{name}"
 
 
 def run(ctx: Context, *, input_file: Path | None, dry_run: bool, allow_stale: bool = False) -> PrepareResult:
@@ -103,33 +108,21 @@ def run(ctx: Context, *, input_file: Path | None, dry_run: bool, allow_stale: bo
     for name, body in files.items():
         _write_atomic(local_dir / name, body)
 
-    uris: dict[str, str] = {}
-    uploaded: list[str] = []
-    already: list[str] = []
     backend = settings.backend
+    pending = False
     if dry_run:
-        uris = {name: str(local_dir / name) for name in files}
-    elif backend == "sagemaker":
-        bucket = _bucket(ctx)
-        s3 = ctx.gateway("s3")
-        for name, body in files.items():
-            key = data_key(settings.aws.prefix, channels.sha256, name)
-            uri = f"s3://{bucket}/{key}"
-            uris[name] = uri
-            if s3.object_exists(bucket, key) and (
-                # The channels are named by their content, so "there" means "identical". series.json
-                # also holds the real dates, which the channels do not (trading_days): keep it current.
-                name != "series.json" or s3.get_object(bucket, key) == body
-            ):
-                already.append(uri)
-                continue
-            ctype = "application/json" if name == "series.json" else JSONL
-            s3.put_object(bucket, key, body, content_type=ctype)
-            uploaded.append(uri)
-            ctx.reporter.info(f"uploaded {uri}")
+        uris, uploaded, already = {name: str(local_dir / name) for name in files}, [], []
     else:
-        uris = {name: str(local_dir / name) for name in files}
-        uploaded = list(uris.values())
+        try:
+            uris, uploaded, already = store_files(ctx, channels.sha256, files)
+        except NotFoundError as exc:
+            # prepare may run before provision: keep the channels here, `train` uploads them.
+            pending = True
+            uris, uploaded, already = {name: str(local_dir / name) for name in files}, [], []
+            ctx.reporter.warn(
+                f"{exc.message}: channels kept in {local_dir}; `nikkei-deepar provision` creates the "
+                "bucket and `train` uploads them"
+            )
 
     result = PrepareResult(
         summary=summary,
@@ -143,6 +136,7 @@ def run(ctx: Context, *, input_file: Path | None, dry_run: bool, allow_stale: bo
         uploaded=uploaded,
         already_there=already,
         dry_run=dry_run,
+        pending=pending,
     )
     if not dry_run:
         with ctx.store.update() as ledger:
@@ -163,9 +157,41 @@ def run(ctx: Context, *, input_file: Path | None, dry_run: bool, allow_stale: bo
                     test_uri=uris["test/test.json"].rsplit("/", 1)[0] + "/",
                     series_uri=uris["series.json"],
                     local_dir=str(local_dir),
+                    uploaded=not pending,
                 )
             )
     return result
+
+
+def store_files(
+    ctx: Context, sha256: str, files: dict[str, bytes]
+) -> tuple[dict[str, str], list[str], list[str]]:
+    """Store the data files through the backend under their content-addressed keys.
+
+    Returns (uris, uploaded, already there). A file already stored with identical bytes is not sent
+    again: the channels are named by their content, and series.json (which also holds the real
+    trading dates) is compared too, so it stays current.
+    """
+    store = ctx.backend
+    uris: dict[str, str] = {}
+    uploaded: list[str] = []
+    already: list[str] = []
+    for name, body in files.items():
+        key = data_key(sha256, name)
+        uri = store.artifact_uri(key)
+        uris[name] = uri
+        try:
+            same = store.get_artifact(uri) == body
+        except NotFoundError:
+            same = False
+        if same:
+            already.append(uri)
+            continue
+        ctype = "application/json" if name == "series.json" else JSONL
+        store.put_artifact(key, body, content_type=ctype)
+        uploaded.append(uri)
+        ctx.reporter.info(f"uploaded {uri}")
+    return uris, uploaded, already
 
 
 def _resolve_source(ctx: Context, *, allow_stale: bool) -> Path:
@@ -202,18 +228,6 @@ def _resolve_source(ctx: Context, *, allow_stale: bool) -> Path:
     if not path.is_absolute() and ctx.loaded.path is not None:
         path = ctx.loaded.path.parent / path  # relative to the config file, not the working directory
     return path
-
-
-def _bucket(ctx: Context) -> str:
-    bucket = ctx.settings.aws.bucket
-    if not bucket:
-        from nikkei_deepar.errors import ConfigError
-
-        raise ConfigError(
-            "aws.bucket: required to upload to S3",
-            hint="set [aws] bucket in the config (or use --dry-run to write the channels locally)",
-        )
-    return bucket
 
 
 def _write_atomic(path: Path, body: bytes) -> None:

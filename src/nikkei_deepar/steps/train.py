@@ -183,9 +183,10 @@ SERIES_FILE = "series.json"
 def _upload_pending(ctx: Context, data: DataVersion) -> DataVersion:
     """Channels `prepare` could only write locally (no bucket yet): store them where the job reads them,
     under the same content-addressed keys, and record that in the ledger."""
-    backend = ctx.backend
+    from nikkei_deepar.steps.prepare import store_files
+
     local = Path(data.local_dir or "")
-    uris: dict[str, str] = {}
+    files: dict[str, bytes] = {}
     for name in (*CHANNEL_FILES.values(), SERIES_FILE):
         path = local / name
         if not data.local_dir or not path.is_file():
@@ -193,10 +194,8 @@ def _upload_pending(ctx: Context, data: DataVersion) -> DataVersion:
                 f"{path}: the prepared data {data.sha256[:16]} was never uploaded and is not here any more",
                 hint="run `nikkei-deepar prepare` again",
             )
-        content_type = "application/json" if name == SERIES_FILE else "application/jsonlines"
-        key = f"data/{data.sha256[:16]}/{name}"
-        uris[name] = backend.put_artifact(key, path.read_bytes(), content_type=content_type)
-        ctx.reporter.info(f"uploaded {uris[name]}")
+        files[name] = path.read_bytes()
+    uris, _, _ = store_files(ctx, data.sha256, files)
     updated = data.model_copy(
         update={
             "uploaded": True,
