@@ -1,12 +1,11 @@
 """The local backend end to end, as a user's shell script would run it: the installed executable through
-prepare -> train -> wait -> deploy -> predict -> (train -> wait -> deploy -> predict) -> backtest ->
-teardown, with `backend = "local"`, a tiny training, and no AWS at all: no credentials, and
-AWS_ENDPOINT_URL pointing at a port where nothing listens, so any AWS call would fail the step.
+provision -> prepare -> train -> wait -> deploy -> predict -> (train -> wait -> deploy -> predict) ->
+backtest -> teardown -> teardown --all, with `backend = "local"`, a tiny training, and no AWS at all: no
+credentials, and AWS_ENDPOINT_URL pointing at a port where nothing listens, so any AWS call would fail
+the step.
 
 Determinism: two trainings on the same data, config and seed, each deployed and asked once, give the
 same forecast document.
-
-`provision` is not in the chain: it has no local provisioner yet (it exits 2 for backend = "local").
 """
 
 from __future__ import annotations
@@ -93,6 +92,10 @@ def test_the_whole_chain_offline_and_deterministic(tmp_path: Path) -> None:
     (tmp_path / "nikkei-deepar.toml").write_text(CONFIG)
     store = tmp_path / "home" / "local"
 
+    provisioned = _run(tmp_path, "provision")["data"]
+    assert provisioned["store"] == str(store) and provisioned["changed"] is True and store.is_dir()
+    assert _run(tmp_path, "provision")["data"]["changed"] is False
+
     prepared = _run(tmp_path, "prepare")["data"]
     assert prepared["dry_run"] is False and len(prepared["sha256"]) == 64
 
@@ -122,13 +125,18 @@ def test_the_whole_chain_offline_and_deterministic(tmp_path: Path) -> None:
     assert [m["model"] for m in backtest["models"]] == ["random-walk", "seasonal-naive", "deepar"]
     assert backtest["deepar"]["seed"] == 7 and backtest["deepar"]["trainings"] == 1
 
-    teardown = _run(tmp_path, "teardown", "--all", "--yes")["data"]
+    # default: the hosting records go; the store stays, with the trained models' archives
+    teardown = _run(tmp_path, "teardown", "--yes")["data"]
     kinds = {(i["kind"], i["action"]) for i in teardown["items"]}
-    from nikkei_deepar.steps.teardown import REMOVERS
-
-    if "local" not in REMOVERS:
-        pytest.xfail(f"teardown has no remover for the local backend yet: {sorted(kinds)}")
-    assert ("endpoint", "delete") in kinds
+    assert {("endpoint", "delete"), ("endpoint-config", "delete"), ("model", "delete")} <= kinds
+    assert ("local-dir", "keep") in kinds
+    assert {kind for kind, action in kinds if action == "leave"} == set()
     assert not (store / "endpoints" / "nikkei-local.json").exists()
+    assert all((store / "jobs" / job / "model.tar.gz").is_file() for job in jobs)
+
+    # --all: the store provision created goes, everything in it
+    everything = _run(tmp_path, "teardown", "--all", "--yes")["data"]
+    assert everything["deleted"] == [f"local-dir {store}"]
+    assert not store.exists()
     again = _run(tmp_path, "teardown", "--all", "--yes")["data"]
-    assert again["deleted"] == []
+    assert again["deleted"] == [] and again["left_alone"] == []

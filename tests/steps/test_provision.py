@@ -458,9 +458,12 @@ def test_bucket_is_required(make: MakeCtx) -> None:
         provision.run(make(bucket=None), dry_run=True)
 
 
-def test_local_backend_has_nothing_to_provision_yet(step_context: MakeCtx) -> None:
+def test_a_backend_without_a_provisioner_has_nothing_to_provision(
+    step_context: MakeCtx, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from nikkei_deepar.errors import UsageError
 
+    monkeypatch.delitem(provision.PROVISIONERS, "local")
     with pytest.raises(UsageError, match="nothing to provision"):
         provision.run(step_context(backend="local"), dry_run=True)
 
@@ -510,7 +513,7 @@ def test_cli_provision_json_envelope(run_cli: Callable[..., Any], tmp_path: Path
 
 # -- the machinery is backend-neutral: a local provisioner plugs in ----------------------------------------
 class _FolderProvisioner:
-    """What the local backend will register: plan folders to create, create them on apply."""
+    """A stand-in backend's provisioner: plan folders to create, create them on apply."""
 
     def __init__(self, ctx: Context) -> None:
         self.root = ctx.home / "store"

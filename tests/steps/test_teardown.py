@@ -465,7 +465,10 @@ def test_cli_refuses_without_yes_and_json_carries_the_plan(
 
 
 # -- the machinery is backend-neutral ------------------------------------------------------------------
-def test_entries_of_a_backend_without_a_remover_are_left_alone(provisioned: Context, make: MakeCtx) -> None:
+def test_entries_of_a_backend_without_a_remover_are_left_alone(
+    provisioned: Context, make: MakeCtx, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delitem(teardown.REMOVERS, "local")
     with make().store.update() as ledger:
         ledger.record_resource(
             Resource(kind="local-dir", name="/tmp/x", backend="local", extra={"created": True})

@@ -1,34 +1,27 @@
-"""`provision`: the S3 bucket and the SageMaker execution role, created or checked, item by item.
+"""`provision`: the backend-neutral plan/apply/report engine, and the registry of provisioners.
 
-Two phases. `plan()` makes read-only calls only (STS, Head/Get/List) and returns `PlanItem`s, one per
-resource or setting: what is there, and what would happen to it. `apply` runs the items in order; an
-item that creates something writes it to the ledger the moment it exists, before its details are
-configured, so a crash leaves nothing unknown. `--dry-run` stops after the plan.
+Two phases. A backend's provisioner `plan()`s with read-only calls only and returns `PlanItem`s, one per
+resource or setting: what is there, and what would happen to it. `run` then applies the items in order;
+an item that creates something writes it to the ledger the moment it exists, before its details are
+configured, so a crash leaves nothing unknown. `--dry-run` stops after the plan, and so does a plan that
+shows a problem (fix it first, then converge in one go).
 
-Ownership. A bucket or role is the tool's when the ledger says the tool created it, or when it carries
-the tool's tags (managed-by=nikkei-deepar and this config's project/stage tags): then a run was
-interrupted between creating it and writing the ledger, and it is adopted (recorded), not duplicated.
-Anything else named in the config is used as it is: checked (region, write access, trust), never
-modified; drift there is only reported. Drift on the tool's own resources is reported and fixed.
-
-Backends: `PROVISIONERS` maps `settings.backend` to the object that makes the plan; the plan/apply/report
-machinery here is shared (the local backend plugs in a provisioner that creates its folders).
+Backends: `PROVISIONERS` maps `settings.backend` to a factory for the object that makes the plan:
+`steps/provision_aws.py` (the S3 bucket and the SageMaker execution role) and
+`steps/provision_local.py` (the local store folder). Both import this module, so the factories import
+them on demand: no cycle, and a SageMaker command never loads the local one (nor the reverse).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from nikkei_deepar.config import MANAGED_BY_KEY, MANAGED_BY_VALUE
 from nikkei_deepar.context import Context
-from nikkei_deepar.errors import AwsError, ConfigError, ExitCode, NikkeiError, UsageError
+from nikkei_deepar.errors import ExitCode, NikkeiError, UsageError
 from nikkei_deepar.state import Ledger, Resource
-
-if TYPE_CHECKING:
-    from nikkei_deepar.aws.iam import Gateway as IamGateway
-    from nikkei_deepar.aws.s3 import Gateway as S3Gateway
 
 Action = Literal["create", "adopt", "fix", "ok", "use", "report", "check", "problem"]
 CHANGES = frozenset({"create", "adopt", "fix"})
@@ -133,7 +126,7 @@ def aligned(rows: list[tuple[str, ...]], indent: str = "  ") -> list[str]:
     ]
 
 
-_HEADLINE = ("region", "account", "bucket", "role")
+_HEADLINE = ("region", "account", "bucket", "role", "store")
 
 
 class Provisioner(Protocol):
@@ -221,10 +214,21 @@ def _provisioner(ctx: Context) -> Provisioner:
 
 
 def _aws_provisioner(ctx: Context) -> Provisioner:
+    from nikkei_deepar.steps.provision_aws import AwsProvisioner
+
     return AwsProvisioner(ctx)
 
 
-PROVISIONERS: dict[str, Callable[[Context], Provisioner]] = {"sagemaker": _aws_provisioner}
+def _local_provisioner(ctx: Context) -> Provisioner:
+    from nikkei_deepar.steps.provision_local import LocalProvisioner
+
+    return LocalProvisioner(ctx)
+
+
+PROVISIONERS: dict[str, Callable[[Context], Provisioner]] = {
+    "sagemaker": _aws_provisioner,
+    "local": _local_provisioner,
+}
 
 
 # -- ownership and ledger helpers shared by provisioners ------------------------------------------------
@@ -247,393 +251,6 @@ def record(ctx: Context, resource: Resource) -> None:
         ledger.record_resource(resource)
 
 
-def require_bucket(ctx: Context) -> str:
-    bucket = ctx.settings.aws.bucket
-    if not bucket:
-        raise ConfigError(
-            "aws.bucket: required to provision",
-            hint="set [aws] bucket in the config: a new name (provision creates it) or a bucket you own",
-        )
-    return bucket
-
-
-# -- SageMaker: the bucket and the execution role ------------------------------------------------------
-@dataclass(frozen=True)
-class _Setting:
-    """One bucket setting: how to read it, whether it is as wanted, how to describe it, how to set it."""
-
-    key: str
-    want: str
-    read: Callable[[], Any]
-    good: Callable[[Any], bool]
-    show: Callable[[Any], str]
-    fix: Callable[[], None]
-
-
-_ADOPT = "tagged by nikkei-deepar but missing from the ledger (an earlier run was interrupted): recording it"
-_FOREIGN = "not created by nikkei-deepar: used as it is, never modified"
-
-
-class AwsProvisioner:
-    def __init__(self, ctx: Context) -> None:
-        aws = ctx.settings.aws
-        self.ctx = ctx
-        self.bucket = require_bucket(ctx)
-        self.prefix, self.role_name, self.kms_key = aws.prefix, aws.role_name, aws.kms_key_id
-        self.tags = ctx.settings.resource_tags()
-        self.region = ctx.aws.region_name
-        self.s3: S3Gateway = ctx.gateway("s3")
-        self.iam: IamGateway = ctx.gateway("iam")
-        self.account: str | None = None
-        self.role_arn: str | None = None
-
-    def target(self) -> dict[str, Any]:
-        return {
-            "backend": "sagemaker",
-            "region": self.region,
-            "account": self.account,
-            "bucket": self.bucket,
-            "prefix": self.prefix,
-            "role": self.role_name,
-            "role_arn": self.role_arn,
-        }
-
-    def plan(self, ledger: Ledger) -> list[PlanItem]:
-        self.account = self.ctx.gateway("sts").account_id()
-        return [*self._bucket_plan(ledger), *self._role_plan(ledger)]
-
-    def _b(self, key: str, action: Action, detail: str, *, owned: bool, **kw: Any) -> PlanItem:
-        return PlanItem(f"bucket.{key}" if key else "bucket", self.bucket, action, detail, owned=owned, **kw)
-
-    def _r(self, key: str, action: Action, detail: str, *, owned: bool, **kw: Any) -> PlanItem:
-        return PlanItem(f"role.{key}" if key else "role", self.role_name, action, detail, owned=owned, **kw)
-
-    # -- bucket ------------------------------------------------------------------------------------
-    def _bucket_plan(self, ledger: Ledger) -> list[PlanItem]:
-        b = self.bucket
-        recorded = recorded_as_created(ledger, "bucket", b)
-        try:
-            where = self.s3.bucket_region(b)
-        except AwsError as exc:
-            if exc.code != "bucket-forbidden":
-                raise
-            return [self._b("", "problem", exc.message, owned=False, exit_code=exc.exit_code, code=exc.code)]
-        if where is None:
-            gone = " (the ledger recorded it, but it is gone: creating it again)" if recorded else ""
-            create = self._b("", "create", f"in {self.region}{gone}", owned=True, apply=self._create_bucket)
-            # Tags come first among the settings: they mark the bucket as the tool's from then on.
-            return [
-                create,
-                *(
-                    self._b(s.key, "create", s.want, owned=True, apply=_then(s.fix))
-                    for s in self._settings({})
-                ),
-            ]
-
-        tags = _readable(lambda: self.s3.bucket_tags(b))
-        adopt = not recorded and is_ours(tags, self.tags)
-        owned = recorded or adopt
-        if recorded:
-            items = [self._b("", "ok", f"in {where}, created by nikkei-deepar", owned=True)]
-        elif adopt:
-            items = [
-                self._b("", "adopt", _ADOPT, owned=True, apply=lambda: self._record_bucket(adopted=True))
-            ]
-        else:
-            items = [self._b("", "use", f"in {where}, {_FOREIGN}", owned=False)]
-        if where != self.region:
-            detail = (
-                f"bucket {b} is in {where} but [aws] region is {self.region}: SageMaker jobs read "
-                "their data from a bucket in their own region"
-            )
-            items.append(
-                self._b(
-                    "region", "problem", detail, owned=owned, exit_code=ExitCode.USAGE, code="bucket-region"
-                )
-            )
-        # A bucket that is not the tool's is not told to carry the tool's tags.
-        settings = [s for s in self._settings(tags or {}) if owned or s.key != "tags"]
-        items.extend(self._setting_item(s, owned=owned) for s in settings)
-        if not owned:
-            where_to = f"s3://{b}/{self.prefix}/"
-            items.append(
-                self._b(
-                    "write-access",
-                    "check",
-                    f"write and delete a probe object under {where_to}",
-                    owned=False,
-                    apply=_then(lambda: self.s3.probe_write(b, self.prefix), f"can write to {where_to}"),
-                )
-            )
-        return items
-
-    def _settings(self, current_tags: dict[str, str]) -> list[_Setting]:
-        from nikkei_deepar.policy import has_tls_only, with_tls_only
-
-        s3, b, region = self.s3, self.bucket, self.region
-        sse = f"SSE-KMS with key {self.kms_key}" if self.kms_key else "SSE-S3 (AES256)"
-        return [
-            _Setting(
-                "tags",
-                _tag_text(self.tags),
-                lambda: s3.bucket_tags(b),
-                lambda t: all(t.get(k) == v for k, v in self.tags.items()),
-                lambda t: "tags " + (_tag_text(t) or "none"),
-                lambda: s3.put_bucket_tags(b, {**current_tags, **self.tags}),
-            ),
-            _Setting(
-                "public-access-block",
-                "all public access blocked",
-                lambda: s3.public_access_block(b),
-                s3.public_access_blocked,
-                lambda c: "public access not fully blocked" if c else "no public access block",
-                lambda: s3.block_public_access(b),
-            ),
-            _Setting(
-                "encryption",
-                f"default encryption {sse}",
-                lambda: s3.default_encryption(b),
-                self._encryption_ok,
-                _show_encryption,
-                lambda: s3.set_default_encryption(b, kms_key=self.kms_key),
-            ),
-            _Setting(
-                "versioning",
-                "versioning enabled",
-                lambda: s3.versioning(b),
-                lambda v: v == "Enabled",
-                lambda v: f"versioning {v or 'never enabled'}",
-                lambda: s3.enable_versioning(b),
-            ),
-            _Setting(
-                "tls-only-policy",
-                "bucket policy denies requests without TLS",
-                lambda: s3.bucket_policy(b),
-                lambda p: has_tls_only(p, b, region=region),
-                lambda p: "no bucket policy" if p is None else "bucket policy does not deny non-TLS access",
-                # re-read when fixing: other statements in the policy are kept as they are then
-                lambda: s3.put_bucket_policy(b, with_tls_only(s3.bucket_policy(b), b, region=region)),
-            ),
-        ]
-
-    def _setting_item(self, s: _Setting, *, owned: bool) -> PlanItem:
-        try:
-            current = s.read()
-        except AwsError as exc:
-            if owned:
-                raise
-            return self._b(s.key, "report", f"could not read it ({exc.code}): not checked", owned=False)
-        if s.good(current):
-            return self._b(s.key, "ok", s.want, owned=owned)
-        if owned:
-            return self._b(
-                s.key, "fix", f"{s.show(current)}: will set {s.want}", owned=True, apply=_then(s.fix)
-            )
-        return self._b(
-            s.key,
-            "report",
-            f"{s.show(current)} (recommended: {s.want}; not changed, the bucket is not the tool's)",
-            owned=False,
-        )
-
-    def _encryption_ok(self, found: dict[str, Any] | None) -> bool:
-        if not found:
-            return False
-        if self.kms_key:
-            return found.get("SSEAlgorithm") == "aws:kms" and _same_key(
-                found.get("KMSMasterKeyID"), self.kms_key
-            )
-        return found.get("SSEAlgorithm") == "AES256"
-
-    def _create_bucket(self) -> None:
-        if not self.s3.create_bucket(self.bucket, region=self.region, tags=self.tags):
-            raise AwsError(
-                f"S3 bucket {self.bucket} appeared while provision was running",
-                hint="run `nikkei-deepar provision` again: it will check the existing bucket",
-                code="aws-conflict",
-            )
-        self._record_bucket(adopted=False)  # recorded before any setting: a crash now leaves it known
-
-    def _record_bucket(self, *, adopted: bool) -> None:
-        from nikkei_deepar.images import partition
-
-        arn = f"arn:{partition(self.region)}:s3:::{self.bucket}"
-        record(
-            self.ctx,
-            Resource(kind="bucket", name=self.bucket, region=self.region, arn=arn, extra=_created(adopted)),
-        )
-
-    # -- role --------------------------------------------------------------------------------------
-    def _policy(self) -> dict[str, Any]:
-        from nikkei_deepar.policy import execution_policy
-
-        assert self.account is not None  # set by plan()
-        return execution_policy(
-            bucket=self.bucket,
-            prefix=self.prefix,
-            region=self.region,
-            account=self.account,
-            kms_key=self.kms_key,
-        )
-
-    def _role_plan(self, ledger: Ledger) -> list[PlanItem]:
-        from nikkei_deepar.policy import INLINE_POLICY_NAME, same_policy, trust_policy, trusts_sagemaker
-
-        name, iam = self.role_name, self.iam
-        put_policy = _then(lambda: iam.put_inline_policy(name, INLINE_POLICY_NAME, self._policy()))
-        policy_text = (
-            f"{INLINE_POLICY_NAME}: S3 only under s3://{self.bucket}/{self.prefix}/ (read inputs, write "
-            "outputs), pull the DeepAR image, SageMaker logs and metrics"
-            + (", the KMS key" if self.kms_key else "")
-        )
-        role = iam.get_role(name)
-        if role is None:
-            return [
-                self._r(
-                    "",
-                    "create",
-                    "trusted by sagemaker.amazonaws.com only",
-                    owned=True,
-                    apply=self._create_role,
-                ),
-                self._r("inline-policy", "create", policy_text, owned=True, apply=put_policy),
-            ]
-        self.role_arn = role.arn
-        recorded = recorded_as_created(ledger, "role", name)
-        if recorded:
-            items = [self._r("", "ok", "created by nikkei-deepar", owned=True)]
-        elif is_ours(role.tags, self.tags):
-            items = [
-                self._r(
-                    "", "adopt", _ADOPT, owned=True, apply=lambda: self._record_role(role.arn, adopted=True)
-                )
-            ]
-        elif trusts_sagemaker(role.trust_policy):
-            return [
-                self._r("", "use", f"{_FOREIGN} (its permissions are not checked)", owned=False),
-                self._r("trust-policy", "ok", "trusts sagemaker.amazonaws.com", owned=False),
-            ]
-        else:
-            return [
-                self._r("", "use", f"{_FOREIGN} (its permissions are not checked)", owned=False),
-                self._r(
-                    "trust-policy",
-                    "problem",
-                    f"IAM role {name} does not trust sagemaker.amazonaws.com, so SageMaker cannot use it",
-                    owned=False,
-                    exit_code=ExitCode.USAGE,
-                    code="role-trust",
-                ),
-            ]
-
-        if same_policy(role.trust_policy, trust_policy()):
-            items.append(self._r("trust-policy", "ok", "trusted by sagemaker.amazonaws.com only", owned=True))
-        else:
-            items.append(
-                self._r(
-                    "trust-policy",
-                    "fix",
-                    "trust policy was edited: will restore sagemaker.amazonaws.com only",
-                    owned=True,
-                    apply=_then(lambda: iam.update_trust_policy(name, trust_policy())),
-                )
-            )
-        current = iam.inline_policy(name, INLINE_POLICY_NAME)
-        if same_policy(current, self._policy()):
-            items.append(self._r("inline-policy", "ok", policy_text, owned=True))
-        else:
-            why = (
-                "missing" if current is None else "edited (or the bucket, prefix, region or KMS key changed)"
-            )
-            items.append(
-                self._r(
-                    "inline-policy",
-                    "fix",
-                    f"{INLINE_POLICY_NAME} {why}: will restore it",
-                    owned=True,
-                    apply=put_policy,
-                )
-            )
-        wrong = {k: v for k, v in self.tags.items() if role.tags.get(k) != v}
-        if wrong:
-            items.append(
-                self._r(
-                    "tags",
-                    "fix",
-                    f"tags missing or changed: will set {_tag_text(wrong)}",
-                    owned=True,
-                    apply=_then(lambda: iam.tag_role(name, self.tags)),
-                )
-            )
-        else:
-            items.append(self._r("tags", "ok", _tag_text(self.tags), owned=True))
-        others = [p for p in iam.inline_policy_names(name) if p != INLINE_POLICY_NAME]
-        others += iam.attached_policy_arns(name)
-        if others:
-            items.append(
-                self._r(
-                    "other-policies",
-                    "report",
-                    f"also has {', '.join(others)} (added outside the tool; left as they are)",
-                    owned=True,
-                )
-            )
-        return items
-
-    def _create_role(self) -> None:
-        from nikkei_deepar.policy import trust_policy
-
-        tags = self.ctx.settings.aws.tags
-        description = (
-            f"SageMaker execution role for nikkei-deepar (project {tags.get('project', '-')}, "
-            f"stage {tags.get('stage', '-')}), created by `nikkei-deepar provision`"
-        )
-        # tagged in the same call: recognisable as the tool's from its first instant
-        self.role_arn = self.iam.create_role(
-            self.role_name, trust_policy=trust_policy(), tags=self.tags, description=description
-        )
-        self._record_role(self.role_arn, adopted=False)
-
-    def _record_role(self, arn: str, *, adopted: bool) -> None:
-        record(self.ctx, Resource(kind="role", name=self.role_name, arn=arn, extra=_created(adopted)))
-
-
-def _created(adopted: bool) -> dict[str, Any]:
-    """What teardown --all checks: the tool created it (or adopted it by its tags)."""
+def created_extra(*, adopted: bool) -> dict[str, Any]:
+    """A resource's `extra` in the ledger: what teardown --all checks (the tool created it, or adopted it)."""
     return {"created": True, "adopted": True} if adopted else {"created": True}
-
-
-def _then(action: Callable[[], Any], note: str | None = None) -> Callable[[], str | None]:
-    def run_it() -> str | None:
-        action()
-        return note
-
-    return run_it
-
-
-def _readable(read: Callable[[], dict[str, str]]) -> dict[str, str] | None:
-    """A read that may be denied on a bucket the tool does not own: None then."""
-    try:
-        return read()
-    except AwsError as exc:
-        if exc.code != "aws-access-denied":
-            raise
-        return None
-
-
-def _tag_text(tags: dict[str, str]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in tags.items())
-
-
-def _same_key(found: Any, wanted: str) -> bool:
-    """A key id, an ARN ending in that id, or the same alias."""
-    if not isinstance(found, str):
-        return False
-    return found == wanted or found.endswith("/" + wanted) or wanted.endswith("/" + found)
-
-
-def _show_encryption(found: dict[str, Any] | None) -> str:
-    if not found:
-        return "no default encryption"
-    key = found.get("KMSMasterKeyID")
-    return f"default encryption {found.get('SSEAlgorithm')}" + (f" with key {key}" if key else "")

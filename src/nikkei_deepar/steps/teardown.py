@@ -1,38 +1,34 @@
-"""`teardown`: delete what the tool created, in dependency order, each deletion recorded as it happens.
+"""`teardown`: the backend-neutral engine: plan, confirm, delete in dependency order, record as it goes.
 
-The rule: a resource is deleted only when the ledger lists it AND it still carries the tag
-managed-by=nikkei-deepar, re-read from AWS now (the ledger alone is not trusted). Everything else is
-left alone and listed: a ledger entry whose resource lost the tag, the other endpoints in the region
-(each bills by the hour, so the user should see them), and with --all a bucket or role named in the
-config that the tool did not create.
+The rule: a resource is deleted only when the ledger lists it AND its backend's remover confirms, now,
+that it is still the tool's (re-read from where it lives: the ledger alone is not trusted). Everything
+else is left alone and listed.
 
 Order: transform jobs (stopped if still running) -> endpoints -> endpoint configs -> models -> role ->
-bucket. "Not found" means already gone: the entry is marked deleted. Each deletion is written to the
-ledger right after it succeeds, so an interrupted teardown resumes where it stopped.
+bucket -> local store folder. By default only what bills by the hour or the object goes (transform
+jobs, endpoints, endpoint configs, models); --all adds the role, the bucket and the local store.
+"Not found" means already gone: the entry is marked deleted. Each deletion is written to the ledger
+right after it succeeds, so an interrupted teardown resumes where it stopped.
 
 Confirmation: with deletions to do and no --yes, the plan is put to the user through `confirm` (passed
 in by cli.py, the only module that talks to the terminal); without a terminal, nothing is deleted.
 
-Backends: `REMOVERS` maps a ledger entry's backend to what checks ownership and deletes; the local
-backend registers its own (its folders) without touching the plan/confirm/execute machinery here.
+Backends: `REMOVERS` maps a ledger entry's backend to a factory for what checks ownership and deletes:
+`steps/teardown_aws.py` (SageMaker, IAM, S3) and `steps/teardown_local.py` (the local store). Both
+import this module, so the factories import them on demand (no cycle).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from nikkei_deepar.config import MANAGED_BY_KEY, MANAGED_BY_VALUE
 from nikkei_deepar.context import Context
-from nikkei_deepar.errors import AwsError, UsageError
+from nikkei_deepar.errors import UsageError
 from nikkei_deepar.state import Ledger, Resource
 from nikkei_deepar.steps.provision import aligned
-
-if TYPE_CHECKING:
-    from nikkei_deepar.aws.iam import Gateway as IamGateway
-    from nikkei_deepar.aws.s3 import Gateway as S3Gateway
-    from nikkei_deepar.aws.sagemaker import Gateway as SageMakerGateway
 
 Action = Literal["delete", "stop", "gone", "keep", "leave"]
 ORDER = ("transform-job", "endpoint", "endpoint-config", "model", "role", "bucket", "local-dir")
@@ -162,8 +158,8 @@ def run(
                 removers[resource.backend].delete(resource)  # False (already gone) is just as good
             with ctx.store.update() as current:  # written now: an interrupted teardown resumes from here
                 current.mark_deleted(item.kind, item.name)
-                if item.kind == "bucket":
-                    _forget_uploads(current, item.name)
+                if item.kind in _HOLDS_DATA:
+                    _forget_uploads(current, _HOLDS_DATA[item.kind](item.name))
             if item.action != "gone":
                 ctx.reporter.info(f"{_DONE[item.action]} {item.kind} {item.name}")
             item = replace(item, status="done")
@@ -214,17 +210,24 @@ def _plan(
     return items, resources
 
 
-def _forget_uploads(ledger: Ledger, bucket: str) -> None:
-    """Data versions stored in a deleted bucket are no longer uploaded: `prepare` uploads them again."""
+# Where a deleted container's data lived: the location prefix of everything stored in it.
+_HOLDS_DATA: dict[str, Callable[[str], str]] = {
+    "bucket": lambda name: f"s3://{name}/",
+    "local-dir": lambda name: name.rstrip("/") + "/",
+}
+
+
+def _forget_uploads(ledger: Ledger, prefix: str) -> None:
+    """Data versions kept in a deleted bucket or store are gone from there: `prepare` uploads them again."""
     for version in ledger.data:
-        if version.train_uri.startswith(f"s3://{bucket}/"):
+        if version.train_uri.startswith(prefix):
             version.uploaded = False
 
 
 _KEEP = {
     "role": "IAM roles cost nothing",
     "bucket": "S3 storage costs pennies; its data lets you retrain",
-    "local-dir": "local files",
+    "local-dir": "the trained models' archives (jobs/) and forecasts, as SageMaker keeps its S3 output",
 }
 
 
@@ -261,139 +264,8 @@ def _confirm_or_refuse(
         )
 
 
-# -- SageMaker (and the AWS resources provision made) --------------------------------------------------
-class AwsRemover:
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
-        self.region = ctx.aws.region_name
-        self.sm: SageMakerGateway = ctx.gateway("sagemaker")
-        self.iam: IamGateway = ctx.gateway("iam")
-        self.s3: S3Gateway = ctx.gateway("s3")
-
-    # -- is the ledger entry still the tool's? ----------------------------------------------------------
-    def inspect(self, r: Resource) -> TeardownItem:
-        item = TeardownItem(r.kind, r.name, "leave", "", backend=r.backend)
-        if r.kind in {"role", "bucket"} and r.extra.get("created") is not True:
-            return replace(item, reason="the ledger does not say the tool created it")
-        if r.kind not in {"role", "bucket"} and r.region and r.region != self.region:
-            return replace(item, reason=f"in {r.region}: run teardown with --region {r.region}")
-        try:
-            tags = self._tags(r)
-        except AwsError as exc:
-            if exc.code not in {"bucket-forbidden", "aws-access-denied"}:
-                raise
-            return replace(item, reason=f"cannot read it ({exc.code})")
-        if tags is None:
-            return replace(item, action="gone", reason="not found: already deleted")
-        if tags.get(MANAGED_BY_KEY) != MANAGED_BY_VALUE:
-            return replace(
-                item,
-                reason=f"in the ledger, but its tags no longer say {MANAGED_BY_KEY}="
-                f"{MANAGED_BY_VALUE} ({_owner(tags)})",
-            )
-        if r.kind == "transform-job":
-            status = (self.sm.describe_transform_job(r.name) or {}).get("TransformJobStatus")
-            if status != "InProgress":
-                return replace(
-                    item,
-                    action="gone",
-                    reason=f"finished ({status}): nothing bills; SageMaker keeps "
-                    "the job record, which cannot be deleted",
-                )
-            return replace(item, action="stop", reason="running: stopping it ends the charge")
-        return replace(item, action="delete", reason=_WHY.get(r.kind, "created by nikkei-deepar"))
-
-    def _tags(self, r: Resource) -> dict[str, str] | None:
-        """The resource's tags now, or None when it does not exist any more."""
-        if r.kind == "role":
-            return None if self.iam.role_arn(r.name) is None else self.iam.role_tags(r.name)
-        if r.kind == "bucket":
-            return None if self.s3.bucket_region(r.name) is None else self.s3.bucket_tags(r.name)
-        if r.kind == "transform-job":
-            found = self.sm.describe_transform_job(r.name)
-            return None if found is None else self.sm.tags_of(str(found["TransformJobArn"]))
-        arn = self.sm.arn_of(r.kind, r.name)
-        return None if arn is None else self.sm.tags_of(arn)
-
-    # -- deletion: True when deleted now, False when it was already gone ---------------------------------
-    def delete(self, r: Resource) -> bool:
-        if r.kind == "endpoint":
-            return self.sm.delete_endpoint(r.name)
-        if r.kind == "endpoint-config":
-            return self.sm.delete_endpoint_config(r.name)
-        if r.kind == "model":
-            return self.sm.delete_model(r.name)
-        if r.kind == "transform-job":
-            return self.sm.stop_transform_job_if_running(r.name)
-        if r.kind == "role":
-            return self.iam.delete_role(r.name)
-        if r.kind == "bucket":
-            emptied = self.s3.empty_bucket(
-                r.name, on_progress=lambda n: self.ctx.reporter.live(f"emptying bucket {r.name}: {n} deleted")
-            )
-            if emptied:
-                self.ctx.reporter.info(
-                    f"emptied bucket {r.name}: {emptied} object versions and delete markers"
-                )
-            return self.s3.delete_bucket(r.name)
-        raise ValueError(f"no deletion for {r.kind}")
-
-    # -- what else is there, left alone and listed -----------------------------------------------------
-    def others(self, ledger: Ledger, *, include_all: bool) -> list[TeardownItem]:
-        items: list[TeardownItem] = []
-        recorded = {r.name for r in ledger.live_resources("endpoint")}
-        for name, arn in sorted(self.sm.endpoint_arns().items()):
-            if name not in recorded:
-                reason = f"not in the ledger ({_owner(self.sm.tags_of(arn))}); it bills by the hour"
-                items.append(TeardownItem("endpoint", name, "leave", reason, in_ledger=False))
-        if include_all:
-            items.extend(self._configured_foreign(ledger))
-        return items
-
-    def _configured_foreign(self, ledger: Ledger) -> list[TeardownItem]:
-        """A bucket / role named in the config that the tool did not create: say it is left alone."""
-        aws = self.ctx.settings.aws
-        items: list[TeardownItem] = []
-        bucket_recorded = ledger.resource("bucket", aws.bucket) if aws.bucket else None
-        if aws.bucket and bucket_recorded is None:
-            try:
-                exists = self.s3.bucket_region(aws.bucket) is not None
-            except AwsError:
-                exists = True  # another account's bucket: certainly not ours to delete
-            if exists:
-                items.append(
-                    TeardownItem(
-                        "bucket",
-                        aws.bucket,
-                        "leave",
-                        "named in the config but not created by "
-                        "nikkei-deepar (an existing bucket): never deleted",
-                        in_ledger=False,
-                    )
-                )
-        if ledger.resource("role", aws.role_name) is None and self.iam.role_arn(aws.role_name) is not None:
-            items.append(
-                TeardownItem(
-                    "role",
-                    aws.role_name,
-                    "leave",
-                    "named in the config but not created by nikkei-deepar (an existing role): never deleted",
-                    in_ledger=False,
-                )
-            )
-        return items
-
-
-_WHY = {
-    "endpoint": "bills every hour it exists",
-    "endpoint-config": "no longer needed without its endpoint",
-    "model": "no longer needed without its endpoint",
-    "role": "created by nikkei-deepar provision (inline policies first)",
-    "bucket": "created by nikkei-deepar provision: every object version and delete marker, then the bucket",
-}
-
-
-def _owner(tags: dict[str, str]) -> str:
+def owner_note(tags: dict[str, str]) -> str:
+    """Who a resource's tags say owns it, for a "left alone" reason."""
     owner = tags.get(MANAGED_BY_KEY)
     if owner is None:
         return f"no {MANAGED_BY_KEY} tag"
@@ -404,4 +276,16 @@ def _owner(tags: dict[str, str]) -> str:
     return f"{MANAGED_BY_KEY}={owner}"
 
 
-REMOVERS: dict[str, Callable[[Context], Remover]] = {"sagemaker": AwsRemover}
+def _aws_remover(ctx: Context) -> Remover:
+    from nikkei_deepar.steps.teardown_aws import AwsRemover
+
+    return AwsRemover(ctx)
+
+
+def _local_remover(ctx: Context) -> Remover:
+    from nikkei_deepar.steps.teardown_local import LocalRemover
+
+    return LocalRemover(ctx)
+
+
+REMOVERS: dict[str, Callable[[Context], Remover]] = {"sagemaker": _aws_remover, "local": _local_remover}

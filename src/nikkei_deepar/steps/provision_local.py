@@ -1,0 +1,110 @@
+"""`provision` for the local backend: the store folder everything local lives in, created or checked.
+
+Plugged into the engine in `steps/provision.py` (`PROVISIONERS["local"]`). One plan item, for the
+backend's store folder (`LocalBackend.store`, `<tool home>/local/` by default: the path is taken from
+the backend, never recomputed here). `plan()` only looks at the disk; `apply` creates the folder and
+records it in the ledger at once (a `local-dir` resource, backend "local", `extra.created`), so
+`teardown --all` can remove it and nothing else.
+
+A folder that is there but not in the ledger:
+- empty: adopted (recorded as the tool's). Nothing in it can be anyone else's, and it is what a run
+  interrupted between creating the folder and writing the ledger leaves behind.
+- holding files: used as it is, not recorded. A folder has no tag to prove who made it, and it may
+  hold what `train`/`deploy` wrote before `provision` ever ran, or someone else's files. teardown
+  still removes the tool's own records in it (endpoints, configs, models: each in the ledger and
+  tagged), but `teardown --all` never deletes the folder itself: the user removes it by hand.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from nikkei_deepar.backends.local import LocalBackend
+from nikkei_deepar.context import Context
+from nikkei_deepar.errors import ExitCode, UsageError
+from nikkei_deepar.state import Ledger, Resource
+from nikkei_deepar.steps.provision import (
+    Action,
+    PlanItem,
+    created_extra,
+    record,
+    recorded_as_created,
+)
+
+KIND = "local-dir"
+_WHAT = "the local store: training jobs and their models, endpoint records, forecasts"
+
+
+def local_store(ctx: Context) -> Path:
+    """The local backend's store folder, from the backend itself."""
+    backend = ctx.backend
+    if not isinstance(backend, LocalBackend):  # PROVISIONERS["local"] runs only with backend = "local"
+        raise UsageError(f'provision: the local store needs backend = "local" (not {backend.name!r})')
+    return backend.store
+
+
+class LocalProvisioner:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.store = local_store(ctx)
+
+    def target(self) -> dict[str, Any]:
+        return {"backend": "local", "store": str(self.store)}
+
+    def plan(self, ledger: Ledger) -> list[PlanItem]:
+        name, store = str(self.store), self.store
+        recorded = recorded_as_created(ledger, KIND, name)
+        if store.is_symlink():
+            return [self._item("use", f"a symbolic link to {store.resolve()}: {_NOT_OURS}", owned=False)]
+        if store.exists() and not store.is_dir():
+            return [
+                self._item(
+                    "problem",
+                    f"{store} exists but is not a folder: the local backend keeps its files there",
+                    owned=False,
+                    exit_code=ExitCode.USAGE,
+                    code="local-store-not-a-folder",
+                )
+            ]
+        if not store.exists():
+            gone = " (the ledger recorded it, but it is gone: creating it again)" if recorded else ""
+            return [self._item("create", _WHAT + gone, owned=True, apply=self._create)]
+        if recorded:
+            return [self._item("ok", "created by nikkei-deepar provision", owned=True)]
+        if not any(store.iterdir()):
+            detail = "empty and missing from the ledger (an earlier run was interrupted?): recording it"
+            return [self._item("adopt", detail, owned=True, apply=self._adopt)]
+        return [self._item("use", f"already holds files: {_NOT_OURS}", owned=False)]
+
+    def _item(self, action: Action, detail: str, *, owned: bool, **kw: Any) -> PlanItem:
+        return PlanItem(KIND, str(self.store), action, detail, owned=owned, **kw)
+
+    def _create(self) -> None:
+        try:
+            self.store.mkdir(parents=True)
+        except FileExistsError:
+            raise UsageError(
+                f"{self.store} appeared while provision was running",
+                hint="run `nikkei-deepar provision` again: it will check the existing folder",
+                code="local-conflict",
+            ) from None
+        except OSError as exc:
+            raise UsageError(
+                f"cannot create the local store {self.store}: {exc.strerror}",
+                hint="set NIKKEI_DEEPAR_HOME to a folder you can write to",
+                code="local-store",
+            ) from None
+        self._record(adopted=False)  # the moment it exists: a crash after this leaves it known
+
+    def _adopt(self) -> None:
+        self._record(adopted=True)
+
+    def _record(self, *, adopted: bool) -> None:
+        resource = Resource(
+            kind=KIND, name=str(self.store), backend="local", extra=created_extra(adopted=adopted)
+        )
+        record(self.ctx, resource)
+
+
+_NOT_OURS = "not created by nikkei-deepar provision: used as it is; teardown --all never deletes the folder"

@@ -1,0 +1,157 @@
+"""`teardown` for the SageMaker backend: is a ledger entry still the tool's, delete it, what else to list.
+
+Plugged into the engine in `steps/teardown.py` (`REMOVERS["sagemaker"]`), which owns the order, the
+confirmation and the ledger writes. Ownership is re-read from AWS now (the ledger alone is not trusted):
+an entry is deleted only while it still carries managed-by=nikkei-deepar, and a role or bucket only when
+the ledger also says the tool created it. Finished transform jobs cannot be deleted (SageMaker keeps
+the record) and bill nothing: they count as gone; running ones are stopped. Also listed, left alone: the
+region's other endpoints (each bills by the hour) and, with --all, a bucket or role named in the config
+that the tool did not create.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from nikkei_deepar.config import MANAGED_BY_KEY, MANAGED_BY_VALUE
+from nikkei_deepar.context import Context
+from nikkei_deepar.errors import AwsError
+from nikkei_deepar.state import Ledger, Resource
+from nikkei_deepar.steps.teardown import TeardownItem, owner_note
+
+if TYPE_CHECKING:
+    from nikkei_deepar.aws.iam import Gateway as IamGateway
+    from nikkei_deepar.aws.s3 import Gateway as S3Gateway
+    from nikkei_deepar.aws.sagemaker import Gateway as SageMakerGateway
+
+
+class AwsRemover:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.region = ctx.aws.region_name
+        self.sm: SageMakerGateway = ctx.gateway("sagemaker")
+        self.iam: IamGateway = ctx.gateway("iam")
+        self.s3: S3Gateway = ctx.gateway("s3")
+
+    # -- is the ledger entry still the tool's? ----------------------------------------------------------
+    def inspect(self, r: Resource) -> TeardownItem:
+        item = TeardownItem(r.kind, r.name, "leave", "", backend=r.backend)
+        if r.kind in {"role", "bucket"} and r.extra.get("created") is not True:
+            return replace(item, reason="the ledger does not say the tool created it")
+        if r.kind not in {"role", "bucket"} and r.region and r.region != self.region:
+            return replace(item, reason=f"in {r.region}: run teardown with --region {r.region}")
+        try:
+            tags = self._tags(r)
+        except AwsError as exc:
+            if exc.code not in {"bucket-forbidden", "aws-access-denied"}:
+                raise
+            return replace(item, reason=f"cannot read it ({exc.code})")
+        if tags is None:
+            return replace(item, action="gone", reason="not found: already deleted")
+        if tags.get(MANAGED_BY_KEY) != MANAGED_BY_VALUE:
+            return replace(
+                item,
+                reason=f"in the ledger, but its tags no longer say {MANAGED_BY_KEY}="
+                f"{MANAGED_BY_VALUE} ({owner_note(tags)})",
+            )
+        if r.kind == "transform-job":
+            status = (self.sm.describe_transform_job(r.name) or {}).get("TransformJobStatus")
+            if status != "InProgress":
+                return replace(
+                    item,
+                    action="gone",
+                    reason=f"finished ({status}): nothing bills; SageMaker keeps "
+                    "the job record, which cannot be deleted",
+                )
+            return replace(item, action="stop", reason="running: stopping it ends the charge")
+        return replace(item, action="delete", reason=_WHY.get(r.kind, "created by nikkei-deepar"))
+
+    def _tags(self, r: Resource) -> dict[str, str] | None:
+        """The resource's tags now, or None when it does not exist any more."""
+        if r.kind == "role":
+            return None if self.iam.role_arn(r.name) is None else self.iam.role_tags(r.name)
+        if r.kind == "bucket":
+            return None if self.s3.bucket_region(r.name) is None else self.s3.bucket_tags(r.name)
+        if r.kind == "transform-job":
+            found = self.sm.describe_transform_job(r.name)
+            return None if found is None else self.sm.tags_of(str(found["TransformJobArn"]))
+        arn = self.sm.arn_of(r.kind, r.name)
+        return None if arn is None else self.sm.tags_of(arn)
+
+    # -- deletion: True when deleted now, False when it was already gone ---------------------------------
+    def delete(self, r: Resource) -> bool:
+        if r.kind == "endpoint":
+            return self.sm.delete_endpoint(r.name)
+        if r.kind == "endpoint-config":
+            return self.sm.delete_endpoint_config(r.name)
+        if r.kind == "model":
+            return self.sm.delete_model(r.name)
+        if r.kind == "transform-job":
+            return self.sm.stop_transform_job_if_running(r.name)
+        if r.kind == "role":
+            return self.iam.delete_role(r.name)
+        if r.kind == "bucket":
+            emptied = self.s3.empty_bucket(
+                r.name, on_progress=lambda n: self.ctx.reporter.live(f"emptying bucket {r.name}: {n} deleted")
+            )
+            if emptied:
+                self.ctx.reporter.info(
+                    f"emptied bucket {r.name}: {emptied} object versions and delete markers"
+                )
+            return self.s3.delete_bucket(r.name)
+        raise ValueError(f"no deletion for {r.kind}")
+
+    # -- what else is there, left alone and listed -----------------------------------------------------
+    def others(self, ledger: Ledger, *, include_all: bool) -> list[TeardownItem]:
+        items: list[TeardownItem] = []
+        recorded = {r.name for r in ledger.live_resources("endpoint")}
+        for name, arn in sorted(self.sm.endpoint_arns().items()):
+            if name not in recorded:
+                reason = f"not in the ledger ({owner_note(self.sm.tags_of(arn))}); it bills by the hour"
+                items.append(TeardownItem("endpoint", name, "leave", reason, in_ledger=False))
+        if include_all:
+            items.extend(self._configured_foreign(ledger))
+        return items
+
+    def _configured_foreign(self, ledger: Ledger) -> list[TeardownItem]:
+        """A bucket / role named in the config that the tool did not create: say it is left alone."""
+        aws = self.ctx.settings.aws
+        items: list[TeardownItem] = []
+        bucket_recorded = ledger.resource("bucket", aws.bucket) if aws.bucket else None
+        if aws.bucket and bucket_recorded is None:
+            try:
+                exists = self.s3.bucket_region(aws.bucket) is not None
+            except AwsError:
+                exists = True  # another account's bucket: certainly not ours to delete
+            if exists:
+                items.append(
+                    TeardownItem(
+                        "bucket",
+                        aws.bucket,
+                        "leave",
+                        "named in the config but not created by "
+                        "nikkei-deepar (an existing bucket): never deleted",
+                        in_ledger=False,
+                    )
+                )
+        if ledger.resource("role", aws.role_name) is None and self.iam.role_arn(aws.role_name) is not None:
+            items.append(
+                TeardownItem(
+                    "role",
+                    aws.role_name,
+                    "leave",
+                    "named in the config but not created by nikkei-deepar (an existing role): never deleted",
+                    in_ledger=False,
+                )
+            )
+        return items
+
+
+_WHY = {
+    "endpoint": "bills every hour it exists",
+    "endpoint-config": "no longer needed without its endpoint",
+    "model": "no longer needed without its endpoint",
+    "role": "created by nikkei-deepar provision (inline policies first)",
+    "bucket": "created by nikkei-deepar provision: every object version and delete marker, then the bucket",
+}
