@@ -42,26 +42,36 @@ _COMMON: list[inspect.Parameter] = []
 
 
 def _common(name: str, annotation: Any, default: Any) -> None:
-    _COMMON.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation))
+    _COMMON.append(
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+    )
 
 
 _common(
     "config",
     Annotated[
         Path | None,
-        typer.Option("--config", "-c", help="Config file (else $NIKKEI_DEEPAR_CONFIG, else ./nikkei-deepar.toml).",
-                     show_default=False),
+        typer.Option(
+            "--config",
+            "-c",
+            help="Config file (else $NIKKEI_DEEPAR_CONFIG, else ./nikkei-deepar.toml).",
+            show_default=False,
+        ),
     ],
     None,
 )
 _common("json_out", Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")], False)
-_common("quiet", Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr, only errors.")], False)
+_common(
+    "quiet", Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr, only errors.")], False
+)
 _common(
     "verbose",
     Annotated[bool, typer.Option("--verbose", "-v", help="More detail: AWS request ids and timings.")],
     False,
 )
-_common("debug", Annotated[bool, typer.Option("--debug", help="Show tracebacks for unexpected errors.")], False)
+_common(
+    "debug", Annotated[bool, typer.Option("--debug", help="Show tracebacks for unexpected errors.")], False
+)
 _common(
     "region",
     Annotated[str | None, typer.Option("--region", help="AWS region (overrides AWS_REGION and the config).")],
@@ -69,7 +79,9 @@ _common(
 )
 _common(
     "profile",
-    Annotated[str | None, typer.Option("--profile", help="AWS profile (overrides AWS_PROFILE and the config).")],
+    Annotated[
+        str | None, typer.Option("--profile", help="AWS profile (overrides AWS_PROFILE and the config).")
+    ],
     None,
 )
 _common(
@@ -84,11 +96,12 @@ _COMMON_NAMES = [p.name for p in _COMMON]
 
 
 def command(
-    name: str, *, mutating: bool, parent: typer.Typer | None = None
+    name: str, *, mutating: bool, parent: typer.Typer | None = None, needs_config: bool = True
 ) -> Callable[[Callable[..., Result]], Callable[..., None]]:
     """Register `fn(ctx, **options) -> Result` as a command with the shared options appended.
 
-    `mutating` commands hold the ledger lock while they run.
+    `mutating` commands hold the ledger lock while they run. A command that does not need a valid
+    config (`config init`, which may be replacing a broken one) runs on the defaults when it is bad.
     """
     label = f"config {name}" if parent is config_app else name
 
@@ -97,7 +110,11 @@ def command(
         # Annotations are strings (PEP 563); Typer needs the real Annotated objects, so evaluate them
         # here (everything but `ctx`, whose type is only imported for type checking).
         own = [
-            p.replace(annotation=eval(p.annotation, fn.__globals__) if isinstance(p.annotation, str) else p.annotation)
+            p.replace(
+                annotation=eval(p.annotation, fn.__globals__)
+                if isinstance(p.annotation, str)
+                else p.annotation
+            )
             for p in sig.parameters.values()
             if p.name != "ctx"
         ]
@@ -105,15 +122,29 @@ def command(
         @functools.wraps(fn)
         def wrapper(**kwargs: Any) -> None:
             common = {k: kwargs.pop(k) for k in _COMMON_NAMES}
-            exit_code = run_command(label, common, lambda ctx: fn(ctx, **kwargs), mutating=mutating)
+            exit_code = run_command(
+                label, common, lambda ctx: fn(ctx, **kwargs), mutating=mutating, needs_config=needs_config
+            )
             raise typer.Exit(int(exit_code))
 
         wrapper.__signature__ = sig.replace(parameters=own + _COMMON)  # type: ignore[attr-defined]
         wrapper.__annotations__ = {**{p.name: p.annotation for p in own + _COMMON}, "return": None}
-        (parent or app).command(name)(wrapper)
+        help_text, example = _split_example(inspect.getdoc(fn) or "")
+        (parent or app).command(name, help=help_text, epilog=example)(wrapper)
         return wrapper
 
     return deco
+
+
+def _split_example(doc: str) -> tuple[str, str | None]:
+    """Take the `Example: ...` line out of a docstring so --help shows it on a line of its own."""
+    import re
+
+    found = re.search(r"(?:^|\s)(Example: .+?)\s*$", doc, flags=re.S)
+    if not found:
+        return doc, None
+    example = " ".join(found.group(1).split())
+    return doc[: found.start(1)].rstrip(), example
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -121,7 +152,12 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 
 def run_command(
-    name: str, common: dict[str, Any], body: Callable[[Context], Result], *, mutating: bool
+    name: str,
+    common: dict[str, Any],
+    body: Callable[[Context], Result],
+    *,
+    mutating: bool,
+    needs_config: bool = True,
 ) -> int:
     """Build the context, run the step, render the result or the error; return the exit code."""
     from nikkei_deepar.output import Reporter
@@ -130,7 +166,7 @@ def run_command(
     reporter = Reporter.for_environment(quiet=common["quiet"], verbose=common["verbose"], json_mode=json_out)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        ctx = _build_context(common, reporter)
+        ctx = _build_context(common, reporter, needs_config=needs_config)
         if mutating:
             with ctx.store.lock(wait_seconds=common["wait_lock"], on_takeover=reporter.warn):
                 result = body(ctx)
@@ -167,13 +203,20 @@ def run_command(
         signal.signal(signal.SIGTERM, previous)
 
 
-def _build_context(common: dict[str, Any], reporter: Reporter) -> Context:
-    from nikkei_deepar.config import load_config
+def _build_context(common: dict[str, Any], reporter: Reporter, *, needs_config: bool = True) -> Context:
+    from nikkei_deepar.config import LoadedConfig, Settings, load_config
     from nikkei_deepar.context import Context
+    from nikkei_deepar.errors import ConfigError
     from nikkei_deepar.state import StateStore
 
     overrides = {"aws.region": common["region"], "aws.profile": common["profile"]}
-    loaded = load_config(common["config"], overrides=overrides)
+    try:
+        loaded = load_config(common["config"], overrides=overrides)
+    except ConfigError as exc:
+        if needs_config:
+            raise
+        reporter.warn(f"ignoring the current configuration ({exc.message})")
+        loaded = LoadedConfig(settings=Settings(), path=None, origin="defaults")
     home = StateStore.default_home(loaded.path, env=os.environ, cwd=Path.cwd())
     return Context(
         loaded=loaded,
@@ -189,8 +232,9 @@ def _render_ok(name: str, result: Result, reporter: Reporter, *, json_out: bool)
     code = int(getattr(result, "exit_code", ExitCode.OK))
     if json_out:
         errors = getattr(result, "errors", None)
-        print_json(envelope(name, exit_code=code, data=result.to_data(), errors=errors,
-                            warnings=reporter.warnings))
+        print_json(
+            envelope(name, exit_code=code, data=result.to_data(), errors=errors, warnings=reporter.warnings)
+        )
     else:
         print_human(result, color=reporter.color)
 
@@ -209,8 +253,15 @@ def _render_error(name: str, exc: NikkeiError, reporter: Reporter, *, json_out: 
         reporter.info(f"hint: {exc.hint}") if not reporter.quiet else None
     if json_out:
         data = getattr(exc, "data", None)
-        print_json(envelope(name, exit_code=exc.exit_code, data=data, errors=[error_entry(exc)],
-                            warnings=reporter.warnings))
+        print_json(
+            envelope(
+                name,
+                exit_code=exc.exit_code,
+                data=data,
+                errors=[error_entry(exc)],
+                warnings=reporter.warnings,
+            )
+        )
     return int(exc.exit_code)
 
 
@@ -242,9 +293,13 @@ def prepare(
     ctx: Context,
     input_file: Annotated[
         Path | None,
-        typer.Option("--input", "-i", help="Price file to read (overrides [data] source).", show_default=False),
+        typer.Option(
+            "--input", "-i", help="Price file to read (overrides [data] source).", show_default=False
+        ),
     ] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Write the channels locally; upload nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Write the channels locally; upload nothing.")
+    ] = False,
     allow_stale: Annotated[
         bool,
         typer.Option("--allow-stale", help="If a download fails, go on with the previous copy (warns)."),
@@ -317,7 +372,9 @@ def train(
     timeout: Annotated[
         float | None, typer.Option("--timeout", metavar="SECONDS", help=_TIMEOUT_HELP, show_default=False)
     ] = None,
-    logs: Annotated[bool, typer.Option("--logs", help="With --wait: stream the job's log to stderr.")] = False,
+    logs: Annotated[
+        bool, typer.Option("--logs", help="With --wait: stream the job's log to stderr.")
+    ] = False,
 ) -> Result:
     """Start a DeepAR training job on the last prepared data; prints the job name.
 
@@ -333,8 +390,10 @@ def train(
 def wait(
     ctx: Context,
     job: Annotated[
-        str | None, typer.Option("--job", metavar="NAME", help="Job to follow (default: the last one).",
-                                 show_default=False)
+        str | None,
+        typer.Option(
+            "--job", metavar="NAME", help="Job to follow (default: the last one).", show_default=False
+        ),
     ] = None,
     timeout: Annotated[
         float | None, typer.Option("--timeout", metavar="SECONDS", help=_TIMEOUT_HELP, show_default=False)
@@ -356,14 +415,20 @@ def wait(
 def deploy(
     ctx: Context,
     job: Annotated[
-        str | None, typer.Option("--job", metavar="NAME", help="Completed job to deploy (default: the last).",
-                                 show_default=False)
+        str | None,
+        typer.Option(
+            "--job", metavar="NAME", help="Completed job to deploy (default: the last).", show_default=False
+        ),
     ] = None,
     timeout: Annotated[
         float | None,
-        typer.Option("--timeout", metavar="SECONDS",
-                     help="Stop waiting for InService after this long (default: [endpoint] "
-                          "wait_timeout_seconds); exit 8.", show_default=False),
+        typer.Option(
+            "--timeout",
+            metavar="SECONDS",
+            help="Stop waiting for InService after this long (default: [endpoint] "
+            "wait_timeout_seconds); exit 8.",
+            show_default=False,
+        ),
     ] = None,
 ) -> Result:
     """Create a model and endpoint config from a completed job; create or update the endpoint.
@@ -385,20 +450,30 @@ def predict(
     ] = "table",
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write the forecast to FILE (csv or json) instead of stdout.",
-                     show_default=False),
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write the forecast to FILE (csv or json) instead of stdout.",
+            show_default=False,
+        ),
     ] = None,
     plot: Annotated[
         Path | None,
-        typer.Option("--plot", metavar="FILE.png", help="Draw the history and the forecast fan (needs "
-                     "the 'plot' extra).", show_default=False),
+        typer.Option(
+            "--plot",
+            metavar="FILE.png",
+            help="Draw the history and the forecast fan (needs the 'plot' extra).",
+            show_default=False,
+        ),
     ] = None,
     batch: Annotated[
         bool, typer.Option("--batch", help="Use a batch transform job instead of the endpoint.")
     ] = False,
     timeout: Annotated[
-        float | None, typer.Option("--timeout", metavar="SECONDS", help="With --batch: " + _TIMEOUT_HELP,
-                                   show_default=False)
+        float | None,
+        typer.Option(
+            "--timeout", metavar="SECONDS", help="With --batch: " + _TIMEOUT_HELP, show_default=False
+        ),
     ] = None,
 ) -> Result:
     """Forecast the next prediction_length days from the latest prepared series.
@@ -434,6 +509,69 @@ def config_validate(ctx: Context) -> Result:
     return configure.validate(ctx)
 
 
+@command("init", mutating=False, parent=config_app, needs_config=False)
+def config_init(
+    ctx: Context,
+    cli: typer.Context,
+    path: Annotated[Path, typer.Option("--path", help="Where to write the config.")] = Path(
+        "nikkei-deepar.toml"
+    ),
+    bucket: Annotated[
+        str | None,
+        typer.Option(
+            "--bucket", help="S3 bucket (needed for sagemaker without a terminal).", show_default=False
+        ),
+    ] = None,
+    endpoint_name: Annotated[
+        str | None, typer.Option("--endpoint-name", help="Endpoint name (default: nikkei-deepar).")
+    ] = None,
+    backend: Annotated[
+        str, typer.Option("--backend", metavar="sagemaker|local", help="Where DeepAR runs.")
+    ] = "sagemaker",
+    role_name: Annotated[
+        str | None,
+        typer.Option("--role-name", help="SageMaker execution role (default: nikkei-deepar-sagemaker)."),
+    ] = None,
+    data_source: Annotated[
+        str | None,
+        typer.Option(
+            "--data-source", metavar="FILE", help="Price file, URL, fred or stooq.", show_default=False
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+    no_input: Annotated[
+        bool, typer.Option("--no-input", help="Never ask; take values from options.")
+    ] = False,
+) -> Result:
+    """Write a commented config file from config.example.toml; never replaces one without --force.
+
+    On a terminal it asks for the region, the bucket (suggesting one named after your AWS account) and
+    the endpoint name; otherwise, or with --no-input, they come from the options, and the sagemaker
+    backend needs --bucket and --region (or AWS_REGION).
+    Example: nikkei-deepar config init --no-input --bucket my-nikkei-bucket
+    """
+    from nikkei_deepar.steps import configure
+
+    return configure.init(
+        ctx,
+        path=path,
+        region=cli.params.get("region"),  # the --region option itself, not the current config's region
+        profile=cli.params.get("profile"),
+        bucket=bucket,
+        endpoint_name=endpoint_name,
+        backend=backend,
+        role_name=role_name,
+        data_source=data_source,
+        force=force,
+        ask=_ask if ctx.interactive_stdin and not no_input else None,
+    )
+
+
+def _ask(question: str, default: str) -> str:
+    """Prompt on the terminal (on stderr, so --json output stays clean)."""
+    return str(typer.prompt(question, default=default, err=True))
+
+
 @command("backtest", mutating=False)
 def backtest(
     ctx: Context,
@@ -442,18 +580,28 @@ def backtest(
     ] = 10,
     retrain: Annotated[
         bool,
-        typer.Option("--retrain/--no-retrain", help="Retrain DeepAR at every window's origin (slow), or "
-                     "train it once before the first window."),
+        typer.Option(
+            "--retrain/--no-retrain",
+            help="Retrain DeepAR at every window's origin (slow), or train it once before the first window.",
+        ),
     ] = False,
     models: Annotated[
         str,
-        typer.Option("--models", metavar="LIST", help="Comma-separated, from deepar, random-walk, "
-                     "seasonal-naive (random-walk,seasonal-naive: fast, needs no extra)."),
+        typer.Option(
+            "--models",
+            metavar="LIST",
+            help="Comma-separated, from deepar, random-walk, "
+            "seasonal-naive (random-walk,seasonal-naive: fast, needs no extra).",
+        ),
     ] = "deepar,random-walk,seasonal-naive",
     plot: Annotated[
         Path | None,
-        typer.Option("--plot", metavar="FILE.png", help="Draw the scores as bar charts (needs the 'plot' "
-                     "extra).", show_default=False),
+        typer.Option(
+            "--plot",
+            metavar="FILE.png",
+            help="Draw the scores as bar charts (needs the 'plot' extra).",
+            show_default=False,
+        ),
     ] = None,
 ) -> Result:
     """Score DeepAR against the random walk and a seasonal naive on the last windows of the series.
@@ -468,6 +616,82 @@ def backtest(
     from nikkei_deepar.steps import backtest as step
 
     return step.run(ctx, windows=windows, retrain=retrain, models=models, plot=plot)
+
+
+@command("status", mutating=False)
+def status(ctx: Context) -> Result:
+    """The ledger next to what AWS (or the local store) says now; read-only, takes no lock.
+
+    Shows the last data version, the last job with its live status and metrics, the endpoint with its
+    instance type and what it costs per hour and month (approximate on-demand prices, dated; [costs]
+    overrides them), every resource the tool owns, and drift: in the ledger but gone, or tagged as
+    the tool's but not in the ledger. Exit codes: 0 (drift included), 4 AWS could not be asked.
+    Example: nikkei-deepar status --json | jq .data.drift
+    """
+    from nikkei_deepar.steps import status as step
+
+    return step.run(ctx)
+
+
+@command("doctor", mutating=False)
+def doctor(ctx: Context) -> Result:
+    """A preflight that spends nothing: credentials, region, config, bucket, role, PassRole, ledger.
+
+    Each check prints ok / problem / warning and how to fix a problem. Exit code: 0 all ok, else the
+    first problem's: 2 config, 3 unreadable ledger, 4 AWS/auth, 5 not created yet, 9 ledger locked.
+    Example: nikkei-deepar doctor --json
+    """
+    from nikkei_deepar.steps import doctor as step
+
+    return step.run(ctx)
+
+
+@command("retrain", mutating=True)
+def retrain(
+    ctx: Context,
+    input_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--input", "-i", help="Price file to read (overrides [data] source).", show_default=False
+        ),
+    ] = None,
+    allow_stale: Annotated[
+        bool,
+        typer.Option("--allow-stale", help="If a download fails, go on with the previous copy (warns)."),
+    ] = False,
+    force_deploy: Annotated[
+        bool, typer.Option("--force-deploy", help="Deploy the new model even if it scores worse.")
+    ] = False,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            metavar="SECONDS",
+            help="Stop waiting for the training job after this long (exit 8).",
+            show_default=False,
+        ),
+    ] = None,
+    logs: Annotated[bool, typer.Option("--logs", help="Stream the training job's log to stderr.")] = False,
+) -> Result:
+    """Prepare, train, wait and deploy in one go, for cron; re-running resumes after a failure.
+
+    The new model is deployed only if its test:mean_wQuantileLoss is no worse than the deployed
+    model's ([retrain] max_wql_regression allows a margin; --force-deploy skips the check). A job on
+    the same data and settings is reused, not paid for twice. Exit codes: the failing stage's (2, 3,
+    4, 5, 6 failed, 7 stopped, 8 timeout, 9 locked, 130); 0 also when the gate keeps the current
+    model (status "kept-current-model" in the --json summary).
+    Example: nikkei-deepar retrain --json > retrain.json 2>> retrain.log
+    """
+    from nikkei_deepar.steps import retrain as step
+
+    return step.run(
+        ctx,
+        input_file=input_file,
+        allow_stale=allow_stale,
+        force_deploy=force_deploy,
+        timeout=timeout,
+        logs=logs,
+    )
 
 
 def main() -> None:

@@ -80,7 +80,7 @@ class AwsSettings(_Section):
     @classmethod
     def _prefix(cls, v: str) -> str:
         v = v.strip("/")
-        if not v or any(c in v for c in "\\{}^%`[]\"<>~#|") or len(v) > 200:
+        if not v or any(c in v for c in '\\{}^%`[]"<>~#|') or len(v) > 200:
             raise ValueError(f"must be a plain S3 key prefix such as nikkei-deepar (got {v!r})")
         return v
 
@@ -105,7 +105,10 @@ class AwsSettings(_Section):
 
 
 class DataSettings(_Section):
-    source: str | None = Field(default=None, description="price file: a path (relative to the config), an http(s) URL, or fred / stooq")
+    source: str | None = Field(
+        default=None,
+        description="price file: a path (relative to the config), an http(s) URL, or fred / stooq",
+    )
     close_column: str | None = Field(default=None, description="column to use as close, e.g. 'Adj Close'")
     date_order: Literal["auto", "ymd", "mdy", "dmy"] = "auto"
     calendar: Literal["trading_days", "calendar_days"] = "calendar_days"
@@ -236,6 +239,31 @@ class PredictSettings(_Section):
         return _check_quantiles(v)
 
 
+class CostSettings(_Section):
+    """Overrides for the built-in price table (costs.py), e.g. your negotiated or current prices."""
+
+    hourly_usd: dict[str, float] = Field(
+        default_factory=dict, description="instance type -> USD per instance-hour in the configured region"
+    )
+    serverless_gb_second_usd: Annotated[float, Field(ge=0.0)] | None = None
+    price_date: str | None = Field(default=None, description="when the prices above were taken")
+
+    @field_validator("hourly_usd")
+    @classmethod
+    def _prices(cls, v: dict[str, float]) -> dict[str, float]:
+        for instance, price in v.items():
+            if not re.match(r"^ml\.[a-z0-9]+\.[a-z0-9]+$", instance):
+                raise ValueError(f"keys are SageMaker instance types such as ml.m5.large (got {instance!r})")
+            if price < 0:
+                raise ValueError(f"{instance}: a price cannot be negative (got {price})")
+        return v
+
+
+class RetrainSettings(_Section):
+    # Deploy only if new test:mean_wQuantileLoss <= deployed * (1 + max_wql_regression); 0 = no worse.
+    max_wql_regression: Annotated[float, Field(ge=0.0, le=10.0)] = 0.0
+
+
 class Settings(_Section):
     backend: Literal["sagemaker", "local"] = "sagemaker"
     aws: AwsSettings = Field(default_factory=AwsSettings)
@@ -243,6 +271,8 @@ class Settings(_Section):
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     endpoint: EndpointSettings = Field(default_factory=EndpointSettings)
     predict: PredictSettings = Field(default_factory=PredictSettings)
+    costs: CostSettings = Field(default_factory=CostSettings)
+    retrain: RetrainSettings = Field(default_factory=RetrainSettings)
 
     @model_validator(mode="after")
     def _lengths(self) -> Settings:

@@ -45,8 +45,8 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
     build = cli._build_context
 
-    def with_fake_clock(common: dict[str, Any], reporter: Any) -> Any:
-        ctx = build(common, reporter)
+    def with_fake_clock(common: dict[str, Any], reporter: Any, **kwargs: Any) -> Any:
+        ctx = build(common, reporter, **kwargs)
         ctx.sleep, ctx.clock = fake.sleep, fake
         return ctx
 

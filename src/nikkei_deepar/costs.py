@@ -1,0 +1,228 @@
+"""What a SageMaker endpoint costs: a small, dated, approximate on-demand price table. Pure: no network.
+
+`status` uses it to put a price next to the endpoint, because an endpoint bills every hour it exists,
+idle or not. The numbers are approximate list prices and they change: every cost the tool shows says
+so and names the date below. `[costs]` in the config overrides any of them (`hourly_usd`,
+`serverless_gb_second_usd`, `price_date`); an instance type in neither place has no price (shown as
+unknown, never guessed).
+
+What the table holds (PRICE_BASIS): on-demand SageMaker real-time inference (hosting) prices in USD per
+instance-hour, Linux, for common CPU instance types (DeepAR inference runs on CPU only), in us-east-1 and
+ap-northeast-1. Not included: the endpoint's ML storage volume (about $0.14 per GB-month), data
+processed, data transfer, taxes, Savings Plans. Serverless inference is billed per GB-second of compute
+while it serves requests (plus a per-GB data charge), and nothing while idle.
+
+Where the numbers come from: us-east-1 as listed on https://aws.amazon.com/sagemaker/pricing/
+("Real-Time Inference") and matching third-party tables, compiled in PRICE_DATE; ap-northeast-1 is an
+estimate (the us-east-1 price times the EC2 Tokyo/N. Virginia price ratio of the same instance family,
+rounded). Neither was checked against the live pricing page by this tool: set `[costs] hourly_usd` when
+exact numbers matter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+PRICE_DATE = "2025-01"
+PRICE_BASIS = (
+    "approximate on-demand SageMaker real-time inference list prices (USD), "
+    f"as of {PRICE_DATE}; storage, data and taxes not included"
+)
+HOURS_PER_MONTH = 730  # AWS's own convention for monthly estimates (8760 / 12)
+PRICING_URL = "https://aws.amazon.com/sagemaker/pricing/"
+
+# region -> instance type -> USD per instance-hour (real-time inference, on demand)
+HOURLY_USD: dict[str, dict[str, float]] = {
+    "us-east-1": {
+        "ml.t2.medium": 0.056,
+        "ml.t2.large": 0.111,
+        "ml.t2.xlarge": 0.223,
+        "ml.t3.medium": 0.05,
+        "ml.t3.large": 0.10,
+        "ml.t3.xlarge": 0.20,
+        "ml.m5.large": 0.115,
+        "ml.m5.xlarge": 0.23,
+        "ml.m5.2xlarge": 0.461,
+        "ml.m5.4xlarge": 0.922,
+        "ml.m6i.large": 0.115,
+        "ml.m6i.xlarge": 0.23,
+        "ml.c5.large": 0.102,
+        "ml.c5.xlarge": 0.204,
+        "ml.c5.2xlarge": 0.408,
+        "ml.c5.4xlarge": 0.816,
+        "ml.c6i.large": 0.102,
+        "ml.c6i.xlarge": 0.204,
+        "ml.r5.large": 0.151,
+        "ml.r5.xlarge": 0.302,
+    },
+    # estimates: us-east-1 x the EC2 Tokyo / N. Virginia ratio of the family (t 1.31, m 1.29, c 1.26, r 1.21)
+    "ap-northeast-1": {
+        "ml.t2.medium": 0.073,
+        "ml.t2.large": 0.146,
+        "ml.t2.xlarge": 0.292,
+        "ml.t3.medium": 0.065,
+        "ml.t3.large": 0.13,
+        "ml.t3.xlarge": 0.26,
+        "ml.m5.large": 0.149,
+        "ml.m5.xlarge": 0.298,
+        "ml.m5.2xlarge": 0.596,
+        "ml.m5.4xlarge": 1.19,
+        "ml.m6i.large": 0.149,
+        "ml.m6i.xlarge": 0.298,
+        "ml.c5.large": 0.128,
+        "ml.c5.xlarge": 0.257,
+        "ml.c5.2xlarge": 0.514,
+        "ml.c5.4xlarge": 1.028,
+        "ml.c6i.large": 0.128,
+        "ml.c6i.xlarge": 0.257,
+        "ml.r5.large": 0.182,
+        "ml.r5.xlarge": 0.365,
+    },
+}
+
+# region -> USD per GB-second of serverless inference compute (ap-northeast-1: estimate, as above)
+SERVERLESS_GB_SECOND_USD: dict[str, float] = {
+    "us-east-1": 0.00002,
+    "ap-northeast-1": 0.0000256,
+}
+
+
+@dataclass(frozen=True)
+class EndpointCost:
+    """What an endpoint costs at the configured or built-in prices.
+
+    Instances: `hourly_usd` (all instances) bills every hour the endpoint exists; `monthly_usd` is that
+    times 730 hours. Serverless: `hourly_usd` is the price of one hour of continuous compute at the
+    endpoint's memory size (it bills only while serving); `monthly_usd` is None.
+    """
+
+    kind: str  # "instances" | "serverless"
+    unit: str  # "instance-hour" | "GB-second"
+    unit_price_usd: float | None
+    hourly_usd: float | None
+    monthly_usd: float | None
+    source: str  # "config" | "built-in table" | "unknown"
+    price_date: str | None
+    note: str
+
+    @property
+    def known(self) -> bool:
+        return self.hourly_usd is not None
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "unit": self.unit,
+            "unit_price_usd": self.unit_price_usd,
+            "hourly_usd": self.hourly_usd,
+            "monthly_usd": self.monthly_usd,
+            "hours_per_month": HOURS_PER_MONTH if self.kind == "instances" else None,
+            "source": self.source,
+            "price_date": self.price_date,
+            "approximate": True,
+            "note": self.note,
+        }
+
+    def describe(self) -> str:
+        """One line for people."""
+        if not self.known:
+            return self.note
+        when = f" as of {self.price_date}" if self.price_date else ""
+        where = "config prices" if self.source == "config" else "built-in approximate prices"
+        if self.kind == "serverless":
+            return (
+                f"about ${self.hourly_usd:.4f} per hour of compute (${self.unit_price_usd:.7f} per "
+                f"GB-second), nothing while idle; {where}{when}"
+            )
+        return (
+            f"about ${self.hourly_usd:.3f}/hour, ${self.monthly_usd:,.2f}/month ({HOURS_PER_MONTH} h) "
+            f"while it exists; {where}{when}"
+        )
+
+
+def instance_price(
+    instance_type: str, region: str | None, *, overrides: Mapping[str, float] | None = None
+) -> tuple[float, str] | None:
+    """(USD per instance-hour, "config" | "built-in table"), or None when neither knows the type."""
+    if overrides and instance_type in overrides:
+        return float(overrides[instance_type]), "config"
+    table = HOURLY_USD.get(region or "", {})
+    if instance_type in table:
+        return table[instance_type], "built-in table"
+    return None
+
+
+def endpoint_cost(
+    *,
+    region: str | None,
+    instance_type: str | None = None,
+    instance_count: int = 1,
+    serverless_memory_mb: int | None = None,
+    overrides: Mapping[str, float] | None = None,
+    serverless_override: float | None = None,
+    override_date: str | None = None,
+) -> EndpointCost:
+    """The cost of an instance endpoint (`instance_type` x `instance_count`) or, with
+    `serverless_memory_mb`, a serverless one, in `region`."""
+    if serverless_memory_mb is not None:
+        if serverless_override is not None:
+            price: float | None = serverless_override
+            source = "config"
+        else:
+            price = SERVERLESS_GB_SECOND_USD.get(region or "")
+            source = "built-in table" if price is not None else "unknown"
+        if price is None:
+            return EndpointCost(
+                "serverless",
+                "GB-second",
+                None,
+                None,
+                None,
+                "unknown",
+                None,
+                f"no serverless price for {region}: set [costs] serverless_gb_second_usd ({PRICING_URL})",
+            )
+        gigabytes = serverless_memory_mb / 1024
+        return EndpointCost(
+            "serverless",
+            "GB-second",
+            price,
+            round(price * gigabytes * 3600, 6),
+            None,
+            source,
+            _date(source, override_date),
+            f"serverless, {serverless_memory_mb} MB: billed per GB-second while serving requests",
+        )
+    if instance_type is None:
+        raise ValueError("endpoint_cost needs an instance_type or serverless_memory_mb")
+    found = instance_price(instance_type, region, overrides=overrides)
+    if found is None:
+        return EndpointCost(
+            "instances",
+            "instance-hour",
+            None,
+            None,
+            None,
+            "unknown",
+            None,
+            f"no price known for {instance_type} in {region}: set [costs.hourly_usd] "
+            f'"{instance_type}" = <USD per hour> ({PRICING_URL})',
+        )
+    unit, source = found
+    hourly = round(unit * instance_count, 6)
+    return EndpointCost(
+        "instances",
+        "instance-hour",
+        unit,
+        hourly,
+        round(hourly * HOURS_PER_MONTH, 2),
+        source,
+        _date(source, override_date),
+        f"{instance_type} x{instance_count}, on demand",
+    )
+
+
+def _date(source: str, override_date: str | None) -> str | None:
+    return override_date if source == "config" else PRICE_DATE

@@ -1,0 +1,525 @@
+"""`status`: what the ledger says next to what the backend says now. Read-only: no lock, no writes.
+
+Shows the last data version, the last training job (its recorded and its live status, its metrics), the
+endpoint (status, instance type or serverless, and what it costs per hour and per month at the prices
+in `costs.py` / `[costs]`), the last deployment, every resource the ledger holds, and drift both ways:
+- missing: live in the ledger, gone from where it lives;
+- untracked: tagged managed-by=nikkei-deepar with this config's project/stage tags, but not live in the
+  ledger (an interrupted run, or a ledger restored from an old copy). `teardown` leaves those alone.
+
+Drift is information, not an error: the exit code is 0 whenever the ledger and the backend could be
+read. If AWS cannot be asked (credentials, network), the ledger's view is still printed and the exit
+code is the AWS error's (4). Nothing is written to the ledger: `wait` and `deploy` refresh it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from nikkei_deepar.config import MANAGED_BY_KEY, MANAGED_BY_VALUE
+from nikkei_deepar.context import Context
+from nikkei_deepar.errors import AwsError, ExitCode, NikkeiError
+from nikkei_deepar.state import Ledger, Resource
+from nikkei_deepar.steps.provision import aligned, is_ours
+
+if TYPE_CHECKING:
+    from nikkei_deepar.backends.base import Backend
+
+SAGEMAKER_KINDS = ("endpoint", "endpoint-config", "model")
+# The local store's layout for the records that stand for SageMaker's resources (backends/local.py).
+_LOCAL_FOLDERS = {
+    "endpoint": "endpoints",
+    "endpoint-config": "endpoint-configs",
+    "model": "models",
+    "transform-job": "transforms",
+}
+
+
+@dataclass(frozen=True)
+class ResourceView:
+    kind: str
+    name: str
+    backend: str
+    in_ledger: bool
+    exists: bool | None  # None: not checked (another backend or region, or AWS unreachable)
+    drift: str | None  # "missing" | "untracked" | None
+    detail: str
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "backend": self.backend,
+            "in_ledger": self.in_ledger,
+            "exists": self.exists,
+            "drift": self.drift,
+            "detail": self.detail,
+        }
+
+    @property
+    def shown(self) -> str:
+        if self.drift:
+            return self.drift
+        return {True: "ok", False: "gone", None: "unchecked"}[self.exists]
+
+
+@dataclass(frozen=True)
+class StatusResult:
+    backend: str
+    region: str | None
+    ledger_path: str
+    checked: bool  # the backend was asked (False: only the ledger's view)
+    data: dict[str, Any] | None
+    job: dict[str, Any] | None
+    endpoint: dict[str, Any] | None
+    deployment: dict[str, Any] | None
+    resources: tuple[ResourceView, ...]
+    exit_code: int = int(ExitCode.OK)
+    errors: tuple[dict[str, Any], ...] = ()
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def _drift(self, kind: str) -> list[str]:
+        return [f"{r.kind} {r.name}" for r in self.resources if r.drift == kind]
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "backend": self.backend,
+            "region": self.region,
+            "ledger": self.ledger_path,
+            "checked": self.checked,
+            "data": self.data,
+            "job": self.job,
+            "endpoint": self.endpoint,
+            "deployment": self.deployment,
+            "resources": [r.to_data() for r in self.resources],
+            "drift": {"missing": self._drift("missing"), "untracked": self._drift("untracked")},
+        }
+
+    def to_lines(self) -> list[str]:
+        where = f", {self.region}" if self.region else ""
+        lines = [f"status ({self.backend}{where}; ledger {self.ledger_path})"]
+        lines.append("data:     " + (_data_line(self.data) if self.data else "none prepared yet"))
+        lines.append("job:      " + (_job_line(self.job) if self.job else "no training job yet"))
+        if self.job and self.job.get("failure_reason"):
+            lines.append(f"          failure reason: {self.job['failure_reason']}")
+        lines += _endpoint_lines(self.endpoint)
+        if self.deployment:
+            d = self.deployment
+            wql = d["metrics"].get("test:mean_wQuantileLoss")
+            score = f", test:mean_wQuantileLoss {wql:.6g}" if wql is not None else ""
+            lines.append(f"deployed: job {d['job']} at {d['deployed_at']}{score}")
+        recorded = sum(1 for r in self.resources if r.in_ledger)
+        lines.append(f"resources ({recorded} live in the ledger):")
+        lines += aligned([(r.shown, r.kind, r.name, r.detail) for r in self.resources]) or ["  none"]
+        missing, untracked = self._drift("missing"), self._drift("untracked")
+        if not self.checked:
+            lines.append("drift: not checked (the backend could not be asked; see the error)")
+        elif missing or untracked:
+            lines.append(f"drift: {len(missing)} missing, {len(untracked)} untracked")
+        else:
+            lines.append("drift: none (the ledger matches what exists)")
+        lines += [f"note: {note}" for note in self.notes]
+        return lines
+
+
+def run(ctx: Context) -> StatusResult:
+    ledger = ctx.store.load()
+    settings = ctx.settings
+    base = _ledger_view(ctx, ledger)
+    try:
+        backend = ctx.backend
+        probe = _probe(ctx, backend)
+        region = backend.region
+        job = _job(ledger, backend)
+        endpoint = _endpoint(ctx, ledger, backend, probe)
+        resources = _recorded(ledger, backend, probe, region)
+        try:
+            resources += probe.untracked(ledger)
+        except AwsError as exc:  # e.g. no sagemaker:ListModels: the rest of the picture still stands
+            ctx.reporter.warn(f"could not look for untracked resources: {exc.message}")
+    except AwsError as exc:  # show what the ledger knows, and say why AWS could not be asked
+        ctx.reporter.warn(f"could not ask AWS: {exc.message}")
+        entry: dict[str, Any] = {"code": exc.code, "message": exc.message}
+        if exc.hint:
+            entry["hint"] = exc.hint
+        return StatusResult(
+            backend=settings.backend,
+            region=settings.aws.region,
+            ledger_path=str(ctx.store.path),
+            checked=False,
+            resources=tuple(_unchecked(r) for r in ledger.live_resources()),
+            exit_code=int(exc.exit_code),
+            errors=(entry,),
+            **base,
+        )
+    notes = []
+    if backend.name == "sagemaker" and endpoint and endpoint.get("status"):
+        notes.append(
+            "an endpoint bills every hour it exists, idle or not: `nikkei-deepar teardown` deletes it"
+        )
+    return StatusResult(
+        backend=backend.name,
+        region=region,
+        ledger_path=str(ctx.store.path),
+        checked=True,
+        data=base["data"],
+        job=job,
+        endpoint=endpoint,
+        deployment=base["deployment"],
+        resources=tuple(resources),
+        notes=tuple(notes),
+    )
+
+
+# -- the ledger's side ----------------------------------------------------------------------------------
+def _ledger_view(ctx: Context, ledger: Ledger) -> dict[str, Any]:
+    data = ledger.last_data
+    name = ctx.settings.endpoint.name
+    deployments = [d for d in ledger.deployments if d.endpoint == name]
+    job = ledger.last_job
+    return {
+        "data": None if data is None else data.model_dump(mode="json"),
+        "job": None if job is None else {**_job_record(job), "status": None, "live": False},
+        "endpoint": None,
+        "deployment": None if not deployments else deployments[-1].model_dump(mode="json"),
+    }
+
+
+def _job_record(job: Any) -> dict[str, Any]:
+    return {
+        "name": job.name,
+        "backend": job.backend,
+        "data_sha256": job.data_sha256,
+        "config_hash": job.config_hash,
+        "ledger_status": job.status,
+        "started_at": job.started_at,
+        "ended_at": job.ended_at,
+        "metrics": dict(job.metrics),
+        "billable_seconds": job.billable_seconds,
+        "model_artifact": job.model_artifact,
+        "failure_reason": job.failure_reason,
+    }
+
+
+def _unchecked(r: Resource) -> ResourceView:
+    return ResourceView(r.kind, r.name, r.backend, True, None, None, "not checked")
+
+
+# -- the live side --------------------------------------------------------------------------------------
+def _job(ledger: Ledger, backend: Backend) -> dict[str, Any] | None:
+    job = ledger.last_job
+    if job is None:
+        return None
+    view = _job_record(job)
+    if job.backend != backend.name:
+        return {**view, "status": None, "live": False}
+    state = backend.describe_training(job.name)
+    if state is None:
+        return {**view, "status": None, "live": False, "note": "not found where it ran"}
+    metrics = dict(state.metrics) or view["metrics"]
+    return {
+        **view,
+        "status": state.status,
+        "secondary_status": state.secondary_status,
+        "failure_reason": state.failure_reason or view["failure_reason"],
+        "metrics": metrics,
+        "billable_seconds": state.billable_seconds or view["billable_seconds"],
+        "model_artifact": state.model_artifact or view["model_artifact"],
+        "live": True,
+    }
+
+
+def _endpoint(ctx: Context, ledger: Ledger, backend: Backend, probe: _Probe) -> dict[str, Any] | None:
+    from nikkei_deepar.costs import endpoint_cost
+
+    name = ctx.settings.endpoint.name
+    recorded = ledger.resource("endpoint", name)
+    in_ledger = recorded is not None and recorded.live
+    state = backend.describe_endpoint(name)
+    if state is None:
+        if not in_ledger:
+            return None
+        return {"name": name, "status": None, "in_ledger": True, "exists": False}
+    config = ledger.resource("endpoint-config", state.config_name or "")
+    variant = probe.variant(state.config_name) if state.config_name else None
+    if variant is None and config is not None:
+        variant = {k: v for k, v in config.extra.items() if k != "endpoint"}
+    view: dict[str, Any] = {
+        "name": name,
+        "status": state.status,
+        "exists": True,
+        "in_ledger": in_ledger,
+        "config": state.config_name,
+        "failure_reason": state.failure_reason,
+        "serving_job": config.extra.get("job") if config is not None else None,
+        "variant": variant,
+        "cost": None,
+    }
+    if backend.name != "sagemaker":
+        view["cost_note"] = "runs on this machine: nothing is billed"
+        return view
+    costs = ctx.settings.costs
+    if variant and variant.get("serverless"):
+        cost = endpoint_cost(
+            region=backend.region,
+            serverless_memory_mb=int(variant.get("memory_mb") or 0) or None,
+            serverless_override=costs.serverless_gb_second_usd,
+            override_date=costs.price_date,
+        )
+    elif variant and variant.get("instance_type"):
+        cost = endpoint_cost(
+            region=backend.region,
+            instance_type=str(variant["instance_type"]),
+            instance_count=int(variant.get("instance_count") or 1),
+            overrides=costs.hourly_usd,
+            override_date=costs.price_date,
+        )
+    else:
+        view["cost_note"] = "its variant is unknown: no price"
+        return view
+    view["cost"] = cost.to_data()
+    view["cost_note"] = cost.describe()
+    return view
+
+
+def _recorded(ledger: Ledger, backend: Backend, probe: _Probe, region: str | None) -> list[ResourceView]:
+    views = []
+    for r in ledger.live_resources():
+        view = ResourceView(r.kind, r.name, r.backend, True, None, None, "")
+        if r.backend != backend.name:
+            views.append(_with(view, detail=f"not checked: a {r.backend} backend resource"))
+            continue
+        if r.region and region and r.region != region and r.kind not in {"role", "bucket"}:
+            views.append(_with(view, detail=f"not checked: in {r.region} (use --region {r.region})"))
+            continue
+        exists = probe.exists(r)
+        if exists is None:
+            views.append(_with(view, detail="not checked"))
+        elif exists:
+            made = "created by nikkei-deepar provision" if r.extra.get("created") is True else "exists"
+            views.append(_with(view, exists=True, detail=made))
+        else:
+            views.append(_with(view, exists=False, drift="missing", detail="in the ledger, but gone"))
+    return views
+
+
+def _with(view: ResourceView, **changes: Any) -> ResourceView:
+    from dataclasses import replace
+
+    return replace(view, **changes)
+
+
+def _untracked(kind: str, name: str, backend: str, ledger: Ledger) -> ResourceView:
+    earlier = ledger.resource(kind, name)
+    why = (
+        "the ledger says it was deleted, but it exists"
+        if earlier is not None
+        else f"tagged {MANAGED_BY_KEY}={MANAGED_BY_VALUE} but not in the ledger"
+    )
+    return ResourceView(kind, name, backend, False, True, "untracked", why)
+
+
+# -- one probe per backend: does it exist, what else is ours, what does an endpoint config say ----------
+class _Probe(Protocol):
+    def exists(self, r: Resource) -> bool | None: ...
+
+    def untracked(self, ledger: Ledger) -> list[ResourceView]: ...
+
+    def variant(self, config_name: str) -> dict[str, Any] | None: ...
+
+
+def _probe(ctx: Context, backend: Backend) -> _Probe:
+    if backend.name == "sagemaker":
+        return _AwsProbe(ctx)
+    from nikkei_deepar.backends.local import LocalBackend
+
+    if isinstance(backend, LocalBackend):
+        return _LocalProbe(ctx, backend.store)
+    raise NikkeiError(f"status: no probe for backend {backend.name!r}")  # pragma: no cover
+
+
+class _AwsProbe:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.sm = ctx.gateway("sagemaker")
+        self.wanted = ctx.settings.aws.tags
+
+    def exists(self, r: Resource) -> bool | None:
+        if r.kind in SAGEMAKER_KINDS:
+            return self.sm.arn_of(r.kind, r.name) is not None
+        if r.kind == "transform-job":
+            return self.sm.describe_transform_job(r.name) is not None
+        if r.kind == "role":
+            return self.ctx.gateway("iam").role_arn(r.name) is not None
+        if r.kind == "bucket":
+            try:
+                return self.ctx.gateway("s3").bucket_region(r.name) is not None
+            except AwsError as exc:
+                if exc.code == "bucket-forbidden":
+                    return True  # it exists; this caller may not look inside
+                raise
+        return None
+
+    def untracked(self, ledger: Ledger) -> list[ResourceView]:
+        known = {(r.kind, r.name) for r in ledger.live_resources() if r.backend == "sagemaker"}
+        found: list[ResourceView] = []
+        listings = {
+            "endpoint": self.sm.endpoint_arns(),
+            "endpoint-config": _listing(
+                self.sm, "list_endpoint_configs", "EndpointConfigs", "EndpointConfig"
+            ),
+            "model": _listing(self.sm, "list_models", "Models", "Model"),
+        }
+        for kind, arns in listings.items():
+            for name, arn in sorted(arns.items()):
+                if (kind, name) not in known and is_ours(self.sm.tags_of(arn), self.wanted):
+                    found.append(_untracked(kind, name, "sagemaker", ledger))
+        aws = self.ctx.settings.aws
+        if aws.bucket and ("bucket", aws.bucket) not in known:
+            s3 = self.ctx.gateway("s3")
+            try:
+                tags = s3.bucket_tags(aws.bucket) if s3.bucket_region(aws.bucket) is not None else None
+            except AwsError:  # another account's bucket, or no s3:GetBucketTagging: not ours to report
+                tags = None
+            if is_ours(tags, self.wanted):
+                found.append(_untracked("bucket", aws.bucket, "sagemaker", ledger))
+        if ("role", aws.role_name) not in known:
+            iam = self.ctx.gateway("iam")
+            if iam.role_arn(aws.role_name) is not None and is_ours(iam.role_tags(aws.role_name), self.wanted):
+                found.append(_untracked("role", aws.role_name, "sagemaker", ledger))
+        return found
+
+    def variant(self, config_name: str) -> dict[str, Any] | None:
+        raw = self.sm.describe_endpoint_config(config_name)
+        variants = (raw or {}).get("ProductionVariants") or []
+        if not variants:
+            return None
+        first = variants[0]
+        serverless = first.get("ServerlessConfig")
+        if serverless:
+            return {
+                "serverless": True,
+                "memory_mb": serverless.get("MemorySizeInMB"),
+                "max_concurrency": serverless.get("MaxConcurrency"),
+            }
+        return {
+            "serverless": False,
+            "instance_type": first.get("InstanceType"),
+            "instance_count": first.get("InitialInstanceCount", 1),
+        }
+
+
+def _listing(sm: Any, operation: str, key: str, prefix: str) -> dict[str, str]:
+    """Every model / endpoint config in the region, name -> ARN (all pages).
+
+    The SageMaker gateway has `endpoint_arns()` but no such method for models and endpoint configs yet;
+    this goes through its client inside the gateway's error translation, and belongs in
+    `aws/sagemaker.py` as `model_arns()` / `endpoint_config_arns()`.
+    """
+    from nikkei_deepar.aws.errors import aws_errors
+
+    found: dict[str, str] = {}
+    with aws_errors(f"listing {key[0].lower() + key[1:]}"):
+        for page in sm.client.get_paginator(operation).paginate():
+            for item in page.get(key, []):
+                found[str(item[f"{prefix}Name"])] = str(item[f"{prefix}Arn"])
+    return found
+
+
+class _LocalProbe:
+    def __init__(self, ctx: Context, store: Path) -> None:
+        self.store = store
+        self.wanted = ctx.settings.aws.tags
+
+    def _record_path(self, kind: str, name: str) -> Path | None:
+        folder = _LOCAL_FOLDERS.get(kind)
+        if folder is None or "/" in name or name in {"", ".", ".."}:
+            return None
+        return self.store / folder / f"{name}.json"
+
+    def exists(self, r: Resource) -> bool | None:
+        if r.kind == "local-dir":
+            return Path(r.name).is_dir()
+        path = self._record_path(r.kind, r.name)
+        return None if path is None else path.is_file()
+
+    def untracked(self, ledger: Ledger) -> list[ResourceView]:
+        from nikkei_deepar.backends.local_files import read_json
+        from nikkei_deepar.errors import DataError
+
+        known = {(r.kind, r.name) for r in ledger.live_resources() if r.backend == "local"}
+        found = []
+        for kind in SAGEMAKER_KINDS:
+            folder = self.store / _LOCAL_FOLDERS[kind]
+            for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+                if (kind, path.stem) in known:
+                    continue
+                try:
+                    record = read_json(path) or {}
+                except DataError:
+                    continue
+                tags = {str(k): str(v) for k, v in (record.get("tags") or {}).items()}
+                if is_ours(tags, self.wanted):
+                    found.append(_untracked(kind, path.stem, "local", ledger))
+        return found
+
+    def variant(self, config_name: str) -> dict[str, Any] | None:
+        from nikkei_deepar.backends.local_files import read_json
+
+        path = self._record_path("endpoint-config", config_name)
+        record = read_json(path) if path is not None else None
+        if not record:
+            return None
+        serverless = record.get("serverless")
+        if serverless:
+            return {"serverless": True, **serverless}
+        return {
+            "serverless": False,
+            "instance_type": record.get("instance_type"),
+            "instance_count": record.get("instance_count", 1),
+        }
+
+
+# -- lines for people -----------------------------------------------------------------------------------
+def _data_line(d: dict[str, Any]) -> str:
+    stored = "" if d.get("uploaded", True) else ", not uploaded yet"
+    return (
+        f"{d['sha256'][:16]} from {d['source']}: {d['first']} .. {d['last']}, {d['observations']} "
+        f"observations ({d['calendar']}), prepared {d['prepared_at']}{stored}"
+    )
+
+
+def _job_line(j: dict[str, Any]) -> str:
+    live = j.get("status")
+    if live is None:
+        status = f"{j['ledger_status']} (per the ledger; {j.get('note', 'not checked')})"
+    elif live != j["ledger_status"]:
+        status = f"{live} now (the ledger last saw {j['ledger_status']}: `wait` records it)"
+    else:
+        status = live
+    metrics = ", ".join(f"{k} {v:.6g}" for k, v in sorted(j["metrics"].items()) if k.startswith("test:"))
+    return f"{j['name']}: {status}" + (f"; {metrics}" if metrics else "")
+
+
+def _endpoint_lines(e: dict[str, Any] | None) -> list[str]:
+    if e is None:
+        return ["endpoint: none"]
+    if not e.get("exists"):
+        return [f"endpoint: {e['name']}: gone (the ledger still lists it)"]
+    variant = e.get("variant") or {}
+    if variant.get("serverless"):
+        shape = f"serverless {variant.get('memory_mb')} MB"
+    elif variant.get("instance_type"):
+        shape = f"{variant['instance_type']} x{variant.get('instance_count', 1)}"
+    else:
+        shape = "variant unknown"
+    serving = f", serving job {e['serving_job']}" if e.get("serving_job") else ""
+    ours = "" if e.get("in_ledger") else " (not in the ledger)"
+    lines = [f"endpoint: {e['name']}: {e['status']}, {shape}{serving}{ours}"]
+    if e.get("failure_reason"):
+        lines.append(f"          failure reason: {e['failure_reason']}")
+    if e.get("cost_note"):
+        lines.append(f"          {e['cost_note']}")
+    return lines

@@ -1,0 +1,342 @@
+"""`retrain` against moto (in-process) with scripted jobs and endpoints, and a fake clock: the happy path,
+the promotion gate (refuses, allows within the threshold, --force-deploy), resuming (after a Failed job,
+after a --timeout, after a failed deploy, a second run that finds everything done), an interruption,
+the one JSON summary through the CLI; and a tiny local-backend retrain (`-m local`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from nikkei_deepar.errors import ExitCode
+from nikkei_deepar.output import ENVELOPE_KEYS
+from nikkei_deepar.steps import retrain
+from sagemaker_script import (
+    REGION,
+    FakeClock,
+    completed,
+    endpoint,
+    failed,
+    in_progress,
+    make_context,
+    seed_prepared,
+    settings_for,
+)
+
+EP = "nikkei-deepar"
+PRICES = Path(__file__).resolve().parents[1] / "fixtures" / "prices" / "long" / "nikkei_en.csv"
+GOOD = {"test:RMSE": 400.0, "test:mean_wQuantileLoss": 0.0200, "train:final_loss": 5.0}
+WORSE = {"test:RMSE": 450.0, "test:mean_wQuantileLoss": 0.0250, "train:final_loss": 5.2}
+
+
+@pytest.fixture
+def ctx(aws: None, hermetic_env: Path) -> Any:
+    """Bucket and role in moto (as `provision` leaves them); no data prepared yet."""
+    context = make_context(hermetic_env, clock=FakeClock())
+    seed_prepared(context)
+    return context
+
+
+@pytest.fixture
+def newer_prices(tmp_path: Path) -> Path:
+    """The same file without its first day: other data, so a new data version (and a new job)."""
+    lines = PRICES.read_bytes().split(b"\n")
+    path = tmp_path / "newer.csv"
+    path.write_bytes(b"\n".join([lines[0], *lines[2:]]))
+    return path
+
+
+def _run(ctx: Any, prices: Path = PRICES, **options: Any) -> retrain.RetrainResult:
+    return retrain.run(ctx, input_file=prices, **options)
+
+
+def _stages(result: retrain.RetrainResult) -> dict[str, str]:
+    return {s.name: s.status for s in result.stages}
+
+
+def _created(sm_script: Any, call: str) -> int:
+    return sum(1 for name, _ in sm_script.calls if name == call)
+
+
+def _sm() -> Any:
+    return boto3.client("sagemaker", region_name=REGION)
+
+
+# -- the happy path -------------------------------------------------------------------------------------
+def test_first_retrain_prepares_trains_waits_and_deploys(ctx: Any, sm_script: Any) -> None:
+    sm_script.next_training(in_progress("Starting"), in_progress("Training"), completed(GOOD))
+    result = _run(ctx)
+    assert (result.status, result.exit_code, result.errors) == ("deployed", 0, [])
+    assert _stages(result) == {
+        "prepare": "done",
+        "train": "done",
+        "wait": "done",
+        "gate": "done",
+        "deploy": "done",
+    }
+    assert result.gate is not None and result.gate.decision == "deploy"
+    assert "no model is deployed" in result.gate.reason
+    ledger = ctx.store.load()
+    assert result.data_sha256 == ledger.last_data.sha256  # type: ignore[union-attr]
+    assert ledger.deployments[-1].job == result.job
+    assert ledger.deployments[-1].metrics["test:mean_wQuantileLoss"] == pytest.approx(0.02)
+    assert _sm().describe_endpoint(EndpointName=EP)["EndpointStatus"] == "InService"
+    data = result.to_data()
+    assert set(data) == {"status", "exit_code", "data_sha256", "job", "endpoint", "gate", "stages"}
+    assert data["gate"]["new"] == pytest.approx(0.02) and data["gate"]["deployed"] is None
+    assert data["stages"][2]["result"]["metrics"]["test:mean_wQuantileLoss"] == pytest.approx(0.02)
+    log = ctx.reporter.stream.getvalue()
+    for stage in ("prepare", "train", "wait", "gate", "deploy"):
+        assert f"retrain: {stage}" in log
+
+
+def test_a_second_run_on_the_same_data_changes_nothing(ctx: Any, sm_script: Any) -> None:
+    sm_script.next_training(completed(GOOD))
+    first = _run(ctx)
+    again = _run(ctx)
+    assert (again.status, again.exit_code, again.job) == ("already-deployed", 0, first.job)
+    assert _stages(again) == {
+        "prepare": "reused",
+        "train": "reused",
+        "wait": "reused",
+        "gate": "done",
+        "deploy": "skipped",
+    }
+    assert again.gate is not None and again.gate.decision == "already-deployed"
+    assert _created(sm_script, "CreateTrainingJob") == 1
+    assert _created(sm_script, "CreateEndpoint") == 1 and _created(sm_script, "UpdateEndpoint") == 0
+    assert len(_sm().list_models()["Models"]) == 1
+    assert len(ctx.store.load().deployments) == 1
+
+
+# -- the gate -------------------------------------------------------------------------------------------
+def test_the_gate_keeps_a_better_deployed_model_and_exits_0(
+    ctx: Any, sm_script: Any, newer_prices: Path
+) -> None:
+    sm_script.next_training(completed(GOOD))
+    first = _run(ctx)
+    serving = _sm().describe_endpoint(EndpointName=EP)["EndpointConfigName"]
+    sm_script.next_training(completed(WORSE))
+    result = _run(ctx, newer_prices)
+    assert (result.status, result.exit_code) == ("kept-current-model", ExitCode.OK)
+    assert result.job != first.job
+    gate = result.gate
+    assert gate is not None
+    assert (gate.decision, gate.new, gate.deployed, gate.deployed_job) == ("keep", 0.025, 0.02, first.job)
+    assert gate.limit == pytest.approx(0.02)
+    assert _stages(result) == {
+        "prepare": "done",
+        "train": "done",
+        "wait": "done",
+        "gate": "done",
+        "deploy": "skipped",
+    }
+    assert _sm().describe_endpoint(EndpointName=EP)["EndpointConfigName"] == serving
+    assert len(_sm().list_models()["Models"]) == 1  # nothing was created for the worse model
+    assert ctx.store.load().deployments[-1].job == first.job
+    lines = "\n".join(result.to_lines())
+    assert "retrain: kept-current-model (exit 0)" in lines and "not an error" in lines
+    assert "0.025 > deployed 0.02" in lines
+
+
+def test_the_threshold_allows_a_small_regression(
+    aws: None, hermetic_env: Path, sm_script: Any, newer_prices: Path
+) -> None:
+    ctx = make_context(hermetic_env, settings_for(retrain={"max_wql_regression": 0.3}), clock=FakeClock())
+    seed_prepared(ctx)
+    sm_script.next_training(completed(GOOD))
+    _run(ctx)
+    sm_script.next_training(completed(WORSE))  # 0.025 <= 0.02 * 1.3 = 0.026
+    result = _run(ctx, newer_prices)
+    assert (result.status, result.exit_code) == ("deployed", 0)
+    assert result.gate is not None and result.gate.limit == pytest.approx(0.026)
+    assert _created(sm_script, "UpdateEndpoint") == 1
+    assert (
+        _sm().describe_endpoint(EndpointName=EP)["EndpointConfigName"]
+        == result.stages[4].result["endpoint_config"]
+    )  # type: ignore[index]
+
+
+def test_force_deploy_skips_the_gate(ctx: Any, sm_script: Any, newer_prices: Path) -> None:
+    sm_script.next_training(completed(GOOD))
+    _run(ctx)
+    sm_script.next_training(completed(WORSE))
+    result = _run(ctx, newer_prices, force_deploy=True)
+    assert (result.status, result.exit_code) == ("deployed", 0)
+    assert result.gate is not None and result.gate.decision == "forced"
+    assert _stages(result)["gate"] == "skipped"
+    assert ctx.store.load().deployments[-1].job == result.job
+    assert _created(sm_script, "UpdateEndpoint") == 1
+
+
+def test_a_new_job_without_the_metric_does_not_replace_a_scored_model(
+    ctx: Any, sm_script: Any, newer_prices: Path
+) -> None:
+    sm_script.next_training(completed(GOOD))
+    _run(ctx)
+    sm_script.next_training(completed({"train:final_loss": 5.0}))
+    result = _run(ctx, newer_prices)
+    assert (result.status, result.exit_code) == ("kept-current-model", 0)
+    assert result.gate is not None and "cannot be shown to be no worse" in result.gate.reason
+
+
+# -- resuming -------------------------------------------------------------------------------------------
+def test_resume_after_a_failed_job_starts_a_new_one(ctx: Any, sm_script: Any) -> None:
+    sm_script.next_training(in_progress(), failed("AlgorithmError: out of memory"))
+    broken = _run(ctx)
+    assert (broken.status, broken.exit_code) == ("failed", ExitCode.JOB_FAILED)
+    assert _stages(broken) == {
+        "prepare": "done",
+        "train": "done",
+        "wait": "failed",
+        "gate": "skipped",
+        "deploy": "skipped",
+    }
+    assert broken.errors[0]["code"] == "job-failed" and "out of memory" in broken.errors[0]["message"]
+    assert broken.stages[2].result is not None and broken.stages[2].result["status"] == "Failed"
+    assert "not reached" in broken.stages[3].detail
+    assert ctx.store.load().job(broken.job).status == "Failed"  # type: ignore[arg-type,union-attr]
+
+    sm_script.next_training(completed(GOOD))
+    fixed = _run(ctx)
+    assert (fixed.status, fixed.exit_code) == ("deployed", 0)
+    assert fixed.job != broken.job
+    assert _stages(fixed)["prepare"] == "reused" and _stages(fixed)["train"] == "done"
+    assert _created(sm_script, "CreateTrainingJob") == 2
+
+
+def test_resume_after_a_timeout_waits_for_the_same_job(ctx: Any, sm_script: Any) -> None:
+    sm_script.next_training(in_progress())
+    waiting = _run(ctx, timeout=60)
+    assert (waiting.status, waiting.exit_code) == ("failed", ExitCode.TIMEOUT)
+    assert _stages(waiting)["wait"] == "failed"
+    job = waiting.job
+    assert job is not None
+    sm_script.training(job, in_progress(), completed(GOOD))
+    resumed = _run(ctx)
+    assert (resumed.status, resumed.exit_code, resumed.job) == ("deployed", 0, job)
+    assert _stages(resumed)["train"] == "reused" and "waiting for it" in resumed.stages[1].detail
+    assert _stages(resumed)["wait"] == "done"
+    assert _created(sm_script, "CreateTrainingJob") == 1  # never paid twice
+
+
+def test_resume_after_a_failed_deploy_reuses_the_completed_job(ctx: Any, sm_script: Any) -> None:
+    sm_script.next_training(completed(GOOD))
+    sm_script.next_endpoint(
+        endpoint("Creating"), endpoint("Failed", "The primary container did not pass the ping health check.")
+    )
+    broken = _run(ctx)
+    assert (broken.status, broken.exit_code) == ("failed", ExitCode.JOB_FAILED)
+    assert _stages(broken)["deploy"] == "failed" and "ping health check" in broken.stages[4].detail
+    resumed = _run(ctx)
+    assert (resumed.status, resumed.exit_code, resumed.job) == ("deployed", 0, broken.job)
+    assert _stages(resumed) == {
+        "prepare": "reused",
+        "train": "reused",
+        "wait": "reused",
+        "gate": "done",
+        "deploy": "done",
+    }
+    assert "already Completed" in resumed.stages[1].detail
+    assert _created(sm_script, "CreateTrainingJob") == 1
+    assert resumed.stages[4].result is not None and resumed.stages[4].result["action"] == "recreated"
+
+
+def test_a_changed_setting_is_not_the_same_job(aws: None, hermetic_env: Path, sm_script: Any) -> None:
+    ctx = make_context(hermetic_env, clock=FakeClock())
+    seed_prepared(ctx)
+    sm_script.next_training(completed(GOOD))
+    first = _run(ctx)
+    changed = make_context(
+        hermetic_env, settings_for(training={"hyperparameters": {"epochs": 30}}), clock=FakeClock()
+    )
+    sm_script.next_training(completed(GOOD))
+    second = _run(changed)
+    assert second.job != first.job and _stages(second)["train"] == "done"
+
+
+def test_an_interruption_is_reported_and_the_rerun_resumes(
+    aws: None, hermetic_env: Path, sm_script: Any
+) -> None:
+    ctx = make_context(hermetic_env, clock=FakeClock(interrupt_at=1))
+    seed_prepared(ctx)
+    sm_script.next_training(in_progress(), in_progress(), completed(GOOD))
+    stopped = _run(ctx)
+    assert (stopped.status, stopped.exit_code) == ("interrupted", ExitCode.INTERRUPTED)
+    assert _stages(stopped)["wait"] == "failed"
+    ledger = ctx.store.load()  # still valid, and knows the job
+    assert ledger.job(stopped.job).status == "InProgress"  # type: ignore[arg-type,union-attr]
+    again = _run(make_context(hermetic_env, clock=FakeClock()))
+    assert (again.status, again.job) == ("deployed", stopped.job)
+
+
+def test_a_prepare_failure_stops_everything_with_its_exit_code(ctx: Any, tmp_path: Path) -> None:
+    missing = tmp_path / "nope.csv"
+    result = _run(ctx, missing)
+    assert result.status == "failed" and result.exit_code == result.stages[0].exit_code != 0
+    assert _stages(result) == {
+        "prepare": "failed",
+        "train": "skipped",
+        "wait": "skipped",
+        "gate": "skipped",
+        "deploy": "skipped",
+    }
+    assert "error: retrain: prepare failed" in ctx.reporter.stream.getvalue()
+
+
+# -- one JSON document through the CLI ---------------------------------------------------------------------
+def test_retrain_json_is_one_document(aws: None, run_cli: Any, tmp_path: Path, sm_script: Any) -> None:
+    from sagemaker_script import BUCKET
+
+    boto3.client("s3", region_name=REGION).create_bucket(
+        Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    boto3.client("iam").create_role(RoleName="nikkei-deepar-sagemaker", AssumeRolePolicyDocument="{}")
+    (tmp_path / "nikkei-deepar.toml").write_text(f'[aws]\nbucket = "{BUCKET}"\n')
+    sm_script.next_training(completed(GOOD))
+    r = run_cli("retrain", "--input", str(PRICES), "--json")
+    assert r.exit_code == 0, r.stderr
+    doc = json.loads(r.stdout)  # the whole of stdout: one document
+    assert tuple(doc) == ENVELOPE_KEYS
+    assert (doc["command"], doc["status"], doc["data"]["status"]) == ("retrain", "ok", "deployed")
+    assert [s["status"] for s in doc["data"]["stages"]] == ["done"] * 5
+    assert "retrain: deploy" in r.stderr
+
+
+# -- the local backend: a tiny real training -------------------------------------------------------------
+@pytest.mark.local
+def test_local_backend_retrain(hermetic_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("gluonts")
+    monkeypatch.setenv("NIKKEI_DEEPAR_LOCAL_BATCHES", "2")
+    settings = settings_for(
+        backend="local",
+        data={"calendar": "trading_days"},
+        training={
+            "seed": 7,
+            "hyperparameters": {
+                "context_length": 10,
+                "epochs": 1,
+                "num_cells": 30,
+                "num_layers": 1,
+                "num_eval_samples": 20,
+            },
+        },
+        endpoint={"name": "nikkei-local"},
+    )
+    ctx = make_context(hermetic_env, settings, clock=FakeClock())
+    result = _run(ctx)
+    assert (result.status, result.exit_code) == ("deployed", 0), result.to_data()
+    assert result.stages[2].result is not None
+    assert "test:mean_wQuantileLoss" in result.stages[2].result["metrics"]
+    again = _run(make_context(hermetic_env, settings, clock=FakeClock()))
+    assert (again.status, again.job) == ("already-deployed", result.job)
+    assert _stages(again)["train"] == "reused"
+    from nikkei_deepar.steps import status
+
+    seen = status.run(make_context(hermetic_env, settings)).to_data()
+    assert seen["endpoint"]["serving_job"] == result.job and seen["endpoint"]["cost"] is None
+    assert seen["drift"] == {"missing": [], "untracked": []}
