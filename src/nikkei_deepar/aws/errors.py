@@ -56,6 +56,7 @@ def http_status(exc: Any) -> int:
 @contextlib.contextmanager
 def aws_errors(action: str) -> Iterator[None]:
     import botocore.exceptions as bx
+    from botocore.parsers import ResponseParserError
 
     try:
         yield
@@ -64,7 +65,8 @@ def aws_errors(action: str) -> Iterator[None]:
     except (bx.NoCredentialsError, bx.PartialCredentialsError):
         raise AwsError(
             f"{action}: no AWS credentials found",
-            hint="configure credentials (aws configure, AWS_PROFILE, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)",
+            hint="configure credentials (aws configure, AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY)",
             code="aws-credentials",
         ) from None
     except bx.TokenRetrievalError as exc:
@@ -103,7 +105,8 @@ def aws_errors(action: str) -> Iterator[None]:
         if code in DENIED or status == 403:
             raise AwsError(
                 f"{action}: access denied ({message})",
-                hint="the caller's IAM policy must allow this action; `nikkei-deepar doctor` checks the basics",
+                hint="the caller's IAM policy must allow this action; `nikkei-deepar doctor` checks "
+                "the basics",
                 code="aws-access-denied",
             ) from None
         if status >= 500:
@@ -113,6 +116,12 @@ def aws_errors(action: str) -> Iterator[None]:
                 code="aws-unavailable",
             ) from None
         raise AwsError(f"{action}: {code}: {message}", code="aws-error") from None
+    except ResponseParserError as exc:
+        raise AwsError(
+            f"{action}: AWS sent an answer that could not be read ({str(exc).splitlines()[0][:200]})",
+            hint="usually a proxy or an endpoint override (AWS_ENDPOINT_URL) answering instead of AWS",
+            code="aws-unreadable",
+        ) from None
     except bx.ParamValidationError as exc:
         raise AwsError(f"{action}: invalid request parameters ({exc})", code="aws-params") from None
     except bx.BotoCoreError as exc:

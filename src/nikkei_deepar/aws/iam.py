@@ -192,3 +192,22 @@ class Gateway:
                     return False
                 raise
         return True
+
+    def can_pass_role(self, principal_arn: str, role_arn: str, *, service: str) -> str:
+        """Whether `principal_arn` may iam:PassRole `role_arn` to `service`, by IAM's policy simulator:
+        "allowed", "implicitDeny" or "explicitDeny"."""
+        with aws_errors("simulating iam:PassRole"):
+            answer = self.client.simulate_principal_policy(
+                PolicySourceArn=principal_arn,
+                ActionNames=["iam:PassRole"],
+                ResourceArns=[role_arn],
+                ContextEntries=[
+                    {
+                        "ContextKeyName": "iam:PassedToService",
+                        "ContextKeyValues": [service],
+                        "ContextKeyType": "string",
+                    }
+                ],
+            )
+        results = answer.get("EvaluationResults") or [{}]
+        return str(results[0].get("EvalDecision", "implicitDeny"))

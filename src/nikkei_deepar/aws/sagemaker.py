@@ -193,15 +193,26 @@ class Gateway:
         return self._delete("delete_model", "ModelName", name)
 
     # -- teardown: what else is in the account, and stopping batch jobs (added for teardown) ------
+    def _arns(self, operation: str, key: str, prefix: str) -> dict[str, str]:
+        with aws_errors(f"listing {key[0].lower() + key[1:]}"):
+            found: dict[str, str] = {}
+            for page in self.client.get_paginator(operation).paginate():
+                for item in page.get(key, []):
+                    found[str(item[f"{prefix}Name"])] = str(item[f"{prefix}Arn"])
+        return found
+
     def endpoint_arns(self) -> dict[str, str]:
         """Every endpoint in the region, name -> ARN (all pages), whoever created it: teardown lists the
         ones it leaves alone, because each of them bills by the hour."""
-        with aws_errors("listing endpoints"):
-            found: dict[str, str] = {}
-            for page in self.client.get_paginator("list_endpoints").paginate():
-                for endpoint in page.get("Endpoints", []):
-                    found[str(endpoint["EndpointName"])] = str(endpoint["EndpointArn"])
-        return found
+        return self._arns("list_endpoints", "Endpoints", "Endpoint")
+
+    def endpoint_config_arns(self) -> dict[str, str]:
+        """Every endpoint config in the region, name -> ARN (status looks for untracked ones)."""
+        return self._arns("list_endpoint_configs", "EndpointConfigs", "EndpointConfig")
+
+    def model_arns(self) -> dict[str, str]:
+        """Every model in the region, name -> ARN (status looks for untracked ones)."""
+        return self._arns("list_models", "Models", "Model")
 
     def stop_transform_job_if_running(self, name: str) -> bool:
         """StopTransformJob for a job still InProgress; False when it is not running (or gone)."""

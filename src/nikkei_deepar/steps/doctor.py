@@ -433,26 +433,5 @@ def _principal_arn(caller: str, *, lookup: Callable[[str], str | None]) -> str |
 
 
 def _simulate_pass_role(ctx: Context, principal: str, role_arn: str) -> str:
-    """SimulatePrincipalPolicy for iam:PassRole to SageMaker: "allowed", "implicitDeny" or "explicitDeny".
-
-    The IAM gateway has no method for this yet: it goes through its client inside the gateway's error
-    translation, and belongs in `aws/iam.py` as `can_pass_role(principal, role_arn, service)`.
-    """
-    from nikkei_deepar.aws.errors import aws_errors
-
-    iam = ctx.gateway("iam")
-    with aws_errors("simulating iam:PassRole"):
-        answer = iam.client.simulate_principal_policy(
-            PolicySourceArn=principal,
-            ActionNames=["iam:PassRole"],
-            ResourceArns=[role_arn],
-            ContextEntries=[
-                {
-                    "ContextKeyName": "iam:PassedToService",
-                    "ContextKeyValues": [PASSED_TO],
-                    "ContextKeyType": "string",
-                }
-            ],
-        )
-    results = answer.get("EvaluationResults") or [{}]
-    return str(results[0].get("EvalDecision", "implicitDeny"))
+    """SimulatePrincipalPolicy for iam:PassRole to SageMaker: "allowed", "implicitDeny" or "explicitDeny"."""
+    return str(ctx.gateway("iam").can_pass_role(principal, role_arn, service=PASSED_TO))

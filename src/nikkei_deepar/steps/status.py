@@ -367,10 +367,8 @@ class _AwsProbe:
         found: list[ResourceView] = []
         listings = {
             "endpoint": self.sm.endpoint_arns(),
-            "endpoint-config": _listing(
-                self.sm, "list_endpoint_configs", "EndpointConfigs", "EndpointConfig"
-            ),
-            "model": _listing(self.sm, "list_models", "Models", "Model"),
+            "endpoint-config": self.sm.endpoint_config_arns(),
+            "model": self.sm.model_arns(),
         }
         for kind, arns in listings.items():
             for name, arn in sorted(arns.items()):
@@ -409,23 +407,6 @@ class _AwsProbe:
             "instance_type": first.get("InstanceType"),
             "instance_count": first.get("InitialInstanceCount", 1),
         }
-
-
-def _listing(sm: Any, operation: str, key: str, prefix: str) -> dict[str, str]:
-    """Every model / endpoint config in the region, name -> ARN (all pages).
-
-    The SageMaker gateway has `endpoint_arns()` but no such method for models and endpoint configs yet;
-    this goes through its client inside the gateway's error translation, and belongs in
-    `aws/sagemaker.py` as `model_arns()` / `endpoint_config_arns()`.
-    """
-    from nikkei_deepar.aws.errors import aws_errors
-
-    found: dict[str, str] = {}
-    with aws_errors(f"listing {key[0].lower() + key[1:]}"):
-        for page in sm.client.get_paginator(operation).paginate():
-            for item in page.get(key, []):
-                found[str(item[f"{prefix}Name"])] = str(item[f"{prefix}Arn"])
-    return found
 
 
 class _LocalProbe:

@@ -1,0 +1,385 @@
+"""The example scripts in examples/ run as cron runs them, against the moto server, so they never rot.
+
+Each script is run by `bash` in a fresh session (no controlling terminal, stdin /dev/null) with an
+`env -i`-like environment: PATH (the venv's bin, /usr/bin, /bin), HOME and the tool's home in tmp, fake
+AWS credentials, region and AWS_ENDPOINT_URL, and the config through NIKKEI_DEEPAR_CONFIG or the
+argument. The config is examples/sagemaker.toml itself with its placeholder bucket and its `[data] source`
+replaced, so the shipped config is what runs.
+
+Checked: the exit code, the files the scripts write (a CSV whose dates are real Tokyo trading days, the
+retrain JSON summary), logs of plain timestamped lines (no ANSI escapes), what cron would mail (nothing
+on success, one line on failure), and what is left on the server (no endpoint after a one-off).
+
+The moto server runs in this process: `sm_script` scripts the jobs' DeepAR metrics and a failing
+InvokeEndpoint, and provision's TLS-only bucket policy is honoured as TLS (`honour_secure_transport`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as dt
+import io
+import json
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from nikkei_deepar.data.calendar import is_trading_day
+from sagemaker_script import (
+    REGION,
+    completed,
+    deepar_response,
+    failed,
+    honour_secure_transport,
+    model_error,
+    queue_endpoint_results,
+)
+
+pytestmark = pytest.mark.e2e
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXE = Path(sys.executable).parent / "nikkei-deepar"
+PRICES = Path(__file__).resolve().parents[1] / "fixtures" / "prices" / "long" / "stooq.csv"
+LAST_CLOSE = dt.date(2024, 9, 17)  # the fixture's last row
+BUCKET = "nikkei-deepar-examples-bucket"
+ENDPOINT = "nikkei-deepar"  # examples/sagemaker.toml's
+GOOD = {"test:RMSE": 400.0, "test:mean_wQuantileLoss": 0.0200, "train:final_loss": 5.0}
+WORSE = {"test:RMSE": 450.0, "test:mean_wQuantileLoss": 0.0250, "train:final_loss": 5.2}
+HEADER = ["date", "step", "mean", "q0.1", "q0.5", "q0.9"]
+STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{4} ")
+
+
+@dataclass
+class Cron:
+    """A cron-like runner for the example scripts, in a tmp folder."""
+
+    root: Path
+    env: dict[str, str]
+    config: Path
+    prices: Path
+
+    @property
+    def home(self) -> Path:
+        return Path(self.env["HOME"])
+
+    @property
+    def logs(self) -> Path:
+        return self.home / "nikkei-deepar" / "logs"
+
+    @property
+    def forecasts(self) -> Path:
+        return self.home / "nikkei-deepar" / "forecasts"
+
+    def today(self) -> str:
+        """`date +%F` as the scripts see it (same environment, same time zone)."""
+        return self._run(["date", "+%F"]).stdout.strip()
+
+    def script(
+        self, name: str, *args: str, expect: int = 0, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        done = self._run(["bash", str(EXAMPLES / name), *args], env=env)
+        assert done.returncode == expect, (
+            f"{name} {args}: exit {done.returncode}, expected {expect}\n"
+            f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}\nlogs:\n{self.all_logs()}"
+        )
+        return done
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        done = self._run([str(EXE), *args, "--config", str(self.config)])
+        assert done.returncode == 0, f"{args}: exit {done.returncode}\n{done.stdout}\n{done.stderr}"
+        return done
+
+    def write_prices(self, *, drop_last: int = 0) -> None:
+        """The price file `[data] source` names: the fixture, without its last `drop_last` rows."""
+        lines = PRICES.read_text(encoding="utf-8").splitlines(keepends=True)
+        self.prices.write_text("".join(lines[: len(lines) - drop_last]), encoding="utf-8")
+
+    def all_logs(self) -> str:
+        if not self.logs.is_dir():
+            return "(no log folder)"
+        return "\n".join(f"== {p.name}\n{p.read_text(encoding='utf-8')}" for p in sorted(self.logs.iterdir()))
+
+    def _run(self, argv: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            argv,
+            cwd=self.root,
+            env=self.env if env is None else env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            start_new_session=True,  # no controlling terminal, as under cron
+        )
+
+
+def example_config(*, bucket: str, source: Path) -> str:
+    """examples/sagemaker.toml with its placeholder bucket and its data source replaced."""
+    text = (EXAMPLES / "sagemaker.toml").read_text(encoding="utf-8")
+    placeholder = re.compile(r'^bucket = "CHANGE-ME[^"]*"$', re.MULTILINE)
+    source_line = re.compile(r'^source = "fred"$', re.MULTILINE)
+    assert len(placeholder.findall(text)) == 1 and len(source_line.findall(text)) == 1
+    text = placeholder.sub(f'bucket = "{bucket}"', text)
+    return source_line.sub(f"source = {json.dumps(str(source))}", text)
+
+
+@pytest.fixture
+def cron(moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cron:
+    honour_secure_transport(monkeypatch)
+    root = tmp_path / "cron"
+    home = root / "home"
+    home.mkdir(parents=True)
+    prices = root / "prices.csv"
+    config = root / "nikkei-deepar.toml"
+    config.write_text(example_config(bucket=BUCKET, source=prices), encoding="utf-8")
+    env = {  # what `env -i` leaves a cron job: PATH, HOME, and the AWS variables it is given
+        "PATH": f"{EXE.parent}:/usr/bin:/bin",
+        "HOME": str(home),
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ENDPOINT_URL": moto_server,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_MAX_ATTEMPTS": "2",
+        "NIKKEI_DEEPAR_HOME": str(root / "ledger"),
+        "NIKKEI_DEEPAR_CONFIG": str(config),
+    }
+    runner = Cron(root=root, env=env, config=config, prices=prices)
+    runner.write_prices()
+    return runner
+
+
+def _sm(server: str) -> Any:
+    return boto3.client("sagemaker", region_name=REGION, endpoint_url=server)
+
+
+def _plain_log(text: str) -> list[str]:
+    """The log's lines, each timestamped; no ANSI escapes, no carriage returns (no live lines)."""
+    assert text, "empty log"
+    assert "\x1b" not in text and "\r" not in text
+    lines = text.splitlines()
+    unstamped = [line for line in lines if not STAMP.match(line)]
+    assert unstamped == [], f"lines without a timestamp: {unstamped}"
+    return lines
+
+
+def _forecast_rows(text: str, *, after: dt.date) -> list[dict[str, str]]:
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert rows and list(rows[0]) == HEADER
+    dates = [dt.date.fromisoformat(r["date"]) for r in rows]
+    assert dates == sorted(set(dates)) and dates[0] > after
+    assert all(is_trading_day(d) for d in dates), dates
+    assert all(float(r["q0.1"]) <= float(r["q0.5"]) <= float(r["q0.9"]) for r in rows)
+    return rows
+
+
+@contextlib.contextmanager
+def lock_held(home: Path, seconds: float) -> Iterator[None]:
+    """Another nikkei-deepar command holding the ledger lock for `seconds`, from now."""
+    code = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from nikkei_deepar.state import StateStore\n"
+        f"with StateStore(Path({str(home)!r})).lock():\n"
+        "    print('held', flush=True)\n"
+        f"    time.sleep({seconds})\n"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        yield
+    finally:
+        holder.wait(timeout=30)
+
+
+# -- daily-forecast.sh --------------------------------------------------------------------------------
+def test_daily_forecast_refreshes_the_data_and_writes_todays_csv(cron: Cron, moto_server: str) -> None:
+    """Deployed last week on older data; tonight's run prepares the new file and predicts from it,
+    waiting for a lock another command holds, without training anything."""
+    cron.write_prices(drop_last=5)
+    cron.cli("provision")
+    cron.cli("prepare")
+    cron.cli("train", "--wait")
+    cron.cli("deploy")
+    sm = _sm(moto_server)
+    jobs_before = sm.list_training_jobs()["TrainingJobSummaries"]
+    config_before = sm.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"]
+
+    cron.write_prices()  # today's download: five more sessions, up to LAST_CLOSE
+    queue_endpoint_results([deepar_response(7)], region=REGION, server=moto_server)
+    env = {k: v for k, v in cron.env.items() if k != "NIKKEI_DEEPAR_CONFIG"}  # the config as argument
+    with lock_held(Path(cron.env["NIKKEI_DEEPAR_HOME"]), 3.0):
+        started = time.monotonic()
+        done = cron.script("daily-forecast.sh", str(cron.config), env=env)
+    assert time.monotonic() - started >= 2.8  # prepare waited for the lock (--wait-lock), no exit 9
+    assert (done.stdout, done.stderr) == ("", "")  # nothing for cron to mail
+
+    day = cron.today()
+    assert [p.name for p in cron.forecasts.iterdir()] == [f"forecast-{day}.csv"]
+    rows = _forecast_rows(
+        (cron.forecasts / f"forecast-{day}.csv").read_text(encoding="utf-8"), after=LAST_CLOSE
+    )
+    assert dt.date(2024, 9, 23) not in {dt.date.fromisoformat(r["date"]) for r in rows}  # a holiday
+
+    lines = _plain_log((cron.logs / f"daily-forecast-{day}.log").read_text(encoding="utf-8"))
+    log = "\n".join(lines)
+    assert "$ nikkei-deepar prepare" in log and "$ nikkei-deepar predict --format csv --output" in log
+    assert f"read {cron.prices}: 420 rows, 2023-01-04 .. 2024-09-17" in log  # the refreshed file
+    assert "uploaded s3://" in log
+    assert lines[-1].endswith(f"daily-forecast: done: {cron.forecasts / f'forecast-{day}.csv'}")
+
+    assert sm.list_training_jobs()["TrainingJobSummaries"] == jobs_before  # no retraining
+    assert sm.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"] == config_before
+
+
+def test_daily_forecast_with_a_bad_price_file_exits_3_and_says_why(cron: Cron) -> None:
+    cron.prices.write_text("Date,Close\nnot a date,not a price\n", encoding="utf-8")
+    # cron's own PATH, the executable named by NIKKEI_DEEPAR_BIN, the config by NIKKEI_DEEPAR_CONFIG
+    env = {**cron.env, "PATH": "/usr/bin:/bin", "NIKKEI_DEEPAR_BIN": str(EXE)}
+    done = cron.script("daily-forecast.sh", expect=3, env=env)
+
+    day = cron.today()
+    log_file = cron.logs / f"daily-forecast-{day}.log"
+    assert done.stdout == ""
+    assert done.stderr == f"daily-forecast: failed with exit 3 on {_hostname(cron)}, see {log_file}\n"
+    log = "\n".join(_plain_log(log_file.read_text(encoding="utf-8")))
+    assert f"error: {cron.prices}: no data rows" in log
+    assert "$ nikkei-deepar predict" not in log  # stopped at the failing step
+    assert log.endswith("daily-forecast: FAILED with exit 3")
+    assert not cron.forecasts.exists() or list(cron.forecasts.iterdir()) == []
+
+
+def test_daily_forecast_refuses_the_unedited_example_config(cron: Cron) -> None:
+    """No argument, no NIKKEI_DEEPAR_CONFIG: examples/sagemaker.toml, whose placeholder bucket is a
+    configuration error (exit 2) rather than somebody else's bucket."""
+    env = {k: v for k, v in cron.env.items() if k != "NIKKEI_DEEPAR_CONFIG"}
+    cron.script("daily-forecast.sh", expect=2, env=env)
+    log = (cron.logs / f"daily-forecast-{cron.today()}.log").read_text(encoding="utf-8")
+    _plain_log(log)
+    assert f"config {EXAMPLES / 'sagemaker.toml'}" in log
+    assert "aws.bucket: S3 bucket names are" in log and "CHANGE-ME" in log
+    assert not (EXAMPLES / ".nikkei-deepar").exists()  # NIKKEI_DEEPAR_HOME holds the ledger
+
+
+# -- weekly-retrain.sh --------------------------------------------------------------------------------
+def test_weekly_retrain_deploys_then_keeps_the_better_model(
+    cron: Cron, moto_server: str, sm_script: Any
+) -> None:
+    cron.write_prices(drop_last=5)
+    cron.cli("provision")
+    sm_script.next_training(completed(GOOD))
+    done = cron.script("weekly-retrain.sh")
+    assert (done.stdout, done.stderr) == ("", "")
+    day = cron.today()
+    first = _summary(cron, day)
+    assert (first["status"], first["exit_code"]) == ("ok", 0)
+    assert first["data"]["status"] == "deployed"
+    assert first["data"]["gate"]["decision"] == "deploy"
+    served = _sm(moto_server).describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"]
+
+    # a week later: more data, a worse model; the gate keeps the deployed one and that is no error
+    cron.write_prices()
+    sm_script.next_training(completed(WORSE))
+    done = cron.script("weekly-retrain.sh")
+    assert (done.stdout, done.stderr) == ("", "")
+    second = _summary(cron, day)  # same day here: the file is replaced
+    assert second["data"]["status"] == "kept-current-model"
+    assert second["data"]["gate"]["decision"] == "keep"
+    assert second["data"]["job"] != first["data"]["job"]
+    assert _sm(moto_server).describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"] == served
+
+    lines = _plain_log((cron.logs / f"weekly-retrain-{day}.log").read_text(encoding="utf-8"))
+    log = "\n".join(lines)
+    assert "retrain: prepare" in log and "retrain: gate: keep: new 0.025 > deployed 0.02" in log
+    assert f"weekly-retrain: retrain deployed (exit 0), job {first['data']['job']}, gate deploy" in log
+    assert (
+        f"weekly-retrain: retrain kept-current-model (exit 0), job {second['data']['job']}, gate keep" in log
+    )
+    assert "the deployed model stays (normal, not an error)" in log
+    assert "ALERT" not in log and "FIX" not in log
+
+
+def test_weekly_retrain_alerts_when_the_training_job_fails(
+    cron: Cron, moto_server: str, sm_script: Any
+) -> None:
+    cron.cli("provision")
+    reason = "ClientError: Unable to parse the training data"
+    sm_script.next_training(failed(reason))
+    done = cron.script("weekly-retrain.sh", expect=6)
+
+    day = cron.today()
+    log_file = cron.logs / f"weekly-retrain-{day}.log"
+    summary = _summary(cron, day)
+    assert (summary["status"], summary["exit_code"], summary["data"]["status"]) == ("error", 6, "failed")
+    # one line for cron to mail, saying it needs a human and why
+    assert done.stdout == ""
+    assert done.stderr.startswith(f"ALERT: weekly-retrain exit 6 on {_hostname(cron)}: ")
+    assert reason in done.stderr and done.stderr.endswith(f"; see {log_file}\n")
+    assert done.stderr.count("\n") == 1
+    log = "\n".join(_plain_log(log_file.read_text(encoding="utf-8")))
+    assert reason in log and "weekly-retrain: ALERT: exit 6" in log
+    assert _sm(moto_server).list_endpoints()["Endpoints"] == []
+
+
+def _summary(cron: Cron, day: str) -> dict[str, Any]:
+    """The retrain JSON summary: exactly one JSON document."""
+    document: dict[str, Any] = json.loads((cron.logs / f"retrain-{day}.json").read_text(encoding="utf-8"))
+    assert document["schema"] == "nikkei-deepar/result/v1" and document["command"] == "retrain"
+    return document
+
+
+def _hostname(cron: Cron) -> str:
+    return cron._run(["bash", "-c", 'printf %s "$HOSTNAME"']).stdout
+
+
+# -- one-off-forecast.sh ------------------------------------------------------------------------------
+def test_one_off_forecast_prints_the_forecast_and_leaves_nothing_billing(
+    cron: Cron, moto_server: str
+) -> None:
+    queue_endpoint_results([deepar_response(7)], region=REGION, server=moto_server)
+    env = {**cron.env, "NIKKEI_DEEPAR_TEARDOWN_ALL": "1"}
+    done = cron.script("one-off-forecast.sh", str(cron.prices), env=env)
+
+    _forecast_rows(done.stdout, after=LAST_CLOSE)  # stdout is the forecast and nothing else
+    lines = _plain_log(done.stderr)
+    steps = [line.split("$ ", 1)[1].split()[1] for line in lines if "$ nikkei-deepar " in line]
+    assert steps == ["prepare", "provision", "train", "deploy", "predict", "teardown"]
+    assert "one-off: torn down: nothing is left billing by the hour" in done.stderr
+    assert lines[-1].endswith("one-off: done")
+
+    sm = _sm(moto_server)
+    assert sm.list_endpoints()["Endpoints"] == []
+    assert sm.list_endpoint_configs()["EndpointConfigs"] == []
+    assert sm.list_models()["Models"] == []
+    s3 = boto3.client("s3", region_name=REGION, endpoint_url=moto_server)
+    assert s3.list_buckets()["Buckets"] == []  # NIKKEI_DEEPAR_TEARDOWN_ALL=1: the bucket too
+
+
+def test_one_off_forecast_tears_the_endpoint_down_when_predict_fails(
+    cron: Cron, moto_server: str, sm_script: Any
+) -> None:
+    sm_script.fail_next_invoke(model_error(400, "Unable to parse the request"))
+    done = cron.script("one-off-forecast.sh", str(cron.prices), expect=4)
+
+    assert done.stdout == ""
+    lines = _plain_log(done.stderr)
+    log = "\n".join(lines)
+    teardown = [line for line in lines if "$ nikkei-deepar teardown" in line]
+    assert len(teardown) == 1 and "--yes" in teardown[0] and "--all" not in teardown[0]
+    assert "one-off: torn down" in log
+    assert lines[-1].endswith("one-off: FAILED with exit 4")
+    sm = _sm(moto_server)
+    assert sm.list_endpoints()["Endpoints"] == []
+    assert sm.list_models()["Models"] == []
+    s3 = boto3.client("s3", region_name=REGION, endpoint_url=moto_server)
+    assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == [BUCKET]  # kept without TEARDOWN_ALL
