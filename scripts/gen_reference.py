@@ -103,10 +103,30 @@ def _toml(value: Any) -> str:
     return json.dumps(value)
 
 
+def example_comments() -> dict[str, str]:
+    """`dotted.key -> inline comment` from config.example.toml, the one place keys are explained."""
+    comments: dict[str, str] = {}
+    section = ""
+    for raw in (ROOT / "config.example.toml").read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        header = re.match(r"^#?\s*\[([\w.]+)\]\s*(?:#\s*(.*))?$", line)
+        if header:
+            section = header.group(1) + "."
+            if header.group(2):
+                comments[header.group(1)] = header.group(2).strip()
+            continue
+        entry = re.match(r"^#?\s*\"?([\w.-]+)\"?\s*=\s*.*?(?:\s#\s*(.*))?$", line)
+        if entry and entry.group(2):
+            comments.setdefault(section + entry.group(1), entry.group(2).strip())
+    return comments
+
+
 def config_reference() -> str:
+    comments = example_comments()
     lines = ["| key | default | allowed | meaning |", "|---|---|---|---|"]
     for key, default, allowed, meaning in config_rows():
-        lines.append(f"| `{key}` | {default} | {allowed} | {meaning} |")
+        text = comments.get(key) or meaning
+        lines.append(f"| `{key}` | {default} | {allowed} | {text.replace('|', '/')} |")
     return "\n".join(lines)
 
 
@@ -115,12 +135,10 @@ BLOCKS = {"commands": command_reference, "config": config_reference}
 
 def render(text: str) -> str:
     for name, make in BLOCKS.items():
-        pattern = re.compile(
-            rf"(<!-- generated:{name}:start -->\n).*?(\n<!-- generated:{name}:end -->)", flags=re.S
-        )
+        pattern = re.compile(rf"(<!-- generated:{name}:start -->).*?(<!-- generated:{name}:end -->)", flags=re.S)
         if pattern.search(text):
             body = make()
-            text = pattern.sub(lambda m, body=body: m.group(1) + body + m.group(2), text)
+            text = pattern.sub(lambda m, body=body: f"{m.group(1)}\n{body}\n{m.group(2)}", text)
     return text
 
 
