@@ -18,8 +18,7 @@ HEAVY = ("boto3", "botocore", "pandas", "numpy", "torch", "gluonts", "pydantic",
 
 
 def executable() -> str:
-    found = shutil.which("nikkei-deepar") or str(Path(sys.executable).parent / "nikkei-deepar")
-    return found
+    return shutil.which("nikkei-deepar") or str(Path(sys.executable).parent / "nikkei-deepar")
 
 
 def time_command(args: list[str], runs: int) -> tuple[float, float]:
@@ -45,7 +44,9 @@ def main() -> None:
     exe = executable()
     for flags in (["--help"], ["--version"], ["prepare", "--help"]):
         median, worst = time_command([exe, *flags], args.runs)
-        print(f"nikkei-deepar {' '.join(flags):<16} median {median * 1000:6.0f} ms   max {worst * 1000:6.0f} ms")
+        print(
+            f"nikkei-deepar {' '.join(flags):<16} median {median * 1000:6.0f} ms   max {worst * 1000:6.0f} ms"
+        )
     heavy = heavy_imports()
     print("heavy modules imported at start-up:", ", ".join(heavy) if heavy else "none")
     if heavy:

@@ -46,7 +46,9 @@ def command_reference() -> str:
     runner = CliRunner()
     parts = []
     for words in command_names():
-        result = runner.invoke(app, [*words, "--help"], env={"COLUMNS": "100", "TERM": "dumb"}, terminal_width=100)
+        result = runner.invoke(
+            app, [*words, "--help"], env={"COLUMNS": "100", "TERM": "dumb"}, terminal_width=100
+        )
         text = "\n".join(line.rstrip() for line in result.stdout.strip().splitlines())
         parts.append(f"#### `nikkei-deepar {' '.join(words)}`\n\n```text\n{text}\n```")
     return "\n\n".join(parts)
@@ -135,7 +137,9 @@ BLOCKS = {"commands": command_reference, "config": config_reference}
 
 def render(text: str) -> str:
     for name, make in BLOCKS.items():
-        pattern = re.compile(rf"(<!-- generated:{name}:start -->).*?(<!-- generated:{name}:end -->)", flags=re.S)
+        pattern = re.compile(
+            rf"(<!-- generated:{name}:start -->).*?(<!-- generated:{name}:end -->)", flags=re.S
+        )
         if pattern.search(text):
             body = make()
             text = pattern.sub(lambda m, body=body: f"{m.group(1)}\n{body}\n{m.group(2)}", text)

@@ -79,9 +79,11 @@ def test_lock_held_by_another_process_names_pid_and_host(tmp_path: Path) -> None
     try:
         assert ready.wait(10)
         store = StateStore(tmp_path)
-        with pytest.raises(LockHeldError, match=rf"locked by pid {proc.pid} on .+ since ") as info:
-            with store.lock():
-                pass
+        with (
+            pytest.raises(LockHeldError, match=rf"locked by pid {proc.pid} on .+ since ") as info,
+            store.lock(),
+        ):
+            pass
         assert info.value.exit_code == ExitCode.LOCKED
         assert store.lock_holder() is not None
         # --wait-lock: waits, then gets it once the holder lets go

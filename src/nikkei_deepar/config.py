@@ -361,7 +361,7 @@ def load_config(
 
 
 def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
-    merged = json.loads(json.dumps(raw))  # a deep copy of plain TOML data
+    merged: dict[str, Any] = json.loads(json.dumps(raw))  # a deep copy of plain TOML data
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
     if region:
         _set_dotted(merged, "aws.region", region)

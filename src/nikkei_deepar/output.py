@@ -182,7 +182,9 @@ def _print_table(table: Table, out: IO[str], *, color: bool) -> None:
         out.write(table.title + "\n")
     for n, row in enumerate(cells):
         out.write(
-            "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            )
         )
         out.write("\n")
         if n == 0:

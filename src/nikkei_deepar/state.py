@@ -220,8 +220,8 @@ class StateStore:
                 os.fsync(fh.fileno())
             if self.path.exists():
                 with contextlib.suppress(OSError):
-                    os.replace(self.path, self.path.with_suffix(".json.bak"))
-            os.replace(tmp, self.path)
+                    self.path.replace(self.path.with_suffix(".json.bak"))
+            Path(tmp).replace(self.path)
         except BaseException:
             with contextlib.suppress(OSError):
                 Path(tmp).unlink()

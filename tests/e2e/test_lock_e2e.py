@@ -87,7 +87,7 @@ def test_wait_lock_waits_for_the_holder(tmp_path: Path) -> None:
     holder.stdin.write("\n")
     holder.stdin.flush()
     holder.wait(10)
-    out, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
 
 

@@ -110,15 +110,17 @@ def run(ctx: Context, *, input_file: Path | None, dry_run: bool, allow_stale: bo
 
     backend = settings.backend
     pending = False
+    uploaded: list[str] = []
+    already: list[str] = []
     if dry_run:
-        uris, uploaded, already = {name: str(local_dir / name) for name in files}, [], []
+        uris = {name: str(local_dir / name) for name in files}
     else:
         try:
             uris, uploaded, already = store_files(ctx, channels.sha256, files)
         except NotFoundError as exc:
             # prepare may run before provision: keep the channels here, `train` uploads them.
             pending = True
-            uris, uploaded, already = {name: str(local_dir / name) for name in files}, [], []
+            uris = {name: str(local_dir / name) for name in files}
             ctx.reporter.warn(
                 f"{exc.message}: channels kept in {local_dir}; `nikkei-deepar provision` creates the "
                 "bucket and `train` uploads them"
@@ -236,7 +238,7 @@ def _write_atomic(path: Path, body: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(body)
-        os.replace(tmp, path)
+        Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
