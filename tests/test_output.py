@@ -1,0 +1,86 @@
+"""Progress on stderr: a live line on a terminal; plain timestamped lines for logs; quiet is quiet."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+
+from nikkei_deepar.output import Reporter
+
+STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{4} ")
+
+
+class Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_not_a_terminal_gives_timestamped_plain_lines() -> None:
+    stream = io.StringIO()
+    reporter = Reporter.for_environment(quiet=False, verbose=False, json_mode=False, stream=stream)
+    reporter.live("InProgress Training 0m30s")
+    reporter.live("InProgress Training 1m00s")
+    reporter.warn("careful")
+    reporter.close()
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 3 and all(STAMP.match(line) for line in lines)
+    assert "\r" not in stream.getvalue() and "\x1b[" not in stream.getvalue()
+    assert lines[2].endswith("warning: careful")
+
+
+def test_terminal_gets_one_live_line_and_colour(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TERM", "xterm")
+    stream = Tty()
+    reporter = Reporter.for_environment(quiet=False, verbose=False, json_mode=False, stream=stream)
+    reporter.live("InProgress 0m30s")
+    reporter.live("Completed 1m00s")
+    reporter.error("boom")
+    reporter.close()
+    out = stream.getvalue()
+    assert "\rInProgress 0m30s" in out and "\rCompleted 1m00s" in out
+    assert "\x1b[31merror: boom\x1b[0m" in out
+    assert not STAMP.match(out)
+
+
+@pytest.mark.parametrize("setting", ["NO_COLOR", "json", "quiet"])
+def test_no_colour_or_live_line_when_asked(setting: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TERM", "xterm")
+    if setting == "NO_COLOR":
+        monkeypatch.setenv("NO_COLOR", "1")
+    stream = Tty()
+    reporter = Reporter.for_environment(
+        quiet=setting == "quiet", verbose=False, json_mode=setting == "json", stream=stream
+    )
+    reporter.info("step")
+    reporter.error("boom")
+    assert "\x1b[" not in stream.getvalue()
+    if setting == "quiet":
+        assert "step" not in stream.getvalue() and "error: boom" in stream.getvalue()
+
+
+def test_verbose_adds_debug_lines() -> None:
+    quiet, chatty = io.StringIO(), io.StringIO()
+    Reporter.for_environment(quiet=False, verbose=False, json_mode=False, stream=quiet).debug("request-id 1")
+    Reporter.for_environment(quiet=False, verbose=True, json_mode=False, stream=chatty).debug("request-id 1")
+    assert quiet.getvalue() == "" and "request-id 1" in chatty.getvalue()
+
+
+def test_verbose_cli_shows_aws_request_ids(aws: None, run_cli: object, tmp_path: object) -> None:
+    import boto3
+
+    from tests.conftest import REGION
+
+    boto3.client("s3", region_name=REGION).create_bucket(
+        Bucket="verbose-bucket", CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    from pathlib import Path
+
+    Path("nikkei-deepar.toml").write_text('[aws]\nbucket = "verbose-bucket"\n', encoding="utf-8")
+    fixture = Path(__file__).resolve().parent / "fixtures" / "prices" / "long" / "yahoo.csv"
+    r = run_cli("prepare", "--input", str(fixture), "--verbose")  # type: ignore[operator]
+    assert r.exit_code == 0, r.stderr
+    assert re.search(r"s3\.PutObject: HTTP 200 request-id \S+", r.stderr)
+    r = run_cli("prepare", "--input", str(fixture))  # type: ignore[operator]
+    assert "request-id" not in r.stderr
