@@ -68,15 +68,14 @@ def test_verbose_adds_debug_lines() -> None:
 
 
 def test_verbose_cli_shows_aws_request_ids(aws: None, run_cli: object, tmp_path: object) -> None:
-    import boto3
+    from pathlib import Path
 
+    import boto3
     from tests.conftest import REGION
 
     boto3.client("s3", region_name=REGION).create_bucket(
         Bucket="verbose-bucket", CreateBucketConfiguration={"LocationConstraint": REGION}
     )
-    from pathlib import Path
-
     Path("nikkei-deepar.toml").write_text('[aws]\nbucket = "verbose-bucket"\n', encoding="utf-8")
     fixture = Path(__file__).resolve().parent / "fixtures" / "prices" / "long" / "yahoo.csv"
     r = run_cli("prepare", "--input", str(fixture), "--verbose")  # type: ignore[operator]
