@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
-import os
 import re
-import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -38,6 +36,7 @@ from pathlib import Path
 
 from nikkei_deepar import __version__
 from nikkei_deepar.errors import DataError
+from nikkei_deepar.files import write_atomic
 
 __all__ = [
     "DEFAULT_KEEP",
@@ -177,7 +176,7 @@ def fetch_source(
 
     before = [p for d, p in _copies(cache_dir, name) if d < day]
     try:
-        _write_atomic(target, raw)
+        write_atomic(target, raw)
     except OSError as exc:
         reason = f"{url}: cannot save the download as {target}: {exc.strerror or exc}"
         return _fall_back(where, reason, code="download-failed", made=made)
@@ -359,20 +358,6 @@ def _fall_back(where: _Where, reason: str, *, code: str, made: int, hint: str | 
         error=message,
         attempts=made,
     )
-
-
-def _write_atomic(path: Path, body: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(body)
-            fh.flush()
-            os.fsync(fh.fileno())
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _prune(cache_dir: Path, name: str, *, keep: int, current: Path, say: Notify) -> None:

@@ -17,7 +17,6 @@ import fcntl
 import json
 import os
 import socket
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from nikkei_deepar.errors import DataError, LockHeldError
+from nikkei_deepar.files import write_atomic
 
 SCHEMA_VERSION = 1
 HOME_ENV = "NIKKEI_DEEPAR_HOME"
@@ -208,24 +208,17 @@ class StateStore:
             ) from None
 
     def save(self, ledger: Ledger) -> None:
-        """Atomic replace; the previous good version is kept as state.json.bak."""
-        self.home.mkdir(parents=True, exist_ok=True)
+        """Atomic replace; the previous good version is kept as state.json.bak.
+
+        The backup is a copy, not a move, so at no moment is there no state.json: a crash between the
+        two writes leaves the old ledger or the new one, never none (which would forget resources).
+        """
         ledger.updated_at = utcnow()
         text = ledger.model_dump_json(indent=2, exclude_none=False) + "\n"
-        fd, tmp = tempfile.mkstemp(prefix=".state-", suffix=".tmp", dir=self.home)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-            if self.path.exists():
-                with contextlib.suppress(OSError):
-                    self.path.replace(self.path.with_suffix(".json.bak"))
-            Path(tmp).replace(self.path)
-        except BaseException:
+        if self.path.exists():
             with contextlib.suppress(OSError):
-                Path(tmp).unlink()
-            raise
+                write_atomic(self.path.with_suffix(".json.bak"), self.path.read_bytes())
+        write_atomic(self.path, text.encode("utf-8"))
 
     @contextlib.contextmanager
     def update(self) -> Iterator[Ledger]:

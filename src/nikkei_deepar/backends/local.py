@@ -67,10 +67,10 @@ from nikkei_deepar.backends.local_files import (
     read_channel,
     read_json,
     stamp_now,
-    write_atomic,
     write_json,
 )
 from nikkei_deepar.errors import AwsError, DataError, NikkeiError, NotFoundError, UsageError
+from nikkei_deepar.files import write_atomic
 from nikkei_deepar.output import Reporter
 
 BATCHES_ENV = "NIKKEI_DEEPAR_LOCAL_BATCHES"

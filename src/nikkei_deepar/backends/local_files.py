@@ -6,17 +6,15 @@ paths; `file://` URIs are accepted when read back.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from nikkei_deepar.backends.base import LogEvent
 from nikkei_deepar.errors import DataError, UsageError
+from nikkei_deepar.files import write_atomic
 
 LOG_STREAM = "local"
 
@@ -115,17 +113,3 @@ def read_json(path: Path) -> dict[str, Any] | None:
 
 def write_json(path: Path, record: Mapping[str, Any]) -> None:
     write_atomic(path, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode("utf-8"))
-
-
-def write_atomic(path: Path, body: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(body)
-        Path(tmp).chmod(0o644)
-        Path(tmp).replace(path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            Path(tmp).unlink()
-        raise

@@ -15,8 +15,6 @@ import csv
 import io
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +35,7 @@ from nikkei_deepar.data.inference import (
 from nikkei_deepar.data.series import Series
 from nikkei_deepar.data.series_io import load_series
 from nikkei_deepar.errors import JobFailedError, JobStoppedError, NotFoundError, UsageError
+from nikkei_deepar.files import write_atomic
 from nikkei_deepar.output import Table
 from nikkei_deepar.state import Ledger, Resource
 from nikkei_deepar.steps.train import resource_name
@@ -358,16 +357,3 @@ def _notes(series: Series, points: list[DatedPoint], prediction_length: int) -> 
 
 def _num(value: float) -> str:
     return repr(round(float(value), 6))
-
-
-def write_atomic(path: Path, body: bytes) -> None:
-    """A temporary file beside `path`, then os.replace: a reader never sees half a forecast."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(body)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

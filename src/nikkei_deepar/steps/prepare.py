@@ -7,14 +7,13 @@ an unchanged file is not uploaded again.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nikkei_deepar.context import Context
 from nikkei_deepar.errors import DataError, NotFoundError, UsageError
+from nikkei_deepar.files import write_atomic
 from nikkei_deepar.state import DataVersion
 
 JSONL = "application/jsonlines"
@@ -106,7 +105,7 @@ def run(ctx: Context, *, input_file: Path | None, dry_run: bool, allow_stale: bo
     }
     local_dir = ctx.home / "data" / channels.sha256[:16]
     for name, body in files.items():
-        _write_atomic(local_dir / name, body)
+        write_atomic(local_dir / name, body)
 
     backend = settings.backend
     pending = False
@@ -230,15 +229,3 @@ def _resolve_source(ctx: Context, *, allow_stale: bool) -> Path:
     if not path.is_absolute() and ctx.loaded.path is not None:
         path = ctx.loaded.path.parent / path  # relative to the config file, not the working directory
     return path
-
-
-def _write_atomic(path: Path, body: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(body)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
