@@ -61,7 +61,7 @@ class Context:
         return create_backend(self)
 
     def gateway(self, name: str) -> Any:
-        """The gateway for one AWS service (`s3`, `iam`, `sts`, `sagemaker`, `runtime`, `logs`), built once."""
+        """The gateway for one AWS service (s3, iam, sts, sagemaker, runtime, logs), built once."""
         if name not in self._gateways:
             from importlib import import_module
 
