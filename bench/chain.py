@@ -1,6 +1,6 @@
-"""Time the seven-command chain against a moto server, next to its floor.
+"""Time the seven-command chain against a moto server, next to its floors; optionally, where it goes.
 
-    .venv/bin/python bench/chain.py [--rounds 3]
+    .venv/bin/python bench/chain.py [--rounds 5] [--breakdown 3]
 
 chain: `provision -> prepare -> train -> wait -> deploy -> predict -> teardown --all --yes`, each the
 installed `nikkei-deepar` executable in its own process, as a shell script runs them (no terminal).
@@ -10,10 +10,24 @@ from ONE Python process: one interpreter start-up, one `import boto3`, one clien
 what the chain costs with no CLI, no config, no ledger and no repeated start-up; the target is a chain
 no slower than twice the floor.
 
+floor, one process per command: the same calls split as the chain makes them, each command's replayed
+by its own bare process that imports only `nikkei_deepar.aws.session` (boto3 and the tool's client
+set-up, garbage-collector handling included): no Typer, pydantic, config, ledger or step code. It is
+the least any chain of seven processes can cost, so it shows what is the tool's and what is not.
+
 Every run starts from a freshly reset ThreadedMotoServer in this process; moto answers at once (jobs are
 born Completed, endpoints InService), so this measures the tool's own overhead, not SageMaker. The replay
 makes the same calls in the same order; the few whose answers depend on random ids (S3 version ids when
-teardown empties the versioned bucket) fail fast instead, which if anything flatters the floor.
+teardown empties the versioned bucket) fail fast instead, which if anything flatters the floor. Rounds
+interleave chain and floors, so that load from other processes falls on all of them alike; medians are
+reported with the spread (min-max) beside them.
+
+--breakdown N runs N more chains with a tracer loaded into every process (a sitecustomize on PYTHONPATH)
+and prints, per command, the median milliseconds spent in: interpreter start-up, Typer/Click/Rich import,
+pydantic import, the tool's own modules, pydantic model builds, config load, ledger reads/writes, boto3
+import, session, client creation, AWS calls, pandas/numpy/exchange_calendars import, the XTKS calendar,
+garbage collection, interpreter exit, and the rest. Each category counts its own time only (an import
+inside a client creation counts as an import). The tracer costs a little, so these rounds are not timed.
 """
 
 from __future__ import annotations
@@ -26,6 +40,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 import urllib.request
 from pathlib import Path
@@ -73,6 +88,7 @@ def _patch(module):
     def _make_api_call(self, operation_name, api_params):
         with open(os.environ["NIKKEI_BENCH_RECORD"], "a", encoding="utf-8") as fh:
             fh.write(json.dumps({
+                "command": os.environ.get("NIKKEI_BENCH_COMMAND"),
                 "service": self.meta.service_model.service_name,
                 "region": self.meta.region_name,
                 "operation": operation_name,
@@ -99,15 +115,133 @@ if os.environ.get("NIKKEI_BENCH_RECORD"):
 """
 
 
+# Loaded by every chain process of a --breakdown pass only (PYTHONPATH): self time per category, on a
+# stack (an import inside a client creation counts as an import), written at exit to $NIKKEI_BENCH_TRACE.
+TRACER = r"""
+import time
+_T0 = time.perf_counter()
+import atexit, functools, gc, importlib.abc, importlib.util, json, os, sys
+
+_stack = [["other", _T0]]
+_spent = {}
+
+def _push(category):
+    now = time.perf_counter()
+    top = _stack[-1]
+    _spent[top[0]] = _spent.get(top[0], 0.0) + now - top[1]
+    _stack.append([category, now])
+
+def _pop():
+    now = time.perf_counter()
+    category, started = _stack.pop()
+    _spent[category] = _spent.get(category, 0.0) + now - started
+    _stack[-1][1] = now
+
+_IMPORTS = {"typer": "typer", "click": "typer", "rich": "typer", "shellingham": "typer",
+            "pydantic": "pydantic", "pydantic_core": "pydantic", "annotated_types": "pydantic",
+            "typing_extensions": "pydantic", "typing_inspection": "pydantic",
+            "nikkei_deepar": "ours",
+            "boto3": "boto3", "botocore": "boto3", "s3transfer": "boto3", "urllib3": "boto3",
+            "dateutil": "boto3", "jmespath": "boto3",
+            "pandas": "pandas", "numpy": "pandas", "exchange_calendars": "pandas", "pytz": "pandas",
+            "tzdata": "pandas", "pyluach": "pandas", "korean_lunar_calendar": "pandas", "toolz": "pandas"}
+_WRAP = {"nikkei_deepar.config": [("load_config", "config")],
+         "nikkei_deepar.state": [("StateStore.load", "ledger"), ("StateStore.save", "ledger")],
+         "nikkei_deepar.data.calendar": [("_sessions", "calendar")],
+         "boto3.session": [("Session.__init__", "session"), ("Session.client", "clients")],
+         "botocore.client": [("BaseClient._make_api_call", "aws")],
+         "pydantic._internal._model_construction": [("complete_model_class", "models")]}
+
+def _timed(fn, category):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        _push(category)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _pop()
+    return wrapper
+
+class _Hook(importlib.abc.MetaPathFinder):
+    busy = False
+    def find_spec(self, name, path, target=None):
+        category = _IMPORTS.get(name.partition(".")[0])
+        if self.busy or category is None:
+            return None
+        self.busy = True
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            self.busy = False
+        if spec is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        run = spec.loader.exec_module
+        def exec_module(module):
+            _push("import " + category)
+            try:
+                run(module)
+            finally:
+                _pop()
+            for dotted, wrapped in _WRAP.get(name, []):
+                *owner_path, attr = dotted.split(".")
+                owner = module
+                for part in owner_path:
+                    owner = getattr(owner, part)
+                setattr(owner, attr, _timed(getattr(owner, attr), wrapped))
+        spec.loader.exec_module = exec_module
+        return spec
+
+def _collecting(phase, info):
+    _push("gc") if phase == "start" else _pop()
+
+def _dump():
+    end = time.perf_counter()
+    while len(_stack) > 1:
+        _pop()
+    _spent["other"] = _spent.get("other", 0.0) + end - _stack[0][1]
+    spawned = float(os.environ["NIKKEI_BENCH_SPAWN"])
+    _spent["start"] = _T0 - spawned
+    _spent["_end"] = end - spawned
+    with open(os.environ["NIKKEI_BENCH_TRACE"], "w", encoding="utf-8") as fh:
+        json.dump(_spent, fh)
+
+if os.environ.get("NIKKEI_BENCH_TRACE"):
+    sys.meta_path.insert(0, _Hook())
+    gc.callbacks.append(_collecting)
+    atexit.register(_dump)  # registered first, so it runs last of the exit handlers
+"""
+# (column, tracer category, what it is), in the order printed
+BREAKDOWN = [
+    ("start", "start", "interpreter start-up, up to site"),
+    ("typer", "import typer", "import typer, click, rich"),
+    ("pydant", "import pydantic", "import pydantic (Typer needs it too)"),
+    ("ours", "import ours", "import the tool's own modules"),
+    ("models", "models", "pydantic model builds (config, ledger)"),
+    ("config", "config", "config load"),
+    ("ledger", "ledger", "ledger reads and writes"),
+    ("boto3", "import boto3", "import boto3, botocore, urllib3"),
+    ("session", "session", "boto3 session"),
+    ("clients", "clients", "client creation (service models, endpoints)"),
+    ("aws", "aws", "AWS calls (moto's time included)"),
+    ("pandas", "import pandas", "import pandas, numpy, exchange_calendars"),
+    ("calndr", "calendar", "XTKS sessions"),
+    ("gc", "gc", "garbage collection"),
+    ("other", "other", "the rest: stdlib imports, Typer, step code, output"),
+    ("exit", "exit", "interpreter exit, as the parent sees it"),
+]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rounds", type=int, default=3, help="timed rounds (medians are reported)")
-    parser.add_argument("--replay", type=Path, help=argparse.SUPPRESS)  # internal: the floor process
+    parser.add_argument("--breakdown", type=int, default=0, metavar="N", help="N traced rounds (see above)")
+    parser.add_argument("--replay", type=Path, help=argparse.SUPPRESS)  # internal: a floor process
+    parser.add_argument("--command", help=argparse.SUPPRESS)  # internal: replay this command's calls
     args = parser.parse_args()
     if args.replay is not None:
-        replay(args.replay)
+        replay(args.replay, command=args.command)
         return
 
     import logging
@@ -124,56 +258,118 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}"
     _honour_secure_transport()
     canned = deepar_response(7)
+    chains: list[list[float]] = []
+    floors: list[float] = []
+    splits: list[list[float]] = []
+    traces: list[list[dict[str, float]]] = []
     try:
         with tempfile.TemporaryDirectory(prefix="nikkei-bench-") as tmp:
             work = Path(tmp)
             recording = work / "calls.jsonl"
             _chain(url, work / "record", canned, record=recording)  # recorded, not timed
-            chains = [_chain(url, work / f"round{i}", canned) for i in range(args.rounds)]
-            floors = [_floor(url, recording, canned) for _ in range(args.rounds)]
+            for i in range(args.rounds):
+                chains.append(_chain(url, work / f"round{i}", canned))
+                floors.append(_floor(url, recording, canned))
+                splits.append(_floor_per_command(url, recording, canned))
+            for i in range(args.breakdown):
+                traces.append(_traced_chain(url, work / f"traced{i}", canned))
             calls = [json.loads(line) for line in recording.read_text().splitlines()]
     finally:
         server.stop()
 
-    print(f"nikkei-deepar chain vs floor: moto server, {args.rounds} rounds, medians, {sys.platform}")
-    print(f"{'command':<28}{'seconds':>8}")
+    print(
+        f"nikkei-deepar chain vs floor: moto server, {args.rounds} rounds, medians (min-max), {sys.platform}"
+    )
+    print(f"{'command':<28}{'chain s':>8}{'':>13}{'floor, 1 process per command':>32}")
     for i, command in enumerate(CHAIN):
         label = " ".join("FILE" if a == str(FIXTURE) else a for a in command)
-        print(f"{label:<28}{statistics.median(c[i] for c in chains):>8.2f}")
+        print(f"{label:<28}{_spread([c[i] for c in chains])}{'':>6}{_spread([s[i] for s in splits])}")
     chain = statistics.median(sum(c) for c in chains)
     floor = statistics.median(floors)
+    split = statistics.median(sum(s) for s in splits)
     services = sorted({c["service"] for c in calls})
-    print(f"{'chain (7 processes)':<28}{chain:>8.2f}")
+    print(f"{'chain (7 processes)':<28}{_spread([sum(c) for c in chains])}")
     print(
-        f"{'floor (1 process)':<28}{floor:>8.2f}   {len(calls)} AWS calls, {len(services)} clients: "
+        f"{'floor (1 process)':<28}{_spread(floors)}   {len(calls)} AWS calls, {len(services)} clients: "
         f"{', '.join(services)}"
     )
-    print(f"{'ratio':<28}{chain / floor:>8.2f}x  (target <= 2x)")
+    print(f"{'floor (1 process/command)':<28}{_spread([sum(s) for s in splits])}   boto3 and the calls only")
+    alone = f"seven bare processes alone: {split / floor:.2f}x"
+    print(f"{'ratio':<28}{chain / floor:>8.2f}x  (target <= 2x; {alone})")
+    if traces:
+        _print_breakdown(traces)
+
+
+def _spread(values: list[float]) -> str:
+    return f"{statistics.median(values):>8.2f} ({min(values):.2f}-{max(values):.2f})"
+
+
+def _print_breakdown(traces: list[list[dict[str, float]]]) -> None:
+    print(f"\nwhere the time goes: {len(traces)} traced rounds, median milliseconds per command")
+    print(f"{'command':<10}" + "".join(f"{column:>8}" for column, _, _ in BREAKDOWN) + f"{'total':>8}")
+    totals = dict.fromkeys([c for _, c, _ in BREAKDOWN] + ["total"], 0.0)
+    for i, command in enumerate(CHAIN):
+        row = {key: statistics.median(t[i].get(key, 0.0) for t in traces) for key in totals}
+        for key, value in row.items():
+            totals[key] += value
+        print(
+            f"{command[0]:<10}"
+            + "".join(f"{row[c] * 1000:>8.0f}" for _, c, _ in BREAKDOWN)
+            + f"{row['total'] * 1000:>8.0f}"
+        )
+    print(
+        f"{'chain':<10}"
+        + "".join(f"{totals[c] * 1000:>8.0f}" for _, c, _ in BREAKDOWN)
+        + f"{totals['total'] * 1000:>8.0f}"
+    )
+    legend = "; ".join(f"{column}: {text}" for column, _, text in BREAKDOWN)
+    print(textwrap.fill(legend, width=110, initial_indent="  ", subsequent_indent="  "))
 
 
 def _chain(url: str, project: Path, canned: str, *, record: Path | None = None) -> list[float]:
+    return [t for t, _ in _run_chain(url, project, canned, record=record)]
+
+
+def _traced_chain(url: str, project: Path, canned: str) -> list[dict[str, float]]:
+    return [trace for _, trace in _run_chain(url, project, canned, trace=True)]
+
+
+def _run_chain(
+    url: str, project: Path, canned: str, *, record: Path | None = None, trace: bool = False
+) -> list[tuple[float, dict[str, float]]]:
     from sagemaker_script import queue_endpoint_results
 
     _reset(url)
     project.mkdir(parents=True)
     (project / "nikkei-deepar.toml").write_text(CONFIG, encoding="utf-8")
     env = _env(url, project)
-    if record is not None:
-        hook = project / "_hook"
+    hook = project / "_hook"
+    if record is not None or trace:
         hook.mkdir()
-        (hook / "sitecustomize.py").write_text(RECORDER, encoding="utf-8")
+        (hook / "sitecustomize.py").write_text(RECORDER if record is not None else TRACER, encoding="utf-8")
         env["PYTHONPATH"] = str(hook)
+    if record is not None:
         env["NIKKEI_BENCH_RECORD"] = str(record)
-    times = []
+    results = []
     for command in CHAIN:
         if command[0] == "predict":
             queue_endpoint_results([canned], region=REGION, server=url)
+        env["NIKKEI_BENCH_COMMAND"] = command[0]
+        if trace:
+            env["NIKKEI_BENCH_TRACE"] = str(hook / f"{command[0]}.json")
         started = time.perf_counter()
+        env["NIKKEI_BENCH_SPAWN"] = repr(started)
         done = subprocess.run([str(EXE), *command], cwd=project, env=env, capture_output=True, text=True)
-        times.append(time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
         if done.returncode != 0:
             raise SystemExit(f"{' '.join(command)}: exit {done.returncode}\n{done.stderr}")
-    return times
+        spent: dict[str, float] = {}
+        if trace:
+            spent = json.loads((hook / f"{command[0]}.json").read_text(encoding="utf-8"))
+            spent["exit"] = elapsed - spent.pop("_end")
+            spent["total"] = elapsed
+        results.append((elapsed, spent))
+    return results
 
 
 def _floor(url: str, recording: Path, canned: str) -> float:
@@ -181,39 +377,76 @@ def _floor(url: str, recording: Path, canned: str) -> float:
 
     _reset(url)
     queue_endpoint_results([canned], region=REGION, server=url)
+    return _replay_process(url, recording)
+
+
+def _floor_per_command(url: str, recording: Path, canned: str) -> list[float]:
+    from sagemaker_script import queue_endpoint_results
+
+    _reset(url)
+    times = []
+    for command in CHAIN:
+        if command[0] == "predict":
+            queue_endpoint_results([canned], region=REGION, server=url)
+        times.append(_replay_process(url, recording, command=command[0]))
+    return times
+
+
+def _replay_process(url: str, recording: Path, *, command: str | None = None) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         env = _env(url, Path(tmp))
+        argv = [sys.executable, __file__, "--replay", str(recording)]
+        if command is not None:
+            argv += ["--command", command]
         started = time.perf_counter()
-        done = subprocess.run(
-            [sys.executable, __file__, "--replay", str(recording)], env=env, capture_output=True, text=True
-        )
+        done = subprocess.run(argv, env=env, capture_output=True, text=True)
         elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"floor replay failed:\n{done.stderr}")
     return elapsed
 
 
-def replay(recording: Path) -> None:
-    """The floor: the recorded calls, in order, one client per service, from this one process."""
-    import boto3
+def replay(recording: Path, *, command: str | None = None) -> None:
+    """A floor: the recorded calls, in order, one client per service, from this one process.
+
+    All the calls with plain boto3 (the floor); or, with `command`, that command's calls through the
+    tool's own client set-up, `nikkei_deepar.aws.session` and nothing else of the tool.
+    """
     from botocore import xform_name
-    from botocore.config import Config
     from botocore.exceptions import ClientError
 
-    session = boto3.Session()
+    calls = [json.loads(line) for line in recording.read_text(encoding="utf-8").splitlines()]
+    if command is None:
+        import boto3
+        from botocore.config import Config
+
+        session = boto3.Session()
+        config = Config(retries={"mode": "standard", "total_max_attempts": 5})
+
+        def make(service: Any, region: str) -> Any:
+            return session.client(service, region_name=region, config=config)
+
+    else:
+        from nikkei_deepar.aws.session import AwsClients
+
+        calls = [call for call in calls if call["command"] == command]
+        per_region: dict[str, AwsClients] = {}
+
+        def make(service: Any, region: str) -> Any:
+            clients = per_region.setdefault(region, AwsClients(region=region, profile=None))
+            return clients.client(service)
+
     clients: dict[tuple[str, str], Any] = {}
-    config = Config(retries={"mode": "standard", "total_max_attempts": 5})
-    for line in recording.read_text(encoding="utf-8").splitlines():
-        call = json.loads(line)
+    for call in calls:
         key = (call["service"], call["region"])
         if key not in clients:
-            clients[key] = session.client(call["service"], region_name=call["region"], config=config)
+            clients[key] = make(*key)
         method = getattr(clients[key], xform_name(call["operation"]))
         try:
             result = method(**_decode(call["params"]))
         except ClientError:  # the chain met the same answers ("not there yet" lookups)
             continue
-        body = result.get("Body") if isinstance(result, dict) else None
+        body: Any = result.get("Body") if isinstance(result, dict) else None
         if hasattr(body, "read"):
             body.read()
 

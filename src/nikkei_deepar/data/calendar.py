@@ -1,7 +1,18 @@
 """Tokyo Stock Exchange sessions (exchange_calendars' "XTKS"), and the dates of forecast steps.
 
-Pure: no network, no printing. exchange_calendars is imported inside the functions (importing it
-costs about half a second) and its calendar is built once per process.
+Pure: no network, no printing, no writes. The sessions are built once per process, from one of two
+sources that give the same answer:
+
+- the session table shipped beside this module (``xtks_sessions.json``), generated from
+  exchange_calendars itself and checked against it by ``tests/data/test_calendar_table.py``. It lists the
+  weekdays the exchange is closed (and any weekend session) over the known span, so reading it costs a few
+  milliseconds and imports neither exchange_calendars nor pandas, where the library costs about 0.8 s
+  (importing it pulls pandas, then building the calendar over 1997-2040). It is used unless the installed
+  exchange_calendars is newer than the release that generated it. It also matters for correctness:
+  gluonts (the [local] extra) pins toolz below 1.0, so a one-shot `pip install '.[local]'` resolves
+  exchange_calendars 4.11.1, whose equinox table ends in 2025; the table (from 4.13) runs to 2040.
+- otherwise exchange_calendars itself (a newer release, or a missing or unreadable table). After
+  upgrading exchange-calendars, regenerate the table with ``python -m nikkei_deepar.data.calendar``.
 
 The calendar covers what exchange_calendars knows: from its XTKS lower bound (1997-01-01) to the
 end of the last year for which it lists both equinox holidays (they are announced a year ahead, so
@@ -14,13 +25,19 @@ from __future__ import annotations
 import bisect
 import datetime
 import functools
+import json
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from nikkei_deepar.data.series import Series
 from nikkei_deepar.errors import DataError
 
 CALENDAR_NAME = "XTKS"
+TABLE_FORMAT = "nikkei-deepar/xtks-sessions/v1"
+TABLE_PATH = Path(__file__).with_name("xtks_sessions.json")
+_LIBRARY = "exchange-calendars"
 
 
 @dataclass(frozen=True)
@@ -106,10 +123,105 @@ def _check_known(day: datetime.date, sessions: _Sessions) -> None:
 
 @functools.cache
 def _sessions() -> _Sessions:
+    """The shipped table, unless the installed library is newer than the one that made it."""
+    installed = library_version()
+    made_by = table_version(TABLE_PATH)
+    if made_by is not None and (installed is None or _release(installed) <= _release(made_by)):
+        table = read_table(TABLE_PATH, version=made_by)
+        if table is not None:
+            return table
+    return library_sessions()
+
+
+def _release(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", version)[:3])
+
+
+def table_version(path: Path) -> str | None:
+    """The exchange_calendars version that generated the table at `path` (None if unreadable)."""
+    try:
+        made_by = json.loads(path.read_bytes()).get("exchange_calendars")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return made_by if isinstance(made_by, str) else None
+
+
+def library_version() -> str | None:
+    """The installed exchange_calendars version, from its package metadata (it is not imported)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(_LIBRARY)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def library_sessions() -> _Sessions:
+    """The sessions as exchange_calendars computes them (imports it, and pandas: ~0.8 s)."""
     calendar = _calendar()
     first_known, last_known = _known_span()
     dates = tuple(stamp.date() for stamp in calendar.sessions)
     return _Sessions(first_known=first_known, last_known=last_known, dates=dates, lookup=frozenset(dates))
+
+
+def table_document(sessions: _Sessions, *, version: str) -> dict[str, Any]:
+    """The table for `sessions`: the span, the weekdays without a session, and sessions on weekends."""
+    closed = [
+        day
+        for day in _days(sessions.first_known, sessions.last_known)
+        if day.weekday() < 5 and day not in sessions.lookup
+    ]
+    weekend = [day for day in sessions.dates if day.weekday() >= 5]
+    return {
+        "format": TABLE_FORMAT,
+        "calendar": CALENDAR_NAME,
+        "exchange_calendars": version,
+        "first_known": sessions.first_known.isoformat(),
+        "last_known": sessions.last_known.isoformat(),
+        "sessions": len(sessions.dates),
+        "closed_weekdays": [day.isoformat() for day in closed],
+        "weekend_sessions": [day.isoformat() for day in weekend],
+    }
+
+
+def write_table(path: Path = TABLE_PATH) -> Path:
+    """(Re)generate the table from the installed exchange_calendars; one date a line, for readable diffs."""
+    version = library_version()
+    if version is None:
+        raise RuntimeError(f"{_LIBRARY} is not installed")
+    document = table_document(library_sessions(), version=version)
+    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def read_table(path: Path, *, version: str) -> _Sessions | None:
+    """The sessions from the table at `path`; None unless it is readable and made by `version`."""
+    try:
+        doc = json.loads(path.read_bytes())
+        if (
+            doc.get("format") != TABLE_FORMAT
+            or doc.get("calendar") != CALENDAR_NAME
+            or doc.get("exchange_calendars") != version
+        ):
+            return None
+        first_known = datetime.date.fromisoformat(doc["first_known"])
+        last_known = datetime.date.fromisoformat(doc["last_known"])
+        closed = frozenset(datetime.date.fromisoformat(d) for d in doc["closed_weekdays"])
+        weekend = frozenset(datetime.date.fromisoformat(d) for d in doc["weekend_sessions"])
+        dates = tuple(
+            day
+            for day in _days(first_known, last_known)
+            if (day.weekday() < 5 and day not in closed) or day in weekend
+        )
+        if not dates or len(dates) != doc["sessions"]:
+            return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return _Sessions(first_known=first_known, last_known=last_known, dates=dates, lookup=frozenset(dates))
+
+
+def _days(first: datetime.date, last: datetime.date) -> map[datetime.date]:
+    return map(datetime.date.fromordinal, range(first.toordinal(), last.toordinal() + 1))
 
 
 @functools.cache
@@ -137,3 +249,7 @@ def _known_span() -> tuple[datetime.date, datetime.date]:
     # The tables moved: fall back to the library's own default horizon (about a year ahead).
     last = XTKSExchangeCalendar.default_end().date()
     return first, last
+
+
+if __name__ == "__main__":  # python -m nikkei_deepar.data.calendar: regenerate the shipped table
+    print(f"wrote {write_table()} from {_LIBRARY} {library_version()}")
