@@ -193,26 +193,31 @@ class Gateway:
         return self._delete("delete_model", "ModelName", name)
 
     # -- teardown: what else is in the account, and stopping batch jobs (added for teardown) ------
-    def _arns(self, operation: str, key: str, prefix: str) -> dict[str, str]:
+    def _arns(self, operation: str, key: str, prefix: str, name_contains: str | None) -> dict[str, str]:
+        """name -> ARN over all pages; `name_contains` is the server-side NameContains filter (a hint
+        only: not every implementation applies it, so callers that need a match check the names)."""
+        filters = {"NameContains": name_contains} if name_contains else {}
         with aws_errors(f"listing {key[0].lower() + key[1:]}"):
             found: dict[str, str] = {}
-            for page in self.client.get_paginator(operation).paginate():
+            for page in self.client.get_paginator(operation).paginate(**filters):
                 for item in page.get(key, []):
                     found[str(item[f"{prefix}Name"])] = str(item[f"{prefix}Arn"])
         return found
 
-    def endpoint_arns(self) -> dict[str, str]:
+    def endpoint_arns(self, *, name_contains: str | None = None) -> dict[str, str]:
         """Every endpoint in the region, name -> ARN (all pages), whoever created it: teardown lists the
         ones it leaves alone, because each of them bills by the hour."""
-        return self._arns("list_endpoints", "Endpoints", "Endpoint")
+        return self._arns("list_endpoints", "Endpoints", "Endpoint", name_contains)
 
-    def endpoint_config_arns(self) -> dict[str, str]:
-        """Every endpoint config in the region, name -> ARN (status looks for untracked ones)."""
-        return self._arns("list_endpoint_configs", "EndpointConfigs", "EndpointConfig")
+    def endpoint_config_arns(self, *, name_contains: str | None = None) -> dict[str, str]:
+        """Every endpoint config in the region, name -> ARN (status looks for untracked ones; deploy,
+        with `name_contains`, for the ones it made but never recorded)."""
+        return self._arns("list_endpoint_configs", "EndpointConfigs", "EndpointConfig", name_contains)
 
-    def model_arns(self) -> dict[str, str]:
-        """Every model in the region, name -> ARN (status looks for untracked ones)."""
-        return self._arns("list_models", "Models", "Model")
+    def model_arns(self, *, name_contains: str | None = None) -> dict[str, str]:
+        """Every model in the region, name -> ARN (status looks for untracked ones; deploy, with
+        `name_contains`, for the ones it made but never recorded)."""
+        return self._arns("list_models", "Models", "Model", name_contains)
 
     def stop_transform_job_if_running(self, name: str) -> bool:
         """StopTransformJob for a job still InProgress; False when it is not running (or gone)."""

@@ -234,6 +234,12 @@ class Backend(Protocol):
         """The endpoint's tags ({} when it does not exist)."""
         ...
 
+    def find_tagged(self, kind: str, name_prefix: str) -> dict[str, dict[str, str]]:
+        """Every `kind` ("model", "endpoint-config" or "endpoint") whose name starts with `name_prefix`,
+        name -> its tags ({} when it has none), whoever made it: the caller decides what is its own.
+        Lets `deploy` find what an interrupted deploy created but never recorded."""
+        ...
+
     def invoke(self, endpoint: str, body: bytes, *, content_type: str, accept: str) -> bytes:
         """One real-time request; a model or service error is an AwsError quoting what came back."""
         ...

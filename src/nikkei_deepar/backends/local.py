@@ -84,6 +84,8 @@ _NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 _EXTRA_MODULES = ("gluonts", "torch", "lightning")
 _JSON_TYPES = ("application/json", "application/jsonlines")
 _QUOTE = 300
+# The folders of the records that stand for SageMaker's hosting resources, by ledger kind.
+_HOSTING_FOLDERS = {"model": "models", "endpoint-config": "endpoint-configs", "endpoint": "endpoints"}
 
 
 def batches_per_epoch(env: Mapping[str, str] | None = None) -> int:
@@ -447,6 +449,23 @@ class LocalBackend:
     def endpoint_tags(self, name: str) -> dict[str, str]:
         record = self._record("endpoints", name)
         return {} if record is None else {str(k): str(v) for k, v in (record.get("tags") or {}).items()}
+
+    def find_tagged(self, kind: str, name_prefix: str) -> dict[str, dict[str, str]]:
+        folder = _HOSTING_FOLDERS.get(kind)
+        if folder is None:
+            raise ValueError(f"unknown local resource kind {kind!r}")
+        path = self.store / folder
+        found: dict[str, dict[str, str]] = {}
+        for entry in sorted(path.glob("*.json")) if path.is_dir() else []:
+            if not entry.stem.startswith(name_prefix):
+                continue
+            try:
+                record = self._record(folder, entry.stem)
+            except DataError:  # a corrupt record: nobody's to adopt (status reports nothing for it either)
+                continue
+            if record is not None:  # None: reserved (O_EXCL) but not written yet, or not a valid name
+                found[entry.stem] = {str(k): str(v) for k, v in (record.get("tags") or {}).items()}
+        return found
 
     def invoke(self, endpoint: str, body: bytes, *, content_type: str, accept: str) -> bytes:
         record = self._record("endpoints", endpoint)

@@ -212,6 +212,24 @@ class SageMakerBackend:
         arn = gateway.arn_of("endpoint", name)
         return {} if arn is None else dict(gateway.tags_of(arn))
 
+    def find_tagged(self, kind: str, name_prefix: str) -> dict[str, dict[str, str]]:
+        gateway = self._gateway("sagemaker")
+        listings = {
+            "model": gateway.model_arns,
+            "endpoint-config": gateway.endpoint_config_arns,
+            "endpoint": gateway.endpoint_arns,
+        }
+        if kind not in listings:
+            raise ValueError(f"unknown SageMaker resource kind {kind!r}")
+        # NameContains narrows the listing server-side; the prefix check makes it exact. ListTags only
+        # for the names that match: one call each.
+        arns: dict[str, str] = listings[kind](name_contains=name_prefix or None)
+        return {
+            name: dict(gateway.tags_of(arn))
+            for name, arn in sorted(arns.items())
+            if name.startswith(name_prefix)
+        }
+
     def invoke(self, endpoint: str, body: bytes, *, content_type: str, accept: str) -> bytes:
         return bytes(
             self._gateway("runtime").invoke_endpoint(endpoint, body, content_type=content_type, accept=accept)

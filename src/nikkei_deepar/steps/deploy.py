@@ -9,6 +9,12 @@ wait the endpoint must really serve the new config, or deploy fails (exit 6).
 Each resource goes into the ledger the moment it exists; afterwards the tool keeps the newest
 `[endpoint] keep_models` models and configs it made for this endpoint and deletes older ones that
 nothing uses. Deploying the job the endpoint already serves, with the same variant, changes nothing.
+
+What deploy creates carries, besides managed-by and the [aws.tags], `nikkei-deepar:endpoint=<name>`. A
+model or config created just before an interruption (after the Create call returned, before the
+ledger write) is found by the next deploy through that tag and adopted into the ledger, so retention
+and teardown treat it like any other: nothing is duplicated or orphaned. Only names with this
+endpoint's prefixes are listed, and nothing without the tool's managed-by tag is ever adopted.
 """
 
 from __future__ import annotations
@@ -28,10 +34,17 @@ from nikkei_deepar.backends.base import (
 )
 from nikkei_deepar.config import MANAGED_BY_KEY, MANAGED_BY_VALUE
 from nikkei_deepar.context import Context
-from nikkei_deepar.errors import JobFailedError, NotFoundError, UsageError
+from nikkei_deepar.errors import AwsError, JobFailedError, NotFoundError, UsageError
 from nikkei_deepar.state import Deployment, Job, Resource
+from nikkei_deepar.steps.provision import is_ours
 from nikkei_deepar.steps.train import resource_name
 from nikkei_deepar.steps.wait import ENDPOINT_BACKOFF, poll, record_training_state
+
+ENDPOINT_TAG_KEY = "nikkei-deepar:endpoint"
+"""Tag key on every model, endpoint config and endpoint deploy creates; the value is the endpoint's name."""
+# What deploy names `{endpoint}-{letter}-...` (resource_name) and may have to adopt.
+_ADOPTABLE = (("model", "m"), ("endpoint-config", "c"))
+_NAME_TAIL = len("20240101-120000-abcd")  # what resource_name puts after `{base}-{kind}-`
 
 
 @dataclass(frozen=True)
@@ -89,7 +102,8 @@ def run(ctx: Context, *, job: str | None, timeout: float | None) -> DeployResult
     if not artifact:
         raise NotFoundError(f"training job {state.name} is Completed but reports no model artefact")
     variant = _variant(ctx)
-    tags = settings.resource_tags()
+    tags = deploy_tags(ctx, endpoint)
+    adopt_unrecorded(ctx, endpoint)
 
     current = backend.describe_endpoint(endpoint)
     action = "created"
@@ -228,6 +242,65 @@ def _variant(ctx: Context) -> dict[str, Any]:
     return {"serverless": False, "instance_type": ep.instance_type, "instance_count": ep.instance_count}
 
 
+def deploy_tags(ctx: Context, endpoint: str) -> dict[str, str]:
+    """The tags on what deploy creates: the tool's own (managed-by, [aws.tags]) and the endpoint's name."""
+    return {**ctx.settings.resource_tags(), ENDPOINT_TAG_KEY: endpoint}
+
+
+def name_prefix(endpoint: str, letter: str) -> str:
+    """What every `resource_name(endpoint, letter)` starts with: `{endpoint}-{letter}-`, with the endpoint
+    shortened exactly as resource_name shortens it for a long name."""
+    return resource_name(endpoint, letter)[:-_NAME_TAIL]
+
+
+def adopt_unrecorded(ctx: Context, endpoint: str) -> list[str]:
+    """Record the models and configs deploy made for `endpoint` that no ledger lists (a deploy killed
+    between a Create call and its ledger write). Returns their names.
+
+    Adopted: tagged managed-by=nikkei-deepar, with this config's [aws.tags] and ENDPOINT_TAG_KEY = this
+    endpoint, and not live in the ledger. Listing is limited to the endpoint's name prefixes (ListTags
+    only for those). If the backend cannot be asked (e.g. no sagemaker:ListModels), deploy goes on: the
+    warning says what could not be checked."""
+    backend = ctx.backend
+    wanted = ctx.settings.aws.tags
+    ledger = ctx.store.load()
+    found: list[tuple[str, str]] = []
+    try:
+        for kind, letter in _ADOPTABLE:
+            for name, tags in sorted(backend.find_tagged(kind, name_prefix(endpoint, letter)).items()):
+                if tags.get(ENDPOINT_TAG_KEY) != endpoint or not is_ours(tags, wanted):
+                    continue
+                recorded = ledger.resource(kind, name)
+                if recorded is None or not recorded.live:
+                    found.append((kind, name))
+    except AwsError as exc:
+        ctx.reporter.warn(
+            f"could not look for models and endpoint configs missing from the ledger: {exc.message}"
+        )
+        return []
+    if not found:
+        return []
+    for kind, name in found:
+        ctx.reporter.warn(
+            f"adopting {kind.replace('-', ' ')} {name}: tagged as ours but missing from the ledger"
+        )
+    with ctx.store.update() as current:
+        # names carry their creation time: in name order they are in the ledger's (creation) order,
+        # which is the order retention keeps the newest by
+        for kind, name in found:
+            current.record_resource(
+                Resource(
+                    kind=kind,
+                    name=name,
+                    backend=backend.name,
+                    arn=None,
+                    region=backend.region,
+                    extra={"endpoint": endpoint, "adopted": True},
+                )
+            )
+    return [name for _, name in found]
+
+
 def _check_ownership(ctx: Context, endpoint: str) -> None:
     """Update only an endpoint this tool made: in the ledger, or tagged as ours (then adopted)."""
     recorded = ctx.store.load().resource("endpoint", endpoint)
@@ -347,12 +420,19 @@ def prune(ctx: Context, endpoint: str, *, keep: int, in_use: set[str]) -> list[s
     never one in `in_use` (the config the endpoint serves and its model). Returns what was deleted."""
     backend = ctx.backend
     deleted: list[str] = []
-    ledger = ctx.store.load()
     # configs first: a model must outlive every config that names it
     for kind in ("endpoint-config", "model"):
+        ledger = ctx.store.load()
         mine = [r for r in ledger.live_resources(kind) if r.extra.get("endpoint") == endpoint]
+        needed = set(in_use)
+        if kind == "model":  # e.g. an adopted model that never got a config makes the counts differ
+            needed |= {
+                str(c.extra["model"])
+                for c in ledger.live_resources("endpoint-config")
+                if c.extra.get("model")
+            }
         for old in mine[: max(0, len(mine) - keep)]:
-            if old.name in in_use:
+            if old.name in needed:
                 continue
             if kind == "endpoint-config":
                 backend.delete_endpoint_config(old.name)
