@@ -119,3 +119,30 @@ def test_a_file_where_the_store_goes_is_a_problem(
     doc = provision(run_cli, config, code=ExitCode.USAGE)
     assert doc["errors"][0]["code"] == "local-store-not-a-folder"
     assert store.read_text() == "not a folder" and local_dirs(hermetic_env) == []
+
+
+def test_a_store_that_prepare_made_first_is_adopted_and_teardown_all_removes_it(
+    run_cli: RunCli, config: Path, store: Path, hermetic_env: Path
+) -> None:
+    """The documented order is prepare -> provision: the store then holds only the tool's own folders."""
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "prices" / "long" / "stooq.csv"
+    assert run_cli("prepare", "--config", str(config), "--input", str(fixture)).exit_code == 0
+    assert (store / "data").is_dir()
+
+    items = provision(run_cli, config)["data"]["items"]
+    assert [(i["action"], i["status"]) for i in items] == [("adopt", "done")]
+    [recorded] = local_dirs(hermetic_env)
+    assert recorded.live and recorded.extra.get("created")
+
+    assert run_cli("teardown", "--all", "--yes", "--config", str(config)).exit_code == 0
+    assert not store.exists()
+
+
+def test_a_store_holding_anything_else_is_used_not_adopted(
+    run_cli: RunCli, config: Path, store: Path, hermetic_env: Path
+) -> None:
+    (store / "data").mkdir(parents=True)
+    (store / "my-notes.txt").write_text("mine", encoding="utf-8")
+    items = provision(run_cli, config)["data"]["items"]
+    assert [i["action"] for i in items] == ["use"]
+    assert local_dirs(hermetic_env) == []

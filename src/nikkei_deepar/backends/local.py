@@ -86,6 +86,8 @@ _JSON_TYPES = ("application/json", "application/jsonlines")
 _QUOTE = 300
 # The folders of the records that stand for SageMaker's hosting resources, by ledger kind.
 _HOSTING_FOLDERS = {"model": "models", "endpoint-config": "endpoint-configs", "endpoint": "endpoints"}
+# Every top-level entry the backend itself writes in its store (provision adopts a store holding only these).
+STORE_ENTRIES = frozenset({"data", "jobs", "transforms", "predict", "output", *_HOSTING_FOLDERS.values()})
 
 
 def batches_per_epoch(env: Mapping[str, str] | None = None) -> int:

@@ -9,7 +9,9 @@ records it in the ledger at once (a `local-dir` resource, backend "local", `extr
 A folder that is there but not in the ledger:
 - empty: adopted (recorded as the tool's). Nothing in it can be anyone else's, and it is what a run
   interrupted between creating the folder and writing the ledger leaves behind.
-- holding files: used as it is, not recorded. A folder has no tag to prove who made it, and it may
+- holding only the backend's own top-level folders (`data/`, `jobs/`, `models/`, ...: what `prepare`
+  leaves when it runs before provision, the documented order): adopted too.
+- holding anything else: used as it is, not recorded. A folder has no tag to prove who made it, and it may
   hold what `train`/`deploy` wrote before `provision` ever ran, or someone else's files. teardown
   still removes the tool's own records in it (endpoints, configs, models: each in the ledger and
   tagged), but `teardown --all` never deletes the folder itself: the user removes it by hand.
@@ -20,7 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from nikkei_deepar.backends.local import LocalBackend
+from nikkei_deepar.backends.local import STORE_ENTRIES, LocalBackend
 from nikkei_deepar.context import Context
 from nikkei_deepar.errors import ExitCode, UsageError
 from nikkei_deepar.state import Ledger, Resource
@@ -72,8 +74,14 @@ class LocalProvisioner:
             return [self._item("create", _WHAT + gone, owned=True, apply=self._create)]
         if recorded:
             return [self._item("ok", "created by nikkei-deepar provision", owned=True)]
-        if not any(store.iterdir()):
+        entries = {entry.name for entry in store.iterdir()}
+        if not entries:
             detail = "empty and missing from the ledger (an earlier run was interrupted?): recording it"
+            return [self._item("adopt", detail, owned=True, apply=self._adopt)]
+        if entries <= STORE_ENTRIES:
+            # `prepare` (or train) ran before provision, as the documented order allows: the store holds
+            # only the backend's own folders, so it is the tool's.
+            detail = "holds only the tool's own folders (prepare ran first): recording it"
             return [self._item("adopt", detail, owned=True, apply=self._adopt)]
         return [self._item("use", f"already holds files: {_NOT_OURS}", owned=False)]
 
