@@ -191,6 +191,11 @@ class Backend(Protocol):
         """The region resources live in (None where that means nothing)."""
         ...
 
+    @property
+    def hosting_note(self) -> str | None:
+        """What a person should know about a live endpoint here (what it costs), or None."""
+        ...
+
     # storage
     def artifact_uri(self, key: str) -> str:
         """The location of `key` (a relative path such as "output/") in this backend's store."""

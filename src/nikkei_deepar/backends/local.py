@@ -155,6 +155,10 @@ class LocalBackend:
     def region(self) -> str | None:
         return None
 
+    @property
+    def hosting_note(self) -> str | None:
+        return None  # an "endpoint" here is a record of the active model: it costs nothing
+
     # -- storage -------------------------------------------------------------------------------------
     def artifact_uri(self, key: str) -> str:
         relative = key.strip("/")

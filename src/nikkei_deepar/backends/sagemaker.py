@@ -63,6 +63,10 @@ class SageMakerBackend:
         return self._region()
 
     @property
+    def hosting_note(self) -> str | None:
+        return "an endpoint bills every hour it exists; `nikkei-deepar teardown` deletes it"
+
+    @property
     def role_arn(self) -> str:
         if self._role is None:
             self._role = self._role_arn()

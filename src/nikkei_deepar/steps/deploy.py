@@ -59,6 +59,7 @@ class DeployResult:
     previous_config: str | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     deleted: list[str] = field(default_factory=list)
+    note: str | None = None  # the backend's word on a live endpoint (what it costs)
 
     def to_data(self) -> dict[str, Any]:
         return {
@@ -72,6 +73,7 @@ class DeployResult:
             "variant": self.variant,
             "metrics": self.metrics,
             "deleted": self.deleted,
+            "note": self.note,
         }
 
     def to_lines(self) -> list[str]:
@@ -82,7 +84,8 @@ class DeployResult:
         if self.previous_config and self.previous_config != self.endpoint_config:
             lines.append(f"  replaced config {self.previous_config}")
         lines += [f"  deleted {name}" for name in self.deleted]
-        lines.append("  an endpoint bills every hour it exists; `nikkei-deepar teardown` deletes it")
+        if self.note:
+            lines.append(f"  {self.note}")
         return lines
 
 
@@ -195,6 +198,7 @@ def run(ctx: Context, *, job: str | None, timeout: float | None) -> DeployResult
         previous_config=previous,
         metrics=dict(state.metrics),
         deleted=deleted,
+        note=ctx.backend.hosting_note,
     )
 
 
@@ -343,6 +347,7 @@ def _unchanged(
         status=current.status,
         previous_config=current.config_name,
         metrics=dict(state.metrics),
+        note=ctx.backend.hosting_note,
     )
 
 
