@@ -471,4 +471,3 @@ def test_lightning_is_silent_unless_verbose(
     out, err = capfd.readouterr()
     assert out == ""  # stdout is for results, even when verbose
     assert "Total params" in err  # the model summary (its log lines go to logging)
-
