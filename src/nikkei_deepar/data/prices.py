@@ -27,12 +27,8 @@ How a file is read:
    among the data, or with a number beside it before or after the data. So is a date-shaped cell that
    is no real date (2021/02/30). When no line holds a readable date, the first line holding a number
    is reported that way; without one, the error is "no data rows".
-5. Dates: ``2021/01/04``, ``2018/1/4``, ``2017-01-04``, ISO with a time (ignored), ``20170104``,
-   ``2020年12月30日``, ``Feb 22, 2021``, ``22-Feb-2021`` and ``a/b/y`` forms (``04/04/2025``,
-   ``7/22/25``). Month-first vs day-first for ``a/b/y`` is decided from the whole column: a first
-   field above 12 means day-first, a second field above 12 month-first, both is an error, neither is
-   ambiguous and an error unless `date_order` says ("ymd" reads them as YY/MM/DD). Dates that start
-   with a four-digit year are always year-month-day. Two-digit years: 00-69 are 20xx, 70-99 19xx.
+5. Dates: see `nikkei_deepar.data.dates` (the forms a date may take, month/day order decided from
+   the whole column, two-digit years).
 6. Closes: quotes, spaces and thousands separators are stripped; empty, ``-``, ``.``, ``null`` (and
    ``nan``, ``n/a``, ``#N/A``) are missing, NaN, never 0. Any other non-number is an error.
 7. Rows dated Sunday are dropped ("Sunday row (not an index close)": the TSE never trades on Sunday;
@@ -51,14 +47,13 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import get_args
 
 import numpy as np
 import pandas as pd
 
+from nikkei_deepar.data.dates import DateMatch, DateOrder, match_date, quote_cell, to_dates
 from nikkei_deepar.errors import DataError
-
-DateOrder = Literal["auto", "ymd", "mdy", "dmy"]
 
 __all__ = ["DateOrder", "PriceTable", "SkippedLine", "parse_prices", "read_prices"]
 
@@ -68,28 +63,6 @@ _DATE_NAMES = frozenset(
 )
 _CLOSE_NAMES = ("終値", "close", "price", "px_last", "nikkei225")
 _MISSING = frozenset({"", "-", "--", ".", "null", "nan", "na", "n/a", "#n/a", "#n/an/a"})
-_MONTH_NAMES = (
-    *("january", "february", "march", "april", "may", "june"),
-    *("july", "august", "september", "october", "november", "december"),
-)
-_MONTHS = (
-    {name: i for i, name in enumerate(_MONTH_NAMES, 1)}
-    | {name[:3]: i for i, name in enumerate(_MONTH_NAMES, 1)}
-    | {"sept": 9}
-)
-
-_MONTH = "(?P<mon>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
-_TIME = r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?)?"
-_DATE_FORMS = {
-    "ymd": re.compile(rf"(?P<y>\d{{4}})(?P<sep>[/.-])(?P<m>\d{{1,2}})(?P=sep)(?P<d>\d{{1,2}}){_TIME}"),
-    "ymd8": re.compile(r"(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})"),
-    "jp": re.compile(r"(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*日?"),
-    "mon": re.compile(rf"{_MONTH}\s+(?P<d>\d{{1,2}}),?\s+(?P<y>\d{{4}})", re.IGNORECASE),
-    "dmon": re.compile(rf"(?P<d>\d{{1,2}})(?P<sep>[\s-]){_MONTH}[\s-](?P<y>\d{{4}}|\d{{2}})", re.IGNORECASE),
-    "aby": re.compile(
-        rf"(?P<a>\d{{1,2}})(?P<sep>[/.-])(?P<b>\d{{1,2}})(?P=sep)(?P<y>\d{{4}}|\d{{2}}){_TIME}"
-    ),
-}
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 # C0/C1 controls and private-use code points: what cp932 makes of latin-1 and other non-Japanese bytes
 # (0x80, 0xA0, 0xFD-0xFF, lead bytes 0xF0-0xF9) that it does not refuse outright.
@@ -99,8 +72,6 @@ _SUNDAY_HINT = (
     "The TSE never trades on Sunday: check the dates, or [data] date_order if they are like 1/2/25."
 )
 _ENCODING_HINT = "Save the file as UTF-8 (Excel: 'CSV UTF-8') or Shift-JIS and try again."
-
-_DateMatch = tuple[str, dict[str, str]]
 
 
 @dataclass(frozen=True)
@@ -187,12 +158,12 @@ def parse_prices(
     skipped = [SkippedLine(i + 1, "blank" if _blank(rows[i]) else "preamble") for i in range(header.index)]
 
     data: list[int] = []  # row indexes of lines whose date cell looks like a date
-    matches: list[_DateMatch] = []
+    matches: list[DateMatch] = []
     others: list[int] = []
     for i in range(header.data_from, len(rows)):
         if _blank(rows[i]):
             skipped.append(SkippedLine(i + 1, "blank"))
-        elif (match := _match_date(_cell(rows[i], header.date_idx))) is not None:
+        elif (match := match_date(_cell(rows[i], header.date_idx))) is not None:
             data.append(i)
             matches.append(match)
         else:
@@ -208,7 +179,7 @@ def parse_prices(
     skipped += [SkippedLine(i + 1, _junk_reason(rows, i, header, data[0], data[-1], source)) for i in others]
 
     line_numbers = np.array(data) + 1
-    dates, date_format = _to_dates(
+    dates, date_format = to_dates(
         matches, line_numbers, [rows[i][header.date_idx] for i in data], source, date_order
     )
     values = _to_floats([_cell(rows[i], header.close_idx) for i in data], line_numbers, header.column, source)
@@ -287,10 +258,6 @@ def _cell(cells: Sequence[str], index: int) -> str:
     return cells[index] if index < len(cells) else ""
 
 
-def _show(value: str) -> str:
-    return repr(value if len(value) <= 40 else value[:37] + "...")
-
-
 @dataclass(frozen=True)
 class _Header:
     index: int  # row index of the header line (its line number minus one)
@@ -355,14 +322,6 @@ def _yfinance_dates_row(rows: Sequence[list[str]], i: int) -> int | None:
     return None
 
 
-def _match_date(cell: str) -> _DateMatch | None:
-    cell = cell.strip("\"' ")
-    for form, pattern in _DATE_FORMS.items():
-        if (match := pattern.fullmatch(cell)) is not None:
-            return form, match.groupdict()
-    return None
-
-
 def _is_number(cell: str) -> bool:
     try:
         return math.isfinite(float(_NUMBER_JUNK.sub("", cell)))
@@ -386,93 +345,9 @@ def _junk_reason(
 
 def _date_error(source: str, rows: Sequence[list[str]], i: int, header: _Header) -> DataError:
     return DataError(
-        f"{source}:{i + 1}: cannot read date {_show(_cell(rows[i], header.date_idx))}",
+        f"{source}:{i + 1}: cannot read date {quote_cell(_cell(rows[i], header.date_idx))}",
         hint="Fix the date or delete the line (a note line is skipped only when its other cells are empty).",
     )
-
-
-def _to_dates(
-    matches: Sequence[_DateMatch], lines: np.ndarray, cells: Sequence[str], source: str, date_order: DateOrder
-) -> tuple[pd.DatetimeIndex, str]:
-    aby = [k for k, (form, _) in enumerate(matches) if form == "aby"]
-    order = _resolve_order(aby, matches, lines, cells, source, date_order) if aby else date_order
-    years, months, days = [], [], []
-    formats: dict[str, str] = {}
-    for form, g in matches:
-        if form in ("mon", "dmon"):
-            y, m, d = _year(g["y"]), _MONTHS.get(g["mon"].casefold(), 0), int(g["d"])
-        elif form != "aby":
-            y, m, d = int(g["y"]), int(g["m"]), int(g["d"])
-        elif order == "ymd":  # YY/MM/DD; a four-digit last field cannot be a day
-            y, m, d = _year(g["a"]), int(g["b"]), (int(g["y"]) if len(g["y"]) == 2 else 0)
-        else:
-            first, second = int(g["a"]), int(g["b"])
-            y, (m, d) = _year(g["y"]), ((first, second) if order == "mdy" else (second, first))
-        years.append(y)
-        months.append(m)
-        days.append(d)
-        if form not in formats:
-            formats[form] = _describe(form, g, order)
-    parts = pd.DataFrame({"year": years, "month": months, "day": days})
-    dates = pd.DatetimeIndex(pd.to_datetime(parts, errors="coerce"))
-    if (bad := np.flatnonzero(dates.isna())).size:
-        k = int(bad[0])
-        raise DataError(
-            f"{source}:{lines[k]}: cannot read date {_show(cells[k])}",
-            hint=f"Dates are read as {formats[matches[k][0]]}; fix or delete the line"
-            + (" or set [data] date_order." if matches[k][0] == "aby" else "."),
-        )
-    return dates, " and ".join(formats.values())
-
-
-def _resolve_order(
-    aby: Sequence[int],
-    matches: Sequence[_DateMatch],
-    lines: np.ndarray,
-    cells: Sequence[str],
-    source: str,
-    date_order: DateOrder,
-) -> DateOrder:
-    if date_order != "auto":
-        return date_order
-    day_first = next((k for k in aby if int(matches[k][1]["a"]) > 12), None)
-    month_first = next((k for k in aby if int(matches[k][1]["b"]) > 12), None)
-    if day_first is not None and month_first is not None:
-        raise DataError(
-            f"{source}:{lines[month_first]}: dates mix day-first and month-first: {_show(cells[day_first])} "
-            f"(line {lines[day_first]}) is day-first, {_show(cells[month_first])} is month-first",
-            hint="Fix the dates so that the whole column uses one order.",
-        )
-    if day_first is not None:
-        return "dmy"
-    if month_first is not None:
-        return "mdy"
-    raise DataError(
-        f"{source}: the date order is ambiguous: no date tells month/day from day/month "
-        f"(the first is {_show(cells[aby[0]])})",
-        hint='Set [data] date_order = "mdy" (month first, US style) or "dmy" (day first) in the config.',
-    )
-
-
-def _year(digits: str) -> int:
-    """Two-digit years: 00-69 are 2000-2069, 70-99 are 1970-1999."""
-    year = int(digits)
-    if len(digits) == 2:
-        return 2000 + year if year <= 69 else 1900 + year
-    return year
-
-
-def _describe(form: str, g: dict[str, str], order: DateOrder) -> str:
-    sep = g.get("sep", "")
-    year = "YY" if len(g.get("y", "")) == 2 else "YYYY"
-    if form == "ymd":
-        return f"%Y{sep}%m{sep}%d"
-    if form == "aby":
-        fields = {"mdy": ("M", "D", year), "dmy": ("D", "M", year), "ymd": ("YY", "M", "D")}[order]
-        return sep.join(fields)
-    if form == "dmon":
-        return f"D{sep}Mon{sep}{year}"
-    return {"ymd8": "%Y%m%d", "jp": "Japanese 年月日", "mon": "Mon D, YYYY"}[form]
 
 
 def _to_floats(cells: Sequence[str], lines: np.ndarray, column: str, source: str) -> np.ndarray:
@@ -482,7 +357,7 @@ def _to_floats(cells: Sequence[str], lines: np.ndarray, column: str, source: str
     if (bad := np.flatnonzero(~missing & ~np.isfinite(values))).size:
         k = int(bad[0])
         raise DataError(
-            f"{source}:{lines[k]}: cannot read close {_show(cells[k])} in column '{column}'",
+            f"{source}:{lines[k]}: cannot read close {quote_cell(cells[k])} in column '{column}'",
             hint="A close is a number such as 27444.17 or 27,444.17; missing is empty, '-', '.' or 'null'.",
         )
     return values

@@ -1,0 +1,160 @@
+"""Read the date column of a price file: which forms a date cell may take, and what day each one is.
+
+Pure: no network, no files, no printing. `prices` finds the date cells; this module owns everything
+about reading them, and errors are `DataError`s in the same one-line ``"<source>:<line>: <cause>"``
+form, with what to do in `hint`.
+
+- Forms: ``2021/01/04``, ``2018/1/4``, ``2017-01-04``, ISO with a time (ignored), ``20170104``,
+  ``2020年12月30日``, ``Feb 22, 2021``, ``22-Feb-2021`` and ``a/b/y`` forms (``04/04/2025``,
+  ``7/22/25``). `match_date` only says which form a cell has, so a caller can tell a date-shaped cell
+  from a note or footer before any date is read; `to_dates` then reads the whole column.
+- Month-first vs day-first for ``a/b/y`` is decided from the whole column, never per cell: a first
+  field above 12 means day-first, a second field above 12 month-first, both is an error, neither is
+  ambiguous and an error unless `date_order` says ("ymd" reads them as YY/MM/DD). Dates that start
+  with a four-digit year are always year-month-day.
+- Two-digit years: 00-69 are 20xx, 70-99 19xx.
+- A date-shaped cell that is no real date (2021/02/30) is an error naming its line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from nikkei_deepar.errors import DataError
+
+DateOrder = Literal["auto", "ymd", "mdy", "dmy"]
+DateMatch = tuple[str, dict[str, str]]
+"""The form a date cell matched (a key of `_DATE_FORMS`) and its named fields."""
+
+__all__ = ["DateMatch", "DateOrder", "match_date", "quote_cell", "to_dates"]
+
+_MONTH_NAMES = (
+    *("january", "february", "march", "april", "may", "june"),
+    *("july", "august", "september", "october", "november", "december"),
+)
+_MONTHS = (
+    {name: i for i, name in enumerate(_MONTH_NAMES, 1)}
+    | {name[:3]: i for i, name in enumerate(_MONTH_NAMES, 1)}
+    | {"sept": 9}
+)
+
+_MONTH = "(?P<mon>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_TIME = r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?)?"
+_DATE_FORMS = {
+    "ymd": re.compile(rf"(?P<y>\d{{4}})(?P<sep>[/.-])(?P<m>\d{{1,2}})(?P=sep)(?P<d>\d{{1,2}}){_TIME}"),
+    "ymd8": re.compile(r"(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})"),
+    "jp": re.compile(r"(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*日?"),
+    "mon": re.compile(rf"{_MONTH}\s+(?P<d>\d{{1,2}}),?\s+(?P<y>\d{{4}})", re.IGNORECASE),
+    "dmon": re.compile(rf"(?P<d>\d{{1,2}})(?P<sep>[\s-]){_MONTH}[\s-](?P<y>\d{{4}}|\d{{2}})", re.IGNORECASE),
+    "aby": re.compile(
+        rf"(?P<a>\d{{1,2}})(?P<sep>[/.-])(?P<b>\d{{1,2}})(?P=sep)(?P<y>\d{{4}}|\d{{2}}){_TIME}"
+    ),
+}
+
+
+def quote_cell(value: str) -> str:
+    """A cell as error messages show it: quoted, and cut short when long."""
+    return repr(value if len(value) <= 40 else value[:37] + "...")
+
+
+def match_date(cell: str) -> DateMatch | None:
+    """The form of a date-shaped cell, or None; whether it is a real date is `to_dates`' question."""
+    cell = cell.strip("\"' ")
+    for form, pattern in _DATE_FORMS.items():
+        if (match := pattern.fullmatch(cell)) is not None:
+            return form, match.groupdict()
+    return None
+
+
+def to_dates(
+    matches: Sequence[DateMatch], lines: np.ndarray, cells: Sequence[str], source: str, date_order: DateOrder
+) -> tuple[pd.DatetimeIndex, str]:
+    """The dates of a column of matched cells, and the formats they were read as (for the report).
+
+    `lines` and `cells` are the line numbers and raw cells of `matches`, for messages.
+    """
+    aby = [k for k, (form, _) in enumerate(matches) if form == "aby"]
+    order = _resolve_order(aby, matches, lines, cells, source, date_order) if aby else date_order
+    years, months, days = [], [], []
+    formats: dict[str, str] = {}
+    for form, g in matches:
+        if form in ("mon", "dmon"):
+            y, m, d = _year(g["y"]), _MONTHS.get(g["mon"].casefold(), 0), int(g["d"])
+        elif form != "aby":
+            y, m, d = int(g["y"]), int(g["m"]), int(g["d"])
+        elif order == "ymd":  # YY/MM/DD; a four-digit last field cannot be a day
+            y, m, d = _year(g["a"]), int(g["b"]), (int(g["y"]) if len(g["y"]) == 2 else 0)
+        else:
+            first, second = int(g["a"]), int(g["b"])
+            y, (m, d) = _year(g["y"]), ((first, second) if order == "mdy" else (second, first))
+        years.append(y)
+        months.append(m)
+        days.append(d)
+        if form not in formats:
+            formats[form] = _describe(form, g, order)
+    parts = pd.DataFrame({"year": years, "month": months, "day": days})
+    dates = pd.DatetimeIndex(pd.to_datetime(parts, errors="coerce"))
+    if (bad := np.flatnonzero(dates.isna())).size:
+        k = int(bad[0])
+        raise DataError(
+            f"{source}:{lines[k]}: cannot read date {quote_cell(cells[k])}",
+            hint=f"Dates are read as {formats[matches[k][0]]}; fix or delete the line"
+            + (" or set [data] date_order." if matches[k][0] == "aby" else "."),
+        )
+    return dates, " and ".join(formats.values())
+
+
+def _resolve_order(
+    aby: Sequence[int],
+    matches: Sequence[DateMatch],
+    lines: np.ndarray,
+    cells: Sequence[str],
+    source: str,
+    date_order: DateOrder,
+) -> DateOrder:
+    if date_order != "auto":
+        return date_order
+    day_first = next((k for k in aby if int(matches[k][1]["a"]) > 12), None)
+    month_first = next((k for k in aby if int(matches[k][1]["b"]) > 12), None)
+    if day_first is not None and month_first is not None:
+        raise DataError(
+            f"{source}:{lines[month_first]}: dates mix day-first and month-first: "
+            f"{quote_cell(cells[day_first])} (line {lines[day_first]}) is day-first, "
+            f"{quote_cell(cells[month_first])} is month-first",
+            hint="Fix the dates so that the whole column uses one order.",
+        )
+    if day_first is not None:
+        return "dmy"
+    if month_first is not None:
+        return "mdy"
+    raise DataError(
+        f"{source}: the date order is ambiguous: no date tells month/day from day/month "
+        f"(the first is {quote_cell(cells[aby[0]])})",
+        hint='Set [data] date_order = "mdy" (month first, US style) or "dmy" (day first) in the config.',
+    )
+
+
+def _year(digits: str) -> int:
+    """Two-digit years: 00-69 are 2000-2069, 70-99 are 1970-1999."""
+    year = int(digits)
+    if len(digits) == 2:
+        return 2000 + year if year <= 69 else 1900 + year
+    return year
+
+
+def _describe(form: str, g: dict[str, str], order: DateOrder) -> str:
+    sep = g.get("sep", "")
+    year = "YY" if len(g.get("y", "")) == 2 else "YYYY"
+    if form == "ymd":
+        return f"%Y{sep}%m{sep}%d"
+    if form == "aby":
+        fields = {"mdy": ("M", "D", year), "dmy": ("D", "M", year), "ymd": ("YY", "M", "D")}[order]
+        return sep.join(fields)
+    if form == "dmon":
+        return f"D{sep}Mon{sep}{year}"
+    return {"ymd8": "%Y%m%d", "jp": "Japanese 年月日", "mon": "Mon D, YYYY"}[form]
