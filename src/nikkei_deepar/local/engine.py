@@ -1,5 +1,10 @@
 """Train and query GluonTS's DeepAR (PyTorch) on this machine, shaped like the SageMaker algorithm.
 
+Owns the orchestration: `train` and `predict`, reading the JSON Lines channels and the inference
+request, the estimator, the test metrics and the seeding. The SageMaker hyperparameters and their
+mapping to GluonTS are `local.hyperparameters`'s; writing and checking `model.tar.gz` is
+`local.archive`'s (both re-exported here, so callers need only this module).
+
 The only module that imports gluonts, torch and lightning, and only inside functions: importing
 this module is cheap (`import gluonts.torch` alone takes 5-10 s). No network, no printing: progress
 goes to the caller's `ProgressFn`, Lightning is silenced unless `verbose=True`.
@@ -8,34 +13,6 @@ Inputs and outputs are SageMaker's: the `train`/`test` JSON Lines channels, the 
 hyperparameters of a CreateTrainingJob, the `{"instances": ..., "configuration": ...}` request and
 the `{"predictions": [...]}` response. The model itself is GluonTS's, not AWS's (SageMaker runs an
 MXNet build; neither can load the other's `model.tar.gz`).
-
-Hyperparameters (strings, as SageMaker takes them) -> `gluonts.torch.model.deepar.DeepAREstimator`:
-
-| SageMaker                   | default         | GluonTS DeepAREstimator                                    |
-|-----------------------------|-----------------|------------------------------------------------------------|
-| `time_freq` (required)      |                 | `freq` (`H` is passed as `h`, pandas' spelling)            |
-| `prediction_length` (req.)  |                 | `prediction_length`                                        |
-| `context_length` (required) |                 | `context_length`                                           |
-| `epochs` (required)         |                 | `trainer_kwargs["max_epochs"]`                             |
-| `num_cells`                 | 40              | `hidden_size`                                              |
-| `num_layers`                | 2               | `num_layers`                                               |
-| `dropout_rate`              | 0.1             | `dropout_rate`                                             |
-| `learning_rate`             | 0.001           | `lr`                                                       |
-| `mini_batch_size`           | 128             | `batch_size`                                               |
-| `likelihood`                | student-T       | `distr_output`: student-T -> StudentTOutput,               |
-|                             |                 | gaussian -> NormalOutput, negative-binomial ->             |
-|                             |                 | NegativeBinomialOutput; beta, deterministic-L1: UsageError |
-| `num_eval_samples`          | 100             | `num_parallel_samples`; samples per test series            |
-| `test_quantiles`            | [0.1, ..., 0.9] | the quantiles of the test metrics                          |
-| `early_stopping_patience`   | none            | Lightning `EarlyStopping` on the epoch's train loss        |
-|                             |                 | (no validation set, as on SageMaker); GluonTS keeps        |
-|                             |                 | the best epoch's weights                                   |
-| `embedding_dimension`       | ignored         | only meaningful with `cat` (refused locally)               |
-| `cardinality`               | ignored         | only meaningful with `cat` (refused locally)               |
-| `num_dynamic_feat`          | ignored         | `auto`/`ignore` only: `dynamic_feat` is refused            |
-
-Any other key is a UsageError. `num_batches_per_epoch` is not a SageMaker hyperparameter (SageMaker
-sizes an epoch itself): it is an argument of `train`, GluonTS's default 50.
 
 Choices made here, where GluonTS or SageMaker leave room:
 
@@ -51,26 +28,18 @@ Choices made here, where GluonTS or SageMaker leave room:
 - Determinism: one torch thread; python/numpy/torch seeded before training, before the test
   metrics and before each predicted series (so a series' forecast does not depend on the other
   series in the request). Same data, hyperparameters and seed -> bit-identical forecasts.
-- `model.tar.gz` holds `predictor.serialize()`'s files plus `nikkei-deepar.json` (format, version,
-  hyperparameters, seed, lags, file digests). `predict` only loads archives carrying that marker,
-  with matching digests and only gluonts/builtin classes named in predictor.json, because loading
-  a predictor instantiates the classes it names.
+- `model.tar.gz` holds `predictor.serialize()`'s files plus the marker written by `local.archive`,
+  which also decides which archives `predict` may load.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
-import gzip
-import hashlib
-import io
 import json
 import logging
 import math
-import os
-import re
 import sys
-import tarfile
 import tempfile
 import time
 import warnings
@@ -83,23 +52,36 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nikkei_deepar.errors import DataError, NotFoundError, UsageError
+from nikkei_deepar.local.archive import (
+    ARCHIVE,
+    ARCHIVE_HINT,
+    FORMAT,
+    FORMAT_VERSION,
+    MARKER,
+    extract_archive,
+    write_archive,
+)
+from nikkei_deepar.local.hyperparameters import LIKELIHOODS, Settings, parse_hyperparameters
 
-FORMAT = "nikkei-deepar/gluonts-deepar"
-FORMAT_VERSION = 1
-MARKER = "nikkei-deepar.json"
-ARCHIVE = "model.tar.gz"
+__all__ = [
+    "ARCHIVE",
+    "EXTRA_HINT",
+    "EXTRA_MESSAGE",
+    "FORMAT",
+    "FORMAT_VERSION",
+    "MARKER",
+    "ProgressFn",
+    "Settings",
+    "TrainResult",
+    "parse_hyperparameters",
+    "predict",
+    "train",
+]
 
 EXTRA_MESSAGE = "the local backend needs the [local] extra"
 EXTRA_HINT = "pip install 'nikkei-deepar[local]'  (install torch==2.13.0 first on a CPU-only machine)"
-_ARCHIVE_HINT = "train a model with the local backend: it loads only archives that it wrote itself"
 
 _START_FORMAT = "%Y-%m-%d %H:%M:%S"
-_LIKELIHOODS = {
-    "student-T": "StudentTOutput",
-    "gaussian": "NormalOutput",
-    "negative-binomial": "NegativeBinomialOutput",
-}
-_DEFAULT_QUANTILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 _OUTPUT_TYPES = ("mean", "quantiles", "samples")
 # predict() without a "configuration": SageMaker's defaults are not in our facts sheet, so ours.
 _DEFAULT_CONFIGURATION: dict[str, Any] = {
@@ -107,17 +89,6 @@ _DEFAULT_CONFIGURATION: dict[str, Any] = {
     "output_types": ["mean", "quantiles"],
     "quantiles": ["0.1", "0.5", "0.9"],
 }
-_MAX_ARCHIVE_BYTES = 64 * 1024 * 1024  # a serialized predictor is ~100 KB
-_SAFE_CLASSES = (
-    "builtins.int",
-    "builtins.float",
-    "builtins.str",
-    "builtins.bool",
-    "numpy.float32",
-    "numpy.float64",
-    "numpy.int32",
-    "numpy.int64",
-)
 _LIGHTNING_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning")
 
 FloatArray = NDArray[np.float64]
@@ -133,26 +104,6 @@ class TrainResult:
     metrics: dict[str, float]
     seconds: float
     epochs_run: int
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The hyperparameters, parsed and checked; `raw` is what the caller passed."""
-
-    raw: dict[str, str]
-    freq: str
-    prediction_length: int
-    context_length: int
-    epochs: int
-    hidden_size: int
-    num_layers: int
-    dropout_rate: float
-    lr: float
-    batch_size: int
-    likelihood: str
-    num_eval_samples: int
-    test_quantiles: tuple[float, ...]
-    early_stopping_patience: int | None
 
 
 @dataclass(frozen=True)
@@ -212,7 +163,7 @@ def train(
             hidden_size=settings.hidden_size,
             lr=settings.lr,
             dropout_rate=settings.dropout_rate,
-            distr_output=getattr(gl.distributions, _LIKELIHOODS[settings.likelihood])(),
+            distr_output=getattr(gl.distributions, LIKELIHOODS[settings.likelihood])(),
             lags_seq=lags,
             num_parallel_samples=settings.num_eval_samples,
             batch_size=settings.batch_size,
@@ -238,23 +189,22 @@ def train(
         model_dir = Path(tmp) / "model"
         model_dir.mkdir()
         predictor.serialize(model_dir)
-        marker = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "hyperparameters": settings.raw,
-            "seed": seed,
-            "freq": settings.freq,
-            "prediction_length": settings.prediction_length,
-            "context_length": settings.context_length,
-            "lags_seq": lags,
-            "num_batches_per_epoch": num_batches_per_epoch,
-            "epochs_run": len(losses),
-            "gluonts": gl.gluonts_version,
-            "torch": gl.torch.__version__,
-            "files": {p.name: _sha256(p.read_bytes()) for p in sorted(model_dir.iterdir())},
-        }
-        (model_dir / MARKER).write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n")
-        model_tar = _write_archive(model_dir, Path(out_dir))
+        model_tar = write_archive(
+            model_dir,
+            Path(out_dir),
+            metadata={
+                "hyperparameters": settings.raw,
+                "seed": seed,
+                "freq": settings.freq,
+                "prediction_length": settings.prediction_length,
+                "context_length": settings.context_length,
+                "lags_seq": lags,
+                "num_batches_per_epoch": num_batches_per_epoch,
+                "epochs_run": len(losses),
+                "gluonts": gl.gluonts_version,
+                "torch": gl.torch.__version__,
+            },
+        )
     return TrainResult(
         model_tar=model_tar, metrics=metrics, seconds=time.monotonic() - started, epochs_run=len(losses)
     )
@@ -264,11 +214,11 @@ def predict(*, model_tar: Path, request: Mapping[str, Any], seed: int) -> dict[s
     """Answer a SageMaker DeepAR inference request with a model that `train` wrote."""
     model_tar = Path(model_tar)
     if not model_tar.is_file():
-        raise NotFoundError(f"no model archive at {model_tar}", hint=_ARCHIVE_HINT)
+        raise NotFoundError(f"no model archive at {model_tar}", hint=ARCHIVE_HINT)
     gl = _backend()
     with _quiet(verbose=False), tempfile.TemporaryDirectory(prefix="nikkei-deepar-") as tmp:
         model_dir = Path(tmp)
-        marker = _extract_archive(model_tar, model_dir)
+        marker = extract_archive(model_tar, model_dir)
         settings = parse_hyperparameters(marker["hyperparameters"])
         instances, num_samples, output_types, quantiles = _parse_request(request, settings)
         predictor = gl.PyTorchPredictor.deserialize(model_dir, device="cpu")
@@ -286,116 +236,6 @@ def predict(*, model_tar: Path, request: Mapping[str, Any], seed: int) -> dict[s
                 answer["samples"] = samples.tolist()
             predictions.append(answer)
     return {"predictions": predictions}
-
-
-def parse_hyperparameters(hyperparameters: Mapping[str, str]) -> Settings:
-    """Check SageMaker's string hyperparameters against what the local backend supports (no imports)."""
-    raw = {str(k): str(v).strip() for k, v in hyperparameters.items()}
-    known = {
-        "time_freq",
-        "prediction_length",
-        "context_length",
-        "epochs",
-        "num_cells",
-        "num_layers",
-        "dropout_rate",
-        "learning_rate",
-        "mini_batch_size",
-        "likelihood",
-        "num_eval_samples",
-        "test_quantiles",
-        "early_stopping_patience",
-        "embedding_dimension",
-        "cardinality",
-        "num_dynamic_feat",
-    }
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise UsageError(
-            f"unknown hyperparameter(s) for the local backend: {', '.join(unknown)}",
-            hint=f"known: {', '.join(sorted(known))}",
-        )
-    missing = [k for k in ("time_freq", "prediction_length", "context_length", "epochs") if k not in raw]
-    if missing:
-        raise UsageError(f"missing required hyperparameter(s): {', '.join(missing)}")
-
-    freq_match = re.fullmatch(r"([1-9][0-9]*)?(M|W|D|H|min)", raw["time_freq"])
-    if freq_match is None:
-        raise UsageError(
-            f"time_freq {raw['time_freq']!r} is not a DeepAR frequency",
-            hint="an integer multiple of M, W, D, H or min, e.g. D or 5min",
-        )
-    freq = (freq_match.group(1) or "") + ("h" if freq_match.group(2) == "H" else freq_match.group(2))
-    likelihood = raw.get("likelihood", "student-T")
-    if likelihood not in _LIKELIHOODS:
-        raise UsageError(
-            f"likelihood {likelihood!r} is not supported by the local backend",
-            hint=f"use one of: {', '.join(_LIKELIHOODS)}",
-        )
-    if raw.get("num_dynamic_feat", "auto") not in ("auto", "ignore"):
-        raise UsageError(
-            "num_dynamic_feat: the local backend supports no dynamic_feat", hint="drop it, or set it to auto"
-        )
-    patience = raw.get("early_stopping_patience")
-    return Settings(
-        raw=raw,
-        freq=freq,
-        prediction_length=_int(raw, "prediction_length", None),
-        context_length=_int(raw, "context_length", None),
-        epochs=_int(raw, "epochs", None),
-        hidden_size=_int(raw, "num_cells", 40),
-        num_layers=_int(raw, "num_layers", 2),
-        dropout_rate=_float(raw, "dropout_rate", 0.1, ok=lambda v: 0.0 <= v < 1.0),
-        lr=_float(raw, "learning_rate", 1e-3, ok=lambda v: v > 0.0),
-        batch_size=_int(raw, "mini_batch_size", 128),
-        likelihood=likelihood,
-        num_eval_samples=_int(raw, "num_eval_samples", 100),
-        test_quantiles=_quantile_list(raw.get("test_quantiles")),
-        early_stopping_patience=None if patience is None else _int(raw, "early_stopping_patience", None),
-    )
-
-
-# --------------------------------------------------------------------------- hyperparameters
-
-
-def _int(raw: Mapping[str, str], key: str, default: int | None) -> int:
-    if key not in raw:
-        assert default is not None
-        return default
-    try:
-        value = int(raw[key])
-    except ValueError:
-        raise UsageError(f"hyperparameter {key}={raw[key]!r} is not an integer") from None
-    if value < 1:
-        raise UsageError(f"hyperparameter {key}={raw[key]!r} must be at least 1")
-    return value
-
-
-def _float(raw: Mapping[str, str], key: str, default: float, *, ok: Callable[[float], bool]) -> float:
-    if key not in raw:
-        return default
-    try:
-        value = float(raw[key])
-    except ValueError:
-        raise UsageError(f"hyperparameter {key}={raw[key]!r} is not a number") from None
-    if not (math.isfinite(value) and ok(value)):
-        raise UsageError(f"hyperparameter {key}={raw[key]!r} is out of range")
-    return value
-
-
-def _quantile_list(text: str | None) -> tuple[float, ...]:
-    if text is None:
-        return _DEFAULT_QUANTILES
-    try:
-        values = json.loads(text)
-        taus = tuple(float(v) for v in values)
-    except (ValueError, TypeError):
-        raise UsageError(
-            f"test_quantiles {text!r} is not a list of numbers", hint='e.g. "[0.1, 0.5, 0.9]"'
-        ) from None
-    if not taus or not all(0.0 < t < 1.0 for t in taus):
-        raise UsageError(f"test_quantiles {text!r} must list quantile levels strictly between 0 and 1")
-    return taus
 
 
 # --------------------------------------------------------------------------- data
@@ -531,110 +371,6 @@ def _epoch_recorder(gl: _Backend, total: int, progress: ProgressFn | None) -> An
                 progress(trainer.current_epoch + 1, total, loss)
 
     return EpochRecorder()
-
-
-# --------------------------------------------------------------------------- archive
-
-
-def _write_archive(model_dir: Path, out_dir: Path) -> Path:
-    """Tar+gzip the model folder (flat, fixed timestamps) atomically into `<out_dir>/model.tar.gz`."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz, tarfile.open(fileobj=gz, mode="w") as tar:
-        for path in sorted(model_dir.iterdir()):
-            data = path.read_bytes()
-            info = tarfile.TarInfo(path.name)
-            info.size, info.mtime, info.mode = len(data), 0, 0o644
-            tar.addfile(info, io.BytesIO(data))
-    target = out_dir / ARCHIVE
-    fd, tmp_name = tempfile.mkstemp(dir=out_dir, prefix=f".{ARCHIVE}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(buffer.getvalue())
-        Path(tmp_name).chmod(0o644)  # mkstemp creates 0600; a model is not a secret
-        Path(tmp_name).replace(target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    return target
-
-
-def _extract_archive(model_tar: Path, dest: Path) -> dict[str, Any]:
-    """Unpack a flat archive of regular files into `dest`, check our marker; return the marker."""
-
-    def refuse(why: str) -> UsageError:
-        return UsageError(
-            f"{model_tar} is not a model archive this tool can load: {why}",
-            hint=_ARCHIVE_HINT,
-            code="model-archive",
-        )
-
-    files: dict[str, bytes] = {}
-    try:
-        with tarfile.open(model_tar, mode="r:gz") as tar:
-            total = 0
-            for member in tar:
-                name = member.name[2:] if member.name.startswith("./") else member.name
-                if member.isdir() and name in ("", "."):
-                    continue
-                if not member.isfile() or not name or "/" in name or "\\" in name or name in (".", ".."):
-                    raise refuse(f"unexpected member {member.name!r}")
-                total += member.size
-                if total > _MAX_ARCHIVE_BYTES:
-                    raise refuse("it is too large")
-                handle = tar.extractfile(member)
-                assert handle is not None
-                files[name] = handle.read()
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise refuse(f"unreadable ({exc})") from None
-    if MARKER not in files:
-        raise refuse(f"no {MARKER}")
-    try:
-        marker = json.loads(files[MARKER])
-    except ValueError:
-        raise refuse(f"{MARKER} is not JSON") from None
-    if not isinstance(marker, dict) or marker.get("format") != FORMAT:
-        raise refuse(f"{MARKER} does not name the format {FORMAT}")
-    if marker.get("format_version") != FORMAT_VERSION:
-        raise refuse(f"format version {marker.get('format_version')!r}, this tool reads {FORMAT_VERSION}")
-    digests = marker.get("files")
-    if not isinstance(digests, dict) or set(digests) != set(files) - {MARKER}:
-        raise refuse("its files do not match the marker's list")
-    for name, digest in digests.items():
-        if _sha256(files[name]) != digest:
-            raise refuse(f"{name} does not match its digest (modified or corrupted)")
-    for name in ("gluonts-config.json", "predictor.json"):
-        if name not in files:
-            raise refuse(f"no {name}")
-        try:
-            classes = set(_class_names(json.loads(files[name])))
-        except ValueError:
-            raise refuse(f"{name} is not JSON") from None
-        foreign = sorted(c for c in classes if not c.startswith("gluonts.") and c not in _SAFE_CLASSES)
-        if foreign:
-            raise refuse(f"{name} names classes outside gluonts: {', '.join(foreign)}")
-    if not isinstance(marker.get("hyperparameters"), dict):
-        raise refuse(f"{MARKER} has no hyperparameters")
-    for name, data in files.items():
-        (dest / name).write_bytes(data)
-    return marker
-
-
-def _class_names(node: Any) -> Iterator[str]:
-    """Every class a GluonTS serde document would locate: `class` values and gluonts-config's `type`."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key in ("class", "type") and isinstance(value, str):
-                yield value
-            else:
-                yield from _class_names(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _class_names(item)
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 # --------------------------------------------------------------------------- request
