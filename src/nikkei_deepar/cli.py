@@ -191,9 +191,7 @@ def run_command(
         reporter.close()
         if common["debug"]:
             raise
-        from nikkei_deepar.errors import NikkeiError as _E
-
-        bug = _E(
+        bug = NikkeiError(
             f"internal error: {type(exc).__name__}: {exc}",
             hint="rerun with --debug for the traceback and report it",
             code="internal",
@@ -250,7 +248,7 @@ def _render_error(name: str, exc: NikkeiError, reporter: Reporter, *, json_out: 
     for problem in getattr(exc, "problems", []) or []:
         reporter.error(f"  {problem}")
     if exc.hint:
-        reporter.info(f"hint: {exc.hint}") if not reporter.quiet else None
+        reporter.info(f"hint: {exc.hint}")  # silent under --quiet, like all progress
     if json_out:
         data = getattr(exc, "data", None)
         print_json(
