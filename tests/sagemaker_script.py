@@ -639,3 +639,19 @@ def honour_secure_transport(monkeypatch: pytest.MonkeyPatch) -> None:
 def _insecure_transport_only(statement: dict[str, Any]) -> bool:
     condition = statement.get("Condition", {}).get("Bool", {})
     return str(condition.get("aws:SecureTransport", "")).lower() == "false"
+
+
+def patch_cli_clock(monkeypatch: Any) -> FakeClock:
+    """Make every context the CLI builds sleep on and read time from one FakeClock: nothing really waits."""
+    import nikkei_deepar.cli as cli_module
+
+    fake = FakeClock()
+    build = cli_module._build_context
+
+    def with_fake_clock(common: dict[str, Any], reporter: Any, **kwargs: Any) -> Any:
+        ctx = build(common, reporter, **kwargs)
+        ctx.sleep, ctx.clock = fake.sleep, fake
+        return ctx
+
+    monkeypatch.setattr(cli_module, "_build_context", with_fake_clock)
+    return fake

@@ -24,6 +24,7 @@ from sagemaker_script import (
     in_progress,
     make_context,
     model_error,
+    patch_cli_clock,
     put_training_logs,
     queue_endpoint_results,
     seed_prepared,
@@ -40,18 +41,7 @@ role_name = "{ROLE}"
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     """The CLI's context sleeps and reads time from this fake: nothing really waits."""
-    import nikkei_deepar.cli as cli
-
-    fake = FakeClock()
-    build = cli._build_context
-
-    def with_fake_clock(common: dict[str, Any], reporter: Any, **kwargs: Any) -> Any:
-        ctx = build(common, reporter, **kwargs)
-        ctx.sleep, ctx.clock = fake.sleep, fake
-        return ctx
-
-    monkeypatch.setattr(cli, "_build_context", with_fake_clock)
-    return fake
+    return patch_cli_clock(monkeypatch)
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ from sagemaker_script import (
     endpoint,
     inject_error,
     make_context,
+    patch_cli_clock,
     seed_prepared,
 )
 
@@ -45,18 +46,7 @@ ADOPTED = "tagged as ours but missing from the ledger"
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     """The CLI's context sleeps and reads time from this fake: nothing really waits."""
-    import nikkei_deepar.cli as cli_module
-
-    fake = FakeClock()
-    build = cli_module._build_context
-
-    def with_fake_clock(common: dict[str, Any], reporter: Any, **kwargs: Any) -> Any:
-        ctx = build(common, reporter, **kwargs)
-        ctx.sleep, ctx.clock = fake.sleep, fake
-        return ctx
-
-    monkeypatch.setattr(cli_module, "_build_context", with_fake_clock)
-    return fake
+    return patch_cli_clock(monkeypatch)
 
 
 @pytest.fixture
@@ -77,7 +67,7 @@ def ctx(aws: None, hermetic_env: Path) -> Any:
 def kill_when_recording(monkeypatch: pytest.MonkeyPatch, kind: str) -> list[str]:
     """The next time deploy records a `kind` in the ledger, Ctrl-C arrives first: the resource exists,
     the ledger never hears of it. Fires once; returns the name it swallowed (once it has)."""
-    original = deploy._record
+    original = deploy.record_resource
     swallowed: list[str] = []
 
     def record(ctx: Any, k: str, name: str, arn: str | None, **extra: Any) -> None:
@@ -86,7 +76,7 @@ def kill_when_recording(monkeypatch: pytest.MonkeyPatch, kind: str) -> list[str]
             raise KeyboardInterrupt
         original(ctx, k, name, arn, **extra)
 
-    monkeypatch.setattr(deploy, "_record", record)
+    monkeypatch.setattr(deploy, "record_resource", record)
     return swallowed
 
 

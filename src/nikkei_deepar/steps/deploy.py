@@ -127,7 +127,7 @@ def run(ctx: Context, *, job: str | None, timeout: float | None) -> DeployResult
     model_arn = backend.create_model(
         ModelSpec(name=model, model_artifact=artifact, tags=tags, job=state.name)
     )
-    _record(ctx, "model", model, model_arn, job=state.name, endpoint=endpoint, artifact=artifact)
+    record_resource(ctx, "model", model, model_arn, job=state.name, endpoint=endpoint, artifact=artifact)
     config = resource_name(endpoint, "c")
     config_arn = backend.create_endpoint_config(
         EndpointConfigSpec(
@@ -143,7 +143,7 @@ def run(ctx: Context, *, job: str | None, timeout: float | None) -> DeployResult
             ),
         )
     )
-    _record(
+    record_resource(
         ctx, "endpoint-config", config, config_arn, job=state.name, endpoint=endpoint, model=model, **variant
     )
 
@@ -151,7 +151,7 @@ def run(ctx: Context, *, job: str | None, timeout: float | None) -> DeployResult
     if current is None:
         ctx.reporter.info(f"creating endpoint {endpoint} with {config}")
         arn = backend.create_endpoint(endpoint, config_name=config, tags=tags)
-        _record(ctx, "endpoint", endpoint, arn)
+        record_resource(ctx, "endpoint", endpoint, arn)
     else:
         ctx.reporter.info(f"updating endpoint {endpoint}: {previous} -> {config} (blue/green)")
         backend.update_endpoint(endpoint, config_name=config)
@@ -318,7 +318,7 @@ def _check_ownership(ctx: Context, endpoint: str) -> None:
             code="endpoint-not-ours",
         )
     ctx.reporter.warn(f"adopting endpoint {endpoint}: tagged as ours but missing from the ledger")
-    _record(ctx, "endpoint", endpoint, None)
+    record_resource(ctx, "endpoint", endpoint, None)
 
 
 def _serves(ctx: Context, current: EndpointState, *, job: str, variant: dict[str, Any]) -> bool:
@@ -404,7 +404,8 @@ def _delete_broken(ctx: Context, current: EndpointState, *, timeout: float) -> N
         ledger.mark_deleted("endpoint", current.name)
 
 
-def _record(ctx: Context, kind: str, name: str, arn: str | None, **extra: Any) -> None:
+def record_resource(ctx: Context, kind: str, name: str, arn: str | None, **extra: Any) -> None:
+    """Write a resource the current backend just created to the ledger, at once (before anything else)."""
     backend = ctx.backend
     with ctx.store.update() as ledger:
         ledger.record_resource(

@@ -37,7 +37,8 @@ from nikkei_deepar.data.series_io import load_series
 from nikkei_deepar.errors import JobFailedError, JobStoppedError, NotFoundError, UsageError
 from nikkei_deepar.files import write_atomic
 from nikkei_deepar.output import Table
-from nikkei_deepar.state import Ledger, Resource
+from nikkei_deepar.state import Ledger
+from nikkei_deepar.steps.deploy import record_resource
 from nikkei_deepar.steps.train import resource_name
 from nikkei_deepar.steps.wait import poll
 
@@ -243,17 +244,7 @@ def _batch(
         tags=settings.resource_tags(),
     )
     arn = backend.start_transform(spec)
-    with ctx.store.update() as ledger:
-        ledger.record_resource(
-            Resource(
-                kind="transform-job",
-                name=name,
-                backend=backend.name,
-                arn=arn,
-                region=backend.region,
-                extra={"model": model, "job": job, "input": input_uri, "output": output_uri},
-            )
-        )
+    record_resource(ctx, "transform-job", name, arn, model=model, job=job, input=input_uri, output=output_uri)
     ctx.reporter.info(f"started batch transform {name} with model {model}")
 
     def describe() -> TransformState:
@@ -318,17 +309,9 @@ def _batch_model(ctx: Context, job: str | None) -> tuple[str, str]:
             job=source.name,
         )
     )
-    with ctx.store.update() as current:
-        current.record_resource(
-            Resource(
-                kind="model",
-                name=name,
-                backend=backend.name,
-                arn=arn,
-                region=backend.region,
-                extra={"job": source.name, "endpoint": endpoint, "artifact": source.model_artifact},
-            )
-        )
+    record_resource(
+        ctx, "model", name, arn, job=source.name, endpoint=endpoint, artifact=source.model_artifact
+    )
     return name, source.name
 
 
