@@ -445,6 +445,11 @@ def queue_endpoint_results(
     ).raise_for_status()
 
 
+# One base time for every stream a test writes: computed per call, two streams written a few
+# milliseconds apart would drift against each other and `offset_ms` would not order them.
+_LOG_BASE_MS = int(dt.datetime.now(dt.UTC).timestamp() * 1000) - 600_000
+
+
 def put_training_logs(
     logs_client: Any,
     job: str,
@@ -461,7 +466,7 @@ def put_training_logs(
     with contextlib.suppress(logs_client.exceptions.ResourceAlreadyExistsException):
         logs_client.create_log_stream(logGroupName=group, logStreamName=stream)
     if lines:
-        base = int(dt.datetime.now(dt.UTC).timestamp() * 1000) - 600_000 + offset_ms
+        base = _LOG_BASE_MS + offset_ms
         events = [{"timestamp": base + i * 10, "message": line} for i, line in enumerate(lines)]
         logs_client.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
     return stream
