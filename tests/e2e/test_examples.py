@@ -221,7 +221,9 @@ def test_daily_forecast_refreshes_the_data_and_writes_todays_csv(cron: Cron, mot
     with lock_held(Path(cron.env["NIKKEI_DEEPAR_HOME"]), 3.0):
         started = time.monotonic()
         done = cron.script("daily-forecast.sh", str(cron.config), env=env)
-    assert time.monotonic() - started >= 2.8  # prepare waited for the lock (--wait-lock), no exit 9
+    # prepare waited for the lock (--wait-lock) rather than exiting 9; the margin absorbs a slow CI
+    # machine reading the holder's 'held' line late
+    assert time.monotonic() - started >= 2.0
     assert (done.stdout, done.stderr) == ("", "")  # nothing for cron to mail
 
     day = cron.today()
