@@ -81,10 +81,10 @@ def failed(reason: str = "ClientError: Unable to parse the training data") -> St
     }
 
 
-def stopped() -> State:
+def stopped(secondary: str = "Stopped") -> State:
     return {
         "training_job_status": "Stopped",
-        "secondary_status": "Stopped",
+        "secondary_status": secondary,
         "training_end_time": dt.datetime.now(dt.UTC),
         "model_artifacts": None,
         "final_metric_data_list": None,

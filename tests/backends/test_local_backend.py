@@ -85,7 +85,9 @@ def _store_channels(backend: LocalBackend) -> dict[str, str]:
     return {"train": train.rsplit("/", 1)[0] + "/", "test": test.rsplit("/", 1)[0] + "/"}
 
 
-def _spec(name: str, channels: dict[str, str], **hyperparameters: str) -> TrainingSpec:
+def _spec(
+    name: str, channels: dict[str, str], *, max_runtime: int = 3600, **hyperparameters: str
+) -> TrainingSpec:
     return TrainingSpec(
         name=name,
         hyperparameters={**HYPERPARAMETERS, **hyperparameters},
@@ -94,7 +96,7 @@ def _spec(name: str, channels: dict[str, str], **hyperparameters: str) -> Traini
         instance_type="ml.m5.large",
         instance_count=1,
         volume_size_gb=10,
-        max_runtime_seconds=3600,
+        max_runtime_seconds=max_runtime,
         tags={"managed-by": "nikkei-deepar"},
         seed=11,
     )
@@ -294,6 +296,27 @@ def test_wait_reports_a_failed_local_job_with_exit_6(
     assert "training job job-fails failed: ClientError: channel train: no data at" in r.stderr
     ok = run_cli("wait", "--job", "job-a")  # not in this store
     assert ok.exit_code == 5
+
+
+@pytest.mark.local
+def test_a_job_past_its_max_runtime_is_stopped_and_wait_says_what_to_raise(
+    run_cli: Callable[..., Any], tmp_path: Path, hermetic_env: Path, trained: tuple[LocalBackend, str]
+) -> None:
+    backend, name = trained
+    state = backend.describe_training(name)
+    assert state is not None
+    (tmp_path / "nikkei-deepar.toml").write_text('backend = "local"\n')
+    local = LocalBackend(hermetic_env / "local", reporter=_reporter(), seed=1)
+    local.start_training(_spec("job-slow", dict(state.channels), max_runtime=0, epochs="20"))
+    stopped = local.describe_training("job-slow")
+    assert stopped is not None and stopped.terminal
+    assert (stopped.status, stopped.secondary_status) == ("Stopped", "MaxRuntimeExceeded")
+    assert stopped.model_artifact is None and stopped.failure_reason is None
+    assert any("max runtime of 0 s reached" in e.message for e in local.training_logs("job-slow").events)
+    r = run_cli("wait", "--job", "job-slow")
+    assert r.exit_code == 7
+    assert "training job job-slow was stopped (MaxRuntimeExceeded); it has no model" in r.stderr
+    assert "raise training.max_runtime_seconds" in r.stderr
 
 
 @pytest.mark.local

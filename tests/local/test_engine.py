@@ -172,6 +172,20 @@ def test_early_stopping_patience_is_honoured(tmp_path: Path) -> None:
     assert math.isfinite(result.metrics["train:final_loss"])
 
 
+def test_training_past_the_max_runtime_is_ended_without_a_model(tmp_path: Path) -> None:
+    hyperparameters = {**HYPERPARAMETERS, "epochs": "50"}
+    with pytest.raises(engine.RuntimeLimitReached, match=r"max runtime of 0 s reached after 1 epoch") as hit:
+        _train(tmp_path, hyperparameters=hyperparameters, num_batches_per_epoch=5, max_seconds=0)
+    assert hit.value.epochs_run == 1  # ended after its first batch, not after 50 epochs
+    assert not (tmp_path / "model.tar.gz").exists()
+
+
+def test_a_max_runtime_that_is_not_reached_changes_nothing(tmp_path: Path) -> None:
+    result = _train(tmp_path, max_seconds=3600)
+    assert result.epochs_run == int(HYPERPARAMETERS["epochs"])
+    assert result.model_tar.is_file()
+
+
 def test_a_test_channel_with_nothing_to_score_fails_before_training(tmp_path: Path) -> None:
     target = _target()
     target[-PREDICTION_LENGTH:] = ["NaN"] * PREDICTION_LENGTH

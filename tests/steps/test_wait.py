@@ -23,6 +23,7 @@ from sagemaker_script import (
     make_context,
     put_training_logs,
     seed_prepared,
+    stopped,
 )
 
 
@@ -220,6 +221,16 @@ def test_stopped_job_exits_7_never_success(ctx: Any, sm_script: Any, clock: Fake
         "InProgress (Stopping)" in ctx.reporter.stream.getvalue()
         or "Stopping" in ctx.reporter.stream.getvalue()
     )
+
+
+def test_a_job_ended_by_its_max_runtime_says_which_setting_to_raise(ctx: Any, sm_script: Any) -> None:
+    sm_script.next_training(in_progress(), stopped("MaxRuntimeExceeded"))
+    name = _start(ctx)
+    with pytest.raises(JobStoppedError) as info:
+        _wait(ctx)
+    assert info.value.exit_code == 7
+    assert info.value.message == f"training job {name} was stopped (MaxRuntimeExceeded); it has no model"
+    assert info.value.hint is not None and "training.max_runtime_seconds" in info.value.hint
 
 
 def test_timeout_exits_8_and_leaves_the_job_recorded(ctx: Any, sm_script: Any, clock: FakeClock) -> None:

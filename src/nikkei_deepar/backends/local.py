@@ -251,12 +251,17 @@ class LocalBackend:
                     num_batches_per_epoch=batches,
                     progress=progress,
                     verbose=self._reporter.verbose,
+                    max_seconds=spec.max_runtime_seconds,
                 )
         except KeyboardInterrupt:
             self._reporter.close()
             log.write("interrupted: the job is stopped and has no model")
             self._finish(record, job_dir, status=JOB_STOPPED, started=started, reason=None)
             raise
+        except engine.RuntimeLimitReached as exc:  # SageMaker ends such a job: Stopped, no model
+            self._reporter.close()
+            end = {"status": JOB_STOPPED, "reason": None, "secondary": "MaxRuntimeExceeded"}
+            log.write(f"stopped: {exc}; the job has no model")
         except NikkeiError as exc:
             self._reporter.close()
             if exc.message == engine.EXTRA_MESSAGE:  # an incomplete install: the user's to fix, not a job's
@@ -278,15 +283,29 @@ class LocalBackend:
             for metric, value in sorted(result.metrics.items()):
                 log.write(f"#metric {metric}={value:.6g}")
             log.write(f"completed in {result.seconds:.1f} s; model {result.model_tar}")
-        self._finish(record, job_dir, status=end["status"], started=started, reason=end["reason"])
+        self._finish(
+            record,
+            job_dir,
+            status=end["status"],
+            started=started,
+            reason=end["reason"],
+            secondary=end.get("secondary"),
+        )
         return f"local:training-job/{name}"
 
     def _finish(
-        self, record: dict[str, Any], job_dir: Path, *, status: str, started: float, reason: str | None
+        self,
+        record: dict[str, Any],
+        job_dir: Path,
+        *,
+        status: str,
+        started: float,
+        reason: str | None,
+        secondary: str | None = None,
     ) -> None:
         record.update(
             status=status,
-            secondary_status=status,
+            secondary_status=secondary or status,
             failure_reason=reason,
             training_seconds=round(time.monotonic() - started),
             ended=stamp_now(),

@@ -106,6 +106,15 @@ class TrainResult:
     epochs_run: int
 
 
+class RuntimeLimitReached(Exception):
+    """Training ran past the job's max runtime and was ended, as SageMaker ends such a job: no model."""
+
+    def __init__(self, seconds: float, epochs_run: int) -> None:
+        super().__init__(f"max runtime of {seconds:g} s reached after {epochs_run} epoch(s)")
+        self.seconds = seconds
+        self.epochs_run = epochs_run
+
+
 @dataclass(frozen=True)
 class _Series:
     start: str
@@ -125,8 +134,13 @@ def train(
     num_batches_per_epoch: int = 50,
     progress: ProgressFn | None = None,
     verbose: bool = False,
+    max_seconds: float | None = None,
 ) -> TrainResult:
-    """Train on the `train` channel, score on the `test` channel, write `<out_dir>/model.tar.gz`."""
+    """Train on the `train` channel, score on the `test` channel, write `<out_dir>/model.tar.gz`.
+
+    With `max_seconds`, training that is still running that long after it started is ended at the
+    next batch and `RuntimeLimitReached` is raised instead of writing a model (SageMaker's
+    MaxRuntimeInSeconds; DeepAR keeps no checkpoint, so a stopped job has nothing to deploy)."""
     settings = parse_hyperparameters(hyperparameters)
     if num_batches_per_epoch < 1:
         raise UsageError(f"num_batches_per_epoch must be at least 1, got {num_batches_per_epoch}")
@@ -147,7 +161,8 @@ def train(
     started = time.monotonic()
     with _quiet(verbose), tempfile.TemporaryDirectory(prefix="nikkei-deepar-") as tmp:
         _seed(gl, seed)
-        recorder = _epoch_recorder(gl, settings.epochs, progress)
+        deadline = None if max_seconds is None else started + max_seconds
+        recorder = _epoch_recorder(gl, settings.epochs, progress, deadline=deadline)
         callbacks: list[Any] = [recorder]
         if settings.early_stopping_patience is not None:
             callbacks.append(
@@ -181,6 +196,8 @@ def train(
         )
         predictor = estimator.train(_dataset(gl, train_series, settings.freq), cache_data=True)
         losses: list[float] = recorder.losses
+        if recorder.out_of_time and max_seconds is not None:
+            raise RuntimeLimitReached(max_seconds, len(losses))
         metrics: dict[str, float] = {}
         if losses:
             metrics["train:final_loss"] = losses[-1]
@@ -355,12 +372,20 @@ def _sample(
     return samples
 
 
-def _epoch_recorder(gl: _Backend, total: int, progress: ProgressFn | None) -> Any:
+def _epoch_recorder(
+    gl: _Backend, total: int, progress: ProgressFn | None, *, deadline: float | None = None
+) -> Any:
     class EpochRecorder(gl.pl.Callback):  # type: ignore[misc,name-defined]
-        """Collects each epoch's mean train loss and reports it."""
+        """Collects each epoch's mean train loss and reports it; ends training at `deadline`."""
 
         def __init__(self) -> None:
             self.losses: list[float] = []
+            self.out_of_time = False
+
+        def on_train_batch_end(self, trainer: Any, *args: Any) -> None:
+            if deadline is not None and time.monotonic() >= deadline:
+                self.out_of_time = True
+                trainer.should_stop = True
 
         def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
             value = trainer.callback_metrics.get("train_loss")

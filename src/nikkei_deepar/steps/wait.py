@@ -207,9 +207,13 @@ def follow(ctx: Context, name: str, *, timeout: float | None, logs: bool) -> Wai
             hint="read the job's log with `nikkei-deepar wait --job " + name + " --logs`",
         )
     else:
+        out_of_time = state.secondary_status == "MaxRuntimeExceeded"
         error = JobStoppedError(
             f"training job {name} was stopped ({state.secondary_status or state.status}); it has no model",
-            hint="start a new one with `nikkei-deepar train`",
+            hint="raise training.max_runtime_seconds in the config (or lower training.hyperparameters"
+            ".epochs), then run `nikkei-deepar train` again"
+            if out_of_time
+            else "start a new one with `nikkei-deepar train`",
         )
     cast(Any, error).data = result.to_data()  # the --json envelope shows it
     raise error
