@@ -109,7 +109,8 @@ def test_the_whole_chain_offline_and_deterministic(tmp_path: Path) -> None:
         assert {"test:RMSE", "test:mean_wQuantileLoss"} <= set(waited["metrics"])
         assert waited["model_artifact"] == str(store / "jobs" / job / "model.tar.gz")
         deployed = _run(tmp_path, "deploy")["data"]
-        assert deployed["note"] is None  # a local "endpoint" bills nothing: no billing warning
+        # a local "endpoint" bills nothing: no billing warning, and no pretending to run on an instance
+        assert "bills" not in deployed["note"] and "on this machine" in deployed["note"]
         assert deployed["status"] == "InService" and deployed["job"] == job
         assert deployed["action"] == ("created" if round_ == 0 else "updated")
         predicted = _run(tmp_path, "predict")["data"]

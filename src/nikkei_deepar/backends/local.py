@@ -157,7 +157,11 @@ class LocalBackend:
 
     @property
     def hosting_note(self) -> str | None:
-        return None  # an "endpoint" here is a record of the active model: it costs nothing
+        # an "endpoint" here is a record of the active model; the instance type is only the config's
+        return (
+            "served on this machine by `nikkei-deepar predict` (the instance type is what SageMaker would "
+            "use); it costs nothing"
+        )
 
     # -- storage -------------------------------------------------------------------------------------
     def artifact_uri(self, key: str) -> str:
