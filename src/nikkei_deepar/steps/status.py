@@ -10,31 +10,26 @@ in `costs.py` / `[costs]`), the last deployment, every resource the ledger holds
 Drift is information, not an error: the exit code is 0 whenever the ledger and the backend could be
 read. If AWS cannot be asked (credentials, network), the ledger's view is still printed and the exit
 code is the AWS error's (4). Nothing is written to the ledger: `wait` and `deploy` refresh it.
+
+Asking the backend whether a recorded resource exists, what else carries the tool's tags, and what an
+endpoint config serves is `steps/status_probes.py`'s (one probe per backend, read-only); this module
+turns the answers into views, drift and lines.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from nikkei_deepar.config import MANAGED_BY_KEY, MANAGED_BY_VALUE
 from nikkei_deepar.context import Context
-from nikkei_deepar.errors import AwsError, ExitCode, NikkeiError
+from nikkei_deepar.errors import AwsError, ExitCode
 from nikkei_deepar.state import Ledger, Resource
-from nikkei_deepar.steps.provision import aligned, is_ours
+from nikkei_deepar.steps.provision import aligned
+from nikkei_deepar.steps.status_probes import Probe, make_probe
 
 if TYPE_CHECKING:
     from nikkei_deepar.backends.base import Backend
-
-SAGEMAKER_KINDS = ("endpoint", "endpoint-config", "model")
-# The local store's layout for the records that stand for SageMaker's resources (backends/local.py).
-_LOCAL_FOLDERS = {
-    "endpoint": "endpoints",
-    "endpoint-config": "endpoint-configs",
-    "model": "models",
-    "transform-job": "transforms",
-}
 
 
 @dataclass(frozen=True)
@@ -130,13 +125,15 @@ def run(ctx: Context) -> StatusResult:
     base = _ledger_view(ctx, ledger)
     try:
         backend = ctx.backend
-        probe = _probe(ctx, backend)
+        probe = make_probe(ctx, backend)
         region = backend.region
         job = _job(ledger, backend)
         endpoint = _endpoint(ctx, ledger, backend, probe)
         resources = _recorded(ledger, backend, probe, region)
         try:
-            resources += probe.untracked(ledger)
+            resources += [
+                _untracked(kind, name, probe.backend, ledger) for kind, name in probe.untracked(ledger)
+            ]
         except AwsError as exc:  # e.g. no sagemaker:ListModels: the rest of the picture still stands
             ctx.reporter.warn(f"could not look for untracked resources: {exc.message}")
     except AwsError as exc:  # show what the ledger knows, and say why AWS could not be asked
@@ -231,7 +228,7 @@ def _job(ledger: Ledger, backend: Backend) -> dict[str, Any] | None:
     }
 
 
-def _endpoint(ctx: Context, ledger: Ledger, backend: Backend, probe: _Probe) -> dict[str, Any] | None:
+def _endpoint(ctx: Context, ledger: Ledger, backend: Backend, probe: Probe) -> dict[str, Any] | None:
     from nikkei_deepar.costs import endpoint_cost
 
     name = ctx.settings.endpoint.name
@@ -284,7 +281,7 @@ def _endpoint(ctx: Context, ledger: Ledger, backend: Backend, probe: _Probe) -> 
     return view
 
 
-def _recorded(ledger: Ledger, backend: Backend, probe: _Probe, region: str | None) -> list[ResourceView]:
+def _recorded(ledger: Ledger, backend: Backend, probe: Probe, region: str | None) -> list[ResourceView]:
     views = []
     for r in ledger.live_resources():
         view = ResourceView(r.kind, r.name, r.backend, True, None, None, "")
@@ -319,148 +316,6 @@ def _untracked(kind: str, name: str, backend: str, ledger: Ledger) -> ResourceVi
         else f"tagged {MANAGED_BY_KEY}={MANAGED_BY_VALUE} but not in the ledger"
     )
     return ResourceView(kind, name, backend, False, True, "untracked", why)
-
-
-# -- one probe per backend: does it exist, what else is ours, what does an endpoint config say ----------
-class _Probe(Protocol):
-    def exists(self, r: Resource) -> bool | None: ...
-
-    def untracked(self, ledger: Ledger) -> list[ResourceView]: ...
-
-    def variant(self, config_name: str) -> dict[str, Any] | None: ...
-
-
-def _probe(ctx: Context, backend: Backend) -> _Probe:
-    if backend.name == "sagemaker":
-        return _AwsProbe(ctx)
-    from nikkei_deepar.backends.local import LocalBackend
-
-    if isinstance(backend, LocalBackend):
-        return _LocalProbe(ctx, backend.store)
-    raise NikkeiError(f"status: no probe for backend {backend.name!r}")  # pragma: no cover
-
-
-class _AwsProbe:
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
-        self.sm = ctx.gateway("sagemaker")
-        self.wanted = ctx.settings.aws.tags
-
-    def exists(self, r: Resource) -> bool | None:
-        if r.kind in SAGEMAKER_KINDS:
-            return self.sm.arn_of(r.kind, r.name) is not None
-        if r.kind == "transform-job":
-            return self.sm.describe_transform_job(r.name) is not None
-        if r.kind == "role":
-            return self.ctx.gateway("iam").role_arn(r.name) is not None
-        if r.kind == "bucket":
-            try:
-                return self.ctx.gateway("s3").bucket_region(r.name) is not None
-            except AwsError as exc:
-                if exc.code == "bucket-forbidden":
-                    return True  # it exists; this caller may not look inside
-                raise
-        return None
-
-    def untracked(self, ledger: Ledger) -> list[ResourceView]:
-        known = {(r.kind, r.name) for r in ledger.live_resources() if r.backend == "sagemaker"}
-        found: list[ResourceView] = []
-        listings = {
-            "endpoint": self.sm.endpoint_arns(),
-            "endpoint-config": self.sm.endpoint_config_arns(),
-            "model": self.sm.model_arns(),
-        }
-        for kind, arns in listings.items():
-            for name, arn in sorted(arns.items()):
-                if (kind, name) not in known and is_ours(self.sm.tags_of(arn), self.wanted):
-                    found.append(_untracked(kind, name, "sagemaker", ledger))
-        aws = self.ctx.settings.aws
-        if aws.bucket and ("bucket", aws.bucket) not in known:
-            s3 = self.ctx.gateway("s3")
-            try:
-                tags = s3.bucket_tags(aws.bucket) if s3.bucket_region(aws.bucket) is not None else None
-            except AwsError:  # another account's bucket, or no s3:GetBucketTagging: not ours to report
-                tags = None
-            if is_ours(tags, self.wanted):
-                found.append(_untracked("bucket", aws.bucket, "sagemaker", ledger))
-        if ("role", aws.role_name) not in known:
-            iam = self.ctx.gateway("iam")
-            if iam.role_arn(aws.role_name) is not None and is_ours(iam.role_tags(aws.role_name), self.wanted):
-                found.append(_untracked("role", aws.role_name, "sagemaker", ledger))
-        return found
-
-    def variant(self, config_name: str) -> dict[str, Any] | None:
-        raw = self.sm.describe_endpoint_config(config_name)
-        variants = (raw or {}).get("ProductionVariants") or []
-        if not variants:
-            return None
-        first = variants[0]
-        serverless = first.get("ServerlessConfig")
-        if serverless:
-            return {
-                "serverless": True,
-                "memory_mb": serverless.get("MemorySizeInMB"),
-                "max_concurrency": serverless.get("MaxConcurrency"),
-            }
-        return {
-            "serverless": False,
-            "instance_type": first.get("InstanceType"),
-            "instance_count": first.get("InitialInstanceCount", 1),
-        }
-
-
-class _LocalProbe:
-    def __init__(self, ctx: Context, store: Path) -> None:
-        self.store = store
-        self.wanted = ctx.settings.aws.tags
-
-    def _record_path(self, kind: str, name: str) -> Path | None:
-        folder = _LOCAL_FOLDERS.get(kind)
-        if folder is None or "/" in name or name in {"", ".", ".."}:
-            return None
-        return self.store / folder / f"{name}.json"
-
-    def exists(self, r: Resource) -> bool | None:
-        if r.kind == "local-dir":
-            return Path(r.name).is_dir()
-        path = self._record_path(r.kind, r.name)
-        return None if path is None else path.is_file()
-
-    def untracked(self, ledger: Ledger) -> list[ResourceView]:
-        from nikkei_deepar.backends.local_files import read_json
-        from nikkei_deepar.errors import DataError
-
-        known = {(r.kind, r.name) for r in ledger.live_resources() if r.backend == "local"}
-        found = []
-        for kind in SAGEMAKER_KINDS:
-            folder = self.store / _LOCAL_FOLDERS[kind]
-            for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-                if (kind, path.stem) in known:
-                    continue
-                try:
-                    record = read_json(path) or {}
-                except DataError:
-                    continue
-                tags = {str(k): str(v) for k, v in (record.get("tags") or {}).items()}
-                if is_ours(tags, self.wanted):
-                    found.append(_untracked(kind, path.stem, "local", ledger))
-        return found
-
-    def variant(self, config_name: str) -> dict[str, Any] | None:
-        from nikkei_deepar.backends.local_files import read_json
-
-        path = self._record_path("endpoint-config", config_name)
-        record = read_json(path) if path is not None else None
-        if not record:
-            return None
-        serverless = record.get("serverless")
-        if serverless:
-            return {"serverless": True, **serverless}
-        return {
-            "serverless": False,
-            "instance_type": record.get("instance_type"),
-            "instance_count": record.get("instance_count", 1),
-        }
 
 
 # -- lines for people -----------------------------------------------------------------------------------
