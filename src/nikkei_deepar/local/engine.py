@@ -1,9 +1,9 @@
 """Train and query GluonTS's DeepAR (PyTorch) on this machine, shaped like the SageMaker algorithm.
 
-Owns the orchestration: `train` and `predict`, reading the JSON Lines channels and the inference
-request, the estimator, the test metrics and the seeding. The SageMaker hyperparameters and their
-mapping to GluonTS are `local.hyperparameters`'s; writing and checking `model.tar.gz` is
-`local.archive`'s (both re-exported here, so callers need only this module).
+Owns the orchestration: `train` and `predict`, the estimator, the test metrics and the seeding.
+Checking the JSON Lines channels and the inference request is `local.inputs`'s; the SageMaker
+hyperparameters and their mapping to GluonTS are `local.hyperparameters`'s; writing and checking
+`model.tar.gz` is `local.archive`'s (the last two re-exported here, so callers need only this module).
 
 The only module that imports gluonts, torch and lightning, and only inside functions: importing
 this module is cheap (`import gluonts.torch` alone takes 5-10 s). No network, no printing: progress
@@ -35,10 +35,7 @@ Choices made here, where GluonTS or SageMaker leave room:
 from __future__ import annotations
 
 import contextlib
-import datetime
-import json
 import logging
-import math
 import sys
 import tempfile
 import time
@@ -62,6 +59,7 @@ from nikkei_deepar.local.archive import (
     write_archive,
 )
 from nikkei_deepar.local.hyperparameters import LIKELIHOODS, Settings, parse_hyperparameters
+from nikkei_deepar.local.inputs import InputSeries, parse_channel, parse_request
 
 __all__ = [
     "ARCHIVE",
@@ -81,14 +79,6 @@ __all__ = [
 EXTRA_MESSAGE = "the local backend needs the [local] extra"
 EXTRA_HINT = "pip install 'nikkei-deepar[local]'  (install torch==2.13.0 first on a CPU-only machine)"
 
-_START_FORMAT = "%Y-%m-%d %H:%M:%S"
-_OUTPUT_TYPES = ("mean", "quantiles", "samples")
-# predict() without a "configuration": SageMaker's defaults are not in our facts sheet, so ours.
-_DEFAULT_CONFIGURATION: dict[str, Any] = {
-    "num_samples": 100,
-    "output_types": ["mean", "quantiles"],
-    "quantiles": ["0.1", "0.5", "0.9"],
-}
 _LIGHTNING_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning")
 
 FloatArray = NDArray[np.float64]
@@ -115,12 +105,6 @@ class RuntimeLimitReached(Exception):
         self.epochs_run = epochs_run
 
 
-@dataclass(frozen=True)
-class _Series:
-    start: str
-    target: NDArray[np.float32]
-
-
 # --------------------------------------------------------------------------- public API
 
 
@@ -144,8 +128,8 @@ def train(
     settings = parse_hyperparameters(hyperparameters)
     if num_batches_per_epoch < 1:
         raise UsageError(f"num_batches_per_epoch must be at least 1, got {num_batches_per_epoch}")
-    train_series = _parse_channel(train_jsonl, "train", settings, required=True)
-    test_series = _parse_channel(test_jsonl, "test", settings, required=False)
+    train_series = parse_channel(train_jsonl, "train", settings, required=True)
+    test_series = parse_channel(test_jsonl, "test", settings, required=False)
     for i, s in enumerate(train_series, 1):
         if len(s.target) <= settings.prediction_length:
             raise DataError(
@@ -237,87 +221,25 @@ def predict(*, model_tar: Path, request: Mapping[str, Any], seed: int) -> dict[s
         model_dir = Path(tmp)
         marker = extract_archive(model_tar, model_dir)
         settings = parse_hyperparameters(marker["hyperparameters"])
-        instances, num_samples, output_types, quantiles = _parse_request(request, settings)
+        parsed = parse_request(request, settings)
         predictor = gl.PyTorchPredictor.deserialize(model_dir, device="cpu")
         predictions = []
-        for series in instances:
-            samples = _sample(gl, predictor, series, settings.freq, num_samples, seed)
+        for series in parsed.instances:
+            samples = _sample(gl, predictor, series, settings.freq, parsed.num_samples, seed)
             answer: dict[str, Any] = {}
-            if "mean" in output_types:
+            if "mean" in parsed.output_types:
                 answer["mean"] = samples.mean(axis=0).tolist()
-            if "quantiles" in output_types:
+            if "quantiles" in parsed.output_types:
                 answer["quantiles"] = {
-                    key: np.quantile(samples, tau, axis=0).tolist() for key, tau in quantiles
+                    key: np.quantile(samples, tau, axis=0).tolist() for key, tau in parsed.quantiles
                 }
-            if "samples" in output_types:
+            if "samples" in parsed.output_types:
                 answer["samples"] = samples.tolist()
             predictions.append(answer)
     return {"predictions": predictions}
 
 
-# --------------------------------------------------------------------------- data
-
-
-def _parse_channel(data: bytes, name: str, settings: Settings, *, required: bool) -> list[_Series]:
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise DataError(f"the {name} channel is not UTF-8 text") from None
-    series = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{name} line {number}: not JSON ({exc.msg})") from None
-        series.append(_series(record, f"{name} line {number}"))
-    if required and not series:
-        raise DataError(f"the {name} channel holds no series")
-    if name == "test":
-        for number, s in enumerate(series, 1):
-            if len(s.target) <= settings.prediction_length:
-                raise DataError(
-                    f"test line {number}: {len(s.target)} points; a test series needs more "
-                    f"than prediction_length ({settings.prediction_length}) to be scored"
-                )
-    return series
-
-
-def _series(record: Any, where: str) -> _Series:
-    if not isinstance(record, dict):
-        raise DataError(f"{where}: expected a JSON object with start and target")
-    extra = sorted(set(record) - {"start", "target"})
-    if extra:
-        raise DataError(
-            f"{where}: field(s) {', '.join(extra)} not supported by the local backend",
-            hint="the local backend trains on start and target only (no cat, no dynamic_feat)",
-        )
-    start = record.get("start")
-    if not isinstance(start, str):
-        raise DataError(f"{where}: start must be a string 'YYYY-MM-DD HH:MM:SS'")
-    try:
-        datetime.datetime.strptime(start, _START_FORMAT)
-    except ValueError:
-        raise DataError(f"{where}: start {start!r} is not 'YYYY-MM-DD HH:MM:SS'") from None
-    raw_target = record.get("target")
-    if not isinstance(raw_target, list) or not raw_target:
-        raise DataError(f"{where}: target must be a non-empty list of numbers")
-    target = np.empty(len(raw_target), dtype=np.float32)
-    for i, value in enumerate(raw_target):
-        if value is None or value == "NaN":
-            target[i] = np.nan
-        elif (
-            isinstance(value, int | float)
-            and not isinstance(value, bool)
-            and (math.isfinite(value) or math.isnan(value))
-        ):
-            target[i] = value
-        else:
-            raise DataError(f'{where}: target[{i}] = {value!r} is not a number, null or "NaN"')
-    if np.isnan(target).all():
-        raise DataError(f"{where}: every target value is missing")
-    return _Series(start=start, target=target)
+# --------------------------------------------------------------------------- datasets
 
 
 def _usable_lags(freq: str, longest: int) -> list[int]:
@@ -328,7 +250,7 @@ def _usable_lags(freq: str, longest: int) -> list[int]:
     return [lag for lag in lags if lag < longest] or [1]
 
 
-def _dataset(gl: _Backend, series: Sequence[_Series], freq: str) -> list[dict[str, Any]]:
+def _dataset(gl: _Backend, series: Sequence[InputSeries], freq: str) -> list[dict[str, Any]]:
     return [{"start": gl.pd.Period(s.start, freq=freq), "target": s.target} for s in series]
 
 
@@ -336,7 +258,7 @@ def _dataset(gl: _Backend, series: Sequence[_Series], freq: str) -> list[dict[st
 
 
 def _test_metrics(
-    gl: _Backend, predictor: Any, test: Sequence[_Series], settings: Settings, seed: int
+    gl: _Backend, predictor: Any, test: Sequence[InputSeries], settings: Settings, seed: int
 ) -> dict[str, float]:
     from nikkei_deepar.data.metrics import mean_weighted_quantile_loss, rmse, weighted_quantile_loss
 
@@ -345,7 +267,7 @@ def _test_metrics(
     means: list[FloatArray] = []
     by_tau: dict[float, list[FloatArray]] = {tau: [] for tau in settings.test_quantiles}
     for s in test:
-        history = _Series(start=s.start, target=s.target[:-h])
+        history = InputSeries(start=s.start, target=s.target[:-h])
         samples = _sample(gl, predictor, history, settings.freq, settings.num_eval_samples, seed)
         actual.append(s.target[-h:].astype(np.float64))
         means.append(samples.mean(axis=0))
@@ -363,7 +285,7 @@ def _test_metrics(
 
 
 def _sample(
-    gl: _Backend, predictor: Any, series: _Series, freq: str, num_samples: int, seed: int
+    gl: _Backend, predictor: Any, series: InputSeries, freq: str, num_samples: int, seed: int
 ) -> FloatArray:
     """`num_samples` sample paths (num_samples x prediction_length) for one series, seeded."""
     _seed(gl, seed)
@@ -396,68 +318,6 @@ def _epoch_recorder(
                 progress(trainer.current_epoch + 1, total, loss)
 
     return EpochRecorder()
-
-
-# --------------------------------------------------------------------------- request
-
-
-def _parse_request(
-    request: Mapping[str, Any], settings: Settings
-) -> tuple[list[_Series], int, list[str], list[tuple[str, float]]]:
-    if not isinstance(request, Mapping):
-        raise DataError("the request must be a JSON object with instances")
-    instances = request.get("instances")
-    if not isinstance(instances, list) or not instances:
-        raise DataError(
-            "the request has no instances", hint='{"instances": [{"start": ..., "target": [...]}]}'
-        )
-    config = request.get("configuration", _DEFAULT_CONFIGURATION)
-    if not isinstance(config, Mapping):
-        raise DataError("configuration must be a JSON object")
-    unknown = sorted(set(config) - set(_DEFAULT_CONFIGURATION))
-    if unknown:
-        raise DataError(f"unknown configuration key(s): {', '.join(unknown)}")
-    num_samples = config.get("num_samples", _DEFAULT_CONFIGURATION["num_samples"])
-    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
-        raise DataError(f"configuration.num_samples must be a positive integer, got {num_samples!r}")
-    output_types = config.get("output_types", _DEFAULT_CONFIGURATION["output_types"])
-    if (
-        not isinstance(output_types, list)
-        or not output_types
-        or not all(t in _OUTPUT_TYPES for t in output_types)
-    ):
-        raise DataError(
-            f"configuration.output_types must list some of {', '.join(_OUTPUT_TYPES)}, got {output_types!r}"
-        )
-    raw_quantiles = config.get("quantiles", _DEFAULT_CONFIGURATION["quantiles"])
-    if not isinstance(raw_quantiles, list) or ("quantiles" in output_types and not raw_quantiles):
-        raise DataError('configuration.quantiles must be a list like ["0.1", "0.5", "0.9"]')
-    quantiles: list[tuple[str, float]] = []
-    for q in raw_quantiles:
-        try:
-            tau = float(q) if isinstance(q, str | int | float) and not isinstance(q, bool) else math.nan
-        except ValueError:
-            tau = math.nan
-        if not 0.0 < tau < 1.0:
-            raise DataError(f"configuration.quantiles: {q!r} is not a level strictly between 0 and 1")
-        quantiles.append((q if isinstance(q, str) else str(q), tau))
-
-    series = []
-    for i, instance in enumerate(instances):
-        where = f"instances[{i}]"
-        s = _series(instance, where)
-        if len(s.target) < settings.context_length:
-            raise DataError(
-                f"{where}: target has {len(s.target)} points; the model needs at least "
-                f"context_length ({settings.context_length})",
-                hint="send the whole history: lags reach far past context_length",
-            )
-        if np.isnan(s.target[-settings.context_length :]).all():
-            raise DataError(
-                f"{where}: the last context_length ({settings.context_length}) points are all missing"
-            )
-        series.append(s)
-    return series, num_samples, list(output_types), quantiles
 
 
 # --------------------------------------------------------------------------- gluonts/torch plumbing
