@@ -28,7 +28,8 @@ from nikkei_deepar.backends.base import (
     TrainingSpec,
     TransformSpec,
 )
-from nikkei_deepar.backends.local import BATCHES_ENV, LocalBackend, batches_per_epoch
+from nikkei_deepar.backends.local import LocalBackend
+from nikkei_deepar.backends.local_jobs import BATCHES_ENV, batches_per_epoch
 from nikkei_deepar.data.channels import make_channels
 from nikkei_deepar.data.inference import (
     build_request,

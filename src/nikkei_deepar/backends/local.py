@@ -15,10 +15,9 @@ removes every local artefact:
 Locations are plain absolute paths (`file://` URIs are accepted when read back), so a user can open
 them; a channel location may be a file or a folder (a "prefix": every file under it, in name order).
 
-Jobs run synchronously: `start_training` returns when the model is written, `describe_training` then
-reports Completed (or Failed with a SageMaker-style FailureReason: `ClientError: ...` for bad data or
-hyperparameters, `AlgorithmError: ...` for anything else), so the steps' polling ends at the first
-describe. A job whose training process died before it finished is reported Failed too.
+Training jobs are `backends.local_jobs`'s (the training verbs here delegate to it): they run
+synchronously, so `describe_training` already reports how a job ended and the steps' polling ends at
+the first describe. File handling (locations, records, channels, logs) is `backends.local_files`'s.
 
 Only the verbs that run a model (`start_training`, `invoke`, `start_transform`) need the [local] extra:
 the engine (and with it gluonts/torch, 5-10 s to import) is imported inside them, so creating this
@@ -27,19 +26,10 @@ backend, storing data, and the hosting records stay cheap and work without it.
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
 import json
 import os
-import re
-import signal
-import socket
-import threading
-import time
-import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from nikkei_deepar.backends.base import (
@@ -59,83 +49,26 @@ from nikkei_deepar.backends.base import (
     TransformState,
 )
 from nikkei_deepar.backends.local_files import (
-    LOG_STREAM,
-    JobLog,
+    NAME_RE,
+    checked_name,
     local_path,
-    log_event,
     parse_stamp,
     read_channel,
     read_json,
     stamp_now,
     write_json,
 )
+from nikkei_deepar.backends.local_jobs import LocalJobs, load_engine
 from nikkei_deepar.errors import AwsError, DataError, NikkeiError, NotFoundError, UsageError
 from nikkei_deepar.files import write_atomic
 from nikkei_deepar.output import Reporter
 
-BATCHES_ENV = "NIKKEI_DEEPAR_LOCAL_BATCHES"
-"""Batches per epoch of a local training (GluonTS's default 50). Not a SageMaker hyperparameter:
-SageMaker sizes an epoch itself. Meant for tests and quick trials (`NIKKEI_DEEPAR_LOCAL_BATCHES=2`)."""
-DEFAULT_BATCHES = 50
-
-STATE_FORMAT = "nikkei-deepar/local-job/v1"
-_LOG_PAGE = 1000
-_NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
-_EXTRA_MODULES = ("gluonts", "torch", "lightning")
 _JSON_TYPES = ("application/json", "application/jsonlines")
 _QUOTE = 300
 # The folders of the records that stand for SageMaker's hosting resources, by ledger kind.
 _HOSTING_FOLDERS = {"model": "models", "endpoint-config": "endpoint-configs", "endpoint": "endpoints"}
 # Every top-level entry the backend itself writes in its store (provision adopts a store holding only these).
 STORE_ENTRIES = frozenset({"data", "jobs", "transforms", "predict", "output", *_HOSTING_FOLDERS.values()})
-
-
-def batches_per_epoch(env: Mapping[str, str] | None = None) -> int:
-    """`NIKKEI_DEEPAR_LOCAL_BATCHES` as a positive integer (default 50); UsageError when malformed."""
-    raw = (os.environ if env is None else env).get(BATCHES_ENV, "").strip()
-    if not raw:
-        return DEFAULT_BATCHES
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise UsageError(
-            f"{BATCHES_ENV}={raw!r} is not a positive whole number",
-            hint=f"unset it (default {DEFAULT_BATCHES} batches per epoch) or set e.g. {BATCHES_ENV}=10",
-        )
-    return value
-
-
-def load_engine() -> ModuleType:
-    """The local engine, once the [local] extra is known to be installed (UsageError with the pip hint).
-
-    Checks with `find_spec` (no import): the engine imports gluonts only when it trains or predicts.
-    """
-    from nikkei_deepar.local import engine
-
-    if any(importlib.util.find_spec(name) is None for name in _EXTRA_MODULES):
-        raise UsageError(engine.EXTRA_MESSAGE, hint=engine.EXTRA_HINT)
-    return engine
-
-
-@contextlib.contextmanager
-def interrupts_kept() -> Iterator[None]:
-    """Around a Lightning training: Ctrl-C (and the CLI's SIGTERM) stay a KeyboardInterrupt.
-
-    Lightning catches KeyboardInterrupt in its training loop, sets SIGINT to be ignored and calls
-    sys.exit(1): the CLI would exit 1 instead of 130, and a second Ctrl-C would do nothing. Here the
-    SystemExit becomes a KeyboardInterrupt again and the SIGINT handler is put back.
-    """
-    main = threading.current_thread() is threading.main_thread()
-    previous = signal.getsignal(signal.SIGINT) if main else None
-    try:
-        yield
-    except SystemExit as exc:
-        raise KeyboardInterrupt from exc
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
 
 
 class LocalBackend:
@@ -145,6 +78,7 @@ class LocalBackend:
         self.store = Path(store).absolute()
         self._reporter = reporter
         self._seed = seed
+        self._jobs = LocalJobs(self.store, reporter=reporter)
 
     # -- identity ------------------------------------------------------------------------------------
     @property
@@ -187,200 +121,23 @@ class LocalBackend:
                 f"{path} does not exist", hint="run `nikkei-deepar prepare` (or train) again"
             ) from None
 
-    # -- training ------------------------------------------------------------------------------------
+    # -- training (backends/local_jobs.py) ------------------------------------------------------------
     def start_training(self, spec: TrainingSpec) -> str:
         """Train now, on this machine; return when the job has ended (its state says how)."""
-        name = _checked_name(spec.name, "training job")
-        engine = load_engine()
-        batches = batches_per_epoch()
-        job_dir = self.store / "jobs" / name
-        job_dir.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            job_dir.mkdir()
-        except FileExistsError:
-            raise UsageError(
-                f"training job {name} already exists ({job_dir})",
-                hint="names carry a timestamp and a random suffix: run the command again",
-                code="name-taken",
-            ) from None
-        now = stamp_now()
-        record: dict[str, Any] = {
-            "format": STATE_FORMAT,
-            "name": name,
-            "status": JOB_IN_PROGRESS,
-            "secondary_status": "Training",
-            "failure_reason": None,
-            "metrics": {},
-            "training_seconds": None,
-            "model_artifact": None,
-            "created": now,
-            "started": now,
-            "ended": None,
-            "hyperparameters": dict(spec.hyperparameters),
-            "channels": dict(spec.channels),
-            "output_uri": spec.output_uri,
-            "tags": dict(spec.tags),
-            "seed": spec.seed,
-            "num_batches_per_epoch": batches,
-            "pid": os.getpid(),
-            "host": socket.gethostname(),
-        }
-        write_json(job_dir / "state.json", record)
-        log = JobLog(job_dir / "log.txt")
-        hp = spec.hyperparameters
-        log.write(
-            f"training {name} with GluonTS DeepAR on this machine's CPU: {hp.get('epochs', '?')} epochs of "
-            f"{batches} batches, seed {spec.seed}"
-        )
-        self._reporter.info(f"training {name} locally ({hp.get('epochs', '?')} epochs of {batches} batches)")
-        started = time.monotonic()
-
-        def progress(epoch: int, total: int, loss: float | None) -> None:
-            text = f"epoch {epoch}/{total}" + ("" if loss is None else f", train loss {loss:.4f}")
-            log.write(text)
-            self._reporter.live(f"{name}: {text}")
-
-        end: dict[str, Any]
-        try:
-            channels = {channel: read_channel(channel, uri) for channel, uri in spec.channels.items()}
-            if "train" not in channels:
-                raise DataError("no train channel was given")
-            with interrupts_kept():
-                result = engine.train(
-                    train_jsonl=channels["train"],
-                    test_jsonl=channels.get("test", b""),
-                    hyperparameters=spec.hyperparameters,
-                    seed=spec.seed,
-                    out_dir=job_dir,
-                    num_batches_per_epoch=batches,
-                    progress=progress,
-                    verbose=self._reporter.verbose,
-                    max_seconds=spec.max_runtime_seconds,
-                )
-        except KeyboardInterrupt:
-            self._reporter.close()
-            log.write("interrupted: the job is stopped and has no model")
-            self._finish(record, job_dir, status=JOB_STOPPED, started=started, reason=None)
-            raise
-        except engine.RuntimeLimitReached as exc:  # SageMaker ends such a job: Stopped, no model
-            self._reporter.close()
-            end = {"status": JOB_STOPPED, "reason": None, "secondary": "MaxRuntimeExceeded"}
-            log.write(f"stopped: {exc}; the job has no model")
-        except NikkeiError as exc:
-            self._reporter.close()
-            if exc.message == engine.EXTRA_MESSAGE:  # an incomplete install: the user's to fix, not a job's
-                self._finish(record, job_dir, status=JOB_FAILED, started=started, reason=exc.message)
-                raise
-            end = {"status": JOB_FAILED, "reason": f"ClientError: {exc.message}"}
-            log.write(f"failed: {end['reason']}" + (f" (hint: {exc.hint})" if exc.hint else ""))
-        except Exception as exc:  # the job fails, as a SageMaker job would; the command does not crash
-            self._reporter.close()
-            end = {"status": JOB_FAILED, "reason": f"AlgorithmError: {type(exc).__name__}: {exc}"}
-            log.write("failed: " + "".join(traceback.format_exception(exc)))
-        else:
-            self._reporter.close()
-            end = {"status": JOB_COMPLETED, "reason": None}
-            record["metrics"] = dict(result.metrics)
-            record["model_artifact"] = str(result.model_tar)
-            record["epochs_run"] = result.epochs_run
-            record["engine_seconds"] = round(result.seconds, 3)  # without importing the library
-            for metric, value in sorted(result.metrics.items()):
-                log.write(f"#metric {metric}={value:.6g}")
-            log.write(f"completed in {result.seconds:.1f} s; model {result.model_tar}")
-        self._finish(
-            record,
-            job_dir,
-            status=end["status"],
-            started=started,
-            reason=end["reason"],
-            secondary=end.get("secondary"),
-        )
-        return f"local:training-job/{name}"
-
-    def _finish(
-        self,
-        record: dict[str, Any],
-        job_dir: Path,
-        *,
-        status: str,
-        started: float,
-        reason: str | None,
-        secondary: str | None = None,
-    ) -> None:
-        record.update(
-            status=status,
-            secondary_status=secondary or status,
-            failure_reason=reason,
-            training_seconds=round(time.monotonic() - started),
-            ended=stamp_now(),
-        )
-        write_json(job_dir / "state.json", record)
+        return self._jobs.run(spec)
 
     def describe_training(self, name: str) -> TrainingState | None:
-        record = self._job_record(name)
-        if record is None:
-            return None
-        return TrainingState(
-            name=str(record["name"]),
-            status=str(record["status"]),
-            secondary_status=record.get("secondary_status"),
-            failure_reason=record.get("failure_reason"),
-            metrics={str(k): float(v) for k, v in (record.get("metrics") or {}).items()},
-            billable_seconds=None,  # nothing is billed
-            training_seconds=record.get("training_seconds"),
-            model_artifact=record.get("model_artifact"),
-            created=parse_stamp(record.get("created")),
-            started=parse_stamp(record.get("started")),
-            ended=parse_stamp(record.get("ended")),
-            spot=False,
-            hyperparameters={str(k): str(v) for k, v in (record.get("hyperparameters") or {}).items()},
-            channels={str(k): str(v) for k, v in (record.get("channels") or {}).items()},
-        )
-
-    def _job_record(self, name: str) -> dict[str, Any] | None:
-        if not _NAME_RE.match(name):
-            return None
-        record = read_json(self.store / "jobs" / name / "state.json")
-        if record is None:
-            return None
-        if record.get("status") == JOB_IN_PROGRESS and _dead(record):
-            record.update(
-                status=JOB_FAILED,
-                secondary_status=JOB_FAILED,
-                failure_reason=(
-                    f"AlgorithmError: the training process (pid {record.get('pid')}) ended before the job "
-                    "finished"
-                ),
-            )
-        return record
+        return self._jobs.describe(name)
 
     def find_trainings(self, *, name_contains: str, status: str) -> list[str]:
-        jobs = self.store / "jobs"
-        if not jobs.is_dir():
-            return []
-        found = []
-        for folder in sorted(jobs.iterdir()):
-            if name_contains not in folder.name:
-                continue
-            record = self._job_record(folder.name)
-            if record is not None and record.get("status") == status:
-                found.append(folder.name)
-        return found
+        return self._jobs.find(name_contains=name_contains, status=status)
 
     def training_logs(self, name: str, *, cursor: LogCursor | None = None) -> LogPage:
-        start = int((cursor.get(LOG_STREAM) if cursor else None) or 0)
-        path = self.store / "jobs" / name / "log.txt" if _NAME_RE.match(name) else None
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines() if path is not None else []
-        except FileNotFoundError:
-            lines = []
-        page = lines[start : start + _LOG_PAGE]
-        events = tuple(log_event(line) for line in page)
-        return LogPage(events=events, cursor=LogCursor(((LOG_STREAM, str(start + len(page))),)))
+        return self._jobs.logs(name, cursor=cursor)
 
     # -- hosting -------------------------------------------------------------------------------------
     def create_model(self, spec: ModelSpec) -> str:
-        name = _checked_name(spec.name, "model")
+        name = checked_name(spec.name, "model")
         artifact = local_path(spec.model_artifact)
         if not artifact.is_file():
             raise NotFoundError(
@@ -398,7 +155,7 @@ class LocalBackend:
         return f"local:model/{name}"
 
     def create_endpoint_config(self, spec: EndpointConfigSpec) -> str:
-        name = _checked_name(spec.name, "endpoint config")
+        name = checked_name(spec.name, "endpoint config")
         if self._record("models", spec.model_name) is None:
             raise NotFoundError(
                 f"model {spec.model_name} does not exist (endpoint config {name})",
@@ -420,7 +177,7 @@ class LocalBackend:
         return f"local:endpoint-config/{name}"
 
     def create_endpoint(self, name: str, *, config_name: str, tags: Mapping[str, str]) -> str:
-        name = _checked_name(name, "endpoint")
+        name = checked_name(name, "endpoint")
         now = stamp_now()
         record = {
             "name": name,
@@ -523,7 +280,7 @@ class LocalBackend:
     # -- batch ---------------------------------------------------------------------------------------
     def start_transform(self, spec: TransformSpec) -> str:
         """Forecast every line of the input now; `<output_uri>/<input name>.out` holds one answer a line."""
-        name = _checked_name(spec.name, "transform job")
+        name = checked_name(spec.name, "transform job")
         model = self._record("models", spec.model_name)
         if model is None:
             raise NotFoundError(
@@ -598,7 +355,7 @@ class LocalBackend:
 
     # -- records -------------------------------------------------------------------------------------
     def _record(self, folder: str, name: str) -> dict[str, Any] | None:
-        if not _NAME_RE.match(name):
+        if not NAME_RE.match(name):
             return None
         return read_json(self.store / folder / f"{name}.json")
 
@@ -618,7 +375,7 @@ class LocalBackend:
         write_json(path, record)
 
     def _delete_record(self, folder: str, name: str) -> bool:
-        if not _NAME_RE.match(name):
+        if not NAME_RE.match(name):
             return False
         try:
             (self.store / folder / f"{name}.json").unlink()
@@ -628,16 +385,6 @@ class LocalBackend:
 
 
 # -- helpers ------------------------------------------------------------------------------------------
-def _checked_name(name: str, what: str) -> str:
-    """SageMaker's name pattern; here it also keeps every record a plain file name inside the store."""
-    if not _NAME_RE.match(name):
-        raise UsageError(
-            f"{what} name {name!r} is not valid",
-            hint="1-63 letters, digits and '-', starting and ending with a letter or digit",
-        )
-    return name
-
-
 def _model_error(endpoint: str, status: int, message: str) -> AwsError:
     flat = " ".join(message.split())
     quoted = repr(flat if len(flat) <= _QUOTE else flat[:_QUOTE] + "…")
@@ -646,17 +393,3 @@ def _model_error(endpoint: str, status: int, message: str) -> AwsError:
         hint="check the request matches what DeepAR expects",
         code="model-error",
     )
-
-
-def _dead(record: Mapping[str, Any]) -> bool:
-    """The job's process is gone (checked only on this host: another host's process cannot be seen)."""
-    pid = record.get("pid")
-    if not isinstance(pid, int) or record.get("host") != socket.gethostname():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False

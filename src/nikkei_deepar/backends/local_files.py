@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from nikkei_deepar.errors import DataError, UsageError
 from nikkei_deepar.files import write_atomic
 
 LOG_STREAM = "local"
+NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+"""SageMaker's resource name pattern; here it also keeps every record a plain file name in the store."""
 
 
 class JobLog:
@@ -113,3 +116,13 @@ def read_json(path: Path) -> dict[str, Any] | None:
 
 def write_json(path: Path, record: Mapping[str, Any]) -> None:
     write_atomic(path, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+
+
+def checked_name(name: str, what: str) -> str:
+    """SageMaker's name pattern; here it also keeps every record a plain file name inside the store."""
+    if not NAME_RE.match(name):
+        raise UsageError(
+            f"{what} name {name!r} is not valid",
+            hint="1-63 letters, digits and '-', starting and ending with a letter or digit",
+        )
+    return name
