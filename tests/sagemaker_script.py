@@ -472,6 +472,37 @@ def put_training_logs(
     return stream
 
 
+def aws_tags(tags: dict[str, str]) -> list[dict[str, str]]:
+    """A tag dict as the SageMaker API takes it."""
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+def create_hosting(
+    client: Any, name: str, tags: dict[str, str], *, role_arn: str, model_data_url: str | None = None
+) -> None:
+    """A model, its endpoint config and endpoint, all named `name`, created straight with boto3 (as a
+    user, or an interrupted run of the tool, would leave them): not through the tool."""
+    container = {"Image": "633353088612.dkr.ecr.ap-northeast-1.amazonaws.com/forecasting-deepar:1"}
+    if model_data_url is not None:
+        container["ModelDataUrl"] = model_data_url
+    client.create_model(
+        ModelName=name, ExecutionRoleArn=role_arn, PrimaryContainer=container, Tags=aws_tags(tags)
+    )
+    client.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": name,
+                "InstanceType": "ml.m5.large",
+                "InitialInstanceCount": 1,
+            }
+        ],
+        Tags=aws_tags(tags),
+    )
+    client.create_endpoint(EndpointName=name, EndpointConfigName=name, Tags=aws_tags(tags))
+
+
 # -- step-test helpers: a Context with a fake clock, and a ledger as `prepare` + `provision` leave it ----
 BUCKET = "nikkei-deepar-test-bucket"
 ROLE = "nikkei-deepar-sagemaker"

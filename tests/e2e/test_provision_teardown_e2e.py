@@ -15,6 +15,7 @@ import boto3
 import pytest
 
 from nikkei_deepar.state import Resource, StateStore
+from sagemaker_script import create_hosting
 
 pytestmark = pytest.mark.e2e
 
@@ -57,31 +58,10 @@ def write_config(tmp_path: Path, *, bucket: str, role: str) -> Path:
     return path
 
 
-def _tags(tags: dict[str, str]) -> list[dict[str, str]]:
-    return [{"Key": k, "Value": v} for k, v in tags.items()]
-
-
 def hosting(name: str, tags: dict[str, str]) -> None:
-    sm = boto3.client("sagemaker", region_name=REGION)
-    sm.create_model(
-        ModelName=name,
-        ExecutionRoleArn="arn:aws:iam::123456789012:role/whatever",
-        PrimaryContainer={"Image": "633353088612.dkr.ecr.ap-northeast-1.amazonaws.com/forecasting-deepar:1"},
-        Tags=_tags(tags),
-    )
-    sm.create_endpoint_config(
-        EndpointConfigName=name,
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": name,
-                "InstanceType": "ml.m5.large",
-                "InitialInstanceCount": 1,
-            }
-        ],
-        Tags=_tags(tags),
-    )
-    sm.create_endpoint(EndpointName=name, EndpointConfigName=name, Tags=_tags(tags))
+    """Someone else's (or our own) hosting resources, made with boto3 beside the tool."""
+    client = boto3.client("sagemaker", region_name=REGION)
+    create_hosting(client, name, tags, role_arn="arn:aws:iam::123456789012:role/whatever")
 
 
 def make_decoys() -> None:

@@ -16,6 +16,7 @@ from nikkei_deepar.errors import ExitCode, UsageError
 from nikkei_deepar.state import DataVersion, Resource
 from nikkei_deepar.steps import provision, teardown
 from nikkei_deepar.steps.teardown import ConfirmationError, TeardownResult
+from sagemaker_script import aws_tags, create_hosting
 
 REGION = "ap-northeast-1"
 BUCKET = "nd-test-bucket"
@@ -47,35 +48,14 @@ def sm() -> Any:
     return boto3.client("sagemaker", region_name=REGION)
 
 
-def _tags(tags: dict[str, str]) -> list[dict[str, str]]:
-    return [{"Key": k, "Value": v} for k, v in tags.items()]
-
-
 def hosting(name: str, tags: dict[str, str]) -> None:
-    """A model, its endpoint config and endpoint, all named `name`, created straight with boto3."""
-    client = sm()
-    client.create_model(
-        ModelName=name,
-        ExecutionRoleArn=ROLE_ARN,
-        PrimaryContainer={
-            "Image": "633353088612.dkr.ecr.ap-northeast-1.amazonaws.com/forecasting-deepar:1",
-            "ModelDataUrl": f"s3://{BUCKET}/nikkei-deepar/output/{name}/output/model.tar.gz",
-        },
-        Tags=_tags(tags),
+    create_hosting(
+        sm(),
+        name,
+        tags,
+        role_arn=ROLE_ARN,
+        model_data_url=f"s3://{BUCKET}/nikkei-deepar/output/{name}/output/model.tar.gz",
     )
-    client.create_endpoint_config(
-        EndpointConfigName=name,
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": name,
-                "InstanceType": "ml.m5.large",
-                "InitialInstanceCount": 1,
-            }
-        ],
-        Tags=_tags(tags),
-    )
-    client.create_endpoint(EndpointName=name, EndpointConfigName=name, Tags=_tags(tags))
 
 
 def deployed(ctx: Context, name: str = "nd-endpoint") -> None:
@@ -289,7 +269,7 @@ def test_transform_jobs_finished_are_forgotten_running_are_stopped(
             },
             TransformOutput={"S3OutputPath": f"s3://{BUCKET}/nikkei-deepar/output/batch/"},
             TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
-            Tags=_tags(OURS),
+            Tags=aws_tags(OURS),
         )
         with make().store.update() as ledger:
             ledger.record_resource(Resource(kind="transform-job", name=name, region=REGION))
