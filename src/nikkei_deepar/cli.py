@@ -360,6 +360,16 @@ def _confirm(question: str) -> bool:
 _TIMEOUT_HELP = "Stop waiting after this many seconds (exit 8); the job or endpoint carries on."
 
 
+def _timeout_option(help: str = _TIMEOUT_HELP) -> Any:
+    """`--timeout SECONDS`, spelled the same on every command that waits."""
+    return typer.Option("--timeout", metavar="SECONDS", help=help, show_default=False)
+
+
+def _job_option(help: str) -> Any:
+    """`--job NAME`: a training job other than the ledger's last one."""
+    return typer.Option("--job", metavar="NAME", help=help, show_default=False)
+
+
 @command("train", mutating=True)
 def train(
     ctx: Context,
@@ -367,9 +377,7 @@ def train(
     force: Annotated[
         bool, typer.Option("--force", help="Start even if a job on the same data and settings is running.")
     ] = False,
-    timeout: Annotated[
-        float | None, typer.Option("--timeout", metavar="SECONDS", help=_TIMEOUT_HELP, show_default=False)
-    ] = None,
+    timeout: Annotated[float | None, _timeout_option()] = None,
     logs: Annotated[
         bool, typer.Option("--logs", help="With --wait: stream the job's log to stderr.")
     ] = False,
@@ -387,15 +395,8 @@ def train(
 @command("wait", mutating=True)
 def wait(
     ctx: Context,
-    job: Annotated[
-        str | None,
-        typer.Option(
-            "--job", metavar="NAME", help="Job to follow (default: the last one).", show_default=False
-        ),
-    ] = None,
-    timeout: Annotated[
-        float | None, typer.Option("--timeout", metavar="SECONDS", help=_TIMEOUT_HELP, show_default=False)
-    ] = None,
+    job: Annotated[str | None, _job_option("Job to follow (default: the last one).")] = None,
+    timeout: Annotated[float | None, _timeout_option()] = None,
     logs: Annotated[bool, typer.Option("--logs", help="Stream the job's CloudWatch log to stderr.")] = False,
 ) -> Result:
     """Follow the last training job to its end; print its metrics, billable time and model path.
@@ -412,20 +413,11 @@ def wait(
 @command("deploy", mutating=True)
 def deploy(
     ctx: Context,
-    job: Annotated[
-        str | None,
-        typer.Option(
-            "--job", metavar="NAME", help="Completed job to deploy (default: the last).", show_default=False
-        ),
-    ] = None,
+    job: Annotated[str | None, _job_option("Completed job to deploy (default: the last).")] = None,
     timeout: Annotated[
         float | None,
-        typer.Option(
-            "--timeout",
-            metavar="SECONDS",
-            help="Stop waiting for InService after this long (default: [endpoint] "
-            "wait_timeout_seconds); exit 8.",
-            show_default=False,
+        _timeout_option(
+            "Stop waiting for InService after this long (default: [endpoint] wait_timeout_seconds); exit 8."
         ),
     ] = None,
 ) -> Result:
@@ -467,12 +459,7 @@ def predict(
     batch: Annotated[
         bool, typer.Option("--batch", help="Use a batch transform job instead of the endpoint.")
     ] = False,
-    timeout: Annotated[
-        float | None,
-        typer.Option(
-            "--timeout", metavar="SECONDS", help="With --batch: " + _TIMEOUT_HELP, show_default=False
-        ),
-    ] = None,
+    timeout: Annotated[float | None, _timeout_option("With --batch: " + _TIMEOUT_HELP)] = None,
 ) -> Result:
     """Forecast the next prediction_length days from the latest prepared series.
 
@@ -661,13 +648,7 @@ def retrain(
         bool, typer.Option("--force-deploy", help="Deploy the new model even if it scores worse.")
     ] = False,
     timeout: Annotated[
-        float | None,
-        typer.Option(
-            "--timeout",
-            metavar="SECONDS",
-            help="Stop waiting for the training job after this long (exit 8).",
-            show_default=False,
-        ),
+        float | None, _timeout_option("Stop waiting for the training job after this long (exit 8).")
     ] = None,
     logs: Annotated[bool, typer.Option("--logs", help="Stream the training job's log to stderr.")] = False,
 ) -> Result:
