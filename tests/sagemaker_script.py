@@ -586,6 +586,7 @@ def seed_prepared(ctx: Any, *, with_role: bool = True, series: Any = None, uploa
 
     from nikkei_deepar.data.series_io import dump_series
     from nikkei_deepar.state import DataVersion, Resource
+    from nikkei_deepar.steps.train import prediction_length_of
 
     settings = ctx.settings
     series = series or demo_series()
@@ -628,7 +629,7 @@ def seed_prepared(ctx: Any, *, with_role: bool = True, series: Any = None, uploa
         last=str(series.last_date),
         column="close",
         calendar=series.policy,
-        prediction_length=hp.prediction_length,
+        prediction_length=prediction_length_of(settings),
         context_length=hp.context_length,
         observations=series.observations,
         backend="sagemaker",

@@ -16,10 +16,11 @@ def test_example_config_is_valid_and_documents_every_key() -> None:
     loaded = load_config(ROOT / "config.example.toml", env={})
     s = loaded.settings
     assert s.aws.region == "ap-northeast-1"
-    assert s.training.hyperparameters.prediction_length == 7
+    assert s.training.hyperparameters.prediction_length is None  # derived from the horizon
+    assert s.forecast.horizon_trading_days == 5
     # every field of every section appears in the example (commented or not)
     text = (ROOT / "config.example.toml").read_text(encoding="utf-8")
-    for section in ("aws", "data", "training", "endpoint", "predict"):
+    for section in ("aws", "data", "training", "endpoint", "predict", "forecast"):
         for field in type(getattr(s, section)).model_fields:
             assert f"{field} =" in text or f"[{section}.{field}]" in text, f"{section}.{field} undocumented"
 

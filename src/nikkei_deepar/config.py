@@ -120,7 +120,8 @@ class Hyperparameters(_Section):
 
     time_freq: str = "D"
     context_length: Annotated[int, Field(gt=0, le=200)] = 20
-    prediction_length: Annotated[int, Field(gt=0, le=1000)] = 7
+    # None: derived from [forecast] horizon_trading_days and the XTKS calendar (see data.calendar)
+    prediction_length: Annotated[int, Field(gt=0, le=1000)] | None = None
     epochs: Annotated[int, Field(ge=1, le=1000)] = 20
     num_cells: Annotated[int, Field(ge=30, le=200)] = 40
     num_layers: Annotated[int, Field(ge=1, le=8)] = 2
@@ -146,10 +147,15 @@ class Hyperparameters(_Section):
     def _quantiles(cls, v: list[float]) -> list[float]:
         return _check_quantiles(v)
 
-    def as_strings(self) -> dict[str, str]:
-        """The hyperparameters as CreateTrainingJob wants them: every value a string, unset ones left out."""
+    def as_strings(self, *, prediction_length: int | None = None) -> dict[str, str]:
+        """The hyperparameters as CreateTrainingJob wants them: every value a string, unset ones left out.
+
+        `prediction_length` fills in the derived value when the config leaves it unset."""
         out: dict[str, str] = {}
-        for key, value in self.model_dump().items():
+        values = self.model_dump()
+        if values["prediction_length"] is None:
+            values["prediction_length"] = prediction_length
+        for key, value in values.items():
             if value is None:
                 continue
             if isinstance(value, list):
@@ -259,6 +265,18 @@ class CostSettings(_Section):
         return v
 
 
+class ForecastSettings(_Section):
+    """What a forecast is: how many trading days, and how it is combined with the random walk."""
+
+    horizon_trading_days: Annotated[int, Field(ge=1, le=250)] = Field(
+        default=5, description="Tokyo Stock Exchange sessions per forecast (DeepAR's length is derived)"
+    )
+    random_walk_weight: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        default=0.0,
+        description="the random walk's share in the forecast (0 = DeepAR alone, 1 = the random walk)",
+    )
+
+
 class RetrainSettings(_Section):
     # Deploy only if new test:mean_wQuantileLoss <= deployed * (1 + max_wql_regression); 0 = no worse.
     max_wql_regression: Annotated[float, Field(ge=0.0, le=10.0)] = 0.0
@@ -271,13 +289,14 @@ class Settings(_Section):
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     endpoint: EndpointSettings = Field(default_factory=EndpointSettings)
     predict: PredictSettings = Field(default_factory=PredictSettings)
+    forecast: ForecastSettings = Field(default_factory=ForecastSettings)
     costs: CostSettings = Field(default_factory=CostSettings)
     retrain: RetrainSettings = Field(default_factory=RetrainSettings)
 
     @model_validator(mode="after")
     def _lengths(self) -> Settings:
         hp = self.training.hyperparameters
-        if hp.context_length + hp.prediction_length > 2000:
+        if hp.context_length + (hp.prediction_length or 0) > 2000:
             raise ValueError("context_length + prediction_length is unreasonably long (> 2000)")
         return self
 

@@ -10,13 +10,16 @@ import pytest
 
 from nikkei_deepar.data.calendar import (
     ForecastStep,
+    calendar_span,
+    deepar_prediction_length,
     forecast_dates,
     is_trading_day,
     known_range,
     next_trading_days,
+    steps_for_horizon,
 )
 from nikkei_deepar.data.series import Series
-from nikkei_deepar.errors import DataError
+from nikkei_deepar.errors import ConfigError, DataError
 
 # Japanese public holidays on weekdays in 2026, plus the exchange's Dec 31 closure.
 HOLIDAYS_2026 = [
@@ -142,3 +145,29 @@ def test_calendar_import_is_lazy() -> None:
         "sys.exit('exchange_calendars' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+# --- the horizon in trading days ----------------------------------------------------------------------
+
+
+def test_calendar_span_reaches_the_nth_session_after_every_session() -> None:
+    # 2019's ten-day Golden Week (Apr 27 - May 6): from Fri Apr 26 the 5th session is Mon May 13
+    assert next_trading_days(date(2019, 4, 26), 5)[-1] == date(2019, 5, 13)
+    assert calendar_span(5) == (date(2019, 5, 13) - date(2019, 4, 26)).days == 17
+    assert calendar_span(1) == (date(2019, 5, 7) - date(2019, 4, 26)).days
+
+
+def test_steps_for_horizon_follow_the_policy() -> None:
+    assert steps_for_horizon("trading_days", 5) == 5
+    assert steps_for_horizon("calendar_days", 5) == calendar_span(5)
+
+
+def test_a_configured_prediction_length_too_short_for_the_horizon_is_refused() -> None:
+    with pytest.raises(ConfigError, match="prediction_length = 7 .* cannot hold .* 5 trading days") as caught:
+        deepar_prediction_length("calendar_days", 5, 7)
+    assert "remove prediction_length" in (caught.value.hint or "")
+    assert deepar_prediction_length("calendar_days", 5, None) == 17
+    assert deepar_prediction_length("calendar_days", 5, 20) == 20
+    assert deepar_prediction_length("trading_days", 5, 7) == 7
+    with pytest.raises(ConfigError):
+        deepar_prediction_length("trading_days", 5, 4)

@@ -21,7 +21,8 @@ from nikkei_deepar.data.inference import (
     parse_batch_output_line,
     parse_response,
 )
-from nikkei_deepar.data.series import Series
+from nikkei_deepar.data.calendar import steps_for_horizon
+from nikkei_deepar.data.series import CalendarPolicy, Series
 from nikkei_deepar.errors import AwsError
 
 Q = (0.1, 0.5, 0.9)
@@ -284,8 +285,9 @@ def test_calendar_days_forecast_drops_weekends() -> None:
         seven_steps(), series_ending(date(2026, 3, 6), "calendar_days"), prediction_length=7
     )
 
+    # steps are numbered by trading day; DeepAR's steps 1-2 (the weekend) are skipped
     assert [(point.step, point.date) for point in points] == [
-        (step, date(2026, 3, 6) + timedelta(days=step)) for step in range(3, 8)
+        (step - 2, date(2026, 3, 6) + timedelta(days=step)) for step in range(3, 8)
     ]
     assert [point.mean for point in points] == [3.0, 4.0, 5.0, 6.0, 7.0]
     assert points[0].quantiles == {"0.5": 30.0}
@@ -296,7 +298,54 @@ def test_calendar_days_forecast_drops_golden_week_holidays() -> None:
         seven_steps(), series_ending(date(2026, 5, 1), "calendar_days"), prediction_length=7
     )
 
-    assert [(point.step, point.date) for point in points] == [(6, date(2026, 5, 7)), (7, date(2026, 5, 8))]
+    assert [(point.step, point.date) for point in points] == [(1, date(2026, 5, 7)), (2, date(2026, 5, 8))]
+    assert [point.mean for point in points] == [6.0, 7.0]
+
+
+def steps_of(n: int) -> Forecast:
+    return Forecast(
+        mean=tuple(float(i) for i in range(1, n + 1)),
+        quantiles={"0.5": tuple(10.0 * i for i in range(1, n + 1))},
+    )
+
+
+@pytest.mark.parametrize(
+    ("last", "expected"),
+    [
+        # the seed file ends on Fri 2025-12-26: the year-end closure (Dec 31 - Jan 3) lies ahead
+        (
+            date(2025, 12, 26),
+            [date(2025, 12, 29), date(2025, 12, 30), date(2026, 1, 5), date(2026, 1, 6), date(2026, 1, 7)],
+        ),
+        # Golden Week 2026: Apr 29 (Wed), May 4-6 closed
+        (
+            date(2026, 4, 28),
+            [date(2026, 4, 30), date(2026, 5, 1), date(2026, 5, 7), date(2026, 5, 8), date(2026, 5, 11)],
+        ),
+    ],
+)
+@pytest.mark.parametrize("policy", ["calendar_days", "trading_days"])
+def test_a_horizon_of_five_trading_days_gives_five_dated_rows(
+    policy: CalendarPolicy, last: date, expected: list[date]
+) -> None:
+    length = steps_for_horizon(policy, 5)
+    points = dated_forecast(
+        steps_of(length), series_ending(last, policy), prediction_length=length, horizon=5
+    )
+
+    assert [(point.step, point.date) for point in points] == list(enumerate(expected, start=1))
+
+
+def test_a_model_too_short_for_the_horizon_gives_what_it_reaches() -> None:
+    # an old model: 7 calendar days from Fri 2025-12-26 reach two sessions
+    points = dated_forecast(
+        seven_steps(), series_ending(date(2025, 12, 26), "calendar_days"), prediction_length=7, horizon=5
+    )
+
+    assert [(point.step, point.date) for point in points] == [
+        (1, date(2025, 12, 29)),
+        (2, date(2025, 12, 30)),
+    ]
 
 
 def test_dated_forecast_refuses_a_forecast_of_another_length() -> None:

@@ -68,7 +68,8 @@ def test_baselines_score_exactly_as_the_pure_functions(run_cli: Cli, tmp_path: P
     doc = r.json()
     assert tuple(doc) == ENVELOPE_KEYS and doc["command"] == "backtest" and doc["status"] == "ok"
     data = doc["data"]
-    assert data["horizon"] == 7 and data["windows"] == 6 and data["quantiles"] == QUANTILES
+    assert data["horizon"] == 5 and data["windows"] == 6 and data["quantiles"] == QUANTILES
+    assert data["prediction_length"] == 5 and data["random_walk_weight"] == 0.0
     assert data["series"]["calendar"] == "trading_days" and data["series"]["points"] == len(closes)
     assert data["deepar"] is None and data["skipped"] == {}
     scores = _scores(doc)
@@ -81,7 +82,7 @@ def test_baselines_score_exactly_as_the_pure_functions(run_cli: Cli, tmp_path: P
             "rw",
             lambda h, k: random_walk(h, horizon=k, quantiles=QUANTILES),
             target,
-            horizon=7,
+            horizon=5,
             windows=6,
             quantiles=QUANTILES,
         ),
@@ -89,7 +90,7 @@ def test_baselines_score_exactly_as_the_pure_functions(run_cli: Cli, tmp_path: P
             "sn",
             lambda h, k: seasonal_naive(h, horizon=k, season=5, quantiles=QUANTILES),  # type: ignore[arg-type,return-value]
             target,
-            horizon=7,
+            horizon=5,
             windows=6,
             quantiles=QUANTILES,
         ),
@@ -104,7 +105,7 @@ def test_baselines_score_exactly_as_the_pure_functions(run_cli: Cli, tmp_path: P
     assert scores["random-walk"]["wql_vs_random_walk"] == 1.0
     ratio = scores["seasonal-naive"]["mean_wql"] / scores["random-walk"]["mean_wql"]
     assert scores["seasonal-naive"]["wql_vs_random_walk"] == pytest.approx(ratio)
-    # the first window starts 6 * 7 trading days before the end
+    # the first window starts 6 * 5 trading days before the end
     assert data["first_window"] < data["series"]["last_date"]
 
 
@@ -113,7 +114,7 @@ def test_the_human_table(run_cli: Cli, tmp_path: Path) -> None:
     r = run_cli("backtest", "--models", "random-walk,seasonal-naive", "-n", "4")
     assert r.exit_code == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert lines[0].startswith("backtest on ") and "the last 4 windows of 7 steps" in lines[0]
+    assert lines[0].startswith("backtest on ") and "the last 4 windows of 5 trading days" in lines[0]
     header = next(line for line in lines if line.startswith("model"))
     for column in ("windows", "mean wQL", "MASE", "RMSE", "80% coverage", "wQL vs RW"):
         assert column in header
@@ -122,15 +123,19 @@ def test_the_human_table(run_cli: Cli, tmp_path: Path) -> None:
     assert "backtest: random walk over 4 windows" in r.stderr  # progress on stderr only
 
 
-def test_calendar_days_skip_the_seasonal_naive_with_the_reason(run_cli: Cli, tmp_path: Path) -> None:
-    _prepare(run_cli, tmp_path, calendar="calendar_days")
-    r = run_cli("backtest", "--models", "seasonal-naive,random-walk", "--json")
-    assert r.exit_code == 0, r.stderr
-    data = r.json()["data"]
-    assert data["series"]["calendar"] == "calendar_days"
-    assert list(_scores(r.json())) == ["random-walk"]
-    assert "season 7" in data["skipped"]["seasonal-naive"]
-    assert all(math.isfinite(m["mean_wql"]) for m in data["models"])
+def test_both_calendar_policies_score_the_same_sessions(run_cli: Cli, tmp_path: Path) -> None:
+    # windows are counted in sessions: the baselines see the closes, whatever NaN the calendar adds
+    by_policy = {}
+    for calendar in ("trading_days", "calendar_days"):
+        _prepare(run_cli, tmp_path, calendar=calendar)  # the second prepare is the latest data
+        r = run_cli("backtest", "--models", "seasonal-naive,random-walk", "--json")
+        assert r.exit_code == 0, r.stderr
+        by_policy[calendar] = r.json()["data"]
+    trading, calendar_days = by_policy["trading_days"], by_policy["calendar_days"]
+    assert calendar_days["series"]["calendar"] == "calendar_days" and calendar_days["skipped"] == {}
+    assert calendar_days["prediction_length"] == 17 and trading["prediction_length"] == 5
+    assert calendar_days["first_window"] == trading["first_window"]
+    assert [m["mean_wql"] for m in calendar_days["models"]] == [m["mean_wql"] for m in trading["models"]]
 
 
 def test_usage_errors(run_cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -143,7 +148,7 @@ def test_usage_errors(run_cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     )
     r = run_cli("backtest", "--models", "random-walk", "--windows", "0")
     assert r.exit_code == 2
-    r = run_cli("backtest", "--models", "random-walk", "--windows", "80")
+    r = run_cli("backtest", "--models", "random-walk", "--windows", "200")
     assert r.exit_code == 3 and "use fewer windows" in r.stderr
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     r = run_cli("backtest", "--models", "random-walk", "--plot", "out.png")
@@ -203,6 +208,31 @@ def test_a_tiny_deepar_backtest(run_cli: Cli, tmp_path: Path, monkeypatch: pytes
         "retrained at each of the 2 origins"
         in run_cli("backtest", "--windows", "2", "--models", "deepar", "--retrain").stdout
     )
+
+
+@pytest.mark.local
+def test_a_tiny_deepar_backtest_on_calendar_days_blended_with_the_random_walk(
+    run_cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("gluonts")
+    monkeypatch.setenv(BATCHES_ENV, "2")
+    _prepare(
+        run_cli,
+        tmp_path,
+        calendar="calendar_days",
+        extra=TINY_DEEPAR + "[forecast]\nrandom_walk_weight = 0.5\n",
+    )
+    r = run_cli("backtest", "--windows", "3", "--models", "deepar,random-walk", "--json")
+    assert r.exit_code == 0, r.stderr
+    data = r.json()["data"]
+    scores = _scores(r.json())
+    assert list(scores) == ["random-walk", "deepar-alone", "deepar"]
+    assert scores["deepar"]["label"] == "DeepAR + random walk (0.5/0.5)"
+    assert data["deepar"]["prediction_length"] == 17 and data["random_walk_weight"] == 0.5
+    assert all(scores[k]["windows"] == 3 for k in scores)
+    # quantile averaging: the blend's loss is at most the average of the two losses (convexity)
+    both = (scores["deepar-alone"]["mean_wql"] + scores["random-walk"]["mean_wql"]) / 2
+    assert scores["deepar"]["mean_wql"] <= both + 1e-12
 
 
 def test_help_says_deepar_runs_locally(run_cli: Cli) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 import pytest
 
+from nikkei_deepar.data.baselines import random_walk
 from nikkei_deepar.data.calendar import next_trading_days
 from nikkei_deepar.errors import AwsError, ExitCode, JobFailedError, NotFoundError, UsageError
 from nikkei_deepar.steps import deploy, predict, train
@@ -61,7 +62,7 @@ def _capture_requests(ctx: Any) -> list[dict[str, Any]]:
 
 # -- real time ------------------------------------------------------------------------------------------
 def test_the_request_is_the_whole_history_with_the_configured_quantiles(ctx: Any) -> None:
-    queue_endpoint_results([deepar_response(7)], region=REGION)
+    queue_endpoint_results([deepar_response(17)], region=REGION)
     sent = _capture_requests(ctx)
     _predict(ctx)
     assert len(sent) == 1
@@ -80,27 +81,78 @@ def test_the_request_is_the_whole_history_with_the_configured_quantiles(ctx: Any
 
 
 def test_the_forecast_is_dated_by_real_trading_days(ctx: Any) -> None:
-    queue_endpoint_results([deepar_response(7)], region=REGION)
+    queue_endpoint_results([deepar_response(17)], region=REGION)
     result = _predict(ctx)
     series_last = ctx.store.load().last_data.last
     import datetime as dt
 
     last = dt.date.fromisoformat(series_last)
-    calendar_week = {last + dt.timedelta(days=i) for i in range(1, 8)}
-    expected = [d for d in next_trading_days(last, 7) if d in calendar_week]
-    assert [p["date"] for p in result.points] == [d.isoformat() for d in expected]
+    expected = next_trading_days(
+        last, 5
+    )  # [forecast] horizon_trading_days: 5 sessions, whatever lies between
+    assert [(p["step"], p["date"]) for p in result.points] == [
+        (step, d.isoformat()) for step, d in enumerate(expected, start=1)
+    ]
+    # each row is DeepAR's step on that calendar day (the scripted answer rises by one a step)
+    assert [p["mean"] for p in result.points] == [38000.0 + (d - last).days - 1 for d in expected]
+    assert result.prediction_length == 17 and result.horizon == 5
     assert result.calendar == "calendar_days"
     assert result.job == ctx.store.load().deployments[-1].job
     assert result.last_close is not None
     table = result.to_table()
     assert table is not None and list(table.columns) == ["date", "mean", "q0.1", "q0.5", "q0.9"]
-    assert len(table.rows) == len(expected)
-    if len(expected) < 7:
-        assert any("weekends or exchange holidays" in line for line in result.to_lines())
+    assert len(table.rows) == 5
+    assert not result.notes
+
+
+def test_a_model_trained_for_seven_calendar_days_says_what_it_cannot_reach(
+    ctx: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a model from before the horizon was counted in trading days: prediction_length 7 in the ledger
+    with ctx.store.update() as ledger:
+        job = ledger.jobs[-1]
+        job.hyperparameters["prediction_length"] = "7"
+    queue_endpoint_results([deepar_response(7)], region=REGION)
+    result = _predict(ctx)
+    assert 0 < len(result.points) < 5 or result.notes == []
+    if len(result.points) < 5:
+        assert any(
+            "reach only" in line and "run `prepare` and `train` again" in line for line in result.to_lines()
+        )
+
+
+def test_the_random_walk_weight_mixes_the_random_walk_into_every_level(ctx: Any) -> None:
+    queue_endpoint_results([deepar_response(17)], region=REGION)
+    alone = _predict(ctx)
+    ctx.settings.forecast.__dict__["random_walk_weight"] = 1.0
+    ctx.settings.predict.__dict__["num_samples"] = 50  # another request body: moto answers per body
+    queue_endpoint_results([deepar_response(17)], region=REGION)
+    walk = _predict(ctx)
+    ctx.settings.forecast.__dict__["random_walk_weight"] = 0.25
+    ctx.settings.predict.__dict__["num_samples"] = 60
+    queue_endpoint_results([deepar_response(17)], region=REGION)
+    mixed = _predict(ctx)
+    assert walk.random_walk_weight == 1.0 and walk.to_data()["random_walk_weight"] == 1.0
+    last_close = walk.last_close
+    assert all(p["mean"] == last_close for p in walk.points)  # the random walk: no change
+    series = json.loads((Path(ctx.store.load().last_data.local_dir) / "series.json").read_text())
+    closes = [v for v in series["target"] if v != "NaN" and v is not None]
+    expected = random_walk(closes, horizon=5, quantiles=[0.1, 0.5, 0.9])  # what `backtest` scores
+    for i, p in enumerate(walk.points):
+        assert [p["quantiles"][k] for k in ("0.1", "0.5", "0.9")] == pytest.approx(
+            [expected.quantile(t)[i] for t in (0.1, 0.5, 0.9)]
+        )
+    for a, w, m in zip(alone.points, walk.points, mixed.points, strict=True):
+        assert m["date"] == a["date"] and m["step"] == a["step"]
+        assert m["mean"] == pytest.approx(0.75 * a["mean"] + 0.25 * w["mean"])
+        for key in ("0.1", "0.5", "0.9"):
+            assert m["quantiles"][key] == pytest.approx(
+                0.75 * a["quantiles"][key] + 0.25 * w["quantiles"][key]
+            )
 
 
 def test_csv_and_json_formats_for_scripts(ctx: Any) -> None:
-    queue_endpoint_results([deepar_response(7), deepar_response(7, level=39000.0)], region=REGION)
+    queue_endpoint_results([deepar_response(17), deepar_response(17, level=39000.0)], region=REGION)
     as_csv = _predict(ctx, fmt="csv")
     rows = list(csv.DictReader(io.StringIO("\n".join(as_csv.to_lines()))))
     assert list(rows[0]) == ["date", "step", "mean", "q0.1", "q0.5", "q0.9"]
@@ -115,10 +167,10 @@ def test_csv_and_json_formats_for_scripts(ctx: Any) -> None:
 
 
 def test_output_file_is_written_atomically_in_the_chosen_format(ctx: Any, tmp_path: Path) -> None:
-    queue_endpoint_results([deepar_response(7)], region=REGION)
+    queue_endpoint_results([deepar_response(17)], region=REGION)
     target = tmp_path / "out" / "forecast.json"
     result = _predict(ctx, output=target)  # --format table + a .json file: JSON
-    assert json.loads(target.read_text())["prediction_length"] == 7
+    assert json.loads(target.read_text())["prediction_length"] == 17
     assert [p.name for p in target.parent.iterdir()] == ["forecast.json"]
     assert result.to_lines()[1] == f"wrote json to {target}"
     assert result.to_table() is None
@@ -130,7 +182,7 @@ def test_bad_format_is_a_usage_error(ctx: Any) -> None:
 
 
 def test_plot_draws_a_png(ctx: Any, tmp_path: Path) -> None:
-    queue_endpoint_results([deepar_response(7)], region=REGION)
+    queue_endpoint_results([deepar_response(17)], region=REGION)
     target = tmp_path / "fan.png"
     result = _predict(ctx, plot=target)
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -147,14 +199,14 @@ def test_plot_without_matplotlib_names_the_extra(
 
 
 def test_prediction_length_is_the_deployed_models(ctx: Any, hermetic_env: Path) -> None:
-    """The config now says 14, but the endpoint's model was trained for 7: ask for (and expect) 7."""
-    queue_endpoint_results([deepar_response(7)], region=REGION)
-    other = make_context(hermetic_env, settings_for(training={"hyperparameters": {"prediction_length": 14}}))
-    assert _predict(other).prediction_length == 7
+    """The config now says 21, but the endpoint's model was trained for 17: ask for (and expect) 17."""
+    queue_endpoint_results([deepar_response(17)], region=REGION)
+    other = make_context(hermetic_env, settings_for(training={"hyperparameters": {"prediction_length": 21}}))
+    assert _predict(other).prediction_length == 17
 
 
 def test_the_series_comes_from_s3_when_it_is_not_on_this_machine(ctx: Any) -> None:
-    queue_endpoint_results([deepar_response(7)], region=REGION)
+    queue_endpoint_results([deepar_response(17)], region=REGION)
     local = Path(ctx.store.load().last_data.local_dir) / "series.json"
     local.unlink()
     result = _predict(ctx)
@@ -187,7 +239,7 @@ def test_unable_to_evaluate_payload_is_exit_4(ctx: Any, sm_script: Any) -> None:
     [
         ("<html>502 Bad Gateway</html>", "not JSON"),
         ('{"message": "Unable to evaluate payload provided"}', "answered with an error"),
-        (json.dumps({"predictions": [{"mean": [1.0, 2.0]}]}), "2 values, expected prediction_length 7"),
+        (json.dumps({"predictions": [{"mean": [1.0, 2.0]}]}), "2 values, expected prediction_length 17"),
         (json.dumps({"predictions": []}), "should hold 1 prediction"),
         ("", "empty"),
     ],
@@ -208,7 +260,7 @@ def test_missing_endpoint_is_exit_5(ctx: Any, sm_script: Any) -> None:
 
 
 # -- batch ----------------------------------------------------------------------------------------------
-def _batch_line(prediction_length: int = 7) -> str:
+def _batch_line(prediction_length: int = 17) -> str:
     return json.dumps(json.loads(deepar_response(prediction_length))["predictions"][0])
 
 

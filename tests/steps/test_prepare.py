@@ -34,7 +34,8 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "prices"
 LONG = FIXTURES / "long"
 BUCKET = "nikkei-prepare-test"
 PREFIX = "nikkei-deepar"  # the config default
-PREDICTION_LENGTH = 7  # the config defaults
+PREDICTION_LENGTH = 17  # the defaults: 5 trading days, derived for calendar_days (data.calendar)
+TRADING_PREDICTION_LENGTH = 5  # the same horizon under calendar = "trading_days"
 CONTEXT_LENGTH = 20
 START_RE = re.compile(r"^\d{4}-\d{2}-\d{2} 00:00:00$")
 CHANNELS = ("train/train.json", "test/test.json", "series.json")
@@ -336,7 +337,8 @@ def test_calendar_policy(
     stored = objects(s3)
     keys = keys_for(data["sha256"])
     [train], [test] = channel(stored[keys["train/train.json"]]), channel(stored[keys["test/test.json"]])
-    assert train["target"] == test["target"][:-PREDICTION_LENGTH]
+    h = TRADING_PREDICTION_LENGTH if calendar == "trading_days" else PREDICTION_LENGTH
+    assert train["target"] == test["target"][:-h]
     series = json.loads(stored[keys["series.json"]])
     if calendar == "trading_days":
         assert "NaN" not in test["target"]
@@ -364,7 +366,7 @@ def test_rolling_test_windows(run_cli: RunCli, s3: Any, tmp_path: Path) -> None:
     stored = objects(s3)
     keys = keys_for(data["sha256"])
     [train], tests = channel(stored[keys["train/train.json"]]), channel(stored[keys["test/test.json"]])
-    n, h = len(TRADING), PREDICTION_LENGTH
+    n, h = len(TRADING), TRADING_PREDICTION_LENGTH
     assert [len(t["target"]) for t in tests] == [n, n - h, n - 2 * h]
     assert {t["start"] for t in tests} == {train["start"]}
     assert all(t["target"] == tests[0]["target"][: len(t["target"])] for t in tests)

@@ -11,9 +11,9 @@ import boto3
 import pytest
 
 from nikkei_deepar.backends.base import TrainingSpec
-from nikkei_deepar.errors import ExitCode, NotFoundError, UsageError
+from nikkei_deepar.errors import ConfigError, ExitCode, NotFoundError, UsageError
 from nikkei_deepar.steps import train
-from nikkei_deepar.steps.train import NAME_RE, resource_name
+from nikkei_deepar.steps.train import NAME_RE, hyperparameter_strings, resource_name
 from sagemaker_script import (
     BUCKET,
     REGION,
@@ -65,7 +65,8 @@ def test_train_starts_the_job_and_records_it(ctx: Any) -> None:
     assert NAME_RE.match(result.job) and result.job.startswith("nikkei-deepar-")
     described = _described(result.job)
     hp = ctx.settings.training.hyperparameters
-    assert described["HyperParameters"] == hp.as_strings()
+    assert described["HyperParameters"] == hp.as_strings(prediction_length=17)
+    assert described["HyperParameters"]["prediction_length"] == "17"  # 5 trading days, calendar_days
     assert described["AlgorithmSpecification"]["TrainingImage"].startswith(
         "633353088612.dkr.ecr.ap-northeast-1"
     )
@@ -79,7 +80,7 @@ def test_train_starts_the_job_and_records_it(ctx: Any) -> None:
     assert job is not None
     assert job.name == result.job
     assert job.data_sha256 == "ab" * 32
-    assert job.hyperparameters == hp.as_strings()
+    assert job.hyperparameters == hp.as_strings(prediction_length=17)
     assert job.config_hash == ctx.settings.fingerprint()
     assert job.started_at and job.status == "InProgress"
     assert result.to_lines()[0] == f"started training job {result.job}"
@@ -107,9 +108,14 @@ def test_without_prepared_data_it_says_run_prepare(aws: None, hermetic_env: Path
 def test_data_cut_for_another_prediction_length_is_refused(aws: None, hermetic_env: Path) -> None:
     ctx = make_context(hermetic_env)
     seed_prepared(ctx)
-    other = make_context(hermetic_env, settings_for(training={"hyperparameters": {"prediction_length": 14}}))
-    with pytest.raises(UsageError, match="prediction_length 7"):
+    other = make_context(hermetic_env, settings_for(training={"hyperparameters": {"prediction_length": 21}}))
+    with pytest.raises(UsageError, match="prediction_length 17"):
         _run(other)
+    too_short = make_context(
+        hermetic_env, settings_for(training={"hyperparameters": {"prediction_length": 7}})
+    )
+    with pytest.raises(ConfigError, match="prediction_length = 7 .* cannot hold .* 5 trading days"):
+        _run(too_short)
     assert boto3.client("sagemaker", region_name=REGION).list_training_jobs()["TrainingJobSummaries"] == []
 
 
@@ -154,7 +160,7 @@ def test_a_running_job_missing_from_the_ledger_is_adopted(ctx: Any, sm_script: A
     ctx.backend.start_training(
         TrainingSpec(
             name=orphan,
-            hyperparameters=ctx.settings.training.hyperparameters.as_strings(),
+            hyperparameters=hyperparameter_strings(ctx.settings),
             channels={"train": data.train_uri, "test": data.test_uri},
             output_uri=f"s3://{BUCKET}/nikkei-deepar/output/",
             instance_type="ml.m5.large",

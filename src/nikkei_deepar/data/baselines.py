@@ -175,3 +175,30 @@ def _quantile_levels(quantiles: Sequence[float]) -> list[float]:
         if not 0.0 < tau < 1.0:
             raise ValueError(f"a quantile level must lie strictly between 0 and 1, got {tau!r}")
     return taus
+
+
+def blend(model: QuantileForecast, baseline: QuantileForecast, *, weight: float) -> QuantileForecast:
+    """Quantile averaging: ``(1 - weight) * model + weight * baseline`` for the mean and every level.
+
+    `weight` is the baseline's share (0 = the model alone, 1 = the baseline alone). Averaging two
+    forecasts level by level keeps each path ordered if both were, and, the quantile loss being
+    convex, the blend's loss is never above the same mix of the two losses. Levels are matched by
+    value; the result has the model's levels, each of which the baseline must have.
+    """
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"weight must lie in [0, 1], got {weight!r}")
+    if model.horizon != baseline.horizon:
+        raise ValueError(f"horizons differ: {model.horizon} and {baseline.horizon}")
+    keep = 1.0 - weight
+    return QuantileForecast(
+        mean=keep * model.mean + weight * baseline.mean,
+        quantiles={
+            tau: keep * path + weight * baseline.quantile(tau) for tau, path in model.quantiles.items()
+        },
+    )
+
+
+def observed(history: ArrayLike) -> FloatArray:
+    """The observed values of a history, in order (NaN dropped): a calendar-day series as sessions."""
+    values = np.asarray(history, dtype=np.float64)
+    return values[~np.isnan(values)]

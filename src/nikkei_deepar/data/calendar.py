@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from nikkei_deepar.data.series import Series
-from nikkei_deepar.errors import DataError
+from nikkei_deepar.errors import ConfigError, DataError
 
 CALENDAR_NAME = "XTKS"
 TABLE_FORMAT = "nikkei-deepar/xtks-sessions/v1"
@@ -85,7 +85,7 @@ def is_trading_day(day: datetime.date) -> bool:
 
 
 def forecast_dates(series: Series, prediction_length: int) -> list[ForecastStep]:
-    """The date of each forecast step after the series' last point.
+    """The date of each of DeepAR's `prediction_length` steps after the series' last point.
 
     - ``trading_days``: step i is the i-th XTKS session after `series.last_date` (all trading).
     - ``calendar_days``: step i is ``last_date + i`` days; `trading` says whether XTKS is open then.
@@ -98,6 +98,58 @@ def forecast_dates(series: Series, prediction_length: int) -> list[ForecastStep]
         day = series.last_date + datetime.timedelta(days=i)
         steps.append(ForecastStep(step=i, date=day, trading=is_trading_day(day)))
     return steps
+
+
+SPAN_SINCE = datetime.date(2000, 1, 1)
+"""`calendar_span` looks at every session from this date to the end of the table."""
+
+
+def calendar_span(trading_days: int) -> int:
+    """The calendar days DeepAR must forecast (``time_freq = D``, closed days as NaN) so that its last
+    step reaches the `trading_days`-th session after *any* session from 2000 to the end of the table.
+
+    Weekends, holidays, the year-end closure and the longest Golden Weeks are all inside: for 5 trading
+    days it is 17 (the ten-day closure of 2019 sets it; 13 from 2020 on). Cached per value.
+    """
+    if isinstance(trading_days, bool) or not isinstance(trading_days, int) or trading_days < 1:
+        raise ValueError(f"trading_days must be a positive integer, got {trading_days!r}")
+    return _calendar_span(trading_days)
+
+
+@functools.cache
+def _calendar_span(trading_days: int) -> int:
+    dates = _sessions().dates
+    first = bisect.bisect_left(dates, SPAN_SINCE)
+    return max((dates[i + trading_days] - dates[i]).days for i in range(first, len(dates) - trading_days))
+
+
+def steps_for_horizon(policy: str, trading_days: int) -> int:
+    """DeepAR's `prediction_length` for a forecast of `trading_days` sessions under `policy`:
+    the horizon itself for ``trading_days``, `calendar_span` for ``calendar_days``."""
+    return trading_days if policy == "trading_days" else calendar_span(trading_days)
+
+
+def deepar_prediction_length(policy: str, horizon_trading_days: int, configured: int | None) -> int:
+    """The `prediction_length` DeepAR is trained with: `configured` if the config sets one and it
+    reaches `horizon_trading_days` sessions after any origin, else `steps_for_horizon`.
+
+    Raises ConfigError for a configured length too short for the horizon (old configs said
+    ``prediction_length = 7`` meaning seven calendar days: over the year-end closure or Golden Week
+    that is two or three trading days, not the five a user asked for).
+    """
+    needed = steps_for_horizon(policy, horizon_trading_days)
+    if configured is None:
+        return needed
+    if configured < needed:
+        unit = "calendar days" if policy == "calendar_days" else "trading days"
+        raise ConfigError(
+            f"training.hyperparameters.prediction_length = {configured} ({unit}, calendar = {policy!r}) "
+            f"cannot hold forecast.horizon_trading_days = {horizon_trading_days} trading days after every "
+            f"session (the year-end closure and Golden Week need {needed})",
+            hint="remove prediction_length (the tool derives it from [forecast] horizon_trading_days) "
+            f"or set it to at least {needed}",
+        )
+    return configured
 
 
 def known_range() -> tuple[datetime.date, datetime.date]:

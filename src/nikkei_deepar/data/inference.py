@@ -150,23 +150,30 @@ def parse_batch_output_line(
     return _prediction(document, text, quantiles=quantiles, prediction_length=prediction_length)
 
 
-def dated_forecast(forecast: Forecast, series: Series, *, prediction_length: int) -> list[DatedPoint]:
-    """Date each forecast step to a Tokyo Stock Exchange session.
+def dated_forecast(
+    forecast: Forecast, series: Series, *, prediction_length: int, horizon: int | None = None
+) -> list[DatedPoint]:
+    """Date the forecast's trading days: the first `horizon` Tokyo Stock Exchange sessions after the
+    series' last close (all of those within `prediction_length` when `horizon` is None).
 
-    ``trading_days``: every step gets the next session, so `prediction_length` points come back.
-    ``calendar_days``: step i is ``last_date + i`` days and steps on weekends or holidays are dropped,
-    so a 7-step forecast yields about 5 points (fewer around Golden Week or the New Year).
+    ``trading_days``: DeepAR's step i is the i-th next session. ``calendar_days``: DeepAR's step i is
+    ``last_date + i`` days; steps on weekends, holidays or the year-end closure are skipped. Either way
+    the points are numbered 1, 2, ... by trading day, so `step` k is the k-th session ahead. Fewer
+    than `horizon` points come back only if `prediction_length` is too short to reach them (a model
+    trained before the horizon was counted in trading days); the caller says so.
     """
     if len(forecast.mean) != prediction_length:
         raise ValueError(f"the forecast has {len(forecast.mean)} steps, not {prediction_length}")
-    points = []
+    points: list[DatedPoint] = []
     for step in forecast_dates(series, prediction_length):
+        if horizon is not None and len(points) == horizon:
+            break
         if not step.trading:
             continue
         i = step.step - 1
         points.append(
             DatedPoint(
-                step=step.step,
+                step=len(points) + 1,
                 date=step.date,
                 mean=forecast.mean[i],
                 quantiles={key: values[i] for key, values in forecast.quantiles.items()},

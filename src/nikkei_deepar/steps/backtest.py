@@ -38,6 +38,8 @@ from nikkei_deepar.errors import DataError, NotFoundError, UsageError
 from nikkei_deepar.output import Table
 
 if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
     from nikkei_deepar.data.backtest import FloatArray, ModelScore
     from nikkei_deepar.data.baselines import QuantileForecast
     from nikkei_deepar.data.series import Series
@@ -45,8 +47,9 @@ if TYPE_CHECKING:
 RANDOM_WALK = "random-walk"
 SEASONAL_NAIVE = "seasonal-naive"
 DEEPAR = "deepar"
+DEEPAR_ALONE = "deepar-alone"
 MODELS = (RANDOM_WALK, SEASONAL_NAIVE, DEEPAR)
-SEASONS = {"trading_days": 5, "calendar_days": 7}
+SEASON = 5  # a trading week
 _METRICS = (("mean_wql", "mean wQL"), ("mase", "MASE"), ("rmse", "RMSE"), ("coverage80", "80% coverage"))
 
 
@@ -86,6 +89,8 @@ class BacktestResult:
     first_window: str
     last_date: str
     horizon: int
+    prediction_length: int
+    random_walk_weight: float
     windows: int
     quantiles: list[float]
     rows: list[ModelRow]
@@ -107,6 +112,8 @@ class BacktestResult:
                 "last_date": self.last_date,
             },
             "horizon": self.horizon,
+            "prediction_length": self.prediction_length,
+            "random_walk_weight": self.random_walk_weight,
             "windows": self.windows,
             "first_window": self.first_window,
             "quantiles": self.quantiles,
@@ -119,7 +126,7 @@ class BacktestResult:
     def to_lines(self) -> list[str]:
         lines = [
             f"backtest on {self.source} ({self.calendar}, data {self.data_sha256[:16]}): the last "
-            f"{self.windows} windows of {self.horizon} steps, {self.first_window} .. {self.last_date}",
+            f"{self.windows} windows of {self.horizon} trading days, {self.first_window} .. {self.last_date}",
         ]
         if self.deepar is not None:
             how = (
@@ -129,7 +136,8 @@ class BacktestResult:
             )
             lines.append(
                 f"DeepAR (local engine): {how}; {self.deepar['epochs']} epochs of "
-                f"{self.deepar['batches_per_epoch']} batches, seed {self.deepar['seed']}"
+                f"{self.deepar['batches_per_epoch']} batches, seed {self.deepar['seed']}, "
+                f"prediction_length {self.prediction_length}"
             )
         lines += [f"{key}: not scored ({why})" for key, why in self.skipped.items()]
         if self.plot:
@@ -181,10 +189,15 @@ def run(ctx: Context, *, windows: int, retrain: bool, models: str, plot: Path | 
             ) from None
 
     data, series = _latest_series(ctx)
-    hp = ctx.settings.training.hyperparameters
-    horizon = hp.prediction_length
-    quantiles = list(hp.test_quantiles)
-    target = np.asarray(series.target, dtype=np.float64)
+    from nikkei_deepar.steps.train import prediction_length_of
+
+    horizon = ctx.settings.forecast.horizon_trading_days
+    weight = ctx.settings.forecast.random_walk_weight
+    prediction_length = prediction_length_of(ctx.settings)
+    quantiles = list(ctx.settings.training.hyperparameters.test_quantiles)
+    full = np.asarray(series.target, dtype=np.float64)
+    sessions = np.flatnonzero(~np.isnan(full))  # the position of each close in the DeepAR series
+    target = full[sessions]  # the closes, one per session: what every model is scored on
 
     from nikkei_deepar.data.backtest import rolling_windows
 
@@ -199,13 +212,30 @@ def run(ctx: Context, *, windows: int, retrain: bool, models: str, plot: Path | 
             if key == RANDOM_WALK:
                 label, fn = "random walk", _random_walk(quantiles)
             elif key == SEASONAL_NAIVE:
-                season = SEASONS[series.policy]
-                label, fn = f"seasonal naive ({season})", _seasonal_naive(season, quantiles)
+                label, fn = f"seasonal naive ({SEASON})", _seasonal_naive(SEASON, quantiles)
             else:
                 deepar = _DeepAR(
-                    ctx, series, quantiles=quantiles, retrain=retrain, windows=windows, workdir=Path(workdir)
+                    ctx,
+                    series,
+                    sessions,
+                    prediction_length=prediction_length,
+                    quantiles=quantiles,
+                    retrain=retrain,
+                    windows=windows,
+                    workdir=Path(workdir),
                 )
-                label, fn, deepar_info = "DeepAR (local)", deepar, deepar.info
+                deepar_info = deepar.info
+                if weight > 0.0:
+                    ctx.reporter.info(f"backtest: DeepAR (local) alone over {windows} windows")
+                    score = _evaluate(
+                        DEEPAR_ALONE, deepar, target, horizon=horizon, windows=windows, quantiles=quantiles
+                    )
+                    rows.append(_row(DEEPAR_ALONE, "DeepAR (local) alone", score, time.monotonic() - started))
+                    started = time.monotonic()
+                    label = f"DeepAR + random walk ({1 - weight:g}/{weight:g})"
+                    fn = _blended(deepar, _random_walk(quantiles), weight)
+                else:
+                    label, fn = "DeepAR (local)", deepar
             ctx.reporter.info(f"backtest: {label} over {windows} windows")
             try:
                 score = _evaluate(key, fn, target, horizon=horizon, windows=windows, quantiles=quantiles)
@@ -220,9 +250,11 @@ def run(ctx: Context, *, windows: int, retrain: bool, models: str, plot: Path | 
         data_sha256=data.sha256,
         calendar=series.policy,
         points=len(series),
-        first_window=series.dates[first_origin].isoformat(),
+        first_window=series.dates[int(sessions[first_origin])].isoformat(),
         last_date=series.last_date.isoformat(),
         horizon=horizon,
+        prediction_length=prediction_length,
+        random_walk_weight=weight,
         windows=windows,
         quantiles=quantiles,
         rows=rows,
@@ -264,52 +296,92 @@ def _seasonal_naive(season: int, quantiles: Sequence[float]) -> Callable[[FloatA
     return forecast
 
 
+def _blended(
+    model: Callable[[FloatArray, int], QuantileForecast],
+    baseline: Callable[[FloatArray, int], QuantileForecast],
+    weight: float,
+) -> Callable[[FloatArray, int], QuantileForecast]:
+    """The shipped forecast: `model` mixed with `baseline` as `predict` mixes them."""
+    from nikkei_deepar.data.baselines import blend
+
+    def forecast(history: FloatArray, horizon: int) -> QuantileForecast:
+        return blend(model(history, horizon), baseline(history, horizon), weight=weight)
+
+    return forecast
+
+
 class _DeepAR:
-    """DeepAR as a `ForecastFn`: trained on the history before the first origin (or every origin with
-    `retrain`), then asked for each window with the whole history before it, as an endpoint would be."""
+    """DeepAR as a `ForecastFn` over sessions: trained on the history before the first origin (or at
+    every origin with `retrain`), then asked for each window with the whole DeepAR series before it
+    (calendar days with NaN gaps, or sessions), as an endpoint would be. Its `prediction_length` steps
+    are read at the positions of the next `horizon` sessions, as `predict` dates them. Forecasts are
+    kept per origin, so scoring it alone and blended costs one forecast per window."""
 
     def __init__(
         self,
         ctx: Context,
         series: Series,
+        sessions: NDArray[np.intp],
         *,
+        prediction_length: int,
         quantiles: Sequence[float],
         retrain: bool,
         windows: int,
         workdir: Path,
     ) -> None:
         from nikkei_deepar.backends.local_jobs import batches_per_epoch, load_engine
+        from nikkei_deepar.steps.train import hyperparameter_strings
 
         self.engine = load_engine()
         self.ctx = ctx
         self.series = series
+        self.full = np.asarray(series.target, dtype=np.float64)
+        self.sessions = sessions
+        self.prediction_length = prediction_length
         self.quantiles = list(quantiles)
         self.retrain = retrain
         self.windows = windows
         self.workdir = workdir
         training = ctx.settings.training
-        self.hyperparameters = training.hyperparameters.as_strings()
+        self.hyperparameters = hyperparameter_strings(ctx.settings)
         self.seed = training.seed
         self.num_samples = training.hyperparameters.num_eval_samples
         self.batches = batches_per_epoch()
         self.model: Path | None = None
         self.trainings = 0
         self.window = 0
+        self.cache: dict[int, QuantileForecast] = {}
         self.info: dict[str, Any] = {
             "retrain": retrain,
             "epochs": training.hyperparameters.epochs,
             "batches_per_epoch": self.batches,
             "seed": self.seed,
             "num_samples": self.num_samples,
+            "prediction_length": prediction_length,
             "trainings": 0,
             "train_seconds": [],
         }
 
     def __call__(self, history: FloatArray, horizon: int) -> QuantileForecast:
+        n = len(history)
+        if n not in self.cache:
+            self.cache[n] = self._forecast(n, horizon)
+        return self.cache[n]
+
+    def _forecast(self, n: int, horizon: int) -> QuantileForecast:
         from nikkei_deepar.data.baselines import QuantileForecast
         from nikkei_deepar.data.channels import format_start, series_line, target_values
         from nikkei_deepar.data.inference import inference_config
 
+        origin = int(self.sessions[n - 1]) + 1  # the DeepAR series up to the n-th close
+        steps = self.sessions[n : n + horizon] - origin  # where the next sessions fall in its forecast
+        if steps.size and int(steps[-1]) >= self.prediction_length:
+            raise DataError(
+                f"the {horizon} sessions after {self.series.dates[origin - 1]} end {int(steps[-1]) + 1} days "
+                f"later, beyond prediction_length {self.prediction_length}",
+                hint="the price file misses sessions there; check it, or raise prediction_length",
+            )
+        history = self.full[:origin]
         self.window += 1
         if self.model is None or self.retrain:
             self.model = self._train(series_line(self.series.start, history.tolist()).encode() + b"\n")
@@ -322,10 +394,11 @@ class _DeepAR:
         }
         answer = self.engine.predict(model_tar=self.model, request=request, seed=self.seed)["predictions"][0]
         by_level = {
-            float(key): np.asarray(values, dtype=np.float64) for key, values in answer["quantiles"].items()
+            float(key): np.asarray(values, dtype=np.float64)[steps]
+            for key, values in answer["quantiles"].items()
         }
         return QuantileForecast(
-            mean=np.asarray(answer["mean"], dtype=np.float64),
+            mean=np.asarray(answer["mean"], dtype=np.float64)[steps],
             quantiles={tau: by_level[tau] for tau in self.quantiles},
         )
 

@@ -39,7 +39,7 @@ from nikkei_deepar.files import write_atomic
 from nikkei_deepar.output import Table
 from nikkei_deepar.state import Ledger
 from nikkei_deepar.steps.deploy import record_resource
-from nikkei_deepar.steps.train import resource_name
+from nikkei_deepar.steps.train import prediction_length_of, resource_name
 from nikkei_deepar.steps.wait import poll
 
 FORMATS = ("table", "csv", "json")
@@ -57,6 +57,8 @@ class PredictResult:
     last_date: str
     last_close: float | None
     prediction_length: int
+    horizon: int
+    random_walk_weight: float
     quantiles: list[str]
     points: list[dict[str, Any]]  # {"step", "date", "mean", "quantiles": {"0.1": ...}}
     fmt: str = "table"
@@ -73,6 +75,8 @@ class PredictResult:
             "last_date": self.last_date,
             "last_close": self.last_close,
             "prediction_length": self.prediction_length,
+            "horizon_trading_days": self.horizon,
+            "random_walk_weight": self.random_walk_weight,
             "quantiles": self.quantiles,
             "forecast": self.points,
         }
@@ -133,9 +137,9 @@ def run(
     series = _series(ctx, ledger)
     endpoint = settings.endpoint.name
     job = _deployed_job(ledger, endpoint)
-    prediction_length = _prediction_length(
-        ledger, job, default=settings.training.hyperparameters.prediction_length
-    )
+    prediction_length = _prediction_length(ledger, job, default=prediction_length_of(settings))
+    horizon = settings.forecast.horizon_trading_days
+    weight = settings.forecast.random_walk_weight
     quantiles = list(settings.predict.quantiles)
 
     if batch:
@@ -150,7 +154,9 @@ def run(
         forecast = parse_response(body, quantiles=quantiles, prediction_length=prediction_length)
         source = endpoint
 
-    points = dated_forecast(forecast, series, prediction_length=prediction_length)
+    points = dated_forecast(forecast, series, prediction_length=prediction_length, horizon=horizon)
+    if weight > 0.0 and points:
+        points = blend_with_random_walk(points, series, weight=weight)
     keys = list(forecast.quantiles)
     result = PredictResult(
         source=source,
@@ -160,12 +166,14 @@ def run(
         last_date=series.last_date.isoformat(),
         last_close=_last_close(series),
         prediction_length=prediction_length,
+        horizon=horizon,
+        random_walk_weight=weight,
         quantiles=keys,
         points=[_point(p) for p in points],
         fmt=fmt,
         output=str(output) if output is not None else None,
         plot=str(plot) if plot is not None else None,
-        notes=_notes(series, points, prediction_length),
+        notes=_notes(points, prediction_length=prediction_length, horizon=horizon),
     )
     if output is not None:
         write_atomic(output, (result.json_text() if fmt == "json" else result.csv_text()).encode())
@@ -329,13 +337,45 @@ def _last_close(series: Series) -> float | None:
     return next((v for v in reversed(series.target) if not math.isnan(v)), None)
 
 
-def _notes(series: Series, points: list[DatedPoint], prediction_length: int) -> list[str]:
-    if series.policy == "calendar_days" and len(points) < prediction_length:
+def _notes(points: list[DatedPoint], *, prediction_length: int, horizon: int) -> list[str]:
+    if len(points) < horizon:
         return [
-            f"{prediction_length - len(points)} of the {prediction_length} forecast days fall on weekends or "
-            "exchange holidays (calendar_days policy) and are not shown"
+            f"the model forecasts {prediction_length} steps, which reach only {len(points)} of the {horizon} "
+            "trading days asked for ([forecast] horizon_trading_days): run `prepare` and `train` again"
         ]
     return []
+
+
+def blend_with_random_walk(points: list[DatedPoint], series: Series, *, weight: float) -> list[DatedPoint]:
+    """Mix the random walk into the dated forecast, level by level (`[forecast] random_walk_weight`).
+
+    Done here, on the client, so both backends give the same forecast for the same DeepAR answer. The
+    random walk is the one `backtest` scores: the last close, with quantiles from past k-session log
+    returns of the same history.
+    """
+    import numpy as np
+
+    from nikkei_deepar.data.baselines import QuantileForecast, blend, observed, random_walk
+
+    keys = list(points[0].quantiles)
+    levels = {key: float(key) for key in keys}
+    model = QuantileForecast(
+        mean=np.array([p.mean for p in points], dtype=np.float64),
+        quantiles={
+            levels[key]: np.array([p.quantiles[key] for p in points], dtype=np.float64) for key in keys
+        },
+    )
+    baseline = random_walk(observed(series.target), horizon=len(points), quantiles=list(levels.values()))
+    mixed = blend(model, baseline, weight=weight)
+    return [
+        DatedPoint(
+            step=p.step,
+            date=p.date,
+            mean=float(mixed.mean[i]),
+            quantiles={key: float(mixed.quantile(levels[key])[i]) for key in keys},
+        )
+        for i, p in enumerate(points)
+    ]
 
 
 def _num(value: float) -> str:

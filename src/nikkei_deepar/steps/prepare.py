@@ -87,12 +87,15 @@ def run(ctx: Context, *, input_file: Path | None, dry_run: bool, allow_stale: bo
     table = read_prices(path, close_column=settings.data.close_column, date_order=settings.data.date_order)
     summary = table.summary()
     ctx.reporter.debug(f"read {path} as {table.encoding}, header on line {table.header_line}")
+    from nikkei_deepar.steps.train import prediction_length_of
+
     hp = settings.training.hyperparameters
+    prediction_length = prediction_length_of(settings)
     try:
         series = build_series(table.closes, policy=settings.data.calendar)
         channels = make_channels(
             series,
-            prediction_length=hp.prediction_length,
+            prediction_length=prediction_length,
             context_length=hp.context_length,
             test_windows=settings.data.test_windows,
         )
@@ -150,7 +153,7 @@ def run(ctx: Context, *, input_file: Path | None, dry_run: bool, allow_stale: bo
                     last=str(summary["last"]),
                     column=summary["column"],
                     calendar=series.policy,
-                    prediction_length=hp.prediction_length,
+                    prediction_length=prediction_length,
                     context_length=hp.context_length,
                     observations=channels.observations,
                     backend=backend,

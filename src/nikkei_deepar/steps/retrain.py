@@ -241,7 +241,9 @@ def _reusable(ctx: Context, sha: str, *, any_config: bool = False) -> tuple[str,
     """(name, status) of a Completed job on this data and config (preferred), else of a running one."""
     backend = ctx.backend
     fingerprint = ctx.settings.fingerprint()
-    hyperparameters = ctx.settings.training.hyperparameters.as_strings()
+    from nikkei_deepar.steps.train import hyperparameter_strings
+
+    hyperparameters = hyperparameter_strings(ctx.settings)
     running: tuple[str, str] | None = None
     for job in reversed(ctx.store.load().jobs):
         if job.data_sha256 != sha or job.backend != backend.name:

@@ -1,0 +1,153 @@
+"""Experiments behind the shipped DeepAR defaults: one lever at a time, scored as `backtest` scores.
+
+For each price file, variant and seed: DeepAR (local engine) is trained once on the history before the
+first of the last `--windows` windows of 5 trading days, then asked for every window with the whole
+history before it (as `backtest --no-retrain` does). The per-window forecasts are kept, so the random
+walk blend (`[forecast] random_walk_weight`) is scored at several weights from the same forecasts.
+Scores are `data.backtest.evaluate`'s: mean wQL, MASE, 80% coverage, over the sessions of each window.
+
+In-process (imports once) rather than through the CLI: the experiments are many; `bench/backtest_defaults.py`
+checks the chosen defaults through the real `backtest` command.
+
+Run: .venv/bin/python bench/backtest_experiments.py FILE... --variants base,ctx60 [--seeds 3]
+Writes bench/results/experiments/<variant>.json and prints one line per (variant, file, weight).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nikkei_deepar.config import Hyperparameters
+from nikkei_deepar.data.backtest import evaluate, rolling_windows
+from nikkei_deepar.data.baselines import QuantileForecast, blend, random_walk
+from nikkei_deepar.data.calendar import steps_for_horizon
+from nikkei_deepar.data.channels import format_start, series_line, target_values
+from nikkei_deepar.data.inference import inference_config
+from nikkei_deepar.data.prices import read_prices
+from nikkei_deepar.data.series import build_series
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "results" / "experiments"
+HORIZON = 5
+WEIGHTS = (0.0, 0.25, 0.5, 0.75, 0.9)
+QUANTILES = [round(0.1 * i, 1) for i in range(1, 10)]
+
+# name -> (calendar policy, hyperparameter overrides); "base" is the config's defaults.
+VARIANTS: dict[str, tuple[str, dict[str, str]]] = {
+    "base": ("calendar_days", {}),
+    "trading": ("trading_days", {}),
+    "gaussian": ("calendar_days", {"likelihood": "gaussian"}),
+    "ctx60": ("calendar_days", {"context_length": "60"}),
+    "ctx120": ("calendar_days", {"context_length": "120"}),
+    "epochs5": ("calendar_days", {"epochs": "5"}),
+    "epochs50-es": ("calendar_days", {"epochs": "50", "early_stopping_patience": "5"}),
+    "samples400": ("calendar_days", {"num_eval_samples": "400"}),
+    "dropout0": ("calendar_days", {"dropout_rate": "0.0"}),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("files", nargs="+", type=Path)
+    parser.add_argument("--variants", default="base")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--windows", type=int, default=30)
+    args = parser.parse_args()
+    from nikkei_deepar.local import engine
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    for variant in args.variants.split(","):
+        policy, overrides = VARIANTS[variant]
+        results: dict[str, Any] = {"variant": variant, "policy": policy, "overrides": overrides, "files": {}}
+        for path in args.files:
+            results["files"][path.name] = run_file(engine, path, policy, overrides, args.seeds, args.windows)
+            for key, row in results["files"][path.name]["summary"].items():
+                print(
+                    f"{variant:12} {path.name:22} {key:14} wQL {row['mean_wql']:.5f} "
+                    f"MASE {row['mase']:.3f} cov80 {row['coverage80']:.3f}",
+                    flush=True,
+                )
+        (OUT / f"{variant}.json").write_text(json.dumps(results, indent=1) + "\n")
+
+
+def run_file(
+    engine: Any, path: Path, policy: str, overrides: dict[str, str], seeds: int, windows: int
+) -> dict[str, Any]:
+    table = read_prices(path, close_column=None, date_order="auto")
+    series = build_series(table.closes, policy=policy)  # type: ignore[arg-type]
+    full = np.asarray(series.target, dtype=np.float64)
+    sessions = np.flatnonzero(~np.isnan(full))
+    target = full[sessions]
+    prediction_length = int(overrides.get("prediction_length", steps_for_horizon(policy, HORIZON)))
+    hyperparameters = Hyperparameters().as_strings(prediction_length=prediction_length)
+    hyperparameters.update(overrides)
+    num_samples = int(hyperparameters["num_eval_samples"])
+    first = rolling_windows(target, horizon=HORIZON, windows=windows)[0].origin
+
+    def rw(history: Any, horizon: int) -> QuantileForecast:
+        return random_walk(history, horizon=horizon, quantiles=QUANTILES)
+
+    per_seed: list[dict[str, Any]] = []
+    for seed in range(42, 42 + seeds):
+        forecasts: dict[int, QuantileForecast] = {}
+        started = time.monotonic()
+        with tempfile.TemporaryDirectory() as tmp:
+            origin0 = int(sessions[first - 1]) + 1
+            train = (series_line(series.start, full[:origin0].tolist()) + "\n").encode()
+            result = engine.train(
+                train_jsonl=train, test_jsonl=b"", hyperparameters=hyperparameters, seed=seed, out_dir=Path(tmp)
+            )
+            for window in rolling_windows(target, horizon=HORIZON, windows=windows):
+                origin = int(sessions[window.origin - 1]) + 1
+                steps = sessions[window.origin : window.origin + HORIZON] - origin
+                request = {
+                    "instances": [
+                        {"start": format_start(series.start), "target": target_values(full[:origin].tolist())}
+                    ],
+                    "configuration": inference_config(quantiles=QUANTILES, num_samples=num_samples),
+                }
+                answer = engine.predict(model_tar=result.model_tar, request=request, seed=seed)["predictions"][0]
+                forecasts[window.origin] = QuantileForecast(
+                    mean=np.asarray(answer["mean"])[steps],
+                    quantiles={float(k): np.asarray(v)[steps] for k, v in answer["quantiles"].items()},
+                )
+        seconds = time.monotonic() - started
+
+        def deepar(history: Any, horizon: int) -> QuantileForecast:
+            return forecasts[len(history)]
+
+        scores: dict[str, Any] = {"seconds": round(seconds, 1), "epochs_run": result.epochs_run}
+        for weight in WEIGHTS:
+
+            def mixed(history: Any, horizon: int, weight: float = weight) -> QuantileForecast:
+                return blend(deepar(history, horizon), rw(history, horizon), weight=weight)
+
+            score = evaluate("x", mixed, target, horizon=HORIZON, windows=windows, quantiles=QUANTILES)
+            scores[f"deepar_w{weight:g}"] = _score(score)
+        per_seed.append(scores)
+        print(f"  {path.name} seed {seed}: {seconds:.0f}s, {scores['deepar_w0']}", file=sys.stderr, flush=True)
+
+    baseline = _score(evaluate("rw", rw, target, horizon=HORIZON, windows=windows, quantiles=QUANTILES))
+    summary: dict[str, Any] = {"random_walk": baseline}
+    for weight in WEIGHTS:
+        key = f"deepar_w{weight:g}"
+        summary[key] = {
+            metric: float(np.mean([s[key][metric] for s in per_seed])) for metric in ("mean_wql", "mase", "coverage80")
+        }
+    return {"prediction_length": prediction_length, "per_seed": per_seed, "summary": summary}
+
+
+def _score(score: Any) -> dict[str, float]:
+    return {"mean_wql": score.mean_wql, "mase": score.mase, "coverage80": score.coverage80}
+
+
+if __name__ == "__main__":
+    main()
