@@ -55,7 +55,9 @@ VARIANTS: dict[str, tuple[str, dict[str, str]]] = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("files", nargs="+", type=Path)
     parser.add_argument("--variants", default="base")
     parser.add_argument("--seeds", type=int, default=3)
@@ -103,7 +105,11 @@ def run_file(
             origin0 = int(sessions[first - 1]) + 1
             train = (series_line(series.start, full[:origin0].tolist()) + "\n").encode()
             result = engine.train(
-                train_jsonl=train, test_jsonl=b"", hyperparameters=hyperparameters, seed=seed, out_dir=Path(tmp)
+                train_jsonl=train,
+                test_jsonl=b"",
+                hyperparameters=hyperparameters,
+                seed=seed,
+                out_dir=Path(tmp),
             )
             for window in rolling_windows(target, horizon=HORIZON, windows=windows):
                 origin = int(sessions[window.origin - 1]) + 1
@@ -114,15 +120,19 @@ def run_file(
                     ],
                     "configuration": inference_config(quantiles=QUANTILES, num_samples=num_samples),
                 }
-                answer = engine.predict(model_tar=result.model_tar, request=request, seed=seed)["predictions"][0]
+                answer = engine.predict(model_tar=result.model_tar, request=request, seed=seed)[
+                    "predictions"
+                ][0]
                 forecasts[window.origin] = QuantileForecast(
                     mean=np.asarray(answer["mean"])[steps],
                     quantiles={float(k): np.asarray(v)[steps] for k, v in answer["quantiles"].items()},
                 )
         seconds = time.monotonic() - started
 
-        def deepar(history: Any, horizon: int) -> QuantileForecast:
-            return forecasts[len(history)]
+        def deepar(
+            history: Any, horizon: int, kept: dict[int, QuantileForecast] = forecasts
+        ) -> QuantileForecast:
+            return kept[len(history)]
 
         scores: dict[str, Any] = {"seconds": round(seconds, 1), "epochs_run": result.epochs_run}
         for weight in WEIGHTS:
@@ -133,14 +143,17 @@ def run_file(
             score = evaluate("x", mixed, target, horizon=HORIZON, windows=windows, quantiles=QUANTILES)
             scores[f"deepar_w{weight:g}"] = _score(score)
         per_seed.append(scores)
-        print(f"  {path.name} seed {seed}: {seconds:.0f}s, {scores['deepar_w0']}", file=sys.stderr, flush=True)
+        print(
+            f"  {path.name} seed {seed}: {seconds:.0f}s, {scores['deepar_w0']}", file=sys.stderr, flush=True
+        )
 
     baseline = _score(evaluate("rw", rw, target, horizon=HORIZON, windows=windows, quantiles=QUANTILES))
     summary: dict[str, Any] = {"random_walk": baseline}
     for weight in WEIGHTS:
         key = f"deepar_w{weight:g}"
         summary[key] = {
-            metric: float(np.mean([s[key][metric] for s in per_seed])) for metric in ("mean_wql", "mase", "coverage80")
+            metric: float(np.mean([s[key][metric] for s in per_seed]))
+            for metric in ("mean_wql", "mase", "coverage80")
         }
     return {"prediction_length": prediction_length, "per_seed": per_seed, "summary": summary}
 

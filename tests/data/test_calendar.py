@@ -163,7 +163,9 @@ def test_steps_for_horizon_follow_the_policy() -> None:
 
 
 def test_a_configured_prediction_length_too_short_for_the_horizon_is_refused() -> None:
-    with pytest.raises(ConfigError, match="prediction_length = 7 .* cannot hold .* 5 trading days") as caught:
+    with pytest.raises(
+        ConfigError, match=r"prediction_length = 7 .* cannot hold .* 5 trading days"
+    ) as caught:
         deepar_prediction_length("calendar_days", 5, 7)
     assert "remove prediction_length" in (caught.value.hint or "")
     assert deepar_prediction_length("calendar_days", 5, None) == 17

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from nikkei_deepar.data.calendar import steps_for_horizon
 from nikkei_deepar.data.channels import parse_series_line
 from nikkei_deepar.data.inference import (
     DatedPoint,
@@ -21,7 +22,6 @@ from nikkei_deepar.data.inference import (
     parse_batch_output_line,
     parse_response,
 )
-from nikkei_deepar.data.calendar import steps_for_horizon
 from nikkei_deepar.data.series import CalendarPolicy, Series
 from nikkei_deepar.errors import AwsError
 

@@ -114,7 +114,7 @@ def test_data_cut_for_another_prediction_length_is_refused(aws: None, hermetic_e
     too_short = make_context(
         hermetic_env, settings_for(training={"hyperparameters": {"prediction_length": 7}})
     )
-    with pytest.raises(ConfigError, match="prediction_length = 7 .* cannot hold .* 5 trading days"):
+    with pytest.raises(ConfigError, match=r"prediction_length = 7 .* cannot hold .* 5 trading days"):
         _run(too_short)
     assert boto3.client("sagemaker", region_name=REGION).list_training_jobs()["TrainingJobSummaries"] == []
 
