@@ -51,6 +51,9 @@ VARIANTS: dict[str, tuple[str, dict[str, str]]] = {
     "epochs50-es": ("calendar_days", {"epochs": "50", "early_stopping_patience": "5"}),
     "samples400": ("calendar_days", {"num_eval_samples": "400"}),
     "dropout0": ("calendar_days", {"dropout_rate": "0.0"}),
+    "ctx10": ("calendar_days", {"context_length": "10"}),
+    "ctx10-epochs5": ("calendar_days", {"context_length": "10", "epochs": "5"}),
+    "epochs5-samples400": ("calendar_days", {"epochs": "5", "num_eval_samples": "400"}),
 }
 
 

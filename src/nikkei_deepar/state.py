@@ -107,6 +107,23 @@ class Deployment(_Record):
     metrics: dict[str, float] = Field(default_factory=dict)
 
 
+class Backtest(_Record):
+    """One `backtest` run: what was scored (data, DeepAR's hyperparameters, the blend) and the scores,
+    so `deploy` and `retrain` can show how a model's configuration fared against the random walk."""
+
+    data_sha256: str
+    hyperparameters: dict[str, str]
+    random_walk_weight: float = 0.0
+    horizon: int
+    windows: int
+    # model key -> {"mean_wql", "mase", "coverage80"}; "random-walk" and "deepar" (the shipped forecast)
+    scores: dict[str, dict[str, float]] = Field(default_factory=dict)
+    at: str = Field(default_factory=utcnow)
+
+
+BACKTESTS_KEPT = 20
+
+
 class Ledger(_Record):
     schema_version: int = SCHEMA_VERSION
     updated_at: str = Field(default_factory=utcnow)
@@ -114,6 +131,7 @@ class Ledger(_Record):
     resources: list[Resource] = Field(default_factory=list)
     jobs: list[Job] = Field(default_factory=list)
     deployments: list[Deployment] = Field(default_factory=list)
+    backtests: list[Backtest] = Field(default_factory=list)
 
     # -- queries -------------------------------------------------------------------------------
     @property
@@ -151,6 +169,23 @@ class Ledger(_Record):
                 self.jobs[i] = job
                 return
         self.jobs.append(job)
+
+    def record_backtest(self, backtest: Backtest) -> None:
+        self.backtests = [*self.backtests, backtest][-BACKTESTS_KEPT:]
+
+    def last_backtest(self, job: Job, *, random_walk_weight: float) -> Backtest | None:
+        """The newest backtest of `job`'s configuration (hyperparameters and blend weight), on the
+        job's data if there is one, else on the newest data it was run on."""
+        same = [
+            b
+            for b in self.backtests
+            if b.hyperparameters == job.hyperparameters
+            and b.random_walk_weight == random_walk_weight
+            and {"deepar", "random-walk"} <= set(b.scores)
+        ]
+        on_its_data = [b for b in same if b.data_sha256 == job.data_sha256]
+        found = on_its_data or same
+        return found[-1] if found else None
 
     def record_data(self, version: DataVersion) -> None:
         self.data = [d for d in self.data if d.sha256 != version.sha256]

@@ -307,3 +307,64 @@ def test_keep_one_never_deletes_what_the_endpoint_serves(
     third = _deploy(ctx)
     assert _live(ctx, "endpoint-config") == [third.endpoint_config]
     assert first.endpoint_config in third.deleted
+
+
+# -- the last backtest next to the random walk ----------------------------------------------------------
+def _record_backtest(ctx: Any, job: str, *, deepar: float, walk: float, data: str | None = None) -> None:
+    from nikkei_deepar.state import Backtest
+
+    with ctx.store.update() as ledger:
+        record = ledger.job(job)
+        assert record is not None
+        ledger.record_backtest(
+            Backtest(
+                data_sha256=data or record.data_sha256,
+                hyperparameters=record.hyperparameters,
+                horizon=5,
+                windows=30,
+                scores={
+                    "random-walk": {"mean_wql": walk, "mase": 2.0, "coverage80": 0.79},
+                    "deepar": {"mean_wql": deepar, "mase": 3.2, "coverage80": 0.65},
+                },
+            )
+        )
+
+
+def test_deploy_says_when_there_is_no_backtest(ctx: Any, sm_script: Any) -> None:
+    job = _trained(ctx, sm_script)
+    sm_script.next_endpoint(endpoint("InService"))
+    result = _deploy(ctx)
+    assert result.to_data()["backtest"] is None
+    assert any(
+        "no backtest of job" in line and "nikkei-deepar backtest" in line for line in result.to_lines()
+    )
+    assert job in "\n".join(result.to_lines())
+
+
+def test_deploy_shows_the_last_backtest_and_warns_in_one_line_when_deepar_lost(
+    ctx: Any, sm_script: Any
+) -> None:
+    job = _trained(ctx, sm_script)
+    _record_backtest(ctx, job, deepar=0.0120, walk=0.0119, data="0" * 64)  # older, on other data
+    _record_backtest(ctx, job, deepar=0.0181, walk=0.0134)
+    sm_script.next_endpoint(endpoint("InService"))
+    result = _deploy(ctx)
+    shown = result.to_data()["backtest"]
+    assert shown["lost"] is True and shown["wql_vs_random_walk"] == pytest.approx(0.0181 / 0.0134)
+    assert shown["deepar"]["mean_wql"] == 0.0181 and shown["random_walk"]["mean_wql"] == 0.0134
+    line = next(line for line in result.to_lines() if "last backtest" in line)
+    assert "mean wQL 0.0181 vs random walk 0.0134 (1.35x)" in line and "30 windows of 5 trading days" in line
+    warnings = [w for w in ctx.reporter.stream.getvalue().splitlines() if "lost to the random walk" in w]
+    assert len(warnings) == 1 and "1.35x" in warnings[0]
+
+
+def test_a_backtest_on_other_data_is_shown_as_such_and_a_win_is_not_a_warning(
+    ctx: Any, sm_script: Any
+) -> None:
+    job = _trained(ctx, sm_script)
+    _record_backtest(ctx, job, deepar=0.0117, walk=0.0119, data="cd" * 32)
+    sm_script.next_endpoint(endpoint("InService"))
+    result = _deploy(ctx)
+    assert result.to_data()["backtest"]["lost"] is False
+    assert any("on data cdcdcdcdcdcdcdcd" in line for line in result.to_lines())
+    assert "lost to the random walk" not in ctx.reporter.stream.getvalue()

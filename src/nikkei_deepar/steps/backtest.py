@@ -18,7 +18,9 @@ Models:
   endpoint would be.
 
 Reads only local files (the prepared `series.json`, or the backend's copy when the local one is gone);
-trains in a temporary folder that is removed afterwards; changes nothing in the ledger.
+trains in a temporary folder that is removed afterwards. A run that scored DeepAR and the random walk
+is recorded in the ledger (data version, hyperparameters, blend weight, scores): `deploy`, `retrain`
+and `predict` show it for a model of that configuration (`steps.verdict`).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nikkei_deepar.context import Context
-from nikkei_deepar.errors import DataError, NotFoundError, UsageError
+from nikkei_deepar.errors import DataError, LockHeldError, NotFoundError, UsageError
 from nikkei_deepar.output import Table
 
 if TYPE_CHECKING:
@@ -264,7 +266,32 @@ def run(ctx: Context, *, windows: int, retrain: bool, models: str, plot: Path | 
     )
     if plot is not None:
         draw(result, plot)
+    if DEEPAR in chosen and RANDOM_WALK in chosen:
+        _record(ctx, data.sha256, result)
     return result
+
+
+def _record(ctx: Context, data_sha256: str, result: BacktestResult) -> None:
+    """Keep the scores in the ledger: `deploy` and `retrain` show them for a job of this configuration."""
+    from nikkei_deepar.state import Backtest
+    from nikkei_deepar.steps.train import hyperparameter_strings
+
+    record = Backtest(
+        data_sha256=data_sha256,
+        hyperparameters=hyperparameter_strings(ctx.settings),
+        random_walk_weight=result.random_walk_weight,
+        horizon=result.horizon,
+        windows=result.windows,
+        scores={
+            row.key: {"mean_wql": row.mean_wql, "mase": row.mase, "coverage80": row.coverage80}
+            for row in result.rows
+        },
+    )
+    try:
+        with ctx.store.lock(wait_seconds=30, on_takeover=ctx.reporter.warn), ctx.store.update() as ledger:
+            ledger.record_backtest(record)
+    except LockHeldError as exc:  # the scores are printed anyway; only the record is lost
+        ctx.reporter.warn(f"backtest not recorded in the ledger: {exc.message}")
 
 
 # -- the models -------------------------------------------------------------------------------------------

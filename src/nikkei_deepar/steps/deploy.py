@@ -38,6 +38,7 @@ from nikkei_deepar.errors import AwsError, JobFailedError, NotFoundError, UsageE
 from nikkei_deepar.state import Deployment, Job, Resource
 from nikkei_deepar.steps.provision import is_ours
 from nikkei_deepar.steps.train import resource_name
+from nikkei_deepar.steps.verdict import Verdict, verdict
 from nikkei_deepar.steps.wait import ENDPOINT_BACKOFF, poll, record_training_state
 
 ENDPOINT_TAG_KEY = "nikkei-deepar:endpoint"
@@ -60,6 +61,7 @@ class DeployResult:
     metrics: dict[str, float] = field(default_factory=dict)
     deleted: list[str] = field(default_factory=list)
     note: str | None = None  # the backend's word on a live endpoint (what it costs)
+    backtest: Verdict | None = None
 
     def to_data(self) -> dict[str, Any]:
         return {
@@ -74,6 +76,7 @@ class DeployResult:
             "metrics": self.metrics,
             "deleted": self.deleted,
             "note": self.note,
+            "backtest": None if self.backtest is None else self.backtest.to_data(),
         }
 
     def to_lines(self) -> list[str]:
@@ -86,6 +89,8 @@ class DeployResult:
         lines += [f"  deleted {name}" for name in self.deleted]
         if self.note:
             lines.append(f"  {self.note}")
+        if self.backtest is not None:
+            lines.append(f"  {self.backtest.line()}")
         return lines
 
 
@@ -95,7 +100,7 @@ def describe_variant(variant: dict[str, Any]) -> str:
     return f"{variant['instance_type']} x{variant['instance_count']}"
 
 
-def run(ctx: Context, *, job: str | None, timeout: float | None) -> DeployResult:
+def run(ctx: Context, *, job: str | None, timeout: float | None, warn_backtest: bool = True) -> DeployResult:
     settings = ctx.settings
     endpoint = settings.endpoint.name
     backend = ctx.backend
@@ -199,7 +204,18 @@ def run(ctx: Context, *, job: str | None, timeout: float | None) -> DeployResult
         metrics=dict(state.metrics),
         deleted=deleted,
         note=ctx.backend.hosting_note,
+        backtest=_verdict(ctx, state.name, warn=warn_backtest),
     )
+
+
+def _verdict(ctx: Context, job: str, *, warn: bool = True) -> Verdict:
+    """The last backtest of the job's configuration; its one-line warning when DeepAR lost (unless
+    the caller, `retrain`'s gate, has said it already)."""
+    found = verdict(ctx.store.load(), job, random_walk_weight=ctx.settings.forecast.random_walk_weight)
+    warning = found.warning()
+    if warning is not None and warn:
+        ctx.reporter.warn(warning)
+    return found
 
 
 # -- the job --------------------------------------------------------------------------------------------
@@ -348,6 +364,7 @@ def _unchanged(
         previous_config=current.config_name,
         metrics=dict(state.metrics),
         note=ctx.backend.hosting_note,
+        backtest=_verdict(ctx, state.name),
     )
 
 

@@ -30,6 +30,7 @@ from nikkei_deepar.context import Context
 from nikkei_deepar.errors import ExitCode, InterruptedError_, NikkeiError, UsageError
 from nikkei_deepar.output import error_entry
 from nikkei_deepar.steps.provision import aligned
+from nikkei_deepar.steps.verdict import verdict
 
 WQL = "test:mean_wQuantileLoss"
 STAGES = ("prepare", "train", "wait", "gate", "deploy")
@@ -62,6 +63,7 @@ class Gate:
     deployed_job: str | None = None
     threshold: float = 0.0
     limit: float | None = None
+    backtest: dict[str, Any] | None = None  # the new job's configuration's last backtest (steps.verdict)
 
     def to_data(self) -> dict[str, Any]:
         return {
@@ -73,6 +75,7 @@ class Gate:
             "deployed_job": self.deployed_job,
             "max_regression": self.threshold,
             "limit": self.limit,
+            "backtest": self.backtest,
         }
 
 
@@ -287,11 +290,17 @@ def _gate(ctx: Context, job: str, metrics: dict[str, float], *, force: bool) -> 
         current = mine[-1] if mine else None
     new = metrics.get(WQL)
     old = current.metrics.get(WQL) if current is not None else None
+    found = verdict(ledger, job, random_walk_weight=settings.forecast.random_walk_weight)
+    ctx.reporter.info(f"retrain: gate: {found.line()}")
+    warning = found.warning()
+    if warning is not None:
+        ctx.reporter.warn(warning)
     base: dict[str, Any] = {
         "new": new,
         "deployed": old,
         "deployed_job": current.job if current else None,
         "threshold": threshold,
+        "backtest": found.to_data(),
     }
     if current is not None and current.job == job:
         return Gate("already-deployed", f"job {job} is the deployed model", **base)
@@ -319,7 +328,7 @@ def _gate(ctx: Context, job: str, metrics: dict[str, float], *, force: bool) -> 
 def _deploy(ctx: Context, stage: Stage, job: str) -> str:
     from nikkei_deepar.steps import deploy
 
-    result = deploy.run(ctx, job=job, timeout=None)
+    result = deploy.run(ctx, job=job, timeout=None, warn_backtest=False)  # the gate said it
     stage.result = result.to_data()
     if result.action == "unchanged":
         stage.status, stage.detail = "skipped", f"endpoint {result.endpoint} already serves job {job}"
