@@ -320,3 +320,27 @@ def test_batch_output_with_a_wrong_line_count_is_an_error(ctx: Any, sm_script: A
     sm_script.next_transform(transform("Completed"), output=_batch_line() + "\n" + _batch_line() + "\n")
     with pytest.raises(JobFailedError, match="2 lines for 1 input line"):
         _predict(ctx, batch=True)
+
+
+def test_a_forecast_whose_configuration_lost_its_backtest_says_so(ctx: Any) -> None:
+    from nikkei_deepar.state import Backtest
+
+    job = ctx.store.load().deployments[-1].job
+    queue_endpoint_results([deepar_response(17)], region=REGION)
+    assert not any("lost to the random walk" in line for line in _predict(ctx).to_lines())
+    with ctx.store.update() as ledger:
+        record = ledger.job(job)
+        ledger.record_backtest(
+            Backtest(
+                data_sha256=record.data_sha256,
+                hyperparameters=record.hyperparameters,
+                horizon=5,
+                windows=30,
+                scores={
+                    "random-walk": {"mean_wql": 0.0119, "mase": 2.0, "coverage80": 0.79},
+                    "deepar": {"mean_wql": 0.0203, "mase": 3.6, "coverage80": 0.65},
+                },
+            )
+        )
+    lines = _predict(ctx).to_lines()
+    assert any(line.startswith("note: DeepAR lost to the random walk") and "1.71x" in line for line in lines)

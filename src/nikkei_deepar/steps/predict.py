@@ -173,7 +173,8 @@ def run(
         fmt=fmt,
         output=str(output) if output is not None else None,
         plot=str(plot) if plot is not None else None,
-        notes=_notes(points, prediction_length=prediction_length, horizon=horizon),
+        notes=_notes(points, prediction_length=prediction_length, horizon=horizon)
+        + _backtest_notes(ctx, job, weight=weight),
     )
     if output is not None:
         write_atomic(output, (result.json_text() if fmt == "json" else result.csv_text()).encode())
@@ -344,6 +345,16 @@ def _notes(points: list[DatedPoint], *, prediction_length: int, horizon: int) ->
             "trading days asked for ([forecast] horizon_trading_days): run `prepare` and `train` again"
         ]
     return []
+
+
+def _backtest_notes(ctx: Context, job: str | None, *, weight: float) -> list[str]:
+    """One line when the serving job's configuration lost to the random walk in its last backtest."""
+    if job is None:
+        return []
+    from nikkei_deepar.steps.verdict import verdict
+
+    warning = verdict(ctx.store.load(), job, random_walk_weight=weight).warning()
+    return [] if warning is None else [warning]
 
 
 def blend_with_random_walk(points: list[DatedPoint], series: Series, *, weight: float) -> list[DatedPoint]:
