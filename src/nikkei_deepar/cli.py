@@ -461,9 +461,9 @@ def predict(
     ] = False,
     timeout: Annotated[float | None, _timeout_option("With --batch: " + _TIMEOUT_HELP)] = None,
 ) -> Result:
-    """Forecast the next prediction_length days from the latest prepared series.
+    """Forecast the next [forecast] horizon_trading_days sessions from the latest prepared series.
 
-    Dates are real Tokyo Stock Exchange trading days. Exit codes: 0 ok, 4 the endpoint answered with an
+    Dates are real Tokyo Stock Exchange trading days, one row each, over holidays too. Exit codes: 0 ok, 4 the endpoint answered with an
     error or something unreadable, 5 no endpoint / no prepared data, 6 batch job failed.
     Example: nikkei-deepar predict --format csv --output forecast.csv
     """
@@ -561,7 +561,7 @@ def _ask(question: str, default: str) -> str:
 def backtest(
     ctx: Context,
     windows: Annotated[
-        int, typer.Option("--windows", "-n", min=1, help="How many prediction_length windows, at the end.")
+        int, typer.Option("--windows", "-n", min=1, help="How many windows of N trading days, at the end.")
     ] = 10,
     retrain: Annotated[
         bool,
@@ -591,8 +591,8 @@ def backtest(
 ) -> Result:
     """Score DeepAR against the random walk and a seasonal naive on the last windows of the series.
 
-    Rolling origin over the last N non-overlapping prediction_length windows of the latest prepared
-    series: mean weighted quantile loss (SageMaker's definition), MASE, RMSE and 80% interval coverage
+    Rolling origin over the last N non-overlapping windows of [forecast] horizon_trading_days sessions
+    of the latest prepared series: mean weighted quantile loss (SageMaker's definition), MASE, RMSE and 80% interval coverage
     per model. DeepAR always runs with the local engine (the [local] extra), whatever `backend` says:
     a SageMaker training job per window would cost money. Exit codes: 0 ok, 2 missing extra,
     3 series too short for the windows, 5 no prepared data.
