@@ -40,9 +40,7 @@ SHIPPED = "deepar"  # the model key of the forecast `predict` gives (blended whe
 
 
 def run(args: list[str], *, cwd: Path, env: dict[str, str]) -> dict[str, Any]:
-    proc = subprocess.run(
-        [EXE, *args, "--json"], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False
-    )
+    proc = subprocess.run([EXE, *args, "--json"], cwd=cwd, env=env, capture_output=True, check=False)
     if proc.returncode != 0:
         sys.exit(f"{' '.join(args)} exited {proc.returncode}: {proc.stderr.decode()[-2000:]}")
     document: dict[str, Any] = json.loads(proc.stdout)
@@ -115,7 +113,8 @@ def render(results: dict[str, Any], lang: str = "en") -> str:
     """The README table (markdown) for `results`; the same numbers in both languages."""
     head = {
         "en": "| file (windows x trading days) | model | mean wQL | vs random walk | MASE | 80% coverage |",
-        "ja": "| ファイル (ウィンドウ数 x 営業日) | モデル | mean wQL | ランダムウォーク比 | MASE | 80% カバー率 |",
+        "ja": "| ファイル (ウィンドウ数 x 営業日) | モデル | mean wQL | ランダムウォーク比 | MASE "
+        "| 80% カバー率 |",
     }[lang]
     lines = [head, "|---|---|---|---|---|---|"]
     for f in results["files"]:
@@ -152,8 +151,9 @@ def render(results: dict[str, Any], lang: str = "en") -> str:
         lines += [
             "",
             f"Shipped forecast = `{config['forecast']}`; DeepAR `{config['hyperparameters']}`, "
-            f"calendar `{config['calendar']}`; seeds {', '.join(map(str, results['seeds']))} (DeepAR's mean wQL "
-            f"is their average, the range in brackets). Goal (mean wQL at or below the random walk's, 80% "
+            f"calendar `{config['calendar']}`; seeds {', '.join(map(str, results['seeds']))} "
+            "(DeepAR's mean wQL is their average, the range in brackets). "
+            "Goal (mean wQL at or below the random walk's, 80% "
             f"coverage in {low}-{high}): " + "; ".join(verdicts) + ".",
             "",
             f"Measured {results['date']} on {results['machine']} with `{results['command']}`.",
@@ -174,15 +174,24 @@ def render(results: dict[str, Any], lang: str = "en") -> str:
 def write_readmes(results: dict[str, Any]) -> None:
     for lang, path in READMES.items():
         text = path.read_text(encoding="utf-8")
-        pattern = re.compile(rf"(<!-- generated:{BLOCK}:start -->\n).*?(<!-- generated:{BLOCK}:end -->)", re.S)
+        pattern = re.compile(
+            rf"(<!-- generated:{BLOCK}:start -->\n).*?(<!-- generated:{BLOCK}:end -->)", re.S
+        )
         if not pattern.search(text):
             sys.exit(f"{path}: no <!-- generated:{BLOCK}:start/end --> block")
-        text = pattern.sub(lambda m: m.group(1) + render(results, lang) + "\n" + m.group(2), text)
+        table = render(results, lang)
+
+        def fill(match: re.Match[str], table: str = table) -> str:
+            return match.group(1) + table + "\n" + match.group(2)
+
+        text = pattern.sub(fill, text)
         path.write_text(text, encoding="utf-8")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("files", nargs="*", type=Path)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--windows", type=int, default=30)

@@ -87,7 +87,9 @@ def run_file(
     engine: Any, path: Path, policy: str, overrides: dict[str, str], seeds: int, windows: int
 ) -> dict[str, Any]:
     table = read_prices(path, close_column=None, date_order="auto")
-    series = build_series(table.closes, policy=policy)  # type: ignore[arg-type]
+    series = build_series(
+        table.closes, policy="trading_days" if policy == "trading_days" else "calendar_days"
+    )
     full = np.asarray(series.target, dtype=np.float64)
     sessions = np.flatnonzero(~np.isnan(full))
     target = full[sessions]
