@@ -37,7 +37,7 @@ from nikkei_deepar.data.series import build_series
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results" / "experiments"
 HORIZON = 5
-WEIGHTS = (0.0, 0.25, 0.5, 0.75, 0.9)
+WEIGHTS = (0.0, 0.25, 0.5, 0.75, 0.8, 0.85, 0.9, 0.95)
 QUANTILES = [round(0.1 * i, 1) for i in range(1, 10)]
 
 # name -> (calendar policy, hyperparameter overrides); "base" is the config's defaults.
@@ -61,11 +61,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("files", nargs="+", type=Path)
+    parser.add_argument("files", nargs="*", type=Path)
     parser.add_argument("--variants", default="base")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--windows", type=int, default=30)
+    parser.add_argument("--table", action="store_true", help="print the README table from the results")
+    parser.add_argument("--tag", default="", help="suffix of the results file (e.g. -holdout)")
     args = parser.parse_args()
+    if args.table:
+        print(table())
+        return
     from nikkei_deepar.local import engine
 
     OUT.mkdir(parents=True, exist_ok=True)
@@ -80,7 +85,7 @@ def main() -> None:
                     f"MASE {row['mase']:.3f} cov80 {row['coverage80']:.3f}",
                     flush=True,
                 )
-        (OUT / f"{variant}.json").write_text(json.dumps(results, indent=1) + "\n")
+        (OUT / f"{variant}{args.tag}.json").write_text(json.dumps(results, indent=1) + "\n")
 
 
 def run_file(
@@ -161,6 +166,33 @@ def run_file(
             for metric in ("mean_wql", "mase", "coverage80")
         }
     return {"prediction_length": prediction_length, "per_seed": per_seed, "summary": summary}
+
+
+def table(weight: float = 0.9) -> str:
+    """Markdown: per variant and file, DeepAR alone and blended with the random walk, vs the random walk."""
+    rows = [
+        f"| variant | file | random walk wQL (cov80) | DeepAR alone wQL (cov80) | "
+        f"DeepAR + {weight:g} random walk wQL (cov80) |",
+        "|---|---|---|---|---|",
+    ]
+    for path in sorted(OUT.glob("*.json"), key=lambda p: (p.stem != "base", p.stem)):
+        doc = json.loads(path.read_text())
+        if path.stem != doc["variant"]:
+            continue  # tagged runs (the holdout period) are reported on their own
+        lever = ", ".join(f"{k} = {v}" for k, v in doc["overrides"].items()) or "defaults"
+        if doc["policy"] != "calendar_days":
+            lever = f"calendar = {doc['policy']}" + ("" if lever == "defaults" else f", {lever}")
+        for name, f in doc["files"].items():
+            s = f["summary"]
+
+            def cell(key: str, s: dict[str, Any] = s) -> str:
+                return f"{s[key]['mean_wql']:.5f} ({s[key]['coverage80']:.2f})"
+
+            rows.append(
+                f"| {doc['variant']}: {lever} | {name} | {cell('random_walk')} | {cell('deepar_w0')} | "
+                f"{cell(f'deepar_w{weight:g}')} |"
+            )
+    return "\n".join(rows)
 
 
 def _score(score: Any) -> dict[str, float]:

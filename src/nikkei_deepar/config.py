@@ -122,7 +122,7 @@ class Hyperparameters(_Section):
     context_length: Annotated[int, Field(gt=0, le=200)] = 20
     # None: derived from [forecast] horizon_trading_days and the XTKS calendar (see data.calendar)
     prediction_length: Annotated[int, Field(gt=0, le=1000)] | None = None
-    epochs: Annotated[int, Field(ge=1, le=1000)] = 20
+    epochs: Annotated[int, Field(ge=1, le=1000)] = 5
     num_cells: Annotated[int, Field(ge=30, le=200)] = 40
     num_layers: Annotated[int, Field(ge=1, le=8)] = 2
     dropout_rate: Annotated[float, Field(ge=0.0, le=0.2)] = 0.1
@@ -272,7 +272,7 @@ class ForecastSettings(_Section):
         default=5, description="Tokyo Stock Exchange sessions per forecast (DeepAR's length is derived)"
     )
     random_walk_weight: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
-        default=0.0,
+        default=0.9,
         description="the random walk's share in the forecast (0 = DeepAR alone, 1 = the random walk)",
     )
 

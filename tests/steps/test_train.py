@@ -148,7 +148,7 @@ def test_other_hyperparameters_do_not_block(aws: None, hermetic_env: Path, sm_sc
     seed_prepared(ctx)
     sm_script.next_training(in_progress())
     _run(ctx)
-    other = make_context(hermetic_env, settings_for(training={"hyperparameters": {"epochs": 5}}))
+    other = make_context(hermetic_env, settings_for(training={"hyperparameters": {"epochs": 7}}))
     assert _run(other).job
 
 
