@@ -103,7 +103,7 @@ def test_the_lifecycle_as_a_shell_script(shell: Run, moto_server: str) -> None:
     assert described["AlgorithmSpecification"]["TrainingImage"] == (
         "633353088612.dkr.ecr.ap-northeast-1.amazonaws.com/forecasting-deepar:1"
     )
-    assert described["HyperParameters"]["prediction_length"] == "7"
+    assert described["HyperParameters"]["prediction_length"] == "17"  # 5 sessions under calendar_days
 
     waited = shell("wait")
     assert f"training job {job}: Completed" in waited.stdout
@@ -116,11 +116,12 @@ def test_the_lifecycle_as_a_shell_script(shell: Run, moto_server: str) -> None:
     endpoint = _aws(moto_server, "sagemaker").describe_endpoint(EndpointName="nikkei-e2e")
     assert endpoint["EndpointConfigName"] == deployed["endpoint_config"]
 
-    queue_endpoint_results([deepar_response(7)], region=REGION, server=moto_server)
+    queue_endpoint_results([deepar_response(17)], region=REGION, server=moto_server)
     forecast = shell("predict", "--format", "csv", "--quiet")
     assert forecast.stderr == ""
     rows = list(csv.DictReader(io.StringIO(forecast.stdout)))
     assert rows and list(rows[0]) == ["date", "step", "mean", "q0.1", "q0.5", "q0.9"]
+    assert [r["step"] for r in rows] == ["1", "2", "3", "4", "5"]
     last = dt.date.fromisoformat(prepared["read"]["last"][:10])
     assert all(dt.date.fromisoformat(r["date"]) > last for r in rows)
     assert all(dt.date.fromisoformat(r["date"]).weekday() < 5 for r in rows)

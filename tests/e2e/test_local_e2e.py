@@ -114,8 +114,8 @@ def test_the_whole_chain_offline_and_deterministic(tmp_path: Path) -> None:
         assert deployed["status"] == "InService" and deployed["job"] == job
         assert deployed["action"] == ("created" if round_ == 0 else "updated")
         predicted = _run(tmp_path, "predict")["data"]
-        assert predicted["job"] == job and predicted["prediction_length"] == 7
-        assert len(predicted["forecast"]) == 7  # trading_days: every step is a session
+        assert predicted["job"] == job and predicted["prediction_length"] == 5  # trading_days: 5 sessions
+        assert [p["step"] for p in predicted["forecast"]] == [1, 2, 3, 4, 5]
         assert predicted["quantiles"] == ["0.1", "0.5", "0.9"]
         forecasts.append(predicted["forecast"])
     assert jobs[0] != jobs[1]
