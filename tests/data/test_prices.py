@@ -134,6 +134,8 @@ def test_summary_is_json_and_says_what_was_read() -> None:
         "column": "終値",
         "encoding": "utf-8-sig",
         "date_format": "Japanese 年月日",
+        "skipped_reasons": {"Sunday row (not an index close)": 1},
+        "skipped_lines": [{"line": 5, "reason": "Sunday row (not an index close)"}],
     }
     assert type(table.first) is datetime.date
 
