@@ -186,7 +186,7 @@ def _day(table: PriceTable, k: int) -> str:
 
 
 def _num(value: float) -> str:
-    return f"{value:.10g}" if abs(value) < 1e15 else f"{value:.3g}"
+    return f"{value:.15g}" if abs(value) < 1e15 else f"{value:.3g}"
 
 
 def _s(count: int) -> str:

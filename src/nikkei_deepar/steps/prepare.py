@@ -243,10 +243,11 @@ def _check(ctx: Context, table: PriceTable, *, accept: bool) -> list[Outlier]:
         ctx.reporter.info(f"{table.source}: {table.note}")
     if lost := [s.line for s in table.skipped if s.reason.startswith("wrong separator")]:
         shown = ", ".join(map(str, lost[:5])) + (", ..." if len(lost) > 5 else "")
+        what = "1 dated line" if len(lost) == 1 else f"{len(lost)} dated lines"
+        whose = "its close is" if len(lost) == 1 else "their closes are"
         ctx.reporter.warn(
-            f"{table.source}: {len(lost)} dated line{'s' if len(lost) > 1 else ''} skipped for a wrong "
-            f"separator, their closes are not used (line{'s' if len(lost) > 1 else ''} {shown}): "
-            "separate the cells with commas"
+            f"{table.source}: {what} skipped for a wrong separator, {whose} not used "
+            f"(line{'s' if len(lost) > 1 else ''} {shown}): separate the cells with commas"
         )
     check_closes(table)
     outliers = find_outliers(table)
