@@ -306,7 +306,7 @@ def prepare(
         bool,
         typer.Option(
             "--accept-outliers",
-            help="Go on past a >20% day move or a >14-day gap between closes (warns); see [data].",
+            help="Go on past a >20% day move or a >14-day gap between closes (warns).",
         ),
     ] = False,
 ) -> Result:
