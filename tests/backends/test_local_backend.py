@@ -29,7 +29,7 @@ from nikkei_deepar.backends.base import (
     TransformSpec,
 )
 from nikkei_deepar.backends.local import LocalBackend
-from nikkei_deepar.backends.local_jobs import BATCHES_ENV, batches_per_epoch
+from nikkei_deepar.backends.local.jobs import BATCHES_ENV, batches_per_epoch
 from nikkei_deepar.data.channels import make_channels
 from nikkei_deepar.data.inference import (
     build_request,

@@ -292,7 +292,7 @@ LOCAL_JOB = "nd-local-job"
 def local_cli(hermetic_env: Path, monkeypatch: pytest.MonkeyPatch, run_cli: Callable[..., Any]) -> Any:
     """backend = "local" and a Completed local job in the store and the ledger (no training: a model
     only needs its archive file)."""
-    from nikkei_deepar.backends.local_jobs import STATE_FORMAT
+    from nikkei_deepar.backends.local.jobs import STATE_FORMAT
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # any AWS call would fail
     config = Path("nikkei-deepar.toml")

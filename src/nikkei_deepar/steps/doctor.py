@@ -161,7 +161,7 @@ def _ledger(ctx: Context) -> list[Check]:
 
 # -- local backend --------------------------------------------------------------------------------------
 def _local_extra() -> Check:
-    from nikkei_deepar.backends.local_jobs import load_engine
+    from nikkei_deepar.backends.local.jobs import load_engine
 
     try:
         load_engine()  # find_spec only: gluonts/torch are not imported here

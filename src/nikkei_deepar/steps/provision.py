@@ -7,8 +7,8 @@ configured, so a crash leaves nothing unknown. `--dry-run` stops after the plan,
 shows a problem (fix it first, then converge in one go).
 
 Backends: `PROVISIONERS` maps `settings.backend` to a factory for the object that makes the plan:
-`steps/provision_aws.py` (the S3 bucket and the SageMaker execution role) and
-`steps/provision_local.py` (the local store folder). Both import this module, so the factories import
+`backends/sagemaker/provision.py` (the S3 bucket and the SageMaker execution role) and
+`backends/local/provision.py` (the local store folder). Both import this module, so the factories import
 them on demand: no cycle, and a SageMaker command never loads the local one (nor the reverse).
 """
 
@@ -214,13 +214,13 @@ def _provisioner(ctx: Context) -> Provisioner:
 
 
 def _aws_provisioner(ctx: Context) -> Provisioner:
-    from nikkei_deepar.steps.provision_aws import AwsProvisioner
+    from nikkei_deepar.backends.sagemaker.provision import AwsProvisioner
 
     return AwsProvisioner(ctx)
 
 
 def _local_provisioner(ctx: Context) -> Provisioner:
-    from nikkei_deepar.steps.provision_local import LocalProvisioner
+    from nikkei_deepar.backends.local.provision import LocalProvisioner
 
     return LocalProvisioner(ctx)
 

@@ -12,7 +12,7 @@ read. If AWS cannot be asked (credentials, network), the ledger's view is still 
 code is the AWS error's (4). Nothing is written to the ledger: `wait` and `deploy` refresh it.
 
 Asking the backend whether a recorded resource exists, what else carries the tool's tags, and what an
-endpoint config serves is `steps/status_probes.py`'s (one probe per backend, read-only); this module
+endpoint config serves is `backends/sagemaker/probe.py`'s (one probe per backend, read-only); this module
 turns the answers into views, drift and lines.
 """
 
@@ -26,7 +26,7 @@ from nikkei_deepar.context import Context
 from nikkei_deepar.errors import AwsError, ExitCode
 from nikkei_deepar.state import Ledger, Resource
 from nikkei_deepar.steps.provision import aligned
-from nikkei_deepar.steps.status_probes import Probe, make_probe
+from nikkei_deepar.backends.sagemaker.probe import Probe, make_probe
 
 if TYPE_CHECKING:
     from nikkei_deepar.backends.base import Backend

@@ -14,7 +14,7 @@ Confirmation: with deletions to do and no --yes, the plan is put to the user thr
 in by cli.py, the only module that talks to the terminal); without a terminal, nothing is deleted.
 
 Backends: `REMOVERS` maps a ledger entry's backend to a factory for what checks ownership and deletes:
-`steps/teardown_aws.py` (SageMaker, IAM, S3) and `steps/teardown_local.py` (the local store). Both
+`backends/sagemaker/removal.py` (SageMaker, IAM, S3) and `backends/local/removal.py` (the local store). Both
 import this module, so the factories import them on demand (no cycle).
 """
 
@@ -277,13 +277,13 @@ def owner_note(tags: dict[str, str]) -> str:
 
 
 def _aws_remover(ctx: Context) -> Remover:
-    from nikkei_deepar.steps.teardown_aws import AwsRemover
+    from nikkei_deepar.backends.sagemaker.removal import AwsRemover
 
     return AwsRemover(ctx)
 
 
 def _local_remover(ctx: Context) -> Remover:
-    from nikkei_deepar.steps.teardown_local import LocalRemover
+    from nikkei_deepar.backends.local.removal import LocalRemover
 
     return LocalRemover(ctx)
 

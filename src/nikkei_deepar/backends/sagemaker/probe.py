@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from nikkei_deepar.backends.base import Backend
 
 SAGEMAKER_KINDS = ("endpoint", "endpoint-config", "model")
-# The local store's layout for the records that stand for SageMaker's resources (backends/local.py).
+# The local store's layout for the records that stand for SageMaker's resources (backends/local/backend.py).
 _LOCAL_FOLDERS = {
     "endpoint": "endpoints",
     "endpoint-config": "endpoint-configs",
@@ -148,7 +148,7 @@ class LocalProbe:
 
     def untracked(self, ledger: Ledger) -> list[tuple[str, str]]:
         """(kind, name) of the store's records that carry this tool's tags but are not live in the ledger."""
-        from nikkei_deepar.backends.local_files import read_json
+        from nikkei_deepar.backends.local.files import read_json
         from nikkei_deepar.errors import DataError
 
         known = {(r.kind, r.name) for r in ledger.live_resources() if r.backend == "local"}
@@ -168,7 +168,7 @@ class LocalProbe:
         return found
 
     def variant(self, config_name: str) -> dict[str, Any] | None:
-        from nikkei_deepar.backends.local_files import read_json
+        from nikkei_deepar.backends.local.files import read_json
 
         path = self._record_path("endpoint-config", config_name)
         record = read_json(path) if path is not None else None

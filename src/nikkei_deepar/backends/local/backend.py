@@ -15,9 +15,9 @@ removes every local artefact:
 Locations are plain absolute paths (`file://` URIs are accepted when read back), so a user can open
 them; a channel location may be a file or a folder (a "prefix": every file under it, in name order).
 
-Training jobs are `backends.local_jobs`'s (the training verbs here delegate to it): they run
+Training jobs are `backends.local.jobs`'s (the training verbs here delegate to it): they run
 synchronously, so `describe_training` already reports how a job ended and the steps' polling ends at
-the first describe. File handling (locations, records, channels, logs) is `backends.local_files`'s.
+the first describe. File handling (locations, records, channels, logs) is `backends.local.files`'s.
 
 Only the verbs that run a model (`start_training`, `invoke`, `start_transform`) need the [local] extra:
 the engine (and with it gluonts/torch, 5-10 s to import) is imported inside them, so creating this
@@ -48,7 +48,7 @@ from nikkei_deepar.backends.base import (
     TransformSpec,
     TransformState,
 )
-from nikkei_deepar.backends.local_files import (
+from nikkei_deepar.backends.local.files import (
     NAME_RE,
     checked_name,
     local_path,
@@ -58,7 +58,7 @@ from nikkei_deepar.backends.local_files import (
     stamp_now,
     write_json,
 )
-from nikkei_deepar.backends.local_jobs import LocalJobs, load_engine
+from nikkei_deepar.backends.local.jobs import LocalJobs, load_engine
 from nikkei_deepar.errors import AwsError, DataError, NikkeiError, NotFoundError, UsageError
 from nikkei_deepar.files import write_atomic
 from nikkei_deepar.output import Reporter
@@ -121,7 +121,7 @@ class LocalBackend:
                 f"{path} does not exist", hint="run `nikkei-deepar prepare` (or train) again"
             ) from None
 
-    # -- training (backends/local_jobs.py) ------------------------------------------------------------
+    # -- training (backends/local/jobs.py) ------------------------------------------------------------
     def start_training(self, spec: TrainingSpec) -> str:
         """Train now, on this machine; return when the job has ended (its state says how)."""
         return self._jobs.run(spec)

@@ -15,7 +15,7 @@ What goes:
   SageMaker keeps its S3 output: a model can be deployed again without retraining.
 - With --all, the whole store folder (`shutil.rmtree`), everything in it included: only when the ledger
   says `provision` created it AND its path is exactly the backend's store (not a symbolic link). A
-  store the tool did not create (see `steps/provision_local.py`) is left alone and listed.
+  store the tool did not create (see `backends/local/provision.py`) is left alone and listed.
 
 When the config's backend is not "local", the entries of the local backend are left alone and listed:
 the store they live in is the local backend's, so teardown runs with backend = "local" for them.
@@ -29,14 +29,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from nikkei_deepar.backends.local import LocalBackend
-from nikkei_deepar.backends.local_files import read_json
+from nikkei_deepar.backends.local.files import read_json
 from nikkei_deepar.config import MANAGED_BY_KEY, MANAGED_BY_VALUE
 from nikkei_deepar.context import Context
 from nikkei_deepar.errors import DataError, UsageError
 from nikkei_deepar.state import Ledger, Resource
 from nikkei_deepar.steps.teardown import TeardownItem, owner_note
 
-# The store's layout for the records standing for SageMaker's resources (see backends/local.py).
+# The store's layout for the records standing for SageMaker's resources (see backends/local/backend.py).
 _FOLDERS = {
     "endpoint": "endpoints",
     "endpoint-config": "endpoint-configs",
