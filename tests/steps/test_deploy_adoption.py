@@ -67,16 +67,16 @@ def ctx(aws: None, hermetic_env: Path) -> Any:
 def kill_when_recording(monkeypatch: pytest.MonkeyPatch, kind: str) -> list[str]:
     """The next time deploy records a `kind` in the ledger, Ctrl-C arrives first: the resource exists,
     the ledger never hears of it. Fires once; returns the name it swallowed (once it has)."""
-    original = deploy.record_resource
+    original = deploy.record_new
     swallowed: list[str] = []
 
-    def record(ctx: Any, k: str, name: str, arn: str | None, **extra: Any) -> None:
+    def record(store: Any, k: str, name: str, **kw: Any) -> None:
         if k == kind and not swallowed:
             swallowed.append(name)
             raise KeyboardInterrupt
-        original(ctx, k, name, arn, **extra)
+        original(store, k, name, **kw)
 
-    monkeypatch.setattr(deploy, "record_resource", record)
+    monkeypatch.setattr(deploy, "record_new", record)
     return swallowed
 
 
@@ -276,7 +276,7 @@ def test_a_long_endpoint_name_is_matched_by_the_shortened_prefix(
 
 def test_deploy_goes_on_when_the_models_cannot_be_listed(ctx: Any, sm_script: Any) -> None:
     _trained(ctx, sm_script)
-    inject_error(ctx.gateway("sagemaker").client, "ListModels", "AccessDeniedException", "not allowed")
+    inject_error(ctx.aws.sagemaker.client, "ListModels", "AccessDeniedException", "not allowed")
     result = _deploy(ctx)
     assert result.status == "InService"
     assert "could not look for models and endpoint configs missing from the ledger" in (

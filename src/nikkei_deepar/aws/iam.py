@@ -37,7 +37,7 @@ def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
     return [{"Key": k, "Value": v} for k, v in tags.items()]
 
 
-class Gateway:
+class IamGateway:
     def __init__(self, clients: AwsClients) -> None:
         self._clients = clients
 
@@ -211,3 +211,6 @@ class Gateway:
             )
         results = answer.get("EvaluationResults") or [{}]
         return str(results[0].get("EvalDecision", "implicitDeny"))
+
+
+Gateway = IamGateway  # the name before gateways were typed; prefer IamGateway

@@ -30,7 +30,7 @@ class LogLine:
         return dt.datetime.fromtimestamp(self.timestamp_ms / 1000, tz=dt.UTC)
 
 
-class Gateway:
+class LogsGateway:
     def __init__(self, clients: AwsClients) -> None:
         self._clients = clients
 
@@ -102,3 +102,6 @@ class Gateway:
                 updated[stream] = token
         lines.sort(key=lambda line: (line.timestamp_ms, line.stream))
         return lines, updated
+
+
+Gateway = LogsGateway  # the name before gateways were typed; prefer LogsGateway

@@ -17,7 +17,7 @@ from nikkei_deepar.errors import AwsError, NotFoundError
 _QUOTE = 300
 
 
-class Gateway:
+class RuntimeGateway:
     def __init__(self, clients: AwsClients) -> None:
         self._clients = clients
 
@@ -83,3 +83,6 @@ def _translate(endpoint: str, exc: Exception) -> Exception:
 def _quote(text: str) -> str:
     flat = " ".join(text.split())
     return repr(flat if len(flat) <= _QUOTE else flat[:_QUOTE] + "…")
+
+
+Gateway = RuntimeGateway  # the name before gateways were typed; prefer RuntimeGateway

@@ -30,7 +30,7 @@ def split_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-class Gateway:
+class S3Gateway:
     def __init__(self, clients: AwsClients) -> None:
         self._clients = clients
 
@@ -354,3 +354,6 @@ def _no_bucket(bucket: str) -> NotFoundError:
         f"S3 bucket {bucket!r} does not exist",
         hint="run `nikkei-deepar provision` to create it, or fix [aws] bucket",
     )
+
+
+Gateway = S3Gateway  # the name before gateways were typed; prefer S3Gateway

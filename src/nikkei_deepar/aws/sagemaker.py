@@ -27,7 +27,7 @@ def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
     return [{"Key": key, "Value": value} for key, value in tags.items()]
 
 
-class Gateway:
+class SageMakerGateway:
     def __init__(self, clients: AwsClients) -> None:
         self._clients = clients
 
@@ -234,3 +234,6 @@ class Gateway:
                     return False
                 raise
         return True
+
+
+Gateway = SageMakerGateway  # the name before gateways were typed; prefer SageMakerGateway

@@ -187,7 +187,7 @@ def init(
         path=str(path),
         replaced=existed,
         values=written,
-        next_command=_next_command(path, settings, env=env),
+        next_command=_next_command(path, ctx.backend_named(settings.backend).first_step, env=env),
     )
 
 
@@ -309,11 +309,10 @@ def _get(settings: Settings, dotted: str) -> str | None:
     return None if node is None else str(node)
 
 
-def _next_command(path: Path, settings: Settings, *, env: Mapping[str, str]) -> str:
-    """The next step; with --config unless the file is where the tool looks by itself."""
+def _next_command(path: Path, first: str, *, env: Mapping[str, str]) -> str:
+    """The next step (`first`, the new backend's); with --config unless the file is where the tool looks."""
     import shlex
 
-    first = "provision" if settings.backend == "sagemaker" else "prepare"
     found = Path(env[CONFIG_ENV]) if env.get(CONFIG_ENV) else Path(DEFAULT_CONFIG_NAME)
     if found.expanduser().absolute() == path:
         return f"nikkei-deepar {first}"
