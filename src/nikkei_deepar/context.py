@@ -42,18 +42,15 @@ class Context:
     @cached_property
     def aws(self) -> AwsServices:
         """The typed AWS gateways (`ctx.aws.s3`, `.iam`, `.sts`, `.sagemaker`, `.runtime`, `.logs`)."""
-        from nikkei_deepar.aws.services import AwsServices
-        from nikkei_deepar.aws.session import AwsClients
+        from nikkei_deepar.aws.services import connect
 
         aws = self.settings.aws
-        return AwsServices(
-            AwsClients(
-                region=aws.region,
-                profile=aws.profile,
-                retry_mode=aws.retry_mode,
-                max_attempts=aws.max_attempts,
-                on_call=self.reporter.debug if self.reporter.verbose else None,
-            )
+        return connect(
+            region=aws.region,
+            profile=aws.profile,
+            retry_mode=aws.retry_mode,
+            max_attempts=aws.max_attempts,
+            on_call=self.reporter.debug if self.reporter.verbose else None,
         )
 
     @cached_property

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import botocore.exceptions as bx
+
 from nikkei_deepar.aws.errors import aws_errors, error_code
 from nikkei_deepar.aws.session import AwsClients
 
@@ -40,8 +42,6 @@ class LogsGateway:
 
     def stream_names(self, group: str, *, prefix: str) -> list[str]:
         """Streams in `group` whose names start with `prefix` ([] when the group does not exist yet)."""
-        import botocore.exceptions as bx
-
         names: list[str] = []
         with aws_errors(f"listing log streams {group}/{prefix}*"):
             try:
@@ -61,8 +61,6 @@ class LogsGateway:
 
         get_log_events pages forward until it hands back the same token: that means "no more for now".
         """
-        import botocore.exceptions as bx
-
         lines: list[LogLine] = []
         with aws_errors(f"reading log stream {group}/{stream}"):
             for _ in range(limit_pages):

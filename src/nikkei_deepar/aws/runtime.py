@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import botocore.exceptions as bx
+
 from nikkei_deepar.aws.errors import aws_errors, error_code, error_message
 from nikkei_deepar.aws.session import AwsClients
 from nikkei_deepar.errors import AwsError, NotFoundError
@@ -26,8 +28,6 @@ class RuntimeGateway:
         return self._clients.client("sagemaker-runtime")
 
     def invoke_endpoint(self, endpoint: str, body: bytes, *, content_type: str, accept: str) -> bytes:
-        import botocore.exceptions as bx
-
         with aws_errors(f"invoking endpoint {endpoint}"):
             try:
                 response = self.client.invoke_endpoint(

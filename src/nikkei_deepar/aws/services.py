@@ -7,8 +7,9 @@ neither boto3 nor any gateway module, so a command that never talks to AWS never
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from nikkei_deepar.aws.session import AwsClients
 
@@ -19,6 +20,22 @@ if TYPE_CHECKING:
     from nikkei_deepar.aws.s3 import S3Gateway
     from nikkei_deepar.aws.sagemaker import SageMakerGateway
     from nikkei_deepar.aws.sts import StsGateway
+
+
+def connect(
+    *,
+    region: str | None,
+    profile: str | None,
+    retry_mode: Literal["legacy", "standard", "adaptive"] = "standard",
+    max_attempts: int = 5,
+    on_call: Callable[[str], None] | None = None,
+) -> AwsServices:
+    """The gateways for one region and profile (the session is started on the first request)."""
+    return AwsServices(
+        AwsClients(
+            region=region, profile=profile, retry_mode=retry_mode, max_attempts=max_attempts, on_call=on_call
+        )
+    )
 
 
 class AwsServices:

@@ -262,11 +262,10 @@ def _suggest_bucket(ctx: Context, region: str, profile: str | None, account_id: 
 
 
 def _sts_account_id(region: str, profile: str | None) -> str:
-    from nikkei_deepar.aws import sts
-    from nikkei_deepar.aws.session import AwsClients
+    from nikkei_deepar.aws.services import connect
 
     # Two attempts only: this is a suggestion, not worth a long wait on a bad network.
-    return str(sts.Gateway(AwsClients(region=region, profile=profile, max_attempts=2)).account_id())
+    return connect(region=region, profile=profile, max_attempts=2).sts.account_id()
 
 
 def _env_region(env: Mapping[str, str]) -> str | None:

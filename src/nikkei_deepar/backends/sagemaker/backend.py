@@ -19,7 +19,6 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from nikkei_deepar.aws.sagemaker import tag_list
 from nikkei_deepar.backends.base import (
     EndpointConfigSpec,
     EndpointState,
@@ -164,7 +163,7 @@ class SageMakerBackend:
             "ResourceConfig": resources,
             "StoppingCondition": stopping,
             "EnableManagedSpotTraining": spec.spot,
-            "Tags": tag_list(dict(spec.tags)),
+            "Tags": _tag_list(spec.tags),
         }
 
     def start_training(self, spec: TrainingSpec) -> str:
@@ -191,7 +190,7 @@ class SageMakerBackend:
             "ModelName": spec.name,
             "ExecutionRoleArn": self.role_arn,
             "PrimaryContainer": {"Image": self.image_uri(), "ModelDataUrl": spec.model_artifact},
-            "Tags": tag_list(dict(spec.tags)),
+            "Tags": _tag_list(spec.tags),
         }
         return str(self.aws.sagemaker.create_model(request))
 
@@ -211,7 +210,7 @@ class SageMakerBackend:
         request = {
             "EndpointConfigName": spec.name,
             "ProductionVariants": [variant],
-            "Tags": tag_list(dict(spec.tags)),
+            "Tags": _tag_list(spec.tags),
         }
         return str(self.aws.sagemaker.create_endpoint_config(request))
 
@@ -284,7 +283,7 @@ class SageMakerBackend:
             "TransformOutput": output,
             "TransformResources": {"InstanceType": spec.instance_type, "InstanceCount": spec.instance_count},
             "ModelClientConfig": {"InvocationsTimeoutInSeconds": 600, "InvocationsMaxRetries": 1},
-            "Tags": tag_list(dict(spec.tags)),
+            "Tags": _tag_list(spec.tags),
         }
 
     def start_transform(self, spec: TransformSpec) -> str:
@@ -377,6 +376,13 @@ def training_state(raw: Mapping[str, Any]) -> TrainingState:
         hyperparameters={str(k): str(v) for k, v in (raw.get("HyperParameters") or {}).items()},
         channels=channels,
     )
+
+
+def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
+    # imported here: aws/ loads botocore, which creating this backend (e.g. for `config init`) does not need
+    from nikkei_deepar.aws.sagemaker import tag_list
+
+    return tag_list(dict(tags))
 
 
 def _int(value: Any) -> int | None:
