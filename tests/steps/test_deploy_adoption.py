@@ -19,42 +19,21 @@ import pytest
 from nikkei_deepar.state import Job, StateStore
 from nikkei_deepar.steps import deploy, train
 from sagemaker_script import (
-    BUCKET,
     REGION,
     ROLE,
-    FakeClock,
     completed,
     endpoint,
     inject_error,
     make_context,
-    patch_cli_clock,
     seed_prepared,
 )
 
 EP = "nikkei-deepar"
-CONFIG = f"""
-[aws]
-region = "{REGION}"
-bucket = "{BUCKET}"
-role_name = "{ROLE}"
-"""
 OURS = {"project": "nikkei-deepar", "stage": "dev", "managed-by": "nikkei-deepar"}
 ADOPTED = "tagged as ours but missing from the ledger"
 
 
 # -- fixtures and helpers -------------------------------------------------------------------------------
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    """The CLI's context sleeps and reads time from this fake: nothing really waits."""
-    return patch_cli_clock(monkeypatch)
-
-
-@pytest.fixture
-def cli(aws: None, hermetic_env: Path, clock: FakeClock, run_cli: Callable[..., Any]) -> Callable[..., Any]:
-    """run_cli with a config in the working directory and the ledger seeded as `prepare` leaves it."""
-    Path("nikkei-deepar.toml").write_text(CONFIG, encoding="utf-8")
-    seed_prepared(make_context(hermetic_env))
-    return run_cli
 
 
 @pytest.fixture
