@@ -135,6 +135,8 @@ def test_artifacts_are_files_under_the_store_and_round_trip(tmp_path: Path) -> N
     assert backend.get_artifact("file://" + uri) == b"{}\n"
     with pytest.raises(NotFoundError):
         backend.get_artifact(f"{tmp_path}/store/data/abc/nothing.json")
+    assert backend.exists(uri) and not backend.exists(f"{tmp_path}/store/data/abc/nothing.json")
+    assert not backend.exists(f"{tmp_path}/store/data/abc")  # a folder is not a stored file
     for bad in ("../escape", "a/../../b", "/", ""):
         with pytest.raises(UsageError):
             backend.artifact_uri(bad)
