@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from nikkei_deepar.backends.local_jobs import BATCHES_ENV
+from nikkei_deepar.backends.local.jobs import BATCHES_ENV
 from nikkei_deepar.data.backtest import evaluate
 from nikkei_deepar.data.baselines import random_walk, seasonal_naive
 from nikkei_deepar.output import ENVELOPE_KEYS
@@ -69,7 +69,7 @@ def test_baselines_score_exactly_as_the_pure_functions(run_cli: Cli, tmp_path: P
     assert tuple(doc) == ENVELOPE_KEYS and doc["command"] == "backtest" and doc["status"] == "ok"
     data = doc["data"]
     assert data["horizon"] == 5 and data["windows"] == 6 and data["quantiles"] == QUANTILES
-    assert data["prediction_length"] == 5 and data["random_walk_weight"] == 0.0
+    assert data["prediction_length"] == 5 and data["random_walk_weight"] == 0.9  # the shipped blend
     assert data["series"]["calendar"] == "trading_days" and data["series"]["points"] == len(closes)
     assert data["deepar"] is None and data["skipped"] == {}
     scores = _scores(doc)
@@ -185,7 +185,7 @@ def test_a_sagemaker_config_still_backtests_locally_without_aws(
 def test_a_tiny_deepar_backtest(run_cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("gluonts")
     monkeypatch.setenv(BATCHES_ENV, "2")
-    _prepare(run_cli, tmp_path, extra=TINY_DEEPAR)
+    _prepare(run_cli, tmp_path, extra=TINY_DEEPAR + "[forecast]\nrandom_walk_weight = 0.0\n")
     r = run_cli("backtest", "--windows", "3", "--models", "deepar,random-walk", "--json")
     assert r.exit_code == 0, r.stderr
     data = r.json()["data"]

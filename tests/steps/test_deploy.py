@@ -27,11 +27,6 @@ EP = "nikkei-deepar"
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def ctx(aws: None, hermetic_env: Path, clock: FakeClock) -> Any:
     context = make_context(hermetic_env, clock=clock)
     seed_prepared(context)
@@ -320,6 +315,7 @@ def _record_backtest(ctx: Any, job: str, *, deepar: float, walk: float, data: st
             Backtest(
                 data_sha256=data or record.data_sha256,
                 hyperparameters=record.hyperparameters,
+                random_walk_weight=ctx.settings.forecast.random_walk_weight,  # the shipped 0.9
                 horizon=5,
                 windows=30,
                 scores={

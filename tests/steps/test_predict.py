@@ -36,8 +36,9 @@ EP = "nikkei-deepar"
 
 @pytest.fixture
 def ctx(aws: None, hermetic_env: Path, sm_script: Any) -> Any:
-    """Prepared, trained (Completed with metrics) and deployed."""
-    context = make_context(hermetic_env)
+    """Prepared, trained (Completed with metrics) and deployed; the forecast is DeepAR's answer alone
+    (random_walk_weight 0, not the shipped 0.9) so the tests can read the scripted answer in it."""
+    context = make_context(hermetic_env, settings_for(forecast={"random_walk_weight": 0.0}))
     seed_prepared(context)
     sm_script.next_training(completed())
     train.run(context, force=False, wait=True, timeout=None, logs=False)
@@ -124,6 +125,7 @@ def test_a_model_trained_for_seven_calendar_days_says_what_it_cannot_reach(
 def test_the_random_walk_weight_mixes_the_random_walk_into_every_level(ctx: Any) -> None:
     queue_endpoint_results([deepar_response(17)], region=REGION)
     alone = _predict(ctx)
+    assert alone.random_walk_weight == 0.0
     ctx.settings.forecast.__dict__["random_walk_weight"] = 1.0
     ctx.settings.predict.__dict__["num_samples"] = 50  # another request body: moto answers per body
     queue_endpoint_results([deepar_response(17)], region=REGION)
