@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from nikkei_deepar.backends.env import BackendEnv
 from nikkei_deepar.backends.removal import TeardownItem
 from nikkei_deepar.config import MANAGED_BY_KEY, MANAGED_BY_VALUE
-from nikkei_deepar.errors import AwsError
+from nikkei_deepar.errors import AccessDeniedError, AwsError, BucketForbiddenError
 from nikkei_deepar.ownership import managed_by_tool, owner_note
 from nikkei_deepar.state import Ledger, Resource
 
@@ -44,9 +44,7 @@ class AwsRemover:
             return replace(item, reason=f"in {r.region}: run teardown with --region {r.region}")
         try:
             tags = self._tags(r)
-        except AwsError as exc:
-            if exc.code not in {"bucket-forbidden", "aws-access-denied"}:
-                raise
+        except (BucketForbiddenError, AccessDeniedError) as exc:
             return replace(item, reason=f"cannot read it ({exc.code})")
         if tags is None:
             return replace(item, action="gone", reason="not found: already deleted")
