@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from nikkei_deepar.backends.env import BackendEnv
 from nikkei_deepar.backends.plan import Action, PlanItem
 from nikkei_deepar.errors import AccessDeniedError, AwsError, BucketForbiddenError, ConfigError, ExitCode
-from nikkei_deepar.ownership import created_extra, is_ours, record, recorded_as_created
+from nikkei_deepar.ownership import is_ours, record, recorded_as_created
 from nikkei_deepar.state import Ledger, Resource
 
 if TYPE_CHECKING:
@@ -244,7 +244,8 @@ class AwsProvisioner:
                 name=self.bucket,
                 region=self.region,
                 arn=arn,
-                extra=created_extra(adopted=adopted),
+                created=True,
+                adopted=adopted,
             ),
         )
 
@@ -382,7 +383,7 @@ class AwsProvisioner:
     def _record_role(self, arn: str, *, adopted: bool) -> None:
         record(
             self.env.store,
-            Resource(kind="role", name=self.role_name, arn=arn, extra=created_extra(adopted=adopted)),
+            Resource(kind="role", name=self.role_name, arn=arn, created=True, adopted=adopted),
         )
 
 

@@ -38,7 +38,7 @@ class AwsRemover:
     # -- is the ledger entry still the tool's? ----------------------------------------------------------
     def inspect(self, r: Resource) -> TeardownItem:
         item = TeardownItem(r.kind, r.name, "leave", "", backend=r.backend)
-        if r.kind in {"role", "bucket"} and r.extra.get("created") is not True:
+        if r.kind in {"role", "bucket"} and not r.created:
             return replace(item, reason="the ledger does not say the tool created it")
         if r.kind not in {"role", "bucket"} and r.region and r.region != self.region:
             return replace(item, reason=f"in {r.region}: run teardown with --region {r.region}")
