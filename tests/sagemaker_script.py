@@ -584,9 +584,9 @@ def seed_prepared(ctx: Any, *, with_role: bool = True, series: Any = None, uploa
     Returns the DataVersion recorded (as `prepare` would have)."""
     import boto3
 
+    from nikkei_deepar.data.horizon import prediction_length_of
     from nikkei_deepar.data.series_io import dump_series
     from nikkei_deepar.state import DataVersion, Resource
-    from nikkei_deepar.steps.train import prediction_length_of
 
     settings = ctx.settings
     series = series or demo_series()

@@ -7,6 +7,7 @@ ledger records, the promotion gate); the backends' requests are tested against m
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from nikkei_deepar.backends.base import (
     LogEvent,
     TrainingState,
 )
+from nikkei_deepar.data.horizon import prediction_length_of
 from nikkei_deepar.errors import (
     AwsError,
     ExitCode,
@@ -228,7 +230,7 @@ def deployed(ctx: Any, fake: FakeBackend) -> Any:
                 last=str(series.last_date),
                 column="close",
                 calendar=series.policy,
-                prediction_length=ctx.settings.training.hyperparameters.prediction_length,
+                prediction_length=prediction_length_of(ctx.settings),
                 context_length=ctx.settings.training.hyperparameters.context_length,
                 observations=series.observations,
                 backend="sagemaker",
@@ -247,8 +249,8 @@ def _predict(ctx: Any) -> predict.PredictResult:
 
 
 def test_predict_asks_the_endpoint_once_with_the_whole_history(deployed: Any, fake: FakeBackend) -> None:
-    horizon = deployed.settings.training.hyperparameters.prediction_length
-    fake.queue_answer(deepar_response(horizon).encode())
+    deployed.settings.forecast.__dict__["random_walk_weight"] = 0.0  # DeepAR's answer alone, to read it
+    fake.queue_answer(deepar_response(prediction_length_of(deployed.settings)).encode())
     result = _predict(deployed)
     invokes = [args for verb, args in fake.calls if verb == "invoke"]
     assert len(invokes) == 1 and invokes[0]["endpoint"] == EP
@@ -256,9 +258,12 @@ def test_predict_asks_the_endpoint_once_with_the_whole_history(deployed: Any, fa
     assert len(request["instances"]) == 1
     assert len(request["instances"][0]["target"]) == len(demo_series().target)
     assert request["configuration"]["quantiles"] == ["0.1", "0.5", "0.9"]
-    # one row per trading day: step k of DeepAR's answer is the k-th calendar day (weekends dropped)
-    assert result.points and all(p["mean"] == 38000.0 + p["step"] - 1 for p in result.points)
-    assert {p["step"] for p in result.points} <= set(range(1, horizon + 1))
+    # one row per trading day, 5 of them: DeepAR's step k is the k-th calendar day (closed days skipped)
+    last = demo_series().last_date
+    assert [p["step"] for p in result.points] == [1, 2, 3, 4, 5]
+    assert all(
+        p["mean"] == 38000.0 + (dt.date.fromisoformat(p["date"]) - last).days - 1 for p in result.points
+    )
 
 
 def test_predict_reports_the_models_error_as_an_aws_error(deployed: Any, fake: FakeBackend) -> None:

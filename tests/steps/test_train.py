@@ -11,9 +11,10 @@ import boto3
 import pytest
 
 from nikkei_deepar.backends.base import TrainingSpec
+from nikkei_deepar.data.horizon import hyperparameter_strings
 from nikkei_deepar.errors import ConfigError, ExitCode, NotFoundError, UsageError
 from nikkei_deepar.steps import train
-from nikkei_deepar.steps.train import NAME_RE, hyperparameter_strings, resource_name
+from nikkei_deepar.steps.train import NAME_RE, resource_name
 from sagemaker_script import (
     BUCKET,
     REGION,

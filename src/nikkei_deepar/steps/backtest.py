@@ -20,7 +20,7 @@ Models:
 Reads only local files (the prepared `series.json`, or the backend's copy when the local one is gone);
 trains in a temporary folder that is removed afterwards. A run that scored DeepAR and the random walk
 is recorded in the ledger (data version, hyperparameters, blend weight, scores): `deploy`, `retrain`
-and `predict` show it for a model of that configuration (`steps.verdict`).
+and `predict` show it for a model of that configuration (`nikkei_deepar.verdict`).
 """
 
 from __future__ import annotations
@@ -191,7 +191,7 @@ def run(ctx: Context, *, windows: int, retrain: bool, models: str, plot: Path | 
             ) from None
 
     data, series = _latest_series(ctx)
-    from nikkei_deepar.steps.train import prediction_length_of
+    from nikkei_deepar.data.horizon import prediction_length_of
 
     horizon = ctx.settings.forecast.horizon_trading_days
     weight = ctx.settings.forecast.random_walk_weight
@@ -273,8 +273,8 @@ def run(ctx: Context, *, windows: int, retrain: bool, models: str, plot: Path | 
 
 def _record(ctx: Context, data_sha256: str, result: BacktestResult) -> None:
     """Keep the scores in the ledger: `deploy` and `retrain` show them for a job of this configuration."""
+    from nikkei_deepar.data.horizon import hyperparameter_strings
     from nikkei_deepar.state import Backtest
-    from nikkei_deepar.steps.train import hyperparameter_strings
 
     record = Backtest(
         data_sha256=data_sha256,
@@ -357,7 +357,7 @@ class _DeepAR:
         workdir: Path,
     ) -> None:
         from nikkei_deepar.backends.local.jobs import batches_per_epoch, load_engine
-        from nikkei_deepar.steps.train import hyperparameter_strings
+        from nikkei_deepar.data.horizon import hyperparameter_strings
 
         self.engine = load_engine()
         self.ctx = ctx

@@ -38,8 +38,8 @@ from nikkei_deepar.errors import AwsError, JobFailedError, NotFoundError, UsageE
 from nikkei_deepar.ownership import is_ours, managed_by_tool, record, record_new
 from nikkei_deepar.state import Deployment, Job, Resource
 from nikkei_deepar.steps.train import resource_name
-from nikkei_deepar.steps.verdict import Verdict, verdict
 from nikkei_deepar.steps.wait import ENDPOINT_BACKOFF, poll, record_training_state
+from nikkei_deepar.verdict import Verdict, verdict
 
 ENDPOINT_TAG_KEY = "nikkei-deepar:endpoint"
 """Tag key on every model, endpoint config and endpoint deploy creates; the value is the endpoint's name."""

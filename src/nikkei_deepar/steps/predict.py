@@ -21,6 +21,7 @@ from typing import Any
 
 from nikkei_deepar.backends.base import JOB_COMPLETED, JOB_FAILED, ModelSpec, TransformSpec, TransformState
 from nikkei_deepar.context import Context
+from nikkei_deepar.data.horizon import prediction_length_of
 from nikkei_deepar.data.inference import (
     DatedPoint,
     Forecast,
@@ -39,7 +40,7 @@ from nikkei_deepar.files import write_atomic
 from nikkei_deepar.output import Table
 from nikkei_deepar.ownership import record_new
 from nikkei_deepar.state import Ledger
-from nikkei_deepar.steps.train import prediction_length_of, resource_name
+from nikkei_deepar.steps.train import resource_name
 from nikkei_deepar.steps.wait import poll
 
 FORMATS = ("table", "csv", "json")
@@ -368,7 +369,7 @@ def _backtest_notes(ctx: Context, job: str | None, *, weight: float) -> list[str
     """One line when the serving job's configuration lost to the random walk in its last backtest."""
     if job is None:
         return []
-    from nikkei_deepar.steps.verdict import verdict
+    from nikkei_deepar.verdict import verdict
 
     warning = verdict(ctx.store.load(), job, random_walk_weight=weight).warning()
     return [] if warning is None else [warning]

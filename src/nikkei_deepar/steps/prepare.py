@@ -123,7 +123,7 @@ def run(
     summary = table.summary()
     ctx.reporter.debug(f"read {path} as {table.encoding}, header on line {table.header_line}")
     outliers = _check(ctx, table, accept=accept_outliers or settings.data.accept_outliers)
-    from nikkei_deepar.steps.train import prediction_length_of
+    from nikkei_deepar.data.horizon import prediction_length_of
 
     hp = settings.training.hyperparameters
     prediction_length = prediction_length_of(settings)

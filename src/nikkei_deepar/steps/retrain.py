@@ -29,7 +29,7 @@ from nikkei_deepar.backends.base import JOB_COMPLETED, JOB_IN_PROGRESS
 from nikkei_deepar.context import Context
 from nikkei_deepar.errors import ExitCode, InterruptedError_, JobRunningError, NikkeiError
 from nikkei_deepar.output import aligned, error_entry
-from nikkei_deepar.steps.verdict import verdict
+from nikkei_deepar.verdict import verdict
 
 WQL = "test:mean_wQuantileLoss"
 STAGES = ("prepare", "train", "wait", "gate", "deploy")
@@ -62,7 +62,7 @@ class Gate:
     deployed_job: str | None = None
     threshold: float = 0.0
     limit: float | None = None
-    backtest: dict[str, Any] | None = None  # the new job's configuration's last backtest (steps.verdict)
+    backtest: dict[str, Any] | None = None  # the new job's configuration's last backtest (verdict.py)
 
     def to_data(self) -> dict[str, Any]:
         return {
@@ -241,7 +241,7 @@ def _reusable(ctx: Context, sha: str, *, any_config: bool = False) -> tuple[str,
     """(name, status) of a Completed job on this data and config (preferred), else of a running one."""
     backend = ctx.backend
     fingerprint = ctx.settings.fingerprint()
-    from nikkei_deepar.steps.train import hyperparameter_strings
+    from nikkei_deepar.data.horizon import hyperparameter_strings
 
     hyperparameters = hyperparameter_strings(ctx.settings)
     running: tuple[str, str] | None = None

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from nikkei_deepar.backends.base import JOB_IN_PROGRESS, TrainingSpec, TrainingState
-from nikkei_deepar.config import Settings
 from nikkei_deepar.context import Context
+from nikkei_deepar.data.horizon import hyperparameter_strings, prediction_length_of
 from nikkei_deepar.errors import JobRunningError, NotFoundError, UsageError
 from nikkei_deepar.state import DataVersion, Job, Ledger
 from nikkei_deepar.steps.wait import WaitResult, apply_training_state, follow
@@ -32,23 +32,6 @@ NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 NAME_MAX = 63
 DEEPAR_MAX_SPOT_WAIT = 3600  # DeepAR has no checkpointing: AWS caps the spot wait at one hour
 _RUNNING = {JOB_IN_PROGRESS, "Stopping"}
-
-
-def prediction_length_of(settings: Settings) -> int:
-    """DeepAR's `prediction_length` for this config: `[forecast] horizon_trading_days` sessions under
-    `[data] calendar` (derived from the XTKS calendar), or the configured value if it is long enough."""
-    from nikkei_deepar.data.calendar import deepar_prediction_length
-
-    return deepar_prediction_length(
-        settings.data.calendar,
-        settings.forecast.horizon_trading_days,
-        settings.training.hyperparameters.prediction_length,
-    )
-
-
-def hyperparameter_strings(settings: Settings) -> dict[str, str]:
-    """The hyperparameters a training job gets (strings), with the derived `prediction_length`."""
-    return settings.training.hyperparameters.as_strings(prediction_length=prediction_length_of(settings))
 
 
 def resource_name(base: str, kind: str | None = None, *, now: dt.datetime | None = None) -> str:

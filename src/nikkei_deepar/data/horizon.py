@@ -1,0 +1,30 @@
+"""The forecast horizon in trading days, and the DeepAR `prediction_length` that delivers it.
+
+Pure: reads the settings it is given and the XTKS session table (`data.calendar`); no I/O beyond that
+table, no printing. `prepare`, `train`, `retrain`, `predict` and `backtest` all take DeepAR's
+`prediction_length` from here, so a model, its channels and the forecast's rows always agree.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from nikkei_deepar.data.calendar import deepar_prediction_length
+
+if TYPE_CHECKING:
+    from nikkei_deepar.config import Settings
+
+
+def prediction_length_of(settings: Settings) -> int:
+    """DeepAR's `prediction_length` for this config: `[forecast] horizon_trading_days` sessions under
+    `[data] calendar` (derived from the XTKS calendar), or the configured value if it is long enough."""
+    return deepar_prediction_length(
+        settings.data.calendar,
+        settings.forecast.horizon_trading_days,
+        settings.training.hyperparameters.prediction_length,
+    )
+
+
+def hyperparameter_strings(settings: Settings) -> dict[str, str]:
+    """The hyperparameters a training job gets (strings), with the derived `prediction_length`."""
+    return settings.training.hyperparameters.as_strings(prediction_length=prediction_length_of(settings))
