@@ -198,12 +198,18 @@ def test_a_tiny_deepar_backtest(run_cli: Cli, tmp_path: Path, monkeypatch: pytes
     assert info["retrain"] is False and info["trainings"] == 1 and info["epochs"] == 1
     assert info["batches_per_epoch"] == 2 and info["seed"] == 42
     assert "DeepAR training 1/1: epoch 1/1" in r.stderr
+    assert info["cached"] == 0
     again = run_cli("backtest", "--windows", "3", "--models", "deepar", "--json")
     assert _scores(again.json())["deepar"]["mean_wql"] == deepar["mean_wql"]  # same data, config, seed
+    # the model trained for the same data, hyperparameters and seed is reused, not trained again
+    assert again.json()["data"]["deepar"]["cached"] == 1 and again.json()["data"]["deepar"]["trainings"] == 0
 
     retrained = run_cli("backtest", "--windows", "2", "--models", "deepar", "--retrain", "--json")
     assert retrained.exit_code == 0, retrained.stderr
-    assert retrained.json()["data"]["deepar"]["trainings"] == 2
+    assert retrained.json()["data"]["deepar"]["trainings"] == 2  # new origins, new models
+    again = run_cli("backtest", "--windows", "2", "--models", "deepar", "--retrain", "--json").json()["data"]
+    assert (again["deepar"]["trainings"], again["deepar"]["cached"]) == (0, 2)  # --retrain again: no training
+    assert again["models"][0]["mean_wql"] == retrained.json()["data"]["models"][0]["mean_wql"]
     assert (
         "retrained at each of the 2 origins"
         in run_cli("backtest", "--windows", "2", "--models", "deepar", "--retrain").stdout

@@ -25,7 +25,9 @@ and `predict` show it for a model of that configuration (`nikkei_deepar.verdict`
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -37,6 +39,7 @@ import numpy as np
 
 from nikkei_deepar.context import Context
 from nikkei_deepar.errors import DataError, LockHeldError, NotFoundError, UsageError
+from nikkei_deepar.files import write_atomic
 from nikkei_deepar.output import Table
 
 if TYPE_CHECKING:
@@ -52,6 +55,8 @@ DEEPAR = "deepar"
 DEEPAR_ALONE = "deepar-alone"
 MODELS = (RANDOM_WALK, SEASONAL_NAIVE, DEEPAR)
 SEASON = 5  # a trading week
+CACHE_DIR = Path("cache") / "backtest-models"  # under the tool's home: models keyed by what made them
+CACHE_KEEP = 64  # newest model archives kept (about 100 KB each)
 _METRICS = (("mean_wql", "mean wQL"), ("mase", "MASE"), ("rmse", "RMSE"), ("coverage80", "80% coverage"))
 
 
@@ -386,8 +391,10 @@ class _DeepAR:
             "num_samples": self.num_samples,
             "prediction_length": prediction_length,
             "trainings": 0,
+            "cached": 0,
             "train_seconds": [],
         }
+        self.cache_dir = ctx.home / CACHE_DIR
 
     def __call__(self, history: FloatArray, horizon: int) -> QuantileForecast:
         n = len(history)
@@ -432,6 +439,10 @@ class _DeepAR:
     def _train(self, train_jsonl: bytes) -> Path:
         from nikkei_deepar.backends.local.jobs import interrupts_kept
 
+        cached = self.cache_dir / f"{self._cache_key(train_jsonl)}.tar.gz"
+        if cached.is_file():  # same data, hyperparameters, seed and library: the same model, to the bit
+            self.info["cached"] += 1
+            return cached
         self.trainings += 1
         self.info["trainings"] = self.trainings
         label = f"DeepAR training {self.trainings}/{self.windows if self.retrain else 1}"
@@ -454,7 +465,30 @@ class _DeepAR:
             )
         self.info["train_seconds"].append(round(result.seconds, 2))
         path: Path = result.model_tar
+        write_atomic(cached, path.read_bytes())
+        _prune(self.cache_dir, keep=CACHE_KEEP)
         return path
+
+    def _cache_key(self, train_jsonl: bytes) -> str:
+        from importlib.metadata import version
+
+        digest = hashlib.sha256(train_jsonl)
+        for part in (
+            json.dumps(self.hyperparameters, sort_keys=True),
+            str(self.seed),
+            str(self.batches),
+            version("gluonts"),
+            version("torch"),
+        ):
+            digest.update(b"\0" + part.encode())
+        return digest.hexdigest()[:32]
+
+
+def _prune(folder: Path, *, keep: int) -> None:
+    """Keep the `keep` newest model archives of the cache."""
+    archives = sorted(folder.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in archives[keep:]:
+        old.unlink(missing_ok=True)
 
 
 def _evaluate(
