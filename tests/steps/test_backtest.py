@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,7 @@ from nikkei_deepar.backends.local.jobs import BATCHES_ENV
 from nikkei_deepar.data.backtest import evaluate
 from nikkei_deepar.data.baselines import random_walk, seasonal_naive
 from nikkei_deepar.output import ENVELOPE_KEYS
+from nikkei_deepar.steps import backtest as backtest_step
 
 QUANTILES = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
 TINY_DEEPAR = """
@@ -207,9 +209,18 @@ def test_a_tiny_deepar_backtest(run_cli: Cli, tmp_path: Path, monkeypatch: pytes
     retrained = run_cli("backtest", "--windows", "2", "--models", "deepar", "--retrain", "--json")
     assert retrained.exit_code == 0, retrained.stderr
     assert retrained.json()["data"]["deepar"]["trainings"] == 2  # new origins, new models
+    assert retrained.json()["data"]["deepar"]["processes"] == 2  # trained two at a time
     again = run_cli("backtest", "--windows", "2", "--models", "deepar", "--retrain", "--json").json()["data"]
     assert (again["deepar"]["trainings"], again["deepar"]["cached"]) == (0, 2)  # --retrain again: no training
     assert again["models"][0]["mean_wql"] == retrained.json()["data"]["models"][0]["mean_wql"]
+    # two processes train the same models as one process one after another
+    shutil.rmtree(Path(data["deepar"]["cache"]))
+    monkeypatch.setattr(backtest_step, "WORKERS", 1)
+    alone = run_cli("backtest", "--windows", "2", "--models", "deepar", "--retrain", "--json").json()["data"]
+    assert (alone["deepar"]["trainings"], alone["deepar"]["processes"]) == (2, 1)
+    pooled = retrained.json()["data"]["models"][0]
+    first = alone["models"][0]
+    assert (first["mean_wql"], first["mase"]) == (pooled["mean_wql"], pooled["mase"])
     assert (
         "retrained at each of the 2 origins"
         in run_cli("backtest", "--windows", "2", "--models", "deepar", "--retrain").stdout

@@ -57,6 +57,7 @@ MODELS = (RANDOM_WALK, SEASONAL_NAIVE, DEEPAR)
 SEASON = 5  # a trading week
 CACHE_DIR = Path("cache") / "backtest-models"  # under the tool's home: models keyed by what made them
 CACHE_KEEP = 64  # newest model archives kept (about 100 KB each)
+WORKERS = 2  # processes training `--retrain` models at once: this tool's machines have two cores
 _METRICS = (("mean_wql", "mean wQL"), ("mase", "MASE"), ("rmse", "RMSE"), ("coverage80", "80% coverage"))
 
 
@@ -232,6 +233,9 @@ def run(ctx: Context, *, windows: int, retrain: bool, models: str, plot: Path | 
                     workdir=Path(workdir),
                 )
                 deepar_info = deepar.info
+                if retrain:
+                    windows_ = rolling_windows(target, horizon=horizon, windows=windows)
+                    deepar.pretrain([w.origin for w in windows_])
                 if weight > 0.0:
                     ctx.reporter.info(f"backtest: DeepAR (local) alone over {windows} windows")
                     score = _evaluate(
@@ -392,9 +396,12 @@ class _DeepAR:
             "prediction_length": prediction_length,
             "trainings": 0,
             "cached": 0,
+            "processes": 1,
             "train_seconds": [],
+            "cache": str(ctx.home / CACHE_DIR),
         }
         self.cache_dir = ctx.home / CACHE_DIR
+        self.pretrained: dict[str, Path] = {}
 
     def __call__(self, history: FloatArray, horizon: int) -> QuantileForecast:
         n = len(history)
@@ -439,7 +446,12 @@ class _DeepAR:
     def _train(self, train_jsonl: bytes) -> Path:
         from nikkei_deepar.backends.local.jobs import interrupts_kept
 
-        cached = self.cache_dir / f"{self._cache_key(train_jsonl)}.tar.gz"
+        key = self._cache_key(train_jsonl)
+        cached = self.cache_dir / f"{key}.tar.gz"
+        if key in self.pretrained:  # trained by `pretrain`, in another process
+            self.trainings += 1
+            self.info["trainings"] = self.trainings
+            return self._keep(self.pretrained.pop(key), cached)
         if cached.is_file():  # same data, hyperparameters, seed and library: the same model, to the bit
             self.info["cached"] += 1
             return cached
@@ -464,10 +476,49 @@ class _DeepAR:
                 verbose=self.ctx.reporter.verbose,
             )
         self.info["train_seconds"].append(round(result.seconds, 2))
-        path: Path = result.model_tar
+        return self._keep(result.model_tar, cached)
+
+    def _keep(self, path: Path, cached: Path) -> Path:
         write_atomic(cached, path.read_bytes())
         _prune(self.cache_dir, keep=CACHE_KEEP)
         return path
+
+    def pretrain(self, origins: Sequence[int]) -> None:
+        """`--retrain`: train the models of every origin not in the cache up front, `WORKERS` at a time
+        (each in its own process, one torch thread each: the same models as one after another)."""
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        from nikkei_deepar.data.channels import series_line
+
+        todo: dict[str, bytes] = {}
+        for n in origins:
+            history = self.full[: int(self.sessions[n - 1]) + 1]
+            jsonl = series_line(self.series.start, history.tolist()).encode() + b"\n"
+            key = self._cache_key(jsonl)
+            if not (self.cache_dir / f"{key}.tar.gz").is_file():
+                todo[key] = jsonl
+        if len(todo) < 2 or WORKERS < 2:
+            return  # nothing to share out: train in this process, with progress per epoch
+        workers = min(WORKERS, len(todo))
+        self.info["processes"] = workers
+        context = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked torch state
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = {
+                pool.submit(
+                    _train_one, jsonl, self.hyperparameters, self.seed, self.batches, self.workdir / key
+                ): key
+                for key, jsonl in todo.items()
+            }
+            try:
+                for done, future in enumerate(as_completed(futures), start=1):
+                    model_tar, seconds = future.result()
+                    self.pretrained[futures[future]] = model_tar
+                    self.info["train_seconds"].append(round(seconds, 2))
+                    self.ctx.reporter.live(f"DeepAR training: {done}/{len(todo)} models, {workers} at a time")
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
 
     def _cache_key(self, train_jsonl: bytes) -> str:
         from importlib.metadata import version
@@ -482,6 +533,23 @@ class _DeepAR:
         ):
             digest.update(b"\0" + part.encode())
         return digest.hexdigest()[:32]
+
+
+def _train_one(
+    train_jsonl: bytes, hyperparameters: dict[str, str], seed: int, batches: int, out_dir: Path
+) -> tuple[Path, float]:
+    """One `--retrain` model, in a worker process (`_DeepAR.pretrain`)."""
+    from nikkei_deepar.backends.local.jobs import load_engine
+
+    result = load_engine().train(
+        train_jsonl=train_jsonl,
+        test_jsonl=b"",
+        hyperparameters=hyperparameters,
+        seed=seed,
+        out_dir=out_dir,
+        num_batches_per_epoch=batches,
+    )
+    return Path(result.model_tar), float(result.seconds)
 
 
 def _prune(folder: Path, *, keep: int) -> None:
