@@ -59,6 +59,7 @@ class _Setting:
 
 _ADOPT = "tagged by nikkei-deepar but missing from the ledger (an earlier run was interrupted): recording it"
 _FOREIGN = "not created by nikkei-deepar: used as it is, never modified"
+_TRUST = "trusted by sagemaker.amazonaws.com of this account and region only"
 
 
 class AwsProvisioner:
@@ -269,8 +270,14 @@ class AwsProvisioner:
             kms_key=self.kms_key,
         )
 
+    def _trust(self) -> dict[str, Any]:
+        from nikkei_deepar.policy import trust_policy
+
+        assert self.account is not None  # set by plan()
+        return trust_policy(account=self.account, region=self.region)
+
     def _role_plan(self, ledger: Ledger) -> list[PlanItem]:
-        from nikkei_deepar.policy import INLINE_POLICY_NAME, same_policy, trust_policy, trusts_sagemaker
+        from nikkei_deepar.policy import INLINE_POLICY_NAME, same_policy, trusts_sagemaker
 
         name, iam = self.role_name, self.iam
         put_policy = _then(lambda: iam.put_inline_policy(name, INLINE_POLICY_NAME, self._policy()))
@@ -285,7 +292,7 @@ class AwsProvisioner:
                 self._r(
                     "",
                     "create",
-                    "trusted by sagemaker.amazonaws.com only",
+                    _TRUST,
                     owned=True,
                     apply=self._create_role,
                 ),
@@ -319,16 +326,16 @@ class AwsProvisioner:
                 ),
             ]
 
-        if same_policy(role.trust_policy, trust_policy()):
-            items.append(self._r("trust-policy", "ok", "trusted by sagemaker.amazonaws.com only", owned=True))
+        if same_policy(role.trust_policy, self._trust()):
+            items.append(self._r("trust-policy", "ok", _TRUST, owned=True))
         else:
             items.append(
                 self._r(
                     "trust-policy",
                     "fix",
-                    "trust policy was edited: will restore sagemaker.amazonaws.com only",
+                    f"trust policy was edited (or predates the account condition): will restore {_TRUST}",
                     owned=True,
-                    apply=_then(lambda: iam.update_trust_policy(name, trust_policy())),
+                    apply=_then(lambda: iam.update_trust_policy(name, self._trust())),
                 )
             )
         current = iam.inline_policy(name, INLINE_POLICY_NAME)
@@ -374,8 +381,6 @@ class AwsProvisioner:
         return items
 
     def _create_role(self) -> None:
-        from nikkei_deepar.policy import trust_policy
-
         tags = self.ctx.settings.aws.tags
         description = (
             f"SageMaker execution role for nikkei-deepar (project {tags.get('project', '-')}, "
@@ -383,7 +388,7 @@ class AwsProvisioner:
         )
         # tagged in the same call: recognisable as the tool's from its first instant
         self.role_arn = self.iam.create_role(
-            self.role_name, trust_policy=trust_policy(), tags=self.tags, description=description
+            self.role_name, trust_policy=self._trust(), tags=self.tags, description=description
         )
         self._record_role(self.role_arn, adopted=False)
 
