@@ -109,7 +109,7 @@ class AwsSettings(_Section):
         if any(special in v for special in _POLICY_SPECIAL):
             raise ValueError(
                 f"{v!r} contains * , ? or ${{: in the execution role's IAM policy these are wildcards or "
-                "variables and would grant access beyond this prefix; use a plain prefix such as nikkei-deepar"
+                "variables and would grant access beyond this prefix; use a plain prefix, e.g. nikkei-deepar"
             )
         if not v or any(c in v for c in '\\{}^%`[]"<>~#|') or len(v) > 200:
             raise ValueError(f"must be a plain S3 key prefix such as nikkei-deepar (got {v!r})")
@@ -152,13 +152,13 @@ class AwsSettings(_Section):
                 raise ValueError(f"tag {key!r} is set by the tool itself; remove it from [aws.tags]")
             if not 1 <= len(key) <= 128 or not _tag_text_ok(key) or key.lower().startswith("aws:"):
                 raise ValueError(
-                    f"tag key {_short(key)} is not allowed: 1-128 letters, digits, spaces and _ . : / = + - @, "
-                    "not starting with aws:"
+                    f"tag key {_short(key)} is not allowed: 1-128 letters, digits, spaces and "
+                    "_ . : / = + - @, not starting with aws:"
                 )
             if len(value) > 256 or not _tag_text_ok(value):
                 raise ValueError(
-                    f"tag {_short(key)}: the value {_short(value)} is not allowed: at most 256 letters, digits, "
-                    "spaces and _ . : / = + - @"
+                    f"tag {_short(key)}: the value {_short(value)} is not allowed: at most 256 letters, "
+                    "digits, spaces and _ . : / = + - @"
                 )
         return v
 
@@ -168,8 +168,8 @@ class AwsSettings(_Section):
         key_region = found.group("region") if found else None
         if key_region and self.region and key_region != self.region:
             raise ValueError(
-                f"kms_key_id is a key in {key_region} but [aws] region is {self.region}: S3 and SageMaker use "
-                "keys of their own region only"
+                f"kms_key_id is a key in {key_region} but [aws] region is {self.region}: S3 and SageMaker "
+                "use keys of their own region only"
             )
         return self
 
@@ -332,7 +332,7 @@ class PredictSettings(_Section):
     num_samples: Annotated[int, Field(ge=1, le=1000)] = 100
     batch_instance_type: str | None = Field(
         default=None,
-        description="instance type of predict --batch (a batch transform type); unset: [endpoint] instance_type",
+        description="predict --batch's instance type (a batch transform type); unset: the endpoint's",
     )
 
     @field_validator("batch_instance_type")
