@@ -29,6 +29,8 @@ from nikkei_deepar.errors import ConfigError
 CONFIG_ENV = "NIKKEI_DEEPAR_CONFIG"
 MANAGED_BY_KEY = "managed-by"
 MANAGED_BY_VALUE = "nikkei-deepar"
+ENDPOINT_TAG_KEY = "nikkei-deepar:endpoint"
+"""Tag key on every model, endpoint config and endpoint deploy creates; the value is the endpoint's name."""
 DEFAULT_CONFIG_NAME = "nikkei-deepar.toml"
 
 # S3 bucket naming rules (moto only checks the length; AWS checks all of these).
@@ -148,7 +150,7 @@ class AwsSettings(_Section):
                 f"{TOOL_TAGS} of its own; got {len(v)})"
             )
         for key, value in v.items():
-            if key in {MANAGED_BY_KEY, "nikkei-deepar:endpoint"}:
+            if key in {MANAGED_BY_KEY, ENDPOINT_TAG_KEY}:
                 raise ValueError(f"tag {key!r} is set by the tool itself; remove it from [aws.tags]")
             if not 1 <= len(key) <= 128 or not _tag_text_ok(key) or key.lower().startswith("aws:"):
                 raise ValueError(

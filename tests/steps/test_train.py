@@ -11,9 +11,9 @@ import boto3
 import pytest
 
 from nikkei_deepar.backends.base import TrainingSpec
+from nikkei_deepar.backends.specs import NAME_RE, resource_name
 from nikkei_deepar.errors import ExitCode, NotFoundError, UsageError
 from nikkei_deepar.steps import train
-from nikkei_deepar.steps.train import NAME_RE, resource_name
 from sagemaker_script import (
     BUCKET,
     REGION,

@@ -26,22 +26,18 @@ from nikkei_deepar.backends.base import (
     ENDPOINT_FAILED,
     ENDPOINT_IN_SERVICE,
     JOB_COMPLETED,
-    EndpointConfigSpec,
     EndpointState,
     ModelSpec,
-    ServerlessSpec,
     TrainingState,
 )
-from nikkei_deepar.config import MANAGED_BY_KEY, MANAGED_BY_VALUE
+from nikkei_deepar.backends.specs import endpoint_config_spec, endpoint_tags, resource_name
+from nikkei_deepar.config import ENDPOINT_TAG_KEY, MANAGED_BY_KEY, MANAGED_BY_VALUE
 from nikkei_deepar.context import Context
 from nikkei_deepar.errors import AwsError, JobFailedError, NotFoundError, UsageError
 from nikkei_deepar.state import Deployment, Job, Resource
 from nikkei_deepar.steps.provision import is_ours
-from nikkei_deepar.steps.train import resource_name
 from nikkei_deepar.steps.wait import ENDPOINT_BACKOFF, poll, record_training_state
 
-ENDPOINT_TAG_KEY = "nikkei-deepar:endpoint"
-"""Tag key on every model, endpoint config and endpoint deploy creates; the value is the endpoint's name."""
 # What deploy names `{endpoint}-{letter}-...` (resource_name) and may have to adopt.
 _ADOPTABLE = (("model", "m"), ("endpoint-config", "c"))
 _NAME_TAIL = len("20240101-120000-abcd")  # what resource_name puts after `{base}-{kind}-`
@@ -130,18 +126,7 @@ def run(ctx: Context, *, job: str | None, timeout: float | None) -> DeployResult
     record_resource(ctx, "model", model, model_arn, job=state.name, endpoint=endpoint, artifact=artifact)
     config = resource_name(endpoint, "c")
     config_arn = backend.create_endpoint_config(
-        EndpointConfigSpec(
-            name=config,
-            model_name=model,
-            tags=tags,
-            instance_type=settings.endpoint.instance_type,
-            instance_count=settings.endpoint.instance_count,
-            serverless=(
-                ServerlessSpec(settings.endpoint.memory_mb, settings.endpoint.max_concurrency)
-                if settings.endpoint.serverless
-                else None
-            ),
-        )
+        endpoint_config_spec(settings, name=config, model_name=model, endpoint=endpoint)
     )
     record_resource(
         ctx, "endpoint-config", config, config_arn, job=state.name, endpoint=endpoint, model=model, **variant
@@ -248,7 +233,7 @@ def _variant(ctx: Context) -> dict[str, Any]:
 
 def deploy_tags(ctx: Context, endpoint: str) -> dict[str, str]:
     """The tags on what deploy creates: the tool's own (managed-by, [aws.tags]) and the endpoint's name."""
-    return {**ctx.settings.resource_tags(), ENDPOINT_TAG_KEY: endpoint}
+    return endpoint_tags(ctx.settings, endpoint)
 
 
 def name_prefix(endpoint: str, letter: str) -> str:
