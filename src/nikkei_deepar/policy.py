@@ -45,6 +45,24 @@ def trust_policy(*, account: str, region: str) -> dict[str, Any]:
     }
 
 
+def role_description(tags: dict[str, str]) -> str:
+    """The execution role's description: whose it is. IAM allows only Latin-1 text there, so a tag value
+    outside it (e.g. Japanese) is left to the role's tags, which allow it."""
+
+    def plain(key: str) -> str:
+        value = tags.get(key, "-")
+        return (
+            value
+            if all(c in "\t\n\r" or 0x20 <= ord(c) <= 0x7E or 0xA1 <= ord(c) <= 0xFF for c in value)
+            else "(see tags)"
+        )
+
+    return (
+        f"SageMaker execution role for nikkei-deepar (project {plain('project')}, "
+        f"stage {plain('stage')}), created by `nikkei-deepar provision`"
+    )
+
+
 def trusts_sagemaker(document: dict[str, Any]) -> bool:
     """Whether a trust policy lets sagemaker.amazonaws.com call sts:AssumeRole (needed to use the role)."""
     for statement in _statements(document):

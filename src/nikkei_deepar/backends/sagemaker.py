@@ -163,16 +163,20 @@ class SageMakerBackend:
         return LogPage(events=events, cursor=LogCursor(tuple(sorted(updated.items()))))
 
     # -- hosting -------------------------------------------------------------------------------------
-    def create_model(self, spec: ModelSpec) -> str:
-        request = {
+    def model_request(self, spec: ModelSpec) -> dict[str, Any]:
+        """The CreateModel request for `spec` (public so the request plan checks what is sent)."""
+        return {
             "ModelName": spec.name,
             "ExecutionRoleArn": self.role_arn,
             "PrimaryContainer": {"Image": self.image_uri(), "ModelDataUrl": spec.model_artifact},
             "Tags": tag_list(dict(spec.tags)),
         }
-        return str(self._gateway("sagemaker").create_model(request))
 
-    def create_endpoint_config(self, spec: EndpointConfigSpec) -> str:
+    def create_model(self, spec: ModelSpec) -> str:
+        return str(self._gateway("sagemaker").create_model(self.model_request(spec)))
+
+    def endpoint_config_request(self, spec: EndpointConfigSpec) -> dict[str, Any]:
+        """The CreateEndpointConfig request for `spec` (one variant: instances or serverless)."""
         variant: dict[str, Any] = {"VariantName": VARIANT, "ModelName": spec.model_name}
         if spec.serverless is not None:
             variant["ServerlessConfig"] = {
@@ -185,12 +189,14 @@ class SageMakerBackend:
                 InitialInstanceCount=spec.instance_count,
                 InitialVariantWeight=1.0,
             )
-        request = {
+        return {
             "EndpointConfigName": spec.name,
             "ProductionVariants": [variant],
             "Tags": tag_list(dict(spec.tags)),
         }
-        return str(self._gateway("sagemaker").create_endpoint_config(request))
+
+    def create_endpoint_config(self, spec: EndpointConfigSpec) -> str:
+        return str(self._gateway("sagemaker").create_endpoint_config(self.endpoint_config_request(spec)))
 
     def create_endpoint(self, name: str, *, config_name: str, tags: Mapping[str, str]) -> str:
         return str(self._gateway("sagemaker").create_endpoint(name, config_name=config_name, tags=dict(tags)))

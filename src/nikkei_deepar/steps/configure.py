@@ -37,11 +37,14 @@ class ConfigResult:
     origin: str
     settings: dict[str, Any]
     show_settings: bool
+    warnings: tuple[str, ...] = ()
 
     def to_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {"path": self.path, "origin": self.origin, "valid": True}
         if self.show_settings:
             data["settings"] = self.settings
+        else:
+            data["warnings"] = list(self.warnings)
         return data
 
     def to_lines(self) -> list[str]:
@@ -82,8 +85,30 @@ def show(ctx: Context) -> ConfigResult:
 
 
 def validate(ctx: Context) -> ConfigResult:
+    """The file loads (pydantic), and, for the SageMaker backend, every request the tool would send for
+    it passes botocore's service model (offline: nothing is sent). Warnings are valid but worth a look."""
+    settings = ctx.settings
     path = str(ctx.loaded.path) if ctx.loaded.path else None
-    return ConfigResult(path, ctx.loaded.origin, redacted(ctx.settings), show_settings=False)
+    warnings = settings.warnings()
+    errors: list[str] = []
+    if settings.backend == "sagemaker":
+        from nikkei_deepar.backends.sagemaker_requests import check_settings
+
+        errors, more = check_settings(settings)
+        warnings += more
+    for line in warnings:
+        ctx.reporter.warn(line)
+    if errors:
+        raise ConfigError(
+            f"{path or 'configuration'}: {len(errors)} value{'s' if len(errors) != 1 else ''} AWS would "
+            "refuse (checked offline against botocore's service model)",
+            problems=errors,
+            hint="fix the keys listed above; config.example.toml documents every key",
+            code="request-shape",
+        )
+    return ConfigResult(
+        path, ctx.loaded.origin, redacted(settings), show_settings=False, warnings=tuple(warnings)
+    )
 
 
 # -- config init ------------------------------------------------------------------------------------

@@ -381,11 +381,9 @@ class AwsProvisioner:
         return items
 
     def _create_role(self) -> None:
-        tags = self.ctx.settings.aws.tags
-        description = (
-            f"SageMaker execution role for nikkei-deepar (project {tags.get('project', '-')}, "
-            f"stage {tags.get('stage', '-')}), created by `nikkei-deepar provision`"
-        )
+        from nikkei_deepar.policy import role_description
+
+        description = role_description(self.ctx.settings.aws.tags)
         # tagged in the same call: recognisable as the tool's from its first instant
         self.role_arn = self.iam.create_role(
             self.role_name, trust_policy=self._trust(), tags=self.tags, description=description
