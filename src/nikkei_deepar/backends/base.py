@@ -196,6 +196,11 @@ class Backend(Protocol):
         """What a person should know about a live endpoint here (what it costs), or None."""
         ...
 
+    def check_requests(self, command: str) -> None:
+        """Before `command` ("train", "deploy", "predict --batch") creates anything: raise ConfigError when
+        the service would refuse a request it is going to send for this config (checked offline)."""
+        ...
+
     # storage
     def artifact_uri(self, key: str) -> str:
         """The location of `key` (a relative path such as "output/") in this backend's store."""

@@ -97,6 +97,9 @@ class LocalBackend:
             "use); it costs nothing"
         )
 
+    def check_requests(self, command: str) -> None:
+        """Nothing to check ahead: the local engine checks its own inputs (local/inputs.py)."""
+
     # -- storage -------------------------------------------------------------------------------------
     def artifact_uri(self, key: str) -> str:
         relative = key.strip("/")

@@ -72,6 +72,12 @@ class SageMakerBackend:
             self._role = self._role_arn()
         return self._role
 
+    def check_requests(self, command: str) -> None:
+        """Every request `command` sends, checked against botocore's service model before the first one."""
+        from nikkei_deepar.backends.sagemaker_requests import require_valid
+
+        require_valid(self._settings, region=self._region(), account=None, commands=[command])
+
     def image_uri(self) -> str:
         from nikkei_deepar.images import deepar_image_uri
 

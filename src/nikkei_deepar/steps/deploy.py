@@ -96,6 +96,7 @@ def run(ctx: Context, *, job: str | None, timeout: float | None) -> DeployResult
     endpoint = settings.endpoint.name
     backend = ctx.backend
     wait_timeout = timeout if timeout is not None else float(settings.endpoint.wait_timeout_seconds)
+    backend.check_requests("deploy")
     state = _completed_job(ctx, job)
     artifact = state.model_artifact
     if not artifact:

@@ -225,6 +225,7 @@ def _batch(
 ) -> tuple[str, Forecast, str | None]:
     settings = ctx.settings
     backend = ctx.backend
+    backend.check_requests("predict --batch")  # before the model or the transform job exists
     model, job = _batch_model(ctx, job)
     name = resource_name(settings.endpoint.name, "t")
     input_uri = backend.put_artifact(

@@ -10,6 +10,10 @@ the tool's tags (managed-by=nikkei-deepar and this config's project/stage tags):
 interrupted between creating it and writing the ledger, and it is adopted (recorded), not duplicated.
 Anything else named in the config is used as it is: checked (region, write access, trust), never
 modified; drift there is only reported. Drift on the tool's own resources is reported and fixed.
+
+Before anything: every request the config makes the tool send is checked against botocore's service
+model (`backends/sagemaker_requests.py`); a value AWS would refuse is a plan problem, so nothing is
+created (no bucket without its role because a tag value is too long for IAM).
 """
 
 from __future__ import annotations
@@ -88,7 +92,31 @@ class AwsProvisioner:
 
     def plan(self, ledger: Ledger) -> list[PlanItem]:
         self.account = self.ctx.gateway("sts").account_id()
-        return [*self._bucket_plan(ledger), *self._role_plan(ledger)]
+        return [*self._request_plan(), *self._bucket_plan(ledger), *self._role_plan(ledger)]
+
+    def _request_plan(self) -> list[PlanItem]:
+        """Every request the config makes the tool send (provision's own, and train's, deploy's,
+        predict's later), checked against botocore's service model before the first mutating call: a
+        value AWS would refuse is a problem now, so nothing is created that a later step must leave
+        half-done."""
+        from nikkei_deepar.backends.sagemaker_requests import check_settings
+
+        assert self.account is not None
+        errors, warnings = check_settings(self.ctx.settings, region=self.region, account=self.account)
+        for line in warnings:
+            self.ctx.reporter.warn(line)
+        return [
+            PlanItem(
+                "config",
+                line.split(":", 1)[0],
+                "problem",
+                line,
+                owned=False,
+                exit_code=ExitCode.USAGE,
+                code="request-shape",
+            )
+            for line in errors
+        ]
 
     def _b(self, key: str, action: Action, detail: str, *, owned: bool, **kw: Any) -> PlanItem:
         return PlanItem(f"bucket.{key}" if key else "bucket", self.bucket, action, detail, owned=owned, **kw)

@@ -78,6 +78,9 @@ def run(ctx: Context, *, force: bool, wait: bool, timeout: float | None, logs: b
     hyperparameters = training.hyperparameters.as_strings()
     base = settings.endpoint.name
     backend = ctx.backend
+    backend.check_requests("train")
+    for line in settings.warnings():
+        ctx.reporter.warn(line)
     if not data.uploaded:
         data = _upload_pending(ctx, data)
 
