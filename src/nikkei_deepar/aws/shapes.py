@@ -242,7 +242,12 @@ def shown(value: Any, limit: int = 60) -> str:
 
 def problems(service: str, operation: str, params: dict[str, Any]) -> list[Problem]:
     """Every way `params` breaks the input shape of `service`.`operation` (empty: AWS accepts its shape)."""
-    model = service_model(service).operation_model(operation)
+    return operation_problems(service_model(service).operation_model(operation), params)
+
+
+def operation_problems(model: Any, params: dict[str, Any]) -> list[Problem]:
+    """`problems` for a botocore OperationModel (what a client's before-parameter-build event carries)."""
+    operation = str(model.name)
     collector = _Collector(operation)
     if model.input_shape is not None:
         _validator_class()()._validate(params, model.input_shape, collector, "")
