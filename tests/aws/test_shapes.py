@@ -181,3 +181,11 @@ def _transform(**overrides: object) -> dict[str, object]:
     }
     request.update(overrides)
     return request
+
+
+def test_the_price_table_prices_only_types_that_can_host_an_endpoint() -> None:
+    from nikkei_deepar.costs import HOURLY_USD
+
+    hosting = set(shapes.enum("sagemaker", "ProductionVariantInstanceType"))
+    for region, prices in HOURLY_USD.items():
+        assert set(prices) <= hosting, region
