@@ -32,6 +32,9 @@ MANAGED_BY_VALUE = "nikkei-deepar"
 ENDPOINT_TAG_KEY = "nikkei-deepar:endpoint"
 """Tag key on every model, endpoint config and endpoint deploy creates; the value is the endpoint's name."""
 DEFAULT_CONFIG_NAME = "nikkei-deepar.toml"
+OWNER_KEYS = ("project", "stage")
+"""The [aws.tags] that say whose a resource is: the tool's resources are ours only when these match."""
+DEFAULT_TAGS = {"project": "nikkei-deepar", "stage": "dev"}
 
 # S3 bucket naming rules (moto only checks the length; AWS checks all of these).
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -83,7 +86,7 @@ class AwsSettings(_Section):
     kms_key_id: str | None = Field(default=None, description="SSE-KMS key (ARN or id); SSE-S3 when unset")
     retry_mode: Literal["standard", "adaptive"] = "standard"
     max_attempts: Annotated[int, Field(ge=1, le=20)] = 5
-    tags: dict[str, str] = Field(default_factory=lambda: {"project": "nikkei-deepar", "stage": "dev"})
+    tags: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_TAGS))
 
     @field_validator("region")
     @classmethod
@@ -299,7 +302,7 @@ class TrainingSettings(_Section):
 
 
 class EndpointSettings(_Section):
-    name: str = "nikkei-deepar"
+    name: str = "nikkei-deepar-dev"  # in Settings: `{project}-{stage}` of [aws.tags] (default_endpoint_name)
     instance_type: str = "ml.m5.large"
     instance_count: Annotated[int, Field(ge=1, le=10)] = 1
     serverless: bool = False
@@ -375,6 +378,18 @@ class RetrainSettings(_Section):
     max_wql_regression: Annotated[float, Field(ge=0.0, le=10.0)] = 0.0
 
 
+def default_endpoint_name(tags: Mapping[str, Any]) -> str:
+    """`{project}-{stage}` from the tags (letters, digits and '-' only; at most 50 characters), so that two
+    configs that differ in their stage tag never share an endpoint by default (nikkei-deepar-dev)."""
+
+    def plain(value: Any) -> str:
+        return re.sub(r"[^a-zA-Z0-9]+", "-", str(value or "")).strip("-")
+
+    project = plain(tags.get("project")) or "nikkei-deepar"
+    stage = plain(tags.get("stage"))
+    return (f"{project}-{stage}" if stage else project)[:50].rstrip("-")
+
+
 class Settings(_Section):
     backend: Literal["sagemaker", "local"] = "sagemaker"
     aws: AwsSettings = Field(default_factory=AwsSettings)
@@ -384,6 +399,22 @@ class Settings(_Section):
     predict: PredictSettings = Field(default_factory=PredictSettings)
     costs: CostSettings = Field(default_factory=CostSettings)
     retrain: RetrainSettings = Field(default_factory=RetrainSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _endpoint_name(cls, data: Any) -> Any:
+        """[endpoint] name defaults to `{project}-{stage}` of [aws.tags] (see default_endpoint_name)."""
+        if not isinstance(data, dict):
+            return data
+        endpoint = data.get("endpoint")
+        if endpoint is not None and not isinstance(endpoint, dict | EndpointSettings):
+            return data
+        if isinstance(endpoint, EndpointSettings) or (endpoint or {}).get("name") is not None:
+            return data
+        aws = data.get("aws")
+        tags = aws.get("tags") if isinstance(aws, dict) else getattr(aws, "tags", None)
+        name = default_endpoint_name(tags if isinstance(tags, dict) else DEFAULT_TAGS)
+        return {**data, "endpoint": {**(endpoint or {}), "name": name}}
 
     def warnings(self) -> list[str]:
         """Valid settings worth a second look, one line each (config validate and train print them)."""

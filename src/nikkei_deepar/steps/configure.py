@@ -22,7 +22,9 @@ from pydantic import ValidationError
 from nikkei_deepar.config import (
     CONFIG_ENV,
     DEFAULT_CONFIG_NAME,
+    DEFAULT_TAGS,
     Settings,
+    default_endpoint_name,
     format_validation_error,
     load_config,
     redacted,
@@ -115,7 +117,7 @@ def validate(ctx: Context) -> ConfigResult:
 
 EXAMPLE_NAME = "config.example.toml"
 DEFAULT_REGION = "ap-northeast-1"
-DEFAULT_ENDPOINT = "nikkei-deepar"
+DEFAULT_ENDPOINT = default_endpoint_name(DEFAULT_TAGS)  # left commented out in the file when chosen
 ASK_TRIES = 3
 
 Ask = Callable[[str, str], str]
@@ -232,7 +234,7 @@ def _from_options(given: Mapping[str, str | None], env: Mapping[str, str]) -> di
     return {
         "aws.region": region,
         "aws.bucket": given["aws.bucket"],
-        "endpoint.name": given["endpoint.name"] or DEFAULT_ENDPOINT,
+        "endpoint.name": given["endpoint.name"],  # None: the stage-aware default applies
     }
 
 
@@ -258,7 +260,12 @@ def _by_asking(
     endpoint = given["endpoint.name"] or _ask_valid(
         ctx, ask, "endpoint.name", "SageMaker endpoint name", DEFAULT_ENDPOINT
     )
-    return {"aws.region": region, "aws.bucket": bucket, "endpoint.name": endpoint}
+    # the default stays a default: commented out, it follows the stage tag if that is changed later
+    return {
+        "aws.region": region,
+        "aws.bucket": bucket,
+        "endpoint.name": None if endpoint == DEFAULT_ENDPOINT else endpoint,
+    }
 
 
 def _ask_valid(ctx: Context, ask: Ask, dotted: str, question: str, default: str) -> str:
