@@ -105,7 +105,7 @@ def test_every_request_of_every_command_passes_the_model_and_matches_the_plan(
     sm_script.next_transform(transform("InProgress"), transform("Completed"), output=_batch_line())
     cli("predict", "--batch")
     Path("nikkei-deepar.toml").write_text(CONFIG + "[endpoint]\nserverless = true\n", encoding="utf-8")
-    sm_script.next_update("nikkei-deepar", endpoint("Updating"))
+    sm_script.next_update("nikkei-deepar-dev", endpoint("Updating"))
     assert cli("deploy", "--json").json()["data"]["action"] == "updated"  # serverless: UpdateEndpoint
     queue_endpoint_results([deepar_response(7).replace("38000", "38001")], region=REGION)
     cli("predict")

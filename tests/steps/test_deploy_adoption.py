@@ -31,7 +31,7 @@ from sagemaker_script import (
     seed_prepared,
 )
 
-EP = "nikkei-deepar"
+EP = "nikkei-deepar-dev"  # the default: {project}-{stage}
 CONFIG = f"""
 [aws]
 region = "{REGION}"
