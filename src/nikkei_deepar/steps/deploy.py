@@ -31,11 +31,11 @@ from nikkei_deepar.backends.base import (
     TrainingState,
 )
 from nikkei_deepar.backends.specs import endpoint_config_spec, endpoint_tags, resource_name
-from nikkei_deepar.config import ENDPOINT_TAG_KEY, MANAGED_BY_KEY, MANAGED_BY_VALUE
+from nikkei_deepar.config import ENDPOINT_TAG_KEY, MANAGED_BY_KEY, MANAGED_BY_VALUE, OWNER_KEYS
 from nikkei_deepar.context import Context
 from nikkei_deepar.errors import AwsError, JobFailedError, NotFoundError, UsageError
 from nikkei_deepar.state import Deployment, Job, Resource
-from nikkei_deepar.steps.provision import is_ours
+from nikkei_deepar.steps.provision import is_ours, whose
 from nikkei_deepar.steps.wait import ENDPOINT_BACKOFF, poll, record_training_state
 
 # What deploy names `{endpoint}-{letter}-...` (resource_name) and may have to adopt.
@@ -292,10 +292,9 @@ def adopt_unrecorded(ctx: Context, endpoint: str) -> list[str]:
 
 
 def _check_ownership(ctx: Context, endpoint: str) -> None:
-    """Update only an endpoint this tool made: in the ledger, or tagged as ours (then adopted)."""
-    recorded = ctx.store.load().resource("endpoint", endpoint)
-    if recorded is not None and recorded.live:
-        return
+    """Update only an endpoint this config made: tagged managed-by, with this config's project and stage
+    and this endpoint's name (the tags decide, now: the ledger is shared by every config in a folder);
+    one missing from the ledger is adopted."""
     tags = ctx.backend.endpoint_tags(endpoint)
     if tags.get(MANAGED_BY_KEY) != MANAGED_BY_VALUE:
         raise UsageError(
@@ -303,6 +302,18 @@ def _check_ownership(ctx: Context, endpoint: str) -> None:
             hint="set [endpoint] name to another name; this tool does not replace endpoints it does not own",
             code="endpoint-not-ours",
         )
+    wanted = ctx.settings.aws.tags
+    if not is_ours(tags, wanted, endpoint=endpoint):
+        raise UsageError(
+            f"endpoint {endpoint} belongs to another nikkei-deepar config ({whose(tags)}; this config: "
+            f"{whose({k: v for k, v in wanted.items() if k in OWNER_KEYS})})",
+            hint="set [endpoint] name to another name, or leave it unset: the default, {project}-{stage}, "
+            "is different for every stage; this tool never replaces another project's or stage's endpoint",
+            code="endpoint-not-ours",
+        )
+    recorded = ctx.store.load().resource("endpoint", endpoint)
+    if recorded is not None and recorded.live:
+        return
     ctx.reporter.warn(f"adopting endpoint {endpoint}: tagged as ours but missing from the ledger")
     record_resource(ctx, "endpoint", endpoint, None)
 

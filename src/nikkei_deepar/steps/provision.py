@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from nikkei_deepar.config import MANAGED_BY_KEY, MANAGED_BY_VALUE
+from nikkei_deepar.config import ENDPOINT_TAG_KEY, MANAGED_BY_KEY, MANAGED_BY_VALUE, OWNER_KEYS
 from nikkei_deepar.context import Context
 from nikkei_deepar.errors import ExitCode, NikkeiError, UsageError
 from nikkei_deepar.state import Ledger, Resource
@@ -232,11 +232,21 @@ PROVISIONERS: dict[str, Callable[[Context], Provisioner]] = {
 
 
 # -- ownership and ledger helpers shared by provisioners ------------------------------------------------
-def is_ours(tags: dict[str, str] | None, wanted: dict[str, str]) -> bool:
-    """Tagged by this tool for this config: managed-by plus the same project/stage tags."""
+def is_ours(tags: dict[str, str] | None, wanted: dict[str, str], *, endpoint: str | None = None) -> bool:
+    """Tagged by this tool for this config: managed-by, and the same project and stage tags as `wanted`
+    (the config's [aws.tags]); for an endpoint's resources, also nikkei-deepar:endpoint = `endpoint`.
+    Other tags may differ (provision puts them right on what is ours)."""
     if not tags or tags.get(MANAGED_BY_KEY) != MANAGED_BY_VALUE:
         return False
-    return all(tags.get(k) == v for k, v in wanted.items())
+    if any(tags.get(key) != wanted.get(key) for key in OWNER_KEYS):
+        return False
+    return endpoint is None or tags.get(ENDPOINT_TAG_KEY) == endpoint
+
+
+def whose(tags: dict[str, str]) -> str:
+    """The owner tags of a resource, for messages: `project=x, stage=y` (and its endpoint tag)."""
+    keys = [*OWNER_KEYS, ENDPOINT_TAG_KEY]
+    return ", ".join(f"{k}={tags[k]}" for k in keys if k in tags) or "no project or stage tags"
 
 
 def recorded_as_created(ledger: Ledger, kind: str, name: str) -> bool:

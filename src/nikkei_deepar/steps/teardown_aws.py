@@ -18,6 +18,7 @@ from nikkei_deepar.config import MANAGED_BY_KEY, MANAGED_BY_VALUE
 from nikkei_deepar.context import Context
 from nikkei_deepar.errors import AwsError
 from nikkei_deepar.state import Ledger, Resource
+from nikkei_deepar.steps.provision import is_ours, whose
 from nikkei_deepar.steps.teardown import TeardownItem, owner_note
 
 if TYPE_CHECKING:
@@ -55,6 +56,10 @@ class AwsRemover:
                 reason=f"in the ledger, but its tags no longer say {MANAGED_BY_KEY}="
                 f"{MANAGED_BY_VALUE} ({owner_note(tags)})",
             )
+        # the ledger is shared by every config in the folder: only this config's project and stage (and,
+        # for an endpoint, its name) make a resource this teardown's to delete
+        if not is_ours(tags, self.ctx.settings.aws.tags, endpoint=r.name if r.kind == "endpoint" else None):
+            return replace(item, reason=f"another config's: {whose(tags)}")
         if r.kind == "transform-job":
             status = (self.sm.describe_transform_job(r.name) or {}).get("TransformJobStatus")
             if status != "InProgress":
