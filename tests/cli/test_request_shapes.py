@@ -16,7 +16,7 @@ import pytest
 
 from nikkei_deepar.aws import shapes
 from nikkei_deepar.aws.session import AwsClients
-from nikkei_deepar.backends import sagemaker_requests
+from nikkei_deepar.backends.sagemaker import requests as sagemaker_requests
 from nikkei_deepar.config import Settings
 from sagemaker_script import (
     ACCOUNT,

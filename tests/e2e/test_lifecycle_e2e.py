@@ -7,7 +7,7 @@ says "no metrics"), endpoints InService at once, and `predict` gets a canned Dee
 moto's HTTP API. UpdateEndpoint (not implemented by moto's server) is scripted by `sm_script`, whose
 patches live on moto's classes and so act in the server's thread. One moto gap is bridged in this (the
 server's) process, never in the tool: moto ignores bucket policy conditions, so provision's TLS-only
-policy would deny every request (see `honour_secure_transport`).
+policy would deny every request (see conftest's `_moto_treats_requests_as_tls`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 import boto3
 import pytest
 
-from sagemaker_script import REGION, deepar_response, honour_secure_transport, queue_endpoint_results
+from sagemaker_script import REGION, deepar_response, queue_endpoint_results
 
 pytestmark = pytest.mark.e2e
 
@@ -49,7 +49,6 @@ Run = Callable[..., subprocess.CompletedProcess[str]]
 def shell(moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
     """`shell("train", "--json")` runs the executable in a fresh project folder, as a script would:
     no terminal, the moto server as AWS_ENDPOINT_URL, fake credentials, the tool's home in the folder."""
-    honour_secure_transport(monkeypatch)
     project = tmp_path / "project"
     project.mkdir()
     (project / "nikkei-deepar.toml").write_text(CONFIG, encoding="utf-8")

@@ -3,7 +3,7 @@ an endpoint config and a batch transform.
 
 One place for the settings -> spec mapping, shared by the steps that send the specs (train, deploy,
 predict --batch) and by the request plan that checks them before anything is created
-(`backends/sagemaker_requests.py`), so what is checked is what is sent. Pure: no network, no I/O.
+(`backends/sagemaker/requests.py`), so what is checked is what is sent. Pure: no network, no I/O.
 """
 
 from __future__ import annotations

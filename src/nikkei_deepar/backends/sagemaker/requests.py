@@ -60,7 +60,6 @@ def planned(
     """The requests `commands` would send for `settings` (create/update calls: what AWS may refuse)."""
     from nikkei_deepar.aws import iam, s3
     from nikkei_deepar.aws import sagemaker as sm
-    from nikkei_deepar.backends.sagemaker import SageMakerBackend
     from nikkei_deepar.images import partition
     from nikkei_deepar.policy import (
         INLINE_POLICY_NAME,
@@ -74,9 +73,7 @@ def planned(
     wanted = set(commands)
     bucket = aws.bucket or "nikkei-deepar-bucket"
     role_arn = f"arn:{partition(region)}:iam::{account}:role/{aws.role_name}"
-    backend = SageMakerBackend(
-        _with_bucket(settings, bucket), gateway=_no_gateway, region=lambda: region, role_arn=lambda: role_arn
-    )
+    backend = _plan_backend(_with_bucket(settings, bucket), region=region, role_arn=role_arn)
     tags = settings.resource_tags()
     endpoint = settings.endpoint.name
     out: list[PlannedRequest] = []
@@ -305,5 +302,22 @@ def _with_bucket(settings: Settings, bucket: str) -> Settings:
     return settings.model_copy(update={"aws": settings.aws.model_copy(update={"bucket": bucket})})
 
 
-def _no_gateway(name: str) -> Any:
-    raise AssertionError(f"the request plan sends nothing (asked for the {name} gateway)")
+def _plan_backend_class() -> type[Any]:
+    from nikkei_deepar.backends.sagemaker.backend import SageMakerBackend
+
+    class PlanBackend(SageMakerBackend):
+        """The backend's request builders, with the region and role given: no AWS, nothing sent."""
+
+        def __init__(self, settings: Settings, *, region: str, role_arn: str) -> None:
+            self._settings = settings
+            self._role = role_arn
+            self._plan_region = region
+
+        def _region(self) -> str:
+            return self._plan_region
+
+    return PlanBackend
+
+
+def _plan_backend(settings: Settings, *, region: str, role_arn: str) -> Any:
+    return _plan_backend_class()(settings, region=region, role_arn=role_arn)
