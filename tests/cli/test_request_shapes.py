@@ -23,10 +23,10 @@ from sagemaker_script import (
     BUCKET,
     REGION,
     ROLE,
+    clocked_factory,
     completed,
     deepar_response,
     endpoint,
-    patch_cli_clock,
     queue_endpoint_results,
     transform,
 )
@@ -63,14 +63,13 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> Sent:
 
 
 @pytest.fixture
-def cli(
-    aws: None, hermetic_env: Path, monkeypatch: pytest.MonkeyPatch, run_cli: Callable[..., Any]
-) -> Callable[..., Any]:
-    patch_cli_clock(monkeypatch)
+def cli(aws: None, hermetic_env: Path, clock: Any, run_cli: Callable[..., Any]) -> Callable[..., Any]:
+    """run_cli with CONFIG in the working directory (nothing provisioned or prepared), on a fake clock."""
     Path("nikkei-deepar.toml").write_text(CONFIG, encoding="utf-8")
+    factory = clocked_factory(clock)
 
     def run(*args: str, expect: int = 0) -> Any:
-        result = run_cli(*args)
+        result = run_cli(*args, factory=factory)
         assert result.exit_code == expect, f"{args}: {result.exit_code}\n{result.stdout}\n{result.stderr}"
         return result
 

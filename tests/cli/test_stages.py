@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
-from sagemaker_script import REGION, completed, endpoint, patch_cli_clock
+from sagemaker_script import REGION, clocked_factory, completed, endpoint
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "prices" / "long" / "nikkei_en.csv"
 
@@ -32,17 +32,13 @@ stage = "{stage}"
 
 @pytest.fixture
 def nd(
-    aws: None,
-    hermetic_env: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    run_cli: Callable[..., Any],
-    sm_script: Any,
+    aws: None, hermetic_env: Path, clock: Any, run_cli: Callable[..., Any], sm_script: Any
 ) -> Callable[..., Any]:
-    """`nd("prod", "deploy", expect=0)`: the CLI with that stage's config file."""
-    patch_cli_clock(monkeypatch)
+    """`nd("prod", "deploy", expect=0)`: the CLI with that stage's config file, on a fake clock."""
+    factory = clocked_factory(clock)
 
     def run(stage: str, *args: str, expect: int = 0) -> Any:
-        result = run_cli(*args, "--config", f"{stage}.toml")
+        result = run_cli(*args, "--config", f"{stage}.toml", factory=factory)
         assert result.exit_code == expect, (
             f"{stage} {args}: {result.exit_code}\n{result.stdout}\n{result.stderr}"
         )

@@ -87,17 +87,13 @@ def show(ctx: Context) -> ConfigResult:
 
 
 def validate(ctx: Context) -> ConfigResult:
-    """The file loads (pydantic), and, for the SageMaker backend, every request the tool would send for
-    it passes botocore's service model (offline: nothing is sent). Warnings are valid but worth a look."""
+    """The file loads (pydantic), and every request the backend would send for it passes the service's
+    model (SageMaker: botocore's, offline: nothing is sent). Warnings are valid but worth a look."""
     settings = ctx.settings
     path = str(ctx.loaded.path) if ctx.loaded.path else None
     warnings = settings.warnings()
-    errors: list[str] = []
-    if settings.backend == "sagemaker":
-        from nikkei_deepar.backends.sagemaker.requests import check_settings
-
-        errors, more = check_settings(settings)
-        warnings += more
+    errors, more = ctx.backend.request_problems()
+    warnings += more
     for line in warnings:
         ctx.reporter.warn(line)
     if errors:

@@ -13,12 +13,18 @@ train, deploy and predict --batch before they create anything. No network here.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from nikkei_deepar.backends.base import ModelSpec
+from nikkei_deepar.backends.base import (
+    EndpointConfigSpec,
+    ModelSpec,
+    TrainingSpec,
+    TransformSpec,
+)
 from nikkei_deepar.backends.specs import (
     endpoint_config_spec,
     endpoint_tags,
@@ -73,7 +79,14 @@ def planned(
     wanted = set(commands)
     bucket = aws.bucket or "nikkei-deepar-bucket"
     role_arn = f"arn:{partition(region)}:iam::{account}:role/{aws.role_name}"
-    backend = _plan_backend(_with_bucket(settings, bucket), region=region, role_arn=role_arn)
+    from nikkei_deepar.images import deepar_image_uri
+
+    image = deepar_image_uri(region)
+    kms_key = aws.kms_key_id
+
+    def artifact_uri(key: str) -> str:
+        return f"s3://{bucket}/{aws.prefix}/{key}"
+
     tags = settings.resource_tags()
     endpoint = settings.endpoint.name
     out: list[PlannedRequest] = []
@@ -114,26 +127,31 @@ def planned(
         add("provision", "iam", "TagRole", iam.tag_role_request(aws.role_name, tags))
 
     job = resource_name(endpoint)
-    output_uri = backend.artifact_uri("output/")
+    output_uri = artifact_uri("output/")
     artifact = f"{output_uri}{job}/output/model.tar.gz"
     if "train" in wanted:
-        data = backend.artifact_uri(f"data/{_SHA[:16]}/")
+        data = artifact_uri(f"data/{_SHA[:16]}/")
         spec = training_spec(
             settings,
             name=job,
             channels={"train": data + "train/", "test": data + "test/"},
             output_uri=output_uri,
         )
-        add("train", "sagemaker", "CreateTrainingJob", backend.training_request(spec))
+        add(
+            "train",
+            "sagemaker",
+            "CreateTrainingJob",
+            training_request(spec, image=image, role_arn=role_arn, kms_key=kms_key),
+        )
 
     model = resource_name(endpoint, "m")
     if "deploy" in wanted:
         config = resource_name(endpoint, "c")
         ep_tags = endpoint_tags(settings, endpoint)
         model_spec = ModelSpec(name=model, model_artifact=artifact, tags=ep_tags, job=job)
-        add("deploy", "sagemaker", "CreateModel", backend.model_request(model_spec))
+        add("deploy", "sagemaker", "CreateModel", model_request(model_spec, image=image, role_arn=role_arn))
         config_spec = endpoint_config_spec(settings, name=config, model_name=model, endpoint=endpoint)
-        add("deploy", "sagemaker", "CreateEndpointConfig", backend.endpoint_config_request(config_spec))
+        add("deploy", "sagemaker", "CreateEndpointConfig", endpoint_config_request(config_spec))
         add(
             "deploy",
             "sagemaker",
@@ -151,15 +169,20 @@ def planned(
     if "predict --batch" in wanted:
         transform = resource_name(endpoint, "t")
         model_spec = ModelSpec(name=model, model_artifact=artifact, tags=tags, job=job)
-        add("predict --batch", "sagemaker", "CreateModel", backend.model_request(model_spec))
+        add(
+            "predict --batch",
+            "sagemaker",
+            "CreateModel",
+            model_request(model_spec, image=image, role_arn=role_arn),
+        )
         spec_t = transform_spec(
             settings,
             name=transform,
             model_name=model,
-            input_uri=backend.artifact_uri(f"predict/{transform}/input/series.jsonl"),
-            output_uri=backend.artifact_uri(f"predict/{transform}/output/"),
+            input_uri=artifact_uri(f"predict/{transform}/input/series.jsonl"),
+            output_uri=artifact_uri(f"predict/{transform}/output/"),
         )
-        add("predict --batch", "sagemaker", "CreateTransformJob", backend.transform_request(spec_t))
+        add("predict --batch", "sagemaker", "CreateTransformJob", transform_request(spec_t, kms_key=kms_key))
     return out
 
 
@@ -229,6 +252,107 @@ def require_valid(
         )
 
 
+# -- the SageMaker request bodies (SageMakerBackend sends exactly these) -------------------------------
+JSONL = "application/jsonlines"
+VARIANT = "AllTraffic"
+INFERENCE_CONFIG_ENV = "DEEPAR_INFERENCE_CONFIG"
+
+
+def _tags(tags: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+def training_request(spec: TrainingSpec, *, image: str, role_arn: str, kms_key: str | None) -> dict[str, Any]:
+    """CreateTrainingJob: channels as S3 prefixes of JSON Lines, File mode, spot settings."""
+    stopping: dict[str, int] = {"MaxRuntimeInSeconds": spec.max_runtime_seconds}
+    if spec.spot:
+        stopping["MaxWaitTimeInSeconds"] = int(spec.max_wait_seconds or spec.max_runtime_seconds)
+    output: dict[str, str] = {"S3OutputPath": spec.output_uri}
+    if kms_key:
+        output["KmsKeyId"] = kms_key
+    return {
+        "TrainingJobName": spec.name,
+        "HyperParameters": dict(spec.hyperparameters),
+        "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "File"},
+        "RoleArn": role_arn,
+        "InputDataConfig": [
+            {
+                "ChannelName": channel,
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3Uri": uri,
+                        "S3DataDistributionType": "FullyReplicated",
+                    }
+                },
+                "ContentType": JSONL,
+                "CompressionType": "None",
+            }
+            for channel, uri in spec.channels.items()
+        ],
+        "OutputDataConfig": output,
+        "ResourceConfig": {
+            "InstanceType": spec.instance_type,
+            "InstanceCount": spec.instance_count,
+            "VolumeSizeInGB": spec.volume_size_gb,
+        },
+        "StoppingCondition": stopping,
+        "EnableManagedSpotTraining": spec.spot,
+        "Tags": _tags(spec.tags),
+    }
+
+
+def model_request(spec: ModelSpec, *, image: str, role_arn: str) -> dict[str, Any]:
+    return {
+        "ModelName": spec.name,
+        "ExecutionRoleArn": role_arn,
+        "PrimaryContainer": {"Image": image, "ModelDataUrl": spec.model_artifact},
+        "Tags": _tags(spec.tags),
+    }
+
+
+def endpoint_config_request(spec: EndpointConfigSpec) -> dict[str, Any]:
+    """CreateEndpointConfig with one variant: instances or serverless."""
+    variant: dict[str, Any] = {"VariantName": VARIANT, "ModelName": spec.model_name}
+    if spec.serverless is not None:
+        variant["ServerlessConfig"] = {
+            "MemorySizeInMB": spec.serverless.memory_mb,
+            "MaxConcurrency": spec.serverless.max_concurrency,
+        }
+    else:
+        variant.update(
+            InstanceType=spec.instance_type,
+            InitialInstanceCount=spec.instance_count,
+            InitialVariantWeight=1.0,
+        )
+    return {"EndpointConfigName": spec.name, "ProductionVariants": [variant], "Tags": _tags(spec.tags)}
+
+
+def transform_request(spec: TransformSpec, *, kms_key: str | None) -> dict[str, Any]:
+    """CreateTransformJob with DeepAR's batch settings: SingleRecord, split and assembled by line, and the
+    inference configuration in DEEPAR_INFERENCE_CONFIG."""
+    output: dict[str, str] = {"S3OutputPath": spec.output_uri, "Accept": JSONL, "AssembleWith": "Line"}
+    if kms_key:
+        output["KmsKeyId"] = kms_key
+    return {
+        "TransformJobName": spec.name,
+        "ModelName": spec.model_name,
+        # DeepAR fails on multi-record batches of JSON Lines: one record per request, split by line.
+        "BatchStrategy": "SingleRecord",
+        "Environment": {INFERENCE_CONFIG_ENV: json.dumps(dict(spec.inference_config), separators=(",", ":"))},
+        "TransformInput": {
+            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": spec.input_uri}},
+            "ContentType": JSONL,
+            "SplitType": "Line",
+            "CompressionType": "None",
+        },
+        "TransformOutput": output,
+        "TransformResources": {"InstanceType": spec.instance_type, "InstanceCount": spec.instance_count},
+        "ModelClientConfig": {"InvocationsTimeoutInSeconds": 600, "InvocationsMaxRetries": 1},
+        "Tags": _tags(spec.tags),
+    }
+
+
 # -- wording --------------------------------------------------------------------------------------------
 _KEYS: tuple[tuple[str, str], ...] = (
     (r"ResourceConfig\.InstanceType", "training.instance_type"),
@@ -294,30 +418,3 @@ def _value(params: dict[str, Any], path: str) -> Any:
     for part in re.findall(r"[^.\[\]]+|\[\d+\]", path):
         node = node[int(part[1:-1])] if part.startswith("[") else node.get(part)
     return node
-
-
-def _with_bucket(settings: Settings, bucket: str) -> Settings:
-    if settings.aws.bucket:
-        return settings
-    return settings.model_copy(update={"aws": settings.aws.model_copy(update={"bucket": bucket})})
-
-
-def _plan_backend_class() -> type[Any]:
-    from nikkei_deepar.backends.sagemaker.backend import SageMakerBackend
-
-    class PlanBackend(SageMakerBackend):
-        """The backend's request builders, with the region and role given: no AWS, nothing sent."""
-
-        def __init__(self, settings: Settings, *, region: str, role_arn: str) -> None:
-            self._settings = settings
-            self._role = role_arn
-            self._plan_region = region
-
-        def _region(self) -> str:
-            return self._plan_region
-
-    return PlanBackend
-
-
-def _plan_backend(settings: Settings, *, region: str, role_arn: str) -> Any:
-    return _plan_backend_class()(settings, region=region, role_arn=role_arn)
