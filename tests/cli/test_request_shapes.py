@@ -278,3 +278,20 @@ def test_a_request_the_model_refuses_never_leaves_the_machine(aws: None) -> None
     assert any("EndpointName" in p for p in info.value.problems)
     assert any("Tags[0].Value" in p for p in info.value.problems)
     assert boto3.client("sagemaker", region_name=REGION).list_endpoints()["Endpoints"] == []
+
+
+def test_deploy_refuses_an_instance_type_that_cannot_host_before_creating_a_model(
+    cli: Callable[..., Any], sm_script: Any
+) -> None:
+    cli("provision")
+    cli("prepare", "--input", str(FIXTURE))
+    sm_script.next_training(completed())
+    cli("train", "--wait")
+    Path("nikkei-deepar.toml").write_text(
+        CONFIG + '[endpoint]\ninstance_type = "ml.t3.medium"\n', encoding="utf-8"
+    )
+    r = cli("deploy", "--json", expect=2)
+    error = r.json()["errors"][0]
+    assert error["code"] == "request-shape"
+    sm = boto3.client("sagemaker", region_name=REGION)
+    assert sm.list_models()["Models"] == [] and sm.list_endpoint_configs()["EndpointConfigs"] == []
