@@ -31,7 +31,7 @@ from sagemaker_script import (
     transform,
 )
 
-EP = "nikkei-deepar"
+EP = "nikkei-deepar-dev"  # the default: {project}-{stage}
 
 
 @pytest.fixture
