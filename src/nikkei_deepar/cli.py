@@ -11,7 +11,7 @@ import inspect
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from nikkei_deepar import __version__
-from nikkei_deepar.errors import ExitCode, NikkeiError
+from nikkei_deepar.errors import ExitCode, NikkeiError, UsageError
 
 if TYPE_CHECKING:
     from nikkei_deepar.context import Context
@@ -74,7 +74,14 @@ _common(
 )
 _common(
     "region",
-    Annotated[str | None, typer.Option("--region", help="AWS region (overrides AWS_REGION and the config).")],
+    Annotated[
+        str | None,
+        typer.Option(
+            "--region",
+            help="AWS region (overrides AWS_REGION and the config).",
+            autocompletion=lambda incomplete: _complete_region(incomplete),
+        ),
+    ],
     None,
 )
 _common(
@@ -84,24 +91,62 @@ _common(
     ],
     None,
 )
-_common(
+# Only on the commands that take the ledger lock (`mutating`): elsewhere it would do nothing.
+_WAIT_LOCK = inspect.Parameter(
     "wait_lock",
-    Annotated[
+    inspect.Parameter.KEYWORD_ONLY,
+    default=0.0,
+    annotation=Annotated[
         float,
         typer.Option("--wait-lock", metavar="SECONDS", help="Wait this long for another command's lock."),
     ],
-    0.0,
 )
-_COMMON_NAMES = [p.name for p in _COMMON]
+_COMMON_DEFAULTS: dict[str, Any] = {p.name: p.default for p in [*_COMMON, _WAIT_LOCK]}
+
+
+# -- completion of option values (bash/zsh/fish through --install-completion) ------------------------
+def _starting_with(values: Iterable[str], incomplete: str) -> list[str]:
+    return [v for v in values if v.startswith(incomplete)]
+
+
+def _complete_region(incomplete: str) -> list[str]:
+    """The regions that have a DeepAR image (images.py: a plain table, cheap to import)."""
+    from nikkei_deepar.images import REGISTRIES
+
+    return _starting_with(sorted(REGISTRIES), incomplete)
+
+
+def _complete_format(incomplete: str) -> list[str]:
+    return _starting_with(PREDICT_FORMATS, incomplete)
+
+
+def _complete_backend(incomplete: str) -> list[str]:
+    return _starting_with(BACKENDS, incomplete)
+
+
+def _complete_models(incomplete: str) -> list[str]:
+    """`--models deepar,ra` -> `deepar,random-walk`: the last name of the list, not yet listed."""
+    done, _, last = incomplete.rpartition(",")
+    listed = set(done.split(",")) if done else set()
+    head = f"{done}," if done else ""
+    return [head + m for m in BACKTEST_MODELS if m.startswith(last) and m not in listed]
+
+
+# The fixed sets of values, spelled here so completion imports nothing heavy; tests/cli/test_completion.py
+# checks each against the module that validates it (predict.FORMATS, config.Settings, backtest.MODELS).
+PREDICT_FORMATS = ("table", "csv", "json")
+BACKENDS = ("sagemaker", "local")
+BACKTEST_MODELS = ("deepar", "random-walk", "seasonal-naive")
 
 
 def command(
-    name: str, *, mutating: bool, parent: typer.Typer | None = None, needs_config: bool = True
+    name: str, *, mutating: bool, parent: typer.Typer | None = None, reads_config: bool = True
 ) -> Callable[[Callable[..., Result]], Callable[..., None]]:
     """Register `fn(ctx, **options) -> Result` as a command with the shared options appended.
 
-    `mutating` commands hold the ledger lock while they run. A command that does not need a valid
-    config (`config init`, which may be replacing a broken one) runs on the defaults when it is bad.
+    `mutating` commands hold the ledger lock while they run (and only they take --wait-lock). A command
+    that does not read the config (`config init`, which writes the file --config names) runs on the
+    defaults and gets the --config value as its own `config` argument.
     """
     label = f"config {name}" if parent is config_app else name
 
@@ -116,19 +161,23 @@ def command(
                 else p.annotation
             )
             for p in sig.parameters.values()
-            if p.name != "ctx"
+            if p.name != "ctx" and (reads_config or p.name != "config")  # --config is the shared one
         ]
+
+        shared = [*_COMMON, _WAIT_LOCK] if mutating else list(_COMMON)
 
         @functools.wraps(fn)
         def wrapper(**kwargs: Any) -> None:
-            common = {k: kwargs.pop(k) for k in _COMMON_NAMES}
+            common = {k: kwargs.pop(k, default) for k, default in _COMMON_DEFAULTS.items()}
+            if not reads_config:
+                kwargs["config"] = common["config"]
             exit_code = run_command(
-                label, common, lambda ctx: fn(ctx, **kwargs), mutating=mutating, needs_config=needs_config
+                label, common, lambda ctx: fn(ctx, **kwargs), mutating=mutating, reads_config=reads_config
             )
             raise typer.Exit(int(exit_code))
 
-        wrapper.__signature__ = sig.replace(parameters=own + _COMMON)  # type: ignore[attr-defined]
-        wrapper.__annotations__ = {**{p.name: p.annotation for p in own + _COMMON}, "return": None}
+        wrapper.__signature__ = sig.replace(parameters=own + shared)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {**{p.name: p.annotation for p in own + shared}, "return": None}
         help_text, example = _split_example(inspect.getdoc(fn) or "")
         (parent or app).command(name, help=help_text, epilog=example)(wrapper)
         return wrapper
@@ -157,7 +206,7 @@ def run_command(
     body: Callable[[Context], Result],
     *,
     mutating: bool,
-    needs_config: bool = True,
+    reads_config: bool = True,
 ) -> int:
     """Build the context, run the step, render the result or the error; return the exit code."""
     from nikkei_deepar.output import Reporter
@@ -166,7 +215,7 @@ def run_command(
     reporter = Reporter.for_environment(quiet=common["quiet"], verbose=common["verbose"], json_mode=json_out)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        ctx = _build_context(common, reporter, needs_config=needs_config)
+        ctx = _build_context(common, reporter, reads_config=reads_config)
         if mutating:
             with ctx.store.lock(wait_seconds=common["wait_lock"], on_takeover=reporter.warn):
                 result = body(ctx)
@@ -184,7 +233,7 @@ def run_command(
 
         exc2 = InterruptedError_(
             f"{name}: interrupted; the ledger is consistent",
-            hint=f"run `nikkei-deepar {name}` again to resume",
+            hint=f"run `nikkei-deepar {name}` again (it starts from what the ledger recorded)",
         )
         return _render_error(name, exc2, reporter, json_out=json_out, debug=common["debug"])
     except Exception as exc:  # a bug: one line unless --debug
@@ -201,19 +250,15 @@ def run_command(
         signal.signal(signal.SIGTERM, previous)
 
 
-def _build_context(common: dict[str, Any], reporter: Reporter, *, needs_config: bool = True) -> Context:
+def _build_context(common: dict[str, Any], reporter: Reporter, *, reads_config: bool = True) -> Context:
     from nikkei_deepar.config import LoadedConfig, Settings, load_config
     from nikkei_deepar.context import Context
-    from nikkei_deepar.errors import ConfigError
     from nikkei_deepar.state import StateStore
 
     overrides = {"aws.region": common["region"], "aws.profile": common["profile"]}
-    try:
+    if reads_config:
         loaded = load_config(common["config"], overrides=overrides)
-    except ConfigError as exc:
-        if needs_config:
-            raise
-        reporter.warn(f"ignoring the current configuration ({exc.message})")
+    else:
         loaded = LoadedConfig(settings=Settings(), path=None, origin="defaults")
     home = StateStore.default_home(loaded.path, env=os.environ, cwd=Path.cwd())
     return Context(
@@ -436,7 +481,14 @@ def deploy(
 def predict(
     ctx: Context,
     fmt: Annotated[
-        str, typer.Option("--format", "-f", metavar="table|csv|json", help="How to print the forecast.")
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            metavar="table|csv|json",
+            help="How to print the forecast.",
+            autocompletion=_complete_format,
+        ),
     ] = "table",
     output: Annotated[
         Path | None,
@@ -494,13 +546,14 @@ def config_validate(ctx: Context) -> Result:
     return configure.validate(ctx)
 
 
-@command("init", mutating=False, parent=config_app, needs_config=False)
+@command("init", mutating=False, parent=config_app, reads_config=False)
 def config_init(
     ctx: Context,
     cli: typer.Context,
-    path: Annotated[Path, typer.Option("--path", help="Where to write the config.")] = Path(
-        "nikkei-deepar.toml"
-    ),
+    config: Path | None,
+    path: Annotated[
+        Path | None, typer.Option("--path", hidden=True, help="Deprecated: use --config.")
+    ] = None,
     bucket: Annotated[
         str | None,
         typer.Option(
@@ -511,7 +564,13 @@ def config_init(
         str | None, typer.Option("--endpoint-name", help="Endpoint name (default: nikkei-deepar).")
     ] = None,
     backend: Annotated[
-        str, typer.Option("--backend", metavar="sagemaker|local", help="Where DeepAR runs.")
+        str,
+        typer.Option(
+            "--backend",
+            metavar="sagemaker|local",
+            help="Where DeepAR runs.",
+            autocompletion=_complete_backend,
+        ),
     ] = "sagemaker",
     role_name: Annotated[
         str | None,
@@ -530,16 +589,23 @@ def config_init(
 ) -> Result:
     """Write a commented config file from config.example.toml; never replaces one without --force.
 
-    On a terminal it asks for the region, the bucket (suggesting one named after your AWS account) and
-    the endpoint name; otherwise, or with --no-input, they come from the options, and the sagemaker
-    backend needs --bucket and --region (or AWS_REGION).
+    The file is the one every other command reads: --config FILE, else $NIKKEI_DEEPAR_CONFIG, else
+    ./nikkei-deepar.toml. On a terminal it asks for the region, the bucket (suggesting one named after
+    your AWS account) and the endpoint name; otherwise, or with --no-input, they come from the options,
+    and the sagemaker backend needs --bucket and --region (or AWS_REGION).
     Example: nikkei-deepar config init --no-input --bucket my-nikkei-bucket
     """
+    from nikkei_deepar.config import CONFIG_ENV, DEFAULT_CONFIG_NAME
     from nikkei_deepar.steps import configure
 
+    if path is not None:
+        if config is not None:
+            raise UsageError("config init: --path and --config both name the file: give only --config")
+        ctx.reporter.warn("config init: --path is deprecated and will be removed: use --config FILE")
+    target = path or config or Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG_NAME)
     return configure.init(
         ctx,
-        path=path,
+        path=target,
         region=cli.params.get("region"),  # the --region option itself, not the current config's region
         profile=cli.params.get("profile"),
         bucket=bucket,
@@ -577,6 +643,7 @@ def backtest(
             metavar="LIST",
             help="Comma-separated, from deepar, random-walk, "
             "seasonal-naive (random-walk,seasonal-naive: fast, needs no extra).",
+            autocompletion=_complete_models,
         ),
     ] = "deepar,random-walk,seasonal-naive",
     plot: Annotated[
