@@ -161,16 +161,17 @@ def run(
         _begin(ctx, current)
         action = _deploy(ctx, stages["deploy"], job)
         return finish("already-deployed" if action == "unchanged" else "deployed")
-    except NikkeiError as exc:
-        _failed(ctx, stages[current], exc)
-        return finish("failed", int(exc.exit_code), [error_entry(exc)])
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, InterruptedError_):
         exc2 = InterruptedError_(
             f"retrain: interrupted during {current}; the ledger is consistent",
-            hint="run `nikkei-deepar retrain` again: it resumes (a running job is waited for, not restarted)",
+            hint="run `nikkei-deepar retrain` again: it resumes (a SageMaker job still running is waited "
+            "for, not restarted; a local job, which runs inside the command, was stopped and trains again)",
         )
         _failed(ctx, stages[current], exc2)
         return finish("interrupted", int(exc2.exit_code), [error_entry(exc2)])
+    except NikkeiError as exc:
+        _failed(ctx, stages[current], exc)
+        return finish("failed", int(exc.exit_code), [error_entry(exc)])
 
 
 def _begin(ctx: Context, stage: str) -> None:
