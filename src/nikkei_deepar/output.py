@@ -111,6 +111,10 @@ class Reporter:
             self.stream.flush()
         self._live_len = 0
 
+    def clear(self) -> None:
+        """Remove the live line without a trace (what it said is in the result that follows)."""
+        self._clear_live()
+
     def close(self) -> None:
         if self._live_len and self.interactive:
             self.stream.write("\n")
