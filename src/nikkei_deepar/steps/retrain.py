@@ -28,7 +28,7 @@ from typing import Any
 from nikkei_deepar.backends.base import JOB_COMPLETED, JOB_IN_PROGRESS
 from nikkei_deepar.context import Context
 from nikkei_deepar.errors import ExitCode, InterruptedError_, NikkeiError, UsageError
-from nikkei_deepar.output import error_entry
+from nikkei_deepar.output import error_entry, number
 from nikkei_deepar.steps.provision import aligned
 
 WQL = "test:mean_wQuantileLoss"
@@ -268,7 +268,7 @@ def _wait(
     result = wait.follow(ctx, job, timeout=timeout, logs=logs)
     wql = result.metrics.get(WQL)
     stage.status = "reused" if already_done else "done"
-    stage.detail = f"{result.status}" + (f"; {WQL} {wql:.6g}" if wql is not None else "; no test metrics")
+    stage.detail = f"{result.status}" + (f"; {WQL} {number(wql)}" if wql is not None else "; no test metrics")
     stage.result = result.to_data()
     return dict(result.metrics)
 
@@ -308,11 +308,10 @@ def _gate(ctx: Context, job: str, metrics: dict[str, float], *, force: bool) -> 
         return Gate("deploy", f"the deployed model (job {current.job}) has no recorded {WQL}", **base)
     limit = old * (1 + threshold)
     allowance = f" x (1 + {threshold:g})" if threshold else ""
+    scores = f"new {number(new, digits=6)} {{}} deployed {number(old, digits=6)}{allowance}"
     if new <= limit:
-        return Gate("deploy", f"new {new:.6g} <= deployed {old:.6g}{allowance}", limit=limit, **base)
-    return Gate(
-        "keep", f"new {new:.6g} > deployed {old:.6g}{allowance}: the new model is worse", limit=limit, **base
-    )
+        return Gate("deploy", scores.format("<="), limit=limit, **base)
+    return Gate("keep", scores.format(">") + ": the new model is worse", limit=limit, **base)
 
 
 def _deploy(ctx: Context, stage: Stage, job: str) -> str:

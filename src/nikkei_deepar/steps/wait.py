@@ -30,6 +30,7 @@ from nikkei_deepar.errors import (
     NotFoundError,
     WaitTimeoutError,
 )
+from nikkei_deepar.output import metric_lines
 from nikkei_deepar.state import Job
 
 T = TypeVar("T")
@@ -132,9 +133,7 @@ class WaitResult:
         lines = [f"training job {self.job}: {self.status}" + _paren(self.secondary_status, self.status)]
         if self.failure_reason:
             lines.append(f"  failure reason: {self.failure_reason}")
-        if self.metrics:
-            width = max(len(name) for name in self.metrics)
-            lines += [f"  {name.ljust(width)}  {value:.6g}" for name, value in sorted(self.metrics.items())]
+        lines += metric_lines(self.metrics, indent="  ")
         if not any(name.startswith("test:") for name in self.metrics):
             lines.append("  no metrics: the job reported no test:* metric (was the test channel empty?)")
         if self.billable_seconds is not None:
