@@ -20,14 +20,12 @@ stamp=.venv/.nikkei-deepar-setup
 want=$({ cat pyproject.toml scripts/setup.sh; .venv/bin/python -VV; } | sha256sum | cut -c1-16)
 if [ -f "$stamp" ]; then
     read -r have have_extras <"$stamp" || true
-    if [ "$have" = "$want" ]; then
-        missing=
-        for extra in ${extras//,/ }; do
-            [[ ",$have_extras," == *",$extra,"* ]] || missing=1
-        done
-        [ -z "$missing" ] && exit 0
-        extras="$have_extras,$extras"  # keep what is there: one environment for every script
-    fi
+    missing=
+    for extra in ${extras//,/ }; do
+        [[ ",$have_extras," == *",$extra,"* ]] || missing=1
+    done
+    [ "$have" = "$want" ] && [ -z "$missing" ] && exit 0
+    extras="$have_extras,$extras"  # keep what is there: one environment for every script
 fi
 rm -f "$stamp"
 extras=$(tr ',' '\n' <<<"$extras" | sed '/^$/d' | sort -u | paste -sd, -)
