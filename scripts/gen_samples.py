@@ -12,7 +12,7 @@
 - the SageMaker walkthrough's doctor, prepare and provision against a moto server on 127.0.0.1 (fake
   credentials; moto's account 123456789012), so no AWS account is touched.
 Outputs are stored as printed, except: log time stamps are dropped, the temporary folder reads
-`/home/you/project`. The README blocks sit between `<!-- generated:sample:NAME:start -->` and
+`/home/you/nikkei-deepar`. The README blocks sit between `<!-- generated:sample:NAME:start -->` and
 `<!-- generated:sample:NAME:end -->`; the backtest table is not one of them (bench/ writes it).
 """
 
@@ -39,7 +39,7 @@ READMES = {"en": ROOT / "README.md", "ja": ROOT / "README.ja.md"}
 RESULTS = ROOT / "docs" / "samples.json"
 SAMPLE = ROOT / "data" / "nikkei.csv"
 EXE = str(Path(sys.executable).parent / "nikkei-deepar")
-PLACEHOLDER = "/home/you/project"
+PLACEHOLDER = "/home/you/nikkei-deepar"
 _STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} ", flags=re.M)
 _READ = re.compile(r"read .*?: (\d+) rows, (\S+) \.\. (\S+),")
 BAD_CONFIG = """\
@@ -55,9 +55,10 @@ instance_type = "ml.p3.2xlarge"
 class Runner:
     """The executable in one folder with one environment; keeps each command's output as printed."""
 
-    def __init__(self, folder: Path, env: dict[str, str]) -> None:
+    def __init__(self, folder: Path, env: dict[str, str], placeholder: str = PLACEHOLDER) -> None:
         self.folder = folder
         self.env = env
+        self.placeholder = placeholder
 
     def __call__(self, *args: str, expect: int = 0) -> dict[str, str]:
         done = subprocess.run([EXE, *args], cwd=self.folder, env=self.env, capture_output=True, text=True)
@@ -66,7 +67,7 @@ class Runner:
         return {"stdout": self.clean(done.stdout), "stderr": self.clean(done.stderr)}
 
     def clean(self, text: str) -> str:
-        return _STAMP.sub("", text).replace(str(self.folder), PLACEHOLDER).rstrip("\n")
+        return _STAMP.sub("", text).replace(str(self.folder), self.placeholder).rstrip("\n")
 
 
 def _base_env(folder: Path) -> dict[str, str]:
@@ -103,11 +104,14 @@ def run_main_job(price_file: Path) -> dict[str, Any]:
     """scripts/forecast.sh's chain (without the backtest), as it runs there."""
     with tempfile.TemporaryDirectory(prefix="nd-samples-") as tmp:
         folder = Path(tmp)
-        shutil.copy(price_file, folder / price_file.name)
+        (folder / "data").mkdir()
+        shutil.copy(price_file, folder / "data" / price_file.name)  # as in a clone: data/nikkei.csv
         env = {**_base_env(folder), "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
         config = ["--config", str(ROOT / "examples" / "local.toml")]
         steps = {
-            "prepare": _timed(folder, env, ["prepare", "--input", str(folder / price_file.name), *config]),
+            "prepare": _timed(
+                folder, env, ["prepare", "--input", str(folder / "data" / price_file.name), *config]
+            ),
             "provision": _timed(folder, env, ["provision", *config]),
             "train": _timed(folder, env, ["train", "--wait", *config]),
             "deploy": _timed(folder, env, ["deploy", *config]),
@@ -159,7 +163,7 @@ def run_sagemaker_walkthrough() -> dict[str, Any]:
                 "AWS_SECRET_ACCESS_KEY": "testing",
                 "AWS_DEFAULT_REGION": "ap-northeast-1",
             }
-            run = Runner(folder, env)
+            run = Runner(folder, env, placeholder="/home/you/nikkei-aws")  # README.ja's walkthrough folder
             run(
                 "config",
                 "init",

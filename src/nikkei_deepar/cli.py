@@ -429,7 +429,8 @@ def train(
 ) -> Result:
     """Start a DeepAR training job on the last prepared data; prints the job name.
 
-    Exit codes with --wait: 0 Completed, 6 Failed, 7 Stopped, 8 --timeout, 130 interrupted.
+    Exit codes with --wait: 0 Completed, 6 Failed, 7 Stopped, 8 --timeout, 130 interrupted (a SageMaker
+    job keeps running: `wait` follows it; a local job runs inside this command, so Ctrl-C stops it).
     Example: nikkei-deepar train --wait --logs
     """
     from nikkei_deepar.steps import train as step
