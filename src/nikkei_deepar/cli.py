@@ -91,7 +91,7 @@ _common(
     ],
     None,
 )
-# Only on the commands that take the ledger lock (`mutating`): elsewhere it would do nothing.
+# Shown only on the commands that take the ledger lock (`mutating`): elsewhere it does nothing.
 _WAIT_LOCK = inspect.Parameter(
     "wait_lock",
     inspect.Parameter.KEYWORD_ONLY,
@@ -100,6 +100,11 @@ _WAIT_LOCK = inspect.Parameter(
         float,
         typer.Option("--wait-lock", metavar="SECONDS", help="Wait this long for another command's lock."),
     ],
+)
+# Elsewhere it is accepted but not shown (help, completion): scripts that pass it to every command,
+# like examples/daily-forecast.sh, keep working.
+_WAIT_LOCK_HIDDEN = _WAIT_LOCK.replace(
+    annotation=Annotated[float, typer.Option("--wait-lock", metavar="SECONDS", hidden=True)]
 )
 _COMMON_DEFAULTS: dict[str, Any] = {p.name: p.default for p in [*_COMMON, _WAIT_LOCK]}
 
@@ -164,7 +169,7 @@ def command(
             if p.name != "ctx" and (reads_config or p.name != "config")  # --config is the shared one
         ]
 
-        shared = [*_COMMON, _WAIT_LOCK] if mutating else list(_COMMON)
+        shared = [*_COMMON, _WAIT_LOCK if mutating else _WAIT_LOCK_HIDDEN]
 
         @functools.wraps(fn)
         def wrapper(**kwargs: Any) -> None:

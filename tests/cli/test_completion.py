@@ -70,3 +70,16 @@ def test_wait_lock_only_where_a_lock_is_taken() -> None:
     assert "--wait-lock" in _complete("nikkei-deepar train --w", 2)
     assert "--wait-lock" not in _complete("nikkei-deepar status --", 2)
     assert "--wait-lock" not in _complete("nikkei-deepar predict --", 2)
+
+
+def test_wait_lock_is_still_accepted_where_it_is_not_shown() -> None:
+    """Scripts that pass --wait-lock to every command (examples/daily-forecast.sh) keep working."""
+    from typer.testing import CliRunner
+
+    from nikkei_deepar.cli import app
+
+    runner = CliRunner()
+    assert "--wait-lock" not in runner.invoke(app, ["predict", "--help"]).stdout
+    assert "--wait-lock" in runner.invoke(app, ["prepare", "--help"]).stdout
+    result = runner.invoke(app, ["config", "show", "--wait-lock", "5"])
+    assert "No such option" not in result.stderr and result.exit_code == 0, result.stderr
