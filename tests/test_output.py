@@ -107,3 +107,11 @@ def test_metrics_are_one_per_line_with_the_quantile_losses_together() -> None:
         "0.5: 0.005000  0.6: 0.006000  0.7: 0.007000  0.8: 0.008000  0.9: 0.009000",
     ]
     assert len(metric_lines(metrics, indent="")) == 4  # train:final_loss too, without a prefix
+
+
+def test_the_gate_shows_two_close_scores_as_different() -> None:
+    from nikkei_deepar.steps.retrain import _distinct
+
+    assert _distinct(0.025, 0.02) == ("0.02500", "0.02000")
+    assert _distinct(0.021341, 0.021344) == ("0.021341", "0.021344")  # 4 digits: both 0.02134
+    assert _distinct(0.02, 0.02) == ("0.02000", "0.02000")

@@ -308,7 +308,8 @@ def _gate(ctx: Context, job: str, metrics: dict[str, float], *, force: bool) -> 
         return Gate("deploy", f"the deployed model (job {current.job}) has no recorded {WQL}", **base)
     limit = old * (1 + threshold)
     allowance = f" x (1 + {threshold:g})" if threshold else ""
-    scores = f"new {number(new, digits=6)} {{}} deployed {number(old, digits=6)}{allowance}"
+    shown_new, shown_old = _distinct(new, old)
+    scores = f"new {shown_new} {{}} deployed {shown_old}{allowance}"
     if new <= limit:
         return Gate("deploy", scores.format("<="), limit=limit, **base)
     return Gate("keep", scores.format(">") + ": the new model is worse", limit=limit, **base)
@@ -325,3 +326,12 @@ def _deploy(ctx: Context, stage: Stage, job: str) -> str:
         stage.status = "done"
         stage.detail = f"endpoint {result.endpoint} {result.action}: {result.status}, serving job {job}"
     return result.action
+
+
+def _distinct(new: float, old: float) -> tuple[str, str]:
+    """Both scores by `output.number`, with more digits only when 4 would print different values alike."""
+    for digits in range(4, 11):
+        shown = number(new, digits=digits), number(old, digits=digits)
+        if shown[0] != shown[1] or new == old:
+            break
+    return shown
