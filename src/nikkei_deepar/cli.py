@@ -23,6 +23,7 @@ from nikkei_deepar.errors import ExitCode, NikkeiError, UsageError
 
 if TYPE_CHECKING:
     from nikkei_deepar.context import Context
+    from nikkei_deepar.factory import ContextFactory
     from nikkei_deepar.output import Reporter, Result
 
 app = typer.Typer(
@@ -143,6 +144,12 @@ PREDICT_FORMATS = ("table", "csv", "json")
 BACKENDS = ("sagemaker", "local")
 BACKTEST_MODELS = ("deepar", "random-walk", "seasonal-naive")
 
+# Typer hands every command its invocation context (never an option): where a given factory is found.
+_INVOCATION = "_invocation"
+_INVOCATION_PARAM = inspect.Parameter(
+    _INVOCATION, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context
+)
+
 
 def command(
     name: str, *, mutating: bool, parent: typer.Typer | None = None, reads_config: bool = True
@@ -170,19 +177,28 @@ def command(
         ]
 
         shared = [*_COMMON, _WAIT_LOCK if mutating else _WAIT_LOCK_HIDDEN]
+        # Typer hands one parameter the invocation context: the command's own, else one added here.
+        given = next((p.name for p in own if p.annotation is typer.Context), None)
 
         @functools.wraps(fn)
         def wrapper(**kwargs: Any) -> None:
+            invocation: typer.Context = kwargs[given] if given else kwargs.pop(_INVOCATION)
             common = {k: kwargs.pop(k, default) for k, default in _COMMON_DEFAULTS.items()}
             if not reads_config:
                 kwargs["config"] = common["config"]
             exit_code = run_command(
-                label, common, lambda ctx: fn(ctx, **kwargs), mutating=mutating, reads_config=reads_config
+                label,
+                common,
+                lambda ctx: fn(ctx, **kwargs),
+                mutating=mutating,
+                reads_config=reads_config,
+                factory=_factory(invocation),
             )
             raise typer.Exit(int(exit_code))
 
-        wrapper.__signature__ = sig.replace(parameters=own + shared)  # type: ignore[attr-defined]
-        wrapper.__annotations__ = {**{p.name: p.annotation for p in own + shared}, "return": None}
+        params = [*([] if given else [_INVOCATION_PARAM]), *own, *shared]
+        wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {**{p.name: p.annotation for p in params}, "return": None}
         help_text, example = _split_example(inspect.getdoc(fn) or "")
         (parent or app).command(name, help=help_text, epilog=example)(wrapper)
         return wrapper
@@ -201,6 +217,14 @@ def _split_example(doc: str) -> tuple[str, str | None]:
     return doc[: found.start(1)].rstrip(), example
 
 
+def _factory(invocation: typer.Context) -> ContextFactory:
+    """The factory this invocation was given (`app(obj=factory)`, as tests do), else the default one."""
+    from nikkei_deepar.factory import ContextFactory
+
+    given = invocation.find_object(ContextFactory)
+    return given if given is not None else ContextFactory()
+
+
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -212,15 +236,21 @@ def run_command(
     *,
     mutating: bool,
     reads_config: bool = True,
+    factory: ContextFactory | None = None,
 ) -> int:
-    """Build the context, run the step, render the result or the error; return the exit code."""
+    """Build the context (through `factory`), run the step, render the result or the error; return the
+    exit code."""
     from nikkei_deepar.output import Reporter
 
     json_out: bool = common["json_out"]
     reporter = Reporter.for_environment(quiet=common["quiet"], verbose=common["verbose"], json_mode=json_out)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        ctx = _build_context(common, reporter, reads_config=reads_config)
+        if factory is None:
+            from nikkei_deepar.factory import ContextFactory
+
+            factory = ContextFactory()
+        ctx = factory.create(common, reporter, reads_config=reads_config)
         if mutating:
             with ctx.store.lock(wait_seconds=common["wait_lock"], on_takeover=reporter.warn):
                 result = body(ctx)
@@ -253,25 +283,6 @@ def run_command(
         return _render_error(name, bug, reporter, json_out=json_out, debug=False)
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def _build_context(common: dict[str, Any], reporter: Reporter, *, reads_config: bool = True) -> Context:
-    from nikkei_deepar.config import LoadedConfig, Settings, load_config
-    from nikkei_deepar.context import Context
-    from nikkei_deepar.state import StateStore
-
-    overrides = {"aws.region": common["region"], "aws.profile": common["profile"]}
-    if reads_config:
-        loaded = load_config(common["config"], overrides=overrides)
-    else:
-        loaded = LoadedConfig(settings=Settings(), path=None, origin="defaults")
-    home = StateStore.default_home(loaded.path, env=os.environ, cwd=Path.cwd())
-    return Context(
-        loaded=loaded,
-        store=StateStore(home),
-        reporter=reporter,
-        interactive_stdin=sys.stdin.isatty(),
-    )
 
 
 def _render_ok(name: str, result: Result, reporter: Reporter, *, json_out: bool) -> None:
@@ -352,14 +363,25 @@ def prepare(
         bool,
         typer.Option("--allow-stale", help="If a download fails, go on with the previous copy (warns)."),
     ] = False,
+    accept_outliers: Annotated[
+        bool,
+        typer.Option(
+            "--accept-outliers",
+            help="Go on past a >20% day move or a >14-day gap between closes (warns).",
+        ),
+    ] = False,
 ) -> Result:
     """Read a price file, build the series and upload DeepAR train/test channels.
 
+    Refuses (exit 3, naming the line) closes that are not positive, dates outside 1949-05-16 ..
+    tomorrow in Tokyo, and outliers unless --accept-outliers. -v lists every skipped line.
     Example: nikkei-deepar prepare --input data/nikkei_stock_average_daily_jp.csv
     """
     from nikkei_deepar.steps import prepare as step
 
-    return step.run(ctx, input_file=input_file, dry_run=dry_run, allow_stale=allow_stale)
+    return step.run(
+        ctx, input_file=input_file, dry_run=dry_run, allow_stale=allow_stale, accept_outliers=accept_outliers
+    )
 
 
 @command("provision", mutating=True)

@@ -21,7 +21,7 @@ from typing import IO
 import boto3
 import pytest
 
-from sagemaker_script import REGION, honour_secure_transport, in_progress
+from sagemaker_script import REGION, in_progress
 
 pytestmark = pytest.mark.e2e
 
@@ -78,9 +78,8 @@ def _run(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProc
 
 
 def test_sagemaker_ctrl_c_stops_the_waiting_not_the_job(
-    moto_server: str, sm_script: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    moto_server: str, sm_script: object, tmp_path: Path
 ) -> None:
-    honour_secure_transport(monkeypatch)
     (tmp_path / "nikkei-deepar.toml").write_text(
         f'[aws]\nregion = "{REGION}"\nbucket = "nikkei-deepar-sigint"\n', encoding="utf-8"
     )
