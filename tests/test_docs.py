@@ -76,3 +76,21 @@ def test_the_gluonts_hint_installs_the_release_pyproject_names() -> None:
     (gluonts,) = project["tool"]["nikkei-deepar"]["no-deps"]["local"]
     assert f"pip install --no-deps {gluonts}" in EXTRA_HINT
     assert not any(dep.startswith("gluonts") for dep in project["project"]["optional-dependencies"]["local"])
+
+
+def test_the_stored_samples_are_what_the_tool_prints_now(tmp_path: Path) -> None:
+    """The fast samples are run again here, so a change in what the tool prints fails this test until
+    `scripts/gen_samples.py --run` stores the new output (and rewrites the READMEs)."""
+    import json
+    import shutil
+
+    import gen_samples
+
+    stored = json.loads((ROOT / "docs" / "samples.json").read_text(encoding="utf-8"))
+    assert gen_samples.run_config_errors()["stderr"] == stored["config_errors"]["stderr"]
+    (tmp_path / "data").mkdir()
+    shutil.copy(ROOT / "data" / "nikkei.csv", tmp_path / "data" / "nikkei.csv")
+    run = gen_samples.Runner(tmp_path, gen_samples._base_env(tmp_path))
+    local = ["--config", str(ROOT / "examples" / "local.toml")]
+    prepared = run("prepare", "--input", str(tmp_path / "data" / "nikkei.csv"), *local)
+    assert prepared["stdout"] == stored["main_job"]["steps"]["prepare"]["stdout"]
