@@ -10,8 +10,8 @@ import pytest
 from botocore.stub import Stubber
 
 from nikkei_deepar.aws.pricing import (
-    Gateway,
     PriceUnavailable,
+    PricingGateway,
     hosting_filters,
     parse_hosting_price,
     pricing_region,
@@ -57,11 +57,11 @@ def product(
 
 
 @pytest.fixture
-def gateway() -> Iterator[Gateway]:
-    yield Gateway(AwsClients(region="ap-northeast-1", profile=None, max_attempts=1))
+def gateway() -> Iterator[PricingGateway]:
+    yield PricingGateway(AwsClients(region="ap-northeast-1", profile=None, max_attempts=1))
 
 
-def test_the_hosting_price_of_the_instance_in_the_region(gateway: Gateway) -> None:
+def test_the_hosting_price_of_the_instance_in_the_region(gateway: PricingGateway) -> None:
     client = gateway.client("ap-northeast-1")
     assert client.meta.region_name == "ap-south-1"
     with Stubber(client) as stub:
@@ -134,13 +134,13 @@ def test_the_same_price_twice_is_one_price() -> None:
     assert found.usd_per_hour == pytest.approx(0.149)
 
 
-def test_refusals_and_unreachable_api_become_price_unavailable(gateway: Gateway) -> None:
+def test_refusals_and_unreachable_api_become_price_unavailable(gateway: PricingGateway) -> None:
     with Stubber(gateway.client("ap-northeast-1")) as stub:
         stub.add_client_error("get_products", "AccessDeniedException", "no pricing:GetProducts", 400)
         with pytest.raises(PriceUnavailable, match=r"refused \(AccessDeniedException\)"):
             gateway.hosting_price("ml.m5.large", "ap-northeast-1")
 
 
-def test_govcloud_has_no_price_list(gateway: Gateway) -> None:
+def test_govcloud_has_no_price_list(gateway: PricingGateway) -> None:
     with pytest.raises(PriceUnavailable, match="does not serve us-gov-west-1"):
         gateway.hosting_price("ml.m5.large", "us-gov-west-1")

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from nikkei_deepar.aws.scheduler import (
-    Gateway,
+    SchedulerGateway,
     at_expression,
     expiry_schedule_name,
     parse_at_expression,
@@ -28,8 +28,8 @@ def clients(aws: None) -> Iterator[AwsClients]:
 
 
 @pytest.fixture
-def scheduler(clients: AwsClients) -> Gateway:
-    return Gateway(clients)
+def scheduler(clients: AwsClients) -> SchedulerGateway:
+    return SchedulerGateway(clients)
 
 
 def test_at_expression_is_utc_to_the_minute() -> None:
@@ -46,7 +46,7 @@ def test_schedule_names_fit_the_api() -> None:
     assert len(expiry_schedule_name("e" * 50)) <= 64
 
 
-def test_create_then_read_back_the_whole_definition(scheduler: Gateway, clients: AwsClients) -> None:
+def test_create_then_read_back_the_whole_definition(scheduler: SchedulerGateway, clients: AwsClients) -> None:
     assert scheduler.get_expiry("nikkei-deepar-expiry") is None
     assert (
         scheduler.put_expiry(
@@ -72,7 +72,7 @@ def test_create_then_read_back_the_whole_definition(scheduler: Gateway, clients:
     assert not expiry.deletes("nikkei-deepar", region="cn-north-1")  # another partition's target
 
 
-def test_put_again_moves_the_time(scheduler: Gateway) -> None:
+def test_put_again_moves_the_time(scheduler: SchedulerGateway) -> None:
     scheduler.put_expiry("x-expiry", endpoint="x", at=WHEN, role_arn=ROLE, region=REGION)
     later = WHEN + dt.timedelta(hours=6)
     assert scheduler.put_expiry("x-expiry", endpoint="x", at=later, role_arn=ROLE, region=REGION) == "updated"
@@ -81,14 +81,16 @@ def test_put_again_moves_the_time(scheduler: Gateway) -> None:
     assert expiry.target_arn.endswith(":sagemaker:deleteEndpoint")
 
 
-def test_delete_is_idempotent(scheduler: Gateway) -> None:
+def test_delete_is_idempotent(scheduler: SchedulerGateway) -> None:
     scheduler.put_expiry("y-expiry", endpoint="y", at=WHEN, role_arn=ROLE, region=REGION)
     assert scheduler.delete_expiry("y-expiry") is True
     assert scheduler.delete_expiry("y-expiry") is False
     assert scheduler.get_expiry("y-expiry") is None
 
 
-def test_an_edited_schedule_is_not_mistaken_for_ours(scheduler: Gateway, clients: AwsClients) -> None:
+def test_an_edited_schedule_is_not_mistaken_for_ours(
+    scheduler: SchedulerGateway, clients: AwsClients
+) -> None:
     clients.client("scheduler").create_schedule(
         Name="z-expiry",
         ScheduleExpression="rate(1 day)",
@@ -101,7 +103,7 @@ def test_an_edited_schedule_is_not_mistaken_for_ours(scheduler: Gateway, clients
     assert not expiry.deletes("z", region=REGION)
 
 
-def test_access_denied_is_a_one_line_aws_error(scheduler: Gateway, clients: AwsClients) -> None:
+def test_access_denied_is_a_one_line_aws_error(scheduler: SchedulerGateway, clients: AwsClients) -> None:
     from botocore.stub import Stubber
 
     with Stubber(clients.client("scheduler")) as stub:

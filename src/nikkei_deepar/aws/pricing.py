@@ -95,7 +95,7 @@ def parse_hosting_price(price_list: list[Any], *, instance_type: str, region: st
     return next(iter(found.values()))
 
 
-class Gateway:
+class PricingGateway:
     def __init__(self, clients: AwsClients) -> None:
         self._clients = clients
         self._by_endpoint: dict[str, Any] = {}

@@ -109,7 +109,7 @@ def _expiry(found: dict[str, Any]) -> Expiry:
     )
 
 
-class Gateway:
+class SchedulerGateway:
     def __init__(self, clients: AwsClients) -> None:
         self._clients = clients
 
