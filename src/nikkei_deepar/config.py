@@ -93,6 +93,10 @@ class AwsSettings(_Section):
     bucket: str | None = Field(default=None, description="S3 bucket for data and model artefacts")
     prefix: str = Field(default="nikkei-deepar", description="key prefix inside the bucket")
     role_name: str = Field(default="nikkei-deepar-sagemaker", description="SageMaker execution role")
+    scheduler_role_name: str = Field(
+        default="nikkei-deepar-scheduler",
+        description="role EventBridge Scheduler uses to delete the endpoint when it expires",
+    )
     kms_key_id: str | None = Field(default=None, description="SSE-KMS key (ARN or id); SSE-S3 when unset")
     retry_mode: Literal["standard", "adaptive"] = "standard"
     max_attempts: Annotated[int, Field(ge=1, le=20)] = 5
@@ -125,7 +129,7 @@ class AwsSettings(_Section):
             raise ValueError(f"must be a plain S3 key prefix such as nikkei-deepar (got {v!r})")
         return v
 
-    @field_validator("role_name")
+    @field_validator("role_name", "scheduler_role_name")
     @classmethod
     def _role(cls, v: str) -> str:
         if not _ROLE_RE.match(v):

@@ -66,7 +66,9 @@ class DataVersion(_Record):
 class Resource(_Record):
     """A resource the tool created (or adopted because it carries the tool's tag)."""
 
-    kind: Literal["bucket", "role", "model", "endpoint-config", "endpoint", "transform-job", "local-dir"]
+    kind: Literal[
+        "bucket", "role", "model", "endpoint-config", "endpoint", "transform-job", "local-dir", "schedule"
+    ]
     name: str
     backend: str = "sagemaker"
     arn: str | None = None

@@ -20,7 +20,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from nikkei_deepar.backends.expiry import ExpiryKeeper
 
 # -- statuses ----------------------------------------------------------------------------------------
 JOB_COMPLETED = "Completed"
@@ -260,3 +263,6 @@ class Backend(Protocol):
     def delete_endpoint_config(self, name: str) -> bool: ...
 
     def delete_endpoint(self, name: str) -> bool: ...
+
+    # expiry: the endpoint deleted at a set time by the place it runs (backends/expiry.py)
+    def expiry_keeper(self) -> ExpiryKeeper: ...

@@ -48,6 +48,7 @@ from nikkei_deepar.backends.base import (
     TransformSpec,
     TransformState,
 )
+from nikkei_deepar.backends.local_expiry import LocalExpiry
 from nikkei_deepar.backends.local_files import (
     NAME_RE,
     checked_name,
@@ -68,7 +69,9 @@ _QUOTE = 300
 # The folders of the records that stand for SageMaker's hosting resources, by ledger kind.
 _HOSTING_FOLDERS = {"model": "models", "endpoint-config": "endpoint-configs", "endpoint": "endpoints"}
 # Every top-level entry the backend itself writes in its store (provision adopts a store holding only these).
-STORE_ENTRIES = frozenset({"data", "jobs", "transforms", "predict", "output", *_HOSTING_FOLDERS.values()})
+STORE_ENTRIES = frozenset(
+    {"data", "jobs", "transforms", "predict", "output", "expiry", *_HOSTING_FOLDERS.values()}
+)
 
 
 class LocalBackend:
@@ -79,6 +82,7 @@ class LocalBackend:
         self._reporter = reporter
         self._seed = seed
         self._jobs = LocalJobs(self.store, reporter=reporter)
+        self._expiry = LocalExpiry(self.store)
 
     # -- identity ------------------------------------------------------------------------------------
     @property
@@ -220,6 +224,7 @@ class LocalBackend:
         }
 
     def describe_endpoint(self, name: str) -> EndpointState | None:
+        self._enforce_expiry(name)
         record = self._record("endpoints", name)
         if record is None:
             return None
@@ -254,6 +259,7 @@ class LocalBackend:
         return found
 
     def invoke(self, endpoint: str, body: bytes, *, content_type: str, accept: str) -> bytes:
+        self._enforce_expiry(endpoint)
         record = self._record("endpoints", endpoint)
         if record is None:
             raise NotFoundError(
@@ -351,7 +357,24 @@ class LocalBackend:
         return self._delete_record("endpoint-configs", name)
 
     def delete_endpoint(self, name: str) -> bool:
+        self._expiry.clear(name)  # its scheduled deletion goes with it
         return self._delete_record("endpoints", name)
+
+    # -- expiry --------------------------------------------------------------------------------------
+    def expiry_keeper(self) -> LocalExpiry:
+        return self._expiry
+
+    def _enforce_expiry(self, endpoint: str) -> None:
+        """Nothing runs in the background here: an endpoint past its expiry is deleted when looked at."""
+        due = self._expiry.due(endpoint)
+        if due is None:
+            return
+        if self._delete_record("endpoints", endpoint):
+            self._reporter.warn(
+                f"endpoint {endpoint} expired at {due.at:%Y-%m-%d %H:%M} UTC: deleted now "
+                "(`nikkei-deepar deploy` brings it back)"
+            )
+        self._expiry.clear(endpoint)
 
     # -- records -------------------------------------------------------------------------------------
     def _record(self, folder: str, name: str) -> dict[str, Any] | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nikkei_deepar.aws.sagemaker import tag_list
 from nikkei_deepar.backends.base import (
@@ -29,6 +29,9 @@ from nikkei_deepar.backends.base import (
     TransformState,
 )
 from nikkei_deepar.config import Settings
+
+if TYPE_CHECKING:
+    from nikkei_deepar.backends.sagemaker_expiry import SchedulerExpiry
 from nikkei_deepar.errors import ConfigError
 
 JSONL = "application/jsonlines"
@@ -71,6 +74,17 @@ class SageMakerBackend:
         if self._role is None:
             self._role = self._role_arn()
         return self._role
+
+    def expiry_keeper(self) -> SchedulerExpiry:
+        """The endpoint's deletion as an EventBridge Scheduler schedule, run by the scheduler role."""
+        from nikkei_deepar.backends.sagemaker_expiry import SchedulerExpiry
+
+        return SchedulerExpiry(
+            scheduler=lambda: self._gateway("scheduler"),
+            iam=lambda: self._gateway("iam"),
+            region=self._region,
+            role_name=self._settings.aws.scheduler_role_name,
+        )
 
     def image_uri(self) -> str:
         from nikkei_deepar.images import deepar_image_uri

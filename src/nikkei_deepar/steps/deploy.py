@@ -19,7 +19,8 @@ endpoint's prefixes are listed, and nothing without the tool's managed-by tag is
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import datetime as dt
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from nikkei_deepar.backends.base import (
@@ -34,8 +35,11 @@ from nikkei_deepar.backends.base import (
 )
 from nikkei_deepar.config import MANAGED_BY_KEY, MANAGED_BY_VALUE
 from nikkei_deepar.context import Context
+from nikkei_deepar.costs import EndpointCost
 from nikkei_deepar.errors import AwsError, JobFailedError, NotFoundError, UsageError
+from nikkei_deepar.expiry import ExpiryView
 from nikkei_deepar.state import Deployment, Job, Resource
+from nikkei_deepar.steps.hosting import check_budget, schedule_expiry, variant_cost
 from nikkei_deepar.steps.provision import is_ours
 from nikkei_deepar.steps.train import resource_name
 from nikkei_deepar.steps.wait import ENDPOINT_BACKOFF, poll, record_training_state
@@ -60,6 +64,10 @@ class DeployResult:
     metrics: dict[str, float] = field(default_factory=dict)
     deleted: list[str] = field(default_factory=list)
     note: str | None = None  # the backend's word on a live endpoint (what it costs)
+    cost: dict[str, Any] | None = None  # costs.EndpointCost.to_data() (None: nothing billed here)
+    cost_note: str | None = None
+    expiry: dict[str, Any] | None = None  # expiry.ExpiryView.to_data()
+    expiry_note: str | None = None
 
     def to_data(self) -> dict[str, Any]:
         return {
@@ -74,6 +82,8 @@ class DeployResult:
             "metrics": self.metrics,
             "deleted": self.deleted,
             "note": self.note,
+            "cost": self.cost,
+            "expiry": self.expiry,
         }
 
     def to_lines(self) -> list[str]:
@@ -84,6 +94,10 @@ class DeployResult:
         if self.previous_config and self.previous_config != self.endpoint_config:
             lines.append(f"  replaced config {self.previous_config}")
         lines += [f"  deleted {name}" for name in self.deleted]
+        if self.cost_note:
+            lines.append(f"  cost: {self.cost_note}")
+        if self.expiry_note:
+            lines.append(f"  {self.expiry_note}")
         if self.note:
             lines.append(f"  {self.note}")
         return lines
@@ -95,28 +109,43 @@ def describe_variant(variant: dict[str, Any]) -> str:
     return f"{variant['instance_type']} x{variant['instance_count']}"
 
 
-def run(ctx: Context, *, job: str | None, timeout: float | None) -> DeployResult:
+def run(
+    ctx: Context,
+    *,
+    job: str | None,
+    timeout: float | None,
+    expires_in: str | None = None,
+    redeploy: bool = False,
+) -> DeployResult:
     settings = ctx.settings
     endpoint = settings.endpoint.name
     backend = ctx.backend
     wait_timeout = timeout if timeout is not None else float(settings.endpoint.wait_timeout_seconds)
+    span = _expiry_span(ctx, expires_in)
+    if redeploy:
+        job = _last_deployed_job(ctx, endpoint, given=job)
+    variant = _variant(ctx)
+    cost = variant_cost(ctx, variant, region=backend.region) if backend.name == "sagemaker" else None
+    check_budget(ctx, cost)
     state = _completed_job(ctx, job)
     artifact = state.model_artifact
     if not artifact:
         raise NotFoundError(f"training job {state.name} is Completed but reports no model artefact")
-    variant = _variant(ctx)
     tags = deploy_tags(ctx, endpoint)
     adopt_unrecorded(ctx, endpoint)
 
     current = backend.describe_endpoint(endpoint)
-    action = "created"
     if current is not None:
         _check_ownership(ctx, endpoint)
+    # before anything is created or changed, so an interrupted deploy leaves nothing without an expiry
+    expiry = schedule_expiry(ctx, endpoint, span, cost=cost, created=current.created if current else None)
+    action = "created"
+    if current is not None:
         if not current.settled:
             ctx.reporter.info(f"endpoint {endpoint} is {current.status}: waiting for it to settle first")
             current = _wait_settled(ctx, endpoint, timeout=wait_timeout)
         if current.status == ENDPOINT_IN_SERVICE and _serves(ctx, current, job=state.name, variant=variant):
-            return _unchanged(ctx, current, state, variant)
+            return replace(_unchanged(ctx, current, state, variant), **_cost_fields(cost, expiry))
         if current.status != ENDPOINT_IN_SERVICE:
             _delete_broken(ctx, current, timeout=wait_timeout)
             current, action = None, "recreated"
@@ -199,7 +228,38 @@ def run(ctx: Context, *, job: str | None, timeout: float | None) -> DeployResult
         metrics=dict(state.metrics),
         deleted=deleted,
         note=ctx.backend.hosting_note,
+        **_cost_fields(cost, expiry),
     )
+
+
+def _cost_fields(cost: EndpointCost | None, expiry: ExpiryView) -> dict[str, Any]:
+    fields: dict[str, Any] = {"expiry": expiry.to_data(), "expiry_note": f"expiry: {expiry.line()}"}
+    if cost is not None:
+        fields.update(cost=cost.to_data(), cost_note=cost.describe())
+    return fields
+
+
+# -- options ------------------------------------------------------------------------------------------
+def _expiry_span(ctx: Context, expires_in: str | None) -> dt.timedelta | None:
+    """How long from now the endpoint lives (None: no expiry); a bad --expires-in is a usage error."""
+    try:
+        return ctx.settings.endpoint.expiry(expires_in)
+    except ValueError as exc:
+        raise UsageError(f"--expires-in: {exc}", code="bad-duration") from None
+
+
+def _last_deployed_job(ctx: Context, endpoint: str, *, given: str | None) -> str:
+    """--redeploy: the job of this endpoint's last deployment in the ledger."""
+    if given is not None:
+        raise UsageError("--redeploy deploys the last deployed job: do not pass --job with it")
+    backend = ctx.backend
+    mine = [d for d in ctx.store.load().deployments if d.endpoint == endpoint and d.backend == backend.name]
+    if not mine:
+        raise NotFoundError(
+            f"--redeploy: nothing was ever deployed on endpoint {endpoint} (per the ledger)",
+            hint="deploy a job first: `nikkei-deepar deploy` or `nikkei-deepar retrain`",
+        )
+    return mine[-1].job
 
 
 # -- the job --------------------------------------------------------------------------------------------
