@@ -266,3 +266,7 @@ class Backend(Protocol):
 
     # expiry: the endpoint deleted at a set time by the place it runs (backends/expiry.py)
     def expiry_keeper(self) -> ExpiryKeeper: ...
+
+    def logs_link(self, kind: str, name: str) -> str | None:
+        """Where a person reads the log of a "training-job" or an "endpoint" (a console URL), or None."""
+        ...

@@ -360,6 +360,9 @@ class LocalBackend:
         self._expiry.clear(name)  # its scheduled deletion goes with it
         return self._delete_record("endpoints", name)
 
+    def logs_link(self, kind: str, name: str) -> str | None:
+        return None  # the log is the command's own output here
+
     # -- expiry --------------------------------------------------------------------------------------
     def expiry_keeper(self) -> LocalExpiry:
         return self._expiry

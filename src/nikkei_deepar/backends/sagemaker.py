@@ -86,6 +86,15 @@ class SageMakerBackend:
             role_name=self._settings.aws.scheduler_role_name,
         )
 
+    def logs_link(self, kind: str, name: str) -> str | None:
+        from nikkei_deepar.console import endpoint_logs_url, training_job_logs_url
+
+        if kind == "training-job":
+            return training_job_logs_url(self._region(), name)
+        if kind == "endpoint":
+            return endpoint_logs_url(self._region(), name)
+        return None
+
     def image_uri(self) -> str:
         from nikkei_deepar.images import deepar_image_uri
 

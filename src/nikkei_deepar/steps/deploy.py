@@ -187,10 +187,12 @@ def run(
 
     final = _wait_settled(ctx, endpoint, timeout=wait_timeout)
     if final.status == ENDPOINT_FAILED:
+        link = backend.logs_link("endpoint", endpoint)
         raise JobFailedError(
             f"endpoint {endpoint} failed: {final.failure_reason or 'no reason given'}",
-            hint="check the model's CloudWatch log (/aws/sagemaker/Endpoints/" + endpoint + "); "
-            "deploy again to replace it",
+            hint="check the model's CloudWatch log (/aws/sagemaker/Endpoints/" + endpoint + "): "
+            + (f"{link} ; " if link else "")
+            + "deploy again to replace it",
             code="endpoint-failed",
         )
     if final.status != ENDPOINT_IN_SERVICE:
@@ -200,7 +202,9 @@ def run(
         raise JobFailedError(
             f"endpoint {endpoint}: the update to {config} was rolled back by SageMaker{reason}; it still "
             f"serves {final.config_name}",
-            hint="the old model keeps serving; check the new model's CloudWatch log, then deploy again",
+            hint="the old model keeps serving; check the new model's CloudWatch log"
+            + (f" ({link})" if (link := backend.logs_link("endpoint", endpoint)) else "")
+            + ", then deploy again",
             code="update-rolled-back",
         )
 
