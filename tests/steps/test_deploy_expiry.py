@@ -247,3 +247,92 @@ def test_redeploy_with_nothing_ever_deployed(ctx: Any, sm_script: Any) -> None:
     _trained(ctx, sm_script)
     with pytest.raises(NotFoundError, match="nothing was ever deployed on endpoint nikkei-deepar"):
         _deploy(ctx, redeploy=True)
+
+
+# -- status -----------------------------------------------------------------------------------------------
+def test_status_shows_when_it_expires_and_the_cost_by_then(ctx: Any, sm_script: Any, wall: WallClock) -> None:
+    from nikkei_deepar.steps import status
+
+    _trained(ctx, sm_script)
+    _deploy(ctx, expires_in="6h")
+    wall.now = NOW + dt.timedelta(hours=2)
+    result = status.run(ctx)
+    endpoint = result.to_data()["endpoint"]
+    assert endpoint["expiry"]["expires_at"] == "2026-12-06T08:00:00+00:00"
+    assert endpoint["expiry"]["expires_in_seconds"] == 4 * 3600 - 30
+    assert endpoint["expiry"]["enforced_by"] == SCHEDULE
+    created = boto3.client("sagemaker", region_name=REGION).describe_endpoint(EndpointName=EP)["CreationTime"]
+    hours = (dt.datetime(2026, 12, 6, 8, tzinfo=dt.UTC) - created).total_seconds() / 3600
+    assert endpoint["expiry"]["cost_by_expiry_usd"] == pytest.approx(round(0.149 * max(hours, 0), 2))
+    text = "\n".join(result.to_lines())
+    assert "expiry: expires 2026-12-06 08:00 UTC (in 3h59m), by schedule nikkei-deepar-expiry" in text
+
+
+def test_status_after_the_schedule_ran(ctx: Any, sm_script: Any) -> None:
+    """What AWS does at the expiry: DeleteEndpoint, then the schedule deletes itself."""
+    from nikkei_deepar.steps import status
+
+    _trained(ctx, sm_script)
+    _deploy(ctx)
+    boto3.client("sagemaker", region_name=REGION).delete_endpoint(EndpointName=EP)
+    boto3.client("scheduler", region_name=REGION).delete_schedule(Name=SCHEDULE)
+    data = status.run(ctx).to_data()
+    assert data["endpoint"] == {"name": EP, "status": None, "in_ledger": True, "exists": False}
+    assert sorted(data["drift"]["missing"]) == [f"endpoint {EP}", f"schedule {SCHEDULE}"]
+
+
+def test_status_without_an_expiry_says_it_bills_until_teardown(ctx: Any, sm_script: Any) -> None:
+    from nikkei_deepar.steps import status
+
+    _trained(ctx, sm_script)
+    _deploy(ctx, expires_in="off")
+    text = "\n".join(status.run(ctx).to_lines())
+    assert "expiry: no expiry: it bills until `nikkei-deepar teardown` deletes it" in text
+
+
+# -- teardown ---------------------------------------------------------------------------------------------
+def _teardown(ctx: Any) -> Any:
+    from nikkei_deepar.steps import teardown
+
+    return teardown.run(ctx, include_all=False, yes=True, dry_run=False)
+
+
+def test_teardown_deletes_the_schedule_after_the_endpoint(ctx: Any, sm_script: Any) -> None:
+    _trained(ctx, sm_script)
+    _deploy(ctx)
+    result = _teardown(ctx)
+    done = [(i.kind, i.action) for i in result.items if i.action == "delete"]
+    assert done[:2] == [("endpoint", "delete"), ("schedule", "delete")]
+    assert _schedule() is None and _live(ctx, "schedule") == []
+    assert boto3.client("sagemaker", region_name=REGION).list_endpoints()["Endpoints"] == []
+
+
+def test_teardown_after_the_schedule_ran(ctx: Any, sm_script: Any) -> None:
+    _trained(ctx, sm_script)
+    _deploy(ctx)
+    boto3.client("sagemaker", region_name=REGION).delete_endpoint(EndpointName=EP)
+    boto3.client("scheduler", region_name=REGION).delete_schedule(Name=SCHEDULE)
+    result = _teardown(ctx)
+    assert {(i.kind, i.action) for i in result.items if i.kind in {"endpoint", "schedule"}} == {
+        ("endpoint", "gone"),
+        ("schedule", "gone"),
+    }
+    assert _live(ctx, "schedule") == [] and _live(ctx, "endpoint") == []
+
+
+def test_teardown_leaves_a_schedule_someone_repointed(ctx: Any, sm_script: Any) -> None:
+    _trained(ctx, sm_script)
+    _deploy(ctx)
+    client = boto3.client("scheduler", region_name=REGION)
+    found = client.get_schedule(Name=SCHEDULE)
+    target = {**found["Target"], "Input": json.dumps({"EndpointName": "someone-elses"})}
+    client.update_schedule(
+        Name=SCHEDULE,
+        ScheduleExpression=found["ScheduleExpression"],
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target=target,
+    )
+    result = _teardown(ctx)
+    [item] = [i for i in result.items if i.kind == "schedule"]
+    assert item.action == "leave" and "changed by someone else" in item.reason
+    assert _schedule() is not None

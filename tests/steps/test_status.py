@@ -85,7 +85,7 @@ def test_status_puts_the_ledger_next_to_aws(ctx: Any, sm_script: Any) -> None:
     assert data["drift"] == {"missing": [], "untracked": []}
     assert all(r["exists"] for r in data["resources"])
     kinds = sorted(r["kind"] for r in data["resources"])
-    assert kinds == ["endpoint", "endpoint-config", "model", "role"]
+    assert kinds == ["endpoint", "endpoint-config", "model", "role", "schedule"]
 
     text = "\n".join(result.to_lines())
     assert f"endpoint: {EP}: InService, ml.m5.large x1, serving job {deployed.job}" in text

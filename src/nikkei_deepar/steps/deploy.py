@@ -190,7 +190,9 @@ def run(
         link = backend.logs_link("endpoint", endpoint)
         raise JobFailedError(
             f"endpoint {endpoint} failed: {final.failure_reason or 'no reason given'}",
-            hint="check the model's CloudWatch log (/aws/sagemaker/Endpoints/" + endpoint + "): "
+            hint="check the model's CloudWatch log (/aws/sagemaker/Endpoints/"
+            + endpoint
+            + "): "
             + (f"{link} ; " if link else "")
             + "deploy again to replace it",
             code="endpoint-failed",

@@ -70,6 +70,8 @@ class AwsProbe:
             return self.sm.describe_transform_job(r.name) is not None
         if r.kind == "role":
             return self.ctx.gateway("iam").role_arn(r.name) is not None
+        if r.kind == "schedule":  # gone once it has run: ActionAfterCompletion DELETE
+            return self.ctx.gateway("scheduler").get_expiry(r.name) is not None
         if r.kind == "bucket":
             try:
                 return self.ctx.gateway("s3").bucket_region(r.name) is not None

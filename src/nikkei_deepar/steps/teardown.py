@@ -31,8 +31,9 @@ from nikkei_deepar.state import Ledger, Resource
 from nikkei_deepar.steps.provision import aligned
 
 Action = Literal["delete", "stop", "gone", "keep", "leave"]
-ORDER = ("transform-job", "endpoint", "endpoint-config", "model", "role", "bucket", "local-dir")
-DEFAULT_KINDS = frozenset({"transform-job", "endpoint", "endpoint-config", "model"})
+# An endpoint's expiry schedule right after the endpoint: never an endpoint left without its expiry.
+ORDER = ("transform-job", "endpoint", "schedule", "endpoint-config", "model", "role", "bucket", "local-dir")
+DEFAULT_KINDS = frozenset({"transform-job", "endpoint", "schedule", "endpoint-config", "model"})
 ALL_ONLY_KINDS = frozenset({"role", "bucket", "local-dir"})
 _DONE = {
     "delete": "deleted",

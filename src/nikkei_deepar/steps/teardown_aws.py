@@ -41,6 +41,8 @@ class AwsRemover:
             return replace(item, reason="the ledger does not say the tool created it")
         if r.kind not in {"role", "bucket"} and r.region and r.region != self.region:
             return replace(item, reason=f"in {r.region}: run teardown with --region {r.region}")
+        if r.kind == "schedule":
+            return self._inspect_schedule(r, item)
         try:
             tags = self._tags(r)
         except AwsError as exc:
@@ -67,6 +69,18 @@ class AwsRemover:
             return replace(item, action="stop", reason="running: stopping it ends the charge")
         return replace(item, action="delete", reason=_WHY.get(r.kind, "created by nikkei-deepar"))
 
+    def _inspect_schedule(self, r: Resource, item: TeardownItem) -> TeardownItem:
+        """Schedules carry no tags: ours is the one that still deletes the endpoint the ledger names."""
+        found = self.ctx.gateway("scheduler").get_expiry(r.name)
+        if found is None:
+            return replace(item, action="gone", reason="not found: already deleted (or it ran)")
+        endpoint = str(r.extra.get("endpoint", ""))
+        if not found.deletes(endpoint, region=self.region):
+            return replace(
+                item, reason=f"no longer the expiry of endpoint {endpoint}: changed by someone else"
+            )
+        return replace(item, action="delete", reason=f"the expiry of endpoint {endpoint}")
+
     def _tags(self, r: Resource) -> dict[str, str] | None:
         """The resource's tags now, or None when it does not exist any more."""
         if r.kind == "role":
@@ -91,6 +105,8 @@ class AwsRemover:
             return self.sm.stop_transform_job_if_running(r.name)
         if r.kind == "role":
             return self.iam.delete_role(r.name)
+        if r.kind == "schedule":
+            return bool(self.ctx.gateway("scheduler").delete_expiry(r.name))
         if r.kind == "bucket":
             emptied = self.s3.empty_bucket(
                 r.name, on_progress=lambda n: self.ctx.reporter.live(f"emptying bucket {r.name}: {n} deleted")

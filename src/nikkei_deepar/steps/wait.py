@@ -205,7 +205,9 @@ def follow(ctx: Context, name: str, *, timeout: float | None, logs: bool) -> Wai
         link = ctx.backend.logs_link("training-job", name)
         error = JobFailedError(
             f"training job {name} failed: {state.failure_reason or 'no reason given'}",
-            hint="read the job's log with `nikkei-deepar wait --job " + name + " --logs`"
+            hint="read the job's log with `nikkei-deepar wait --job "
+            + name
+            + " --logs`"
             + (f", or in the console: {link}" if link else ""),
         )
     else:
