@@ -83,11 +83,23 @@ class AwsProvisioner:
             "prefix": self.prefix,
             "role": self.role_name,
             "role_arn": self.role_arn,
+            "scheduler_role": self.ctx.settings.aws.scheduler_role_name
+            if self.ctx.settings.endpoint.expiry() is not None
+            else None,
         }
 
     def plan(self, ledger: Ledger) -> list[PlanItem]:
+        from nikkei_deepar.steps.provision_scheduler import SchedulerRolePlan
+
         self.account = self.ctx.gateway("sts").account_id()
-        return [*self._bucket_plan(ledger), *self._role_plan(ledger)]
+        scheduler = SchedulerRolePlan(
+            self.ctx.settings,
+            iam=self.iam,
+            account=self.account,
+            region=self.region,
+            record=lambda resource: record(self.ctx, resource),
+        )
+        return [*self._bucket_plan(ledger), *self._role_plan(ledger), *scheduler.plan(ledger)]
 
     def _b(self, key: str, action: Action, detail: str, *, owned: bool, **kw: Any) -> PlanItem:
         return PlanItem(f"bucket.{key}" if key else "bucket", self.bucket, action, detail, owned=owned, **kw)
