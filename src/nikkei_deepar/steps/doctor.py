@@ -212,6 +212,9 @@ def _aws_checks(ctx: Context) -> list[Check]:
     role_checks, role_arn = _role(ctx, account)
     checks += role_checks
     checks.append(_pass_role(ctx, caller, role_arn))
+    from nikkei_deepar.steps.doctor_scheduler import scheduler_checks
+
+    checks += scheduler_checks(ctx, caller=caller, account=account)
     return checks
 
 
