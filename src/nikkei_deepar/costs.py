@@ -21,7 +21,7 @@ exact numbers matter.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -269,6 +269,37 @@ def endpoint_cost(
         _date(source, override_date),
         f"{instance_type} x{instance_count}, on demand",
         live_note=live_note,
+    )
+
+
+def variant_cost(
+    variant: Mapping[str, Any],
+    prices: Any,
+    *,
+    region: str | None,
+    live: Callable[[str], LivePrice | None],
+) -> EndpointCost | None:
+    """The cost of an endpoint with `variant` (deploy's variant: serverless + memory_mb, or instance_type
+    x instance_count) at `prices` (the `[costs]` settings), with `live(instance_type)` asked only when
+    the config names no price for the type. None when the variant is unknown."""
+    if variant.get("serverless"):
+        return endpoint_cost(
+            region=region,
+            serverless_memory_mb=int(variant.get("memory_mb") or 0) or None,
+            serverless_override=prices.serverless_gb_second_usd,
+            override_date=prices.price_date,
+        )
+    instance_type = variant.get("instance_type")
+    if not instance_type:
+        return None
+    instance_type = str(instance_type)
+    return endpoint_cost(
+        region=region,
+        instance_type=instance_type,
+        instance_count=int(variant.get("instance_count") or 1),
+        overrides=prices.hourly_usd,
+        override_date=prices.price_date,
+        live=None if instance_type in prices.hourly_usd else live(instance_type),
     )
 
 

@@ -16,6 +16,11 @@ from nikkei_deepar.config import format_duration
 from nikkei_deepar.costs import EndpointCost
 
 
+def utcnow() -> dt.datetime:
+    """The clock deploy and status read the expiry against (tests replace it)."""
+    return dt.datetime.now(dt.UTC)
+
+
 @dataclass(frozen=True)
 class ExpiryView:
     at: dt.datetime | None  # None: the endpoint has no expiry

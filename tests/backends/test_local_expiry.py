@@ -8,7 +8,7 @@ from pathlib import Path
 
 from nikkei_deepar.backends.base import EndpointConfigSpec, ModelSpec
 from nikkei_deepar.backends.local import LocalBackend
-from nikkei_deepar.backends.local_expiry import LocalExpiry
+from nikkei_deepar.backends.local.expiry import LocalExpiry
 from nikkei_deepar.output import Reporter
 
 NOW = dt.datetime(2026, 12, 6, 2, 0, tzinfo=dt.UTC)

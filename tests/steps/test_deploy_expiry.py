@@ -10,8 +10,9 @@ from typing import Any
 import boto3
 import pytest
 
+from nikkei_deepar import expiry
 from nikkei_deepar.errors import ExitCode, NotFoundError, UsageError
-from nikkei_deepar.steps import deploy, hosting, train
+from nikkei_deepar.steps import deploy, train
 from sagemaker_script import (
     ACCOUNT,
     REGION,
@@ -41,7 +42,7 @@ class WallClock:
 @pytest.fixture
 def wall(monkeypatch: pytest.MonkeyPatch) -> WallClock:
     clock = WallClock()
-    monkeypatch.setattr(hosting, "utcnow", clock)
+    monkeypatch.setattr(expiry, "utcnow", clock)
     return clock
 
 
@@ -196,7 +197,7 @@ def test_the_guard_uses_the_price_list_price(
     ctx = _ctx(hermetic_env, costs={"max_usd_per_day": 3.0})
     seed_prepared(ctx)
     _trained(ctx, sm_script)
-    with Stubber(ctx.gateway("pricing").client(REGION)) as stub:
+    with Stubber(ctx.aws.pricing.client(REGION)) as stub:
         stub.add_response("get_products", price_list_answer("0.1490000000"))
         with pytest.raises(UsageError, match=r"about \$3\.58/day .*AWS Price List API, fetched"):
             _deploy(ctx)

@@ -14,10 +14,10 @@ import pytest
 
 from nikkei_deepar.backends.base import EndpointConfigSpec, ModelSpec
 from nikkei_deepar.backends.local import LocalBackend
-from nikkei_deepar.backends.local_expiry import LocalExpiry
+from nikkei_deepar.backends.local.expiry import LocalExpiry
 from nikkei_deepar.output import Reporter
 from nikkei_deepar.state import Resource, StateStore
-from nikkei_deepar.steps import hosting
+from nikkei_deepar.steps import deploy
 
 
 def _deployed(home: Path, name: str = "nikkei-deepar") -> LocalBackend:
@@ -38,7 +38,7 @@ def _deployed(home: Path, name: str = "nikkei-deepar") -> LocalBackend:
 
 def test_schedule_expiry_on_the_local_backend(step_context: Callable[..., Any], hermetic_env: Path) -> None:
     ctx = step_context(backend="local")
-    view = hosting.schedule_expiry(ctx, "nikkei-deepar", dt.timedelta(hours=2), cost=None, created=None)
+    view = deploy.schedule_expiry(ctx, "nikkei-deepar", dt.timedelta(hours=2), cost=None, created=None)
     assert view.at is not None and view.schedule is None
     record = json.loads((hermetic_env / "local" / "expiry" / "nikkei-deepar.json").read_text())
     assert record["at"] == view.at.isoformat()
@@ -46,7 +46,7 @@ def test_schedule_expiry_on_the_local_backend(step_context: Callable[..., Any], 
     assert (
         "by this machine (checked whenever a command looks at the endpoint)" in ctx.reporter.stream.getvalue()
     )
-    hosting.schedule_expiry(ctx, "nikkei-deepar", None, cost=None, created=None)  # --expires-in off
+    deploy.schedule_expiry(ctx, "nikkei-deepar", None, cost=None, created=None)  # --expires-in off
     assert not (hermetic_env / "local" / "expiry" / "nikkei-deepar.json").exists()
 
 

@@ -139,6 +139,3 @@ class PricingGateway:
                 f"the Price List API could not be reached ({type(exc).__name__})"
             ) from None
         return parse_hosting_price(answer.get("PriceList") or [], instance_type=instance_type, region=region)
-
-
-Gateway = PricingGateway  # ctx.gateway("pricing") until the typed gateways of issue 10

@@ -173,6 +173,3 @@ class SchedulerGateway:
                     return False
                 raise
         return True
-
-
-Gateway = SchedulerGateway  # ctx.gateway("scheduler") until the typed gateways of issue 10

@@ -23,6 +23,7 @@ import datetime as dt
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from nikkei_deepar import expiry as expiry_clock
 from nikkei_deepar.backends.base import (
     ENDPOINT_FAILED,
     ENDPOINT_IN_SERVICE,
@@ -33,14 +34,13 @@ from nikkei_deepar.backends.base import (
     ServerlessSpec,
     TrainingState,
 )
-from nikkei_deepar.config import MANAGED_BY_KEY, MANAGED_BY_VALUE
+from nikkei_deepar.config import MANAGED_BY_KEY
 from nikkei_deepar.context import Context
-from nikkei_deepar.costs import EndpointCost
+from nikkei_deepar.costs import EndpointCost, over_budget, variant_cost
 from nikkei_deepar.errors import AwsError, JobFailedError, NotFoundError, UsageError
 from nikkei_deepar.expiry import ExpiryView
+from nikkei_deepar.ownership import is_ours, managed_by_tool, record, record_new
 from nikkei_deepar.state import Deployment, Job, Resource
-from nikkei_deepar.steps.hosting import check_budget, schedule_expiry, variant_cost
-from nikkei_deepar.steps.provision import is_ours
 from nikkei_deepar.steps.train import resource_name
 from nikkei_deepar.steps.wait import ENDPOINT_BACKOFF, poll, record_training_state
 
@@ -125,8 +125,8 @@ def run(
     if redeploy:
         job = _last_deployed_job(ctx, endpoint, given=job)
     variant = _variant(ctx)
-    cost = variant_cost(ctx, variant, region=backend.region) if backend.name == "sagemaker" else None
-    check_budget(ctx, cost)
+    cost = hosting_cost(ctx, variant)
+    _check_budget(ctx, cost)
     state = _completed_job(ctx, job)
     artifact = state.model_artifact
     if not artifact:
@@ -156,7 +156,16 @@ def run(
     model_arn = backend.create_model(
         ModelSpec(name=model, model_artifact=artifact, tags=tags, job=state.name)
     )
-    record_resource(ctx, "model", model, model_arn, job=state.name, endpoint=endpoint, artifact=artifact)
+    record_new(
+        ctx.store,
+        "model",
+        model,
+        by=backend,
+        arn=model_arn,
+        job=state.name,
+        endpoint=endpoint,
+        artifact=artifact,
+    )
     config = resource_name(endpoint, "c")
     config_arn = backend.create_endpoint_config(
         EndpointConfigSpec(
@@ -172,15 +181,23 @@ def run(
             ),
         )
     )
-    record_resource(
-        ctx, "endpoint-config", config, config_arn, job=state.name, endpoint=endpoint, model=model, **variant
+    record_new(
+        ctx.store,
+        "endpoint-config",
+        config,
+        by=backend,
+        arn=config_arn,
+        job=state.name,
+        endpoint=endpoint,
+        model=model,
+        **variant,
     )
 
     previous = current.config_name if current is not None else None
     if current is None:
         ctx.reporter.info(f"creating endpoint {endpoint} with {config}")
         arn = backend.create_endpoint(endpoint, config_name=config, tags=tags)
-        record_resource(ctx, "endpoint", endpoint, arn)
+        record_new(ctx.store, "endpoint", endpoint, by=backend, arn=arn)
     else:
         ctx.reporter.info(f"updating endpoint {endpoint}: {previous} -> {config} (blue/green)")
         backend.update_endpoint(endpoint, config_name=config)
@@ -243,6 +260,81 @@ def _cost_fields(cost: EndpointCost | None, expiry: ExpiryView) -> dict[str, Any
     if cost is not None:
         fields.update(cost=cost.to_data(), cost_note=cost.describe())
     return fields
+
+
+# -- cost and expiry ----------------------------------------------------------------------------------
+SCHEDULE_KIND = "schedule"
+
+
+def hosting_cost(ctx: Context, variant: dict[str, Any]) -> EndpointCost | None:
+    """What an endpoint with `variant` costs here (None when nothing is billed or the variant is unknown):
+    `[costs]`, else the backend's live price (the Price List API, cached a day), else the dated table."""
+    backend = ctx.backend
+    if not backend.bills:
+        return None
+    return variant_cost(variant, ctx.settings.costs, region=backend.region, live=backend.live_price)
+
+
+def _check_budget(ctx: Context, cost: EndpointCost | None) -> None:
+    """Refuse (exit 2) an endpoint whose projected daily cost is above `[costs] max_usd_per_day`."""
+    limit = ctx.settings.costs.max_usd_per_day
+    if limit is None or cost is None:
+        return
+    reason = over_budget(cost, limit)
+    if reason is not None:
+        raise UsageError(
+            f"deploy refused: {reason}",
+            hint="choose a smaller [endpoint] instance_type or instance_count, serverless = true, or raise "
+            "[costs] max_usd_per_day; nothing was created",
+            code="over-budget",
+        )
+
+
+def schedule_expiry(
+    ctx: Context,
+    endpoint: str,
+    span: dt.timedelta | None,
+    *,
+    cost: EndpointCost | None,
+    created: dt.datetime | None,
+) -> ExpiryView:
+    """Delete `endpoint` `span` from now (moving an earlier expiry), or, with no span, cancel its expiry."""
+    backend = ctx.backend
+    keeper = backend.expiry_keeper()
+    now = expiry_clock.utcnow()
+    if span is None:
+        recorded = [
+            r for r in ctx.store.load().live_resources(SCHEDULE_KIND) if r.extra.get("endpoint") == endpoint
+        ]
+        if recorded or not keeper.recorded:
+            keeper.clear(endpoint)
+        for r in recorded:
+            with ctx.store.update() as ledger:
+                ledger.mark_deleted(SCHEDULE_KIND, r.name)
+            ctx.reporter.info(f"endpoint {endpoint}: expiry removed (schedule {r.name} deleted)")
+        return ExpiryView(at=None, now=now, cost=cost)
+    scheduled = keeper.set(endpoint, now + span)
+    if scheduled.schedule is not None:
+        with ctx.store.update() as ledger:
+            extra = {"endpoint": endpoint, "at": scheduled.at.isoformat(), "role_arn": scheduled.role_arn}
+            existing = ledger.resource(SCHEDULE_KIND, scheduled.schedule)
+            if existing is not None and existing.live:
+                existing.extra.update(extra)
+            else:
+                ledger.record_resource(
+                    Resource(
+                        kind=SCHEDULE_KIND,
+                        name=scheduled.schedule,
+                        backend=backend.name,
+                        arn=None,
+                        region=backend.region,
+                        extra=extra,
+                    )
+                )
+    ctx.reporter.info(f"endpoint {endpoint}: deleted at {scheduled.at:%Y-%m-%d %H:%M} UTC by {scheduled.by}")
+    return ExpiryView(
+        at=scheduled.at, now=now, created=created or now, cost=cost, schedule=scheduled.schedule
+    )
 
 
 # -- options ------------------------------------------------------------------------------------------
@@ -354,20 +446,19 @@ def adopt_unrecorded(ctx: Context, endpoint: str) -> list[str]:
         ctx.reporter.warn(
             f"adopting {kind.replace('-', ' ')} {name}: tagged as ours but missing from the ledger"
         )
-    with ctx.store.update() as current:
-        # names carry their creation time: in name order they are in the ledger's (creation) order,
-        # which is the order retention keeps the newest by
-        for kind, name in found:
-            current.record_resource(
-                Resource(
-                    kind=kind,
-                    name=name,
-                    backend=backend.name,
-                    arn=None,
-                    region=backend.region,
-                    extra={"endpoint": endpoint, "adopted": True},
-                )
-            )
+    # names carry their creation time: in name order they are in the ledger's (creation) order, which is
+    # the order retention keeps the newest by
+    adopted = [
+        Resource(
+            kind=kind,
+            name=name,
+            backend=backend.name,
+            region=backend.region,
+            extra={"endpoint": endpoint, "adopted": True},
+        )
+        for kind, name in found
+    ]
+    record(ctx.store, *adopted)
     return [name for _, name in found]
 
 
@@ -377,14 +468,14 @@ def _check_ownership(ctx: Context, endpoint: str) -> None:
     if recorded is not None and recorded.live:
         return
     tags = ctx.backend.endpoint_tags(endpoint)
-    if tags.get(MANAGED_BY_KEY) != MANAGED_BY_VALUE:
+    if not managed_by_tool(tags):
         raise UsageError(
             f"endpoint {endpoint} exists but was not created by nikkei-deepar (no {MANAGED_BY_KEY} tag)",
             hint="set [endpoint] name to another name; this tool does not replace endpoints it does not own",
             code="endpoint-not-ours",
         )
     ctx.reporter.warn(f"adopting endpoint {endpoint}: tagged as ours but missing from the ledger")
-    record_resource(ctx, "endpoint", endpoint, None)
+    record_new(ctx.store, "endpoint", endpoint, by=ctx.backend)
 
 
 def _serves(ctx: Context, current: EndpointState, *, job: str, variant: dict[str, Any]) -> bool:
@@ -468,22 +559,6 @@ def _delete_broken(ctx: Context, current: EndpointState, *, timeout: float) -> N
     ctx.reporter.close()
     with ctx.store.update() as ledger:
         ledger.mark_deleted("endpoint", current.name)
-
-
-def record_resource(ctx: Context, kind: str, name: str, arn: str | None, **extra: Any) -> None:
-    """Write a resource the current backend just created to the ledger, at once (before anything else)."""
-    backend = ctx.backend
-    with ctx.store.update() as ledger:
-        ledger.record_resource(
-            Resource(
-                kind=kind,
-                name=name,
-                backend=backend.name,
-                arn=arn,
-                region=backend.region,
-                extra=extra,
-            )
-        )
 
 
 # -- retention ------------------------------------------------------------------------------------------

@@ -28,8 +28,7 @@ from typing import Any
 from nikkei_deepar.backends.base import JOB_COMPLETED, JOB_IN_PROGRESS
 from nikkei_deepar.context import Context
 from nikkei_deepar.errors import ExitCode, InterruptedError_, NikkeiError, UsageError
-from nikkei_deepar.output import error_entry
-from nikkei_deepar.steps.provision import aligned
+from nikkei_deepar.output import aligned, error_entry
 
 WQL = "test:mean_wQuantileLoss"
 STAGES = ("prepare", "train", "wait", "gate", "deploy")

@@ -2,8 +2,9 @@
 
 Shows the last data version, the last training job (its recorded and its live status, its metrics), the
 endpoint (status, instance type or serverless, what it costs per hour, day and month at the prices of
-`steps/hosting.py`: `[costs]`, the Price List API or the built-in table, and when it expires and what it
-will have cost by then), the last deployment, every resource the ledger holds, and drift both ways:
+`steps/deploy.py`'s hosting_cost: `[costs]`, the Price List API or the built-in table, and when it
+expires and what it will have cost by then), the last deployment, every resource the ledger holds, and
+drift both ways:
 - missing: live in the ledger, gone from where it lives;
 - untracked: tagged managed-by=nikkei-deepar with this config's project/stage tags, but not live in the
   ledger (an interrupted run, or a ledger restored from an old copy). `teardown` leaves those alone.
@@ -15,7 +16,7 @@ writes that are not the ledger's: the day-long price cache, and the local backen
 past its expiry when it is looked at, as AWS would have.)
 
 Asking the backend whether a recorded resource exists, what else carries the tool's tags, and what an
-endpoint config serves is `steps/status_probes.py`'s (one probe per backend, read-only); this module
+endpoint config serves is the backend's probe's (`Backend.probe()`, one per backend, read-only); this module
 turns the answers into views, drift and lines.
 """
 
@@ -24,14 +25,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from nikkei_deepar import expiry as expiry_clock
+from nikkei_deepar.backends.probe import Probe
 from nikkei_deepar.config import MANAGED_BY_KEY, MANAGED_BY_VALUE
 from nikkei_deepar.context import Context
 from nikkei_deepar.errors import AwsError, ExitCode
 from nikkei_deepar.expiry import ExpiryView
+from nikkei_deepar.output import aligned
 from nikkei_deepar.state import Ledger, Resource
-from nikkei_deepar.steps import hosting
-from nikkei_deepar.steps.provision import aligned
-from nikkei_deepar.steps.status_probes import Probe, make_probe
+from nikkei_deepar.steps.deploy import hosting_cost
 
 if TYPE_CHECKING:
     from nikkei_deepar.backends.base import Backend
@@ -130,7 +132,7 @@ def run(ctx: Context) -> StatusResult:
     base = _ledger_view(ctx, ledger)
     try:
         backend = ctx.backend
-        probe = make_probe(ctx, backend)
+        probe = backend.probe()
         region = backend.region
         job = _job(ledger, backend)
         endpoint = _endpoint(ctx, ledger, backend, probe)
@@ -157,7 +159,7 @@ def run(ctx: Context) -> StatusResult:
             **base,
         )
     notes = []
-    if backend.name == "sagemaker" and endpoint and endpoint.get("status"):
+    if backend.bills and endpoint and endpoint.get("status"):
         notes.append(
             "an endpoint bills every hour it exists, idle or not: `nikkei-deepar teardown` deletes it"
         )
@@ -258,10 +260,10 @@ def _endpoint(ctx: Context, ledger: Ledger, backend: Backend, probe: Probe) -> d
         "cost": None,
     }
     cost = None
-    if backend.name != "sagemaker":
+    if not backend.bills:
         view["cost_note"] = "runs on this machine: nothing is billed"
     else:
-        cost = hosting.variant_cost(ctx, variant or {}, region=backend.region)
+        cost = hosting_cost(ctx, variant or {})
         if cost is None:
             view["cost_note"] = "its variant is unknown: no price"
         else:
@@ -274,7 +276,7 @@ def _endpoint(ctx: Context, ledger: Ledger, backend: Backend, probe: Probe) -> d
         return view
     expiry = ExpiryView(
         at=scheduled.at if scheduled else None,
-        now=hosting.utcnow(),
+        now=expiry_clock.utcnow(),
         created=state.created,
         cost=cost,
         schedule=scheduled.schedule if scheduled else None,

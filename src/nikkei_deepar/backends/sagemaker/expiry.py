@@ -18,7 +18,7 @@ from nikkei_deepar.backends.expiry import Scheduled
 from nikkei_deepar.errors import NotFoundError
 
 if TYPE_CHECKING:
-    from nikkei_deepar.aws.iam import Gateway as IamGateway
+    from nikkei_deepar.aws.iam import IamGateway
     from nikkei_deepar.aws.scheduler import SchedulerGateway
 
 

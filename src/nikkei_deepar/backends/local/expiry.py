@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from nikkei_deepar.backends.expiry import Scheduled
-from nikkei_deepar.backends.local_files import NAME_RE, read_json, write_json
+from nikkei_deepar.backends.local.files import NAME_RE, read_json, write_json
 
 FOLDER = "expiry"
 BY = "this machine (checked whenever a command looks at the endpoint)"

@@ -14,13 +14,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from nikkei_deepar.backends.plan import Action, PlanItem
 from nikkei_deepar.config import Settings
 from nikkei_deepar.errors import ExitCode
+from nikkei_deepar.ownership import created_extra, is_ours, recorded_as_created
 from nikkei_deepar.state import Ledger, Resource
-from nikkei_deepar.steps.provision import Action, PlanItem, created_extra, is_ours, recorded_as_created
 
 if TYPE_CHECKING:
-    from nikkei_deepar.aws.iam import Gateway as IamGateway
+    from nikkei_deepar.aws.iam import IamGateway
 
 PURPOSE = "endpoint-expiry"
 _ADOPT = "tagged by nikkei-deepar but missing from the ledger (an earlier run was interrupted): recording it"

@@ -9,25 +9,26 @@ role). Without these, `deploy` stops before creating anything: better to hear it
 
 from __future__ import annotations
 
-from nikkei_deepar.context import Context
+from nikkei_deepar.backends.checks import Check, from_error, ok, problem
+from nikkei_deepar.backends.env import BackendEnv
 from nikkei_deepar.errors import AwsError, ExitCode
-from nikkei_deepar.steps.doctor import Check, _principal_arn, from_error, ok, problem
-from nikkei_deepar.steps.provision import is_ours
+from nikkei_deepar.ownership import is_ours
 
 SCHEDULER = "scheduler.amazonaws.com"
 _PROVISION = "run `nikkei-deepar provision`: it creates (or restores) it"
 
 
-def scheduler_checks(ctx: Context, *, caller: str, account: str) -> list[Check]:
+def scheduler_checks(env: BackendEnv, *, caller: str, principal: str | None, account: str) -> list[Check]:
+    """`principal`: the IAM principal to simulate for `caller` ("root", or None when it cannot be)."""
     from nikkei_deepar.policy import SCHEDULER_POLICY_NAME, same_policy, scheduler_policy, trusts_service
 
-    settings = ctx.settings
+    settings = env.settings
     if settings.endpoint.expiry() is None:
         return [
             Check("scheduler-role", "skipped", 'not needed: endpoints do not expire (expires_after = "off")')
         ]
     name = settings.aws.scheduler_role_name
-    iam = ctx.gateway("iam")
+    iam = env.aws.iam
     try:
         role = iam.get_role(name)
     except AwsError as exc:
@@ -43,7 +44,7 @@ def scheduler_checks(ctx: Context, *, caller: str, account: str) -> list[Check]:
                 code="scheduler-role-missing",
             )
         ]
-    ours = is_ours(role.tags, settings.aws.tags) or ctx.store.load().resource("role", name) is not None
+    ours = is_ours(role.tags, settings.aws.tags) or env.store.load().resource("role", name) is not None
     checks = [
         ok("scheduler-role", role.arn + (" (created by nikkei-deepar)" if ours else " (your own role)"))
     ]
@@ -59,7 +60,7 @@ def scheduler_checks(ctx: Context, *, caller: str, account: str) -> list[Check]:
                 code="scheduler-role-trust",
             )
         )
-    region = ctx.aws.region_name
+    region = env.aws.region_name
     wanted = scheduler_policy(endpoint=settings.endpoint.name, region=region, account=account)
     try:
         current = iam.inline_policy(name, SCHEDULER_POLICY_NAME)
@@ -67,7 +68,7 @@ def scheduler_checks(ctx: Context, *, caller: str, account: str) -> list[Check]:
         checks.append(
             Check("scheduler-policy", "warning", f"could not read its policy ({exc.code})", fix=exc.hint)
         )
-        return [*checks, _pass_role(ctx, caller, role.arn)]
+        return [*checks, _pass_role(env, caller, principal, role.arn)]
     if same_policy(current, wanted):
         checks.append(ok("scheduler-policy", f"may delete endpoint {settings.endpoint.name}, nothing else"))
     elif not ours:
@@ -95,13 +96,12 @@ def scheduler_checks(ctx: Context, *, caller: str, account: str) -> list[Check]:
                 code="scheduler-policy",
             )
         )
-    checks.append(_pass_role(ctx, caller, role.arn))
+    checks.append(_pass_role(env, caller, principal, role.arn))
     return checks
 
 
-def _pass_role(ctx: Context, caller: str, role_arn: str) -> Check:
-    iam = ctx.gateway("iam")
-    principal = _principal_arn(caller, lookup=iam.role_arn)
+def _pass_role(env: BackendEnv, caller: str, principal: str | None, role_arn: str) -> Check:
+    iam = env.aws.iam
     if principal == "root":
         return ok("scheduler-pass-role", "the account's root user may pass any role")
     if principal is None:
