@@ -15,6 +15,14 @@ model or config created just before an interruption (after the Create call retur
 ledger write) is found by the next deploy through that tag and adopted into the ledger, so retention
 and teardown treat it like any other: nothing is duplicated or orphaned. Only names with this
 endpoint's prefixes are listed, and nothing without the tool's managed-by tag is ever adopted.
+
+Cost and expiry (issue 15). Before anything is created, the endpoint is priced (`hosting_cost`:
+`[costs]`, else the backend's live price, else the dated table) and refused (exit 2) above `[costs]
+max_usd_per_day`. Once the endpoint is known to be the tool's (or absent), and still before anything is
+created or changed, its deletion is set `[endpoint] expires_after` / `--expires-in` from now through the
+backend's expiry keeper (SageMaker: an EventBridge Scheduler schedule, recorded in the ledger at once);
+every deploy, even one that changes nothing else, moves it. `--redeploy` deploys the ledger's last
+deployed job for this endpoint, which brings back an endpoint that expired.
 """
 
 from __future__ import annotations
