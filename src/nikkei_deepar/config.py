@@ -158,6 +158,7 @@ class DataSettings(_Section):
     date_order: Literal["auto", "ymd", "mdy", "dmy"] = "auto"
     calendar: Literal["trading_days", "calendar_days"] = "calendar_days"
     test_windows: Annotated[int, Field(ge=1, le=50)] = 1
+    accept_outliers: bool = False
 
 
 class Hyperparameters(_Section):
