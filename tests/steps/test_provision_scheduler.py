@@ -60,7 +60,11 @@ def test_created_least_privilege_and_recorded(make: MakeCtx) -> None:
     assert tags == {"project": "nikkei-deepar", "stage": "test", "managed-by": "nikkei-deepar"}
     recorded = ctx.store.load().resource("role", NAME)
     assert recorded is not None and recorded.arn == role["Arn"]
-    assert recorded.extra == {"created": True, "purpose": "endpoint-expiry"}
+    assert (recorded.created, recorded.adopted, recorded.extra) == (
+        True,
+        False,
+        {"purpose": "endpoint-expiry"},
+    )
     assert result.to_data()["scheduler_role"] == NAME
 
     again = provision.run(make(), dry_run=False)

@@ -311,9 +311,7 @@ def schedule_expiry(
     keeper = backend.expiry_keeper()
     now = expiry_clock.utcnow()
     if span is None:
-        recorded = [
-            r for r in ctx.store.load().live_resources(SCHEDULE_KIND) if r.extra.get("endpoint") == endpoint
-        ]
+        recorded = [r for r in ctx.store.load().live_resources(SCHEDULE_KIND) if r.endpoint == endpoint]
         if recorded or not keeper.recorded:
             keeper.clear(endpoint)
         for r in recorded:
@@ -324,7 +322,7 @@ def schedule_expiry(
     scheduled = keeper.set(endpoint, now + span)
     if scheduled.schedule is not None:
         with ctx.store.update() as ledger:
-            extra = {"endpoint": endpoint, "at": scheduled.at.isoformat(), "role_arn": scheduled.role_arn}
+            extra = {"at": scheduled.at.isoformat(), "role_arn": scheduled.role_arn}
             existing = ledger.resource(SCHEDULE_KIND, scheduled.schedule)
             if existing is not None and existing.live:
                 existing.extra.update(extra)
@@ -334,8 +332,8 @@ def schedule_expiry(
                         kind=SCHEDULE_KIND,
                         name=scheduled.schedule,
                         backend=backend.name,
-                        arn=None,
                         region=backend.region,
+                        endpoint=endpoint,
                         extra=extra,
                     )
                 )

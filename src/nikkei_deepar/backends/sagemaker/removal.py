@@ -73,7 +73,7 @@ class AwsRemover:
         found = self.env.aws.scheduler.get_expiry(r.name)
         if found is None:
             return replace(item, action="gone", reason="not found: already deleted (or it ran)")
-        endpoint = str(r.extra.get("endpoint", ""))
+        endpoint = r.endpoint or ""
         if not found.deletes(endpoint, region=self.region):
             return replace(
                 item, reason=f"no longer the expiry of endpoint {endpoint}: changed by someone else"

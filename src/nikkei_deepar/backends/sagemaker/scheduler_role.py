@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from nikkei_deepar.backends.plan import Action, PlanItem
 from nikkei_deepar.config import Settings
 from nikkei_deepar.errors import ExitCode
-from nikkei_deepar.ownership import created_extra, is_ours, recorded_as_created
+from nikkei_deepar.ownership import is_ours, recorded_as_created
 from nikkei_deepar.state import Ledger, Resource
 
 if TYPE_CHECKING:
@@ -172,6 +172,14 @@ class SchedulerRolePlan:
         return None
 
     def _record_role(self, arn: str, adopted: bool) -> str | None:
-        extra = {**created_extra(adopted=adopted), "purpose": PURPOSE}
-        self._record(Resource(kind="role", name=self.name, arn=arn, extra=extra))
+        self._record(
+            Resource(
+                kind="role",
+                name=self.name,
+                arn=arn,
+                created=True,
+                adopted=adopted,
+                extra={"purpose": PURPOSE},
+            )
+        )
         return None
