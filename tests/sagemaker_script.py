@@ -619,7 +619,7 @@ def seed_prepared(ctx: Any, *, with_role: bool = True, series: Any = None, uploa
             ],
         }
         role_arn = iam.create_role(RoleName=ROLE, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
-        create_scheduler_role(settings.aws.scheduler_role_name, endpoint=settings.endpoint.name)
+        create_scheduler_role(settings.scheduler_role_name(), endpoint=settings.endpoint.name)
     hp = settings.training.hyperparameters
     version = DataVersion(
         sha256=sha,
@@ -645,7 +645,9 @@ def seed_prepared(ctx: Any, *, with_role: bool = True, series: Any = None, uploa
     return version
 
 
-def create_scheduler_role(name: str = "nikkei-deepar-scheduler", *, endpoint: str = "nikkei-deepar") -> str:
+def create_scheduler_role(
+    name: str = "nikkei-deepar-dev-scheduler", *, endpoint: str = "nikkei-deepar-dev"
+) -> str:
     """The role EventBridge Scheduler runs an endpoint's expiry as, as `provision` makes it (in moto)."""
     import boto3
 

@@ -26,7 +26,7 @@ FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "prices" / "long" /
 BUCKET = "nikkei-deepar-expiry-bucket"
 ENDPOINT = "nikkei-expiry"
 SCHEDULE = f"{ENDPOINT}-expiry"
-SCHEDULER_ROLE = "nikkei-deepar-scheduler"
+SCHEDULER_ROLE = f"{ENDPOINT}-scheduler"
 CONFIG = f"""
 [aws]
 region = "{REGION}"
@@ -104,7 +104,7 @@ def test_deploy_schedules_the_deletion_redeploy_moves_it_teardown_removes_all(
     first = _at(found["ScheduleExpression"])
     assert _near(first, before + dt.timedelta(hours=24))
     assert deployed["expiry"]["expires_at"] == first.isoformat()
-    assert "EventBridge Scheduler schedule nikkei-expiry-expiry" in done.stderr
+    assert f"EventBridge Scheduler schedule {SCHEDULE}" in done.stderr
 
     # a redeploy (here: the same job, nothing else to change) moves it
     shell("deploy", "--expires-in", "3h")

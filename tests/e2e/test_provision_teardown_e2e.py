@@ -102,8 +102,8 @@ def snapshot() -> dict[str, Any]:
 
 
 def simulate_deploy(home: Path, name: str) -> None:
-    """What `deploy` leaves: tagged hosting resources, each recorded in the ledger."""
-    hosting(name, OURS)
+    """What `deploy` leaves: tagged hosting resources (with their endpoint's name), each recorded."""
+    hosting(name, {**OURS, "nikkei-deepar:endpoint": name})
     store = StateStore(home)
     with store.update() as ledger:
         for kind in ("model", "endpoint-config", "endpoint"):
@@ -154,7 +154,7 @@ def test_provision_twice_then_teardown_all_restores_the_account(
         "endpoint-config nd-e2e-endpoint",
         "model nd-e2e-endpoint",
         "role nd-e2e-role",
-        "role nikkei-deepar-scheduler",
+        "role nikkei-deepar-e2e-scheduler",  # {endpoint}-scheduler: the endpoint is {project}-{stage}
         "bucket nd-e2e-bucket",
     ]
     assert result["left_alone"] == ["endpoint someone-elses", "endpoint users-untagged"]

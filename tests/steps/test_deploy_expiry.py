@@ -25,10 +25,10 @@ from sagemaker_script import (
     stderr_of,
 )
 
-EP = "nikkei-deepar"
+EP = "nikkei-deepar-dev"  # the default: {project}-{stage}
 SCHEDULE = f"{EP}-expiry"
 NOW = dt.datetime(2026, 12, 6, 2, 0, 30, tzinfo=dt.UTC)
-SCHEDULER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/nikkei-deepar-scheduler"
+SCHEDULER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/{EP}-scheduler"
 
 
 class WallClock:
@@ -95,9 +95,7 @@ def test_deploy_schedules_the_endpoints_deletion_by_aws(ctx: Any, sm_script: Any
     assert result.expiry is not None and result.expiry["expires_at"] == "2026-12-07T02:00:00+00:00"
     assert result.expiry["enforced_by"] == SCHEDULE
     assert "expiry: expires 2026-12-07 02:00 UTC (in 23h59m)" in "\n".join(result.to_lines())
-    assert "deleted at 2026-12-07 02:00 UTC by EventBridge Scheduler schedule nikkei-deepar-expiry" in (
-        stderr_of(ctx)
-    )
+    assert f"deleted at 2026-12-07 02:00 UTC by EventBridge Scheduler schedule {SCHEDULE}" in (stderr_of(ctx))
 
 
 def test_expires_in_overrides_and_every_deploy_moves_the_expiry(
@@ -142,10 +140,8 @@ def test_serverless_endpoints_get_no_schedule(
 def test_no_scheduler_role_means_nothing_is_created(aws: None, hermetic_env: Path, sm_script: Any) -> None:
     ctx = _ctx(hermetic_env)
     seed_prepared(ctx)
-    boto3.client("iam").delete_role_policy(
-        RoleName="nikkei-deepar-scheduler", PolicyName="nikkei-deepar-expiry"
-    )
-    boto3.client("iam").delete_role(RoleName="nikkei-deepar-scheduler")
+    boto3.client("iam").delete_role_policy(RoleName=f"{EP}-scheduler", PolicyName="nikkei-deepar-expiry")
+    boto3.client("iam").delete_role(RoleName=f"{EP}-scheduler")
     _trained(ctx, sm_script)
     with pytest.raises(NotFoundError) as info:
         _deploy(ctx)
@@ -246,7 +242,7 @@ def test_redeploy_brings_back_the_last_deployed_job(ctx: Any, sm_script: Any) ->
 
 def test_redeploy_with_nothing_ever_deployed(ctx: Any, sm_script: Any) -> None:
     _trained(ctx, sm_script)
-    with pytest.raises(NotFoundError, match="nothing was ever deployed on endpoint nikkei-deepar"):
+    with pytest.raises(NotFoundError, match=f"nothing was ever deployed on endpoint {EP}"):
         _deploy(ctx, redeploy=True)
 
 
@@ -266,7 +262,7 @@ def test_status_shows_when_it_expires_and_the_cost_by_then(ctx: Any, sm_script: 
     hours = (dt.datetime(2026, 12, 6, 8, tzinfo=dt.UTC) - created).total_seconds() / 3600
     assert endpoint["expiry"]["cost_by_expiry_usd"] == pytest.approx(round(0.149 * max(hours, 0), 2))
     text = "\n".join(result.to_lines())
-    assert "expiry: expires 2026-12-06 08:00 UTC (in 3h59m), by schedule nikkei-deepar-expiry" in text
+    assert f"expiry: expires 2026-12-06 08:00 UTC (in 3h59m), by schedule {SCHEDULE}" in text
 
 
 def test_status_after_the_schedule_ran(ctx: Any, sm_script: Any) -> None:

@@ -13,7 +13,8 @@ from nikkei_deepar.errors import ExitCode
 from nikkei_deepar.steps import doctor, provision
 from sagemaker_script import make_context, settings_for
 
-NAME = "nikkei-deepar-scheduler"
+ENDPOINT = "nikkei-deepar-dev"  # the default {project}-{stage}
+NAME = f"{ENDPOINT}-scheduler"
 
 
 def _ctx(home: Path, **sections: Any) -> Any:
@@ -40,7 +41,7 @@ def test_after_provision_everything_is_in_place(ctx: Any) -> None:
         "scheduler-pass-role",
     ]
     assert checks["scheduler-role"].detail.endswith(f":role/{NAME} (created by nikkei-deepar)")
-    assert checks["scheduler-policy"].detail == "may delete endpoint nikkei-deepar, nothing else"
+    assert checks["scheduler-policy"].detail == f"may delete endpoint {ENDPOINT}, nothing else"
     # moto has no policy simulator: a warning naming what the caller needs
     assert checks["scheduler-pass-role"].status == "warning"
     assert "iam:PassedToService = scheduler.amazonaws.com" in (checks["scheduler-pass-role"].fix or "")
@@ -67,7 +68,8 @@ def test_not_needed_when_nothing_expires(aws: None, hermetic_env: Path) -> None:
 
 
 def test_a_policy_for_another_endpoint_is_a_problem(ctx: Any, hermetic_env: Path) -> None:
-    result = doctor.run(_ctx(hermetic_env, endpoint={"name": "renamed"}))
+    # the config names the role, then the endpoint changes: the role's policy still names the old one
+    result = doctor.run(_ctx(hermetic_env, aws={"scheduler_role_name": NAME}, endpoint={"name": "renamed"}))
     [check] = result.problems
     assert (check.name, check.code) == ("scheduler-policy", "scheduler-policy")
     assert "could not delete endpoint renamed" in check.detail

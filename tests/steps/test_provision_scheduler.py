@@ -18,19 +18,21 @@ from nikkei_deepar.steps import provision, teardown
 
 REGION = "ap-northeast-1"
 ACCOUNT = "123456789012"
-NAME = "nikkei-deepar-scheduler"
+ENDPOINT = "nikkei-deepar-test"  # the default {project}-{stage} of the tags below
+NAME = f"{ENDPOINT}-scheduler"
 MakeCtx = Callable[..., Context]
 
 
 @pytest.fixture
 def make(step_context: MakeCtx, aws: None) -> MakeCtx:
-    def build(**sections: Any) -> Context:
+    def build(*, aws_extra: dict[str, Any] | None = None, **sections: Any) -> Context:
         aws_settings = {
             "region": REGION,
             "bucket": "nd-sched-bucket",
             "role_name": "nd-sched-exec",
             "max_attempts": 1,
             "tags": {"project": "nikkei-deepar", "stage": "test"},
+            **(aws_extra or {}),
         }
         return step_context(aws=aws_settings, **sections)
 
@@ -54,7 +56,7 @@ def test_created_least_privilege_and_recorded(make: MakeCtx) -> None:
     assert same_policy(role["AssumeRolePolicyDocument"], scheduler_trust_policy(ACCOUNT))
     assert iamc().list_role_policies(RoleName=NAME)["PolicyNames"] == [SCHEDULER_POLICY_NAME]
     document = iamc().get_role_policy(RoleName=NAME, PolicyName=SCHEDULER_POLICY_NAME)["PolicyDocument"]
-    assert same_policy(document, scheduler_policy(endpoint="nikkei-deepar", region=REGION, account=ACCOUNT))
+    assert same_policy(document, scheduler_policy(endpoint=ENDPOINT, region=REGION, account=ACCOUNT))
     assert iamc().list_attached_role_policies(RoleName=NAME)["AttachedPolicies"] == []
     tags = {t["Key"]: t["Value"] for t in iamc().list_role_tags(RoleName=NAME)["Tags"]}
     assert tags == {"project": "nikkei-deepar", "stage": "test", "managed-by": "nikkei-deepar"}
@@ -84,7 +86,7 @@ def test_no_role_when_nothing_expires(make: MakeCtx) -> None:
     assert NAME not in [r["RoleName"] for r in iamc().list_roles()["Roles"]]
 
 
-def test_drift_and_a_renamed_endpoint_are_fixed(make: MakeCtx) -> None:
+def test_drift_is_fixed(make: MakeCtx) -> None:
     provision.run(make(), dry_run=False)
     iamc().update_assume_role_policy(
         RoleName=NAME,
@@ -101,7 +103,12 @@ def test_drift_and_a_renamed_endpoint_are_fixed(make: MakeCtx) -> None:
             }
         ),
     )  # the aws:SourceAccount condition removed
-    result = provision.run(make(endpoint={"name": "renamed"}), dry_run=False)
+    iamc().put_role_policy(
+        RoleName=NAME,
+        PolicyName=SCHEDULER_POLICY_NAME,
+        PolicyDocument=json.dumps(scheduler_policy(endpoint="someone-elses", region=REGION, account=ACCOUNT)),
+    )
+    result = provision.run(make(), dry_run=False)
     assert items(result) == {
         "scheduler-role": "ok",
         "scheduler-role.trust-policy": "fix",
@@ -110,7 +117,21 @@ def test_drift_and_a_renamed_endpoint_are_fixed(make: MakeCtx) -> None:
     role = iamc().get_role(RoleName=NAME)["Role"]
     assert same_policy(role["AssumeRolePolicyDocument"], scheduler_trust_policy(ACCOUNT))
     document = iamc().get_role_policy(RoleName=NAME, PolicyName=SCHEDULER_POLICY_NAME)["PolicyDocument"]
-    assert document["Statement"][0]["Resource"] == f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/renamed"
+    assert document["Statement"][0]["Resource"] == f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/{ENDPOINT}"
+
+
+def test_each_endpoint_has_its_own_role_unless_one_is_named(make: MakeCtx) -> None:
+    provision.run(make(), dry_run=False)
+    renamed = provision.run(make(endpoint={"name": "renamed"}), dry_run=False)
+    assert items(renamed) == {"scheduler-role": "create", "scheduler-role.inline-policy": "create"}
+    names = {r["RoleName"] for r in iamc().list_roles()["Roles"]}
+    assert {NAME, "renamed-scheduler"} <= names  # a stage's endpoint never borrows another's role
+    # a role named in the config follows the endpoint: its policy is rewritten for the new name
+    named = {"scheduler_role_name": NAME}
+    result = provision.run(make(aws_extra=named, endpoint={"name": "moved"}), dry_run=False)
+    assert items(result)["scheduler-role.inline-policy"] == "fix"
+    document = iamc().get_role_policy(RoleName=NAME, PolicyName=SCHEDULER_POLICY_NAME)["PolicyDocument"]
+    assert document["Statement"][0]["Resource"].endswith(":endpoint/moved")
 
 
 @pytest.mark.parametrize(

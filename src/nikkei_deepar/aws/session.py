@@ -2,7 +2,8 @@
 
 Nothing here runs at import time: `import boto3` happens on the first client a command asks for, so
 `--help` and the local backend never pay for it. `AWS_ENDPOINT_URL` (used by the tests' moto server) is
-honoured by boto3 itself.
+honoured by boto3 itself. Every client checks each request against its service model before sending
+it (`_refuse_bad_shapes`, aws/shapes.py).
 
 Start-up cost. Building a client is mostly botocore parsing its service model (JSON, ~4 MB for
 SageMaker) into hundreds of thousands of dicts and lists that live as long as the process. Python's
@@ -27,7 +28,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 from nikkei_deepar.aws.errors import aws_errors
-from nikkei_deepar.errors import AwsError
+from nikkei_deepar.errors import AwsError, ConfigError
 
 
 class AwsClients:
@@ -88,6 +89,7 @@ class AwsClients:
             started = time.perf_counter()
             with _collector_paused():
                 self._clients[service] = self.session.client(service, config=cfg)
+            self._clients[service].meta.events.register("before-parameter-build", _refuse_bad_shapes)
             _freeze_at_exit()
             if self._on_call is not None:
                 self._on_call(f"{service} client ready in {time.perf_counter() - started:.2f}s")
@@ -106,6 +108,23 @@ class AwsClients:
         self._on_call(
             f"{model.service_model.service_name}.{model.name}: HTTP {meta.get('HTTPStatusCode')} "
             f"request-id {meta.get('RequestId', '-')}" + (f" after {attempts} retries" if attempts else "")
+        )
+
+
+def _refuse_bad_shapes(params: dict[str, Any], model: Any, **_: Any) -> None:
+    """The last line before anything is sent: a request its service model refuses (enum, pattern,
+    length, range; see aws/shapes.py) never leaves the machine. The steps check their requests before
+    the first mutating call; this catches whatever they did not foresee."""
+    from nikkei_deepar.aws.shapes import operation_problems
+
+    found = operation_problems(model, params)
+    if found:
+        raise ConfigError(
+            f"{model.service_model.service_name} {model.name}: AWS would refuse this request "
+            f"({len(found)} problem{'s' if len(found) != 1 else ''}); nothing was sent",
+            problems=[p.line() for p in found[:10]],
+            hint="`nikkei-deepar config validate` names the config key behind each value",
+            code="request-shape",
         )
 
 

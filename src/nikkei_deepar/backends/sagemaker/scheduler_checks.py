@@ -27,7 +27,7 @@ def scheduler_checks(env: BackendEnv, *, caller: str, principal: str | None, acc
         return [
             Check("scheduler-role", "skipped", 'not needed: endpoints do not expire (expires_after = "off")')
         ]
-    name = settings.aws.scheduler_role_name
+    name = settings.scheduler_role_name()
     iam = env.aws.iam
     try:
         role = iam.get_role(name)

@@ -38,7 +38,7 @@ class SchedulerRolePlan:
         region: str,
         record: Callable[[Resource], None],
     ) -> None:
-        self.name = settings.aws.scheduler_role_name
+        self.name = settings.scheduler_role_name()
         self.endpoint = settings.endpoint.name
         self.wanted = settings.endpoint.expiry() is not None
         self.tags = settings.resource_tags()
