@@ -32,7 +32,9 @@ def test_trust_is_scheduler_only_and_limited_to_this_account() -> None:
     }
     assert trusts_service(doc, "scheduler.amazonaws.com")
     assert not trusts_sagemaker(doc)
-    assert not trusts_service(trust_policy(), "scheduler.amazonaws.com")
+    assert not trusts_service(
+        trust_policy(account=ACCOUNT, region="ap-northeast-1"), "scheduler.amazonaws.com"
+    )
 
 
 def test_permission_is_delete_endpoint_on_this_endpoint_only() -> None:
