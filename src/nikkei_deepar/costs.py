@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from nikkei_deepar.prices import LivePrice
@@ -316,3 +316,25 @@ def over_budget(cost: EndpointCost, max_usd_per_day: float | None) -> str | None
 
 def _date(source: str, override_date: str | None) -> str | None:
     return override_date if source == "config" else PRICE_DATE
+
+
+class Billing(Protocol):
+    """What pricing asks of a backend (the Backend interface has these): whether it bills, where, and
+    its live price for an instance type."""
+
+    @property
+    def bills(self) -> bool: ...
+
+    @property
+    def region(self) -> str | None: ...
+
+    def live_price(self, instance_type: str) -> LivePrice | None: ...
+
+
+def hosting_cost(backend: Billing, variant: Mapping[str, Any], prices: Any) -> EndpointCost | None:
+    """What an endpoint with `variant` costs on `backend` (None when nothing is billed or the variant is
+    unknown): `[costs]` (`prices`), else the backend's live price (the Price List API, cached a day),
+    else the dated table. One answer for `deploy` (and its budget guard) and `status`."""
+    if not backend.bills:
+        return None
+    return variant_cost(variant, prices, region=backend.region, live=backend.live_price)

@@ -43,7 +43,7 @@ from nikkei_deepar.backends.base import (
 from nikkei_deepar.backends.specs import endpoint_config_spec, endpoint_tags, resource_name
 from nikkei_deepar.config import MANAGED_BY_KEY, OWNER_KEYS
 from nikkei_deepar.context import Context
-from nikkei_deepar.costs import EndpointCost, over_budget, variant_cost
+from nikkei_deepar.costs import EndpointCost, hosting_cost, over_budget
 from nikkei_deepar.errors import AwsError, JobFailedError, NotFoundError, UsageError
 from nikkei_deepar.expiry import ExpiryView
 from nikkei_deepar.ownership import is_ours, managed_by_tool, record, record_new, whose
@@ -129,7 +129,7 @@ def run(
     if redeploy:
         job = _last_deployed_job(ctx, endpoint, given=job)
     variant = _variant(ctx)
-    cost = hosting_cost(ctx, variant)
+    cost = hosting_cost(ctx.backend, variant, ctx.settings.costs)
     _check_budget(ctx, cost)
     backend.check_requests("deploy")
     state = _completed_job(ctx, job)
@@ -258,15 +258,6 @@ def _cost_fields(cost: EndpointCost | None, expiry: ExpiryView) -> dict[str, Any
 
 # -- cost and expiry ----------------------------------------------------------------------------------
 SCHEDULE_KIND = "schedule"
-
-
-def hosting_cost(ctx: Context, variant: dict[str, Any]) -> EndpointCost | None:
-    """What an endpoint with `variant` costs here (None when nothing is billed or the variant is unknown):
-    `[costs]`, else the backend's live price (the Price List API, cached a day), else the dated table."""
-    backend = ctx.backend
-    if not backend.bills:
-        return None
-    return variant_cost(variant, ctx.settings.costs, region=backend.region, live=backend.live_price)
 
 
 def _check_budget(ctx: Context, cost: EndpointCost | None) -> None:

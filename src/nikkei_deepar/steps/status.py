@@ -2,7 +2,7 @@
 
 Shows the last data version, the last training job (its recorded and its live status, its metrics), the
 endpoint (status, instance type or serverless, what it costs per hour, day and month at the prices of
-`steps/deploy.py`'s hosting_cost: `[costs]`, the Price List API or the built-in table, and when it
+`costs.hosting_cost` (as `deploy` prices it): `[costs]`, the Price List API or the built-in table, and when it
 expires and what it will have cost by then), the last deployment, every resource the ledger holds, and
 drift both ways:
 - missing: live in the ledger, gone from where it lives;
@@ -29,11 +29,11 @@ from nikkei_deepar import expiry as expiry_clock
 from nikkei_deepar.backends.probe import Probe
 from nikkei_deepar.config import MANAGED_BY_KEY, MANAGED_BY_VALUE
 from nikkei_deepar.context import Context
+from nikkei_deepar.costs import hosting_cost
 from nikkei_deepar.errors import AwsError, ExitCode
 from nikkei_deepar.expiry import ExpiryView
 from nikkei_deepar.output import aligned, metric_lines, number
 from nikkei_deepar.state import Ledger, Resource
-from nikkei_deepar.steps.deploy import hosting_cost
 
 if TYPE_CHECKING:
     from nikkei_deepar.backends.base import Backend
@@ -266,7 +266,7 @@ def _endpoint(ctx: Context, ledger: Ledger, backend: Backend, probe: Probe) -> d
     if not backend.bills:
         view["cost_note"] = "runs on this machine: nothing is billed"
     else:
-        cost = hosting_cost(ctx, variant or {})
+        cost = hosting_cost(ctx.backend, variant or {}, ctx.settings.costs)
         if cost is None:
             view["cost_note"] = "its variant is unknown: no price"
         else:
