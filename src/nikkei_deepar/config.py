@@ -16,6 +16,7 @@ import json
 import os
 import re
 import tomllib
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,20 +31,56 @@ MANAGED_BY_KEY = "managed-by"
 MANAGED_BY_VALUE = "nikkei-deepar"
 DEFAULT_CONFIG_NAME = "nikkei-deepar.toml"
 
+# Every pattern is matched whole (`fullmatch`: `$` would let a trailing newline through) and spelled
+# in ASCII where AWS wants ASCII (`\w` is Unicode in Python, not in IAM).
 # S3 bucket naming rules (moto only checks the length; AWS checks all of these).
-_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_IP_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
-# IAM role names: 1-64 of [\w+=,.@-].
-_ROLE_RE = re.compile(r"^[\w+=,.@-]{1,64}$")
+_BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_IP_RE = re.compile(r"\d+\.\d+\.\d+\.\d+")
+# IAM role names: 1-64 of [A-Za-z0-9_+=,.@-] (the IAM API's pattern [\w+=,.@-]+, ASCII only).
+_ROLE_RE = re.compile(r"[A-Za-z0-9_+=,.@-]{1,64}")
 # SageMaker resource names: [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}.
-_SM_NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
-_REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
-_FREQ_RE = re.compile(r"^([1-9]\d*)?(M|W|D|H|min)$")
-_TAG_KEY_RE = re.compile(r"^[\w.:/=+\-@ ]{1,128}$")
+_SM_NAME_RE = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+_REGION_RE = re.compile(r"[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d{1,2}")
+_FREQ_RE = re.compile(r"([1-9]\d*)?(M|W|D|H|min)")
+_INSTANCE_RE = re.compile(r"ml\.[a-z0-9]+\.[a-z0-9]+")
+# Named profiles: the section names botocore reads; no spaces or control characters here.
+_PROFILE_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+@=,:/-]{0,127}")
+# A KMS key id, key ARN, alias name or alias ARN (what SSEKMSKeyId and KmsKeyId accept).
+_KMS_RE = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    r"|mrk-[0-9a-fA-F]{32}"
+    r"|alias/[A-Za-z0-9/_-]{1,250}"
+    r"|arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key/[A-Za-z0-9-]{1,128}|alias/[A-Za-z0-9/_-]{1,250})"
+)
+# Tag keys and values: Unicode letters, digits, spaces and _.:/=+-@ (AWS's [\p{L}\p{Z}\p{N}_.:/=+\-@]*).
+_TAG_PUNCT = set("_.:/=+-@")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _tag_text(text: str) -> bool:
+    return all(c.isalnum() or c in _TAG_PUNCT or unicodedata.category(c) == "Zs" for c in text)
+
+
+def _no_control(value: Any) -> Any:
+    """No setting may hold a control character (a newline, ESC, NUL...): none is meaningful in a
+    name, a path or a URL, and each one could forge a line of output or a header."""
+    texts = [value] if isinstance(value, str) else []
+    if isinstance(value, dict):
+        texts = [t for pair in value.items() for t in pair if isinstance(t, str)]
+    for text in texts:
+        if (bad := _CONTROL_RE.search(text)) is not None:
+            raise ValueError(f"holds a control character (U+{ord(bad.group()):04X}) (got {text!r})")
+    return value
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    # allow_inf_nan=False: `inf` or `nan` in a price, a rate or a threshold is always a mistake
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _plain_text(cls, v: Any) -> Any:
+        return _no_control(v)
 
 
 class AwsSettings(_Section):
@@ -60,7 +97,7 @@ class AwsSettings(_Section):
     @field_validator("region")
     @classmethod
     def _region(cls, v: str | None) -> str | None:
-        if v is not None and not _REGION_RE.match(v):
+        if v is not None and not _REGION_RE.fullmatch(v):
             raise ValueError(f"not an AWS region name such as ap-northeast-1 (got {v!r})")
         return v
 
@@ -69,7 +106,7 @@ class AwsSettings(_Section):
     def _bucket(cls, v: str | None) -> str | None:
         if v is None:
             return v
-        if not _BUCKET_RE.match(v) or ".." in v or _IP_RE.match(v) or v.startswith("xn--"):
+        if not _BUCKET_RE.fullmatch(v) or ".." in v or _IP_RE.fullmatch(v) or v.startswith("xn--"):
             raise ValueError(
                 "S3 bucket names are 3-63 characters of a-z, 0-9, '.' and '-', starting and ending "
                 f"with a letter or digit (got {v!r})"
@@ -80,25 +117,52 @@ class AwsSettings(_Section):
     @classmethod
     def _prefix(cls, v: str) -> str:
         v = v.strip("/")
-        if not v or any(c in v for c in '\\{}^%`[]"<>~#|') or len(v) > 200:
+        if not v or any(c in v for c in '\\{}^%`[]"<>~#|') or len(v) > 200 or not v.isascii():
             raise ValueError(f"must be a plain S3 key prefix such as nikkei-deepar (got {v!r})")
         return v
 
     @field_validator("role_name")
     @classmethod
     def _role(cls, v: str) -> str:
-        if not _ROLE_RE.match(v):
-            raise ValueError(f"IAM role names are 1-64 characters of letters, digits and +=,.@_- (got {v!r})")
+        if not _ROLE_RE.fullmatch(v):
+            raise ValueError(
+                f"IAM role names are 1-64 characters of ASCII letters, digits and +=,.@_- (got {v!r})"
+            )
+        return v
+
+    @field_validator("profile")
+    @classmethod
+    def _profile(cls, v: str | None) -> str | None:
+        if v is not None and not _PROFILE_RE.fullmatch(v):
+            raise ValueError(
+                f"not a named profile: ASCII letters, digits and _.+@=,:/-, at most 128 (got {v!r})"
+            )
+        return v
+
+    @field_validator("kms_key_id")
+    @classmethod
+    def _kms(cls, v: str | None) -> str | None:
+        if v is not None and not _KMS_RE.fullmatch(v):
+            raise ValueError(
+                "must be a KMS key id, key ARN, alias/NAME or alias ARN (got a value of "
+                f"{len(v)} characters that is none of these)"
+            )
         return v
 
     @field_validator("tags")
     @classmethod
     def _tags(cls, v: dict[str, str]) -> dict[str, str]:
         for key, value in v.items():
-            if not _TAG_KEY_RE.match(key) or key.lower().startswith("aws:"):
-                raise ValueError(f"tag key {key!r} is not allowed (1-128 characters, not starting with aws:)")
-            if len(value) > 256:
-                raise ValueError(f"tag {key!r}: values are at most 256 characters")
+            if not 1 <= len(key) <= 128 or not _tag_text(key) or key.lower().startswith("aws:"):
+                raise ValueError(
+                    f"tag key {key!r} is not allowed (1-128 letters, digits, spaces and _.:/=+-@, "
+                    "not starting with aws:)"
+                )
+            if len(value) > 256 or not _tag_text(value):
+                raise ValueError(
+                    f"tag {key!r}: values are at most 256 letters, digits, spaces and _.:/=+-@ "
+                    f"(got {value!r})"
+                )
             if key == "managed-by":
                 raise ValueError("tag 'managed-by' is set by the tool itself; remove it from [aws.tags]")
         return v
@@ -113,6 +177,22 @@ class DataSettings(_Section):
     date_order: Literal["auto", "ymd", "mdy", "dmy"] = "auto"
     calendar: Literal["trading_days", "calendar_days"] = "calendar_days"
     test_windows: Annotated[int, Field(ge=1, le=50)] = 1
+    max_input_bytes: Annotated[int, Field(ge=1024, le=1024**3)] = Field(
+        default=64 * 1024 * 1024, description="largest price file prepare reads or downloads (64 MiB)"
+    )
+    download_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = Field(
+        default=300.0, description="a download of [data] source, retries included, ends by then"
+    )
+    allow_private_network: bool = Field(
+        default=False, description="let [data] source reach loopback and private addresses"
+    )
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, v: str | None) -> str | None:
+        if v is not None and not v.strip():
+            raise ValueError("must name a file, an http(s) URL, fred or stooq (got an empty string)")
+        return v
 
 
 class Hyperparameters(_Section):
@@ -137,7 +217,7 @@ class Hyperparameters(_Section):
     @field_validator("time_freq")
     @classmethod
     def _freq(cls, v: str) -> str:
-        if not _FREQ_RE.match(v):
+        if not _FREQ_RE.fullmatch(v):
             raise ValueError(f"must be an integer multiple of M, W, D, H or min, e.g. D (got {v!r})")
         return v
 
@@ -184,7 +264,7 @@ class TrainingSettings(_Section):
     @field_validator("instance_type")
     @classmethod
     def _instance(cls, v: str) -> str:
-        if not re.match(r"^ml\.[a-z0-9]+\.[a-z0-9]+$", v):
+        if not _INSTANCE_RE.fullmatch(v):
             raise ValueError(f"must be a SageMaker instance type such as ml.m5.large (got {v!r})")
         return v
 
@@ -211,7 +291,7 @@ class EndpointSettings(_Section):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not _SM_NAME_RE.match(v) or len(v) > 50:
+        if not _SM_NAME_RE.fullmatch(v) or len(v) > 50:
             raise ValueError(
                 "endpoint names are letters, digits and '-', starting with a letter or digit, at most 50 "
                 f"characters here (the tool appends suffixes) (got {v!r})"
@@ -221,7 +301,7 @@ class EndpointSettings(_Section):
     @field_validator("instance_type")
     @classmethod
     def _cpu(cls, v: str) -> str:
-        if not re.match(r"^ml\.[a-z0-9]+\.[a-z0-9]+$", v):
+        if not _INSTANCE_RE.fullmatch(v):
             raise ValueError(f"must be a SageMaker instance type such as ml.m5.large (got {v!r})")
         family = v.split(".")[1]
         if family.startswith(("p", "g", "inf", "trn")):
@@ -252,7 +332,7 @@ class CostSettings(_Section):
     @classmethod
     def _prices(cls, v: dict[str, float]) -> dict[str, float]:
         for instance, price in v.items():
-            if not re.match(r"^ml\.[a-z0-9]+\.[a-z0-9]+$", instance):
+            if not _INSTANCE_RE.fullmatch(instance):
                 raise ValueError(f"keys are SageMaker instance types such as ml.m5.large (got {instance!r})")
             if price < 0:
                 raise ValueError(f"{instance}: a price cannot be negative (got {price})")
@@ -394,6 +474,7 @@ _MESSAGES: dict[str, str] = {
     "int_from_float": "must be a whole number",
     "float_parsing": "must be a number",
     "float_type": "must be a number",
+    "finite_number": "must be a finite number (not inf or nan)",
     "bool_parsing": "must be true or false",
     "bool_type": "must be true or false",
     "string_type": "must be a string",

@@ -84,7 +84,12 @@ def run(ctx: Context, *, input_file: Path | None, dry_run: bool, allow_stale: bo
 
     settings = ctx.settings
     path = input_file or _resolve_source(ctx, allow_stale=allow_stale)
-    table = read_prices(path, close_column=settings.data.close_column, date_order=settings.data.date_order)
+    table = read_prices(
+        path,
+        close_column=settings.data.close_column,
+        date_order=settings.data.date_order,
+        max_bytes=settings.data.max_input_bytes,
+    )
     summary = table.summary()
     ctx.reporter.debug(f"read {path} as {table.encoding}, header on line {table.header_line}")
     hp = settings.training.hyperparameters
@@ -208,8 +213,10 @@ def _resolve_source(ctx: Context, *, allow_stale: bool) -> Path:
         )
     if is_remote(source):
         from nikkei_deepar.data.prices import parse_prices
+        from nikkei_deepar.files import check_lines
 
         def validate(raw: bytes, where: str) -> object:
+            check_lines(raw, where)
             return parse_prices(raw, source=where, close_column=data.close_column, date_order=data.date_order)
 
         fetched = fetch_source(
@@ -219,6 +226,9 @@ def _resolve_source(ctx: Context, *, allow_stale: bool) -> Path:
             allow_stale=allow_stale,
             notify=ctx.reporter.info,
             sleep=ctx.sleep,
+            max_bytes=data.max_input_bytes,
+            deadline=data.download_timeout_seconds,
+            allow_private=data.allow_private_network,
         )
         if not fetched.fresh:
             ctx.reporter.warn(f"{fetched.error}; using the previous copy {fetched.path}")
