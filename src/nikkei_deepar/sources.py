@@ -292,7 +292,9 @@ def _get(
     budget.start_watch()
     try:
         return _read(opener, request, budget=budget, max_bytes=max_bytes)
-    except _Attempt:
+    except _Attempt as exc:
+        if exc.retry and budget.remaining() <= 0:  # the watchdog cut it short: say so
+            raise _Attempt(f"no complete answer within {budget.said()}", retry=False) from None
         raise
     except _Refused as exc:
         raise _Attempt(exc.reason, retry=False) from None
@@ -420,13 +422,17 @@ def forbidden_address(address: str, *, allow_private: bool) -> str | None:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
+    setting = "set [data] allow_private_network = true to allow it"
     if ip.is_link_local:
         return "a link-local address (where cloud metadata services answer), never allowed"
-    if ip.is_unspecified or ip.is_multicast or ip.is_reserved:
+    if ip.is_unspecified or ip.is_multicast:
         return "not an address a price server has, never allowed"
-    if not allow_private and not ip.is_global:
-        kind = "a loopback" if ip.is_loopback else "a private"
-        return f"{kind} address; set [data] allow_private_network = true to allow it"
+    if ip.is_loopback:
+        return None if allow_private else f"a loopback address; {setting}"
+    if ip.is_reserved:
+        return "a reserved address, never allowed"
+    if not ip.is_global:
+        return None if allow_private else f"a private address; {setting}"
     return None
 
 
