@@ -62,7 +62,9 @@ def assert_one_clean_error(run: Run, code: int, *needles: str) -> str:
     """Exit `code`, exactly one `error:` line holding every needle, no traceback; returns the line."""
     assert run.exit_code == code, (run.exit_code, run.stderr)
     assert "Traceback" not in run.stderr
-    errors = [line for line in run.stderr.splitlines() if " error: " in f" {line}" or line.startswith("error:")]
+    errors = [
+        line for line in run.stderr.splitlines() if " error: " in f" {line}" or line.startswith("error:")
+    ]
     assert len(errors) == 1, run.stderr
     for needle in needles:
         assert needle in errors[0], (needle, errors[0])

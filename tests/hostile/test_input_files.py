@@ -14,8 +14,8 @@ import stat
 from pathlib import Path
 
 import pytest
-from hostile.kit import GOOD_PRICES, assert_one_clean_error, run_exe, written
 
+from hostile.kit import GOOD_PRICES, assert_one_clean_error, run_exe, written
 from nikkei_deepar.errors import DataError
 from nikkei_deepar.files import MAX_LINE_BYTES, check_lines, read_input
 
@@ -52,7 +52,7 @@ def test_a_directory_and_a_socket_are_refused(project: Path, hermetic_env: Path)
     # AF_UNIX paths are short: bind in a short relative name
     with socket.socket(socket.AF_UNIX) as server:
         server.bind("s.sock")
-        assert stat.S_ISSOCK(os.stat("s.sock").st_mode)
+        assert stat.S_ISSOCK(Path("s.sock").stat().st_mode)
         r = run_exe("prepare", "--dry-run", "--input", "s.sock", cwd=project)
     assert_one_clean_error(r, 3, "s.sock", "socket")
     assert written(hermetic_env) == []

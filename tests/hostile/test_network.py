@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hostile.kit import assert_one_clean_error, http_server, stalled_server
 
+from hostile.kit import assert_one_clean_error, http_server, stalled_server
 from nikkei_deepar.errors import DataError
 from nikkei_deepar.sources import fetch_source, forbidden_address
 
@@ -225,7 +225,9 @@ def test_url_credentials_are_sent_to_that_host_only_and_never_printed(
             moved = moved.replace(f"127.0.0.1:{port}", hop.removeprefix("http://"))
             (project / "nikkei-deepar.toml").write_text(config.replace(url, moved), encoding="utf-8")
             forwarded = run_cli("prepare", "--dry-run", "--verbose")
-        (project / "nikkei-deepar.toml").write_text(config.replace("/fred.csv", "/gone.csv"), encoding="utf-8")
+        (project / "nikkei-deepar.toml").write_text(
+            config.replace("/fred.csv", "/gone.csv"), encoding="utf-8"
+        )
         gone = run_cli("prepare", "--dry-run", "--json", "--verbose")
     assert ok.exit_code == 0, ok.stderr
     assert forwarded.exit_code == 0, forwarded.stderr
