@@ -513,7 +513,10 @@ def predict(
     batch: Annotated[
         bool, typer.Option("--batch", help="Use a batch transform job instead of the endpoint.")
     ] = False,
-    timeout: Annotated[float | None, _timeout_option("With --batch: " + _TIMEOUT_HELP)] = None,
+    timeout: Annotated[
+        float | None,
+        _timeout_option("Give up after this many seconds (exit 8): the request, or the --batch job's wait."),
+    ] = None,
 ) -> Result:
     """Forecast the next prediction_length days from the latest prepared series.
 
