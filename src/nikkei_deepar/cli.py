@@ -705,7 +705,7 @@ def retrain(
         bool, typer.Option("--force-deploy", help="Deploy the new model even if it scores worse.")
     ] = False,
     timeout: Annotated[
-        float | None, _timeout_option("Stop waiting for the training job after this long (exit 8).")
+        float | None, _timeout_option("Give up after this many seconds in all (exit 8); a job carries on.")
     ] = None,
     logs: Annotated[bool, typer.Option("--logs", help="Stream the training job's log to stderr.")] = False,
 ) -> Result:

@@ -121,3 +121,13 @@ def test_values_aws_accepts_still_pass(toml: str, project: Path, run_cli: Callab
     (project / "nikkei-deepar.toml").write_text(f'backend = "local"\n{toml}\n', encoding="utf-8")
     r = run_cli("config", "validate")
     assert r.exit_code == 0, r.stderr
+
+
+def test_a_job_name_with_control_characters_is_one_escaped_line(
+    project: Path, hermetic_env: Path, run_cli: Callable[..., Any]
+) -> None:
+    r = run_cli("wait", "--job", "job-1\n\x1b[31mred")
+    assert r.exit_code == 5
+    [line] = [line for line in r.stderr.splitlines() if "error:" in line]
+    assert "training job job-1\\n\\x1b[31mred does not exist" in line and "\x1b" not in r.stderr
+    assert not (hermetic_env / "jobs").exists() and not (hermetic_env / "state.json").exists()

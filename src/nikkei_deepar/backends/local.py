@@ -355,7 +355,7 @@ class LocalBackend:
 
     # -- records -------------------------------------------------------------------------------------
     def _record(self, folder: str, name: str) -> dict[str, Any] | None:
-        if not NAME_RE.match(name):
+        if not NAME_RE.fullmatch(name):
             return None
         return read_json(self.store / folder / f"{name}.json")
 
@@ -375,7 +375,7 @@ class LocalBackend:
         write_json(path, record)
 
     def _delete_record(self, folder: str, name: str) -> bool:
-        if not NAME_RE.match(name):
+        if not NAME_RE.fullmatch(name):
             return False
         try:
             (self.store / folder / f"{name}.json").unlink()

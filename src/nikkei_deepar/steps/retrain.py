@@ -27,7 +27,8 @@ from typing import Any
 
 from nikkei_deepar.backends.base import JOB_COMPLETED, JOB_IN_PROGRESS
 from nikkei_deepar.context import Context
-from nikkei_deepar.errors import ExitCode, InterruptedError_, NikkeiError, UsageError
+from nikkei_deepar.deadline import DeadlineInterrupt
+from nikkei_deepar.errors import ExitCode, InterruptedError_, NikkeiError, UsageError, WaitTimeoutError
 from nikkei_deepar.output import error_entry
 from nikkei_deepar.steps.provision import aligned
 
@@ -164,6 +165,13 @@ def run(
     except NikkeiError as exc:
         _failed(ctx, stages[current], exc)
         return finish("failed", int(exc.exit_code), [error_entry(exc)])
+    except DeadlineInterrupt:  # the --timeout alarm: a deadline, not Ctrl-C
+        late = WaitTimeoutError(
+            f"retrain: not finished during {current} when its --timeout ran out; the ledger is consistent",
+            hint="run `nikkei-deepar retrain` again: it resumes (a running job is waited for, not restarted)",
+        )
+        _failed(ctx, stages[current], late)
+        return finish("failed", int(late.exit_code), [error_entry(late)])
     except KeyboardInterrupt:
         exc2 = InterruptedError_(
             f"retrain: interrupted during {current}; the ledger is consistent",
