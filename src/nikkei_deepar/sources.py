@@ -395,9 +395,12 @@ class _Budget:
         self._sockets.append(sock)
 
     def arm(self) -> None:
+        """Before a read: TimeoutError once the deadline has passed, else every live socket waits at
+        most what is left (a TLS socket is tracked too: wrapping detaches the plain one)."""
+        timeout = self.timeout()
         for sock in self._sockets:
             if sock.fileno() >= 0:
-                sock.settimeout(self.timeout())
+                sock.settimeout(timeout)
 
     def start_watch(self) -> None:
         """At the deadline, shut every socket down: a blocked read returns at once, whatever reads it."""
@@ -482,10 +485,17 @@ def _proxy_connect(budget: _Budget) -> Connect:
 
 
 def _connection(
-    cls: type[http.client.HTTPConnection], connect: Connect, *args: Any, **kwargs: Any
+    cls: type[http.client.HTTPConnection], connect: Connect, budget: _Budget, *args: Any, **kwargs: Any
 ) -> http.client.HTTPConnection:
     conn = cls(*args, **kwargs)
     conn._create_connection = connect  # type: ignore[attr-defined]  # http.client's own seam
+    plain_connect = conn.connect
+
+    def connect_and_track() -> None:
+        plain_connect()
+        budget.track(conn.sock)  # for https, the TLS socket that wraps the one `connect` made
+
+    conn.connect = connect_and_track  # type: ignore[method-assign]
     return conn
 
 
@@ -507,13 +517,17 @@ class _Guard:
 
 class _HTTP(urllib.request.HTTPHandler, _Guard):
     def http_open(self, req: urllib.request.Request) -> Any:
-        factory = functools.partial(_connection, http.client.HTTPConnection, self._connect_for(req))
+        factory = functools.partial(
+            _connection, http.client.HTTPConnection, self._connect_for(req), self.budget
+        )
         return self.do_open(factory, req)
 
 
 class _HTTPS(urllib.request.HTTPSHandler, _Guard):
     def https_open(self, req: urllib.request.Request) -> Any:
-        factory = functools.partial(_connection, http.client.HTTPSConnection, self._connect_for(req))
+        factory = functools.partial(
+            _connection, http.client.HTTPSConnection, self._connect_for(req), self.budget
+        )
         return self.do_open(factory, req, context=self._context)  # type: ignore[attr-defined]
 
 
