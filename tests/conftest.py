@@ -4,7 +4,10 @@ Fixtures:
 - `aws`: an in-process moto (`mock_aws`) for the test's duration.
 - `moto_server`: one ThreadedMotoServer on 127.0.0.1 per session, reset before each test that uses it;
   yields its URL (set `AWS_ENDPOINT_URL` to it for a subprocess).
-- `run_cli`: invoke the CLI in-process through Typer's runner (stdout and stderr separate).
+- `run_cli`: invoke the CLI in-process through Typer's runner (stdout and stderr separate); pass
+  `factory=` to give the app another ContextFactory.
+- `clock`: a FakeClock (sleeping advances it); `cli`: run_cli on that clock, with moto, the lifecycle
+  config in the working directory and the ledger seeded as `prepare` leaves it.
 """
 
 from __future__ import annotations
@@ -92,10 +95,36 @@ def run_cli() -> Callable[..., CliResult]:
 
     from nikkei_deepar.cli import app
 
-    def invoke(*args: str, input: str | None = None) -> CliResult:
+    def invoke(*args: str, input: str | None = None, factory: Any = None) -> CliResult:
         runner = CliRunner()
-        result = runner.invoke(app, list(args), input=input, catch_exceptions=False)
+        result = runner.invoke(app, list(args), input=input, catch_exceptions=False, obj=factory)
         return CliResult(result.exit_code, result.stdout, result.stderr)
+
+    return invoke
+
+
+@pytest.fixture
+def clock() -> Any:
+    """A FakeClock: `ctx.clock` and `ctx.sleep` in one; sleeping advances it (see sagemaker_script)."""
+    from sagemaker_script import FakeClock
+
+    return FakeClock()
+
+
+@pytest.fixture
+def cli(
+    aws: None, hermetic_env: Path, clock: Any, run_cli: Callable[..., CliResult]
+) -> Callable[..., CliResult]:
+    """run_cli whose contexts sleep on `clock`, with the lifecycle config in the working directory and
+    the ledger seeded as `prepare` leaves it."""
+    from sagemaker_script import LIFECYCLE_CONFIG, clocked_factory, make_context, seed_prepared
+
+    Path("nikkei-deepar.toml").write_text(LIFECYCLE_CONFIG, encoding="utf-8")
+    seed_prepared(make_context(hermetic_env))
+    factory = clocked_factory(clock)
+
+    def invoke(*args: str, input: str | None = None) -> CliResult:
+        return run_cli(*args, input=input, factory=factory)
 
     return invoke
 

@@ -644,50 +644,17 @@ def seed_prepared(ctx: Any, *, with_role: bool = True, series: Any = None, uploa
     return version
 
 
-def honour_secure_transport(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make moto's S3 treat every request as TLS when it evaluates a bucket policy.
+def clocked_factory(clock: FakeClock) -> Any:
+    """A ContextFactory whose contexts sleep on and read time from `clock`: nothing really waits."""
+    from nikkei_deepar.factory import ContextFactory
 
-    moto ignores policy conditions, so provision's `Deny s3:* if aws:SecureTransport = false` becomes an
-    unconditional deny and every object call on a provisioned bucket gets 403 (over http or https).
-    Against real AWS the tool always speaks TLS, so such a statement never matches: drop it here.
-    Patches moto's class, so it works in-process and for a ThreadedMotoServer in this process."""
-    from moto.s3.models import FakeBucket
-
-    original = FakeBucket.get_permission
-
-    def get_permission(self: Any, action: str, resource: str) -> Any:
-        if self.policy is None:
-            return original(self, action, resource)
-        document = json.loads(self.policy)
-        statements = document.get("Statement", [])
-        kept = [s for s in statements if not _insecure_transport_only(s)]
-        if len(kept) == len(statements):
-            return original(self, action, resource)
-        from moto.iam.access_control import IAMPolicy, PermissionResult
-
-        if not kept:
-            return PermissionResult.NEUTRAL
-        return IAMPolicy(json.dumps({**document, "Statement": kept})).is_action_permitted(action, resource)
-
-    monkeypatch.setattr(FakeBucket, "get_permission", get_permission)
+    return ContextFactory(sleep=clock.sleep, clock=clock)
 
 
-def _insecure_transport_only(statement: dict[str, Any]) -> bool:
-    condition = statement.get("Condition", {}).get("Bool", {})
-    return str(condition.get("aws:SecureTransport", "")).lower() == "false"
-
-
-def patch_cli_clock(monkeypatch: Any) -> FakeClock:
-    """Make every context the CLI builds sleep on and read time from one FakeClock: nothing really waits."""
-    import nikkei_deepar.cli as cli_module
-
-    fake = FakeClock()
-    build = cli_module._build_context
-
-    def with_fake_clock(common: dict[str, Any], reporter: Any, **kwargs: Any) -> Any:
-        ctx = build(common, reporter, **kwargs)
-        ctx.sleep, ctx.clock = fake.sleep, fake
-        return ctx
-
-    monkeypatch.setattr(cli_module, "_build_context", with_fake_clock)
-    return fake
+LIFECYCLE_CONFIG = f"""
+[aws]
+region = "{REGION}"
+bucket = "{BUCKET}"
+role_name = "{ROLE}"
+"""
+"""The config the CLI lifecycle tests run with (written to the working directory by the `cli` fixture)."""

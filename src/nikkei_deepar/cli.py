@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-import os
 import signal
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +24,7 @@ from nikkei_deepar.errors import ExitCode, NikkeiError, WaitTimeoutError
 
 if TYPE_CHECKING:
     from nikkei_deepar.context import Context
+    from nikkei_deepar.factory import ContextFactory
     from nikkei_deepar.output import Reporter, Result
 
 
@@ -130,6 +129,11 @@ _common(
     0.0,
 )
 _COMMON_NAMES = [p.name for p in _COMMON]
+# Typer hands every command its invocation context (never an option): where a given factory is found.
+_INVOCATION = "_invocation"
+_INVOCATION_PARAM = inspect.Parameter(
+    _INVOCATION, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context
+)
 
 
 def command(
@@ -156,17 +160,27 @@ def command(
             if p.name != "ctx"
         ]
 
+        # Typer hands one parameter the invocation context: the command's own, else one added here.
+        given = next((p.name for p in own if p.annotation is typer.Context), None)
+
         @functools.wraps(fn)
         def wrapper(**kwargs: Any) -> None:
+            invocation: typer.Context = kwargs[given] if given else kwargs.pop(_INVOCATION)
             common = {k: kwargs.pop(k) for k in _COMMON_NAMES}
             common["timeout"] = kwargs.get("timeout")  # --timeout bounds the whole command
             exit_code = run_command(
-                label, common, lambda ctx: fn(ctx, **kwargs), mutating=mutating, needs_config=needs_config
+                label,
+                common,
+                lambda ctx: fn(ctx, **kwargs),
+                mutating=mutating,
+                needs_config=needs_config,
+                factory=_factory(invocation),
             )
             raise typer.Exit(int(exit_code))
 
-        wrapper.__signature__ = sig.replace(parameters=own + _COMMON)  # type: ignore[attr-defined]
-        wrapper.__annotations__ = {**{p.name: p.annotation for p in own + _COMMON}, "return": None}
+        params = [*([] if given else [_INVOCATION_PARAM]), *own, *_COMMON]
+        wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {**{p.name: p.annotation for p in params}, "return": None}
         help_text, example = _split_example(inspect.getdoc(fn) or "")
         (parent or app).command(name, help=help_text, epilog=example)(wrapper)
         return wrapper
@@ -185,6 +199,14 @@ def _split_example(doc: str) -> tuple[str, str | None]:
     return doc[: found.start(1)].rstrip(), example
 
 
+def _factory(invocation: typer.Context) -> ContextFactory:
+    """The factory this invocation was given (`app(obj=factory)`, as tests do), else the default one."""
+    from nikkei_deepar.factory import ContextFactory
+
+    given = invocation.find_object(ContextFactory)
+    return given if given is not None else ContextFactory()
+
+
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -196,15 +218,21 @@ def run_command(
     *,
     mutating: bool,
     needs_config: bool = True,
+    factory: ContextFactory | None = None,
 ) -> int:
-    """Build the context, run the step, render the result or the error; return the exit code."""
+    """Build the context (through `factory`), run the step, render the result or the error; return the
+    exit code."""
     from nikkei_deepar.output import Reporter
 
     json_out: bool = common["json_out"]
     reporter = Reporter.for_environment(quiet=common["quiet"], verbose=common["verbose"], json_mode=json_out)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        ctx = _build_context(common, reporter, needs_config=needs_config)
+        if factory is None:
+            from nikkei_deepar.factory import ContextFactory
+
+            factory = ContextFactory()
+        ctx = factory.create(common, reporter, needs_config=needs_config)
         deadline = ctx.deadline  # starts the clock
         # the alarm is real time: not under a test's fake clock
         with alarm(deadline.seconds if deadline is not None and ctx.clock is time.monotonic else None):
@@ -250,30 +278,6 @@ def run_command(
         return _render_error(name, bug, reporter, json_out=json_out, debug=False)
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def _build_context(common: dict[str, Any], reporter: Reporter, *, needs_config: bool = True) -> Context:
-    from nikkei_deepar.config import LoadedConfig, Settings, load_config
-    from nikkei_deepar.context import Context
-    from nikkei_deepar.errors import ConfigError
-    from nikkei_deepar.state import StateStore
-
-    overrides = {"aws.region": common["region"], "aws.profile": common["profile"]}
-    try:
-        loaded = load_config(common["config"], overrides=overrides)
-    except ConfigError as exc:
-        if needs_config:
-            raise
-        reporter.warn(f"ignoring the current configuration ({exc.message})")
-        loaded = LoadedConfig(settings=Settings(), path=None, origin="defaults")
-    home = StateStore.default_home(loaded.path, env=os.environ, cwd=Path.cwd())
-    return Context(
-        loaded=loaded,
-        store=StateStore(home),
-        reporter=reporter,
-        interactive_stdin=sys.stdin.isatty(),
-        timeout=common.get("timeout"),
-    )
 
 
 def _render_ok(name: str, result: Result, reporter: Reporter, *, json_out: bool) -> None:

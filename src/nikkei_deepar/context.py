@@ -1,4 +1,4 @@
-"""The only wiring: resolved settings + the ledger + AWS gateways (or the local backend) for one command.
+"""The only wiring: resolved settings + the ledger + typed AWS gateways + the backend, for one command.
 
 Everything is created lazily, on first use, so a command builds only the clients it needs, once.
 Polling code takes `sleep` and `clock` from here so tests never really wait.
@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from nikkei_deepar.config import LoadedConfig, Settings
 from nikkei_deepar.output import Reporter
 from nikkei_deepar.state import StateStore
 
 if TYPE_CHECKING:
-    from nikkei_deepar.aws.session import AwsClients
+    from nikkei_deepar.aws.services import AwsServices
     from nikkei_deepar.backends.base import Backend
     from nikkei_deepar.deadline import Deadline
 
@@ -32,7 +32,6 @@ class Context:
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     timeout: float | None = None  # the command's --timeout: a wall-clock bound on all of it
-    _gateways: dict[str, Any] = field(default_factory=dict)
 
     @property
     def settings(self) -> Settings:
@@ -50,11 +49,12 @@ class Context:
         return None if self.timeout is None else Deadline.start(self.timeout, clock=self.clock)
 
     @cached_property
-    def aws(self) -> AwsClients:
-        from nikkei_deepar.aws.session import AwsClients
+    def aws(self) -> AwsServices:
+        """The typed AWS gateways (`ctx.aws.s3`, `.iam`, `.sts`, `.sagemaker`, `.runtime`, `.logs`)."""
+        from nikkei_deepar.aws.services import connect
 
         aws = self.settings.aws
-        return AwsClients(
+        return connect(
             region=aws.region,
             profile=aws.profile,
             retry_mode=aws.retry_mode,
@@ -66,15 +66,19 @@ class Context:
     @cached_property
     def backend(self) -> Backend:
         """Where DeepAR runs (`settings.backend`); the steps talk only to this interface."""
+        return self.backend_named(self.settings.backend)
+
+    def backend_named(self, name: str) -> Backend:
+        """The backend `name` (for ledger entries another backend made); UnknownBackendError if none."""
         from nikkei_deepar.backends import create_backend
 
-        return create_backend(self)
-
-    def gateway(self, name: str) -> Any:
-        """The gateway for one AWS service (s3, iam, sts, sagemaker, runtime, logs), built once."""
-        if name not in self._gateways:
-            from importlib import import_module
-
-            module = import_module(f"nikkei_deepar.aws.{name}")
-            self._gateways[name] = module.Gateway(self.aws)
-        return self._gateways[name]
+        if name == self.settings.backend and "backend" in self.__dict__:
+            return self.backend
+        return create_backend(
+            self.settings,
+            home=self.home,
+            store=self.store,
+            reporter=self.reporter,
+            aws=lambda: self.aws,
+            name=name,
+        )

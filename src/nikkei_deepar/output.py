@@ -216,3 +216,14 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:,.2f}" if abs(value) >= 100 else f"{value:.4g}"
     return str(value)
+
+
+def aligned(rows: list[tuple[str, ...]], indent: str = "  ") -> list[str]:
+    """Left-aligned columns; the last column is free text and is not padded."""
+    if not rows:
+        return []
+    widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]) - 1)]
+    return [
+        indent + "  ".join([*(v.ljust(w) for v, w in zip(row, widths, strict=False)), row[-1]])
+        for row in rows
+    ]

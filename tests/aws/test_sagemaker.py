@@ -332,6 +332,7 @@ def test_artifacts_round_trip_under_the_prefix(backend: SageMakerBackend) -> Non
     assert backend.get_artifact(uri) == b"line\n"
     with pytest.raises(NotFoundError):
         backend.get_artifact(f"s3://{BUCKET}/nikkei-deepar/nothing")
+    assert backend.exists(uri) and not backend.exists(f"s3://{BUCKET}/nikkei-deepar/nothing")
 
 
 # -- runtime ------------------------------------------------------------------------------------------------

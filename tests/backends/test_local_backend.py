@@ -29,7 +29,7 @@ from nikkei_deepar.backends.base import (
     TransformSpec,
 )
 from nikkei_deepar.backends.local import LocalBackend
-from nikkei_deepar.backends.local_jobs import BATCHES_ENV, batches_per_epoch
+from nikkei_deepar.backends.local.jobs import BATCHES_ENV, batches_per_epoch
 from nikkei_deepar.data.channels import make_channels
 from nikkei_deepar.data.inference import (
     build_request,
@@ -135,6 +135,8 @@ def test_artifacts_are_files_under_the_store_and_round_trip(tmp_path: Path) -> N
     assert backend.get_artifact("file://" + uri) == b"{}\n"
     with pytest.raises(NotFoundError):
         backend.get_artifact(f"{tmp_path}/store/data/abc/nothing.json")
+    assert backend.exists(uri) and not backend.exists(f"{tmp_path}/store/data/abc/nothing.json")
+    assert not backend.exists(f"{tmp_path}/store/data/abc")  # a folder is not a stored file
     for bad in ("../escape", "a/../../b", "/", ""):
         with pytest.raises(UsageError):
             backend.artifact_uri(bad)

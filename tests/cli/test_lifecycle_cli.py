@@ -13,43 +13,18 @@ import pytest
 
 from nikkei_deepar.output import ENVELOPE_KEYS
 from sagemaker_script import (
-    BUCKET,
+    LIFECYCLE_CONFIG,
     REGION,
-    ROLE,
     FakeClock,
     completed,
     deepar_response,
     endpoint,
     failed,
     in_progress,
-    make_context,
     model_error,
-    patch_cli_clock,
     put_training_logs,
     queue_endpoint_results,
-    seed_prepared,
 )
-
-CONFIG = f"""
-[aws]
-region = "{REGION}"
-bucket = "{BUCKET}"
-role_name = "{ROLE}"
-"""
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    """The CLI's context sleeps and reads time from this fake: nothing really waits."""
-    return patch_cli_clock(monkeypatch)
-
-
-@pytest.fixture
-def cli(aws: None, hermetic_env: Path, clock: FakeClock, run_cli: Callable[..., Any]) -> Callable[..., Any]:
-    """run_cli with a config in the working directory and the ledger seeded as `prepare` leaves it."""
-    Path("nikkei-deepar.toml").write_text(CONFIG, encoding="utf-8")
-    seed_prepared(make_context(hermetic_env))
-    return run_cli
 
 
 def _job(result: Any) -> str:
@@ -71,7 +46,7 @@ def test_train_prints_the_job_name_and_the_envelope(cli: Callable[..., Any]) -> 
 def test_train_without_prepared_data_exits_5(
     aws: None, hermetic_env: Path, clock: FakeClock, run_cli: Any
 ) -> None:
-    Path("nikkei-deepar.toml").write_text(CONFIG, encoding="utf-8")
+    Path("nikkei-deepar.toml").write_text(LIFECYCLE_CONFIG, encoding="utf-8")
     r = run_cli("train")
     assert r.exit_code == 5
     assert "no prepared data" in r.stderr and "nikkei-deepar prepare" in r.stderr

@@ -12,7 +12,8 @@ deployed model and still exits 0. The README's shell-script version of the same 
 subcommands, jq for the gate) is run the same way.
 
 The moto server runs in this process, so `sm_script` scripts the jobs' DeepAR metrics; moto ignores
-bucket policy conditions, so provision's TLS-only policy is honoured as TLS (`honour_secure_transport`).
+bucket policy conditions, so provision's TLS-only policy is honoured as TLS
+(conftest's `_moto_treats_requests_as_tls`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 import boto3
 import pytest
 
-from sagemaker_script import REGION, completed, honour_secure_transport
+from sagemaker_script import REGION, completed
 
 pytestmark = pytest.mark.e2e
 
@@ -78,7 +79,6 @@ STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{4} ")
 
 @pytest.fixture
 def project(moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    honour_secure_transport(monkeypatch)
     folder = tmp_path / "project"
     folder.mkdir()
     (folder / "nikkei-deepar.toml").write_text(CONFIG, encoding="utf-8")

@@ -11,7 +11,8 @@ retrain JSON summary), logs of plain timestamped lines (no ANSI escapes), what c
 on success, one line on failure), and what is left on the server (no endpoint after a one-off).
 
 The moto server runs in this process: `sm_script` scripts the jobs' DeepAR metrics and a failing
-InvokeEndpoint, and provision's TLS-only bucket policy is honoured as TLS (`honour_secure_transport`).
+InvokeEndpoint, and provision's TLS-only bucket policy is honoured as TLS
+(conftest's `_moto_treats_requests_as_tls`).
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ from sagemaker_script import (
     completed,
     deepar_response,
     failed,
-    honour_secure_transport,
     model_error,
     queue_endpoint_results,
 )
@@ -134,7 +134,6 @@ def example_config(*, bucket: str, source: Path) -> str:
 
 @pytest.fixture
 def cron(moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cron:
-    honour_secure_transport(monkeypatch)
     root = tmp_path / "cron"
     home = root / "home"
     home.mkdir(parents=True)

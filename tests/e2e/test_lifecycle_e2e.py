@@ -6,7 +6,7 @@ moto runs nothing, so out of process its jobs are Completed at once (with no Dee
 says "no metrics"), endpoints InService at once, and `predict` gets a canned DeepAR answer queued through
 moto's HTTP API. One moto gap is bridged in this (the server's) process, never in the tool: moto
 ignores bucket policy conditions, so provision's TLS-only policy would deny every request
-(see `honour_secure_transport`).
+(see conftest's `_moto_treats_requests_as_tls`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 import boto3
 import pytest
 
-from sagemaker_script import REGION, deepar_response, honour_secure_transport, queue_endpoint_results
+from sagemaker_script import REGION, deepar_response, queue_endpoint_results
 
 pytestmark = pytest.mark.e2e
 
@@ -48,7 +48,6 @@ Run = Callable[..., subprocess.CompletedProcess[str]]
 def shell(moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
     """`shell("train", "--json")` runs the executable in a fresh project folder, as a script would:
     no terminal, the moto server as AWS_ENDPOINT_URL, fake credentials, the tool's home in the folder."""
-    honour_secure_transport(monkeypatch)
     project = tmp_path / "project"
     project.mkdir()
     (project / "nikkei-deepar.toml").write_text(CONFIG, encoding="utf-8")

@@ -18,7 +18,7 @@ import pytest
 
 from hostile.kit import assert_one_clean_error, run_exe, stalled_server, written
 from nikkei_deepar.aws import session as aws_session
-from nikkei_deepar.aws.runtime import Gateway as Runtime
+from nikkei_deepar.aws.runtime import RuntimeGateway as Runtime
 from nikkei_deepar.aws.session import AwsClients
 from nikkei_deepar.deadline import Deadline
 from nikkei_deepar.errors import AwsError, WaitTimeoutError

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from nikkei_deepar.backends.local_jobs import BATCHES_ENV
+from nikkei_deepar.backends.local.jobs import BATCHES_ENV
 from nikkei_deepar.data.backtest import evaluate
 from nikkei_deepar.data.baselines import random_walk, seasonal_naive
 from nikkei_deepar.output import ENVELOPE_KEYS

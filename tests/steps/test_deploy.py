@@ -27,11 +27,6 @@ EP = "nikkei-deepar"
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def ctx(aws: None, hermetic_env: Path, clock: FakeClock) -> Any:
     context = make_context(hermetic_env, clock=clock)
     seed_prepared(context)

@@ -19,42 +19,21 @@ import pytest
 from nikkei_deepar.state import Job, StateStore
 from nikkei_deepar.steps import deploy, train
 from sagemaker_script import (
-    BUCKET,
     REGION,
     ROLE,
-    FakeClock,
     completed,
     endpoint,
     inject_error,
     make_context,
-    patch_cli_clock,
     seed_prepared,
 )
 
 EP = "nikkei-deepar"
-CONFIG = f"""
-[aws]
-region = "{REGION}"
-bucket = "{BUCKET}"
-role_name = "{ROLE}"
-"""
 OURS = {"project": "nikkei-deepar", "stage": "dev", "managed-by": "nikkei-deepar"}
 ADOPTED = "tagged as ours but missing from the ledger"
 
 
 # -- fixtures and helpers -------------------------------------------------------------------------------
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    """The CLI's context sleeps and reads time from this fake: nothing really waits."""
-    return patch_cli_clock(monkeypatch)
-
-
-@pytest.fixture
-def cli(aws: None, hermetic_env: Path, clock: FakeClock, run_cli: Callable[..., Any]) -> Callable[..., Any]:
-    """run_cli with a config in the working directory and the ledger seeded as `prepare` leaves it."""
-    Path("nikkei-deepar.toml").write_text(CONFIG, encoding="utf-8")
-    seed_prepared(make_context(hermetic_env))
-    return run_cli
 
 
 @pytest.fixture
@@ -67,16 +46,16 @@ def ctx(aws: None, hermetic_env: Path) -> Any:
 def kill_when_recording(monkeypatch: pytest.MonkeyPatch, kind: str) -> list[str]:
     """The next time deploy records a `kind` in the ledger, Ctrl-C arrives first: the resource exists,
     the ledger never hears of it. Fires once; returns the name it swallowed (once it has)."""
-    original = deploy.record_resource
+    original = deploy.record_new
     swallowed: list[str] = []
 
-    def record(ctx: Any, k: str, name: str, arn: str | None, **extra: Any) -> None:
+    def record(store: Any, k: str, name: str, **kw: Any) -> None:
         if k == kind and not swallowed:
             swallowed.append(name)
             raise KeyboardInterrupt
-        original(ctx, k, name, arn, **extra)
+        original(store, k, name, **kw)
 
-    monkeypatch.setattr(deploy, "record_resource", record)
+    monkeypatch.setattr(deploy, "record_new", record)
     return swallowed
 
 
@@ -276,7 +255,7 @@ def test_a_long_endpoint_name_is_matched_by_the_shortened_prefix(
 
 def test_deploy_goes_on_when_the_models_cannot_be_listed(ctx: Any, sm_script: Any) -> None:
     _trained(ctx, sm_script)
-    inject_error(ctx.gateway("sagemaker").client, "ListModels", "AccessDeniedException", "not allowed")
+    inject_error(ctx.aws.sagemaker.client, "ListModels", "AccessDeniedException", "not allowed")
     result = _deploy(ctx)
     assert result.status == "InService"
     assert "could not look for models and endpoint configs missing from the ledger" in (
@@ -292,7 +271,7 @@ LOCAL_JOB = "nd-local-job"
 def local_cli(hermetic_env: Path, monkeypatch: pytest.MonkeyPatch, run_cli: Callable[..., Any]) -> Any:
     """backend = "local" and a Completed local job in the store and the ledger (no training: a model
     only needs its archive file)."""
-    from nikkei_deepar.backends.local_jobs import STATE_FORMAT
+    from nikkei_deepar.backends.local.jobs import STATE_FORMAT
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # any AWS call would fail
     config = Path("nikkei-deepar.toml")

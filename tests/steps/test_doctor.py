@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
+from nikkei_deepar.backends.sagemaker import checks as sagemaker_checks
 from nikkei_deepar.errors import ExitCode
 from nikkei_deepar.output import ENVELOPE_KEYS
 from nikkei_deepar.steps import doctor, provision
@@ -100,7 +101,7 @@ def test_a_region_without_deepar(aws: None, hermetic_env: Path) -> None:
 
 def test_bad_credentials(ctx: Any) -> None:
     fresh = _ctx(ctx.home)  # provision asked STS already: a new command, with new clients
-    _sts_rejects_the_token(fresh.gateway("sts").client)
+    _sts_rejects_the_token(fresh.aws.sts.client)
     result = doctor.run(fresh)
     check = _only_problem(result)
     assert (check.name, check.exit_code, check.code) == ("credentials", ExitCode.AWS, "aws-credentials")
@@ -232,7 +233,7 @@ def test_passrole_denied_and_allowed(ctx: Any, monkeypatch: pytest.MonkeyPatch) 
         seen.append((principal, role_arn))
         return answer
 
-    monkeypatch.setattr(doctor, "_simulate_pass_role", simulate)
+    monkeypatch.setattr(sagemaker_checks, "_simulate_pass_role", simulate)
     answer = "implicitDeny"
     check = _only_problem(doctor.run(ctx))
     assert (check.name, check.exit_code, check.code) == ("pass-role", ExitCode.AWS, "pass-role-denied")
@@ -249,7 +250,7 @@ def test_caller_arns_become_simulatable_principals() -> None:
     def lookup(name: str) -> str | None:
         return {"Admin": "arn:aws:iam::111122223333:role/team/Admin"}.get(name)
 
-    principal = doctor._principal_arn
+    principal = sagemaker_checks._principal_arn
     assert principal("arn:aws:iam::111122223333:user/alice", lookup=lookup) == (
         "arn:aws:iam::111122223333:user/alice"
     )
@@ -316,7 +317,11 @@ def test_local_backend_without_the_extra(hermetic_env: Path, monkeypatch: pytest
 
 
 def test_local_store_that_is_not_a_folder(hermetic_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(doctor, "_local_extra", lambda: doctor.ok("local-extra", "skipped in this test"))
+    from nikkei_deepar.backends.local import checks as local_checks
+
+    monkeypatch.setattr(
+        local_checks, "_local_extra", lambda: doctor.ok("local-extra", "skipped in this test")
+    )
     hermetic_env.mkdir(parents=True, exist_ok=True)
     (hermetic_env / "local").write_text("a file", encoding="utf-8")
     check = _only_problem(doctor.run(make_context(hermetic_env, settings_for(backend="local"))))

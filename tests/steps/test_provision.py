@@ -458,14 +458,11 @@ def test_bucket_is_required(make: MakeCtx) -> None:
         provision.run(make(bucket=None), dry_run=True)
 
 
-def test_a_backend_without_a_provisioner_has_nothing_to_provision(
-    step_context: MakeCtx, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from nikkei_deepar.errors import UsageError
+def test_a_backend_this_version_lacks_is_a_usage_error(step_context: MakeCtx) -> None:
+    from nikkei_deepar.backends import UnknownBackendError
 
-    monkeypatch.delitem(provision.PROVISIONERS, "local")
-    with pytest.raises(UsageError, match="nothing to provision"):
-        provision.run(step_context(backend="local"), dry_run=True)
+    with pytest.raises(UnknownBackendError, match="'elsewhere' is not available in this version"):
+        step_context(backend="local").backend_named("elsewhere")
 
 
 @pytest.mark.parametrize(
@@ -539,8 +536,16 @@ class _FolderProvisioner:
 def test_a_local_provisioner_plugs_into_plan_and_apply(
     step_context: MakeCtx, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(provision.PROVISIONERS, "local", _FolderProvisioner)
     ctx = step_context(backend="local")
+    folder = _FolderProvisioner(ctx)
+
+    class WithFolderProvisioner:
+        name = "local"
+
+        def provisioner(self) -> _FolderProvisioner:
+            return folder
+
+    ctx.backend = WithFolderProvisioner()  # type: ignore[assignment]
     dry = provision.run(ctx, dry_run=True)
     assert [i.shown_action for i in dry.items] == ["would create"] and not (ctx.home / "store").exists()
     done = provision.run(ctx, dry_run=False)

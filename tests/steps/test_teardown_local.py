@@ -269,7 +269,7 @@ def test_interrupted_half_way_then_resumed(
 def test_interrupted_while_deleting_the_store_resumes(
     run_cli: RunCli, config: Path, store: Path, hermetic_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from nikkei_deepar.steps import teardown_local
+    from nikkei_deepar.backends.local import removal as teardown_local
 
     provision(run_cli, config)
     archive = deployed(hermetic_env)

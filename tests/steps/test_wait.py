@@ -126,11 +126,6 @@ def test_a_terminal_gets_one_live_line() -> None:
 
 # -- wait against moto ----------------------------------------------------------------------------------
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def ctx(aws: None, hermetic_env: Path, clock: FakeClock) -> Any:
     context = make_context(hermetic_env, clock=clock)
     seed_prepared(context)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
+import botocore.exceptions as bx
+
 from nikkei_deepar.aws.errors import aws_errors, error_code
 from nikkei_deepar.aws.session import AwsClients
 from nikkei_deepar.errors import AwsError
@@ -37,7 +39,7 @@ def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
     return [{"Key": k, "Value": v} for k, v in tags.items()]
 
 
-class Gateway:
+class IamGateway:
     def __init__(self, clients: AwsClients) -> None:
         self._clients = clients
 
@@ -50,8 +52,6 @@ class Gateway:
 
     # -- reads -------------------------------------------------------------------------------------
     def get_role(self, name: str) -> Role | None:
-        import botocore.exceptions as bx
-
         with aws_errors(f"reading IAM role {name}"):
             try:
                 found = self.client.get_role(RoleName=name)["Role"]
@@ -68,8 +68,6 @@ class Gateway:
 
     def role_arn(self, name: str) -> str | None:
         """The role's ARN, or None when it does not exist (one call: no tags, no policies)."""
-        import botocore.exceptions as bx
-
         with aws_errors(f"reading IAM role {name}"):
             try:
                 return str(self.client.get_role(RoleName=name)["Role"]["Arn"])
@@ -79,8 +77,6 @@ class Gateway:
                 raise
 
     def role_tags(self, name: str) -> dict[str, str]:
-        import botocore.exceptions as bx
-
         tags: dict[str, str] = {}
         with aws_errors(f"listing the tags of IAM role {name}"):
             try:
@@ -98,8 +94,6 @@ class Gateway:
         return tags
 
     def inline_policy(self, role: str, policy_name: str) -> dict[str, Any] | None:
-        import botocore.exceptions as bx
-
         with aws_errors(f"reading inline policy {policy_name} of IAM role {role}"):
             try:
                 found = self.client.get_role_policy(RoleName=role, PolicyName=policy_name)
@@ -135,8 +129,6 @@ class Gateway:
     ) -> str:
         """Create the role with its tags in the same call (so it is recognisable from the first instant);
         returns its ARN."""
-        import botocore.exceptions as bx
-
         with aws_errors(f"creating IAM role {name}"):
             try:
                 found = self.client.create_role(
@@ -172,8 +164,6 @@ class Gateway:
     def delete_role(self, name: str) -> bool:
         """Inline policies, managed policy attachments and instance profiles first, then the role.
         True when deleted now, False when it was already gone."""
-        import botocore.exceptions as bx
-
         with aws_errors(f"deleting IAM role {name}"):
             try:
                 for policy_name in self._inline_policy_names(name):
@@ -211,3 +201,6 @@ class Gateway:
             )
         results = answer.get("EvaluationResults") or [{}]
         return str(results[0].get("EvalDecision", "implicitDeny"))
+
+
+Gateway = IamGateway  # the name before gateways were typed; prefer IamGateway

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import botocore.exceptions as bx
+
 from nikkei_deepar.aws.errors import aws_errors, error_code
 from nikkei_deepar.aws.session import AwsClients
 
@@ -30,7 +32,7 @@ class LogLine:
         return dt.datetime.fromtimestamp(self.timestamp_ms / 1000, tz=dt.UTC)
 
 
-class Gateway:
+class LogsGateway:
     def __init__(self, clients: AwsClients) -> None:
         self._clients = clients
 
@@ -40,8 +42,6 @@ class Gateway:
 
     def stream_names(self, group: str, *, prefix: str) -> list[str]:
         """Streams in `group` whose names start with `prefix` ([] when the group does not exist yet)."""
-        import botocore.exceptions as bx
-
         names: list[str] = []
         with aws_errors(f"listing log streams {group}/{prefix}*"):
             try:
@@ -61,8 +61,6 @@ class Gateway:
 
         get_log_events pages forward until it hands back the same token: that means "no more for now".
         """
-        import botocore.exceptions as bx
-
         lines: list[LogLine] = []
         with aws_errors(f"reading log stream {group}/{stream}"):
             for _ in range(limit_pages):
@@ -102,3 +100,6 @@ class Gateway:
                 updated[stream] = token
         lines.sort(key=lambda line: (line.timestamp_ms, line.stream))
         return lines, updated
+
+
+Gateway = LogsGateway  # the name before gateways were typed; prefer LogsGateway

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import botocore.exceptions as bx
+
 from nikkei_deepar.aws.errors import aws_errors, error_code, error_message
 from nikkei_deepar.aws.session import AwsClients
 from nikkei_deepar.errors import AwsError, NotFoundError
@@ -17,7 +19,7 @@ from nikkei_deepar.errors import AwsError, NotFoundError
 _QUOTE = 300
 
 
-class Gateway:
+class RuntimeGateway:
     def __init__(self, clients: AwsClients) -> None:
         self._clients = clients
 
@@ -26,8 +28,6 @@ class Gateway:
         return self._clients.client("sagemaker-runtime")
 
     def invoke_endpoint(self, endpoint: str, body: bytes, *, content_type: str, accept: str) -> bytes:
-        import botocore.exceptions as bx
-
         with aws_errors(f"invoking endpoint {endpoint}"):
             try:
                 response = self.client.invoke_endpoint(
@@ -85,3 +85,6 @@ def _translate(endpoint: str, exc: Exception) -> Exception:
 def _quote(text: str) -> str:
     flat = " ".join(text.split())
     return repr(flat if len(flat) <= _QUOTE else flat[:_QUOTE] + "…")
+
+
+Gateway = RuntimeGateway  # the name before gateways were typed; prefer RuntimeGateway

@@ -10,6 +10,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import botocore.exceptions as bx
+
 from nikkei_deepar.aws.errors import DENIED, aws_errors, error_code, http_status
 from nikkei_deepar.aws.session import AwsClients
 from nikkei_deepar.errors import AwsError, NotFoundError
@@ -30,7 +32,7 @@ def split_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-class Gateway:
+class S3Gateway:
     def __init__(self, clients: AwsClients) -> None:
         self._clients = clients
 
@@ -39,8 +41,6 @@ class Gateway:
         return self._clients.client("s3")
 
     def object_exists(self, bucket: str, key: str) -> bool:
-        import botocore.exceptions as bx
-
         with aws_errors(f"checking s3://{bucket}/{key}"):
             try:
                 self.client.head_object(Bucket=bucket, Key=key)
@@ -53,8 +53,6 @@ class Gateway:
         return True
 
     def put_object(self, bucket: str, key: str, body: bytes, *, content_type: str) -> str:
-        import botocore.exceptions as bx
-
         with aws_errors(f"uploading s3://{bucket}/{key}"):
             try:
                 self.client.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
@@ -65,8 +63,6 @@ class Gateway:
         return f"s3://{bucket}/{key}"
 
     def get_object(self, bucket: str, key: str) -> bytes:
-        import botocore.exceptions as bx
-
         with aws_errors(f"downloading s3://{bucket}/{key}"):
             try:
                 body: bytes = self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
@@ -82,8 +78,6 @@ class Gateway:
 
         A bucket that exists but answers 403 belongs to another account (or this caller may not list
         it): that is an error, with a message that says so."""
-        import botocore.exceptions as bx
-
         with aws_errors(f"checking S3 bucket {bucket}"):
             try:
                 found = self.client.head_bucket(Bucket=bucket)
@@ -114,8 +108,6 @@ class Gateway:
         """Create the bucket in `region` (no LocationConstraint in us-east-1, where AWS rejects one), tagged
         in the same request where the caller may (s3:TagResource); True when created now, False when this
         account already owned it."""
-        import botocore.exceptions as bx
-
         config: dict[str, Any] = {"Tags": _tag_list(tags)}
         if region != "us-east-1":
             config["LocationConstraint"] = region
@@ -147,8 +139,6 @@ class Gateway:
     # -- bucket settings: reads answer None when the setting is absent ------------------------------------
     def _read(self, bucket: str, what: str, call: Callable[[], Any], absent: set[str]) -> Any:
         """One bucket-setting read; None when AWS answers with one of the `absent` codes."""
-        import botocore.exceptions as bx
-
         with aws_errors(f"reading the {what} of S3 bucket {bucket}"):
             try:
                 return call()
@@ -260,8 +250,6 @@ class Gateway:
     def probe_write(self, bucket: str, prefix: str) -> None:
         """Write a tiny object under `prefix/` and delete it again (that very version, so a versioned bucket
         keeps no trace). Raises AwsError (access denied, ...) when the caller cannot write there."""
-        import botocore.exceptions as bx
-
         key = f"{prefix}/.nikkei-deepar-write-probe-{uuid.uuid4().hex[:12]}"
         with aws_errors(f"writing a probe object to s3://{bucket}/{prefix}/"):
             put = self.client.put_object(Bucket=bucket, Key=key, Body=b"", ContentType="text/plain")
@@ -280,8 +268,6 @@ class Gateway:
     def empty_bucket(self, bucket: str, *, on_progress: Callable[[int], None] | None = None) -> int:
         """Delete every object version and delete marker, and abort unfinished multipart uploads.
         Returns how many versions and markers were deleted (0 when the bucket is already gone)."""
-        import botocore.exceptions as bx
-
         deleted = 0
         with aws_errors(f"emptying S3 bucket {bucket}"):
             try:
@@ -327,8 +313,6 @@ class Gateway:
 
     def delete_bucket(self, bucket: str) -> bool:
         """True when deleted now, False when it was already gone. The bucket must be empty."""
-        import botocore.exceptions as bx
-
         with aws_errors(f"deleting S3 bucket {bucket}"):
             try:
                 self.client.delete_bucket(Bucket=bucket)
@@ -354,3 +338,6 @@ def _no_bucket(bucket: str) -> NotFoundError:
         f"S3 bucket {bucket!r} does not exist",
         hint="run `nikkei-deepar provision` to create it, or fix [aws] bucket",
     )
+
+
+Gateway = S3Gateway  # the name before gateways were typed; prefer S3Gateway

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import botocore.exceptions as bx
+
 from nikkei_deepar.aws.errors import aws_errors, error_code, error_message
 from nikkei_deepar.aws.session import AwsClients
 from nikkei_deepar.errors import NotFoundError, UsageError
@@ -27,7 +29,7 @@ def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
     return [{"Key": key, "Value": value} for key, value in tags.items()]
 
 
-class Gateway:
+class SageMakerGateway:
     def __init__(self, clients: AwsClients) -> None:
         self._clients = clients
 
@@ -79,8 +81,6 @@ class Gateway:
 
     def update_endpoint(self, name: str, *, config_name: str) -> None:
         """UpdateEndpoint: SageMaker rolls blue/green and silently rolls back a failed update."""
-        import botocore.exceptions as bx
-
         with aws_errors(f"updating endpoint {name} to {config_name}"):
             try:
                 self.client.update_endpoint(EndpointName=name, EndpointConfigName=config_name)
@@ -104,8 +104,6 @@ class Gateway:
 
     def _create(self, what: str, name: str, operation: str, request: dict[str, Any]) -> dict[str, Any]:
         """Call a Create* operation; a name already taken becomes a UsageError that says so."""
-        import botocore.exceptions as bx
-
         try:
             response: dict[str, Any] = getattr(self.client, operation)(**request)
         except bx.ClientError as exc:
@@ -121,8 +119,6 @@ class Gateway:
 
     # -- lookups used by teardown / status -------------------------------------------------------
     def _describe(self, operation: str, key: str, name: str) -> dict[str, Any] | None:
-        import botocore.exceptions as bx
-
         with aws_errors(f"describing {key} {name}"):
             try:
                 result: dict[str, Any] = getattr(self.client, operation)(**{key: name})
@@ -155,8 +151,6 @@ class Gateway:
         raise ValueError(f"unknown SageMaker resource kind {kind!r}")
 
     def tags_of(self, arn: str) -> dict[str, str]:
-        import botocore.exceptions as bx
-
         with aws_errors(f"listing tags of {arn}"):
             tags: dict[str, str] = {}
             try:
@@ -172,8 +166,6 @@ class Gateway:
 
     # -- deletions: True when deleted now, False when it was already gone -------------------------
     def _delete(self, operation: str, key: str, name: str) -> bool:
-        import botocore.exceptions as bx
-
         with aws_errors(f"deleting {key.removesuffix('Name').lower()} {name}"):
             try:
                 getattr(self.client, operation)(**{key: name})
@@ -221,8 +213,6 @@ class Gateway:
 
     def stop_transform_job_if_running(self, name: str) -> bool:
         """StopTransformJob for a job still InProgress; False when it is not running (or gone)."""
-        import botocore.exceptions as bx
-
         found = self.describe_transform_job(name)
         if found is None or found.get("TransformJobStatus") != "InProgress":
             return False
@@ -234,3 +224,6 @@ class Gateway:
                     return False
                 raise
         return True
+
+
+Gateway = SageMakerGateway  # the name before gateways were typed; prefer SageMakerGateway

@@ -9,7 +9,7 @@ from nikkei_deepar.aws.errors import aws_errors
 from nikkei_deepar.aws.session import AwsClients
 
 
-class Gateway:
+class StsGateway:
     def __init__(self, clients: AwsClients) -> None:
         self._clients = clients
 
@@ -29,3 +29,6 @@ class Gateway:
 
     def caller_arn(self) -> str:
         return self.identity["Arn"]
+
+
+Gateway = StsGateway  # the name before gateways were typed; prefer StsGateway

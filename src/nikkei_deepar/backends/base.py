@@ -12,7 +12,11 @@ Vocabulary: statuses are SageMaker's words, which every backend reports in:
 "Not found" is a normal answer (None / False), never an exception. Other failures raise the
 package's `NikkeiError`s (AwsError, NotFoundError, ...), translated inside the implementation.
 
-A leaf for the steps: imports nothing from the package.
+Besides the resource verbs, a backend hands out what else differs by place, each speaking a shared
+vocabulary module of `backends/`: its `provisioner()` (backends/plan.py), `remover()` (removal.py),
+`probe()` (probe.py) and `checks()` (checks.py). Steps never ask which backend they have.
+
+A leaf for the steps: imports nothing from the package at run time.
 """
 
 from __future__ import annotations
@@ -20,7 +24,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from nikkei_deepar.backends.checks import Check
+    from nikkei_deepar.backends.plan import Provisioner
+    from nikkei_deepar.backends.probe import Probe
+    from nikkei_deepar.backends.removal import Remover
 
 # -- statuses ----------------------------------------------------------------------------------------
 JOB_COMPLETED = "Completed"
@@ -196,6 +206,33 @@ class Backend(Protocol):
         """What a person should know about a live endpoint here (what it costs), or None."""
         ...
 
+    @property
+    def first_step(self) -> str:
+        """The command a new config for this backend runs first ("provision" or "prepare")."""
+        ...
+
+    @property
+    def bills(self) -> bool:
+        """Whether what it hosts costs money (then status prices endpoints and warns they bill)."""
+        ...
+
+    # what else differs by backend (each from a shared vocabulary module of backends/)
+    def provisioner(self) -> Provisioner:
+        """What `provision` plans and applies here (read-only until applied)."""
+        ...
+
+    def remover(self) -> Remover:
+        """What `teardown` asks about this backend's ledger entries, and what deletes them."""
+        ...
+
+    def probe(self) -> Probe:
+        """What `status` asks whether recorded resources exist here (read-only)."""
+        ...
+
+    def checks(self) -> list[Check]:
+        """`doctor`'s preflight checks for this backend (reads only; spends nothing)."""
+        ...
+
     # storage
     def artifact_uri(self, key: str) -> str:
         """The location of `key` (a relative path such as "output/") in this backend's store."""
@@ -207,6 +244,10 @@ class Backend(Protocol):
 
     def get_artifact(self, uri: str) -> bytes:
         """Read a location this backend gave out; NotFoundError when it is not there."""
+        ...
+
+    def exists(self, uri: str) -> bool:
+        """Whether a location this backend gave out holds a stored file now."""
         ...
 
     # training

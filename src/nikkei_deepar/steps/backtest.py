@@ -170,7 +170,7 @@ def run(ctx: Context, *, windows: int, retrain: bool, models: str, plot: Path | 
             "--plot needs matplotlib (the [plot] extra)", hint="pip install 'nikkei-deepar[plot]'"
         )
     if DEEPAR in chosen:
-        from nikkei_deepar.backends.local_jobs import load_engine
+        from nikkei_deepar.backends.local.jobs import load_engine
 
         try:
             load_engine()
@@ -278,7 +278,7 @@ class _DeepAR:
         windows: int,
         workdir: Path,
     ) -> None:
-        from nikkei_deepar.backends.local_jobs import batches_per_epoch, load_engine
+        from nikkei_deepar.backends.local.jobs import batches_per_epoch, load_engine
 
         self.engine = load_engine()
         self.ctx = ctx
@@ -330,7 +330,7 @@ class _DeepAR:
         )
 
     def _train(self, train_jsonl: bytes) -> Path:
-        from nikkei_deepar.backends.local_jobs import interrupts_kept
+        from nikkei_deepar.backends.local.jobs import interrupts_kept
 
         self.trainings += 1
         self.info["trainings"] = self.trainings

@@ -188,7 +188,7 @@ def init(
         path=str(path),
         replaced=existed,
         values=written,
-        next_command=_next_command(path, settings, env=env),
+        next_command=_next_command(path, ctx.backend_named(settings.backend).first_step, env=env),
     )
 
 
@@ -263,11 +263,10 @@ def _suggest_bucket(ctx: Context, region: str, profile: str | None, account_id: 
 
 
 def _sts_account_id(region: str, profile: str | None) -> str:
-    from nikkei_deepar.aws import sts
-    from nikkei_deepar.aws.session import AwsClients
+    from nikkei_deepar.aws.services import connect
 
     # Two attempts only: this is a suggestion, not worth a long wait on a bad network.
-    return str(sts.Gateway(AwsClients(region=region, profile=profile, max_attempts=2)).account_id())
+    return connect(region=region, profile=profile, max_attempts=2).sts.account_id()
 
 
 def _env_region(env: Mapping[str, str]) -> str | None:
@@ -310,11 +309,10 @@ def _get(settings: Settings, dotted: str) -> str | None:
     return None if node is None else str(node)
 
 
-def _next_command(path: Path, settings: Settings, *, env: Mapping[str, str]) -> str:
-    """The next step; with --config unless the file is where the tool looks by itself."""
+def _next_command(path: Path, first: str, *, env: Mapping[str, str]) -> str:
+    """The next step (`first`, the new backend's); with --config unless the file is where the tool looks."""
     import shlex
 
-    first = "provision" if settings.backend == "sagemaker" else "prepare"
     found = Path(env[CONFIG_ENV]) if env.get(CONFIG_ENV) else Path(DEFAULT_CONFIG_NAME)
     if found.expanduser().absolute() == path:
         return f"nikkei-deepar {first}"

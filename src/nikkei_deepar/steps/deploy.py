@@ -32,11 +32,11 @@ from nikkei_deepar.backends.base import (
     ServerlessSpec,
     TrainingState,
 )
-from nikkei_deepar.config import MANAGED_BY_KEY, MANAGED_BY_VALUE
+from nikkei_deepar.config import MANAGED_BY_KEY
 from nikkei_deepar.context import Context
 from nikkei_deepar.errors import AwsError, JobFailedError, NotFoundError, UsageError
+from nikkei_deepar.ownership import is_ours, managed_by_tool, record, record_new
 from nikkei_deepar.state import Deployment, Job, Resource
-from nikkei_deepar.steps.provision import is_ours
 from nikkei_deepar.steps.train import resource_name
 from nikkei_deepar.steps.wait import ENDPOINT_BACKOFF, poll, record_training_state
 
@@ -127,7 +127,16 @@ def run(ctx: Context, *, job: str | None, timeout: float | None) -> DeployResult
     model_arn = backend.create_model(
         ModelSpec(name=model, model_artifact=artifact, tags=tags, job=state.name)
     )
-    record_resource(ctx, "model", model, model_arn, job=state.name, endpoint=endpoint, artifact=artifact)
+    record_new(
+        ctx.store,
+        "model",
+        model,
+        by=backend,
+        arn=model_arn,
+        job=state.name,
+        endpoint=endpoint,
+        artifact=artifact,
+    )
     config = resource_name(endpoint, "c")
     config_arn = backend.create_endpoint_config(
         EndpointConfigSpec(
@@ -143,15 +152,23 @@ def run(ctx: Context, *, job: str | None, timeout: float | None) -> DeployResult
             ),
         )
     )
-    record_resource(
-        ctx, "endpoint-config", config, config_arn, job=state.name, endpoint=endpoint, model=model, **variant
+    record_new(
+        ctx.store,
+        "endpoint-config",
+        config,
+        by=backend,
+        arn=config_arn,
+        job=state.name,
+        endpoint=endpoint,
+        model=model,
+        **variant,
     )
 
     previous = current.config_name if current is not None else None
     if current is None:
         ctx.reporter.info(f"creating endpoint {endpoint} with {config}")
         arn = backend.create_endpoint(endpoint, config_name=config, tags=tags)
-        record_resource(ctx, "endpoint", endpoint, arn)
+        record_new(ctx.store, "endpoint", endpoint, by=backend, arn=arn)
     else:
         ctx.reporter.info(f"updating endpoint {endpoint}: {previous} -> {config} (blue/green)")
         backend.update_endpoint(endpoint, config_name=config)
@@ -288,20 +305,19 @@ def adopt_unrecorded(ctx: Context, endpoint: str) -> list[str]:
         ctx.reporter.warn(
             f"adopting {kind.replace('-', ' ')} {name}: tagged as ours but missing from the ledger"
         )
-    with ctx.store.update() as current:
-        # names carry their creation time: in name order they are in the ledger's (creation) order,
-        # which is the order retention keeps the newest by
-        for kind, name in found:
-            current.record_resource(
-                Resource(
-                    kind=kind,
-                    name=name,
-                    backend=backend.name,
-                    arn=None,
-                    region=backend.region,
-                    extra={"endpoint": endpoint, "adopted": True},
-                )
-            )
+    # names carry their creation time: in name order they are in the ledger's (creation) order, which is
+    # the order retention keeps the newest by
+    adopted = [
+        Resource(
+            kind=kind,
+            name=name,
+            backend=backend.name,
+            region=backend.region,
+            extra={"endpoint": endpoint, "adopted": True},
+        )
+        for kind, name in found
+    ]
+    record(ctx.store, *adopted)
     return [name for _, name in found]
 
 
@@ -311,14 +327,14 @@ def _check_ownership(ctx: Context, endpoint: str) -> None:
     if recorded is not None and recorded.live:
         return
     tags = ctx.backend.endpoint_tags(endpoint)
-    if tags.get(MANAGED_BY_KEY) != MANAGED_BY_VALUE:
+    if not managed_by_tool(tags):
         raise UsageError(
             f"endpoint {endpoint} exists but was not created by nikkei-deepar (no {MANAGED_BY_KEY} tag)",
             hint="set [endpoint] name to another name; this tool does not replace endpoints it does not own",
             code="endpoint-not-ours",
         )
     ctx.reporter.warn(f"adopting endpoint {endpoint}: tagged as ours but missing from the ledger")
-    record_resource(ctx, "endpoint", endpoint, None)
+    record_new(ctx.store, "endpoint", endpoint, by=ctx.backend)
 
 
 def _serves(ctx: Context, current: EndpointState, *, job: str, variant: dict[str, Any]) -> bool:
@@ -402,22 +418,6 @@ def _delete_broken(ctx: Context, current: EndpointState, *, timeout: float) -> N
     ctx.reporter.close()
     with ctx.store.update() as ledger:
         ledger.mark_deleted("endpoint", current.name)
-
-
-def record_resource(ctx: Context, kind: str, name: str, arn: str | None, **extra: Any) -> None:
-    """Write a resource the current backend just created to the ledger, at once (before anything else)."""
-    backend = ctx.backend
-    with ctx.store.update() as ledger:
-        ledger.record_resource(
-            Resource(
-                kind=kind,
-                name=name,
-                backend=backend.name,
-                arn=arn,
-                region=backend.region,
-                extra=extra,
-            )
-        )
 
 
 # -- retention ------------------------------------------------------------------------------------------

@@ -37,8 +37,8 @@ from nikkei_deepar.data.series_io import load_series
 from nikkei_deepar.errors import JobFailedError, JobStoppedError, NotFoundError, UsageError
 from nikkei_deepar.files import write_atomic
 from nikkei_deepar.output import Table
+from nikkei_deepar.ownership import record_new
 from nikkei_deepar.state import Ledger
-from nikkei_deepar.steps.deploy import record_resource
 from nikkei_deepar.steps.train import resource_name
 from nikkei_deepar.steps.wait import poll
 
@@ -244,7 +244,17 @@ def _batch(
         tags=settings.resource_tags(),
     )
     arn = backend.start_transform(spec)
-    record_resource(ctx, "transform-job", name, arn, model=model, job=job, input=input_uri, output=output_uri)
+    record_new(
+        ctx.store,
+        "transform-job",
+        name,
+        by=backend,
+        arn=arn,
+        model=model,
+        job=job,
+        input=input_uri,
+        output=output_uri,
+    )
     ctx.reporter.info(f"started batch transform {name} with model {model}")
 
     def describe() -> TransformState:
@@ -309,8 +319,15 @@ def _batch_model(ctx: Context, job: str | None) -> tuple[str, str]:
             job=source.name,
         )
     )
-    record_resource(
-        ctx, "model", name, arn, job=source.name, endpoint=endpoint, artifact=source.model_artifact
+    record_new(
+        ctx.store,
+        "model",
+        name,
+        by=ctx.backend,
+        arn=arn,
+        job=source.name,
+        endpoint=endpoint,
+        artifact=source.model_artifact,
     )
     return name, source.name
 

@@ -6,40 +6,22 @@ an item that creates something writes it to the ledger the moment it exists, bef
 configured, so a crash leaves nothing unknown. `--dry-run` stops after the plan, and so does a plan that
 shows a problem (fix it first, then converge in one go).
 
-Backends: `PROVISIONERS` maps `settings.backend` to a factory for the object that makes the plan:
-`steps/provision_aws.py` (the S3 bucket and the SageMaker execution role) and
-`steps/provision_local.py` (the local store folder). Both import this module, so the factories import
-them on demand: no cycle, and a SageMaker command never loads the local one (nor the reverse).
+Backends: the plan comes from `ctx.backend.provisioner()`: backends/sagemaker/provision.py (the S3 bucket
+and the SageMaker execution role) or backends/local/provision.py (the local store folder). The items'
+vocabulary is backends/plan.py; the ledger helpers are ownership.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from dataclasses import dataclass
+from typing import Any
 
-from nikkei_deepar.config import MANAGED_BY_KEY, MANAGED_BY_VALUE
+from nikkei_deepar.backends.plan import CHANGES, PlanItem, Provisioner
 from nikkei_deepar.context import Context
-from nikkei_deepar.errors import ExitCode, NikkeiError, UsageError
-from nikkei_deepar.state import Ledger, Resource
+from nikkei_deepar.errors import ExitCode, NikkeiError
+from nikkei_deepar.output import aligned
 
-Action = Literal["create", "adopt", "fix", "ok", "use", "report", "check", "problem"]
-CHANGES = frozenset({"create", "adopt", "fix"})
 _DONE = {"create": "created", "adopt": "adopted", "fix": "fixed", "check": "checked"}
-
-
-@dataclass(frozen=True)
-class PlanItem:
-    """One resource or setting: `action` says what provision does with it, `detail` why."""
-
-    resource: str  # "bucket", "bucket.encryption", "role", "role.inline-policy", ...
-    name: str
-    action: Action
-    detail: str
-    owned: bool
-    apply: Callable[[], str | None] | None = field(default=None, compare=False, repr=False)
-    exit_code: ExitCode | None = None  # problems only
-    code: str | None = None  # problems only: a stable slug for --json
 
 
 @dataclass(frozen=True)
@@ -115,30 +97,11 @@ class ProvisionResult:
         return lines
 
 
-def aligned(rows: list[tuple[str, ...]], indent: str = "  ") -> list[str]:
-    """Left-aligned columns; the last column is free text and is not padded."""
-    if not rows:
-        return []
-    widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]) - 1)]
-    return [
-        indent + "  ".join([*(v.ljust(w) for v, w in zip(row, widths, strict=False)), row[-1]])
-        for row in rows
-    ]
-
-
 _HEADLINE = ("region", "account", "bucket", "role", "store")
 
 
-class Provisioner(Protocol):
-    """What one backend contributes: where things go (for the report) and the plan (read-only)."""
-
-    def target(self) -> dict[str, Any]: ...
-
-    def plan(self, ledger: Ledger) -> list[PlanItem]: ...
-
-
 def run(ctx: Context, *, dry_run: bool) -> ProvisionResult:
-    provisioner = _provisioner(ctx)
+    provisioner = ctx.backend.provisioner()
     items = provisioner.plan(ctx.store.load())
     problems = [i for i in items if i.action == "problem"]
     reports: list[ItemReport] = []
@@ -201,56 +164,3 @@ def _problem_entry(code: str | None, message: str, *, hint: str | None = None) -
     if hint:
         entry["hint"] = hint
     return entry
-
-
-def _provisioner(ctx: Context) -> Provisioner:
-    factory = PROVISIONERS.get(ctx.settings.backend)
-    if factory is None:
-        raise UsageError(
-            f"provision: backend = {ctx.settings.backend!r} has nothing to provision in this version",
-            hint='set backend = "sagemaker" in the config',
-        )
-    return factory(ctx)
-
-
-def _aws_provisioner(ctx: Context) -> Provisioner:
-    from nikkei_deepar.steps.provision_aws import AwsProvisioner
-
-    return AwsProvisioner(ctx)
-
-
-def _local_provisioner(ctx: Context) -> Provisioner:
-    from nikkei_deepar.steps.provision_local import LocalProvisioner
-
-    return LocalProvisioner(ctx)
-
-
-PROVISIONERS: dict[str, Callable[[Context], Provisioner]] = {
-    "sagemaker": _aws_provisioner,
-    "local": _local_provisioner,
-}
-
-
-# -- ownership and ledger helpers shared by provisioners ------------------------------------------------
-def is_ours(tags: dict[str, str] | None, wanted: dict[str, str]) -> bool:
-    """Tagged by this tool for this config: managed-by plus the same project/stage tags."""
-    if not tags or tags.get(MANAGED_BY_KEY) != MANAGED_BY_VALUE:
-        return False
-    return all(tags.get(k) == v for k, v in wanted.items())
-
-
-def recorded_as_created(ledger: Ledger, kind: str, name: str) -> bool:
-    found = ledger.resource(kind, name)
-    return found is not None and found.live and found.extra.get("created") is True
-
-
-def record(ctx: Context, resource: Resource) -> None:
-    """Write one resource to the ledger now (replacing a live record of the same resource)."""
-    with ctx.store.update() as ledger:
-        ledger.mark_deleted(resource.kind, resource.name)
-        ledger.record_resource(resource)
-
-
-def created_extra(*, adopted: bool) -> dict[str, Any]:
-    """A resource's `extra` in the ledger: what teardown --all checks (the tool created it, or adopted it)."""
-    return {"created": True, "adopted": True} if adopted else {"created": True}

@@ -29,8 +29,7 @@ from nikkei_deepar.backends.base import JOB_COMPLETED, JOB_IN_PROGRESS
 from nikkei_deepar.context import Context
 from nikkei_deepar.deadline import DeadlineInterrupt
 from nikkei_deepar.errors import ExitCode, InterruptedError_, NikkeiError, UsageError, WaitTimeoutError
-from nikkei_deepar.output import error_entry
-from nikkei_deepar.steps.provision import aligned
+from nikkei_deepar.output import aligned, error_entry
 
 WQL = "test:mean_wQuantileLoss"
 STAGES = ("prepare", "train", "wait", "gate", "deploy")

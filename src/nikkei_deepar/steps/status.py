@@ -12,7 +12,7 @@ read. If AWS cannot be asked (credentials, network), the ledger's view is still 
 code is the AWS error's (4). Nothing is written to the ledger: `wait` and `deploy` refresh it.
 
 Asking the backend whether a recorded resource exists, what else carries the tool's tags, and what an
-endpoint config serves is `steps/status_probes.py`'s (one probe per backend, read-only); this module
+endpoint config serves is the backend's probe's (`Backend.probe()`, one per backend, read-only); this module
 turns the answers into views, drift and lines.
 """
 
@@ -21,12 +21,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from nikkei_deepar.backends.probe import Probe
 from nikkei_deepar.config import MANAGED_BY_KEY, MANAGED_BY_VALUE
 from nikkei_deepar.context import Context
 from nikkei_deepar.errors import AwsError, ExitCode
+from nikkei_deepar.output import aligned
 from nikkei_deepar.state import Ledger, Resource
-from nikkei_deepar.steps.provision import aligned
-from nikkei_deepar.steps.status_probes import Probe, make_probe
 
 if TYPE_CHECKING:
     from nikkei_deepar.backends.base import Backend
@@ -125,7 +125,7 @@ def run(ctx: Context) -> StatusResult:
     base = _ledger_view(ctx, ledger)
     try:
         backend = ctx.backend
-        probe = make_probe(ctx, backend)
+        probe = backend.probe()
         region = backend.region
         job = _job(ledger, backend)
         endpoint = _endpoint(ctx, ledger, backend, probe)
@@ -152,7 +152,7 @@ def run(ctx: Context) -> StatusResult:
             **base,
         )
     notes = []
-    if backend.name == "sagemaker" and endpoint and endpoint.get("status"):
+    if backend.bills and endpoint and endpoint.get("status"):
         notes.append(
             "an endpoint bills every hour it exists, idle or not: `nikkei-deepar teardown` deletes it"
         )
@@ -254,7 +254,7 @@ def _endpoint(ctx: Context, ledger: Ledger, backend: Backend, probe: Probe) -> d
         "variant": variant,
         "cost": None,
     }
-    if backend.name != "sagemaker":
+    if not backend.bills:
         view["cost_note"] = "runs on this machine: nothing is billed"
         return view
     costs = ctx.settings.costs

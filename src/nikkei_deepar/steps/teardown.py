@@ -13,62 +13,27 @@ right after it succeeds, so an interrupted teardown resumes where it stopped.
 Confirmation: with deletions to do and no --yes, the plan is put to the user through `confirm` (passed
 in by cli.py, the only module that talks to the terminal); without a terminal, nothing is deleted.
 
-Backends: `REMOVERS` maps a ledger entry's backend to a factory for what checks ownership and deletes:
-`steps/teardown_aws.py` (SageMaker, IAM, S3) and `steps/teardown_local.py` (the local store). Both
-import this module, so the factories import them on demand (no cycle).
+Backends: what checks ownership and deletes is the remover of the backend a ledger entry names
+(`Backend.remover()`: backends/sagemaker/removal.py for SageMaker, IAM and S3, backends/local/removal.py
+for the local store); the items' vocabulary is backends/removal.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Literal, Protocol
+from typing import Any
 
-from nikkei_deepar.config import MANAGED_BY_KEY, MANAGED_BY_VALUE
+from nikkei_deepar.backends import UnknownBackendError
+from nikkei_deepar.backends.removal import Remover, TeardownItem
 from nikkei_deepar.context import Context
 from nikkei_deepar.errors import UsageError
+from nikkei_deepar.output import aligned
 from nikkei_deepar.state import Ledger, Resource
-from nikkei_deepar.steps.provision import aligned
 
-Action = Literal["delete", "stop", "gone", "keep", "leave"]
 ORDER = ("transform-job", "endpoint", "endpoint-config", "model", "role", "bucket", "local-dir")
 DEFAULT_KINDS = frozenset({"transform-job", "endpoint", "endpoint-config", "model"})
 ALL_ONLY_KINDS = frozenset({"role", "bucket", "local-dir"})
-_DONE = {
-    "delete": "deleted",
-    "stop": "stopped",
-    "gone": "already gone",
-    "keep": "kept",
-    "leave": "left alone",
-}
-
-
-@dataclass(frozen=True)
-class TeardownItem:
-    kind: str
-    name: str
-    action: Action
-    reason: str
-    backend: str = "sagemaker"
-    in_ledger: bool = True
-    status: str = "planned"  # planned | done
-
-    def to_data(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "name": self.name,
-            "action": self.action,
-            "reason": self.reason,
-            "backend": self.backend,
-            "in_ledger": self.in_ledger,
-            "status": self.status,
-        }
-
-    @property
-    def shown(self) -> str:
-        if self.status == "done" or self.action in {"keep", "leave", "gone"}:
-            return _DONE[self.action]
-        return f"would {self.action}"
 
 
 @dataclass(frozen=True)
@@ -119,16 +84,6 @@ class ConfirmationError(UsageError):
         self.data = data
 
 
-class Remover(Protocol):
-    """One backend's part: is this ledger entry still the tool's, delete it, and what else to list."""
-
-    def inspect(self, resource: Resource) -> TeardownItem: ...
-
-    def delete(self, resource: Resource) -> bool: ...
-
-    def others(self, ledger: Ledger, *, include_all: bool) -> list[TeardownItem]: ...
-
-
 def run(
     ctx: Context,
     *,
@@ -161,7 +116,7 @@ def run(
                 if item.kind in _HOLDS_DATA:
                     _forget_uploads(current, _HOLDS_DATA[item.kind](item.name))
             if item.action != "gone":
-                ctx.reporter.info(f"{_DONE[item.action]} {item.kind} {item.name}")
+                ctx.reporter.info(f"{item.done_text} {item.kind} {item.name}")
             item = replace(item, status="done")
         done.append(item)
     return replace(result, items=tuple(done), executed=True)
@@ -232,11 +187,12 @@ _KEEP = {
 
 
 def _remover(ctx: Context, backend: str, cache: dict[str, Remover]) -> Remover | None:
+    """The remover of the backend a ledger entry names (built once); None for a backend this version lacks."""
     if backend not in cache:
-        factory = REMOVERS.get(backend)
-        if factory is None:
+        try:
+            cache[backend] = ctx.backend_named(backend).remover()
+        except UnknownBackendError:
             return None
-        cache[backend] = factory(ctx)
     return cache[backend]
 
 
@@ -262,30 +218,3 @@ def _confirm_or_refuse(
             code="cancelled",
             data=result.to_data(),
         )
-
-
-def owner_note(tags: dict[str, str]) -> str:
-    """Who a resource's tags say owns it, for a "left alone" reason."""
-    owner = tags.get(MANAGED_BY_KEY)
-    if owner is None:
-        return f"no {MANAGED_BY_KEY} tag"
-    if owner == MANAGED_BY_VALUE:
-        return (
-            f"tagged {MANAGED_BY_KEY}={owner} but not recorded here: another config's, or an interrupted run"
-        )
-    return f"{MANAGED_BY_KEY}={owner}"
-
-
-def _aws_remover(ctx: Context) -> Remover:
-    from nikkei_deepar.steps.teardown_aws import AwsRemover
-
-    return AwsRemover(ctx)
-
-
-def _local_remover(ctx: Context) -> Remover:
-    from nikkei_deepar.steps.teardown_local import LocalRemover
-
-    return LocalRemover(ctx)
-
-
-REMOVERS: dict[str, Callable[[Context], Remover]] = {"sagemaker": _aws_remover, "local": _local_remover}

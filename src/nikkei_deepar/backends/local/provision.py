@@ -1,6 +1,6 @@
 """`provision` for the local backend: the store folder everything local lives in, created or checked.
 
-Plugged into the engine in `steps/provision.py` (`PROVISIONERS["local"]`). One plan item, for the
+Handed to the `provision` step by `LocalBackend.provisioner()`. One plan item, for the
 backend's store folder (`LocalBackend.store`, `<tool home>/local/` by default: the path is taken from
 the backend, never recomputed here). `plan()` only looks at the disk; `apply` creates the folder and
 records it in the ledger at once (a `local-dir` resource, backend "local", `extra.created`), so
@@ -22,34 +22,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from nikkei_deepar.backends.local import STORE_ENTRIES, LocalBackend
-from nikkei_deepar.context import Context
+from nikkei_deepar.backends.local.files import STORE_ENTRIES
+from nikkei_deepar.backends.plan import Action, PlanItem
 from nikkei_deepar.errors import ExitCode, UsageError
-from nikkei_deepar.state import Ledger, Resource
-from nikkei_deepar.steps.provision import (
-    Action,
-    PlanItem,
-    created_extra,
-    record,
-    recorded_as_created,
-)
+from nikkei_deepar.ownership import created_extra, record, recorded_as_created
+from nikkei_deepar.state import Ledger, Resource, StateStore
 
 KIND = "local-dir"
 _WHAT = "the local store: training jobs and their models, endpoint records, forecasts"
 
 
-def local_store(ctx: Context) -> Path:
-    """The local backend's store folder, from the backend itself."""
-    backend = ctx.backend
-    if not isinstance(backend, LocalBackend):  # PROVISIONERS["local"] runs only with backend = "local"
-        raise UsageError(f'provision: the local store needs backend = "local" (not {backend.name!r})')
-    return backend.store
-
-
 class LocalProvisioner:
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
-        self.store = local_store(ctx)
+    def __init__(self, store: Path, *, ledger: StateStore) -> None:
+        self.ledger = ledger
+        self.store = store
 
     def target(self) -> dict[str, Any]:
         return {"backend": "local", "store": str(self.store)}
@@ -112,7 +98,7 @@ class LocalProvisioner:
         resource = Resource(
             kind=KIND, name=str(self.store), backend="local", extra=created_extra(adopted=adopted)
         )
-        record(self.ctx, resource)
+        record(self.ledger, resource)
 
 
 _NOT_OURS = "not created by nikkei-deepar provision: used as it is; teardown --all never deletes the folder"

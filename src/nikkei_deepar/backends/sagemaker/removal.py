@@ -1,6 +1,6 @@
 """`teardown` for the SageMaker backend: is a ledger entry still the tool's, delete it, what else to list.
 
-Plugged into the engine in `steps/teardown.py` (`REMOVERS["sagemaker"]`), which owns the order, the
+Handed to the `teardown` step by `SageMakerBackend.remover()`; the step owns the order, the
 confirmation and the ledger writes. Ownership is re-read from AWS now (the ledger alone is not trusted):
 an entry is deleted only while it still carries managed-by=nikkei-deepar, and a role or bucket only when
 the ledger also says the tool created it. Finished transform jobs cannot be deleted (SageMaker keeps
@@ -14,25 +14,26 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from nikkei_deepar.backends.env import BackendEnv
+from nikkei_deepar.backends.removal import TeardownItem
 from nikkei_deepar.config import MANAGED_BY_KEY, MANAGED_BY_VALUE
-from nikkei_deepar.context import Context
 from nikkei_deepar.errors import AwsError
+from nikkei_deepar.ownership import managed_by_tool, owner_note
 from nikkei_deepar.state import Ledger, Resource
-from nikkei_deepar.steps.teardown import TeardownItem, owner_note
 
 if TYPE_CHECKING:
-    from nikkei_deepar.aws.iam import Gateway as IamGateway
-    from nikkei_deepar.aws.s3 import Gateway as S3Gateway
-    from nikkei_deepar.aws.sagemaker import Gateway as SageMakerGateway
+    from nikkei_deepar.aws.iam import IamGateway
+    from nikkei_deepar.aws.s3 import S3Gateway
+    from nikkei_deepar.aws.sagemaker import SageMakerGateway
 
 
 class AwsRemover:
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
-        self.region = ctx.aws.region_name
-        self.sm: SageMakerGateway = ctx.gateway("sagemaker")
-        self.iam: IamGateway = ctx.gateway("iam")
-        self.s3: S3Gateway = ctx.gateway("s3")
+    def __init__(self, env: BackendEnv) -> None:
+        self.env = env
+        self.region = env.aws.region_name
+        self.sm: SageMakerGateway = env.aws.sagemaker
+        self.iam: IamGateway = env.aws.iam
+        self.s3: S3Gateway = env.aws.s3
 
     # -- is the ledger entry still the tool's? ----------------------------------------------------------
     def inspect(self, r: Resource) -> TeardownItem:
@@ -49,7 +50,7 @@ class AwsRemover:
             return replace(item, reason=f"cannot read it ({exc.code})")
         if tags is None:
             return replace(item, action="gone", reason="not found: already deleted")
-        if tags.get(MANAGED_BY_KEY) != MANAGED_BY_VALUE:
+        if not managed_by_tool(tags):
             return replace(
                 item,
                 reason=f"in the ledger, but its tags no longer say {MANAGED_BY_KEY}="
@@ -93,10 +94,10 @@ class AwsRemover:
             return self.iam.delete_role(r.name)
         if r.kind == "bucket":
             emptied = self.s3.empty_bucket(
-                r.name, on_progress=lambda n: self.ctx.reporter.live(f"emptying bucket {r.name}: {n} deleted")
+                r.name, on_progress=lambda n: self.env.reporter.live(f"emptying bucket {r.name}: {n} deleted")
             )
             if emptied:
-                self.ctx.reporter.info(
+                self.env.reporter.info(
                     f"emptied bucket {r.name}: {emptied} object versions and delete markers"
                 )
             return self.s3.delete_bucket(r.name)
@@ -116,7 +117,7 @@ class AwsRemover:
 
     def _configured_foreign(self, ledger: Ledger) -> list[TeardownItem]:
         """A bucket / role named in the config that the tool did not create: say it is left alone."""
-        aws = self.ctx.settings.aws
+        aws = self.env.settings.aws
         items: list[TeardownItem] = []
         bucket_recorded = ledger.resource("bucket", aws.bucket) if aws.bucket else None
         if aws.bucket and bucket_recorded is None:

@@ -35,7 +35,7 @@ from nikkei_deepar.backends.base import (
     TrainingSpec,
     TrainingState,
 )
-from nikkei_deepar.backends.local_files import (
+from nikkei_deepar.backends.local.files import (
     LOG_STREAM,
     NAME_RE,
     JobLog,

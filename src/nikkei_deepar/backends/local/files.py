@@ -18,6 +18,15 @@ from nikkei_deepar.errors import DataError, UsageError
 from nikkei_deepar.files import write_atomic
 
 LOG_STREAM = "local"
+# The store's layout: the folders of the records that stand for SageMaker's resources, by ledger kind.
+RECORD_FOLDERS = {
+    "model": "models",
+    "endpoint-config": "endpoint-configs",
+    "endpoint": "endpoints",
+    "transform-job": "transforms",
+}
+# Every top-level entry the backend itself writes in its store (provision adopts a store holding only these).
+STORE_ENTRIES = frozenset({"data", "jobs", "predict", "output", *RECORD_FOLDERS.values()})
 NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 """SageMaker's resource name pattern; here it also keeps every record a plain file name in the store."""
 

@@ -1,9 +1,9 @@
 """`provision` for the SageMaker backend: the S3 bucket and the execution role, item by item.
 
-Plugged into the engine in `steps/provision.py` (`PROVISIONERS["sagemaker"]`), which owns the plan/apply/
-report machinery and the ledger helpers; this module only plans. `plan()` makes read-only calls only (STS,
-Head/Get/List); every mutating call sits in a `PlanItem.apply`, which the engine runs after the plan (never
-on --dry-run).
+Handed to the `provision` step by `SageMakerBackend.provisioner()`; the step owns the plan/apply/report
+machinery, `backends/plan.py` the vocabulary and `ownership.py` the ledger helpers; this module only
+plans. `plan()` makes read-only calls only (STS, Head/Get/List); every mutating call sits in a
+`PlanItem.apply`, which the engine runs after the plan (never on --dry-run).
 
 Ownership. A bucket or role is the tool's when the ledger says the tool created it, or when it carries
 the tool's tags (managed-by=nikkei-deepar and this config's project/stage tags): then a run was
@@ -18,25 +18,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from nikkei_deepar.context import Context
+from nikkei_deepar.backends.env import BackendEnv
+from nikkei_deepar.backends.plan import Action, PlanItem
 from nikkei_deepar.errors import AwsError, ConfigError, ExitCode
+from nikkei_deepar.ownership import created_extra, is_ours, record, recorded_as_created
 from nikkei_deepar.state import Ledger, Resource
-from nikkei_deepar.steps.provision import (
-    Action,
-    PlanItem,
-    created_extra,
-    is_ours,
-    record,
-    recorded_as_created,
-)
 
 if TYPE_CHECKING:
-    from nikkei_deepar.aws.iam import Gateway as IamGateway
-    from nikkei_deepar.aws.s3 import Gateway as S3Gateway
+    from nikkei_deepar.aws.iam import IamGateway
+    from nikkei_deepar.aws.s3 import S3Gateway
 
 
-def require_bucket(ctx: Context) -> str:
-    bucket = ctx.settings.aws.bucket
+def require_bucket(env: BackendEnv) -> str:
+    bucket = env.settings.aws.bucket
     if not bucket:
         raise ConfigError(
             "aws.bucket: required to provision",
@@ -62,15 +56,15 @@ _FOREIGN = "not created by nikkei-deepar: used as it is, never modified"
 
 
 class AwsProvisioner:
-    def __init__(self, ctx: Context) -> None:
-        aws = ctx.settings.aws
-        self.ctx = ctx
-        self.bucket = require_bucket(ctx)
+    def __init__(self, env: BackendEnv) -> None:
+        aws = env.settings.aws
+        self.env = env
+        self.bucket = require_bucket(env)
         self.prefix, self.role_name, self.kms_key = aws.prefix, aws.role_name, aws.kms_key_id
-        self.tags = ctx.settings.resource_tags()
-        self.region = ctx.aws.region_name
-        self.s3: S3Gateway = ctx.gateway("s3")
-        self.iam: IamGateway = ctx.gateway("iam")
+        self.tags = env.settings.resource_tags()
+        self.region = env.aws.region_name
+        self.s3: S3Gateway = env.aws.s3
+        self.iam: IamGateway = env.aws.iam
         self.account: str | None = None
         self.role_arn: str | None = None
 
@@ -86,7 +80,7 @@ class AwsProvisioner:
         }
 
     def plan(self, ledger: Ledger) -> list[PlanItem]:
-        self.account = self.ctx.gateway("sts").account_id()
+        self.account = self.env.aws.sts.account_id()
         return [*self._bucket_plan(ledger), *self._role_plan(ledger)]
 
     def _b(self, key: str, action: Action, detail: str, *, owned: bool, **kw: Any) -> PlanItem:
@@ -246,7 +240,7 @@ class AwsProvisioner:
 
         arn = f"arn:{partition(self.region)}:s3:::{self.bucket}"
         record(
-            self.ctx,
+            self.env.store,
             Resource(
                 kind="bucket",
                 name=self.bucket,
@@ -376,7 +370,7 @@ class AwsProvisioner:
     def _create_role(self) -> None:
         from nikkei_deepar.policy import trust_policy
 
-        tags = self.ctx.settings.aws.tags
+        tags = self.env.settings.aws.tags
         description = (
             f"SageMaker execution role for nikkei-deepar (project {tags.get('project', '-')}, "
             f"stage {tags.get('stage', '-')}), created by `nikkei-deepar provision`"
@@ -389,7 +383,7 @@ class AwsProvisioner:
 
     def _record_role(self, arn: str, *, adopted: bool) -> None:
         record(
-            self.ctx,
+            self.env.store,
             Resource(kind="role", name=self.role_name, arn=arn, extra=created_extra(adopted=adopted)),
         )
 

@@ -15,9 +15,13 @@ removes every local artefact:
 Locations are plain absolute paths (`file://` URIs are accepted when read back), so a user can open
 them; a channel location may be a file or a folder (a "prefix": every file under it, in name order).
 
-Training jobs are `backends.local_jobs`'s (the training verbs here delegate to it): they run
+What else is local lives beside this module in the package: the store folder's provisioning
+(provision.py), removal (removal.py), the status probe (probe.py) and doctor's checks (checks.py); the
+verbs at the end of the class hand them out.
+
+Training jobs are `backends.local.jobs`'s (the training verbs here delegate to it): they run
 synchronously, so `describe_training` already reports how a job ended and the steps' polling ends at
-the first describe. File handling (locations, records, channels, logs) is `backends.local_files`'s.
+the first describe. File handling (locations, records, channels, logs) is `backends.local.files`'s.
 
 Only the verbs that run a model (`start_training`, `invoke`, `start_transform`) need the [local] extra:
 the engine (and with it gluonts/torch, 5-10 s to import) is imported inside them, so creating this
@@ -30,7 +34,7 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nikkei_deepar.backends.base import (
     ENDPOINT_IN_SERVICE,
@@ -48,8 +52,9 @@ from nikkei_deepar.backends.base import (
     TransformSpec,
     TransformState,
 )
-from nikkei_deepar.backends.local_files import (
+from nikkei_deepar.backends.local.files import (
     NAME_RE,
+    RECORD_FOLDERS,
     checked_name,
     local_path,
     parse_stamp,
@@ -58,27 +63,38 @@ from nikkei_deepar.backends.local_files import (
     stamp_now,
     write_json,
 )
-from nikkei_deepar.backends.local_jobs import LocalJobs, load_engine
+from nikkei_deepar.backends.local.jobs import LocalJobs, load_engine
 from nikkei_deepar.errors import AwsError, DataError, NikkeiError, NotFoundError, UsageError
 from nikkei_deepar.files import write_atomic
 from nikkei_deepar.output import Reporter
 
+if TYPE_CHECKING:
+    from nikkei_deepar.backends.checks import Check
+    from nikkei_deepar.backends.env import BackendEnv
+    from nikkei_deepar.backends.local.probe import LocalProbe
+    from nikkei_deepar.backends.local.provision import LocalProvisioner
+    from nikkei_deepar.backends.local.removal import LocalRemover
+
 _JSON_TYPES = ("application/json", "application/jsonlines")
 _QUOTE = 300
 # The folders of the records that stand for SageMaker's hosting resources, by ledger kind.
-_HOSTING_FOLDERS = {"model": "models", "endpoint-config": "endpoint-configs", "endpoint": "endpoints"}
-# Every top-level entry the backend itself writes in its store (provision adopts a store holding only these).
-STORE_ENTRIES = frozenset({"data", "jobs", "transforms", "predict", "output", *_HOSTING_FOLDERS.values()})
+_HOSTING_FOLDERS = {k: v for k, v in RECORD_FOLDERS.items() if k != "transform-job"}
 
 
 class LocalBackend:
     """`Backend` on this machine, under `store`. `seed` seeds every forecast (`invoke`, transforms)."""
 
-    def __init__(self, store: Path, *, reporter: Reporter, seed: int) -> None:
+    def __init__(self, store: Path, *, reporter: Reporter, seed: int, env: BackendEnv | None = None) -> None:
         self.store = Path(store).absolute()
         self._reporter = reporter
         self._seed = seed
         self._jobs = LocalJobs(self.store, reporter=reporter)
+        self.env = env
+
+    @classmethod
+    def for_env(cls, env: BackendEnv) -> LocalBackend:
+        """The backend a command uses: its store is `<tool home>/local/`."""
+        return cls(env.home / "local", reporter=env.reporter, seed=env.settings.training.seed, env=env)
 
     # -- identity ------------------------------------------------------------------------------------
     @property
@@ -96,6 +112,14 @@ class LocalBackend:
             "served on this machine by `nikkei-deepar predict` (the instance type is what SageMaker would "
             "use); it costs nothing"
         )
+
+    @property
+    def first_step(self) -> str:
+        return "prepare"
+
+    @property
+    def bills(self) -> bool:
+        return False
 
     # -- storage -------------------------------------------------------------------------------------
     def artifact_uri(self, key: str) -> str:
@@ -121,7 +145,10 @@ class LocalBackend:
                 f"{path} does not exist", hint="run `nikkei-deepar prepare` (or train) again"
             ) from None
 
-    # -- training (backends/local_jobs.py) ------------------------------------------------------------
+    def exists(self, uri: str) -> bool:
+        return local_path(uri).is_file()
+
+    # -- training (backends/local/jobs.py) ------------------------------------------------------------
     def start_training(self, spec: TrainingSpec) -> str:
         """Train now, on this machine; return when the job has ended (its state says how)."""
         return self._jobs.run(spec)
@@ -352,6 +379,35 @@ class LocalBackend:
 
     def delete_endpoint(self, name: str) -> bool:
         return self._delete_record("endpoints", name)
+
+    # -- what else is local (modules of this package, imported when asked for) -------------------------
+    def _env(self) -> BackendEnv:
+        if self.env is None:
+            raise UsageError("the local backend was built without a command's settings and ledger")
+        return self.env
+
+    def provisioner(self) -> LocalProvisioner:
+        from nikkei_deepar.backends.local.provision import LocalProvisioner
+
+        return LocalProvisioner(self.store, ledger=self._env().store)
+
+    def remover(self) -> LocalRemover:
+        from nikkei_deepar.backends.local.removal import LocalRemover
+
+        env = self._env()
+        # Built for another backend's config (its ledger lists local entries): those are left alone.
+        active = env.settings.backend == "local"
+        return LocalRemover(self if active else None, ledger=env.store.load())
+
+    def probe(self) -> LocalProbe:
+        from nikkei_deepar.backends.local.probe import LocalProbe
+
+        return LocalProbe(self.store, wanted=self._env().settings.aws.tags)
+
+    def checks(self) -> list[Check]:
+        from nikkei_deepar.backends.local.checks import local_checks
+
+        return local_checks(self.store)
 
     # -- records -------------------------------------------------------------------------------------
     def _record(self, folder: str, name: str) -> dict[str, Any] | None:

@@ -1,6 +1,6 @@
 """`teardown` for the local backend: the records and the store folder the tool made on this machine.
 
-Plugged into the engine in `steps/teardown.py` (`REMOVERS["local"]`), which owns the order (endpoints ->
+Handed to the `teardown` step by `LocalBackend.remover()`; the step owns the order (endpoints ->
 endpoint configs -> models -> the store folder), the confirmation and the ledger writes. The store is
 the backend's (`LocalBackend.store`); nothing outside it is ever touched.
 
@@ -15,7 +15,7 @@ What goes:
   SageMaker keeps its S3 output: a model can be deployed again without retraining.
 - With --all, the whole store folder (`shutil.rmtree`), everything in it included: only when the ledger
   says `provision` created it AND its path is exactly the backend's store (not a symbolic link). A
-  store the tool did not create (see `steps/provision_local.py`) is left alone and listed.
+  store the tool did not create (see `backends/local/provision.py`) is left alone and listed.
 
 When the config's backend is not "local", the entries of the local backend are left alone and listed:
 the store they live in is the local backend's, so teardown runs with backend = "local" for them.
@@ -23,28 +23,21 @@ the store they live in is the local backend's, so teardown runs with backend = "
 
 from __future__ import annotations
 
-import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from nikkei_deepar.backends.local import LocalBackend
-from nikkei_deepar.backends.local_files import read_json
+from nikkei_deepar.backends.local.files import NAME_RE, RECORD_FOLDERS, read_json
+from nikkei_deepar.backends.removal import TeardownItem
 from nikkei_deepar.config import MANAGED_BY_KEY, MANAGED_BY_VALUE
-from nikkei_deepar.context import Context
 from nikkei_deepar.errors import DataError, UsageError
+from nikkei_deepar.ownership import managed_by_tool, owner_note
 from nikkei_deepar.state import Ledger, Resource
-from nikkei_deepar.steps.teardown import TeardownItem, owner_note
 
-# The store's layout for the records standing for SageMaker's resources (see backends/local.py).
-_FOLDERS = {
-    "endpoint": "endpoints",
-    "endpoint-config": "endpoint-configs",
-    "model": "models",
-    "transform-job": "transforms",
-}
-# SageMaker's name pattern, as the backend checks it: a name is a plain file name inside the store.
-_NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+if TYPE_CHECKING:
+    from nikkei_deepar.backends.local.backend import LocalBackend
+
 _WHY = {
     "endpoint": "the active model: predict stops serving it",
     "endpoint-config": "no longer needed without its endpoint",
@@ -53,11 +46,11 @@ _WHY = {
 
 
 class LocalRemover:
-    def __init__(self, ctx: Context) -> None:
-        backend = ctx.backend if ctx.settings.backend == "local" else None
-        self.backend = backend if isinstance(backend, LocalBackend) else None
+    def __init__(self, backend: LocalBackend | None, *, ledger: Ledger) -> None:
+        """`backend` None: the config's backend is another one; this backend's entries are left alone."""
+        self.backend = backend
         # Whether --all would delete the store, and with it whatever is left alone inside it.
-        self.store_is_ours = self.backend is not None and _created_store(ctx.store.load(), self.backend.store)
+        self.store_is_ours = self.backend is not None and _created_store(ledger, self.backend.store)
 
     # -- is the ledger entry still the tool's? ----------------------------------------------------------
     def inspect(self, r: Resource) -> TeardownItem:
@@ -80,7 +73,7 @@ class LocalRemover:
             return replace(item, reason=f"cannot read its record ({exc.message})")
         if tags is None:
             return replace(item, action="gone", reason="not found: already deleted")
-        if tags.get(MANAGED_BY_KEY) != MANAGED_BY_VALUE:
+        if not managed_by_tool(tags):
             return replace(
                 item,
                 reason=f"in the ledger, but its record no longer says {MANAGED_BY_KEY}="
@@ -112,9 +105,9 @@ class LocalRemover:
     def _tags(self, kind: str, name: str) -> dict[str, str] | None:
         """The record's tags now, or None when it does not exist (any more)."""
         assert self.backend is not None
-        if not _NAME_RE.fullmatch(name):
+        if not NAME_RE.fullmatch(name):
             return None  # the backend never writes such a record: it cannot be in the store
-        found = read_json(self.backend.store / _FOLDERS[kind] / f"{name}.json")
+        found = read_json(self.backend.store / RECORD_FOLDERS[kind] / f"{name}.json")
         if found is None:
             return None
         return {str(k): str(v) for k, v in (found.get("tags") or {}).items()}
@@ -165,12 +158,12 @@ class LocalRemover:
         store = self.backend.store
         items: list[TeardownItem] = []
         recorded = {r.name for r in ledger.live_resources("endpoint") if r.backend == "local"}
-        endpoints = store / _FOLDERS["endpoint"]
+        endpoints = store / RECORD_FOLDERS["endpoint"]
         # With --all, the store item already says everything in it goes: no separate "left alone" lines.
         listed = endpoints.is_dir() and not (include_all and self.store_is_ours)
         for path in sorted(endpoints.glob("*.json")) if listed else []:
             name = path.stem
-            if name in recorded or not _NAME_RE.fullmatch(name):
+            if name in recorded or not NAME_RE.fullmatch(name):
                 continue
             try:
                 tags = self._tags("endpoint", name)

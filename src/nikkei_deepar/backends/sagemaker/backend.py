@@ -4,18 +4,21 @@ Owns everything SageMaker-specific and nothing the steps share: the DeepAR image
 execution role, request shapes (channels as S3 prefixes with the JSON Lines content type, File input mode,
 spot settings, production variants, batch transform's SingleRecord/Line settings and the
 `DEEPAR_INFERENCE_CONFIG` variable), and the translation of describe responses into the frozen
-records of `backends.base`. Every AWS call goes through a gateway in `aws/`; clients are created on the
-first call that needs them.
+records of `backends.base`. Every AWS call goes through a typed gateway in `aws/` (`env.aws.s3`, ...);
+clients are created on the first call that needs them.
+
+What else is SageMaker's lives beside this module in the package: provisioning the bucket and the
+execution role (provision.py), removal (removal.py), the status probe (probe.py) and doctor's checks
+(checks.py); the verbs at the end of the class hand them out.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from nikkei_deepar.aws.sagemaker import tag_list
 from nikkei_deepar.backends.base import (
     EndpointConfigSpec,
     EndpointState,
@@ -28,8 +31,15 @@ from nikkei_deepar.backends.base import (
     TransformSpec,
     TransformState,
 )
-from nikkei_deepar.config import Settings
-from nikkei_deepar.errors import ConfigError
+from nikkei_deepar.backends.env import BackendEnv
+from nikkei_deepar.errors import ConfigError, NotFoundError
+
+if TYPE_CHECKING:
+    from nikkei_deepar.aws.services import AwsServices
+    from nikkei_deepar.backends.checks import Check
+    from nikkei_deepar.backends.plan import Provisioner
+    from nikkei_deepar.backends.probe import Probe
+    from nikkei_deepar.backends.removal import Remover
 
 JSONL = "application/jsonlines"
 VARIANT = "AllTraffic"
@@ -37,21 +47,19 @@ INFERENCE_CONFIG_ENV = "DEEPAR_INFERENCE_CONFIG"
 
 
 class SageMakerBackend:
-    """`Backend` on SageMaker. `gateway(name)` hands out the aws/ gateways (built once, lazily)."""
+    """`Backend` on SageMaker, from what `env` gives it (settings, ledger, AWS gateways built lazily)."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        gateway: Callable[[str], Any],
-        region: Callable[[], str],
-        role_arn: Callable[[], str],
-    ) -> None:
-        self._settings = settings
-        self._gateway = gateway
-        self._region = region
-        self._role_arn = role_arn
+    def __init__(self, env: BackendEnv) -> None:
+        self.env = env
+        self._settings = env.settings
         self._role: str | None = None
+
+    @property
+    def aws(self) -> AwsServices:
+        return self.env.aws
+
+    def _region(self) -> str:
+        return self.aws.region_name
 
     # -- identity ------------------------------------------------------------------------------------
     @property
@@ -67,9 +75,17 @@ class SageMakerBackend:
         return "an endpoint bills every hour it exists; `nikkei-deepar teardown` deletes it"
 
     @property
+    def first_step(self) -> str:
+        return "provision"
+
+    @property
+    def bills(self) -> bool:
+        return True
+
+    @property
     def role_arn(self) -> str:
         if self._role is None:
-            self._role = self._role_arn()
+            self._role = execution_role_arn(self.env)
         return self._role
 
     def image_uri(self) -> str:
@@ -94,13 +110,19 @@ class SageMakerBackend:
     def put_artifact(self, key: str, body: bytes, *, content_type: str) -> str:
         bucket = self._bucket()
         full = f"{self._settings.aws.prefix}/{key}"
-        return str(self._gateway("s3").put_object(bucket, full, body, content_type=content_type))
+        return str(self.aws.s3.put_object(bucket, full, body, content_type=content_type))
 
     def get_artifact(self, uri: str) -> bytes:
         from nikkei_deepar.aws.s3 import split_uri
 
         bucket, key = split_uri(uri)
-        return bytes(self._gateway("s3").get_object(bucket, key))
+        return bytes(self.aws.s3.get_object(bucket, key))
+
+    def exists(self, uri: str) -> bool:
+        from nikkei_deepar.aws.s3 import split_uri
+
+        bucket, key = split_uri(uri)
+        return self.aws.s3.object_exists(bucket, key)
 
     # -- training ------------------------------------------------------------------------------------
     def training_request(self, spec: TrainingSpec) -> dict[str, Any]:
@@ -141,22 +163,22 @@ class SageMakerBackend:
             "ResourceConfig": resources,
             "StoppingCondition": stopping,
             "EnableManagedSpotTraining": spec.spot,
-            "Tags": tag_list(dict(spec.tags)),
+            "Tags": _tag_list(spec.tags),
         }
 
     def start_training(self, spec: TrainingSpec) -> str:
-        return str(self._gateway("sagemaker").create_training_job(self.training_request(spec)))
+        return str(self.aws.sagemaker.create_training_job(self.training_request(spec)))
 
     def describe_training(self, name: str) -> TrainingState | None:
-        raw = self._gateway("sagemaker").describe_training_job(name)
+        raw = self.aws.sagemaker.describe_training_job(name)
         return None if raw is None else training_state(raw)
 
     def find_trainings(self, *, name_contains: str, status: str) -> list[str]:
-        return list(self._gateway("sagemaker").training_job_names(name_contains=name_contains, status=status))
+        return list(self.aws.sagemaker.training_job_names(name_contains=name_contains, status=status))
 
     def training_logs(self, name: str, *, cursor: LogCursor | None = None) -> LogPage:
         positions = dict(cursor.positions) if cursor else {}
-        lines, updated = self._gateway("logs").training_job_events(name, positions=positions)
+        lines, updated = self.aws.logs.training_job_events(name, positions=positions)
         events = tuple(
             LogEvent(timestamp=line.timestamp, message=line.message, stream=line.stream) for line in lines
         )
@@ -168,9 +190,9 @@ class SageMakerBackend:
             "ModelName": spec.name,
             "ExecutionRoleArn": self.role_arn,
             "PrimaryContainer": {"Image": self.image_uri(), "ModelDataUrl": spec.model_artifact},
-            "Tags": tag_list(dict(spec.tags)),
+            "Tags": _tag_list(spec.tags),
         }
-        return str(self._gateway("sagemaker").create_model(request))
+        return str(self.aws.sagemaker.create_model(request))
 
     def create_endpoint_config(self, spec: EndpointConfigSpec) -> str:
         variant: dict[str, Any] = {"VariantName": VARIANT, "ModelName": spec.model_name}
@@ -188,18 +210,18 @@ class SageMakerBackend:
         request = {
             "EndpointConfigName": spec.name,
             "ProductionVariants": [variant],
-            "Tags": tag_list(dict(spec.tags)),
+            "Tags": _tag_list(spec.tags),
         }
-        return str(self._gateway("sagemaker").create_endpoint_config(request))
+        return str(self.aws.sagemaker.create_endpoint_config(request))
 
     def create_endpoint(self, name: str, *, config_name: str, tags: Mapping[str, str]) -> str:
-        return str(self._gateway("sagemaker").create_endpoint(name, config_name=config_name, tags=dict(tags)))
+        return str(self.aws.sagemaker.create_endpoint(name, config_name=config_name, tags=dict(tags)))
 
     def update_endpoint(self, name: str, *, config_name: str) -> None:
-        self._gateway("sagemaker").update_endpoint(name, config_name=config_name)
+        self.aws.sagemaker.update_endpoint(name, config_name=config_name)
 
     def describe_endpoint(self, name: str) -> EndpointState | None:
-        raw = self._gateway("sagemaker").describe_endpoint(name)
+        raw = self.aws.sagemaker.describe_endpoint(name)
         if raw is None:
             return None
         return EndpointState(
@@ -212,12 +234,12 @@ class SageMakerBackend:
         )
 
     def endpoint_tags(self, name: str) -> dict[str, str]:
-        gateway = self._gateway("sagemaker")
+        gateway = self.aws.sagemaker
         arn = gateway.arn_of("endpoint", name)
         return {} if arn is None else dict(gateway.tags_of(arn))
 
     def find_tagged(self, kind: str, name_prefix: str) -> dict[str, dict[str, str]]:
-        gateway = self._gateway("sagemaker")
+        gateway = self.aws.sagemaker
         listings = {
             "model": gateway.model_arns,
             "endpoint-config": gateway.endpoint_config_arns,
@@ -236,7 +258,7 @@ class SageMakerBackend:
 
     def invoke(self, endpoint: str, body: bytes, *, content_type: str, accept: str) -> bytes:
         return bytes(
-            self._gateway("runtime").invoke_endpoint(endpoint, body, content_type=content_type, accept=accept)
+            self.aws.runtime.invoke_endpoint(endpoint, body, content_type=content_type, accept=accept)
         )
 
     # -- batch ---------------------------------------------------------------------------------------
@@ -261,14 +283,14 @@ class SageMakerBackend:
             "TransformOutput": output,
             "TransformResources": {"InstanceType": spec.instance_type, "InstanceCount": spec.instance_count},
             "ModelClientConfig": {"InvocationsTimeoutInSeconds": 600, "InvocationsMaxRetries": 1},
-            "Tags": tag_list(dict(spec.tags)),
+            "Tags": _tag_list(spec.tags),
         }
 
     def start_transform(self, spec: TransformSpec) -> str:
-        return str(self._gateway("sagemaker").create_transform_job(self.transform_request(spec)))
+        return str(self.aws.sagemaker.create_transform_job(self.transform_request(spec)))
 
     def describe_transform(self, name: str) -> TransformState | None:
-        raw = self._gateway("sagemaker").describe_transform_job(name)
+        raw = self.aws.sagemaker.describe_transform_job(name)
         if raw is None:
             return None
         return TransformState(
@@ -281,13 +303,49 @@ class SageMakerBackend:
 
     # -- deletion ------------------------------------------------------------------------------------
     def delete_model(self, name: str) -> bool:
-        return bool(self._gateway("sagemaker").delete_model(name))
+        return bool(self.aws.sagemaker.delete_model(name))
 
     def delete_endpoint_config(self, name: str) -> bool:
-        return bool(self._gateway("sagemaker").delete_endpoint_config(name))
+        return bool(self.aws.sagemaker.delete_endpoint_config(name))
 
     def delete_endpoint(self, name: str) -> bool:
-        return bool(self._gateway("sagemaker").delete_endpoint(name))
+        return bool(self.aws.sagemaker.delete_endpoint(name))
+
+    # -- what else is SageMaker's (modules of this package, imported when asked for) ------------------
+    def provisioner(self) -> Provisioner:
+        from nikkei_deepar.backends.sagemaker.provision import AwsProvisioner
+
+        return AwsProvisioner(self.env)
+
+    def remover(self) -> Remover:
+        from nikkei_deepar.backends.sagemaker.removal import AwsRemover
+
+        return AwsRemover(self.env)
+
+    def probe(self) -> Probe:
+        from nikkei_deepar.backends.sagemaker.probe import AwsProbe
+
+        return AwsProbe(self.env)
+
+    def checks(self) -> list[Check]:
+        from nikkei_deepar.backends.sagemaker.checks import aws_checks
+
+        return aws_checks(self.env)
+
+
+def execution_role_arn(env: BackendEnv) -> str:
+    """The SageMaker execution role: the one `provision` recorded, else the configured name looked up."""
+    name = env.settings.aws.role_name
+    recorded = env.store.load().resource("role", name)
+    if recorded is not None and recorded.live and recorded.arn:
+        return recorded.arn
+    arn = env.aws.iam.role_arn(name)
+    if arn is None:
+        raise NotFoundError(
+            f"IAM role {name!r} does not exist",
+            hint="run `nikkei-deepar provision` to create it, or set [aws] role_name to an existing role",
+        )
+    return str(arn)
 
 
 def training_state(raw: Mapping[str, Any]) -> TrainingState:
@@ -318,6 +376,13 @@ def training_state(raw: Mapping[str, Any]) -> TrainingState:
         hyperparameters={str(k): str(v) for k, v in (raw.get("HyperParameters") or {}).items()},
         channels=channels,
     )
+
+
+def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
+    # imported here: aws/ loads botocore, which creating this backend (e.g. for `config init`) does not need
+    from nikkei_deepar.aws.sagemaker import tag_list
+
+    return tag_list(dict(tags))
 
 
 def _int(value: Any) -> int | None:

@@ -1,0 +1,32 @@
+"""What a backend is given by the command it serves: settings, tool home, ledger, progress output, AWS.
+
+Deliberately not the whole command context: a backend cannot reach the step's other collaborators, and a
+test can build one from these five things. `aws` is built on first use (`aws_factory`), and the same
+`AwsServices` is handed out every time (the context caches it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nikkei_deepar.aws.services import AwsServices
+    from nikkei_deepar.config import Settings
+    from nikkei_deepar.output import Reporter
+    from nikkei_deepar.state import StateStore
+
+
+@dataclass(frozen=True)
+class BackendEnv:
+    settings: Settings
+    home: Path
+    store: StateStore
+    reporter: Reporter
+    aws_factory: Callable[[], AwsServices]
+
+    @property
+    def aws(self) -> AwsServices:
+        return self.aws_factory()

@@ -1,0 +1,50 @@
+"""`doctor`'s checks for the local backend: the [local] extra (found without importing it), the store folder.
+
+Handed to the `doctor` step by `LocalBackend.checks()`. Reads only: nothing is created or imported.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from nikkei_deepar.backends.checks import Check, from_error, ok, problem
+from nikkei_deepar.errors import ExitCode, NikkeiError
+
+
+def local_checks(store: Path) -> list[Check]:
+    return [_local_extra(), _local_store(store)]
+
+
+def _local_extra() -> Check:
+    from nikkei_deepar.backends.local.jobs import load_engine
+
+    try:
+        load_engine()  # find_spec only: gluonts/torch are not imported here
+    except NikkeiError as exc:
+        return from_error("local-extra", exc)
+    return ok("local-extra", "gluonts, torch and lightning are installed (not imported)")
+
+
+def _local_store(store: Path) -> Check:
+    existing = store
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if store.exists() and not store.is_dir():
+        return problem(
+            "local-store",
+            f"{store} exists but is not a folder",
+            fix="move it away; the local backend keeps its models there",
+            exit_code=ExitCode.USAGE,
+            code="local-store-not-a-folder",
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return problem(
+            "local-store",
+            f"{store}: cannot write to {existing}",
+            fix="set NIKKEI_DEEPAR_HOME to a folder you can write to",
+            exit_code=ExitCode.USAGE,
+            code="local-store",
+        )
+    state = "exists" if store.is_dir() else f"not created yet; {existing} is writable"
+    return ok("local-store", f"{store}: {state}")

@@ -1,0 +1,81 @@
+"""What is the tool's, and the one way to write down a resource it made: ownership rules in one place.
+
+- `is_ours(tags, wanted)`: whether a resource's tags say it belongs to this tool and this config. Every
+  ownership decision (provision adopting, status reporting untracked resources, deploy adopting what an
+  interrupted run made, doctor) asks this one function, so what "ours" means changes here only.
+- `record(store, ...)`: a resource goes into the ledger the moment it exists, before anything else is done
+  with it, so a crash never leaves an unknown resource. Recording replaces a live record of the same kind
+  and name (a resource created again after it was deleted outside the tool).
+
+No network, no backend: tags and the ledger only.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from nikkei_deepar.config import MANAGED_BY_KEY, MANAGED_BY_VALUE
+from nikkei_deepar.state import Ledger, Resource, StateStore
+
+
+def is_ours(tags: dict[str, str] | None, wanted: dict[str, str]) -> bool:
+    """Tagged by this tool for this config: managed-by plus the same project/stage tags."""
+    if not tags or tags.get(MANAGED_BY_KEY) != MANAGED_BY_VALUE:
+        return False
+    return all(tags.get(k) == v for k, v in wanted.items())
+
+
+def managed_by_tool(tags: dict[str, str] | None) -> bool:
+    """Carries the tool's managed-by tag (whichever config made it)."""
+    return tags is not None and tags.get(MANAGED_BY_KEY) == MANAGED_BY_VALUE
+
+
+def owner_note(tags: dict[str, str]) -> str:
+    """Who a resource's tags say owns it, for a "left alone" reason."""
+    owner = tags.get(MANAGED_BY_KEY)
+    if owner is None:
+        return f"no {MANAGED_BY_KEY} tag"
+    if owner == MANAGED_BY_VALUE:
+        return (
+            f"tagged {MANAGED_BY_KEY}={owner} but not recorded here: another config's, or an interrupted run"
+        )
+    return f"{MANAGED_BY_KEY}={owner}"
+
+
+def recorded_as_created(ledger: Ledger, kind: str, name: str) -> bool:
+    """The ledger lists this resource as live and says the tool created (or adopted) it."""
+    found = ledger.resource(kind, name)
+    return found is not None and found.live and found.extra.get("created") is True
+
+
+def created_extra(*, adopted: bool) -> dict[str, Any]:
+    """A resource's `extra` in the ledger: what teardown --all checks (the tool created it, or adopted it)."""
+    return {"created": True, "adopted": True} if adopted else {"created": True}
+
+
+def record(store: StateStore, *resources: Resource) -> None:
+    """Write resources to the ledger now, in one update (each replacing a live record of itself)."""
+    with store.update() as ledger:
+        for resource in resources:
+            ledger.mark_deleted(resource.kind, resource.name)
+            ledger.record_resource(resource)
+
+
+class _Maker(Protocol):
+    """Where a resource was made: a backend's name and region (any `Backend` is one)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def region(self) -> str | None: ...
+
+
+def record_new(
+    store: StateStore, kind: str, name: str, *, by: _Maker, arn: str | None = None, **extra: Any
+) -> None:
+    """Record a resource `by` (a backend) just made, at once, before anything else is done with it."""
+    record(
+        store,
+        Resource(kind=kind, name=name, backend=by.name, arn=arn, region=by.region, extra=extra),
+    )

@@ -1,0 +1,256 @@
+"""`FakeBackend`: the `Backend` interface in memory, with queued states and answers and a record of calls.
+
+The step tests' double (as llm's MockModel is for its commands): a test queues what the backend will
+report (`queue_training("job", in_progress, completed)`, `queue_endpoint(...)`, `queue_answer(...)`),
+runs a step on a context holding the fake (`fake_context`), then asserts on what the step did: its
+result, the ledger, and `fake.calls` (every verb, in order, with its arguments). moto stays for the
+gateway tests (tests/aws) and the end-to-end tests.
+
+Describes walk their queue: each call takes the next state, and the last one sticks (a job that reached
+Completed stays Completed). Creating a resource records it with its tags, so `endpoint_tags` and
+`find_tagged` answer as a backend would; deleting it removes it. An exception queued as an answer is
+raised by `invoke` instead of returned.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from nikkei_deepar.backends.base import (
+    ENDPOINT_IN_SERVICE,
+    JOB_COMPLETED,
+    EndpointConfigSpec,
+    EndpointState,
+    LogCursor,
+    LogEvent,
+    LogPage,
+    ModelSpec,
+    TrainingSpec,
+    TrainingState,
+    TransformSpec,
+    TransformState,
+)
+from nikkei_deepar.errors import NotFoundError
+
+_KINDS = ("model", "endpoint-config", "endpoint")
+
+
+class FakeBackend:
+    """Everything in memory; `calls` records (verb, arguments) for every verb the steps use."""
+
+    def __init__(self, *, name: str = "sagemaker", region: str | None = "ap-northeast-1") -> None:
+        self.name = name
+        self.region = region
+        self.hosting_note: str | None = "a fake endpoint: costs nothing"
+        self.bills = name == "sagemaker"
+        self.first_step = "provision"
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.artifacts: dict[str, bytes] = {}
+        self.trainings: dict[str, deque[TrainingState]] = {}
+        self.endpoints: dict[str, deque[EndpointState]] = {}
+        self.transforms: dict[str, deque[TransformState]] = {}
+        self.logs: dict[str, list[LogEvent]] = {}
+        self.answers: deque[bytes | Exception] = deque()
+        self.next_training: list[TrainingState] = []  # what the next started job will report
+        self.next_endpoint: list[EndpointState] = []  # what the next created endpoint will report
+        self.tagged: dict[tuple[str, str], dict[str, str]] = {}
+        self.specs: dict[tuple[str, str], Any] = {}
+
+    # -- what a test queues -------------------------------------------------------------------------
+    def queue_training(self, name: str, *states: TrainingState) -> None:
+        self.trainings.setdefault(name, deque()).extend(replace(s, name=name) for s in states)
+
+    def queue_endpoint(self, name: str, *states: EndpointState) -> None:
+        self.endpoints.setdefault(name, deque()).extend(replace(s, name=name) for s in states)
+
+    def queue_transform(self, name: str, *states: TransformState) -> None:
+        self.transforms.setdefault(name, deque()).extend(replace(s, name=name) for s in states)
+
+    def queue_next_training(self, *states: TrainingState) -> None:
+        """What the next job a step starts will report (its name is the step's to choose)."""
+        self.next_training = list(states)
+
+    def queue_next_endpoint(self, *states: EndpointState) -> None:
+        """What the next endpoint a step creates will report (default: InService at once)."""
+        self.next_endpoint = list(states)
+
+    def queue_answer(self, *answers: bytes | Exception) -> None:
+        self.answers.extend(answers)
+
+    def verbs(self) -> list[str]:
+        return [verb for verb, _ in self.calls]
+
+    def _call(self, verb: str, **args: Any) -> None:
+        self.calls.append((verb, args))
+
+    @staticmethod
+    def _walk(queue: deque[Any] | None) -> Any:
+        if not queue:
+            return None
+        return queue.popleft() if len(queue) > 1 else queue[0]
+
+    # -- storage -------------------------------------------------------------------------------------
+    def artifact_uri(self, key: str) -> str:
+        return f"fake://store/{key}"
+
+    def put_artifact(self, key: str, body: bytes, *, content_type: str) -> str:
+        self._call("put_artifact", key=key, content_type=content_type)
+        uri = self.artifact_uri(key)
+        self.artifacts[uri] = body
+        return uri
+
+    def get_artifact(self, uri: str) -> bytes:
+        self._call("get_artifact", uri=uri)
+        if uri not in self.artifacts:
+            raise NotFoundError(f"{uri} does not exist")
+        return self.artifacts[uri]
+
+    def exists(self, uri: str) -> bool:
+        return uri in self.artifacts
+
+    # -- training ------------------------------------------------------------------------------------
+    def start_training(self, spec: TrainingSpec) -> str:
+        self._call("start_training", spec=spec)
+        self.specs[("training-job", spec.name)] = spec
+        if self.next_training:
+            self.queue_training(spec.name, *self.next_training)
+            self.next_training = []
+        return f"arn:fake:training-job/{spec.name}"
+
+    def describe_training(self, name: str) -> TrainingState | None:
+        self._call("describe_training", name=name)
+        return self._walk(self.trainings.get(name))  # type: ignore[no-any-return]
+
+    def find_trainings(self, *, name_contains: str, status: str) -> list[str]:
+        self._call("find_trainings", name_contains=name_contains, status=status)
+        return sorted(
+            n for n, q in self.trainings.items() if name_contains in n and q and q[0].status == status
+        )
+
+    def training_logs(self, name: str, *, cursor: LogCursor | None = None) -> LogPage:
+        self._call("training_logs", name=name)
+        seen = int(cursor.get("fake") or 0) if cursor else 0
+        events = self.logs.get(name, [])
+        return LogPage(events=tuple(events[seen:]), cursor=LogCursor((("fake", str(len(events))),)))
+
+    # -- hosting -------------------------------------------------------------------------------------
+    def create_model(self, spec: ModelSpec) -> str:
+        self._call("create_model", spec=spec)
+        return self._create("model", spec.name, spec.tags, spec)
+
+    def create_endpoint_config(self, spec: EndpointConfigSpec) -> str:
+        self._call("create_endpoint_config", spec=spec)
+        return self._create("endpoint-config", spec.name, spec.tags, spec)
+
+    def create_endpoint(self, name: str, *, config_name: str, tags: Mapping[str, str]) -> str:
+        self._call("create_endpoint", name=name, config_name=config_name)
+        states = self.next_endpoint or [EndpointState(name, ENDPOINT_IN_SERVICE, config_name=config_name)]
+        self.next_endpoint = []
+        self.endpoints.pop(name, None)
+        self.queue_endpoint(name, *states)
+        return self._create("endpoint", name, tags, config_name)
+
+    def update_endpoint(self, name: str, *, config_name: str) -> None:
+        self._call("update_endpoint", name=name, config_name=config_name)
+        queue = self.endpoints.get(name)
+        if queue is not None and len(queue) == 1:  # nothing more queued: the update simply succeeds
+            queue[0] = replace(queue[0], status=ENDPOINT_IN_SERVICE, config_name=config_name)
+
+    def describe_endpoint(self, name: str) -> EndpointState | None:
+        self._call("describe_endpoint", name=name)
+        return self._walk(self.endpoints.get(name))  # type: ignore[no-any-return]
+
+    def endpoint_tags(self, name: str) -> dict[str, str]:
+        self._call("endpoint_tags", name=name)
+        return dict(self.tagged.get(("endpoint", name), {}))
+
+    def find_tagged(self, kind: str, name_prefix: str) -> dict[str, dict[str, str]]:
+        self._call("find_tagged", kind=kind, name_prefix=name_prefix)
+        if kind not in _KINDS:
+            raise ValueError(f"unknown kind {kind!r}")
+        return {
+            n: dict(t) for (k, n), t in sorted(self.tagged.items()) if k == kind and n.startswith(name_prefix)
+        }
+
+    def invoke(self, endpoint: str, body: bytes, *, content_type: str, accept: str) -> bytes:
+        self._call("invoke", endpoint=endpoint, body=body, content_type=content_type, accept=accept)
+        if not self.answers:
+            raise AssertionError("FakeBackend.invoke: no answer queued")
+        answer = self.answers.popleft()
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    # -- batch ---------------------------------------------------------------------------------------
+    def start_transform(self, spec: TransformSpec) -> str:
+        self._call("start_transform", spec=spec)
+        self.specs[("transform-job", spec.name)] = spec
+        if spec.name not in self.transforms:
+            self.queue_transform(spec.name, TransformState(spec.name, JOB_COMPLETED))
+        return f"arn:fake:transform-job/{spec.name}"
+
+    def describe_transform(self, name: str) -> TransformState | None:
+        self._call("describe_transform", name=name)
+        return self._walk(self.transforms.get(name))  # type: ignore[no-any-return]
+
+    # -- deletion ------------------------------------------------------------------------------------
+    def delete_model(self, name: str) -> bool:
+        self._call("delete_model", name=name)
+        return self._delete("model", name)
+
+    def delete_endpoint_config(self, name: str) -> bool:
+        self._call("delete_endpoint_config", name=name)
+        return self._delete("endpoint-config", name)
+
+    def delete_endpoint(self, name: str) -> bool:
+        self._call("delete_endpoint", name=name)
+        self.endpoints.pop(name, None)
+        return self._delete("endpoint", name)
+
+    # -- what else differs by backend: not what these step tests exercise ---------------------------
+    def provisioner(self) -> Any:
+        raise AssertionError("FakeBackend has no provisioner: provision is tested against moto")
+
+    def remover(self) -> Any:
+        raise AssertionError("FakeBackend has no remover: teardown is tested against moto")
+
+    def probe(self) -> Any:
+        raise AssertionError("FakeBackend has no probe: status is tested against moto")
+
+    def checks(self) -> list[Any]:
+        return []
+
+    # -- records ---------------------------------------------------------------------------------------
+    def _create(self, kind: str, name: str, tags: Mapping[str, str], spec: Any) -> str:
+        self.tagged[(kind, name)] = dict(tags)
+        self.specs[(kind, name)] = spec
+        return f"arn:fake:{kind}/{name}"
+
+    def _delete(self, kind: str, name: str) -> bool:
+        self.specs.pop((kind, name), None)
+        return self.tagged.pop((kind, name), None) is not None
+
+
+def fake_context(home: Path, fake: FakeBackend, settings: Any = None, *, clock: Any = None) -> Any:
+    """A step context whose backend is `fake` (ledger in `home`, progress captured, time on `clock`)."""
+    from nikkei_deepar.config import LoadedConfig, Settings
+    from nikkei_deepar.context import Context
+    from nikkei_deepar.output import Reporter
+    from nikkei_deepar.state import StateStore
+    from sagemaker_script import FakeClock
+
+    clock = clock or FakeClock()
+    ctx = Context(
+        loaded=LoadedConfig(settings=settings or Settings(), path=None, origin="test"),
+        store=StateStore(home),
+        reporter=Reporter(interactive=False, color=False, stream=io.StringIO()),
+        sleep=clock.sleep,
+        clock=clock,
+    )
+    ctx.backend = fake  # type: ignore[assignment]
+    return ctx

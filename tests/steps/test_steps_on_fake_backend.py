@@ -1,0 +1,306 @@
+"""deploy, wait, predict and retrain against `FakeBackend` (tests/fake_backend.py): queued states and
+answers in, the step's result, the ledger and the backend calls out. No moto, no network.
+
+These pin the steps' own logic (blue/green, rollback detection, polling to an end, exit codes, the
+ledger records, the promotion gate); the backends' requests are tested against moto in tests/aws.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fake_backend import FakeBackend, fake_context
+from nikkei_deepar.backends.base import (
+    ENDPOINT_FAILED,
+    ENDPOINT_IN_SERVICE,
+    EndpointState,
+    LogEvent,
+    TrainingState,
+)
+from nikkei_deepar.errors import (
+    AwsError,
+    ExitCode,
+    JobFailedError,
+    JobStoppedError,
+    NotFoundError,
+    UsageError,
+    WaitTimeoutError,
+)
+from nikkei_deepar.state import Job
+from nikkei_deepar.steps import deploy, predict, retrain, wait
+from sagemaker_script import FakeClock, deepar_response, demo_series, settings_for
+
+JOB = "nikkei-deepar-20250101-000000-abcd"
+EP = "nikkei-deepar"
+ARTIFACT = f"s3://bucket/output/{JOB}/output/model.tar.gz"
+
+
+def done(name: str = JOB, *, wql: float = 0.05) -> TrainingState:
+    return TrainingState(
+        name=name,
+        status="Completed",
+        secondary_status="Completed",
+        metrics={"test:mean_wQuantileLoss": wql, "test:RMSE": 300.0},
+        model_artifact=ARTIFACT.replace(JOB, name),
+    )
+
+
+def running(secondary: str = "Training") -> TrainingState:
+    return TrainingState(name=JOB, status="InProgress", secondary_status=secondary)
+
+
+@pytest.fixture
+def fake() -> FakeBackend:
+    return FakeBackend()
+
+
+@pytest.fixture
+def ctx(hermetic_env: Path, fake: FakeBackend, clock: FakeClock) -> Any:
+    context = fake_context(hermetic_env, fake, settings_for(), clock=clock)
+    with context.store.update() as ledger:
+        ledger.upsert_job(Job(name=JOB, data_sha256="ab" * 32, hyperparameters={}, config_hash="h"))
+    return context
+
+
+# -- wait ------------------------------------------------------------------------------------------------
+def test_wait_polls_until_the_job_ends_and_records_it(ctx: Any, fake: FakeBackend, clock: FakeClock) -> None:
+    fake.queue_training(JOB, running("Starting"), running("Training"), done())
+    result = wait.run(ctx, job=None, timeout=None, logs=False)
+    assert (result.status, result.metrics["test:RMSE"]) == ("Completed", 300.0)
+    assert fake.verbs().count("describe_training") == 3 and len(clock.sleeps) == 2
+    job = ctx.store.load().jobs[-1]
+    assert (job.status, job.model_artifact) == ("Completed", ARTIFACT)
+
+
+@pytest.mark.parametrize(
+    ("end", "error", "code"),
+    [
+        (
+            TrainingState(JOB, "Failed", failure_reason="ClientError: bad data"),
+            JobFailedError,
+            ExitCode.JOB_FAILED,
+        ),
+        (TrainingState(JOB, "Stopped"), JobStoppedError, ExitCode.JOB_STOPPED),
+    ],
+)
+def test_wait_turns_how_a_job_ended_into_its_exit_code(
+    ctx: Any, fake: FakeBackend, end: TrainingState, error: type[Exception], code: ExitCode
+) -> None:
+    fake.queue_training(JOB, running(), end)
+    with pytest.raises(error) as raised:
+        wait.run(ctx, job=None, timeout=None, logs=False)
+    assert raised.value.exit_code == code  # type: ignore[attr-defined]
+    assert ctx.store.load().jobs[-1].status == end.status
+
+
+def test_wait_gives_up_at_its_timeout_and_leaves_the_job_running(ctx: Any, fake: FakeBackend) -> None:
+    fake.queue_training(JOB, running())
+    with pytest.raises(WaitTimeoutError):
+        wait.run(ctx, job=None, timeout=60, logs=False)
+    assert ctx.store.load().jobs[-1].status == "InProgress"
+    assert "stop_training" not in fake.verbs()
+
+
+def test_wait_streams_new_log_events_once(ctx: Any, fake: FakeBackend, clock: FakeClock) -> None:
+    import datetime as dt
+
+    when = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+    fake.logs[JOB] = [LogEvent(when, "epoch 1"), LogEvent(when, "epoch 2")]
+    fake.queue_training(JOB, running(), running(), done())
+    result = wait.run(ctx, job=None, timeout=None, logs=True)
+    err = ctx.reporter.stream.getvalue()
+    assert err.count("epoch 1") == 1 and err.count("epoch 2") == 1
+    assert result.log_events == 2
+
+
+def test_wait_for_a_job_the_backend_does_not_know(ctx: Any, fake: FakeBackend) -> None:
+    with pytest.raises(NotFoundError, match="does not exist"):
+        wait.run(ctx, job="nikkei-deepar-gone", timeout=None, logs=False)
+
+
+# -- deploy ----------------------------------------------------------------------------------------------
+def test_deploy_creates_model_config_and_endpoint_each_recorded(ctx: Any, fake: FakeBackend) -> None:
+    fake.queue_training(JOB, done())
+    result = deploy.run(ctx, job=None, timeout=None)
+    assert (result.action, result.status, result.job) == ("created", ENDPOINT_IN_SERVICE, JOB)
+    creates = [v for v in fake.verbs() if v.startswith("create_")]
+    assert creates == ["create_model", "create_endpoint_config", "create_endpoint"]
+    model = fake.specs[("model", result.model)]
+    assert model.model_artifact == ARTIFACT and model.tags["nikkei-deepar:endpoint"] == EP
+    ledger = ctx.store.load()
+    assert {(r.kind, r.name) for r in ledger.live_resources()} == {
+        ("model", result.model),
+        ("endpoint-config", result.endpoint_config),
+        ("endpoint", EP),
+    }
+    assert ledger.deployments[-1].job == JOB
+
+
+def test_deploy_updates_a_live_endpoint_blue_green(ctx: Any, fake: FakeBackend) -> None:
+    fake.queue_training(JOB, done())
+    first = deploy.run(ctx, job=None, timeout=None)
+    second_job = "nikkei-deepar-20250102-000000-efgh"
+    with ctx.store.update() as ledger:
+        ledger.upsert_job(Job(name=second_job, data_sha256="ab" * 32, hyperparameters={}, config_hash="h"))
+    fake.queue_training(second_job, done(second_job))
+    second = deploy.run(ctx, job=None, timeout=None)
+    assert second.action == "updated" and second.previous_config == first.endpoint_config
+    assert ("update_endpoint", {"name": EP, "config_name": second.endpoint_config}) in fake.calls
+    assert fake.verbs().count("create_endpoint") == 1
+
+
+def test_deploying_what_the_endpoint_serves_changes_nothing(ctx: Any, fake: FakeBackend) -> None:
+    fake.queue_training(JOB, done())
+    deploy.run(ctx, job=None, timeout=None)
+    before = len([v for v in fake.verbs() if v.startswith(("create_", "update_"))])
+    again = deploy.run(ctx, job=None, timeout=None)
+    assert again.action == "unchanged"
+    assert len([v for v in fake.verbs() if v.startswith(("create_", "update_"))]) == before
+
+
+def test_an_update_sagemaker_rolled_back_fails_and_the_old_model_keeps_serving(
+    ctx: Any, fake: FakeBackend
+) -> None:
+    fake.queue_training(JOB, done())
+    first = deploy.run(ctx, job=None, timeout=None)
+    second_job = "nikkei-deepar-20250102-000000-efgh"
+    with ctx.store.update() as ledger:
+        ledger.upsert_job(Job(name=second_job, data_sha256="ab" * 32, hyperparameters={}, config_hash="h"))
+    fake.queue_training(second_job, done(second_job))
+    serving = EndpointState(EP, ENDPOINT_IN_SERVICE, config_name=first.endpoint_config)
+    fake.endpoints[EP].clear()
+    fake.queue_endpoint(EP, serving, EndpointState(EP, "Updating"), serving)
+    with pytest.raises(JobFailedError, match="rolled back") as raised:
+        deploy.run(ctx, job=None, timeout=None)
+    assert raised.value.code == "update-rolled-back"
+    assert ctx.store.load().deployments[-1].job == JOB  # no deployment recorded for the rolled-back one
+
+
+def test_a_failed_endpoint_is_reported_with_its_reason(ctx: Any, fake: FakeBackend) -> None:
+    fake.queue_training(JOB, done())
+    fake.queue_next_endpoint(
+        EndpointState(EP, "Creating"),
+        EndpointState(EP, ENDPOINT_FAILED, failure_reason="the model did not load"),
+    )
+    with pytest.raises(JobFailedError, match="the model did not load") as raised:
+        deploy.run(ctx, job=None, timeout=None)
+    assert raised.value.exit_code == ExitCode.JOB_FAILED
+    assert ctx.store.load().resource("endpoint", EP) is not None  # recorded the moment it existed
+    assert ctx.store.load().deployments == []
+
+
+def test_deploy_refuses_a_job_that_is_not_completed(ctx: Any, fake: FakeBackend) -> None:
+    fake.queue_training(JOB, running())
+    with pytest.raises(UsageError, match="not Completed") as raised:
+        deploy.run(ctx, job=None, timeout=None)
+    assert raised.value.code == "job-not-completed"
+    assert not [v for v in fake.verbs() if v.startswith("create_")]
+
+
+def test_deploy_refuses_an_endpoint_it_does_not_own(ctx: Any, fake: FakeBackend) -> None:
+    fake.queue_training(JOB, done())
+    fake.queue_endpoint(EP, EndpointState(EP, ENDPOINT_IN_SERVICE, config_name="someone-elses"))
+    with pytest.raises(UsageError, match="not created by nikkei-deepar") as raised:
+        deploy.run(ctx, job=None, timeout=None)
+    assert raised.value.code == "endpoint-not-ours"
+    assert not [v for v in fake.verbs() if v.startswith(("create_", "update_"))]
+
+
+# -- predict ---------------------------------------------------------------------------------------------
+@pytest.fixture
+def deployed(ctx: Any, fake: FakeBackend) -> Any:
+    from nikkei_deepar.data.series_io import dump_series
+    from nikkei_deepar.state import DataVersion
+
+    series = demo_series()
+    uri = fake.put_artifact("data/series.json", dump_series(series), content_type="application/json")
+    with ctx.store.update() as ledger:
+        ledger.record_data(
+            DataVersion(
+                sha256="ab" * 32,
+                source="demo.csv",
+                rows=len(series),
+                first=str(series.start),
+                last=str(series.last_date),
+                column="close",
+                calendar=series.policy,
+                prediction_length=ctx.settings.training.hyperparameters.prediction_length,
+                context_length=ctx.settings.training.hyperparameters.context_length,
+                observations=series.observations,
+                backend="sagemaker",
+                train_uri="fake://store/data/train/",
+                test_uri="fake://store/data/test/",
+                series_uri=uri,
+            )
+        )
+    fake.queue_training(JOB, done())
+    deploy.run(ctx, job=None, timeout=None)
+    return ctx
+
+
+def _predict(ctx: Any) -> predict.PredictResult:
+    return predict.run(ctx, fmt="table", output=None, plot=None, batch=False, timeout=None)
+
+
+def test_predict_asks_the_endpoint_once_with_the_whole_history(deployed: Any, fake: FakeBackend) -> None:
+    horizon = deployed.settings.training.hyperparameters.prediction_length
+    fake.queue_answer(deepar_response(horizon).encode())
+    result = _predict(deployed)
+    invokes = [args for verb, args in fake.calls if verb == "invoke"]
+    assert len(invokes) == 1 and invokes[0]["endpoint"] == EP
+    request = json.loads(invokes[0]["body"])
+    assert len(request["instances"]) == 1
+    assert len(request["instances"][0]["target"]) == len(demo_series().target)
+    assert request["configuration"]["quantiles"] == ["0.1", "0.5", "0.9"]
+    # one row per trading day: step k of DeepAR's answer is the k-th calendar day (weekends dropped)
+    assert result.points and all(p["mean"] == 38000.0 + p["step"] - 1 for p in result.points)
+    assert {p["step"] for p in result.points} <= set(range(1, horizon + 1))
+
+
+def test_predict_reports_the_models_error_as_an_aws_error(deployed: Any, fake: FakeBackend) -> None:
+    fake.queue_answer(
+        AwsError("endpoint nikkei-deepar: the model answered HTTP 400: 'bad'", code="model-error")
+    )
+    with pytest.raises(AwsError, match="HTTP 400") as raised:
+        _predict(deployed)
+    assert raised.value.exit_code == ExitCode.AWS
+
+
+def test_predict_without_a_deployment_asks_nothing(ctx: Any, fake: FakeBackend) -> None:
+    with pytest.raises(NotFoundError):
+        _predict(ctx)
+    assert "invoke" not in fake.verbs()
+
+
+# -- retrain ---------------------------------------------------------------------------------------------
+PRICES = Path(__file__).resolve().parents[1] / "fixtures" / "prices" / "long" / "nikkei_en.csv"
+
+
+def test_retrain_prepares_trains_waits_and_deploys_the_first_model(ctx: Any, fake: FakeBackend) -> None:
+    fake.queue_next_training(running("Starting"), done("placeholder", wql=0.05))
+    result = retrain.run(ctx, input_file=PRICES)
+    stages = {s.name: s.status for s in result.stages}
+    assert stages == {"prepare": "done", "train": "done", "wait": "done", "gate": "done", "deploy": "done"}
+    started = [args["spec"] for verb, args in fake.calls if verb == "start_training"]
+    assert len(started) == 1
+    assert set(started[0].channels) == {"train", "test"}
+    assert all(uri in fake.artifacts or uri.endswith("/") for uri in started[0].channels.values())
+    assert ctx.store.load().deployments[-1].job == started[0].name
+
+
+def test_retrain_keeps_the_current_model_when_the_new_one_is_worse(ctx: Any, fake: FakeBackend) -> None:
+    fake.queue_next_training(done("placeholder", wql=0.05))
+    retrain.run(ctx, input_file=PRICES)
+    serving = ctx.store.load().deployments[-1].job
+    newer = PRICES.read_bytes().split(b"\n")
+    path = Path("newer.csv")
+    path.write_bytes(b"\n".join([newer[0], *newer[2:]]))
+    fake.queue_next_training(done("placeholder", wql=0.5))
+    result = retrain.run(ctx, input_file=path)
+    assert result.exit_code == 0 and result.to_data()["status"] == "kept-current-model"
+    assert ctx.store.load().deployments[-1].job == serving
+    assert fake.verbs().count("start_training") == 2

@@ -1,0 +1,118 @@
+"""The package layout issue 10 asked for, kept: no import circles, steps/ never asks which backend it has.
+
+Static checks over the source (ast): every `import` counts, module-level or inside a function, except
+those under `if TYPE_CHECKING:` (annotations only, never run).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "nikkei_deepar"
+PACKAGE = "nikkei_deepar"
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(SRC.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skipped |= {id(n) for child in node.body for n in ast.walk(child)}
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith(PACKAGE)}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(PACKAGE):
+            found.add(node.module)
+            found |= {f"{node.module}.{a.name}" for a in node.names}
+    return found
+
+
+def _graph() -> dict[str, set[str]]:
+    modules = {_module_name(p): p for p in SRC.rglob("*.py")}
+    return {name: {m for m in _imports(path) if m in modules and m != name} for name, path in modules.items()}
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every elementary circle's smallest member first, found by DFS from each module (the graph is small)."""
+    found: set[tuple[str, ...]] = set()
+    for start in graph:
+        stack = [(start, [start])]
+        while stack:
+            node, path = stack.pop()
+            for nxt in graph[node]:
+                if nxt == start:
+                    found.add(tuple(path))
+                elif nxt not in path and nxt > start:
+                    stack.append((nxt, [*path, nxt]))
+    return [list(c) for c in sorted(found)]
+
+
+def test_the_import_graph_has_no_circles() -> None:
+    # A package importing its own submodules (backends/local/__init__ re-exporting backend.py) is the
+    # package's face, not a circle: the submodule never needs the package's other members.
+    graph = {
+        name: {m for m in deps if not (name.count(".") and m.startswith(name + "."))}
+        for name, deps in _graph().items()
+    }
+    assert _cycles(graph) == []
+
+
+def test_steps_hold_one_module_per_subcommand() -> None:
+    steps = sorted(p.stem for p in (SRC / "steps").glob("*.py") if p.stem != "__init__")
+    assert steps == [
+        "backtest",
+        "configure",
+        "deploy",
+        "doctor",
+        "predict",
+        "prepare",
+        "provision",
+        "retrain",
+        "status",
+        "teardown",
+        "train",
+        "wait",
+    ]
+
+
+_BACKEND_TYPE_TESTS = [
+    r"isinstance\([^)]*(Backend|backend)",
+    r"backend\.name\s*[!=]=\s*['\"]",
+    r"settings\.backend\s*[!=]=",
+    r"\.gateway\(",
+    r"backends\.(sagemaker|local)\b",
+]
+
+
+# `backtest` always trains with the local engine, whatever the backend (a SageMaker job per window would
+# cost money): it loads the engine the way local jobs do, which is not asking which backend it has.
+_ENGINE_LOADER = re.compile(r"from nikkei_deepar\.backends\.local\.jobs import [a-z_, ]+\n")
+
+
+@pytest.mark.parametrize("path", sorted((SRC / "steps").glob("*.py")), ids=lambda p: p.name)
+def test_no_step_asks_which_backend_it_has(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    if path.stem == "backtest":
+        text = _ENGINE_LOADER.sub("", text)
+    found = [p for p in _BACKEND_TYPE_TESTS if re.search(p, text)]
+    assert found == [], f"{path.name} tests the backend's type or reaches a backend package: {found}"
+
+
+def test_the_shared_vocabulary_imports_nothing_backend_specific() -> None:
+    graph = _graph()
+    for name in ("base", "plan", "removal", "probe", "checks", "env"):
+        module = f"{PACKAGE}.backends.{name}"
+        leaks = {m for m in graph[module] if m.startswith((f"{PACKAGE}.backends.", f"{PACKAGE}.aws"))}
+        assert leaks == set(), f"{module} imports {leaks}"
