@@ -1,5 +1,6 @@
 """Parsing speed and memory of `prepare`'s price reader on a large investing.com-style export
-(Japanese headers, `YYYY年MM月DD日` dates, thousands separators, newest row first, CRLF, BOM).
+(Japanese headers, `YYYY年MM月DD日` dates, thousands separators, newest row first, CRLF, BOM),
+plausibility checks included (date range, closes, outliers: what `prepare` runs before the series).
 
 Run: .venv/bin/python bench/parse.py [--rows 10000] [--runs 7]
 """
@@ -7,13 +8,17 @@ Run: .venv/bin/python bench/parse.py [--rows 10000] [--runs 7]
 from __future__ import annotations
 
 import argparse
+import datetime
 import statistics
 import time
 import tracemalloc
 
 import pandas as pd
 
-from nikkei_deepar.data.prices import parse_prices
+from nikkei_deepar.data.plausible import check_closes, find_outliers, tomorrow_in_tokyo
+from nikkei_deepar.data.prices import PriceTable, parse_prices
+
+LATEST = tomorrow_in_tokyo(datetime.datetime(2026, 12, 6, tzinfo=datetime.UTC))
 
 
 def export(rows: int) -> bytes:
@@ -24,6 +29,14 @@ def export(rows: int) -> bytes:
     return "\r\n".join(lines).encode("utf-8-sig")
 
 
+def read(raw: bytes, source: str) -> PriceTable:
+    """What `prepare` does with the bytes before building the series."""
+    table = parse_prices(raw, source=source, latest=LATEST)
+    check_closes(table)
+    assert find_outliers(table) == []
+    return table
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000)
@@ -31,15 +44,15 @@ def main() -> None:
     args = parser.parse_args()
 
     raw = export(args.rows)
-    parse_prices(raw, source="warm-up.csv")  # first call pays pandas' lazy imports
+    read(raw, "warm-up.csv")  # first call pays pandas' lazy imports
     samples = []
     for _ in range(args.runs):
         started = time.perf_counter()
-        table = parse_prices(raw, source="big.csv")
+        table = read(raw, "big.csv")
         samples.append(time.perf_counter() - started)
     assert table.rows == args.rows
     tracemalloc.start()
-    parse_prices(raw, source="big.csv")
+    read(raw, "big.csv")
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     median_ms, max_ms = statistics.median(samples) * 1000, max(samples) * 1000

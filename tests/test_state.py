@@ -109,3 +109,31 @@ def test_lock_left_by_a_dead_process_is_taken_over_with_a_message(tmp_path: Path
         pass
     assert messages and f"pid {dead.pid}" in messages[0]
     assert store.lock_holder() is None
+
+
+def test_a_ledger_written_with_the_old_extra_keys_still_loads_them_as_fields(hermetic_env: Path) -> None:
+    """Ledgers written before `created`/`adopted`/`endpoint`/`job`/`model` were fields kept them in
+    `extra`: they load into the fields, and what else `extra` held stays there."""
+    store = StateStore(hermetic_env)
+    hermetic_env.mkdir(parents=True, exist_ok=True)
+    old = {
+        "schema_version": 1,
+        "resources": [
+            {"kind": "bucket", "name": "b1", "extra": {"created": True, "adopted": True}},
+            {
+                "kind": "endpoint-config",
+                "name": "c1",
+                "extra": {"job": "j1", "endpoint": "ep", "model": "m1", "instance_type": "ml.m5.large"},
+            },
+        ],
+    }
+    store.path.write_text(json.dumps(old), encoding="utf-8")
+    ledger = store.load()
+    bucket, config = ledger.resource("bucket", "b1"), ledger.resource("endpoint-config", "c1")
+    assert bucket is not None and (bucket.created, bucket.adopted, bucket.extra) == (True, True, {})
+    assert config is not None and (config.job, config.endpoint, config.model) == ("j1", "ep", "m1")
+    assert config.extra == {"instance_type": "ml.m5.large"} and not config.created
+    with store.update():
+        pass  # written back in the new shape: the fields, not extra
+    again = json.loads(store.path.read_text(encoding="utf-8"))["resources"][0]
+    assert again["created"] is True and again["extra"] == {}

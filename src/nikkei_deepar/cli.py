@@ -358,14 +358,25 @@ def prepare(
         bool,
         typer.Option("--allow-stale", help="If a download fails, go on with the previous copy (warns)."),
     ] = False,
+    accept_outliers: Annotated[
+        bool,
+        typer.Option(
+            "--accept-outliers",
+            help="Go on past a >20% day move or a >14-day gap between closes (warns).",
+        ),
+    ] = False,
 ) -> Result:
     """Read a price file, build the series and upload DeepAR train/test channels.
 
+    Refuses (exit 3, naming the line) closes that are not positive, dates outside 1949-05-16 ..
+    tomorrow in Tokyo, and outliers unless --accept-outliers. -v lists every skipped line.
     Example: nikkei-deepar prepare --input data/nikkei_stock_average_daily_jp.csv
     """
     from nikkei_deepar.steps import prepare as step
 
-    return step.run(ctx, input_file=input_file, dry_run=dry_run, allow_stale=allow_stale)
+    return step.run(
+        ctx, input_file=input_file, dry_run=dry_run, allow_stale=allow_stale, accept_outliers=accept_outliers
+    )
 
 
 @command("provision", mutating=True)

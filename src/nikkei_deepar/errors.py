@@ -76,9 +76,27 @@ class AwsError(NikkeiError):
     code = "aws"
 
 
+class AccessDeniedError(AwsError):
+    """AWS refused this caller (IAM): the resource may well exist; it cannot be read or changed by it."""
+
+    code = "aws-access-denied"
+
+
+class BucketForbiddenError(AwsError):
+    """An S3 bucket that exists but answers 403: another account's, or this caller may not reach it."""
+
+    code = "bucket-forbidden"
+
+
 class NotFoundError(NikkeiError):
     exit_code = ExitCode.NOT_FOUND
     code = "not-found"
+
+
+class JobRunningError(UsageError):
+    """A training job on the same data and settings is still running (train refuses a twin)."""
+
+    code = "job-running"
 
 
 class JobFailedError(NikkeiError):

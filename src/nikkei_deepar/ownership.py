@@ -45,12 +45,7 @@ def owner_note(tags: dict[str, str]) -> str:
 def recorded_as_created(ledger: Ledger, kind: str, name: str) -> bool:
     """The ledger lists this resource as live and says the tool created (or adopted) it."""
     found = ledger.resource(kind, name)
-    return found is not None and found.live and found.extra.get("created") is True
-
-
-def created_extra(*, adopted: bool) -> dict[str, Any]:
-    """A resource's `extra` in the ledger: what teardown --all checks (the tool created it, or adopted it)."""
-    return {"created": True, "adopted": True} if adopted else {"created": True}
+    return found is not None and found.live and found.created
 
 
 def record(store: StateStore, *resources: Resource) -> None:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from nikkei_deepar.errors import DataError, LockHeldError
 from nikkei_deepar.files import write_atomic
@@ -64,6 +64,10 @@ class DataVersion(_Record):
     prepared_at: str = Field(default_factory=utcnow)
 
 
+# Resource fields that logic reads; ledgers written before they were fields kept them in `extra`.
+_LIFTED = ("created", "adopted", "endpoint", "job", "model")
+
+
 class Resource(_Record):
     """A resource the tool created (or adopted because it carries the tool's tag)."""
 
@@ -74,7 +78,22 @@ class Resource(_Record):
     region: str | None = None
     created_at: str = Field(default_factory=utcnow)
     deleted_at: str | None = None
-    extra: dict[str, Any] = Field(default_factory=dict)
+    created: bool = False  # `provision` made it (or adopted it): what teardown --all may delete
+    adopted: bool = False  # found carrying the tool's tags but missing from the ledger, then recorded
+    endpoint: str | None = None  # the endpoint a model / endpoint config was made for (deploy)
+    job: str | None = None  # the training job a model / endpoint config / transform job serves
+    model: str | None = None  # the model an endpoint config / transform job uses
+    extra: dict[str, Any] = Field(default_factory=dict)  # for the record only (variant, artefact, ...)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lift_extra(cls, data: Any) -> Any:
+        """Keys logic reads become fields: from a ledger written before, or a caller's `extra=`."""
+        if not isinstance(data, dict) or not isinstance(data.get("extra"), dict):
+            return data
+        extra = dict(data["extra"])
+        lifted = {k: extra.pop(k) for k in _LIFTED if k in extra and k not in data}
+        return {**data, **lifted, "extra": extra}
 
     @property
     def live(self) -> bool:

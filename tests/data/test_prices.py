@@ -134,6 +134,8 @@ def test_summary_is_json_and_says_what_was_read() -> None:
         "column": "終値",
         "encoding": "utf-8-sig",
         "date_format": "Japanese 年月日",
+        "skipped_reasons": {"Sunday row (not an index close)": 1},
+        "skipped_lines": [{"line": 5, "reason": "Sunday row (not an index close)"}],
     }
     assert type(table.first) is datetime.date
 
@@ -424,3 +426,81 @@ def test_yahoo_web_table_headers_with_stars_are_recognised() -> None:
 def test_an_unknown_date_order_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="date_order"):
         parse("date,close\n2022/1/4,1\n", date_order="iso")
+
+
+# --- issue 13: every skipped line with its reason, lines of the closes, close names with a prefix ---
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("2022/1/6;28487.87", "wrong separator ';'"),
+        ('"2022/01/06";"28,487.87";"28,500.00"', "wrong separator ';'"),  # quoted, thousands separators
+        ("2022/1/6\t28487.87", "wrong separator '\\t'"),
+    ],
+    ids=["plain", "quoted", "tab"],
+)
+def test_a_data_line_with_another_separator_is_skipped_as_wrong_separator(line: str, reason: str) -> None:
+    table = parse(f"date,close,open\n2022/1/4,29301.79,1\n2022/1/5,29332.16,1\n{line}\n2022/1/7,28478.56,1\n")
+
+    assert table.rows == 3 and pd.Timestamp("2022-01-06") not in table.closes.index
+    assert table.skipped == (SkippedLine(4, reason),)
+    assert table.skipped_reasons() == {reason: 1}
+    assert table.summary()["skipped_lines"] == [{"line": 4, "reason": reason}]
+
+
+def test_skipped_reasons_are_counted_most_frequent_first() -> None:
+    table = parse("date,close\n2022/1/4,1\n\n2022/1/5;2\n2022/1/6;3\n2022/1/7,4\nSource: Nikkei\n")
+
+    assert table.skipped_reasons() == {"wrong separator ';'": 2, "blank": 1, "footer": 1}
+    assert [s.line for s in table.skipped] == [3, 4, 5, 7]
+
+
+def test_each_close_keeps_its_line_number_through_the_sort() -> None:
+    table = read_prices(FIXTURES / "investing_jp.csv")  # newest first, a Sunday row on line 5
+
+    by_date = dict(zip(dates(table), table.lines.tolist(), strict=True))
+
+    assert by_date[D(2020, 12, 30)] == 2 and by_date[D(2020, 12, 25)] == 6 and by_date[D(2020, 12, 15)] == 14
+    assert len(table.lines) == table.rows
+
+
+@pytest.mark.parametrize(
+    ("header", "column", "contains"),
+    [
+        ("日付,stock_終値", "stock_終値", "終値"),
+        ("Date,Close_N225", "Close_N225", "Close"),
+        ("Date,Open Price,Close Price", "Close Price", "Close"),  # 'close' is tried before 'price'
+        ("Date,Adj Close,N225 Close", "N225 Close", "Close"),  # an adjusted close is never guessed
+    ],
+)
+def test_a_close_name_with_a_prefix_or_suffix_is_picked_with_a_note(
+    header: str, column: str, contains: str
+) -> None:
+    cells = ["2022/1/4"] + ["1"] * (header.count(",") - 1) + ["29301.79"]  # the close is the last column
+    table = parse(f"{header}\n{','.join(cells)}\n")
+
+    assert list(table.closes) == [29301.79]
+    assert table.column == column
+    assert table.note == (
+        f"column '{column}' taken as the close (its name contains '{contains}'); "
+        "set [data] close_column to choose another"
+    )
+
+
+def test_an_exact_close_name_needs_no_note() -> None:
+    table = read_prices(FIXTURES / "yahoo.csv")
+
+    assert (table.column, table.note) == ("Close", None)
+
+
+def test_two_columns_containing_a_close_name_are_refused() -> None:
+    error = data_error(b"Date,Close_N225,Prev_Close\n2022/1/4,1,2\n")
+
+    assert str(error) == (
+        "prices.csv:1: cannot tell the close column: 'Close_N225', 'Prev_Close' all contain 'Close' "
+        "and none is named exactly so"
+    )
+    assert error.hint is not None and "close_column" in error.hint
+    table = parse_prices(
+        b"Date,Close_N225,Prev_Close\n2022/1/4,1,2\n", source="p.csv", close_column="Close_N225"
+    )
+    assert list(table.closes) == [1.0]

@@ -73,7 +73,7 @@ def test_first_deploy_creates_model_config_and_endpoint(ctx: Any, sm_script: Any
     assert _live(ctx, "model") == [result.model]
     assert _live(ctx, "endpoint-config") == [result.endpoint_config]
     assert _live(ctx, "endpoint") == [EP]
-    assert ledger.resource("model", result.model).extra["job"] == job  # type: ignore[union-attr]
+    assert ledger.resource("model", result.model).job == job  # type: ignore[union-attr]
     assert ledger.deployments[-1].model == result.model
     assert ledger.deployments[-1].metrics["test:RMSE"] == pytest.approx(412.5)
     assert "Creating" in ctx.reporter.stream.getvalue()

@@ -221,7 +221,7 @@ def test_batch_runs_a_transform_with_the_deployed_model(ctx: Any, sm_script: Any
     assert len(result.points) >= 1
     ledger = ctx.store.load()
     job = ledger.resource("transform-job", result.source)
-    assert job is not None and job.extra["model"] == ledger.deployments[-1].model
+    assert job is not None and job.model == ledger.deployments[-1].model
     described = boto3.client("sagemaker", region_name=REGION).describe_transform_job(
         TransformJobName=result.source
     )
@@ -252,7 +252,7 @@ def test_batch_without_a_deployment_makes_a_model_from_the_last_job(
     result = _predict(ctx, batch=True)
     assert result.job == job
     models = ctx.store.load().live_resources("model")
-    assert len(models) == 1 and models[0].extra["job"] == job
+    assert len(models) == 1 and models[0].job == job
 
 
 def test_batch_failure_is_exit_6(ctx: Any, sm_script: Any) -> None:

@@ -315,7 +315,7 @@ def test_each_family_becomes_valid_channels_on_s3(
     report = r.stdout
     assert f"{expect.rows} rows" in report
     assert f"{FIRST} .. {LAST}" in report
-    assert f"{expect.skipped} lines skipped" in report
+    assert f"{expect.skipped} line{'' if expect.skipped == 1 else 's'} skipped" in report
     assert f"{expect.missing} missing" in report
     assert f"column {expect.column!r}" in report
     assert entry["sha256"][:16] in report
@@ -684,8 +684,9 @@ def test_json_envelope_on_success(run_cli: RunCli, s3: Any, tmp_path: Path) -> N
     data = doc["data"]
     assert set(data) == {
         "read", "sha256", "calendar", "observations", "train_length", "test_series", "local_dir", "uris",
-        "uploaded", "already_there", "dry_run", "pending_upload",
+        "uploaded", "already_there", "dry_run", "pending_upload", "outliers_accepted",
     }  # fmt: skip
+    assert data["outliers_accepted"] == []
     expect = FAMILIES["investing_jp"]
     assert data["read"]["source"] == str(path)
     assert (data["read"]["rows"], data["read"]["first"], data["read"]["last"]) == (
@@ -699,6 +700,11 @@ def test_json_envelope_on_success(run_cli: RunCli, s3: Any, tmp_path: Path) -> N
         "終値",
     )
     assert data["read"]["encoding"] == "utf-8-sig"
+    sundays = data["read"]["skipped_lines"]
+    assert len(sundays) == expect.skipped and {s["reason"] for s in sundays} == {
+        "Sunday row (not an index close)"
+    }
+    assert data["read"]["skipped_reasons"] == {"Sunday row (not an index close)": expect.skipped}
     assert re.fullmatch(r"[0-9a-f]{64}", data["sha256"])
     assert data["train_length"] == (LAST - FIRST).days + 1 - PREDICTION_LENGTH
     assert (data["test_series"], data["calendar"], data["dry_run"]) == (1, "calendar_days", False)

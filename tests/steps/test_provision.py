@@ -131,7 +131,9 @@ def test_fresh_account_tokyo(make: MakeCtx) -> None:
     _assert_fully_provisioned(REGION)
     ledger = ctx.store.load()
     bucket, role = ledger.resource("bucket", BUCKET), ledger.resource("role", ROLE)
-    assert bucket is not None and bucket.extra == {"created": True} and bucket.region == REGION
+    assert (
+        bucket is not None and (bucket.created, bucket.adopted) == (True, False) and bucket.region == REGION
+    )
     assert role is not None and role.arn == f"arn:aws:iam::123456789012:role/{ROLE}"
     data = result.to_data()
     assert data["changed"] is True and data["account"] == "123456789012"
@@ -418,7 +420,7 @@ def test_crash_after_create_bucket_leaves_it_recorded_and_a_rerun_converges(
         with pytest.raises(KeyboardInterrupt):
             provision.run(make(), dry_run=False)
     recorded = make().store.load().resource("bucket", BUCKET)
-    assert recorded is not None and recorded.live and recorded.extra["created"] is True
+    assert recorded is not None and recorded.live and recorded.created is True
     assert bucket_tags(BUCKET) == {}  # moto ignores CreateBucket's tags: only the ledger knows it
 
     result = provision.run(make(), dry_run=False)
@@ -434,7 +436,8 @@ def test_tagged_resources_missing_from_the_ledger_are_adopted(make: MakeCtx) -> 
     assert by_resource(result)["bucket"] == "adopt" and by_resource(result)["role"] == "adopt"
     assert any("missing from the ledger" in i.detail for i in result.items)
     ledger = make().store.load()
-    assert ledger.resource("bucket", BUCKET).extra == {"created": True, "adopted": True}  # type: ignore[union-attr]
+    bucket = ledger.resource("bucket", BUCKET)
+    assert bucket is not None and (bucket.created, bucket.adopted) == (True, True)
     assert ledger.resource("role", ROLE).arn == f"arn:aws:iam::123456789012:role/{ROLE}"  # type: ignore[union-attr]
     assert {i.action for i in provision.run(make(), dry_run=False).items} == {"ok"}
 

@@ -52,7 +52,7 @@ def test_creates_the_store_and_records_it_then_changes_nothing(
     assert store.is_dir() and list(store.iterdir()) == []
     [recorded] = local_dirs(hermetic_env)
     assert recorded.name == str(store) and recorded.backend == "local" and recorded.live
-    assert recorded.extra == {"created": True}
+    assert (recorded.created, recorded.adopted) == (True, False)
 
     second = provision(run_cli, config)["data"]
     assert second["changed"] is False
@@ -82,7 +82,7 @@ def test_an_empty_unrecorded_folder_is_adopted(
     data = provision(run_cli, config)["data"]
     assert [(i["action"], i["status"], i["owned"]) for i in data["items"]] == [("adopt", "done", True)]
     [recorded] = local_dirs(hermetic_env)
-    assert recorded.extra == {"created": True, "adopted": True}
+    assert (recorded.created, recorded.adopted) == (True, True)
     assert provision(run_cli, config)["data"]["items"][0]["action"] == "ok"
 
 
@@ -132,7 +132,7 @@ def test_a_store_that_prepare_made_first_is_adopted_and_teardown_all_removes_it(
     items = provision(run_cli, config)["data"]["items"]
     assert [(i["action"], i["status"]) for i in items] == [("adopt", "done")]
     [recorded] = local_dirs(hermetic_env)
-    assert recorded.live and recorded.extra.get("created")
+    assert recorded.live and recorded.created
 
     assert run_cli("teardown", "--all", "--yes", "--config", str(config)).exit_code == 0
     assert not store.exists()

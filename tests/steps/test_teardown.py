@@ -232,7 +232,7 @@ def test_role_or_bucket_not_created_by_the_tool_per_ledger_is_never_deleted(
     with make().store.update() as ledger:
         for r in ledger.resources:
             if r.kind in {"role", "bucket"}:
-                r.extra = {}
+                r.created = False
     result = teardown.run(make(), include_all=True, yes=True, dry_run=False)
     assert actions(result)[("role", ROLE)] == "leave" and actions(result)[("bucket", BUCKET)] == "leave"
     assert account()["buckets"] == [BUCKET] and account()["roles"] == [ROLE]

@@ -15,7 +15,7 @@ from typing import Any
 
 import botocore.exceptions as bx
 
-from nikkei_deepar.errors import AwsError, NikkeiError
+from nikkei_deepar.errors import AccessDeniedError, AwsError, NikkeiError
 
 THROTTLING = {
     "Throttling",
@@ -105,11 +105,10 @@ def aws_errors(action: str) -> Iterator[None]:
                 code="aws-credentials",
             ) from None
         if code in DENIED or status == 403:
-            raise AwsError(
+            raise AccessDeniedError(
                 f"{action}: access denied ({message})",
                 hint="the caller's IAM policy must allow this action; `nikkei-deepar doctor` checks "
                 "the basics",
-                code="aws-access-denied",
             ) from None
         if status >= 500:
             raise AwsError(

@@ -14,7 +14,7 @@ import botocore.exceptions as bx
 
 from nikkei_deepar.aws.errors import DENIED, aws_errors, error_code, http_status
 from nikkei_deepar.aws.session import AwsClients
-from nikkei_deepar.errors import AwsError, NotFoundError
+from nikkei_deepar.errors import AwsError, BucketForbiddenError, NotFoundError
 
 _MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
 _PUBLIC_ACCESS_BLOCK = {
@@ -86,11 +86,10 @@ class S3Gateway:
                 if code in _MISSING or status == 404:
                     return None
                 if status == 403 or code in DENIED:
-                    raise AwsError(
+                    raise BucketForbiddenError(
                         f"S3 bucket {bucket!r} exists but this account cannot use it (it belongs to another "
                         "account, or your IAM policy denies s3:ListBucket on it)",
                         hint="choose another [aws] bucket (names are global), or get access to this one",
-                        code="bucket-forbidden",
                     ) from None
                 region = _region_header(exc.response)
                 if region:  # 301: it exists, elsewhere

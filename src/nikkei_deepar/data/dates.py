@@ -14,10 +14,15 @@ form, with what to do in `hint`.
   with a four-digit year are always year-month-day.
 - Two-digit years: 00-69 are 20xx, 70-99 19xx.
 - A date-shaped cell that is no real date (2021/02/30) is an error naming its line.
+- A real date outside the index's life is an error too, "date out of range", never "cannot read
+  date": the Nikkei 225's first session was 1949-05-16 (`FIRST_SESSION`), and no close is dated after
+  `latest` (the caller's "tomorrow in Tokyo"). Dates pandas cannot hold (after 2262-04-11, such as a
+  typo 2262/4/12) are out of range whatever `latest` is. This check cannot be turned off.
 """
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Sequence
 from typing import Literal
@@ -31,7 +36,10 @@ DateOrder = Literal["auto", "ymd", "mdy", "dmy"]
 DateMatch = tuple[str, dict[str, str]]
 """The form a date cell matched (a key of `_DATE_FORMS`) and its named fields."""
 
-__all__ = ["DateMatch", "DateOrder", "match_date", "quote_cell", "to_dates"]
+__all__ = ["FIRST_SESSION", "DateMatch", "DateOrder", "match_date", "quote_cell", "to_dates"]
+
+FIRST_SESSION = datetime.date(1949, 5, 16)
+"""The Nikkei 225's first session (the Tokyo Stock Exchange reopened after the war): no close is older."""
 
 _MONTH_NAMES = (
     *("january", "february", "march", "april", "may", "june"),
@@ -72,11 +80,17 @@ def match_date(cell: str) -> DateMatch | None:
 
 
 def to_dates(
-    matches: Sequence[DateMatch], lines: np.ndarray, cells: Sequence[str], source: str, date_order: DateOrder
+    matches: Sequence[DateMatch],
+    lines: np.ndarray,
+    cells: Sequence[str],
+    source: str,
+    date_order: DateOrder,
+    latest: datetime.date | None = None,
 ) -> tuple[pd.DatetimeIndex, str]:
     """The dates of a column of matched cells, and the formats they were read as (for the report).
 
-    `lines` and `cells` are the line numbers and raw cells of `matches`, for messages.
+    `lines` and `cells` are the line numbers and raw cells of `matches`, for messages. Every date must
+    lie between `FIRST_SESSION` and `latest` (None: no upper bound but pandas' own, 2262-04-11).
     """
     aby = [k for k, (form, _) in enumerate(matches) if form == "aby"]
     order = _resolve_order(aby, matches, lines, cells, source, date_order) if aby else date_order
@@ -99,14 +113,42 @@ def to_dates(
             formats[form] = _describe(form, g, order)
     parts = pd.DataFrame({"year": years, "month": months, "day": days})
     dates = pd.DatetimeIndex(pd.to_datetime(parts, errors="coerce"))
-    if (bad := np.flatnonzero(dates.isna())).size:
-        k = int(bad[0])
+    unread = np.asarray(dates.isna())
+    outside = np.asarray(dates < pd.Timestamp(FIRST_SESSION))
+    if latest is not None:
+        outside |= np.asarray(dates > pd.Timestamp(latest))
+    if not (unread.any() or outside.any()):  # the happy path: two vectorised comparisons
+        return dates, " and ".join(formats.values())
+    # A date pandas cannot hold (year 2262 and later, before 1677) may still be a real date.
+    real = {int(k): day for k in np.flatnonzero(unread) if (day := _real_date(years[k], months[k], days[k]))}
+    outside[list(real)] = True
+    k = int(np.flatnonzero(unread | outside)[0])
+    if k not in real and unread[k]:
         raise DataError(
             f"{source}:{lines[k]}: cannot read date {quote_cell(cells[k])}",
             hint=f"Dates are read as {formats[matches[k][0]]}; fix or delete the line"
             + (" or set [data] date_order." if matches[k][0] == "aby" else "."),
         )
-    return dates, " and ".join(formats.values())
+    day = real[k] if k in real else pd.Timestamp(dates[k]).date()
+    more = int(outside.sum()) - 1
+    if day < FIRST_SESSION:
+        why = f"before the Nikkei 225's first session ({FIRST_SESSION})"
+        hint = f"Fix the year, or delete the lines dated before {FIRST_SESSION} (the index did not exist)."
+    else:
+        why = "after tomorrow in Tokyo" + (f" ({latest})" if latest is not None else "")
+        hint = "Fix the year (a typo such as 2202 for 2022?) or delete the line."
+    raise DataError(
+        f"{source}:{lines[k]}: date out of range: {quote_cell(cells[k])} is {day}, {why}"
+        + (f"; {more} more line{'s' if more > 1 else ''} out of range" if more else ""),
+        hint=hint + " This check cannot be turned off.",
+    )
+
+
+def _real_date(year: int, month: int, day: int) -> datetime.date | None:
+    try:
+        return datetime.date(year, month, day)
+    except ValueError:
+        return None
 
 
 def _resolve_order(

@@ -16,9 +16,14 @@ How a file is read:
    spaces, ignoring case. yfinance's three-line header (``Price,Close,...`` / ``Ticker,...`` /
    ``Date,,,``) is one header whose first column holds the dates. Lines above it are "preamble".
 3. Close column by name, never by position: 終値, Close, Price, PX_LAST, NIKKEI225, first present wins
-   (so kabuoji3's 終値, not 終値調整値). `close_column` overrides; it is the only way to get Adj Close.
+   (so kabuoji3's 終値, not 終値調整値). Without an exact name, a column whose name contains one with a
+   prefix or suffix of the user's (``stock_終値``, ``Close_N225``) is taken, and `PriceTable.note` says
+   so; two such columns for the same name are an error, and adjusted columns (``adj``, ``調整``) are
+   never guessed. `close_column` overrides; it is the only way to get Adj Close.
 4. Footer or corruption? After the header, a line whose date cell is not date-shaped is skipped when
    - it is blank or only commas ("blank"), or repeats the header ("repeated header");
+   - it is a data line written with another separator, ``;`` or a tab ("wrong separator ';'"): the
+     caller should say so loudly, since a close is lost;
    - it comes after the last dated line and no cell is a number ("footer": copyright sentences, with
      or without Excel's trailing commas);
    - it comes before the first dated line and no cell is a number, or, anywhere, every cell but the
@@ -28,7 +33,7 @@ How a file is read:
    is no real date (2021/02/30). When no line holds a readable date, the first line holding a number
    is reported that way; without one, the error is "no data rows".
 5. Dates: see `nikkei_deepar.data.dates` (the forms a date may take, month/day order decided from
-   the whole column, two-digit years).
+   the whole column, two-digit years, and the range 1949-05-16 .. `latest` every date must lie in).
 6. Closes: quotes, spaces and thousands separators are stripped; empty, ``-``, ``.``, ``null`` (and
    ``nan``, ``n/a``, ``#N/A``) are missing, NaN, never 0. Any other non-number is an error.
 7. Rows dated Sunday are dropped ("Sunday row (not an index close)": the TSE never trades on Sunday;
@@ -45,9 +50,10 @@ import math
 import pathlib
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import get_args
+from dataclasses import dataclass, field
+from typing import Any, get_args
 
 import numpy as np
 import pandas as pd
@@ -63,6 +69,8 @@ _DATE_NAMES = frozenset(
     {"データ日付", "日付", "日付け", "年月日", "date", "dates", "dateofdata", "observation_date", "datetime"}
 )
 _CLOSE_NAMES = ("終値", "close", "price", "px_last", "nikkei225")
+_ADJUSTED = ("adj", "調整")  # never guessed from a name: only `close_column` picks an adjusted close
+_SEPARATORS = (";", "\t")
 _MISSING = frozenset({"", "-", "--", ".", "null", "nan", "na", "n/a", "#n/a", "#n/an/a"})
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 # C0/C1 controls and private-use code points: what cp932 makes of latin-1 and other non-Japanese bytes
@@ -86,7 +94,8 @@ class SkippedLine:
 @dataclass(frozen=True, eq=False)  # eq=False: comparing or hashing a pd.Series field would raise
 class PriceTable:
     """What was read: daily closes (float64, naive midnight DatetimeIndex, ascending, unique, NaN =
-    missing) and how they were found, for the user's report."""
+    missing) and how they were found, for the user's report. `lines[i]` is the line of `closes[i]`;
+    `note` says how the close column was found when its name was not an exact one."""
 
     source: str
     closes: pd.Series
@@ -95,6 +104,8 @@ class PriceTable:
     header_line: int
     date_format: str
     skipped: tuple[SkippedLine, ...]
+    lines: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    note: str | None = None
 
     @property
     def rows(self) -> int:
@@ -112,7 +123,12 @@ class PriceTable:
     def last(self) -> datetime.date:
         return pd.Timestamp(self.closes.index[-1]).date()
 
-    def summary(self) -> dict[str, str | int]:
+    def skipped_reasons(self) -> dict[str, int]:
+        """How many lines were skipped for each reason, the most frequent first."""
+        counts = Counter(s.reason for s in self.skipped)
+        return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+    def summary(self) -> dict[str, Any]:
         """JSON-able description of what was read."""
         return {
             "source": self.source,
@@ -124,6 +140,8 @@ class PriceTable:
             "column": self.column,
             "encoding": self.encoding,
             "date_format": self.date_format,
+            "skipped_reasons": self.skipped_reasons(),
+            "skipped_lines": [{"line": s.line, "reason": s.reason} for s in self.skipped],
         }
 
 
@@ -132,6 +150,7 @@ def read_prices(
     *,
     close_column: str | None = None,
     date_order: DateOrder = "auto",
+    latest: datetime.date | None = None,
     max_bytes: int = MAX_INPUT_BYTES,
 ) -> PriceTable:
     """Read a price file from disk (see `parse_prices`); DataError if it cannot be read.
@@ -140,13 +159,21 @@ def read_prices(
     most `max_bytes`, no overlong line.
     """
     raw = read_input(path, max_bytes=max_bytes)
-    return parse_prices(raw, source=str(path), close_column=close_column, date_order=date_order)
+    return parse_prices(
+        raw, source=str(path), close_column=close_column, date_order=date_order, latest=latest
+    )
 
 
 def parse_prices(
-    raw: bytes, *, source: str, close_column: str | None = None, date_order: DateOrder = "auto"
+    raw: bytes,
+    *,
+    source: str,
+    close_column: str | None = None,
+    date_order: DateOrder = "auto",
+    latest: datetime.date | None = None,
 ) -> PriceTable:
-    """Parse the bytes of a price file into a `PriceTable`. `source` names the file in messages."""
+    """Parse the bytes of a price file into a `PriceTable`. `source` names the file in messages;
+    `latest` is the last date a close may have (the caller's "tomorrow in Tokyo"; None: no bound)."""
     if date_order not in get_args(DateOrder):
         raise ValueError(f"date_order must be one of {get_args(DateOrder)}, not {date_order!r}")
     text, encoding = _decode(raw, source)
@@ -176,11 +203,13 @@ def parse_prices(
             f"{source}: no data rows: no line after the header (line {header.index + 1}) holds a date",
             hint="Check that this is a daily price file with one date and close per line.",
         )
-    skipped += [SkippedLine(i + 1, _junk_reason(rows, i, header, data[0], data[-1], source)) for i in others]
+    skipped += [
+        SkippedLine(i + 1, _junk_reason(rows, lines[i], i, header, data[0], data[-1], source)) for i in others
+    ]
 
     line_numbers = np.array(data) + 1
     dates, date_format = to_dates(
-        matches, line_numbers, [rows[i][header.date_idx] for i in data], source, date_order
+        matches, line_numbers, [rows[i][header.date_idx] for i in data], source, date_order, latest
     )
     values = _to_floats([_cell(rows[i], header.close_idx) for i in data], line_numbers, header.column, source)
     keep = np.asarray(dates.dayofweek != 6)
@@ -190,9 +219,9 @@ def parse_prices(
         raise DataError(f"{source}: no data rows: every dated row is a Sunday", hint=_SUNDAY_HINT)
     keep = _drop_identical_duplicates(dates, values, line_numbers, source, skipped)
 
-    closes = pd.Series(values[keep], index=dates[keep], name="close", dtype="float64").sort_index(
-        kind="stable"
-    )
+    dates, values, line_numbers = dates[keep], values[keep], line_numbers[keep]
+    order = np.argsort(dates.to_numpy(), kind="stable")
+    closes = pd.Series(values[order], index=dates[order], name="close", dtype="float64")
     closes.index.name = "date"
     if closes.empty or closes.isna().all():
         raise DataError(
@@ -207,6 +236,8 @@ def parse_prices(
         header_line=header.index + 1,
         date_format=date_format,
         skipped=tuple(sorted(skipped, key=lambda s: s.line)),
+        lines=line_numbers[order],
+        note=header.note,
     )
 
 
@@ -265,6 +296,7 @@ class _Header:
     date_idx: int
     close_idx: int
     data_from: int  # row index of the first line after the header (yfinance's takes three lines)
+    note: str | None = None  # how the close column was found, when its name was not an exact one
 
     @property
     def column(self) -> str:
@@ -285,6 +317,13 @@ def _find_header(rows: Sequence[list[str]], source: str, close_column: str | Non
         close_idx = _pick_close(keys, date_idx, close_column)
         if close_idx is not None:
             return _Header(i, tuple(names), date_idx, close_idx, data_from)
+        if close_column is None and (close_idx := _guess_close(keys, names, date_idx, source, i)) is not None:
+            contains = _CLOSE_DISPLAY[_close_name(keys[close_idx])]
+            note = (
+                f"column '{names[close_idx]}' taken as the close (its name contains '{contains}'); "
+                "set [data] close_column to choose another"
+            )
+            return _Header(i, tuple(names), date_idx, close_idx, data_from, note)
         dated = dated or (i, tuple(names))
     if dated is None:
         raise DataError(
@@ -313,6 +352,40 @@ def _pick_close(keys: Sequence[str], date_idx: int, close_column: str | None) ->
     return None
 
 
+_CLOSE_DISPLAY = {
+    "終値": "終値",
+    "close": "Close",
+    "price": "Price",
+    "px_last": "PX_LAST",
+    "nikkei225": "NIKKEI225",
+}
+
+
+def _close_name(key: str) -> str:
+    return next(name for name in _CLOSE_NAMES if name in key)
+
+
+def _guess_close(keys: Sequence[str], names: Sequence[str], date_idx: int, source: str, i: int) -> int | None:
+    """Without an exact close name: the one column whose name contains one (``stock_終値``,
+    ``Close_N225``), trying the names in order; two candidates for a name are refused."""
+    for name in _CLOSE_NAMES:
+        found = [
+            j
+            for j, key in enumerate(keys)
+            if name in key and j != date_idx and not any(word in key for word in _ADJUSTED)
+        ]
+        if len(found) == 1:
+            return found[0]
+        if found:
+            columns = ", ".join(f"'{names[j]}'" for j in found)
+            raise DataError(
+                f"{source}:{i + 1}: cannot tell the close column: {columns} all contain "
+                f"'{_CLOSE_DISPLAY[name]}' and none is named exactly so",
+                hint='Set [data] close_column = "<name>" in the config to the column that holds the close.',
+            )
+    return None
+
+
 def _yfinance_dates_row(rows: Sequence[list[str]], i: int) -> int | None:
     """The row index of yfinance's ``Date,,,`` line one or two lines below `i`, if there is one."""
     for j in range(i + 1, min(i + 3, len(rows))):
@@ -330,9 +403,14 @@ def _is_number(cell: str) -> bool:
 
 
 def _junk_reason(
-    rows: Sequence[list[str]], i: int, header: _Header, first: int, last: int, source: str
+    rows: Sequence[list[str]], line: str, i: int, header: _Header, first: int, last: int, source: str
 ) -> str:
     cells = rows[i]
+    for separator in _SEPARATORS:
+        if separator in line:
+            parts = [part.strip().strip("\"'") for part in line.split(separator)]
+            if match_date(_cell(parts, header.date_idx)) is not None:
+                return f"wrong separator {separator!r}"
     numbers = any(_is_number(cell) for cell in cells)
     if [_key(cell) for cell in cells] == [_key(name) for name in header.names]:
         return "repeated header"

@@ -313,7 +313,8 @@ def adopt_unrecorded(ctx: Context, endpoint: str) -> list[str]:
             name=name,
             backend=backend.name,
             region=backend.region,
-            extra={"endpoint": endpoint, "adopted": True},
+            endpoint=endpoint,
+            adopted=True,
         )
         for kind, name in found
     ]
@@ -342,7 +343,7 @@ def _serves(ctx: Context, current: EndpointState, *, job: str, variant: dict[str
     if current.config_name is None:
         return False
     config = ctx.store.load().resource("endpoint-config", current.config_name)
-    if config is None or not config.live or config.extra.get("job") != job:
+    if config is None or not config.live or config.job != job:
         return False
     return all(config.extra.get(key) == value for key, value in variant.items())
 
@@ -351,7 +352,7 @@ def _unchanged(
     ctx: Context, current: EndpointState, state: TrainingState, variant: dict[str, Any]
 ) -> DeployResult:
     config = ctx.store.load().resource("endpoint-config", current.config_name or "")
-    model = str(config.extra.get("model", "")) if config is not None else ""
+    model = (config.model or "") if config is not None else ""
     ctx.reporter.info(f"endpoint {current.name} already serves job {state.name}: nothing to do")
     return DeployResult(
         endpoint=current.name,
@@ -429,14 +430,10 @@ def prune(ctx: Context, endpoint: str, *, keep: int, in_use: set[str]) -> list[s
     # configs first: a model must outlive every config that names it
     for kind in ("endpoint-config", "model"):
         ledger = ctx.store.load()
-        mine = [r for r in ledger.live_resources(kind) if r.extra.get("endpoint") == endpoint]
+        mine = [r for r in ledger.live_resources(kind) if r.endpoint == endpoint]
         needed = set(in_use)
         if kind == "model":  # e.g. an adopted model that never got a config makes the counts differ
-            needed |= {
-                str(c.extra["model"])
-                for c in ledger.live_resources("endpoint-config")
-                if c.extra.get("model")
-            }
+            needed |= {c.model for c in ledger.live_resources("endpoint-config") if c.model}
         for old in mine[: max(0, len(mine) - keep)]:
             if old.name in needed:
                 continue

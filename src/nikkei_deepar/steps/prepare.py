@@ -1,20 +1,27 @@
 """`prepare`: price file -> series -> DeepAR JSON Lines channels -> content-addressed storage -> ledger.
 
-Nothing is uploaded until the whole file has been read and validated; the same data always lands
+Nothing is uploaded until the whole file has been read and validated (including the plausibility
+checks of `nikkei_deepar.data.plausible`: dates, closes, outliers); the same data always lands
 under the same key (the channels' sha256), so a retrain never overwrites what a running job reads and
 an unchanged file is not uploaded again.
 """
 
 from __future__ import annotations
 
+import datetime
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nikkei_deepar.context import Context
 from nikkei_deepar.errors import DataError, NotFoundError, UsageError
 from nikkei_deepar.files import write_atomic
 from nikkei_deepar.state import DataVersion
+
+if TYPE_CHECKING:
+    from nikkei_deepar.data.plausible import Outlier
+    from nikkei_deepar.data.prices import PriceTable
 
 JSONL = "application/jsonlines"
 
@@ -33,6 +40,7 @@ class PrepareResult:
     already_there: list[str] = field(default_factory=list)
     dry_run: bool = False
     pending: bool = False  # not uploaded yet (no bucket): train uploads it
+    outliers: list[dict[str, Any]] = field(default_factory=list)  # accepted with --accept-outliers
 
     def to_data(self) -> dict[str, Any]:
         return {
@@ -48,13 +56,14 @@ class PrepareResult:
             "already_there": self.already_there,
             "dry_run": self.dry_run,
             "pending_upload": self.pending,
+            "outliers_accepted": self.outliers,
         }
 
     def to_lines(self) -> list[str]:
         s = self.summary
         lines = [
             f"read {s['source']}: {s['rows']} rows, {s['first']} .. {s['last']}, column {s['column']!r}, "
-            f"{s['missing']} missing, {s['skipped']} lines skipped",
+            f"{s['missing']} missing, {skipped_text(s['skipped_reasons'])}",
             f"series: {self.calendar}, {self.observations} observations; train {self.train_length} points, "
             f"test {self.test_series} series",
             f"data version {self.sha256[:16]}",
@@ -70,28 +79,54 @@ class PrepareResult:
         return lines
 
 
+def skipped_text(reasons: dict[str, int]) -> str:
+    """``"3 lines skipped: 2 wrong separator ';', 1 blank"``, from `PriceTable.skipped_reasons`."""
+    total = sum(reasons.values())
+    text = f"{total} line{'' if total == 1 else 's'} skipped"
+    return text + (": " + ", ".join(f"{n} {reason}" for reason, n in reasons.items()) if total else "")
+
+
+def wall_clock() -> datetime.datetime:
+    """Now, timezone-aware: where "tomorrow in Tokyo" comes from (tests replace it)."""
+    return datetime.datetime.now(datetime.UTC)
+
+
 def data_key(sha256: str, name: str) -> str:
     """Relative to the backend's store (the SageMaker backend adds `[aws] prefix`). `train/` and `test/`
     are separate prefixes because a DeepAR channel is an S3 prefix."""
     return f"data/{sha256[:16]}/{name}"
 
 
-def run(ctx: Context, *, input_file: Path | None, dry_run: bool, allow_stale: bool = False) -> PrepareResult:
+def run(
+    ctx: Context,
+    *,
+    input_file: Path | None,
+    dry_run: bool,
+    allow_stale: bool = False,
+    accept_outliers: bool = False,
+    now: Callable[[], datetime.datetime] | None = None,
+) -> PrepareResult:
+    """`accept_outliers` (or `[data] accept_outliers`) lets outliers through with a warning; `now`
+    (default `wall_clock`) fixes "tomorrow in Tokyo", the last date a close may have."""
     from nikkei_deepar.data.channels import make_channels
+    from nikkei_deepar.data.plausible import tomorrow_in_tokyo
     from nikkei_deepar.data.prices import read_prices
     from nikkei_deepar.data.series import build_series
     from nikkei_deepar.data.series_io import dump_series
 
     settings = ctx.settings
-    path = input_file or _resolve_source(ctx, allow_stale=allow_stale)
+    latest = tomorrow_in_tokyo((now or wall_clock)())
+    path = input_file or _resolve_source(ctx, allow_stale=allow_stale, latest=latest)
     table = read_prices(
         path,
         close_column=settings.data.close_column,
         date_order=settings.data.date_order,
+        latest=latest,
         max_bytes=settings.data.max_input_bytes,
     )
     summary = table.summary()
     ctx.reporter.debug(f"read {path} as {table.encoding}, header on line {table.header_line}")
+    outliers = _check(ctx, table, accept=accept_outliers or settings.data.accept_outliers)
     hp = settings.training.hyperparameters
     try:
         series = build_series(table.closes, policy=settings.data.calendar)
@@ -143,6 +178,7 @@ def run(ctx: Context, *, input_file: Path | None, dry_run: bool, allow_stale: bo
         already_there=already,
         dry_run=dry_run,
         pending=pending,
+        outliers=[outlier.to_data() for outlier in outliers],
     )
     if not dry_run:
         with ctx.store.update() as ledger:
@@ -200,7 +236,33 @@ def store_files(
     return uris, uploaded, already
 
 
-def _resolve_source(ctx: Context, *, allow_stale: bool) -> Path:
+def _check(ctx: Context, table: PriceTable, *, accept: bool) -> list[Outlier]:
+    """Report what the reader skipped and how it found the close; refuse implausible data (exit 3).
+    Returns the outliers the user accepted."""
+    from nikkei_deepar.data.plausible import check_closes, find_outliers, outliers_error, outliers_warning
+
+    for skipped in table.skipped:
+        ctx.reporter.debug(f"{table.source}:{skipped.line}: skipped: {skipped.reason}")
+    if table.note is not None:
+        ctx.reporter.info(f"{table.source}: {table.note}")
+    if lost := [s.line for s in table.skipped if s.reason.startswith("wrong separator")]:
+        shown = ", ".join(map(str, lost[:5])) + (", ..." if len(lost) > 5 else "")
+        what = "1 dated line" if len(lost) == 1 else f"{len(lost)} dated lines"
+        whose = "its close is" if len(lost) == 1 else "their closes are"
+        ctx.reporter.warn(
+            f"{table.source}: {what} skipped for a wrong separator, {whose} not used "
+            f"(line{'s' if len(lost) > 1 else ''} {shown}): separate the cells with commas"
+        )
+    check_closes(table)
+    outliers = find_outliers(table)
+    if outliers and not accept:
+        raise outliers_error(table.source, outliers)
+    if outliers:
+        ctx.reporter.warn(outliers_warning(table.source, outliers))
+    return outliers
+
+
+def _resolve_source(ctx: Context, *, allow_stale: bool, latest: datetime.date) -> Path:
     """`[data] source`: a local path (relative to the config file), an http(s) URL, or fred/stooq."""
     from nikkei_deepar.sources import fetch_source, is_remote
 
@@ -217,7 +279,9 @@ def _resolve_source(ctx: Context, *, allow_stale: bool) -> Path:
 
         def validate(raw: bytes, where: str) -> object:
             check_lines(raw, where)
-            return parse_prices(raw, source=where, close_column=data.close_column, date_order=data.date_order)
+            return parse_prices(
+                raw, source=where, close_column=data.close_column, date_order=data.date_order, latest=latest
+            )
 
         fetched = fetch_source(
             source,

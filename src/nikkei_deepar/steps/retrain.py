@@ -28,7 +28,13 @@ from typing import Any
 from nikkei_deepar.backends.base import JOB_COMPLETED, JOB_IN_PROGRESS
 from nikkei_deepar.context import Context
 from nikkei_deepar.deadline import DeadlineInterrupt
-from nikkei_deepar.errors import ExitCode, InterruptedError_, NikkeiError, UsageError, WaitTimeoutError
+from nikkei_deepar.errors import (
+    ExitCode,
+    InterruptedError_,
+    JobRunningError,
+    NikkeiError,
+    WaitTimeoutError,
+)
 from nikkei_deepar.output import aligned, error_entry
 
 WQL = "test:mean_wQuantileLoss"
@@ -228,10 +234,8 @@ def _train(ctx: Context, stage: Stage, *, sha: str) -> tuple[str, bool]:
         return name, status == JOB_COMPLETED
     try:
         started = train.run(ctx, force=False, wait=False, timeout=None, logs=False)
-    except UsageError as exc:
+    except JobRunningError:
         # a job the ledger did not know (a killed `train`) runs on this data: train adopted it
-        if exc.code != "job-running":
-            raise
         found = _reusable(ctx, sha, any_config=True)
         if found is None:
             raise

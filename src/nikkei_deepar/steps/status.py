@@ -242,7 +242,8 @@ def _endpoint(ctx: Context, ledger: Ledger, backend: Backend, probe: Probe) -> d
     config = ledger.resource("endpoint-config", state.config_name or "")
     variant = probe.variant(state.config_name) if state.config_name else None
     if variant is None and config is not None:
-        variant = {k: v for k, v in config.extra.items() if k != "endpoint"}
+        recorded_as = {"job": config.job, "model": config.model}  # what the record held, in that order
+        variant = {**{k: v for k, v in recorded_as.items() if v is not None}, **config.extra}
     view: dict[str, Any] = {
         "name": name,
         "status": state.status,
@@ -250,7 +251,7 @@ def _endpoint(ctx: Context, ledger: Ledger, backend: Backend, probe: Probe) -> d
         "in_ledger": in_ledger,
         "config": state.config_name,
         "failure_reason": state.failure_reason,
-        "serving_job": config.extra.get("job") if config is not None else None,
+        "serving_job": config.job if config is not None else None,
         "variant": variant,
         "cost": None,
     }
@@ -295,7 +296,7 @@ def _recorded(ledger: Ledger, backend: Backend, probe: Probe, region: str | None
         if exists is None:
             views.append(_with(view, detail="not checked"))
         elif exists:
-            made = "created by nikkei-deepar provision" if r.extra.get("created") is True else "exists"
+            made = "created by nikkei-deepar provision" if r.created else "exists"
             views.append(_with(view, exists=True, detail=made))
         else:
             views.append(_with(view, exists=False, drift="missing", detail="in the ledger, but gone"))

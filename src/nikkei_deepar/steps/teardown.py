@@ -133,7 +133,7 @@ def _plan(
     resources: dict[tuple[str, str], Resource] = {}
     for resource in live:
         if resource.kind not in kinds:
-            if resource.kind in ALL_ONLY_KINDS and resource.extra.get("created") is True:
+            if resource.kind in ALL_ONLY_KINDS and resource.created:
                 items.append(
                     TeardownItem(
                         resource.kind,

@@ -23,7 +23,7 @@ from typing import Any
 
 from nikkei_deepar.backends.base import JOB_IN_PROGRESS, TrainingSpec, TrainingState
 from nikkei_deepar.context import Context
-from nikkei_deepar.errors import NotFoundError, UsageError
+from nikkei_deepar.errors import JobRunningError, NotFoundError, UsageError
 from nikkei_deepar.state import DataVersion, Job, Ledger
 from nikkei_deepar.steps.wait import WaitResult, apply_training_state, follow
 
@@ -105,11 +105,10 @@ def run(ctx: Context, *, force: bool, wait: bool, timeout: float | None, logs: b
 
     running = _running_twin(ctx, data=data, hyperparameters=hyperparameters, base=base)
     if running is not None and not force:
-        raise UsageError(
+        raise JobRunningError(
             f"training job {running} is still running on the same data ({data.sha256[:16]}) and "
             "hyperparameters",
             hint="follow it with `nikkei-deepar wait`, or pass --force to start another one (and pay twice)",
-            code="job-running",
         )
 
     name = resource_name(base)

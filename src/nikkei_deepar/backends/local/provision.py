@@ -3,7 +3,7 @@
 Handed to the `provision` step by `LocalBackend.provisioner()`. One plan item, for the
 backend's store folder (`LocalBackend.store`, `<tool home>/local/` by default: the path is taken from
 the backend, never recomputed here). `plan()` only looks at the disk; `apply` creates the folder and
-records it in the ledger at once (a `local-dir` resource, backend "local", `extra.created`), so
+records it in the ledger at once (a `local-dir` resource, backend "local", `created`), so
 `teardown --all` can remove it and nothing else.
 
 A folder that is there but not in the ledger:
@@ -25,7 +25,7 @@ from typing import Any
 from nikkei_deepar.backends.local.files import STORE_ENTRIES
 from nikkei_deepar.backends.plan import Action, PlanItem
 from nikkei_deepar.errors import ExitCode, UsageError
-from nikkei_deepar.ownership import created_extra, record, recorded_as_created
+from nikkei_deepar.ownership import record, recorded_as_created
 from nikkei_deepar.state import Ledger, Resource, StateStore
 
 KIND = "local-dir"
@@ -95,9 +95,7 @@ class LocalProvisioner:
         self._record(adopted=True)
 
     def _record(self, *, adopted: bool) -> None:
-        resource = Resource(
-            kind=KIND, name=str(self.store), backend="local", extra=created_extra(adopted=adopted)
-        )
+        resource = Resource(kind=KIND, name=str(self.store), backend="local", created=True, adopted=adopted)
         record(self.ledger, resource)
 
 

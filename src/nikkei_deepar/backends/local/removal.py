@@ -84,7 +84,7 @@ class LocalRemover:
 
     def _inspect_store(self, r: Resource, item: TeardownItem, store: Path) -> TeardownItem:
         path = Path(r.name)
-        if r.extra.get("created") is not True:
+        if not r.created:
             return replace(item, reason="the ledger does not say the tool created it")
         if path != store:
             return replace(item, reason=f"not this config's local store ({store}): never deleted")
@@ -189,5 +189,5 @@ class LocalRemover:
 def _created_store(ledger: Ledger, store: Path) -> bool:
     """The ledger says `provision` created exactly this store, and it is still a real folder."""
     entry = ledger.resource("local-dir", str(store))
-    live = entry is not None and entry.live and entry.extra.get("created") is True
+    live = entry is not None and entry.live and entry.created
     return live and not store.is_symlink()

@@ -13,7 +13,7 @@ from typing import Any
 
 from nikkei_deepar.backends.env import BackendEnv
 from nikkei_deepar.backends.probe import HOSTING_KINDS
-from nikkei_deepar.errors import AwsError
+from nikkei_deepar.errors import AwsError, BucketForbiddenError
 from nikkei_deepar.ownership import is_ours
 from nikkei_deepar.state import Ledger, Resource
 
@@ -36,10 +36,8 @@ class AwsProbe:
         if r.kind == "bucket":
             try:
                 return self.env.aws.s3.bucket_region(r.name) is not None
-            except AwsError as exc:
-                if exc.code == "bucket-forbidden":
-                    return True  # it exists; this caller may not look inside
-                raise
+            except BucketForbiddenError:
+                return True  # it exists; this caller may not look inside
         return None
 
     def untracked(self, ledger: Ledger) -> list[tuple[str, str]]:

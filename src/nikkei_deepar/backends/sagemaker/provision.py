@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from nikkei_deepar.backends.env import BackendEnv
 from nikkei_deepar.backends.plan import Action, PlanItem
-from nikkei_deepar.errors import AwsError, ConfigError, ExitCode
-from nikkei_deepar.ownership import created_extra, is_ours, record, recorded_as_created
+from nikkei_deepar.errors import AccessDeniedError, AwsError, BucketForbiddenError, ConfigError, ExitCode
+from nikkei_deepar.ownership import is_ours, record, recorded_as_created
 from nikkei_deepar.state import Ledger, Resource
 
 if TYPE_CHECKING:
@@ -95,9 +95,7 @@ class AwsProvisioner:
         recorded = recorded_as_created(ledger, "bucket", b)
         try:
             where = self.s3.bucket_region(b)
-        except AwsError as exc:
-            if exc.code != "bucket-forbidden":
-                raise
+        except BucketForbiddenError as exc:
             return [self._b("", "problem", exc.message, owned=False, exit_code=exc.exit_code, code=exc.code)]
         if where is None:
             gone = " (the ledger recorded it, but it is gone: creating it again)" if recorded else ""
@@ -246,7 +244,8 @@ class AwsProvisioner:
                 name=self.bucket,
                 region=self.region,
                 arn=arn,
-                extra=created_extra(adopted=adopted),
+                created=True,
+                adopted=adopted,
             ),
         )
 
@@ -384,7 +383,7 @@ class AwsProvisioner:
     def _record_role(self, arn: str, *, adopted: bool) -> None:
         record(
             self.env.store,
-            Resource(kind="role", name=self.role_name, arn=arn, extra=created_extra(adopted=adopted)),
+            Resource(kind="role", name=self.role_name, arn=arn, created=True, adopted=adopted),
         )
 
 
@@ -400,9 +399,7 @@ def _readable(read: Callable[[], dict[str, str]]) -> dict[str, str] | None:
     """A read that may be denied on a bucket the tool does not own: None then."""
     try:
         return read()
-    except AwsError as exc:
-        if exc.code != "aws-access-denied":
-            raise
+    except AccessDeniedError:
         return None
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from nikkei_deepar.backends.env import BackendEnv
 from nikkei_deepar.backends.removal import TeardownItem
 from nikkei_deepar.config import MANAGED_BY_KEY, MANAGED_BY_VALUE
-from nikkei_deepar.errors import AwsError
+from nikkei_deepar.errors import AccessDeniedError, AwsError, BucketForbiddenError
 from nikkei_deepar.ownership import managed_by_tool, owner_note
 from nikkei_deepar.state import Ledger, Resource
 
@@ -38,15 +38,13 @@ class AwsRemover:
     # -- is the ledger entry still the tool's? ----------------------------------------------------------
     def inspect(self, r: Resource) -> TeardownItem:
         item = TeardownItem(r.kind, r.name, "leave", "", backend=r.backend)
-        if r.kind in {"role", "bucket"} and r.extra.get("created") is not True:
+        if r.kind in {"role", "bucket"} and not r.created:
             return replace(item, reason="the ledger does not say the tool created it")
         if r.kind not in {"role", "bucket"} and r.region and r.region != self.region:
             return replace(item, reason=f"in {r.region}: run teardown with --region {r.region}")
         try:
             tags = self._tags(r)
-        except AwsError as exc:
-            if exc.code not in {"bucket-forbidden", "aws-access-denied"}:
-                raise
+        except (BucketForbiddenError, AccessDeniedError) as exc:
             return replace(item, reason=f"cannot read it ({exc.code})")
         if tags is None:
             return replace(item, action="gone", reason="not found: already deleted")
