@@ -60,6 +60,10 @@ class FakeBackend:
         self.next_endpoint: list[EndpointState] = []  # what the next created endpoint will report
         self.tagged: dict[tuple[str, str], dict[str, str]] = {}
         self.specs: dict[tuple[str, str], Any] = {}
+        self.checked: list[str] = []
+        self.refuse: dict[str, Exception] = {}
+        self.problems: list[str] = []
+        self.warnings: list[str] = []
 
     # -- what a test queues -------------------------------------------------------------------------
     def queue_training(self, name: str, *states: TrainingState) -> None:
@@ -93,6 +97,15 @@ class FakeBackend:
         if not queue:
             return None
         return queue.popleft() if len(queue) > 1 else queue[0]
+
+    # -- request checks: `checked` lists the commands checked; `refuse[command]` is raised for one -------
+    def request_problems(self) -> tuple[list[str], list[str]]:
+        return list(self.problems), list(self.warnings)
+
+    def check_requests(self, command: str) -> None:
+        self.checked.append(command)
+        if command in self.refuse:
+            raise self.refuse[command]
 
     # -- storage -------------------------------------------------------------------------------------
     def artifact_uri(self, key: str) -> str:

@@ -76,13 +76,106 @@ def test_every_problem_is_one_line_with_the_field_and_value(tmp_path: Path) -> N
     assert str(cfg) in err.message
     problems = "\n".join(err.problems)
     assert "training.hyperparameters.context_length: must be > 0 (got -3)" in err.problems
-    assert "training.hyperparameters.num_layers: must be <= 8 (got 9)" in err.problems
+    assert not any("num_layers" in p for p in err.problems)  # outside the tuning range: a warning only
     assert "training.hyperparameters.likelihood: must be one of" in problems
     assert "training.hyperparameters.typo_key: unknown key" in problems
     assert "aws.bucket: " in problems and "My_Bucket" in problems
     assert "aws.role_name: IAM role names are 1-64" in problems
     assert "endpoint.instance_type: DeepAR inference runs on CPU instances only" in problems
     assert all("\n" not in p for p in err.problems)
+
+
+def test_spot_with_the_default_limits_is_accepted(tmp_path: Path) -> None:
+    cfg = tmp_path / "spot.toml"
+    cfg.write_text("[training]\nspot = true\n")
+    training = load_config(cfg, env={}, cwd=tmp_path).settings.training
+    assert training.spot and training.max_wait_seconds == training.max_runtime_seconds == 3600
+    cfg.write_text("[training]\nspot = true\nmax_runtime_seconds = 7200\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(cfg, env={}, cwd=tmp_path)
+    assert "max_wait_seconds must be at least max_runtime_seconds (got 3600 < 7200)" in info.value.problems[0]
+
+
+def test_hyperparameters_outside_the_tuning_ranges_are_valid_with_one_warning_each(tmp_path: Path) -> None:
+    cfg = tmp_path / "hp.toml"
+    cfg.write_text("[training.hyperparameters]\ncontext_length = 252\nnum_layers = 9\nmini_batch_size = 16\n")
+    settings = load_config(cfg, env={}, cwd=tmp_path).settings
+    assert settings.training.hyperparameters.context_length == 252
+    warnings = settings.warnings()
+    assert [w.split(" = ")[0] for w in warnings] == [
+        "training.hyperparameters.context_length",
+        "training.hyperparameters.mini_batch_size",
+        "training.hyperparameters.num_layers",
+    ]
+    assert all("\n" not in w and "recommended tuning range" in w for w in warnings)
+    assert load_config(None, env={}, cwd=tmp_path).settings.warnings() == []
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("context_length = 0", "context_length: must be > 0"),
+        ("learning_rate = 0.0", "learning_rate: must be > 0"),
+        ("dropout_rate = 1.0", "dropout_rate: must be < 1"),
+        ("mini_batch_size = -1", "mini_batch_size: must be > 0"),
+        ('likelihood = "poisson"', "likelihood: must be one of"),
+    ],
+)
+def test_hyperparameters_deepar_rejects_are_refused(tmp_path: Path, line: str, problem: str) -> None:
+    cfg = tmp_path / "hp.toml"
+    cfg.write_text(f"[training.hyperparameters]\n{line}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(cfg, env={}, cwd=tmp_path)
+    assert f"training.hyperparameters.{problem}" in info.value.problems[0]
+
+
+@pytest.mark.parametrize(
+    ("aws", "problem"),
+    [
+        ('prefix = "*"', "would grant access beyond this prefix"),
+        ('prefix = "data/*/x"', "would grant access beyond this prefix"),
+        ('kms_key_id = "*"', "a wildcard would let the execution role use every matching KMS key"),
+        (
+            'kms_key_id = "arn:aws:kms:ap-northeast-1:123456789012:key/*"',
+            "a wildcard would let the execution role use every matching KMS key",
+        ),
+        ('kms_key_id = "not-a-key"', "not a KMS key"),
+        ('kms_key_id = "arn:aws:s3:::bucket"', "not a KMS key"),
+        ('kms_key_id = "arn:aws:kms:us-east-1:123456789012:alias/k"', "a key in us-east-1"),
+        ('[aws.tags]\n"k" = "' + "v" * 257 + '"', "is not allowed: at most 256"),
+        ('[aws.tags]\n"k" = "a*"', "is not allowed: at most 256"),
+        ('[aws.tags]\n"aws:x" = "v"', "not starting with aws:"),
+        ("[aws.tags]\n" + "".join(f'"k{i}" = "v"\n' for i in range(49)), "at most 48 tags"),
+    ],
+)
+def test_values_aws_refuses_or_that_would_widen_the_role_are_refused(
+    tmp_path: Path, aws: str, problem: str
+) -> None:
+    cfg = tmp_path / "aws.toml"
+    cfg.write_text(f'[aws]\nregion = "ap-northeast-1"\n{aws}\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(cfg, env={}, cwd=tmp_path)
+    assert len(info.value.problems) == 1
+    assert problem in info.value.problems[0]
+    assert len(info.value.problems[0]) < 300
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "1234abcd-12ab-34cd-56ef-1234567890ab",
+        "mrk-" + "0" * 32,
+        "alias/nikkei",
+        "arn:aws:kms:ap-northeast-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        "arn:aws:kms:ap-northeast-1:123456789012:alias/nikkei",
+    ],
+)
+def test_real_kms_key_shapes_are_accepted(tmp_path: Path, key: str) -> None:
+    cfg = tmp_path / "kms.toml"
+    cfg.write_text(
+        f'[aws]\nregion = "ap-northeast-1"\nkms_key_id = "{key}"\n[aws.tags]\n"名前" = "テスト 1"\n'
+    )
+    assert load_config(cfg, env={}, cwd=tmp_path).settings.aws.kms_key_id == key
 
 
 def test_spot_wait_must_exceed_runtime_and_is_capped(tmp_path: Path) -> None:

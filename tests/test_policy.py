@@ -38,12 +38,22 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def test_trust_policy_is_sagemaker_only() -> None:
-    doc = trust_policy()
+def test_trust_policy_is_this_accounts_sagemaker_only() -> None:
+    doc = trust_policy(account=ACCOUNT, region=REGION)
     assert doc["Statement"] == [
-        {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "sagemaker.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": ACCOUNT},
+                "ArnLike": {"aws:SourceArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:*"},
+            },
+        }
     ]
     assert trusts_sagemaker(doc)
+    china = trust_policy(account=ACCOUNT, region="cn-north-1")["Statement"][0]["Condition"]
+    assert china["ArnLike"]["aws:SourceArn"] == f"arn:aws-cn:sagemaker:cn-north-1:{ACCOUNT}:*"
 
 
 @pytest.mark.parametrize(
@@ -201,6 +211,20 @@ def test_kms_alias_uses_the_resource_aliases_condition() -> None:
 )
 def test_kms_key_arn(key: str, arn: str) -> None:
     assert kms_key_arn(key, region=REGION, account=ACCOUNT) == arn
+
+
+@pytest.mark.parametrize(
+    "key", ["*", "arn:aws:kms:ap-northeast-1:123456789012:key/*", "alias/a?", "junk", "arn:aws:s3:::bucket"]
+)
+def test_a_key_that_would_widen_the_policy_is_refused(key: str) -> None:
+    with pytest.raises(ValueError):
+        kms_key_arn(key, region=REGION, account=ACCOUNT)
+
+
+@pytest.mark.parametrize("prefix", ["*", "data/*", "a?b", "${aws:username}"])
+def test_a_prefix_that_would_widen_the_policy_is_refused(prefix: str) -> None:
+    with pytest.raises(ValueError):
+        execution_policy(bucket="b", prefix=prefix, region=REGION, account=ACCOUNT)
 
 
 def test_china_partition_in_every_arn() -> None:

@@ -410,7 +410,8 @@ def teardown(
 ) -> Result:
     """Delete what the tool created: endpoints, endpoint configs and models (with --all, the role and bucket).
 
-    Only resources in the ledger that carry the tag managed-by=nikkei-deepar are deleted.
+    Only resources in the ledger whose tags say they are this config's (managed-by=nikkei-deepar,
+    this project and stage) are deleted.
 
     Example: nikkei-deepar teardown --all --yes
     """

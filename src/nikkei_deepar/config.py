@@ -29,7 +29,12 @@ from nikkei_deepar.errors import ConfigError
 CONFIG_ENV = "NIKKEI_DEEPAR_CONFIG"
 MANAGED_BY_KEY = "managed-by"
 MANAGED_BY_VALUE = "nikkei-deepar"
+ENDPOINT_TAG_KEY = "nikkei-deepar:endpoint"
+"""Tag key on every model, endpoint config and endpoint deploy creates; the value is the endpoint's name."""
 DEFAULT_CONFIG_NAME = "nikkei-deepar.toml"
+OWNER_KEYS = ("project", "stage")
+"""The [aws.tags] that say whose a resource is: the tool's resources are ours only when these match."""
+DEFAULT_TAGS = {"project": "nikkei-deepar", "stage": "dev"}
 
 # Every pattern is matched whole (`fullmatch`: `$` would let a trailing newline through) and spelled
 # in ASCII where AWS wants ASCII (`\w` is Unicode in Python, not in IAM).
@@ -45,20 +50,7 @@ _FREQ_RE = re.compile(r"([1-9]\d*)?(M|W|D|H|min)")
 _INSTANCE_RE = re.compile(r"ml\.[a-z0-9]+\.[a-z0-9]+")
 # Named profiles: the section names botocore reads; no spaces or control characters here.
 _PROFILE_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+@=,:/-]{0,127}")
-# A KMS key id, key ARN, alias name or alias ARN (what SSEKMSKeyId and KmsKeyId accept).
-_KMS_RE = re.compile(
-    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-    r"|mrk-[0-9a-fA-F]{32}"
-    r"|alias/[A-Za-z0-9/_-]{1,250}"
-    r"|arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key/[A-Za-z0-9-]{1,128}|alias/[A-Za-z0-9/_-]{1,250})"
-)
-# Tag keys and values: Unicode letters, digits, spaces and _.:/=+-@ (AWS's [\p{L}\p{Z}\p{N}_.:/=+\-@]*).
-_TAG_PUNCT = set("_.:/=+-@")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-def _tag_text(text: str) -> bool:
-    return all(c.isalnum() or c in _TAG_PUNCT or unicodedata.category(c) == "Zs" for c in text)
 
 
 def _no_control(value: Any) -> Any:
@@ -71,6 +63,34 @@ def _no_control(value: Any) -> Any:
         if (bad := _CONTROL_RE.search(text)) is not None:
             raise ValueError(f"holds a control character (U+{ord(bad.group()):04X}) (got {text!r})")
     return value
+
+
+# What every service the tool tags allows (SageMaker, IAM and S3 share these limits; SageMaker's and
+# IAM's models give the pattern [\p{L}\p{Z}\p{N}_.:/=+\-@]). The tool adds two tags of its own
+# (managed-by, and nikkei-deepar:endpoint on what deploy creates) to a resource's 50.
+MAX_TAGS = 50
+TOOL_TAGS = 2
+_TAG_PUNCTUATION = frozenset("_.:/=+-@")
+# KMS key shapes: a key id, a multi-Region key id, a key or alias ARN, an alias name.
+_KEY_ID = r"(?:mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
+_ALIAS = r"alias/[a-zA-Z0-9/_-]{1,250}"
+_KMS_KEY_RE = re.compile(
+    rf"{_KEY_ID}|{_ALIAS}|arn:aws(?:-[a-z]+)*:kms:(?P<region>[a-z0-9-]+):\d{{12}}:(?:key/{_KEY_ID}|{_ALIAS})"
+)
+# Characters that mean something in an IAM policy's Resource: wildcards and policy variables.
+_POLICY_SPECIAL = ("*", "?", "${")
+
+# AWS's recommended ranges for automatic model tuning of DeepAR: advice, not limits (a value outside
+# is valid and gets a one-line warning).
+TUNING_RANGES: dict[str, tuple[float, float]] = {
+    "epochs": (1, 1000),
+    "context_length": (1, 200),
+    "mini_batch_size": (32, 1028),
+    "learning_rate": (1e-5, 1e-1),
+    "num_cells": (30, 200),
+    "num_layers": (1, 8),
+    "dropout_rate": (0.0, 0.2),
+}
 
 
 class _Section(BaseModel):
@@ -92,7 +112,7 @@ class AwsSettings(_Section):
     kms_key_id: str | None = Field(default=None, description="SSE-KMS key (ARN or id); SSE-S3 when unset")
     retry_mode: Literal["standard", "adaptive"] = "standard"
     max_attempts: Annotated[int, Field(ge=1, le=20)] = 5
-    tags: dict[str, str] = Field(default_factory=lambda: {"project": "nikkei-deepar", "stage": "dev"})
+    tags: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_TAGS))
 
     @field_validator("region")
     @classmethod
@@ -117,8 +137,30 @@ class AwsSettings(_Section):
     @classmethod
     def _prefix(cls, v: str) -> str:
         v = v.strip("/")
+        if any(special in v for special in _POLICY_SPECIAL):
+            raise ValueError(
+                f"{v!r} contains * , ? or ${{: in the execution role's IAM policy these are wildcards or "
+                "variables and would grant access beyond this prefix; use a plain prefix, e.g. nikkei-deepar"
+            )
         if not v or any(c in v for c in '\\{}^%`[]"<>~#|') or len(v) > 200 or not v.isascii():
             raise ValueError(f"must be a plain S3 key prefix such as nikkei-deepar (got {v!r})")
+        return v
+
+    @field_validator("kms_key_id")
+    @classmethod
+    def _kms(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        if any(special in v for special in _POLICY_SPECIAL):
+            raise ValueError(
+                "a wildcard would let the execution role use every matching KMS key: name one key by its "
+                "key ARN, alias ARN or key id"
+            )
+        if not _KMS_KEY_RE.fullmatch(v):
+            raise ValueError(
+                "not a KMS key: give a key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID), an alias ARN "
+                f"(arn:aws:kms:REGION:ACCOUNT:alias/NAME), a key id or alias/NAME (got {_short(v)})"
+            )
         return v
 
     @field_validator("role_name")
@@ -139,33 +181,39 @@ class AwsSettings(_Section):
             )
         return v
 
-    @field_validator("kms_key_id")
-    @classmethod
-    def _kms(cls, v: str | None) -> str | None:
-        if v is not None and not _KMS_RE.fullmatch(v):
-            raise ValueError(
-                "must be a KMS key id, key ARN, alias/NAME or alias ARN (got a value of "
-                f"{len(v)} characters that is none of these)"
-            )
-        return v
-
     @field_validator("tags")
     @classmethod
     def _tags(cls, v: dict[str, str]) -> dict[str, str]:
+        if len(v) > MAX_TAGS - TOOL_TAGS:
+            raise ValueError(
+                f"at most {MAX_TAGS - TOOL_TAGS} tags (AWS allows {MAX_TAGS} per resource and the tool adds "
+                f"{TOOL_TAGS} of its own; got {len(v)})"
+            )
         for key, value in v.items():
-            if not 1 <= len(key) <= 128 or not _tag_text(key) or key.lower().startswith("aws:"):
+            if key in {MANAGED_BY_KEY, ENDPOINT_TAG_KEY}:
+                raise ValueError(f"tag {key!r} is set by the tool itself; remove it from [aws.tags]")
+            if not 1 <= len(key) <= 128 or not _tag_text_ok(key) or key.lower().startswith("aws:"):
                 raise ValueError(
-                    f"tag key {key!r} is not allowed (1-128 letters, digits, spaces and _.:/=+-@, "
-                    "not starting with aws:)"
+                    f"tag key {_short(key)} is not allowed: 1-128 letters, digits, spaces and "
+                    "_ . : / = + - @, not starting with aws:"
                 )
-            if len(value) > 256 or not _tag_text(value):
+            if len(value) > 256 or not _tag_text_ok(value):
                 raise ValueError(
-                    f"tag {key!r}: values are at most 256 letters, digits, spaces and _.:/=+-@ "
-                    f"(got {value!r})"
+                    f"tag {_short(key)}: the value {_short(value)} is not allowed: at most 256 letters, "
+                    "digits, spaces and _ . : / = + - @"
                 )
-            if key == "managed-by":
-                raise ValueError("tag 'managed-by' is set by the tool itself; remove it from [aws.tags]")
         return v
+
+    @model_validator(mode="after")
+    def _kms_region(self) -> AwsSettings:
+        found = _KMS_KEY_RE.fullmatch(self.kms_key_id or "")
+        key_region = found.group("region") if found else None
+        if key_region and self.region and key_region != self.region:
+            raise ValueError(
+                f"kms_key_id is a key in {key_region} but [aws] region is {self.region}: S3 and SageMaker "
+                "use keys of their own region only"
+            )
+        return self
 
 
 class DataSettings(_Section):
@@ -197,23 +245,37 @@ class DataSettings(_Section):
 
 
 class Hyperparameters(_Section):
-    """DeepAR hyperparameters with the ranges AWS publishes (sent as strings)."""
+    """DeepAR hyperparameters (sent as strings), limited as DeepAR limits them: positive integers and
+    floats, known likelihoods. AWS's tuning ranges (TUNING_RANGES) are advice: `tuning_warnings()`."""
 
     time_freq: str = "D"
-    context_length: Annotated[int, Field(gt=0, le=200)] = 20
-    prediction_length: Annotated[int, Field(gt=0, le=1000)] = 7
-    epochs: Annotated[int, Field(ge=1, le=1000)] = 20
-    num_cells: Annotated[int, Field(ge=30, le=200)] = 40
-    num_layers: Annotated[int, Field(ge=1, le=8)] = 2
-    dropout_rate: Annotated[float, Field(ge=0.0, le=0.2)] = 0.1
-    learning_rate: Annotated[float, Field(ge=1e-5, le=1e-1)] = 1e-3
-    mini_batch_size: Annotated[int, Field(ge=32, le=1028)] = 32
+    context_length: Annotated[int, Field(gt=0)] = 20
+    prediction_length: Annotated[int, Field(gt=0)] = 7
+    epochs: Annotated[int, Field(gt=0)] = 20
+    num_cells: Annotated[int, Field(gt=0)] = 40
+    num_layers: Annotated[int, Field(gt=0)] = 2
+    # a probability of dropping a unit: 1 would drop them all
+    dropout_rate: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.1
+    learning_rate: Annotated[float, Field(gt=0.0)] = 1e-3
+    mini_batch_size: Annotated[int, Field(gt=0)] = 32
     likelihood: Literal["student-T", "gaussian", "beta", "negative-binomial", "deterministic-L1"] = (
         "student-T"
     )
-    num_eval_samples: Annotated[int, Field(ge=1, le=1000)] = 100
+    num_eval_samples: Annotated[int, Field(gt=0)] = 100
     early_stopping_patience: Annotated[int, Field(ge=1)] | None = None
     test_quantiles: list[float] = Field(default_factory=lambda: [round(0.1 * i, 1) for i in range(1, 10)])
+
+    def tuning_warnings(self, where: str = "training.hyperparameters") -> list[str]:
+        """One line per value outside AWS's recommended tuning range (valid, but worth a second look)."""
+        lines = []
+        for key, (low, high) in TUNING_RANGES.items():
+            value = getattr(self, key)
+            if not low <= value <= high:
+                lines.append(
+                    f"{where}.{key} = {value} is outside AWS's recommended tuning range {low:g}-{high:g} "
+                    "(allowed: DeepAR only needs a positive value)"
+                )
+        return lines
 
     @field_validator("time_freq")
     @classmethod
@@ -240,6 +302,18 @@ class Hyperparameters(_Section):
         return out
 
 
+def _tag_text_ok(text: str) -> bool:
+    """Letters, numbers and separators (Unicode categories L, N, Z) and _ . : / = + - @, as AWS allows."""
+    return all(
+        c.isalnum() or c in _TAG_PUNCTUATION or unicodedata.category(c) in {"Zs", "Zl", "Zp"} for c in text
+    )
+
+
+def _short(value: str, limit: int = 40) -> str:
+    """A value for a one-line message: quoted, and cut (with its length) when long."""
+    return repr(value) if len(value) <= limit else f"{value[:limit]!r}... ({len(value)} characters)"
+
+
 def _check_quantiles(v: list[float]) -> list[float]:
     if not v:
         raise ValueError("must list at least one quantile")
@@ -257,7 +331,7 @@ class TrainingSettings(_Section):
     volume_size_gb: Annotated[int, Field(ge=1, le=16384)] = 10
     max_runtime_seconds: Annotated[int, Field(ge=60, le=28 * 24 * 3600)] = 3600
     spot: bool = False
-    # DeepAR has no checkpointing, so AWS caps the spot wait at one hour.
+    # DeepAR has no checkpointing, so AWS caps the spot wait at one hour; max_wait >= max_runtime.
     max_wait_seconds: Annotated[int, Field(ge=60, le=3600)] = 3600
     seed: Annotated[int, Field(ge=0)] = 42
     hyperparameters: Hyperparameters = Field(default_factory=Hyperparameters)
@@ -271,16 +345,18 @@ class TrainingSettings(_Section):
 
     @model_validator(mode="after")
     def _spot(self) -> TrainingSettings:
-        if self.spot and self.max_wait_seconds <= self.max_runtime_seconds:
+        # AWS: MaxWaitTimeInSeconds "equal to or greater than" MaxRuntimeInSeconds; DeepAR: at most 3600.
+        if self.spot and self.max_wait_seconds < self.max_runtime_seconds:
             raise ValueError(
-                "with spot = true, max_wait_seconds must be greater than max_runtime_seconds "
-                f"(got {self.max_wait_seconds} <= {self.max_runtime_seconds}); DeepAR caps the wait at 3600"
+                "with spot = true, max_wait_seconds must be at least max_runtime_seconds "
+                f"(got {self.max_wait_seconds} < {self.max_runtime_seconds}); DeepAR caps the wait at 3600, "
+                "so spot training runs at most 3600 seconds"
             )
         return self
 
 
 class EndpointSettings(_Section):
-    name: str = "nikkei-deepar"
+    name: str = "nikkei-deepar-dev"  # in Settings: `{project}-{stage}` of [aws.tags] (default_endpoint_name)
     instance_type: str = "ml.m5.large"
     instance_count: Annotated[int, Field(ge=1, le=10)] = 1
     serverless: bool = False
@@ -313,6 +389,17 @@ class EndpointSettings(_Section):
 class PredictSettings(_Section):
     quantiles: list[float] = Field(default_factory=lambda: [0.1, 0.5, 0.9])
     num_samples: Annotated[int, Field(ge=1, le=1000)] = 100
+    batch_instance_type: str | None = Field(
+        default=None,
+        description="predict --batch's instance type (a batch transform type); unset: the endpoint's",
+    )
+
+    @field_validator("batch_instance_type")
+    @classmethod
+    def _batch_instance(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^ml\.[a-z0-9]+\.[a-z0-9]+$", v):
+            raise ValueError(f"must be a SageMaker instance type such as ml.m5.large (got {v!r})")
+        return v
 
     @field_validator("quantiles")
     @classmethod
@@ -345,6 +432,18 @@ class RetrainSettings(_Section):
     max_wql_regression: Annotated[float, Field(ge=0.0, le=10.0)] = 0.0
 
 
+def default_endpoint_name(tags: Mapping[str, Any]) -> str:
+    """`{project}-{stage}` from the tags (letters, digits and '-' only; at most 50 characters), so that two
+    configs that differ in their stage tag never share an endpoint by default (nikkei-deepar-dev)."""
+
+    def plain(value: Any) -> str:
+        return re.sub(r"[^a-zA-Z0-9]+", "-", str(value or "")).strip("-")
+
+    project = plain(tags.get("project")) or "nikkei-deepar"
+    stage = plain(tags.get("stage"))
+    return (f"{project}-{stage}" if stage else project)[:50].rstrip("-")
+
+
 class Settings(_Section):
     backend: Literal["sagemaker", "local"] = "sagemaker"
     aws: AwsSettings = Field(default_factory=AwsSettings)
@@ -355,12 +454,25 @@ class Settings(_Section):
     costs: CostSettings = Field(default_factory=CostSettings)
     retrain: RetrainSettings = Field(default_factory=RetrainSettings)
 
-    @model_validator(mode="after")
-    def _lengths(self) -> Settings:
-        hp = self.training.hyperparameters
-        if hp.context_length + hp.prediction_length > 2000:
-            raise ValueError("context_length + prediction_length is unreasonably long (> 2000)")
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _endpoint_name(cls, data: Any) -> Any:
+        """[endpoint] name defaults to `{project}-{stage}` of [aws.tags] (see default_endpoint_name)."""
+        if not isinstance(data, dict):
+            return data
+        endpoint = data.get("endpoint")
+        if endpoint is not None and not isinstance(endpoint, dict | EndpointSettings):
+            return data
+        if isinstance(endpoint, EndpointSettings) or (endpoint or {}).get("name") is not None:
+            return data
+        aws = data.get("aws")
+        tags = aws.get("tags") if isinstance(aws, dict) else getattr(aws, "tags", None)
+        name = default_endpoint_name(tags if isinstance(tags, dict) else DEFAULT_TAGS)
+        return {**data, "endpoint": {**(endpoint or {}), "name": name}}
+
+    def warnings(self) -> list[str]:
+        """Valid settings worth a second look, one line each (config validate and train print them)."""
+        return self.training.hyperparameters.tuning_warnings()
 
     def resource_tags(self) -> dict[str, str]:
         """Tags on everything the tool creates: ownership first, then the project/stage tags."""

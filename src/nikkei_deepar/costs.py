@@ -34,14 +34,12 @@ HOURS_PER_MONTH = 730  # AWS's own convention for monthly estimates (8760 / 12)
 PRICING_URL = "https://aws.amazon.com/sagemaker/pricing/"
 
 # region -> instance type -> USD per instance-hour (real-time inference, on demand)
+# Hosting types only (ProductionVariantInstanceType in botocore's model: ml.t3 cannot host an endpoint).
 HOURLY_USD: dict[str, dict[str, float]] = {
     "us-east-1": {
         "ml.t2.medium": 0.056,
         "ml.t2.large": 0.111,
         "ml.t2.xlarge": 0.223,
-        "ml.t3.medium": 0.05,
-        "ml.t3.large": 0.10,
-        "ml.t3.xlarge": 0.20,
         "ml.m5.large": 0.115,
         "ml.m5.xlarge": 0.23,
         "ml.m5.2xlarge": 0.461,
@@ -62,9 +60,6 @@ HOURLY_USD: dict[str, dict[str, float]] = {
         "ml.t2.medium": 0.073,
         "ml.t2.large": 0.146,
         "ml.t2.xlarge": 0.292,
-        "ml.t3.medium": 0.065,
-        "ml.t3.large": 0.13,
-        "ml.t3.xlarge": 0.26,
         "ml.m5.large": 0.149,
         "ml.m5.xlarge": 0.298,
         "ml.m5.2xlarge": 0.596,

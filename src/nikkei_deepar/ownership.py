@@ -1,8 +1,10 @@
 """What is the tool's, and the one way to write down a resource it made: ownership rules in one place.
 
-- `is_ours(tags, wanted)`: whether a resource's tags say it belongs to this tool and this config. Every
-  ownership decision (provision adopting, status reporting untracked resources, deploy adopting what an
-  interrupted run made, doctor) asks this one function, so what "ours" means changes here only.
+- `is_ours(tags, wanted, endpoint=)`: whether a resource's tags say it belongs to this tool and this
+  config: managed-by, this config's project and stage (OWNER_KEYS), and for an endpoint's resources that
+  endpoint's name. Every ownership decision (provision adopting, deploy updating or adopting, teardown
+  deleting, status reporting untracked resources, doctor) asks this one function, so what "ours" means
+  changes here only.
 - `record(store, ...)`: a resource goes into the ledger the moment it exists, before anything else is done
   with it, so a crash never leaves an unknown resource. Recording replaces a live record of the same kind
   and name (a resource created again after it was deleted outside the tool).
@@ -14,15 +16,26 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from nikkei_deepar.config import MANAGED_BY_KEY, MANAGED_BY_VALUE
+from nikkei_deepar.config import ENDPOINT_TAG_KEY, MANAGED_BY_KEY, MANAGED_BY_VALUE, OWNER_KEYS
 from nikkei_deepar.state import Ledger, Resource, StateStore
 
 
-def is_ours(tags: dict[str, str] | None, wanted: dict[str, str]) -> bool:
-    """Tagged by this tool for this config: managed-by plus the same project/stage tags."""
+def is_ours(tags: dict[str, str] | None, wanted: dict[str, str], *, endpoint: str | None = None) -> bool:
+    """Tagged by this tool for this config: managed-by, and the same project and stage tags as `wanted`
+    (the config's [aws.tags]); with `endpoint`, also nikkei-deepar:endpoint = that name. Other tags may
+    differ (provision puts them right on what is ours). Two configs that differ in their stage never own
+    each other's resources, even when they share a ledger (every config in one folder does)."""
     if not tags or tags.get(MANAGED_BY_KEY) != MANAGED_BY_VALUE:
         return False
-    return all(tags.get(k) == v for k, v in wanted.items())
+    if any(tags.get(key) != wanted.get(key) for key in OWNER_KEYS):
+        return False
+    return endpoint is None or tags.get(ENDPOINT_TAG_KEY) == endpoint
+
+
+def whose(tags: dict[str, str]) -> str:
+    """A resource's owner tags, for messages: `project=x, stage=y` (and its endpoint tag)."""
+    keys = [*OWNER_KEYS, ENDPOINT_TAG_KEY]
+    return ", ".join(f"{k}={tags[k]}" for k in keys if k in tags) or "no project or stage tags"
 
 
 def managed_by_tool(tags: dict[str, str] | None) -> bool:

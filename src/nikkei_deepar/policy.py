@@ -25,8 +25,10 @@ TLS_SID = "DenyInsecureTransport"
 _KEY_ID_RE = re.compile(r"^(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
 
 
-def trust_policy() -> dict[str, Any]:
-    """Only SageMaker may assume the execution role."""
+def trust_policy(*, account: str, region: str) -> dict[str, Any]:
+    """Only SageMaker may assume the execution role, and only on behalf of this account's SageMaker in
+    this region (aws:SourceAccount, aws:SourceArn): another account's SageMaker cannot be made to use it
+    (the confused-deputy problem)."""
     return {
         "Version": VERSION,
         "Statement": [
@@ -34,9 +36,31 @@ def trust_policy() -> dict[str, Any]:
                 "Effect": "Allow",
                 "Principal": {"Service": SAGEMAKER_PRINCIPAL},
                 "Action": "sts:AssumeRole",
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": account},
+                    "ArnLike": {"aws:SourceArn": f"arn:{partition(region)}:sagemaker:{region}:{account}:*"},
+                },
             }
         ],
     }
+
+
+def role_description(tags: dict[str, str]) -> str:
+    """The execution role's description: whose it is. IAM allows only Latin-1 text there, so a tag value
+    outside it (e.g. Japanese) is left to the role's tags, which allow it."""
+
+    def plain(key: str) -> str:
+        value = tags.get(key, "-")
+        return (
+            value
+            if all(c in "\t\n\r" or 0x20 <= ord(c) <= 0x7E or 0xA1 <= ord(c) <= 0xFF for c in value)
+            else "(see tags)"
+        )
+
+    return (
+        f"SageMaker execution role for nikkei-deepar (project {plain('project')}, "
+        f"stage {plain('stage')}), created by `nikkei-deepar provision`"
+    )
 
 
 def trusts_sagemaker(document: dict[str, Any]) -> bool:
@@ -55,14 +79,19 @@ def trusts_sagemaker(document: dict[str, Any]) -> bool:
 
 
 def kms_key_arn(key: str, *, region: str, account: str) -> str:
-    """A key id, key ARN, alias name or alias ARN -> the ARN to put in a policy's Resource."""
-    if key.startswith("arn:"):
+    """A key id, key ARN, alias name or alias ARN -> the ARN to put in a policy's Resource.
+
+    Anything else (a wildcard, a junk value) is refused: in a Resource it would widen the policy. The
+    config refuses such values first; this is the last line."""
+    if any(c in key for c in "*?$"):
+        raise ValueError(f"refusing a KMS key with a wildcard or variable in the execution policy: {key!r}")
+    if key.startswith("arn:") and ":kms:" in key and (":key/" in key or ":alias/" in key):
         return key
     if key.startswith("alias/"):
         return f"arn:{partition(region)}:kms:{region}:{account}:{key}"
     if _KEY_ID_RE.fullmatch(key):
         return f"arn:{partition(region)}:kms:{region}:{account}:key/{key}"
-    return key
+    raise ValueError(f"not a KMS key ARN, alias or key id: {key!r}")
 
 
 def _kms_statement(key: str, *, region: str, account: str) -> dict[str, Any]:
@@ -92,6 +121,8 @@ def execution_policy(
     it is readable too), and each batch forecast's input and output under `{prefix}/predict/{job}/input/`
     and `{prefix}/predict/{job}/output/` (predict --batch).
     """
+    if any(c in prefix for c in "*?$"):
+        raise ValueError(f"refusing a prefix with a wildcard or variable in the execution policy: {prefix!r}")
     part = partition(region)
     bucket_arn = f"arn:{part}:s3:::{bucket}"
     statements: list[dict[str, Any]] = [

@@ -13,6 +13,7 @@ from nikkei_deepar.aws.sts import Gateway as StsGateway
 from nikkei_deepar.errors import AwsError
 from nikkei_deepar.policy import execution_policy, same_policy, trust_policy
 
+TRUST = trust_policy(account="123456789012", region="ap-northeast-1")
 TAGS = {"project": "nikkei-deepar", "stage": "test", "managed-by": "nikkei-deepar"}
 
 
@@ -41,24 +42,24 @@ def test_missing_role_is_none(iam: Gateway) -> None:
 
 
 def test_create_role_with_trust_and_tags(iam: Gateway) -> None:
-    arn = iam.create_role("nd-role", trust_policy=trust_policy(), tags=TAGS, description="test role")
+    arn = iam.create_role("nd-role", trust_policy=TRUST, tags=TAGS, description="test role")
     assert arn == "arn:aws:iam::123456789012:role/nd-role"
     role = iam.get_role("nd-role")
     assert role is not None
     assert role.arn == arn == iam.role_arn("nd-role")
-    assert same_policy(role.trust_policy, trust_policy())
+    assert same_policy(role.trust_policy, TRUST)
     assert role.tags == TAGS
 
 
 def test_create_role_that_appeared_meanwhile(iam: Gateway) -> None:
-    iam.create_role("nd-race", trust_policy=trust_policy(), tags={}, description="x")
+    iam.create_role("nd-race", trust_policy=TRUST, tags={}, description="x")
     with pytest.raises(AwsError) as info:
-        iam.create_role("nd-race", trust_policy=trust_policy(), tags={}, description="x")
+        iam.create_role("nd-race", trust_policy=TRUST, tags={}, description="x")
     assert info.value.code == "aws-conflict"
 
 
 def test_inline_policy_roundtrip_and_trust_update(iam: Gateway) -> None:
-    iam.create_role("nd-role", trust_policy=trust_policy(), tags={}, description="x")
+    iam.create_role("nd-role", trust_policy=TRUST, tags={}, description="x")
     doc = execution_policy(bucket="b-1", prefix="p", region="ap-northeast-1", account="123456789012")
     iam.put_inline_policy("nd-role", "nd-policy", doc)  # moto validates the policy syntax
     assert same_policy(iam.inline_policy("nd-role", "nd-policy"), doc)
@@ -79,7 +80,7 @@ def test_inline_policy_roundtrip_and_trust_update(iam: Gateway) -> None:
 
 
 def test_delete_role_removes_inline_managed_and_instance_profiles(iam: Gateway) -> None:
-    iam.create_role("nd-role", trust_policy=trust_policy(), tags=TAGS, description="x")
+    iam.create_role("nd-role", trust_policy=TRUST, tags=TAGS, description="x")
     iam.put_inline_policy(
         "nd-role",
         "one",

@@ -46,7 +46,7 @@ def test_bad_config_is_reported_one_line_per_problem_exit_2(
     assert r.exit_code == 2
     assert "Traceback" not in r.stderr
     assert "training.hyperparameters.context_length: must be > 0 (got -3)" in r.stderr
-    assert "training.hyperparameters.epochs: must be >= 1 (got 0)" in r.stderr
+    assert "training.hyperparameters.epochs: must be > 0 (got 0)" in r.stderr
     assert str(cfg) in r.stderr
     r = run_cli("config", "validate", "--config", str(cfg), "--json")
     doc = json.loads(r.stdout)

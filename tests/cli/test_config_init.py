@@ -7,12 +7,14 @@ tested on the step, with `ask` answering from a script (and STS on moto for the 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from nikkei_deepar.config import load_config
 from nikkei_deepar.errors import AwsError, ExitCode, NikkeiError, UsageError
 from nikkei_deepar.steps import configure
 
@@ -24,6 +26,7 @@ def _comments(text: str) -> list[str]:
     """Every comment in a TOML text (whole-line and trailing), in order."""
     found = []
     for line in text.splitlines():
+        line = re.sub(r"^# (\w+ = )", r"\1", line)  # a commented-out setting is a setting
         at = line.find("#")
         if at >= 0:
             found.append(line[at:].lstrip("# ").strip())
@@ -182,7 +185,12 @@ def test_without_a_terminal_nothing_is_asked(run_cli: Callable[..., Any], tmp_pa
     assert r.exit_code == 0, r.stderr
     assert "AWS region" not in r.stderr and "endpoint name" not in r.stderr
     text = (tmp_path / "nikkei-deepar.toml").read_text(encoding="utf-8")
-    assert 'region = "ap-northeast-1"' in text and 'name = "nikkei-deepar"' in text
+    assert 'region = "ap-northeast-1"' in text
+    # no --endpoint-name: the name stays the stage-aware default, commented out
+    assert '# name = "nikkei-deepar-dev"' in text
+    assert load_config(tmp_path / "nikkei-deepar.toml", env={}, cwd=tmp_path).settings.endpoint.name == (
+        "nikkei-deepar-dev"
+    )
 
 
 # -- the step, with questions ----------------------------------------------------------------------------
@@ -199,7 +207,7 @@ def test_asks_region_bucket_and_endpoint_suggesting_a_bucket_from_sts(
     assert [default for _, default in ask.asked] == [
         "ap-northeast-1",
         "nikkei-deepar-123456789012-ap-northeast-1",
-        "nikkei-deepar",
+        "nikkei-deepar-dev",
     ]
     assert result.values["aws.bucket"] == "nikkei-deepar-123456789012-ap-northeast-1"
     assert result.values["endpoint.name"] == "nk-prod"
@@ -290,7 +298,7 @@ def test_render_sets_uncomments_and_comments_out_by_table() -> None:
     assert '\n# bucket = "my-nikkei-deepar-bucket"' in text
     assert 'name = "we\\"ird"' in text
     # [aws.tags] project / [training] and other tables are untouched
-    assert text.count('"nikkei-deepar"') == EXAMPLE.count('"nikkei-deepar"') - 1
+    assert text.count('"nikkei-deepar"') == EXAMPLE.count('"nikkei-deepar"')
     with pytest.raises(NikkeiError, match=r"no line for aws\.nothing"):
         configure.render_config(EXAMPLE, {"aws.nothing": "x"})
 

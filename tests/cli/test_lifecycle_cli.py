@@ -167,7 +167,9 @@ def test_deploy_then_a_rolled_back_update_exits_6(cli: Callable[..., Any], sm_sc
     assert r.json()["data"]["action"] == "created"
     sm_script.next_training(completed())
     cli("train")
-    sm_script.next_update("nikkei-deepar", endpoint("Updating"), rollback=True, reason="health check failed")
+    sm_script.next_update(
+        "nikkei-deepar-dev", endpoint("Updating"), rollback=True, reason="health check failed"
+    )
     r = cli("deploy", "--json")
     assert r.exit_code == 6
     assert r.json()["errors"][0]["code"] == "update-rolled-back"
@@ -194,7 +196,7 @@ def test_predict_prints_a_dated_table(deployed: Callable[..., Any]) -> None:
     r = deployed("predict")
     assert r.exit_code == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert lines[0].startswith("forecast from nikkei-deepar (endpoint")
+    assert lines[0].startswith("forecast from nikkei-deepar-dev (endpoint")
     header = next(line for line in lines if line.startswith("date"))
     assert header.split() == ["date", "mean", "q0.1", "q0.5", "q0.9"]
 

@@ -4,9 +4,10 @@ at the end.
 
 moto runs nothing, so out of process its jobs are Completed at once (with no DeepAR metrics: `wait`
 says "no metrics"), endpoints InService at once, and `predict` gets a canned DeepAR answer queued through
-moto's HTTP API. One moto gap is bridged in this (the server's) process, never in the tool: moto
-ignores bucket policy conditions, so provision's TLS-only policy would deny every request
-(see conftest's `_moto_treats_requests_as_tls`).
+moto's HTTP API. UpdateEndpoint (not implemented by moto's server) is scripted by `sm_script`, whose
+patches live on moto's classes and so act in the server's thread. One moto gap is bridged in this (the
+server's) process, never in the tool: moto ignores bucket policy conditions, so provision's TLS-only
+policy would deny every request (see conftest's `_moto_treats_requests_as_tls`).
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def _data(done: subprocess.CompletedProcess[str], command: str) -> dict[str, Any
     return data
 
 
-def test_the_lifecycle_as_a_shell_script(shell: Run, moto_server: str) -> None:
+def test_the_lifecycle_as_a_shell_script(shell: Run, moto_server: str, sm_script: Any) -> None:
     assert EXE.is_file(), f"the package is not installed in {EXE.parent}"
 
     shell("provision")
@@ -124,6 +125,20 @@ def test_the_lifecycle_as_a_shell_script(shell: Run, moto_server: str) -> None:
     assert all(dt.date.fromisoformat(r["date"]) > last for r in rows)
     assert all(dt.date.fromisoformat(r["date"]).weekday() < 5 for r in rows)
     assert float(rows[0]["q0.1"]) <= float(rows[0]["mean"]) <= float(rows[0]["q0.9"])
+
+    # a second model replaces the first blue/green: UpdateEndpoint, which moto's server answers with
+    # HTTP 500, is scripted in this (the server's) process by sm_script
+    retrained = _data(shell("train", "--json"), "train")["job"]
+    shell("wait")
+    updated = _data(shell("deploy", "--json"), "deploy")
+    assert (updated["action"], updated["job"]) == ("updated", retrained)
+    assert updated["previous_config"] == deployed["endpoint_config"] != updated["endpoint_config"]
+    endpoint = _aws(moto_server, "sagemaker").describe_endpoint(EndpointName="nikkei-e2e")
+    assert (endpoint["EndpointStatus"], endpoint["EndpointConfigName"]) == (
+        "InService",
+        updated["endpoint_config"],
+    )
+    assert ("UpdateEndpoint", {"name": "nikkei-e2e", "config": updated["endpoint_config"]}) in sm_script.calls
 
     shell("teardown", "--all", "--yes")
 

@@ -102,8 +102,8 @@ def snapshot() -> dict[str, Any]:
 
 
 def simulate_deploy(home: Path, name: str) -> None:
-    """What `deploy` leaves: tagged hosting resources, each recorded in the ledger."""
-    hosting(name, OURS)
+    """What `deploy` leaves: tagged hosting resources (with their endpoint's name), each recorded."""
+    hosting(name, {**OURS, "nikkei-deepar:endpoint": name})
     store = StateStore(home)
     with store.update() as ledger:
         for kind in ("model", "endpoint-config", "endpoint"):

@@ -23,7 +23,7 @@ from sagemaker_script import (
     settings_for,
 )
 
-EP = "nikkei-deepar"
+EP = "nikkei-deepar-dev"  # the default: {project}-{stage}
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from sagemaker_script import (
     seed_prepared,
 )
 
-EP = "nikkei-deepar"
+EP = "nikkei-deepar-dev"  # the default: {project}-{stage}
 OURS = {"project": "nikkei-deepar", "stage": "dev", "managed-by": "nikkei-deepar"}
 ADOPTED = "tagged as ours but missing from the ledger"
 

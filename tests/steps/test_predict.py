@@ -30,7 +30,7 @@ from sagemaker_script import (
     transform,
 )
 
-EP = "nikkei-deepar"
+EP = "nikkei-deepar-dev"  # the default: {project}-{stage}
 
 
 @pytest.fixture

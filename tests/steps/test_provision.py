@@ -18,6 +18,7 @@ from nikkei_deepar.steps import provision
 from nikkei_deepar.steps.provision import ProvisionResult
 
 REGION = "ap-northeast-1"
+ACCOUNT = "123456789012"
 BUCKET = "nd-test-bucket"
 ROLE = "nd-test-role"
 OUR_TAGS = {"project": "nikkei-deepar", "stage": "test", "managed-by": "nikkei-deepar"}
@@ -104,7 +105,7 @@ def _assert_fully_provisioned(region: str) -> None:
     assert policy["Statement"][0]["Sid"] == "DenyInsecureTransport"
     assert bucket_tags(BUCKET) == OUR_TAGS
     role = iamc().get_role(RoleName=ROLE)["Role"]
-    assert same_policy(role["AssumeRolePolicyDocument"], trust_policy())
+    assert same_policy(role["AssumeRolePolicyDocument"], trust_policy(account=ACCOUNT, region=region))
     assert {t["Key"]: t["Value"] for t in iamc().list_role_tags(RoleName=ROLE)["Tags"]} == OUR_TAGS
     inline = iamc().get_role_policy(RoleName=ROLE, PolicyName=INLINE_POLICY_NAME)["PolicyDocument"]
     expected = execution_policy(bucket=BUCKET, prefix="nikkei-deepar", region=region, account="123456789012")
@@ -269,7 +270,7 @@ def test_drift_on_owned_resources_is_reported_then_fixed(make: MakeCtx) -> None:
         == "DenyInsecureTransport"
     )
     role = iamc().get_role(RoleName=ROLE)["Role"]
-    assert same_policy(role["AssumeRolePolicyDocument"], trust_policy())
+    assert same_policy(role["AssumeRolePolicyDocument"], trust_policy(account=ACCOUNT, region=REGION))
     # a policy added by hand is reported, not removed
     assert sorted(iamc().list_role_policies(RoleName=ROLE)["PolicyNames"]) == [
         "added-by-hand",

@@ -27,7 +27,7 @@ from sagemaker_script import (
     settings_for,
 )
 
-EP = "nikkei-deepar"
+EP = "nikkei-deepar-dev"  # the default: {project}-{stage}
 PRICES = Path(__file__).resolve().parents[1] / "fixtures" / "prices" / "long" / "nikkei_en.csv"
 GOOD = {"test:RMSE": 400.0, "test:mean_wQuantileLoss": 0.0200, "train:final_loss": 5.0}
 WORSE = {"test:RMSE": 450.0, "test:mean_wQuantileLoss": 0.0250, "train:final_loss": 5.2}

@@ -16,7 +16,7 @@ from nikkei_deepar.output import ENVELOPE_KEYS
 from nikkei_deepar.steps import deploy, status, train
 from sagemaker_script import REGION, completed, make_context, seed_prepared, settings_for
 
-EP = "nikkei-deepar"
+EP = "nikkei-deepar-dev"  # the default: {project}-{stage}
 OURS = {"project": "nikkei-deepar", "stage": "dev", "managed-by": "nikkei-deepar"}
 
 

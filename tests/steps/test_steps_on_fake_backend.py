@@ -35,7 +35,7 @@ from nikkei_deepar.steps import deploy, predict, retrain, wait
 from sagemaker_script import FakeClock, deepar_response, demo_series, settings_for
 
 JOB = "nikkei-deepar-20250101-000000-abcd"
-EP = "nikkei-deepar"
+EP = "nikkei-deepar-dev"  # the default: {project}-{stage}
 ARTIFACT = f"s3://bucket/output/{JOB}/output/model.tar.gz"
 
 
@@ -304,3 +304,16 @@ def test_retrain_keeps_the_current_model_when_the_new_one_is_worse(ctx: Any, fak
     assert result.exit_code == 0 and result.to_data()["status"] == "kept-current-model"
     assert ctx.store.load().deployments[-1].job == serving
     assert fake.verbs().count("start_training") == 2
+
+
+def test_deploy_asks_the_backend_to_check_its_requests_before_creating_anything(
+    ctx: Any, fake: FakeBackend
+) -> None:
+    from nikkei_deepar.errors import ConfigError
+
+    fake.queue_training(JOB, done())
+    fake.refuse["deploy"] = ConfigError("endpoint.instance_type: AWS would refuse it", code="request-shape")
+    with pytest.raises(ConfigError, match="AWS would refuse"):
+        deploy.run(ctx, job=None, timeout=None)
+    assert fake.checked == ["deploy"]
+    assert not [v for v in fake.verbs() if v.startswith(("create_", "update_"))]

@@ -59,8 +59,8 @@ def hosting(name: str, tags: dict[str, str]) -> None:
 
 
 def deployed(ctx: Context, name: str = "nd-endpoint") -> None:
-    """What `deploy` leaves behind: tagged resources, each recorded in the ledger."""
-    hosting(name, OURS)
+    """What `deploy` leaves behind: tagged resources (with their endpoint's name), recorded in the ledger."""
+    hosting(name, {**OURS, "nikkei-deepar:endpoint": name})
     with ctx.store.update() as ledger:
         for kind in ("model", "endpoint-config", "endpoint"):
             ledger.record_resource(Resource(kind=kind, name=name, region=REGION))  # type: ignore[arg-type]

@@ -11,9 +11,9 @@ import boto3
 import pytest
 
 from nikkei_deepar.backends.base import TrainingSpec
+from nikkei_deepar.backends.specs import NAME_RE, resource_name
 from nikkei_deepar.errors import ExitCode, NotFoundError, UsageError
 from nikkei_deepar.steps import train
-from nikkei_deepar.steps.train import NAME_RE, resource_name
 from sagemaker_script import (
     BUCKET,
     REGION,
@@ -149,7 +149,7 @@ def test_other_hyperparameters_do_not_block(aws: None, hermetic_env: Path, sm_sc
 def test_a_running_job_missing_from_the_ledger_is_adopted(ctx: Any, sm_script: Any) -> None:
     """`train` killed after CreateTrainingJob but before the ledger write: the re-run finds the job."""
     data = ctx.store.load().last_data
-    orphan = "nikkei-deepar-20250101-000000-beef"
+    orphan = "nikkei-deepar-dev-20250101-000000-beef"  # named after the endpoint, as train names jobs
     sm_script.training(orphan, in_progress("Downloading"))
     ctx.backend.start_training(
         TrainingSpec(

@@ -132,10 +132,7 @@ class IamGateway:
         with aws_errors(f"creating IAM role {name}"):
             try:
                 found = self.client.create_role(
-                    RoleName=name,
-                    AssumeRolePolicyDocument=json.dumps(trust_policy),
-                    Description=description[:1000],
-                    Tags=_tag_list(tags),
+                    **create_role_request(name, trust_policy=trust_policy, tags=tags, description=description)
                 )
             except bx.ClientError as exc:
                 if error_code(exc) == "EntityAlreadyExists":
@@ -149,17 +146,15 @@ class IamGateway:
 
     def update_trust_policy(self, name: str, trust_policy: dict[str, Any]) -> None:
         with aws_errors(f"updating the trust policy of IAM role {name}"):
-            self.client.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust_policy))
+            self.client.update_assume_role_policy(**update_trust_request(name, trust_policy))
 
     def put_inline_policy(self, role: str, policy_name: str, document: dict[str, Any]) -> None:
         with aws_errors(f"writing inline policy {policy_name} of IAM role {role}"):
-            self.client.put_role_policy(
-                RoleName=role, PolicyName=policy_name, PolicyDocument=json.dumps(document)
-            )
+            self.client.put_role_policy(**put_role_policy_request(role, policy_name, document))
 
     def tag_role(self, name: str, tags: dict[str, str]) -> None:
         with aws_errors(f"tagging IAM role {name}"):
-            self.client.tag_role(RoleName=name, Tags=_tag_list(tags))
+            self.client.tag_role(**tag_role_request(name, tags))
 
     def delete_role(self, name: str) -> bool:
         """Inline policies, managed policy attachments and instance profiles first, then the role.
@@ -204,3 +199,27 @@ class IamGateway:
 
 
 Gateway = IamGateway  # the name before gateways were typed; prefer IamGateway
+
+
+# -- the requests provision sends, built here so the request plan checks exactly these -------------------
+def create_role_request(
+    name: str, *, trust_policy: dict[str, Any], tags: dict[str, str], description: str
+) -> dict[str, Any]:
+    return {
+        "RoleName": name,
+        "AssumeRolePolicyDocument": json.dumps(trust_policy),
+        "Description": description[:1000],
+        "Tags": _tag_list(tags),
+    }
+
+
+def update_trust_request(name: str, trust_policy: dict[str, Any]) -> dict[str, Any]:
+    return {"RoleName": name, "PolicyDocument": json.dumps(trust_policy)}
+
+
+def put_role_policy_request(role: str, policy_name: str, document: dict[str, Any]) -> dict[str, Any]:
+    return {"RoleName": role, "PolicyName": policy_name, "PolicyDocument": json.dumps(document)}
+
+
+def tag_role_request(name: str, tags: dict[str, str]) -> dict[str, Any]:
+    return {"RoleName": name, "Tags": _tag_list(tags)}

@@ -107,13 +107,12 @@ class S3Gateway:
         """Create the bucket in `region` (no LocationConstraint in us-east-1, where AWS rejects one), tagged
         in the same request where the caller may (s3:TagResource); True when created now, False when this
         account already owned it."""
-        config: dict[str, Any] = {"Tags": _tag_list(tags)}
-        if region != "us-east-1":
-            config["LocationConstraint"] = region
+        request = create_bucket_request(bucket, region=region, tags=tags)
+        config: dict[str, Any] = request["CreateBucketConfiguration"]
         with aws_errors(f"creating S3 bucket {bucket} in {region}"):
             try:
                 try:
-                    self.client.create_bucket(Bucket=bucket, CreateBucketConfiguration=config)
+                    self.client.create_bucket(**request)
                 except bx.ClientError as exc:
                     if error_code(exc) not in DENIED:
                         raise
@@ -159,9 +158,7 @@ class S3Gateway:
 
     def block_public_access(self, bucket: str) -> None:
         with aws_errors(f"blocking public access to S3 bucket {bucket}"):
-            self.client.put_public_access_block(
-                Bucket=bucket, PublicAccessBlockConfiguration=dict(_PUBLIC_ACCESS_BLOCK)
-            )
+            self.client.put_public_access_block(**public_access_block_request(bucket))
 
     @staticmethod
     def public_access_blocked(config: dict[str, bool] | None) -> bool:
@@ -184,17 +181,8 @@ class S3Gateway:
 
     def set_default_encryption(self, bucket: str, *, kms_key: str | None) -> None:
         """SSE-KMS with the key (and an S3 Bucket Key, which cuts KMS request costs) or SSE-S3."""
-        if kms_key:
-            rule: dict[str, Any] = {
-                "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": kms_key},
-                "BucketKeyEnabled": True,
-            }
-        else:
-            rule = {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
         with aws_errors(f"setting the default encryption of S3 bucket {bucket}"):
-            self.client.put_bucket_encryption(
-                Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [rule]}
-            )
+            self.client.put_bucket_encryption(**encryption_request(bucket, kms_key=kms_key))
 
     def versioning(self, bucket: str) -> str | None:
         """ "Enabled", "Suspended", or None (never enabled)."""
@@ -209,7 +197,7 @@ class S3Gateway:
 
     def enable_versioning(self, bucket: str) -> None:
         with aws_errors(f"enabling versioning of S3 bucket {bucket}"):
-            self.client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+            self.client.put_bucket_versioning(**versioning_request(bucket))
 
     def bucket_policy(self, bucket: str) -> dict[str, Any] | None:
         import json
@@ -226,10 +214,8 @@ class S3Gateway:
         return policy
 
     def put_bucket_policy(self, bucket: str, policy: dict[str, Any]) -> None:
-        import json
-
         with aws_errors(f"writing the policy of S3 bucket {bucket}"):
-            self.client.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+            self.client.put_bucket_policy(**bucket_policy_request(bucket, policy))
 
     def bucket_tags(self, bucket: str) -> dict[str, str]:
         found = self._read(
@@ -243,7 +229,7 @@ class S3Gateway:
     def put_bucket_tags(self, bucket: str, tags: dict[str, str]) -> None:
         """Replaces the whole tag set (S3 has no partial update): pass the merged tags."""
         with aws_errors(f"tagging S3 bucket {bucket}"):
-            self.client.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": _tag_list(tags)})
+            self.client.put_bucket_tagging(**tagging_request(bucket, tags))
 
     # -- a write probe on a bucket the tool does not own -------------------------------------------------
     def probe_write(self, bucket: str, prefix: str) -> None:
@@ -330,6 +316,44 @@ def _region_header(response: Any) -> str | None:
 
 def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
     return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+# -- the requests provision sends, built here so the request plan checks exactly these -------------------
+def create_bucket_request(bucket: str, *, region: str, tags: dict[str, str]) -> dict[str, Any]:
+    """CreateBucket in `region` (no LocationConstraint in us-east-1, where AWS rejects one), tagged."""
+    config: dict[str, Any] = {"Tags": _tag_list(tags)}
+    if region != "us-east-1":
+        config["LocationConstraint"] = region
+    return {"Bucket": bucket, "CreateBucketConfiguration": config}
+
+
+def public_access_block_request(bucket: str) -> dict[str, Any]:
+    return {"Bucket": bucket, "PublicAccessBlockConfiguration": dict(_PUBLIC_ACCESS_BLOCK)}
+
+
+def encryption_request(bucket: str, *, kms_key: str | None) -> dict[str, Any]:
+    if kms_key:
+        rule: dict[str, Any] = {
+            "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": kms_key},
+            "BucketKeyEnabled": True,
+        }
+    else:
+        rule = {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+    return {"Bucket": bucket, "ServerSideEncryptionConfiguration": {"Rules": [rule]}}
+
+
+def versioning_request(bucket: str) -> dict[str, Any]:
+    return {"Bucket": bucket, "VersioningConfiguration": {"Status": "Enabled"}}
+
+
+def bucket_policy_request(bucket: str, policy: dict[str, Any]) -> dict[str, Any]:
+    import json
+
+    return {"Bucket": bucket, "Policy": json.dumps(policy)}
+
+
+def tagging_request(bucket: str, tags: dict[str, str]) -> dict[str, Any]:
+    return {"Bucket": bucket, "Tagging": {"TagSet": _tag_list(tags)}}
 
 
 def _no_bucket(bucket: str) -> NotFoundError:

@@ -29,6 +29,14 @@ def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
     return [{"Key": key, "Value": value} for key, value in tags.items()]
 
 
+def create_endpoint_request(name: str, *, config_name: str, tags: dict[str, str]) -> dict[str, Any]:
+    return {"EndpointName": name, "EndpointConfigName": config_name, "Tags": tag_list(tags)}
+
+
+def update_endpoint_request(name: str, *, config_name: str) -> dict[str, Any]:
+    return {"EndpointName": name, "EndpointConfigName": config_name}
+
+
 class SageMakerGateway:
     def __init__(self, clients: AwsClients) -> None:
         self._clients = clients
@@ -74,7 +82,7 @@ class SageMakerGateway:
         return str(response["EndpointConfigArn"])
 
     def create_endpoint(self, name: str, *, config_name: str, tags: dict[str, str]) -> str:
-        request = {"EndpointName": name, "EndpointConfigName": config_name, "Tags": tag_list(tags)}
+        request = create_endpoint_request(name, config_name=config_name, tags=tags)
         with aws_errors(f"creating endpoint {name}"):
             response = self._create("endpoint", name, "create_endpoint", request)
         return str(response["EndpointArn"])
@@ -83,7 +91,7 @@ class SageMakerGateway:
         """UpdateEndpoint: SageMaker rolls blue/green and silently rolls back a failed update."""
         with aws_errors(f"updating endpoint {name} to {config_name}"):
             try:
-                self.client.update_endpoint(EndpointName=name, EndpointConfigName=config_name)
+                self.client.update_endpoint(**update_endpoint_request(name, config_name=config_name))
             except bx.ClientError as exc:
                 if is_not_found(exc):
                     raise NotFoundError(

@@ -2,7 +2,8 @@
 
 Nothing here runs at import time: `import boto3` happens on the first client a command asks for, so
 `--help` and the local backend never pay for it. `AWS_ENDPOINT_URL` (used by the tests' moto server) is
-honoured by boto3 itself.
+honoured by boto3 itself. Every client checks each request against its service model before sending
+it (`_refuse_bad_shapes`, aws/shapes.py).
 
 Time. Each request may wait `CONNECT_TIMEOUT` to connect and `READ_TIMEOUT` for an answer, and botocore
 retries a silent service like any transient failure: left alone, 5 attempts of 70 s. With a command
@@ -36,7 +37,7 @@ from typing import Any, Literal
 
 from nikkei_deepar.aws.errors import THROTTLING, aws_errors
 from nikkei_deepar.deadline import Deadline
-from nikkei_deepar.errors import AwsError
+from nikkei_deepar.errors import AwsError, ConfigError
 
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 70.0  # invoke_endpoint may take up to 60 s
@@ -106,6 +107,7 @@ class AwsClients:
             started = time.perf_counter()
             with _collector_paused():
                 self._clients[service] = self.session.client(service, config=cfg)
+            self._clients[service].meta.events.register("before-parameter-build", _refuse_bad_shapes)
             _freeze_at_exit()
             events = self._clients[service].meta.events
             events.register_first("needs-retry", self._needs_retry)
@@ -168,6 +170,23 @@ def _status(response: Any) -> tuple[int, str]:
     http_response, parsed = response
     code = parsed.get("Error", {}).get("Code", "") if isinstance(parsed, dict) else ""
     return int(getattr(http_response, "status_code", 0) or 0), str(code)
+
+
+def _refuse_bad_shapes(params: dict[str, Any], model: Any, **_: Any) -> None:
+    """The last line before anything is sent: a request its service model refuses (enum, pattern,
+    length, range; see aws/shapes.py) never leaves the machine. The steps check their requests before
+    the first mutating call; this catches whatever they did not foresee."""
+    from nikkei_deepar.aws.shapes import operation_problems
+
+    found = operation_problems(model, params)
+    if found:
+        raise ConfigError(
+            f"{model.service_model.service_name} {model.name}: AWS would refuse this request "
+            f"({len(found)} problem{'s' if len(found) != 1 else ''}); nothing was sent",
+            problems=[p.line() for p in found[:10]],
+            hint="`nikkei-deepar config validate` names the config key behind each value",
+            code="request-shape",
+        )
 
 
 @contextlib.contextmanager

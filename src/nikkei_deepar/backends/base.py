@@ -231,6 +231,15 @@ class Backend(Protocol):
 
     def checks(self) -> list[Check]:
         """`doctor`'s preflight checks for this backend (reads only; spends nothing)."""
+
+    def request_problems(self) -> tuple[list[str], list[str]]:
+        """(errors, warnings), one line each naming the config key, for every request this config will make
+        the backend send (`config validate`; offline)."""
+        ...
+
+    def check_requests(self, command: str) -> None:
+        """Before `command` ("train", "deploy", "predict --batch") creates anything: raise ConfigError when
+        the service would refuse a request it is going to send for this config (checked offline)."""
         ...
 
     # storage

@@ -22,7 +22,9 @@ from pydantic import ValidationError
 from nikkei_deepar.config import (
     CONFIG_ENV,
     DEFAULT_CONFIG_NAME,
+    DEFAULT_TAGS,
     Settings,
+    default_endpoint_name,
     format_validation_error,
     load_config,
     redacted,
@@ -38,11 +40,14 @@ class ConfigResult:
     origin: str
     settings: dict[str, Any]
     show_settings: bool
+    warnings: tuple[str, ...] = ()
 
     def to_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {"path": self.path, "origin": self.origin, "valid": True}
         if self.show_settings:
             data["settings"] = self.settings
+        else:
+            data["warnings"] = list(self.warnings)
         return data
 
     def to_lines(self) -> list[str]:
@@ -83,15 +88,33 @@ def show(ctx: Context) -> ConfigResult:
 
 
 def validate(ctx: Context) -> ConfigResult:
+    """The file loads (pydantic), and every request the backend would send for it passes the service's
+    model (SageMaker: botocore's, offline: nothing is sent). Warnings are valid but worth a look."""
+    settings = ctx.settings
     path = str(ctx.loaded.path) if ctx.loaded.path else None
-    return ConfigResult(path, ctx.loaded.origin, redacted(ctx.settings), show_settings=False)
+    warnings = settings.warnings()
+    errors, more = ctx.backend.request_problems()
+    warnings += more
+    for line in warnings:
+        ctx.reporter.warn(line)
+    if errors:
+        raise ConfigError(
+            f"{path or 'configuration'}: {len(errors)} value{'s' if len(errors) != 1 else ''} AWS would "
+            "refuse (checked offline against botocore's service model)",
+            problems=errors,
+            hint="fix the keys listed above; config.example.toml documents every key",
+            code="request-shape",
+        )
+    return ConfigResult(
+        path, ctx.loaded.origin, redacted(settings), show_settings=False, warnings=tuple(warnings)
+    )
 
 
 # -- config init ------------------------------------------------------------------------------------
 
 EXAMPLE_NAME = "config.example.toml"
 DEFAULT_REGION = "ap-northeast-1"
-DEFAULT_ENDPOINT = "nikkei-deepar"
+DEFAULT_ENDPOINT = default_endpoint_name(DEFAULT_TAGS)  # left commented out in the file when chosen
 ASK_TRIES = 3
 
 Ask = Callable[[str, str], str]
@@ -208,7 +231,7 @@ def _from_options(given: Mapping[str, str | None], env: Mapping[str, str]) -> di
     return {
         "aws.region": region,
         "aws.bucket": given["aws.bucket"],
-        "endpoint.name": given["endpoint.name"] or DEFAULT_ENDPOINT,
+        "endpoint.name": given["endpoint.name"],  # None: the stage-aware default applies
     }
 
 
@@ -234,7 +257,12 @@ def _by_asking(
     endpoint = given["endpoint.name"] or _ask_valid(
         ctx, ask, "endpoint.name", "SageMaker endpoint name", DEFAULT_ENDPOINT
     )
-    return {"aws.region": region, "aws.bucket": bucket, "endpoint.name": endpoint}
+    # the default stays a default: commented out, it follows the stage tag if that is changed later
+    return {
+        "aws.region": region,
+        "aws.bucket": bucket,
+        "endpoint.name": None if endpoint == DEFAULT_ENDPOINT else endpoint,
+    }
 
 
 def _ask_valid(ctx: Context, ask: Ask, dotted: str, question: str, default: str) -> str:

@@ -26,22 +26,18 @@ from nikkei_deepar.backends.base import (
     ENDPOINT_FAILED,
     ENDPOINT_IN_SERVICE,
     JOB_COMPLETED,
-    EndpointConfigSpec,
     EndpointState,
     ModelSpec,
-    ServerlessSpec,
     TrainingState,
 )
-from nikkei_deepar.config import MANAGED_BY_KEY
+from nikkei_deepar.backends.specs import endpoint_config_spec, endpoint_tags, resource_name
+from nikkei_deepar.config import MANAGED_BY_KEY, OWNER_KEYS
 from nikkei_deepar.context import Context
 from nikkei_deepar.errors import AwsError, JobFailedError, NotFoundError, UsageError
-from nikkei_deepar.ownership import is_ours, managed_by_tool, record, record_new
+from nikkei_deepar.ownership import is_ours, managed_by_tool, record, record_new, whose
 from nikkei_deepar.state import Deployment, Job, Resource
-from nikkei_deepar.steps.train import resource_name
 from nikkei_deepar.steps.wait import ENDPOINT_BACKOFF, poll, record_training_state
 
-ENDPOINT_TAG_KEY = "nikkei-deepar:endpoint"
-"""Tag key on every model, endpoint config and endpoint deploy creates; the value is the endpoint's name."""
 # What deploy names `{endpoint}-{letter}-...` (resource_name) and may have to adopt.
 _ADOPTABLE = (("model", "m"), ("endpoint-config", "c"))
 _NAME_TAIL = len("20240101-120000-abcd")  # what resource_name puts after `{base}-{kind}-`
@@ -100,6 +96,7 @@ def run(ctx: Context, *, job: str | None, timeout: float | None) -> DeployResult
     endpoint = settings.endpoint.name
     backend = ctx.backend
     wait_timeout = timeout if timeout is not None else float(settings.endpoint.wait_timeout_seconds)
+    backend.check_requests("deploy")
     state = _completed_job(ctx, job)
     artifact = state.model_artifact
     if not artifact:
@@ -139,18 +136,7 @@ def run(ctx: Context, *, job: str | None, timeout: float | None) -> DeployResult
     )
     config = resource_name(endpoint, "c")
     config_arn = backend.create_endpoint_config(
-        EndpointConfigSpec(
-            name=config,
-            model_name=model,
-            tags=tags,
-            instance_type=settings.endpoint.instance_type,
-            instance_count=settings.endpoint.instance_count,
-            serverless=(
-                ServerlessSpec(settings.endpoint.memory_mb, settings.endpoint.max_concurrency)
-                if settings.endpoint.serverless
-                else None
-            ),
-        )
+        endpoint_config_spec(settings, name=config, model_name=model, endpoint=endpoint)
     )
     record_new(
         ctx.store,
@@ -265,7 +251,7 @@ def _variant(ctx: Context) -> dict[str, Any]:
 
 def deploy_tags(ctx: Context, endpoint: str) -> dict[str, str]:
     """The tags on what deploy creates: the tool's own (managed-by, [aws.tags]) and the endpoint's name."""
-    return {**ctx.settings.resource_tags(), ENDPOINT_TAG_KEY: endpoint}
+    return endpoint_tags(ctx.settings, endpoint)
 
 
 def name_prefix(endpoint: str, letter: str) -> str:
@@ -289,7 +275,7 @@ def adopt_unrecorded(ctx: Context, endpoint: str) -> list[str]:
     try:
         for kind, letter in _ADOPTABLE:
             for name, tags in sorted(backend.find_tagged(kind, name_prefix(endpoint, letter)).items()):
-                if tags.get(ENDPOINT_TAG_KEY) != endpoint or not is_ours(tags, wanted):
+                if not is_ours(tags, wanted, endpoint=endpoint):
                     continue
                 recorded = ledger.resource(kind, name)
                 if recorded is None or not recorded.live:
@@ -323,10 +309,9 @@ def adopt_unrecorded(ctx: Context, endpoint: str) -> list[str]:
 
 
 def _check_ownership(ctx: Context, endpoint: str) -> None:
-    """Update only an endpoint this tool made: in the ledger, or tagged as ours (then adopted)."""
-    recorded = ctx.store.load().resource("endpoint", endpoint)
-    if recorded is not None and recorded.live:
-        return
+    """Update only an endpoint this config made: tagged managed-by, with this config's project and stage
+    and this endpoint's name (the tags decide, now: the ledger is shared by every config in a folder);
+    one missing from the ledger is adopted."""
     tags = ctx.backend.endpoint_tags(endpoint)
     if not managed_by_tool(tags):
         raise UsageError(
@@ -334,6 +319,18 @@ def _check_ownership(ctx: Context, endpoint: str) -> None:
             hint="set [endpoint] name to another name; this tool does not replace endpoints it does not own",
             code="endpoint-not-ours",
         )
+    wanted = ctx.settings.aws.tags
+    if not is_ours(tags, wanted, endpoint=endpoint):
+        raise UsageError(
+            f"endpoint {endpoint} belongs to another nikkei-deepar config ({whose(tags)}; this config: "
+            f"{whose({k: v for k, v in wanted.items() if k in OWNER_KEYS})})",
+            hint="set [endpoint] name to another name, or leave it unset: the default, {project}-{stage}, "
+            "is different for every stage; this tool never replaces another project's or stage's endpoint",
+            code="endpoint-not-ours",
+        )
+    recorded = ctx.store.load().resource("endpoint", endpoint)
+    if recorded is not None and recorded.live:
+        return
     ctx.reporter.warn(f"adopting endpoint {endpoint}: tagged as ours but missing from the ledger")
     record_new(ctx.store, "endpoint", endpoint, by=ctx.backend)
 

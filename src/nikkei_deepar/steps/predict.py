@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nikkei_deepar.backends.base import JOB_COMPLETED, JOB_FAILED, ModelSpec, TransformSpec, TransformState
+from nikkei_deepar.backends.base import JOB_COMPLETED, JOB_FAILED, ModelSpec, TransformState
+from nikkei_deepar.backends.specs import resource_name, transform_spec
 from nikkei_deepar.context import Context
 from nikkei_deepar.data.inference import (
     DatedPoint,
@@ -28,7 +29,6 @@ from nikkei_deepar.data.inference import (
     build_request,
     dated_forecast,
     encode_request,
-    inference_config,
     parse_batch_output_line,
     parse_response,
 )
@@ -39,7 +39,6 @@ from nikkei_deepar.files import write_atomic
 from nikkei_deepar.output import Table
 from nikkei_deepar.ownership import record_new
 from nikkei_deepar.state import Ledger
-from nikkei_deepar.steps.train import resource_name
 from nikkei_deepar.steps.wait import poll
 
 FORMATS = ("table", "csv", "json")
@@ -226,6 +225,7 @@ def _batch(
 ) -> tuple[str, Forecast, str | None]:
     settings = ctx.settings
     backend = ctx.backend
+    backend.check_requests("predict --batch")  # before the model or the transform job exists
     model, job = _batch_model(ctx, job)
     name = resource_name(settings.endpoint.name, "t")
     input_uri = backend.put_artifact(
@@ -233,16 +233,7 @@ def _batch(
     )
     output_uri = backend.artifact_uri(f"predict/{name}/output/")
     quantiles = list(settings.predict.quantiles)
-    spec = TransformSpec(
-        name=name,
-        model_name=model,
-        input_uri=input_uri,
-        output_uri=output_uri,
-        inference_config=inference_config(quantiles=quantiles, num_samples=settings.predict.num_samples),
-        instance_type=settings.endpoint.instance_type,
-        instance_count=1,
-        tags=settings.resource_tags(),
-    )
+    spec = transform_spec(settings, name=name, model_name=model, input_uri=input_uri, output_uri=output_uri)
     arn = backend.start_transform(spec)
     record_new(
         ctx.store,

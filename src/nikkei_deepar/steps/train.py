@@ -1,8 +1,7 @@
 """`train`: start a DeepAR training job on the last prepared data, record it, optionally follow it.
 
-Also owns the resource naming every step shares: `{base}[-{kind}]-{UTC yyyymmdd-HHMMSS}-{4 hex}`,
-checked against SageMaker's 63-character pattern here, because moto (and so the tests) would accept
-anything.
+The job's spec comes from `backends/specs.py` (which also owns the resource naming every step shares),
+the same builder the request plan checks against the service model before anything is sent.
 
 Data that `prepare` could only write locally (`uploaded = false`: no bucket yet) is uploaded here,
 under the same content-addressed keys, before the job starts.
@@ -15,39 +14,18 @@ that was killed before it could write the ledger is found by name and hyperparam
 from __future__ import annotations
 
 import datetime as dt
-import re
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nikkei_deepar.backends.base import JOB_IN_PROGRESS, TrainingSpec, TrainingState
+from nikkei_deepar.backends.base import JOB_IN_PROGRESS, TrainingState
+from nikkei_deepar.backends.specs import resource_name, training_spec
 from nikkei_deepar.context import Context
 from nikkei_deepar.errors import JobRunningError, NotFoundError, UsageError
 from nikkei_deepar.state import DataVersion, Job, Ledger
 from nikkei_deepar.steps.wait import WaitResult, apply_training_state, follow
 
-NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
-NAME_MAX = 63
-DEEPAR_MAX_SPOT_WAIT = 3600  # DeepAR has no checkpointing: AWS caps the spot wait at one hour
 _RUNNING = {JOB_IN_PROGRESS, "Stopping"}
-
-
-def resource_name(base: str, kind: str | None = None, *, now: dt.datetime | None = None) -> str:
-    """A unique SageMaker name: `{base}[-{kind}]-{yyyymmdd-HHMMSS}-{4 hex}`, at most 63 characters.
-
-    The base is shortened (never the timestamp or the random part) when the whole would not fit.
-    """
-    stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%d-%H%M%S")
-    suffix = (f"-{kind}" if kind else "") + f"-{stamp}-{secrets.token_hex(2)}"
-    trimmed = base[: NAME_MAX - len(suffix)].rstrip("-")
-    name = f"{trimmed}{suffix}"
-    if not trimmed or not NAME_RE.fullmatch(name):
-        raise UsageError(
-            f"cannot make a SageMaker name from {base!r}: got {name!r}",
-            hint="use letters, digits and '-' in [endpoint] name",
-        )
-    return name
 
 
 @dataclass(frozen=True)
@@ -100,6 +78,9 @@ def run(ctx: Context, *, force: bool, wait: bool, timeout: float | None, logs: b
     hyperparameters = training.hyperparameters.as_strings()
     base = settings.endpoint.name
     backend = ctx.backend
+    backend.check_requests("train")
+    for line in settings.warnings():
+        ctx.reporter.warn(line)
     if not data.uploaded:
         data = _upload_pending(ctx, data)
 
@@ -112,19 +93,11 @@ def run(ctx: Context, *, force: bool, wait: bool, timeout: float | None, logs: b
         )
 
     name = resource_name(base)
-    spec = TrainingSpec(
+    spec = training_spec(
+        settings,
         name=name,
-        hyperparameters=hyperparameters,
         channels={"train": data.train_uri, "test": data.test_uri},
         output_uri=backend.artifact_uri("output/"),
-        instance_type=training.instance_type,
-        instance_count=training.instance_count,
-        volume_size_gb=training.volume_size_gb,
-        max_runtime_seconds=training.max_runtime_seconds,
-        spot=training.spot,
-        max_wait_seconds=min(training.max_wait_seconds, DEEPAR_MAX_SPOT_WAIT) if training.spot else None,
-        tags=settings.resource_tags(),
-        seed=training.seed,
     )
     backend.start_training(spec)
     job = Job(

@@ -121,6 +121,13 @@ class LocalBackend:
     def bills(self) -> bool:
         return False
 
+    def request_problems(self) -> tuple[list[str], list[str]]:
+        """Nothing is sent anywhere: no request can be refused."""
+        return [], []
+
+    def check_requests(self, command: str) -> None:
+        """Nothing to check ahead: the local engine checks its own inputs (local/inputs.py)."""
+
     # -- storage -------------------------------------------------------------------------------------
     def artifact_uri(self, key: str) -> str:
         relative = key.strip("/")

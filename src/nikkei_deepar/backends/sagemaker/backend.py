@@ -15,7 +15,6 @@ execution role (provision.py), removal (removal.py), the status probe (probe.py)
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +31,7 @@ from nikkei_deepar.backends.base import (
     TransformState,
 )
 from nikkei_deepar.backends.env import BackendEnv
+from nikkei_deepar.backends.sagemaker import requests
 from nikkei_deepar.errors import ConfigError, NotFoundError
 
 if TYPE_CHECKING:
@@ -41,9 +41,7 @@ if TYPE_CHECKING:
     from nikkei_deepar.backends.probe import Probe
     from nikkei_deepar.backends.removal import Remover
 
-JSONL = "application/jsonlines"
-VARIANT = "AllTraffic"
-INFERENCE_CONFIG_ENV = "DEEPAR_INFERENCE_CONFIG"
+JSONL, VARIANT, INFERENCE_CONFIG_ENV = requests.JSONL, requests.VARIANT, requests.INFERENCE_CONFIG_ENV
 
 
 class SageMakerBackend:
@@ -88,6 +86,15 @@ class SageMakerBackend:
             self._role = execution_role_arn(self.env)
         return self._role
 
+    def request_problems(self) -> tuple[list[str], list[str]]:
+        """Every request of every command, checked against botocore's model (offline: the configured
+        region, or a placeholder, and a placeholder account: shapes only)."""
+        return requests.check_settings(self._settings)
+
+    def check_requests(self, command: str) -> None:
+        """Every request `command` sends, checked against botocore's service model before the first one."""
+        requests.require_valid(self._settings, region=self._region(), account=None, commands=[command])
+
     def image_uri(self) -> str:
         from nikkei_deepar.images import deepar_image_uri
 
@@ -127,44 +134,9 @@ class SageMakerBackend:
     # -- training ------------------------------------------------------------------------------------
     def training_request(self, spec: TrainingSpec) -> dict[str, Any]:
         """The CreateTrainingJob request for `spec` (public so tests can pin its shape)."""
-        aws = self._settings.aws
-        stopping: dict[str, int] = {"MaxRuntimeInSeconds": spec.max_runtime_seconds}
-        if spec.spot:
-            stopping["MaxWaitTimeInSeconds"] = int(spec.max_wait_seconds or spec.max_runtime_seconds + 1)
-        output: dict[str, str] = {"S3OutputPath": spec.output_uri}
-        resources: dict[str, Any] = {
-            "InstanceType": spec.instance_type,
-            "InstanceCount": spec.instance_count,
-            "VolumeSizeInGB": spec.volume_size_gb,
-        }
-        if aws.kms_key_id:
-            output["KmsKeyId"] = aws.kms_key_id
-        return {
-            "TrainingJobName": spec.name,
-            "HyperParameters": dict(spec.hyperparameters),
-            "AlgorithmSpecification": {"TrainingImage": self.image_uri(), "TrainingInputMode": "File"},
-            "RoleArn": self.role_arn,
-            "InputDataConfig": [
-                {
-                    "ChannelName": channel,
-                    "DataSource": {
-                        "S3DataSource": {
-                            "S3DataType": "S3Prefix",
-                            "S3Uri": uri,
-                            "S3DataDistributionType": "FullyReplicated",
-                        }
-                    },
-                    "ContentType": JSONL,
-                    "CompressionType": "None",
-                }
-                for channel, uri in spec.channels.items()
-            ],
-            "OutputDataConfig": output,
-            "ResourceConfig": resources,
-            "StoppingCondition": stopping,
-            "EnableManagedSpotTraining": spec.spot,
-            "Tags": _tag_list(spec.tags),
-        }
+        return requests.training_request(
+            spec, image=self.image_uri(), role_arn=self.role_arn, kms_key=self._settings.aws.kms_key_id
+        )
 
     def start_training(self, spec: TrainingSpec) -> str:
         return str(self.aws.sagemaker.create_training_job(self.training_request(spec)))
@@ -185,34 +157,17 @@ class SageMakerBackend:
         return LogPage(events=events, cursor=LogCursor(tuple(sorted(updated.items()))))
 
     # -- hosting -------------------------------------------------------------------------------------
+    def model_request(self, spec: ModelSpec) -> dict[str, Any]:
+        return requests.model_request(spec, image=self.image_uri(), role_arn=self.role_arn)
+
     def create_model(self, spec: ModelSpec) -> str:
-        request = {
-            "ModelName": spec.name,
-            "ExecutionRoleArn": self.role_arn,
-            "PrimaryContainer": {"Image": self.image_uri(), "ModelDataUrl": spec.model_artifact},
-            "Tags": _tag_list(spec.tags),
-        }
-        return str(self.aws.sagemaker.create_model(request))
+        return str(self.aws.sagemaker.create_model(self.model_request(spec)))
+
+    def endpoint_config_request(self, spec: EndpointConfigSpec) -> dict[str, Any]:
+        return requests.endpoint_config_request(spec)
 
     def create_endpoint_config(self, spec: EndpointConfigSpec) -> str:
-        variant: dict[str, Any] = {"VariantName": VARIANT, "ModelName": spec.model_name}
-        if spec.serverless is not None:
-            variant["ServerlessConfig"] = {
-                "MemorySizeInMB": spec.serverless.memory_mb,
-                "MaxConcurrency": spec.serverless.max_concurrency,
-            }
-        else:
-            variant.update(
-                InstanceType=spec.instance_type,
-                InitialInstanceCount=spec.instance_count,
-                InitialVariantWeight=1.0,
-            )
-        request = {
-            "EndpointConfigName": spec.name,
-            "ProductionVariants": [variant],
-            "Tags": _tag_list(spec.tags),
-        }
-        return str(self.aws.sagemaker.create_endpoint_config(request))
+        return str(self.aws.sagemaker.create_endpoint_config(self.endpoint_config_request(spec)))
 
     def create_endpoint(self, name: str, *, config_name: str, tags: Mapping[str, str]) -> str:
         return str(self.aws.sagemaker.create_endpoint(name, config_name=config_name, tags=dict(tags)))
@@ -263,28 +218,7 @@ class SageMakerBackend:
 
     # -- batch ---------------------------------------------------------------------------------------
     def transform_request(self, spec: TransformSpec) -> dict[str, Any]:
-        output: dict[str, str] = {"S3OutputPath": spec.output_uri, "Accept": JSONL, "AssembleWith": "Line"}
-        if self._settings.aws.kms_key_id:
-            output["KmsKeyId"] = self._settings.aws.kms_key_id
-        return {
-            "TransformJobName": spec.name,
-            "ModelName": spec.model_name,
-            # DeepAR fails on multi-record batches of JSON Lines: one record per request, split by line.
-            "BatchStrategy": "SingleRecord",
-            "Environment": {
-                INFERENCE_CONFIG_ENV: json.dumps(dict(spec.inference_config), separators=(",", ":"))
-            },
-            "TransformInput": {
-                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": spec.input_uri}},
-                "ContentType": JSONL,
-                "SplitType": "Line",
-                "CompressionType": "None",
-            },
-            "TransformOutput": output,
-            "TransformResources": {"InstanceType": spec.instance_type, "InstanceCount": spec.instance_count},
-            "ModelClientConfig": {"InvocationsTimeoutInSeconds": 600, "InvocationsMaxRetries": 1},
-            "Tags": _tag_list(spec.tags),
-        }
+        return requests.transform_request(spec, kms_key=self._settings.aws.kms_key_id)
 
     def start_transform(self, spec: TransformSpec) -> str:
         return str(self.aws.sagemaker.create_transform_job(self.transform_request(spec)))
@@ -376,13 +310,6 @@ def training_state(raw: Mapping[str, Any]) -> TrainingState:
         hyperparameters={str(k): str(v) for k, v in (raw.get("HyperParameters") or {}).items()},
         channels=channels,
     )
-
-
-def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
-    # imported here: aws/ loads botocore, which creating this backend (e.g. for `config init`) does not need
-    from nikkei_deepar.aws.sagemaker import tag_list
-
-    return tag_list(dict(tags))
 
 
 def _int(value: Any) -> int | None:

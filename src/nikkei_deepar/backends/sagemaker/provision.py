@@ -10,6 +10,10 @@ the tool's tags (managed-by=nikkei-deepar and this config's project/stage tags):
 interrupted between creating it and writing the ledger, and it is adopted (recorded), not duplicated.
 Anything else named in the config is used as it is: checked (region, write access, trust), never
 modified; drift there is only reported. Drift on the tool's own resources is reported and fixed.
+
+Before anything: every request the config makes the tool send is checked against botocore's service
+model (`backends/sagemaker/requests.py`); a value AWS would refuse is a plan problem, so nothing is
+created (no bucket without its role because a tag value is too long for IAM).
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ class _Setting:
 
 _ADOPT = "tagged by nikkei-deepar but missing from the ledger (an earlier run was interrupted): recording it"
 _FOREIGN = "not created by nikkei-deepar: used as it is, never modified"
+_TRUST = "trusted by sagemaker.amazonaws.com of this account and region only"
 
 
 class AwsProvisioner:
@@ -81,7 +86,31 @@ class AwsProvisioner:
 
     def plan(self, ledger: Ledger) -> list[PlanItem]:
         self.account = self.env.aws.sts.account_id()
-        return [*self._bucket_plan(ledger), *self._role_plan(ledger)]
+        return [*self._request_plan(), *self._bucket_plan(ledger), *self._role_plan(ledger)]
+
+    def _request_plan(self) -> list[PlanItem]:
+        """Every request the config makes the tool send (provision's own, and train's, deploy's,
+        predict's later), checked against botocore's service model before the first mutating call: a
+        value AWS would refuse is a problem now, so nothing is created that a later step must leave
+        half-done."""
+        from nikkei_deepar.backends.sagemaker.requests import check_settings
+
+        assert self.account is not None
+        errors, warnings = check_settings(self.env.settings, region=self.region, account=self.account)
+        for line in warnings:
+            self.env.reporter.warn(line)
+        return [
+            PlanItem(
+                "config",
+                line.split(":", 1)[0],
+                "problem",
+                line,
+                owned=False,
+                exit_code=ExitCode.USAGE,
+                code="request-shape",
+            )
+            for line in errors
+        ]
 
     def _b(self, key: str, action: Action, detail: str, *, owned: bool, **kw: Any) -> PlanItem:
         return PlanItem(f"bucket.{key}" if key else "bucket", self.bucket, action, detail, owned=owned, **kw)
@@ -262,8 +291,14 @@ class AwsProvisioner:
             kms_key=self.kms_key,
         )
 
+    def _trust(self) -> dict[str, Any]:
+        from nikkei_deepar.policy import trust_policy
+
+        assert self.account is not None  # set by plan()
+        return trust_policy(account=self.account, region=self.region)
+
     def _role_plan(self, ledger: Ledger) -> list[PlanItem]:
-        from nikkei_deepar.policy import INLINE_POLICY_NAME, same_policy, trust_policy, trusts_sagemaker
+        from nikkei_deepar.policy import INLINE_POLICY_NAME, same_policy, trusts_sagemaker
 
         name, iam = self.role_name, self.iam
         put_policy = _then(lambda: iam.put_inline_policy(name, INLINE_POLICY_NAME, self._policy()))
@@ -278,7 +313,7 @@ class AwsProvisioner:
                 self._r(
                     "",
                     "create",
-                    "trusted by sagemaker.amazonaws.com only",
+                    _TRUST,
                     owned=True,
                     apply=self._create_role,
                 ),
@@ -312,16 +347,16 @@ class AwsProvisioner:
                 ),
             ]
 
-        if same_policy(role.trust_policy, trust_policy()):
-            items.append(self._r("trust-policy", "ok", "trusted by sagemaker.amazonaws.com only", owned=True))
+        if same_policy(role.trust_policy, self._trust()):
+            items.append(self._r("trust-policy", "ok", _TRUST, owned=True))
         else:
             items.append(
                 self._r(
                     "trust-policy",
                     "fix",
-                    "trust policy was edited: will restore sagemaker.amazonaws.com only",
+                    f"trust policy was edited (or predates the account condition): will restore {_TRUST}",
                     owned=True,
-                    apply=_then(lambda: iam.update_trust_policy(name, trust_policy())),
+                    apply=_then(lambda: iam.update_trust_policy(name, self._trust())),
                 )
             )
         current = iam.inline_policy(name, INLINE_POLICY_NAME)
@@ -367,16 +402,12 @@ class AwsProvisioner:
         return items
 
     def _create_role(self) -> None:
-        from nikkei_deepar.policy import trust_policy
+        from nikkei_deepar.policy import role_description
 
-        tags = self.env.settings.aws.tags
-        description = (
-            f"SageMaker execution role for nikkei-deepar (project {tags.get('project', '-')}, "
-            f"stage {tags.get('stage', '-')}), created by `nikkei-deepar provision`"
-        )
+        description = role_description(self.env.settings.aws.tags)
         # tagged in the same call: recognisable as the tool's from its first instant
         self.role_arn = self.iam.create_role(
-            self.role_name, trust_policy=trust_policy(), tags=self.tags, description=description
+            self.role_name, trust_policy=self._trust(), tags=self.tags, description=description
         )
         self._record_role(self.role_arn, adopted=False)
 

@@ -2,11 +2,12 @@
 
 Handed to the `teardown` step by `SageMakerBackend.remover()`; the step owns the order, the
 confirmation and the ledger writes. Ownership is re-read from AWS now (the ledger alone is not trusted):
-an entry is deleted only while it still carries managed-by=nikkei-deepar, and a role or bucket only when
-the ledger also says the tool created it. Finished transform jobs cannot be deleted (SageMaker keeps
-the record) and bill nothing: they count as gone; running ones are stopped. Also listed, left alone: the
-region's other endpoints (each bills by the hour) and, with --all, a bucket or role named in the config
-that the tool did not create.
+an entry is deleted only while its tags still say it is this config's (`ownership.is_ours`: managed-by,
+this config's project and stage, and for an endpoint its own name; the ledger is shared by every config
+in a folder), and a role or bucket only when the ledger also says the tool created it. Finished
+transform jobs cannot be deleted (SageMaker keeps the record) and bill nothing: they count as gone;
+running ones are stopped. Also listed, left alone: the region's other endpoints (each bills by the
+hour) and, with --all, a bucket or role named in the config that the tool did not create.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from nikkei_deepar.backends.env import BackendEnv
 from nikkei_deepar.backends.removal import TeardownItem
 from nikkei_deepar.config import MANAGED_BY_KEY, MANAGED_BY_VALUE
 from nikkei_deepar.errors import AccessDeniedError, AwsError, BucketForbiddenError
-from nikkei_deepar.ownership import managed_by_tool, owner_note
+from nikkei_deepar.ownership import is_ours, managed_by_tool, owner_note, whose
 from nikkei_deepar.state import Ledger, Resource
 
 if TYPE_CHECKING:
@@ -54,6 +55,10 @@ class AwsRemover:
                 reason=f"in the ledger, but its tags no longer say {MANAGED_BY_KEY}="
                 f"{MANAGED_BY_VALUE} ({owner_note(tags)})",
             )
+        # the ledger is shared by every config in the folder: only this config's project and stage (and,
+        # for an endpoint, its name) make a resource this teardown's to delete
+        if not is_ours(tags, self.env.settings.aws.tags, endpoint=r.name if r.kind == "endpoint" else None):
+            return replace(item, reason=f"another config's: {whose(tags)}")
         if r.kind == "transform-job":
             status = (self.sm.describe_transform_job(r.name) or {}).get("TransformJobStatus")
             if status != "InProgress":
