@@ -83,3 +83,35 @@ def test_verbose_cli_shows_aws_request_ids(aws: None, run_cli: object, tmp_path:
     assert re.search(r"s3\.PutObject: HTTP 200 request-id \S+", r.stderr)
     r = run_cli("prepare", "--input", str(fixture))  # type: ignore[operator]
     assert "request-id" not in r.stderr
+
+
+def test_numbers_have_one_precision_rule() -> None:
+    from nikkei_deepar.output import number
+
+    # 4 significant digits with trailing zeros kept: a column never mixes 3.08 with 3.845
+    assert [number(v) for v in (3.08, 3.845, 0.0213, 0.00581234)] == ["3.080", "3.845", "0.02130", "0.005812"]
+    assert [number(v) for v in (412.5, 50750.39, 1292.0)] == ["412.50", "50,750.39", "1,292.00"]
+    assert number(0.0) == "0" and number(float("nan")) == "nan"
+    assert number(0.0213456, digits=6) == "0.0213456"
+
+
+def test_metrics_are_one_per_line_with_the_quantile_losses_together() -> None:
+    from nikkei_deepar.output import metric_lines
+
+    metrics = {f"test:wQuantileLoss[0.{q}]": 0.001 * q for q in range(1, 10)}
+    metrics |= {"test:RMSE": 412.5, "test:mean_wQuantileLoss": 0.0058, "train:final_loss": 5.91}
+    assert metric_lines(metrics, indent="  ", prefix="test:") == [
+        "  test:RMSE                412.50",
+        "  test:mean_wQuantileLoss  0.005800",
+        "  test:wQuantileLoss       0.1: 0.001000  0.2: 0.002000  0.3: 0.003000  0.4: 0.004000  "
+        "0.5: 0.005000  0.6: 0.006000  0.7: 0.007000  0.8: 0.008000  0.9: 0.009000",
+    ]
+    assert len(metric_lines(metrics, indent="")) == 4  # train:final_loss too, without a prefix
+
+
+def test_the_gate_shows_two_close_scores_as_different() -> None:
+    from nikkei_deepar.steps.retrain import _distinct
+
+    assert _distinct(0.025, 0.02) == ("0.02500", "0.02000")
+    assert _distinct(0.021341, 0.021344) == ("0.021341", "0.021344")  # 4 digits: both 0.02134
+    assert _distinct(0.02, 0.02) == ("0.02000", "0.02000")

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any
@@ -20,7 +21,7 @@ from typer.core import TyperGroup
 
 from nikkei_deepar import __version__
 from nikkei_deepar.deadline import DeadlineInterrupt, alarm
-from nikkei_deepar.errors import ExitCode, NikkeiError, WaitTimeoutError
+from nikkei_deepar.errors import ExitCode, NikkeiError, UsageError, WaitTimeoutError
 
 if TYPE_CHECKING:
     from nikkei_deepar.context import Context
@@ -110,7 +111,14 @@ _common(
 )
 _common(
     "region",
-    Annotated[str | None, typer.Option("--region", help="AWS region (overrides AWS_REGION and the config).")],
+    Annotated[
+        str | None,
+        typer.Option(
+            "--region",
+            help="AWS region (overrides AWS_REGION and the config).",
+            autocompletion=lambda incomplete: _complete_region(incomplete),
+        ),
+    ],
     None,
 )
 _common(
@@ -120,15 +128,58 @@ _common(
     ],
     None,
 )
-_common(
+# Shown only on the commands that take the ledger lock (`mutating`): elsewhere it does nothing.
+_WAIT_LOCK = inspect.Parameter(
     "wait_lock",
-    Annotated[
+    inspect.Parameter.KEYWORD_ONLY,
+    default=0.0,
+    annotation=Annotated[
         float,
         typer.Option("--wait-lock", metavar="SECONDS", help="Wait this long for another command's lock."),
     ],
-    0.0,
 )
-_COMMON_NAMES = [p.name for p in _COMMON]
+# Elsewhere it is accepted but not shown (help, completion): scripts that pass it to every command,
+# like examples/daily-forecast.sh, keep working.
+_WAIT_LOCK_HIDDEN = _WAIT_LOCK.replace(
+    annotation=Annotated[float, typer.Option("--wait-lock", metavar="SECONDS", hidden=True)]
+)
+_COMMON_DEFAULTS: dict[str, Any] = {p.name: p.default for p in [*_COMMON, _WAIT_LOCK]}
+
+
+# -- completion of option values (bash/zsh/fish through --install-completion) ------------------------
+def _starting_with(values: Iterable[str], incomplete: str) -> list[str]:
+    return [v for v in values if v.startswith(incomplete)]
+
+
+def _complete_region(incomplete: str) -> list[str]:
+    """The regions that have a DeepAR image (images.py: a plain table, cheap to import)."""
+    from nikkei_deepar.images import REGISTRIES
+
+    return _starting_with(sorted(REGISTRIES), incomplete)
+
+
+def _complete_format(incomplete: str) -> list[str]:
+    return _starting_with(PREDICT_FORMATS, incomplete)
+
+
+def _complete_backend(incomplete: str) -> list[str]:
+    return _starting_with(BACKENDS, incomplete)
+
+
+def _complete_models(incomplete: str) -> list[str]:
+    """`--models deepar,ra` -> `deepar,random-walk`: the last name of the list, not yet listed."""
+    done, _, last = incomplete.rpartition(",")
+    listed = set(done.split(",")) if done else set()
+    head = f"{done}," if done else ""
+    return [head + m for m in BACKTEST_MODELS if m.startswith(last) and m not in listed]
+
+
+# The fixed sets of values, spelled here so completion imports nothing heavy; tests/cli/test_completion.py
+# checks each against the module that validates it (predict.FORMATS, config.Settings, backtest.MODELS).
+PREDICT_FORMATS = ("table", "csv", "json")
+BACKENDS = ("sagemaker", "local")
+BACKTEST_MODELS = ("deepar", "random-walk", "seasonal-naive")
+
 # Typer hands every command its invocation context (never an option): where a given factory is found.
 _INVOCATION = "_invocation"
 _INVOCATION_PARAM = inspect.Parameter(
@@ -137,12 +188,13 @@ _INVOCATION_PARAM = inspect.Parameter(
 
 
 def command(
-    name: str, *, mutating: bool, parent: typer.Typer | None = None, needs_config: bool = True
+    name: str, *, mutating: bool, parent: typer.Typer | None = None, reads_config: bool = True
 ) -> Callable[[Callable[..., Result]], Callable[..., None]]:
     """Register `fn(ctx, **options) -> Result` as a command with the shared options appended.
 
-    `mutating` commands hold the ledger lock while they run. A command that does not need a valid
-    config (`config init`, which may be replacing a broken one) runs on the defaults when it is bad.
+    `mutating` commands hold the ledger lock while they run (and only they take --wait-lock). A command
+    that does not read the config (`config init`, which writes the file --config names) runs on the
+    defaults and gets the --config value as its own `config` argument.
     """
     label = f"config {name}" if parent is config_app else name
 
@@ -157,28 +209,31 @@ def command(
                 else p.annotation
             )
             for p in sig.parameters.values()
-            if p.name != "ctx"
+            if p.name != "ctx" and (reads_config or p.name != "config")  # --config is the shared one
         ]
 
+        shared = [*_COMMON, _WAIT_LOCK if mutating else _WAIT_LOCK_HIDDEN]
         # Typer hands one parameter the invocation context: the command's own, else one added here.
         given = next((p.name for p in own if p.annotation is typer.Context), None)
 
         @functools.wraps(fn)
         def wrapper(**kwargs: Any) -> None:
             invocation: typer.Context = kwargs[given] if given else kwargs.pop(_INVOCATION)
-            common = {k: kwargs.pop(k) for k in _COMMON_NAMES}
+            common = {k: kwargs.pop(k, default) for k, default in _COMMON_DEFAULTS.items()}
+            if not reads_config:
+                kwargs["config"] = common["config"]
             common["timeout"] = kwargs.get("timeout")  # --timeout bounds the whole command
             exit_code = run_command(
                 label,
                 common,
                 lambda ctx: fn(ctx, **kwargs),
                 mutating=mutating,
-                needs_config=needs_config,
+                reads_config=reads_config,
                 factory=_factory(invocation),
             )
             raise typer.Exit(int(exit_code))
 
-        params = [*([] if given else [_INVOCATION_PARAM]), *own, *_COMMON]
+        params = [*([] if given else [_INVOCATION_PARAM]), *own, *shared]
         wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
         wrapper.__annotations__ = {**{p.name: p.annotation for p in params}, "return": None}
         help_text, example = _split_example(inspect.getdoc(fn) or "")
@@ -217,7 +272,7 @@ def run_command(
     body: Callable[[Context], Result],
     *,
     mutating: bool,
-    needs_config: bool = True,
+    reads_config: bool = True,
     factory: ContextFactory | None = None,
 ) -> int:
     """Build the context (through `factory`), run the step, render the result or the error; return the
@@ -232,7 +287,7 @@ def run_command(
             from nikkei_deepar.factory import ContextFactory
 
             factory = ContextFactory()
-        ctx = factory.create(common, reporter, needs_config=needs_config)
+        ctx = factory.create(common, reporter, reads_config=reads_config)
         deadline = ctx.deadline  # starts the clock
         # the alarm is real time: not under a test's fake clock
         with alarm(deadline.seconds if deadline is not None and ctx.clock is time.monotonic else None):
@@ -261,7 +316,7 @@ def run_command(
 
         exc2 = InterruptedError_(
             f"{name}: interrupted; the ledger is consistent",
-            hint=f"run `nikkei-deepar {name}` again to resume",
+            hint=f"run `nikkei-deepar {name}` again (it starts from what the ledger recorded)",
         )
         return _render_error(name, exc2, reporter, json_out=json_out, debug=common["debug"])
     except Exception as exc:  # a bug: one line unless --debug
@@ -454,7 +509,8 @@ def train(
 ) -> Result:
     """Start a DeepAR training job on the last prepared data; prints the job name.
 
-    Exit codes with --wait: 0 Completed, 6 Failed, 7 Stopped, 8 --timeout, 130 interrupted.
+    Exit codes with --wait: 0 Completed, 6 Failed, 7 Stopped, 8 --timeout, 130 interrupted (a SageMaker
+    job keeps running: `wait` follows it; a local job runs inside this command, so Ctrl-C stops it).
     Example: nikkei-deepar train --wait --logs
     """
     from nikkei_deepar.steps import train as step
@@ -506,7 +562,14 @@ def deploy(
 def predict(
     ctx: Context,
     fmt: Annotated[
-        str, typer.Option("--format", "-f", metavar="table|csv|json", help="How to print the forecast.")
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            metavar="table|csv|json",
+            help="How to print the forecast.",
+            autocompletion=_complete_format,
+        ),
     ] = "table",
     output: Annotated[
         Path | None,
@@ -567,13 +630,14 @@ def config_validate(ctx: Context) -> Result:
     return configure.validate(ctx)
 
 
-@command("init", mutating=False, parent=config_app, needs_config=False)
+@command("init", mutating=False, parent=config_app, reads_config=False)
 def config_init(
     ctx: Context,
     cli: typer.Context,
-    path: Annotated[Path, typer.Option("--path", help="Where to write the config.")] = Path(
-        "nikkei-deepar.toml"
-    ),
+    config: Path | None,
+    path: Annotated[
+        Path | None, typer.Option("--path", hidden=True, help="Deprecated: use --config.")
+    ] = None,
     bucket: Annotated[
         str | None,
         typer.Option(
@@ -584,7 +648,13 @@ def config_init(
         str | None, typer.Option("--endpoint-name", help="Endpoint name (default: nikkei-deepar).")
     ] = None,
     backend: Annotated[
-        str, typer.Option("--backend", metavar="sagemaker|local", help="Where DeepAR runs.")
+        str,
+        typer.Option(
+            "--backend",
+            metavar="sagemaker|local",
+            help="Where DeepAR runs.",
+            autocompletion=_complete_backend,
+        ),
     ] = "sagemaker",
     role_name: Annotated[
         str | None,
@@ -603,16 +673,23 @@ def config_init(
 ) -> Result:
     """Write a commented config file from config.example.toml; never replaces one without --force.
 
-    On a terminal it asks for the region, the bucket (suggesting one named after your AWS account) and
-    the endpoint name; otherwise, or with --no-input, they come from the options, and the sagemaker
-    backend needs --bucket and --region (or AWS_REGION).
+    The file is the one every other command reads: --config FILE, else $NIKKEI_DEEPAR_CONFIG, else
+    ./nikkei-deepar.toml. On a terminal it asks for the region, the bucket (suggesting one named after
+    your AWS account) and the endpoint name; otherwise, or with --no-input, they come from the options,
+    and the sagemaker backend needs --bucket and --region (or AWS_REGION).
     Example: nikkei-deepar config init --no-input --bucket my-nikkei-bucket
     """
+    from nikkei_deepar.config import CONFIG_ENV, DEFAULT_CONFIG_NAME
     from nikkei_deepar.steps import configure
 
+    if path is not None:
+        if config is not None:
+            raise UsageError("config init: --path and --config both name the file: give only --config")
+        ctx.reporter.warn("config init: --path is deprecated and will be removed: use --config FILE")
+    target = path or config or Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG_NAME)
     return configure.init(
         ctx,
-        path=path,
+        path=target,
         region=cli.params.get("region"),  # the --region option itself, not the current config's region
         profile=cli.params.get("profile"),
         bucket=bucket,
@@ -650,6 +727,7 @@ def backtest(
             metavar="LIST",
             help="Comma-separated, from deepar, random-walk, "
             "seasonal-naive (random-walk,seasonal-naive: fast, needs no extra).",
+            autocompletion=_complete_models,
         ),
     ] = "deepar,random-walk,seasonal-naive",
     plot: Annotated[

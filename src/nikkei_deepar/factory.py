@@ -38,23 +38,20 @@ class ContextFactory:
         self.sleep = sleep
         self.clock = clock
 
-    def create(self, common: dict[str, Any], reporter: Reporter, *, needs_config: bool = True) -> Context:
+    def create(self, common: dict[str, Any], reporter: Reporter, *, reads_config: bool = True) -> Context:
         """The context for one command: its config (with --config/--region/--profile), ledger, reporter.
 
-        A command that does not need a valid config (`config init`) gets the defaults when it is bad.
+        A command that does not read the config (`config init`, which writes the file --config names)
+        runs on the defaults.
         """
         from nikkei_deepar.config import LoadedConfig, Settings, load_config
         from nikkei_deepar.context import Context
-        from nikkei_deepar.errors import ConfigError
         from nikkei_deepar.state import StateStore
 
         overrides = {"aws.region": common["region"], "aws.profile": common["profile"]}
-        try:
+        if reads_config:
             loaded = load_config(common["config"], env=self.env, cwd=self.cwd, overrides=overrides)
-        except ConfigError as exc:
-            if needs_config:
-                raise
-            reporter.warn(f"ignoring the current configuration ({exc.message})")
+        else:
             loaded = LoadedConfig(settings=Settings(), path=None, origin="defaults")
         env = os.environ if self.env is None else dict(self.env)
         home = StateStore.default_home(loaded.path, env=env, cwd=self.cwd or Path.cwd())

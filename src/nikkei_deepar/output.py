@@ -17,8 +17,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
@@ -119,6 +120,10 @@ class Reporter:
             self.stream.flush()
         self._live_len = 0
 
+    def clear(self) -> None:
+        """Remove the live line without a trace (what it said is in the result that follows)."""
+        self._clear_live()
+
     def close(self) -> None:
         if self._live_len and self.interactive:
             self.stream.write("\n")
@@ -212,9 +217,40 @@ def print_traceback(exc: BaseException, stream: IO[str] | None = None) -> None:
     out.flush()
 
 
+def number(value: float, *, digits: int = 4) -> str:
+    """The one way a number is printed for people: prices and other values >= 100 with thousands
+    separators and 2 decimals (`50,750.39`); smaller ones with `digits` significant digits, trailing
+    zeros kept, so a column never mixes `3.08` with `3.845` (`3.080`, `3.845`, `0.02130`)."""
+    if value != value or value in (float("inf"), float("-inf")):
+        return str(value)
+    if abs(value) >= 100:
+        return f"{value:,.2f}"
+    if value == 0:
+        return "0"
+    return f"{value:#.{digits}g}"
+
+
+def metric_lines(metrics: Mapping[str, float], *, indent: str, prefix: str = "") -> list[str]:
+    """Metrics (those starting with `prefix`) one per line, names aligned, values by `number`; the
+    per-quantile losses `test:wQuantileLoss[q]` share one line, so 11 metrics take 4 lines."""
+    quantiles = re.compile(r"^(test:wQuantileLoss)\[(.+)\]$")
+    rows: list[tuple[str, str]] = []
+    per_quantile: list[str] = []
+    for name, value in sorted(metrics.items()):
+        found = quantiles.match(name)
+        if found and name.startswith(prefix):
+            per_quantile.append(f"{found.group(2)}: {number(value)}")
+        elif name.startswith(prefix):
+            rows.append((name, number(value)))
+    if per_quantile:
+        rows.append(("test:wQuantileLoss", "  ".join(per_quantile)))
+    width = max((len(name) for name, _ in rows), default=0)
+    return [f"{indent}{name.ljust(width)}  {value}" for name, value in rows]
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
-        return f"{value:,.2f}" if abs(value) >= 100 else f"{value:.4g}"
+        return number(value)
     return str(value)
 
 

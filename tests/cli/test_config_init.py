@@ -96,7 +96,7 @@ def test_human_output_names_the_file_and_the_next_step(run_cli: Callable[..., An
     assert r.stdout.splitlines()[0] == f"wrote {tmp_path / 'nikkei-deepar.toml'}"
     assert "aws.region    = ap-northeast-1" in r.stdout
     assert r.stdout.splitlines()[-1] == "next: nikkei-deepar provision"
-    r = run_cli("config", "init", "--bucket", "acme-nikkei-1", "--path", "other/cfg.toml")
+    r = run_cli("config", "init", "--bucket", "acme-nikkei-1", "--config", "other/cfg.toml")
     assert r.exit_code == 0, r.stderr
     assert f"--config {tmp_path / 'other' / 'cfg.toml'}" in r.stdout.splitlines()[-1]
 
@@ -104,13 +104,13 @@ def test_human_output_names_the_file_and_the_next_step(run_cli: Callable[..., An
 def test_never_overwrites_without_force(run_cli: Callable[..., Any], tmp_path: Path) -> None:
     target = tmp_path / "mine.toml"
     target.write_text('[aws]\nbucket = "keep-me-123"\n', encoding="utf-8")
-    r = run_cli("config", "init", "--path", str(target), "--bucket", "acme-nikkei-1")
+    r = run_cli("config", "init", "--config", str(target), "--bucket", "acme-nikkei-1")
     assert r.exit_code == ExitCode.USAGE
     assert f"{target}: already exists" in r.stderr and "--force" in r.stderr
     assert target.read_text(encoding="utf-8") == '[aws]\nbucket = "keep-me-123"\n'
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".mine")] == []  # no temp file left
 
-    r = run_cli("config", "init", "--path", str(target), "--bucket", "acme-nikkei-1", "--force", "--json")
+    r = run_cli("config", "init", "--config", str(target), "--bucket", "acme-nikkei-1", "--force", "--json")
     assert r.exit_code == 0, r.stderr
     assert r.json()["data"]["replaced"] is True
     assert 'bucket = "acme-nikkei-1"' in target.read_text(encoding="utf-8")
@@ -162,7 +162,7 @@ def test_data_source_is_written_relative_to_the_config(run_cli: Callable[..., An
     r = run_cli(
         "config",
         "init",
-        "--path",
+        "--config",
         "cfg/n.toml",
         "--bucket",
         "acme-nikkei-1",
@@ -174,7 +174,7 @@ def test_data_source_is_written_relative_to_the_config(run_cli: Callable[..., An
     assert r.json()["data"]["values"]["data.source"] == "data/n225.csv"
     assert r.json()["warnings"] == []
     r = run_cli(
-        "config", "init", "--path", "s.toml", "--backend", "local", "--data-source", "stooq", "--json"
+        "config", "init", "--config", "s.toml", "--backend", "local", "--data-source", "stooq", "--json"
     )
     assert r.json()["data"]["values"]["data.source"] == "stooq"
 
@@ -319,3 +319,27 @@ def test_profile_option_is_written(run_cli: Callable[..., Any], tmp_path: Path) 
     assert r.json()["data"]["values"]["aws.profile"] == "work"
     text = (tmp_path / "nikkei-deepar.toml").read_text(encoding="utf-8")
     assert '\nprofile = "work"' in text and '# profile = "default"' not in text
+
+
+def test_the_file_is_named_the_way_every_command_names_it(
+    run_cli: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--config FILE, else $NIKKEI_DEEPAR_CONFIG, else ./nikkei-deepar.toml; the file is not read first."""
+    monkeypatch.setenv("NIKKEI_DEEPAR_CONFIG", str(tmp_path / "from-env.toml"))
+    r = run_cli("config", "init", "--backend", "local", "--no-input")
+    assert r.exit_code == 0, r.stderr
+    assert (tmp_path / "from-env.toml").is_file() and "warning" not in r.stderr
+    assert run_cli("config", "validate").exit_code == 0  # the next command reads the same file
+
+
+def test_path_is_a_deprecated_alias_of_config(run_cli: Callable[..., Any], tmp_path: Path) -> None:
+    r = run_cli("config", "init", "--backend", "local", "--path", "old.toml", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert (tmp_path / "old.toml").is_file()
+    assert r.json()["warnings"] == [
+        "config init: --path is deprecated and will be removed: use --config FILE"
+    ]
+    r = run_cli("config", "init", "--backend", "local", "--path", "a.toml", "--config", "b.toml")
+    assert r.exit_code == ExitCode.USAGE and "give only --config" in r.stderr
+    assert not (tmp_path / "a.toml").exists() and not (tmp_path / "b.toml").exists()
+    assert "--path" not in run_cli("config", "init", "--help").stdout  # hidden: one way is shown

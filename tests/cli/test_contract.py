@@ -32,7 +32,7 @@ CASES: dict[str, tuple[list[str], int]] = {
     "retrain": (["retrain"], 2),  # no [data] source and no price file: usage
     "config show": (["config", "show"], 0),
     "config validate": (["config", "validate"], 0),
-    "config init": (["config", "init", "--backend", "local", "--no-input", "--path", "new.toml"], 0),
+    "config init": (["config", "init", "--backend", "local", "--no-input", "--config", "new.toml"], 0),
 }
 
 

@@ -301,7 +301,7 @@ def test_weekly_retrain_deploys_then_keeps_the_better_model(
 
     lines = _plain_log((cron.logs / f"weekly-retrain-{day}.log").read_text(encoding="utf-8"))
     log = "\n".join(lines)
-    assert "retrain: prepare" in log and "retrain: gate: keep: new 0.025 > deployed 0.02" in log
+    assert "retrain: prepare" in log and "retrain: gate: keep: new 0.02500 > deployed 0.02000" in log
     assert f"weekly-retrain: retrain deployed (exit 0), job {first['data']['job']}, gate deploy" in log
     assert (
         f"weekly-retrain: retrain kept-current-model (exit 0), job {second['data']['job']}, gate keep" in log

@@ -140,7 +140,7 @@ def test_the_gate_keeps_a_better_deployed_model_and_exits_0(
     assert ctx.store.load().deployments[-1].job == first.job
     lines = "\n".join(result.to_lines())
     assert "retrain: kept-current-model (exit 0)" in lines and "not an error" in lines
-    assert "0.025 > deployed 0.02" in lines
+    assert "new 0.02500 > deployed 0.02000" in lines
 
 
 def test_the_threshold_allows_a_small_regression(

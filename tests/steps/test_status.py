@@ -87,7 +87,14 @@ def test_status_puts_the_ledger_next_to_aws(ctx: Any, sm_script: Any) -> None:
     kinds = sorted(r["kind"] for r in data["resources"])
     assert kinds == ["endpoint", "endpoint-config", "model", "role"]
 
-    text = "\n".join(result.to_lines())
+    lines = result.to_lines()
+    text = "\n".join(lines)
+    # the job's test metrics one per line, aligned, under the job line (not 11 on one line)
+    job_line = next(i for i, line in enumerate(lines) if line.startswith("job:"))
+    assert lines[job_line + 1 : job_line + 3] == [
+        "          test:RMSE                412.50",
+        "          test:mean_wQuantileLoss  0.02130",
+    ]
     assert f"endpoint: {EP}: InService, ml.m5.large x1, serving job {deployed.job}" in text
     assert f"/hour, ${cost['monthly_usd']:,.2f}/month" in text and f"as of {costs.PRICE_DATE}" in text
     assert "drift: none" in text and "bills every hour" in text

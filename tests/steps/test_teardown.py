@@ -183,7 +183,7 @@ def test_all_removes_role_and_versioned_bucket_completely(provisioned: Context, 
     # and again: nothing left to do, no question needed
     again = teardown.run(make(), include_all=True, yes=False, dry_run=False)
     assert [i.action for i in again.items] == ["leave", "leave"]
-    assert "nothing to delete" in again.to_lines()
+    assert again.to_lines()[-1] == "nothing to delete; 2 left alone"
 
 
 def test_foreign_bucket_and_role_from_the_config_are_left_alone(make: MakeCtx) -> None:
@@ -312,7 +312,7 @@ def test_dry_run_deletes_nothing_and_calls_nothing_mutating(provisioned: Context
     assert account() == before
     assert [i.shown for i in result.items if i.action == "delete"] == ["would delete"] * 5
     assert result.to_data()["deleted"] == []
-    assert "dry run: 5 to delete; nothing was deleted" in result.to_lines()
+    assert result.to_lines()[-1] == "dry run: 5 to delete; nothing was deleted; 2 left alone"
     assert len(make().store.load().live_resources()) == 5
 
 
@@ -438,9 +438,13 @@ def test_cli_refuses_without_yes_and_json_carries_the_plan(
     assert len([i for i in doc["data"]["items"] if i["action"] == "delete"]) == 5
     assert "refusing to delete without confirmation: pass --yes" in refused.stderr
 
-    done = run_cli("teardown", "--all", "--yes", "--json", "--config", str(config))
+    done = run_cli("teardown", "--all", "--yes", "--config", str(config))
     assert done.exit_code == 0, done.stderr
-    assert len(done.json()["data"]["deleted"]) == 5
+    # one report of each deletion: its row in the result, no log line or summary repeating the name
+    rows = [line.split() for line in done.stdout.splitlines() if line.startswith("  deleted ")]
+    assert len(rows) == 5
+    assert not any(row[2] in done.stderr for row in rows)
+    assert done.stdout.splitlines()[-1] == "deleted 5; 2 left alone"
     assert account()["buckets"] == []
 
 

@@ -10,7 +10,14 @@ from typing import Any
 import boto3
 import pytest
 
-from nikkei_deepar.errors import ExitCode, JobFailedError, JobStoppedError, NotFoundError, WaitTimeoutError
+from nikkei_deepar.errors import (
+    ExitCode,
+    InterruptedError_,
+    JobFailedError,
+    JobStoppedError,
+    NotFoundError,
+    WaitTimeoutError,
+)
 from nikkei_deepar.output import Reporter
 from nikkei_deepar.steps import train, wait
 from nikkei_deepar.steps.wait import Backoff, poll
@@ -248,8 +255,10 @@ def test_ctrl_c_leaves_a_valid_ledger_and_a_second_wait_resumes(
     )
     name = _start(ctx)
     clock.interrupt_at = 2
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(InterruptedError_) as caught:
         _wait(ctx)
+    assert caught.value.exit_code == 130 and "the job itself keeps running" in caught.value.message
+    assert caught.value.hint is not None and "`nikkei-deepar wait` follows it again" in caught.value.hint
     ledger = ctx.store.load()  # loads: the file is valid
     assert (ledger.job(name).status, ledger.job(name).secondary_status) == ("InProgress", "Downloading")
     job = boto3.client("sagemaker", region_name=REGION).describe_training_job(TrainingJobName=name)

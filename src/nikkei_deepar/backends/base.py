@@ -22,7 +22,7 @@ A leaf for the steps: imports nothing from the package at run time.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -63,6 +63,10 @@ class TrainingSpec:
     spot: bool = False
     max_wait_seconds: int | None = None  # spot only: > max_runtime_seconds, at most 3600 for DeepAR
     seed: int = 42  # used by backends that can seed their training (SageMaker's DeepAR cannot)
+    # Called once the job exists. A backend that trains inside `start_training` (local) calls it before
+    # the first epoch, so the job is recorded and announced at its start; the train step calls it after
+    # `start_training` returns if the backend did not.
+    on_started: Callable[[], None] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

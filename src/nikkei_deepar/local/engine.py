@@ -77,7 +77,10 @@ __all__ = [
 ]
 
 EXTRA_MESSAGE = "the local backend needs the [local] extra"
-EXTRA_HINT = "pip install 'nikkei-deepar[local]'  (install torch==2.13.0 first on a CPU-only machine)"
+EXTRA_HINT = (
+    "scripts/setup.sh in a clone, or pip install 'nikkei-deepar[local]' && pip install --no-deps "
+    "gluonts==0.17.0  (install torch==2.13.0 first on a CPU-only machine)"
+)
 
 _LIGHTNING_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning")
 

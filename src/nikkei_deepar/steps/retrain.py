@@ -35,7 +35,7 @@ from nikkei_deepar.errors import (
     NikkeiError,
     WaitTimeoutError,
 )
-from nikkei_deepar.output import aligned, error_entry
+from nikkei_deepar.output import aligned, error_entry, number
 
 WQL = "test:mean_wQuantileLoss"
 STAGES = ("prepare", "train", "wait", "gate", "deploy")
@@ -167,9 +167,6 @@ def run(
         _begin(ctx, current)
         action = _deploy(ctx, stages["deploy"], job)
         return finish("already-deployed" if action == "unchanged" else "deployed")
-    except NikkeiError as exc:
-        _failed(ctx, stages[current], exc)
-        return finish("failed", int(exc.exit_code), [error_entry(exc)])
     except DeadlineInterrupt:  # the --timeout alarm: a deadline, not Ctrl-C
         late = WaitTimeoutError(
             f"retrain: not finished during {current} when its --timeout ran out; the ledger is consistent",
@@ -177,13 +174,17 @@ def run(
         )
         _failed(ctx, stages[current], late)
         return finish("failed", int(late.exit_code), [error_entry(late)])
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, InterruptedError_):
         exc2 = InterruptedError_(
             f"retrain: interrupted during {current}; the ledger is consistent",
-            hint="run `nikkei-deepar retrain` again: it resumes (a running job is waited for, not restarted)",
+            hint="run `nikkei-deepar retrain` again: it resumes (a SageMaker job still running is waited "
+            "for, not restarted; a local job, which runs inside the command, was stopped and trains again)",
         )
         _failed(ctx, stages[current], exc2)
         return finish("interrupted", int(exc2.exit_code), [error_entry(exc2)])
+    except NikkeiError as exc:
+        _failed(ctx, stages[current], exc)
+        return finish("failed", int(exc.exit_code), [error_entry(exc)])
 
 
 def _begin(ctx: Context, stage: str) -> None:
@@ -278,7 +279,7 @@ def _wait(
     result = wait.follow(ctx, job, timeout=timeout, logs=logs)
     wql = result.metrics.get(WQL)
     stage.status = "reused" if already_done else "done"
-    stage.detail = f"{result.status}" + (f"; {WQL} {wql:.6g}" if wql is not None else "; no test metrics")
+    stage.detail = f"{result.status}" + (f"; {WQL} {number(wql)}" if wql is not None else "; no test metrics")
     stage.result = result.to_data()
     return dict(result.metrics)
 
@@ -318,11 +319,11 @@ def _gate(ctx: Context, job: str, metrics: dict[str, float], *, force: bool) -> 
         return Gate("deploy", f"the deployed model (job {current.job}) has no recorded {WQL}", **base)
     limit = old * (1 + threshold)
     allowance = f" x (1 + {threshold:g})" if threshold else ""
+    shown_new, shown_old = _distinct(new, old)
+    scores = f"new {shown_new} {{}} deployed {shown_old}{allowance}"
     if new <= limit:
-        return Gate("deploy", f"new {new:.6g} <= deployed {old:.6g}{allowance}", limit=limit, **base)
-    return Gate(
-        "keep", f"new {new:.6g} > deployed {old:.6g}{allowance}: the new model is worse", limit=limit, **base
-    )
+        return Gate("deploy", scores.format("<="), limit=limit, **base)
+    return Gate("keep", scores.format(">") + ": the new model is worse", limit=limit, **base)
 
 
 def _deploy(ctx: Context, stage: Stage, job: str) -> str:
@@ -336,3 +337,12 @@ def _deploy(ctx: Context, stage: Stage, job: str) -> str:
         stage.status = "done"
         stage.detail = f"endpoint {result.endpoint} {result.action}: {result.status}, serving job {job}"
     return result.action
+
+
+def _distinct(new: float, old: float) -> tuple[str, str]:
+    """Both scores by `output.number`, with more digits only when 4 would print different values alike."""
+    for digits in range(4, 11):
+        shown = number(new, digits=digits), number(old, digits=digits)
+        if shown[0] != shown[1] or new == old:
+            break
+    return shown

@@ -25,7 +25,7 @@ from nikkei_deepar.backends.probe import Probe
 from nikkei_deepar.config import MANAGED_BY_KEY, MANAGED_BY_VALUE
 from nikkei_deepar.context import Context
 from nikkei_deepar.errors import AwsError, ExitCode
-from nikkei_deepar.output import aligned
+from nikkei_deepar.output import aligned, metric_lines, number
 from nikkei_deepar.state import Ledger, Resource
 
 if TYPE_CHECKING:
@@ -99,11 +99,13 @@ class StatusResult:
         lines.append("job:      " + (_job_line(self.job) if self.job else "no training job yet"))
         if self.job and self.job.get("failure_reason"):
             lines.append(f"          failure reason: {self.job['failure_reason']}")
+        if self.job:
+            lines += metric_lines(self.job["metrics"], indent=" " * 10, prefix="test:")
         lines += _endpoint_lines(self.endpoint)
         if self.deployment:
             d = self.deployment
             wql = d["metrics"].get("test:mean_wQuantileLoss")
-            score = f", test:mean_wQuantileLoss {wql:.6g}" if wql is not None else ""
+            score = f", test:mean_wQuantileLoss {number(wql)}" if wql is not None else ""
             lines.append(f"deployed: job {d['job']} at {d['deployed_at']}{score}")
         recorded = sum(1 for r in self.resources if r.in_ledger)
         lines.append(f"resources ({recorded} live in the ledger):")
@@ -336,8 +338,7 @@ def _job_line(j: dict[str, Any]) -> str:
         status = f"{live} now (the ledger last saw {j['ledger_status']}: `wait` records it)"
     else:
         status = live
-    metrics = ", ".join(f"{k} {v:.6g}" for k, v in sorted(j["metrics"].items()) if k.startswith("test:"))
-    return f"{j['name']}: {status}" + (f"; {metrics}" if metrics else "")
+    return f"{j['name']}: {status}"
 
 
 def _endpoint_lines(e: dict[str, Any] | None) -> list[str]:

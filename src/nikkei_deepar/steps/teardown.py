@@ -59,20 +59,28 @@ class TeardownResult:
         }
 
     def to_lines(self) -> list[str]:
-        """The items as aligned columns, then the summary as the last lines."""
+        """Each resource once, as aligned columns (what happened, kind, name, why), then one line of counts.
+
+        This is the one report of each deletion: progress on stderr is a transient line on a terminal
+        only, so a log holds no second copy of it."""
         lines = aligned([(i.shown, i.kind, i.name, i.reason) for i in self.items])
         deletions = self._names("delete", "stop")
-        leave, keep = self._names("leave"), self._names("keep")
+        counts = [
+            f"{len(names)} {label}"
+            for names, label in (
+                (self._names("gone"), "already gone"),
+                (self._names("leave"), "left alone"),
+                (self._names("keep"), "kept (pass --all to delete them too)"),
+            )
+            if names
+        ]
         if self.dry_run:
-            lines.append(f"dry run: {len(deletions)} to delete; nothing was deleted")
+            head = f"dry run: {len(deletions)} to delete; nothing was deleted"
         elif not deletions:
-            lines.append("nothing to delete")
+            head = "nothing to delete"
         else:
-            lines.append(f"deleted {len(deletions)}: " + ", ".join(deletions))
-        if leave:
-            lines.append(f"left alone ({len(leave)}): " + ", ".join(leave))
-        if keep:
-            lines.append("kept: " + ", ".join(keep) + " (pass --all to delete them too)")
+            head = f"deleted {len(deletions)}"
+        lines.append("; ".join([head, *counts]))
         return lines
 
 
@@ -107,18 +115,17 @@ def run(
         resource = resources.get((item.kind, item.name))
         if resource is not None and item.action in {"delete", "stop", "gone"}:
             if item.action != "gone":
-                ctx.reporter.info(
-                    f"{'stopping' if item.action == 'stop' else 'deleting'} {item.kind} {item.name}"
-                )
+                if ctx.reporter.interactive:  # a transient line; the result lists each deletion once
+                    verb = "stopping" if item.action == "stop" else "deleting"
+                    ctx.reporter.live(f"{verb} {item.kind} {item.name}")
                 removers[resource.backend].delete(resource)  # False (already gone) is just as good
             with ctx.store.update() as current:  # written now: an interrupted teardown resumes from here
                 current.mark_deleted(item.kind, item.name)
                 if item.kind in _HOLDS_DATA:
                     _forget_uploads(current, _HOLDS_DATA[item.kind](item.name))
-            if item.action != "gone":
-                ctx.reporter.info(f"{item.done_text} {item.kind} {item.name}")
             item = replace(item, status="done")
         done.append(item)
+    ctx.reporter.clear()
     return replace(result, items=tuple(done), executed=True)
 
 

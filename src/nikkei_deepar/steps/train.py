@@ -14,16 +14,16 @@ that was killed before it could write the ledger is found by name and hyperparam
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from nikkei_deepar.backends.base import JOB_IN_PROGRESS, TrainingState
 from nikkei_deepar.backends.specs import resource_name, training_spec
 from nikkei_deepar.context import Context
-from nikkei_deepar.errors import JobRunningError, NotFoundError, UsageError
+from nikkei_deepar.errors import InterruptedError_, JobRunningError, NikkeiError, NotFoundError, UsageError
 from nikkei_deepar.state import DataVersion, Job, Ledger
-from nikkei_deepar.steps.wait import WaitResult, apply_training_state, follow
+from nikkei_deepar.steps.wait import WaitResult, apply_training_state, follow, record_training_state
 
 _RUNNING = {JOB_IN_PROGRESS, "Stopping"}
 
@@ -59,13 +59,12 @@ class TrainResult:
 
     def to_lines(self) -> list[str]:
         spot = ", managed spot" if self.spot else ""
-        lines = [
-            f"started training job {self.job}",
-            f"  data {self.data_sha256[:16]}, {self.instance_type}{spot}, config {self.config_hash}",
-        ]
+        detail = f"  data {self.data_sha256[:16]}, {self.instance_type}{spot}, config {self.config_hash}"
         if self.waited is None:
-            return [*lines, "follow it with: nikkei-deepar wait"]
-        return lines + self.waited.to_lines()
+            return [f"started training job {self.job}", detail, "follow it with: nikkei-deepar wait"]
+        # the start was announced on stderr when it happened; stdout gets the outcome
+        first, *rest = self.waited.to_lines()
+        return [first, detail, *rest]
 
 
 def run(ctx: Context, *, force: bool, wait: bool, timeout: float | None, logs: bool) -> TrainResult:
@@ -93,13 +92,6 @@ def run(ctx: Context, *, force: bool, wait: bool, timeout: float | None, logs: b
         )
 
     name = resource_name(base)
-    spec = training_spec(
-        settings,
-        name=name,
-        channels={"train": data.train_uri, "test": data.test_uri},
-        output_uri=backend.artifact_uri("output/"),
-    )
-    backend.start_training(spec)
     job = Job(
         name=name,
         backend=backend.name,
@@ -107,9 +99,33 @@ def run(ctx: Context, *, force: bool, wait: bool, timeout: float | None, logs: b
         hyperparameters=hyperparameters,
         config_hash=settings.fingerprint(),
     )
-    with ctx.store.update() as current:
-        current.upsert_job(job)
-    ctx.reporter.info(f"started training job {name}")
+    recorded: list[bool] = []
+
+    def started() -> None:
+        """The job exists: record it and say so (before the first epoch when it trains in-process)."""
+        if recorded:
+            return
+        recorded.append(True)
+        with ctx.store.update() as current:
+            current.upsert_job(job)
+        ctx.reporter.info(f"started training job {name}")
+
+    spec = training_spec(
+        settings,
+        name=name,
+        channels={"train": data.train_uri, "test": data.test_uri},
+        output_uri=backend.artifact_uri("output/"),
+    )
+    try:
+        backend.start_training(replace(spec, on_started=started))
+    except KeyboardInterrupt:
+        ctx.reporter.close()
+        raise _interrupted_start(ctx, job, recorded=bool(recorded)) from None
+    except BaseException:
+        if recorded:  # an in-process job that ended badly: the ledger says how
+            _refresh(ctx, name)
+        raise
+    started()
 
     waited = follow(ctx, name, timeout=timeout, logs=logs) if wait else None
     return TrainResult(
@@ -123,6 +139,41 @@ def run(ctx: Context, *, force: bool, wait: bool, timeout: float | None, logs: b
         spot=training.spot,
         output_uri=spec.output_uri,
         waited=waited,
+    )
+
+
+def _refresh(ctx: Context, name: str) -> TrainingState | None:
+    state = ctx.backend.describe_training(name)
+    if state is not None:
+        record_training_state(ctx, state)
+    return state
+
+
+def _interrupted_start(ctx: Context, job: Job, *, recorded: bool) -> InterruptedError_:
+    """Ctrl-C while the backend was starting (or, in-process, running) the job: what became of it."""
+    try:
+        state = ctx.backend.describe_training(job.name)
+    except NikkeiError:
+        state = None
+    if state is None:
+        return InterruptedError_(
+            "train: interrupted before a training job started", hint="run `nikkei-deepar train` again"
+        )
+    with ctx.store.update() as current:
+        if not recorded:
+            current.upsert_job(job)
+        record = current.job(job.name)
+        if record is not None:
+            apply_training_state(record, state)
+    if state.terminal:
+        return InterruptedError_(
+            f"train: interrupted; training job {job.name} ran inside this command and was stopped "
+            f"({state.status}, no model)",
+            hint="`nikkei-deepar train` starts a new job, from the first epoch",
+        )
+    return InterruptedError_(
+        f"train: interrupted; training job {job.name} keeps running (and billing)",
+        hint="`nikkei-deepar wait` follows it; `nikkei-deepar status` shows it",
     )
 
 

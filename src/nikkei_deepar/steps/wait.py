@@ -8,7 +8,8 @@ it prints a timestamped line when the status changes (and a heartbeat now and th
 
 `follow` is `wait` proper (also behind `train --wait`): it stores what it learns in the ledger (the last
 status on Ctrl-C or SIGTERM too, so a second `wait` resumes cleanly) and turns the end state into the
-documented exit code: Completed 0, Failed 6 (with FailureReason), Stopped 7, --timeout 8.
+documented exit code: Completed 0, Failed 6 (with FailureReason), Stopped 7, --timeout 8, and Ctrl-C
+130 (waiting stops, the job does not: `wait` again follows it).
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from nikkei_deepar.backends.base import JOB_COMPLETED, JOB_FAILED, LogCursor, Tr
 from nikkei_deepar.context import Context
 from nikkei_deepar.errors import (
     AwsError,
+    InterruptedError_,
     JobFailedError,
     JobStoppedError,
     NikkeiError,
     NotFoundError,
     WaitTimeoutError,
 )
+from nikkei_deepar.output import metric_lines
 from nikkei_deepar.state import Job
 
 T = TypeVar("T")
@@ -132,9 +135,7 @@ class WaitResult:
         lines = [f"training job {self.job}: {self.status}" + _paren(self.secondary_status, self.status)]
         if self.failure_reason:
             lines.append(f"  failure reason: {self.failure_reason}")
-        if self.metrics:
-            width = max(len(name) for name in self.metrics)
-            lines += [f"  {name.ljust(width)}  {value:.6g}" for name, value in sorted(self.metrics.items())]
+        lines += metric_lines(self.metrics, indent="  ")
         if not any(name.startswith("test:") for name in self.metrics):
             lines.append("  no metrics: the job reported no test:* metric (was the test channel empty?)")
         if self.billable_seconds is not None:
@@ -177,12 +178,17 @@ def follow(ctx: Context, name: str, *, timeout: float | None, logs: bool) -> Wai
             on_poll=tracker.stream_logs,
             key=lambda s: (s.status, s.secondary_status),
         )
-    except (KeyboardInterrupt, WaitTimeoutError):
+    except WaitTimeoutError:
         # Stop waiting, not the job: keep what we learnt, leave the ledger valid, let the CLI exit.
         ctx.reporter.close()
         if tracker.last is not None:
             record_training_state(ctx, tracker.last)
         raise
+    except KeyboardInterrupt:
+        ctx.reporter.close()
+        if tracker.last is not None:
+            record_training_state(ctx, tracker.last)
+        raise interrupted_wait(name, tracker.last) from None
     ctx.reporter.close()
     in_ledger = record_training_state(ctx, state)
     result = WaitResult(
@@ -219,6 +225,19 @@ def follow(ctx: Context, name: str, *, timeout: float | None, logs: bool) -> Wai
         )
     cast(Any, error).data = result.to_data()  # the --json envelope shows it
     raise error
+
+
+def interrupted_wait(name: str, last: TrainingState | None) -> InterruptedError_:
+    """Ctrl-C while following a job: what happened to the job, and the command that really resumes."""
+    if last is not None and last.terminal:
+        return InterruptedError_(
+            f"interrupted: training job {name} had already ended ({last.status})",
+            hint=f"`nikkei-deepar wait --job {name}` shows its result",
+        )
+    return InterruptedError_(
+        f"interrupted: stopped waiting for training job {name}; the job itself keeps running (and billing)",
+        hint="`nikkei-deepar wait` follows it again; `nikkei-deepar status` shows it",
+    )
 
 
 class _JobTracker:

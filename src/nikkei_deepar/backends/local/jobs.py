@@ -6,6 +6,8 @@ completed, `model.tar.gz` (the engine's archive). Jobs run synchronously: `Local
 the job has ended, Completed, Failed (a SageMaker-style FailureReason: `ClientError: ...` for bad data
 or hyperparameters, `AlgorithmError: ...` for anything else) or Stopped (Ctrl-C, or past the job's
 max runtime: `MaxRuntimeExceeded`). A job whose process died before it finished reads as Failed.
+Unlike a SageMaker job, a local job does not outlive the command that runs it: Ctrl-C during
+`train --wait` stops it (Stopped, no model; the next `train` starts a new job from the first epoch).
 
 The engine (gluonts, torch: 5-10 s to import) is imported only when a job runs (`load_engine`).
 """
@@ -158,8 +160,13 @@ class LocalJobs:
             f"training {name} with GluonTS DeepAR on this machine's CPU: {hp.get('epochs', '?')} epochs of "
             f"{batches} batches, seed {spec.seed}"
         )
-        self._reporter.info(f"training {name} locally ({hp.get('epochs', '?')} epochs of {batches} batches)")
         started = time.monotonic()
+        if spec.on_started is not None:
+            spec.on_started()
+        self._reporter.info(
+            f"training on this machine: {hp.get('epochs', '?')} epochs of {batches} batches "
+            "(Ctrl-C stops the job: it runs inside this command)"
+        )
 
         def progress(epoch: int, total: int, loss: float | None) -> None:
             text = f"epoch {epoch}/{total}" + ("" if loss is None else f", train loss {loss:.4f}")

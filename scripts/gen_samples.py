@@ -1,0 +1,350 @@
+"""The sample outputs and measured figures in README.md and README.ja.md, from real runs of the tool.
+
+    .venv/bin/python scripts/gen_samples.py --run [--extra FILE]  # run, store docs/samples.json, rewrite
+    .venv/bin/python scripts/gen_samples.py                       # rewrite the README blocks only
+    .venv/bin/python scripts/gen_samples.py --check               # exit 1 when a README differs (tests)
+
+`--run` runs the installed executable as a user would, in a temporary folder:
+- the main job of scripts/forecast.sh (backend "local", examples/local.toml) on the shipped sample
+  data/nikkei.csv (and on each `--extra` price file, for the measured table only): prepare, provision,
+  train --wait, deploy, predict, each timed, with its peak memory (the child's rusage);
+- `config validate` on a configuration with two mistakes;
+- the SageMaker walkthrough's doctor, prepare and provision against a moto server on 127.0.0.1 (fake
+  credentials; moto's account 123456789012), so no AWS account is touched.
+Outputs are stored as printed, except: log time stamps are dropped, the temporary folder reads
+`/home/you/nikkei-deepar`. The README blocks sit between `<!-- generated:sample:NAME:start -->` and
+`<!-- generated:sample:NAME:end -->`; the backtest table is not one of them (bench/ writes it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+READMES = {"en": ROOT / "README.md", "ja": ROOT / "README.ja.md"}
+RESULTS = ROOT / "docs" / "samples.json"
+SAMPLE = ROOT / "data" / "nikkei.csv"
+EXE = str(Path(sys.executable).parent / "nikkei-deepar")
+PLACEHOLDER = "/home/you/nikkei-deepar"
+_STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} ", flags=re.M)
+_READ = re.compile(r"read .*?: (\d+) rows, (\S+) \.\. (\S+),")
+BAD_CONFIG = """\
+[training.hyperparameters]
+context_length = -3
+
+[endpoint]
+instance_type = "ml.p3.2xlarge"
+"""
+
+
+# -- running ------------------------------------------------------------------------------------------
+class Runner:
+    """The executable in one folder with one environment; keeps each command's output as printed."""
+
+    def __init__(self, folder: Path, env: dict[str, str], placeholder: str = PLACEHOLDER) -> None:
+        self.folder = folder
+        self.env = env
+        self.placeholder = placeholder
+
+    def __call__(self, *args: str, expect: int = 0) -> dict[str, str]:
+        done = subprocess.run([EXE, *args], cwd=self.folder, env=self.env, capture_output=True, text=True)
+        if done.returncode != expect:
+            sys.exit(f"{' '.join(args)}: exit {done.returncode}, expected {expect}\n{done.stderr}")
+        return {"stdout": self.clean(done.stdout), "stderr": self.clean(done.stderr)}
+
+    def clean(self, text: str) -> str:
+        return _STAMP.sub("", text).replace(str(self.folder), self.placeholder).rstrip("\n")
+
+
+def _base_env(folder: Path) -> dict[str, str]:
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "NIKKEI_DEEPAR_"))},
+        "NIKKEI_DEEPAR_HOME": str(folder / ".nikkei-deepar"),
+        "AWS_CONFIG_FILE": str(folder / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(folder / "no-aws-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "COLUMNS": "200",
+    }
+
+
+def _timed(folder: Path, env: dict[str, str], args: list[str]) -> dict[str, Any]:
+    """One command with its wall time and its own peak memory (rusage of that child)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen([EXE, *args], cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    out, err = proc.stdout.read(), proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        sys.exit(f"{' '.join(args)}: exit {code}\n{err.decode()}")
+    clean = Runner(folder, env).clean
+    return {
+        "stdout": clean(out.decode()),
+        "stderr": clean(err.decode()),
+        "seconds": round(time.perf_counter() - started, 1),
+        "peak_mb": round(usage.ru_maxrss / 1024),
+    }
+
+
+def run_main_job(price_file: Path) -> dict[str, Any]:
+    """scripts/forecast.sh's chain (without the backtest), as it runs there."""
+    with tempfile.TemporaryDirectory(prefix="nd-samples-") as tmp:
+        folder = Path(tmp)
+        (folder / "data").mkdir()
+        shutil.copy(price_file, folder / "data" / price_file.name)  # as in a clone: data/nikkei.csv
+        env = {**_base_env(folder), "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
+        config = ["--config", str(ROOT / "examples" / "local.toml")]
+        steps = {
+            "prepare": _timed(
+                folder, env, ["prepare", "--input", str(folder / "data" / price_file.name), *config]
+            ),
+            "provision": _timed(folder, env, ["provision", *config]),
+            "train": _timed(folder, env, ["train", "--wait", *config]),
+            "deploy": _timed(folder, env, ["deploy", *config]),
+            "predict": _timed(folder, env, ["predict", *config]),
+        }
+        job = json.loads((folder / ".nikkei-deepar" / "state.json").read_text())["jobs"][-1]
+    found = _READ.search(steps["prepare"]["stdout"])
+    assert found, steps["prepare"]["stdout"]
+    return {
+        "file": price_file.name,
+        "closes": int(found.group(1)),
+        "first": found.group(2),
+        "last": found.group(3),
+        "metrics": job["metrics"],
+        "steps": steps,
+    }
+
+
+def run_config_errors() -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="nd-samples-") as tmp:
+        folder = Path(tmp)
+        (folder / "nikkei-deepar.toml").write_text(BAD_CONFIG, encoding="utf-8")
+        return Runner(folder, _base_env(folder))("config", "validate", expect=2)
+
+
+def run_sagemaker_walkthrough() -> dict[str, Any]:
+    """doctor -> prepare -> provision against a moto server in this process (README.ja's walkthrough)."""
+    from moto.s3.models import FakeBucket
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    original = FakeBucket.get_permission
+    FakeBucket.get_permission = _tls_aware(original)  # type: ignore[method-assign]
+    try:
+        with tempfile.TemporaryDirectory(prefix="nd-samples-") as tmp:
+            folder = Path(tmp)
+            shutil.copy(SAMPLE, folder / "nikkei.csv")
+            env = {
+                **_base_env(folder),
+                "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_DEFAULT_REGION": "ap-northeast-1",
+            }
+            run = Runner(folder, env, placeholder="/home/you/nikkei-aws")  # README.ja's walkthrough folder
+            run(
+                "config",
+                "init",
+                "--no-input",
+                "--region",
+                "ap-northeast-1",
+                "--bucket",
+                "nikkei-deepar-123456789012",
+                "--endpoint-name",
+                "nikkei-deepar",
+            )
+            return {
+                "doctor": run("doctor", expect=5),
+                "prepare": run("prepare", "--input", "nikkei.csv"),
+                "provision": run("provision"),
+            }
+    finally:
+        FakeBucket.get_permission = original  # type: ignore[method-assign]
+        server.stop()
+
+
+def _tls_aware(original: Callable[..., Any]) -> Callable[..., Any]:
+    """moto evaluates no policy condition, so provision's TLS-only bucket policy statement (Deny s3:*
+    unless aws:SecureTransport) would deny every request; the tool always speaks TLS to AWS, so here the
+    requests count as TLS: statements conditioned on aws:SecureTransport are skipped (as the tests do)."""
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+
+    def get_permission(self: Any, action: str, resource: str) -> Any:
+        if self.policy is None:
+            return original(self, action, resource)
+        document = json.loads(self.policy)
+        statements = document.get("Statement", [])
+        statements = [statements] if isinstance(statements, dict) else statements
+        kept = [s for s in statements if "aws:SecureTransport" not in json.dumps(s.get("Condition", {}))]
+        if len(kept) == len(statements):
+            return original(self, action, resource)
+        if not kept:
+            return PermissionResult.NEUTRAL
+        return IAMPolicy(json.dumps({**document, "Statement": kept})).is_action_permitted(action, resource)
+
+    return get_permission
+
+
+def run_all(extra: list[Path]) -> dict[str, Any]:
+    previous = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
+    main = run_main_job(SAMPLE)
+    measured = {row["file"]: row for row in previous.get("measured", [])}
+    for path in [SAMPLE, *extra]:
+        result = main if path == SAMPLE else run_main_job(path)
+        measured[path.name] = {
+            "file": path.name,
+            "closes": result["closes"],
+            "first": result["first"],
+            "last": result["last"],
+            "train_seconds": result["steps"]["train"]["seconds"],
+            "train_peak_mb": result["steps"]["train"]["peak_mb"],
+            "predict_seconds": result["steps"]["predict"]["seconds"],
+            "wql": result["metrics"].get("test:mean_wQuantileLoss"),
+        }
+    return {
+        "generated_by": "scripts/gen_samples.py --run",
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "load_average_1m": round(os.getloadavg()[0], 1),
+            "python": platform.python_version(),
+        },
+        "main_job": main,
+        "measured": sorted(measured.values(), key=lambda row: row["file"] != SAMPLE.name),
+        "config_errors": run_config_errors(),
+        "sagemaker": run_sagemaker_walkthrough(),
+    }
+
+
+# -- rendering ----------------------------------------------------------------------------------------
+def _text(body: str) -> str:
+    return f"```text\n{body}\n```"
+
+
+def _lines(text: str, keep: Callable[[str], bool]) -> str:
+    return "\n".join(line for line in text.splitlines() if keep(line))
+
+
+def sample_forecast(results: dict[str, Any], lang: str) -> str:
+    steps = results["main_job"]["steps"]
+    read = _lines(steps["prepare"]["stdout"], lambda line: line.startswith("read "))
+    return _text(f"$ scripts/forecast.sh\n{read}\n...\n{steps['predict']['stdout']}")
+
+
+def sample_train(results: dict[str, Any], lang: str) -> str:
+    return _text("$ nikkei-deepar train --wait\n" + results["main_job"]["steps"]["train"]["stdout"])
+
+
+def sample_config_errors(results: dict[str, Any], lang: str) -> str:
+    return _text(_lines(results["config_errors"]["stderr"], lambda line: line.startswith("error:")))
+
+
+def sample_doctor(results: dict[str, Any], lang: str) -> str:
+    return _text(results["sagemaker"]["doctor"]["stdout"])
+
+
+def sample_prepare(results: dict[str, Any], lang: str) -> str:
+    run = results["sagemaker"]["prepare"]
+    return _text(_lines(run["stderr"], lambda line: not line.startswith("warning:")) + "\n" + run["stdout"])
+
+
+def sample_provision(results: dict[str, Any], lang: str) -> str:
+    return _text(results["sagemaker"]["provision"]["stdout"].splitlines()[-1])
+
+
+def measured_table(results: dict[str, Any], lang: str) -> str:
+    columns = {
+        "en": ("file", "closes", "`train --wait` wall", "its peak memory", "`predict` wall"),
+        "ja": ("ファイル", "終値の数", "`train --wait` 実行時間", "そのピークメモリ", "`predict` 実行時間"),
+    }[lang]
+    header = "| " + " | ".join([*columns, "test:mean_wQuantileLoss"]) + " |"
+    from nikkei_deepar.output import number
+
+    rows = [header, "|---|---|---|---|---|---|"]
+    for r in results["measured"]:
+        wql = "-" if r["wql"] is None else number(r["wql"])
+        rows.append(
+            f"| {r['file']} | {r['closes']} ({r['first']} .. {r['last']}) | {r['train_seconds']} s "
+            f"| {r['train_peak_mb']} MB | {r['predict_seconds']} s | {wql} |"
+        )
+    m = results["machine"]
+    note = {
+        "en": f"Measured {results['when'][:10]} on {m['cpus']} cores (1-minute load average "
+        f"{m['load_average_1m']} at the end), Python {m['python']}.",
+        "ja": f"{results['when'][:10]} に {m['cpus']} コアで計測 (終了時の 1 分間ロードアベレージ "
+        f"{m['load_average_1m']})、Python {m['python']}。",
+    }[lang]
+    return "\n".join(rows) + "\n\n" + note
+
+
+BLOCKS: dict[str, Callable[[dict[str, Any], str], str]] = {
+    "forecast": sample_forecast,
+    "train": sample_train,
+    "config-errors": sample_config_errors,
+    "doctor": sample_doctor,
+    "prepare": sample_prepare,
+    "provision": sample_provision,
+    "measured": measured_table,
+}
+
+
+def render(text: str, results: dict[str, Any], lang: str) -> str:
+    for name, make in BLOCKS.items():
+        pattern = re.compile(
+            rf"(<!-- generated:sample:{name}:start -->).*?(<!-- generated:sample:{name}:end -->)", flags=re.S
+        )
+        if pattern.search(text):
+            body = make(results, lang)
+            text = pattern.sub(lambda m, body=body: f"{m.group(1)}\n{body}\n{m.group(2)}", text)
+    return text
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--run", action="store_true", help="run the commands and store the results first")
+    parser.add_argument(
+        "--extra", type=Path, action="append", default=[], help="another price file to measure"
+    )
+    parser.add_argument("--check", action="store_true", help="exit 1 if a README differs from the results")
+    args = parser.parse_args()
+    if args.run:
+        results = run_all(args.extra)
+        RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    results = json.loads(RESULTS.read_text(encoding="utf-8"))
+    stale = []
+    for lang, path in READMES.items():
+        old = path.read_text(encoding="utf-8")
+        new = render(old, results, lang)
+        if new != old:
+            stale.append(path.name)
+            if not args.check:
+                path.write_text(new, encoding="utf-8")
+    if args.check and stale:
+        print(f"out of date: {', '.join(stale)}; run scripts/gen_samples.py", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
