@@ -2,7 +2,8 @@
 # one-off-forecast.sh PRICE_FILE [CONFIG]: one forecast on SageMaker and no running cost afterwards:
 #   prepare -> provision -> train --wait -> deploy -> predict -> teardown --yes
 # The endpoint is deleted at the end whatever happened after `deploy` started (a failed predict, a
-# timeout, Ctrl-C): an endpoint bills every hour it exists.
+# timeout, Ctrl-C): an endpoint bills every hour it exists. If the teardown never runs (this machine
+# dies), AWS deletes it anyway when it expires: `deploy --expires-in` (NIKKEI_DEEPAR_EXPIRES_IN, 2h).
 #
 #   examples/one-off-forecast.sh ~/Downloads/nikkei_stock_average_daily_jp.csv > forecast.csv
 #
@@ -17,6 +18,7 @@
 #   NIKKEI_DEEPAR_HOME          the ledger folder (default: .nikkei-deepar/ beside the config)
 #   NIKKEI_DEEPAR_TIMEOUT       seconds to wait for the training job (default 7200; exit 8 after, and
 #                               the job runs on until [training] max_runtime_seconds)
+#   NIKKEI_DEEPAR_EXPIRES_IN    how long AWS lets the endpoint live if the teardown never runs (2h)
 #   NIKKEI_DEEPAR_TEARDOWN_ALL  1: also delete the bucket (with the data and model) and the role the
 #                               tool created (`teardown --all`); default: only the endpoint side
 #   AWS_PROFILE, AWS_REGION, AWS_* as for any AWS tool
@@ -31,6 +33,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PRICES=$1
 CONFIG=${2:-${NIKKEI_DEEPAR_CONFIG:-$here/sagemaker.toml}}
 TIMEOUT=${NIKKEI_DEEPAR_TIMEOUT:-7200}
+EXPIRES_IN=${NIKKEI_DEEPAR_EXPIRES_IN:-2h}
 
 find_bin() {
     local candidate
@@ -106,6 +109,6 @@ run prepare --input "$PRICES"   # first: a bad price file stops the run before a
 run provision
 run train --wait --timeout "$TIMEOUT"
 deploying=1   # from here on, whatever happens, the EXIT trap deletes the endpoint
-run deploy
+run deploy --expires-in "$EXPIRES_IN"
 run predict --format csv --output "$work/forecast.csv"
 cat "$work/forecast.csv"

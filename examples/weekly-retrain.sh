@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # weekly-retrain.sh [CONFIG]: retrain DeepAR on fresh data and deploy the new model only if it is no
 # worse than the deployed one (`nikkei-deepar retrain`: prepare -> train -> wait -> gate -> deploy).
+# The endpoint a deploy brings up is deleted by AWS after [endpoint] expires_after (24 h in
+# sagemaker.toml); daily-forecast.sh brings the chosen model up again for each forecast.
 #
 # crontab (`crontab -e`), every Saturday at 06:00 machine time:
 #   0 6 * * 6  $HOME/src/nikkei-deepar/examples/weekly-retrain.sh $HOME/nikkei-deepar/nikkei-deepar.toml

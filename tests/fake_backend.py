@@ -14,6 +14,7 @@ raised by `invoke` instead of returned.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from collections import deque
 from collections.abc import Mapping
@@ -35,6 +36,7 @@ from nikkei_deepar.backends.base import (
     TransformSpec,
     TransformState,
 )
+from nikkei_deepar.backends.expiry import Scheduled
 from nikkei_deepar.errors import NotFoundError
 
 _KINDS = ("model", "endpoint-config", "endpoint")
@@ -60,6 +62,8 @@ class FakeBackend:
         self.next_endpoint: list[EndpointState] = []  # what the next created endpoint will report
         self.tagged: dict[tuple[str, str], dict[str, str]] = {}
         self.specs: dict[tuple[str, str], Any] = {}
+        self.expiry = FakeExpiry(self)
+        self.prices: dict[str, Any] = {}  # instance type -> prices.LivePrice the Price List "answers"
         self.checked: list[str] = []
         self.refuse: dict[str, Exception] = {}
         self.problems: list[str] = []
@@ -225,6 +229,17 @@ class FakeBackend:
         self.endpoints.pop(name, None)
         return self._delete("endpoint", name)
 
+    # -- expiry, logs, prices ------------------------------------------------------------------------
+    def expiry_keeper(self) -> FakeExpiry:
+        return self.expiry
+
+    def logs_link(self, kind: str, name: str) -> str | None:
+        return f"https://console.example/{kind}/{name}"
+
+    def live_price(self, instance_type: str) -> Any:
+        self._call("live_price", instance_type=instance_type)
+        return self.prices.get(instance_type)
+
     # -- what else differs by backend: not what these step tests exercise ---------------------------
     def provisioner(self) -> Any:
         raise AssertionError("FakeBackend has no provisioner: provision is tested against moto")
@@ -247,6 +262,29 @@ class FakeBackend:
     def _delete(self, kind: str, name: str) -> bool:
         self.specs.pop((kind, name), None)
         return self.tagged.pop((kind, name), None) is not None
+
+
+class FakeExpiry:
+    """The endpoint expiry keeper, in memory (a file-like expiry: not a ledger resource of its own)."""
+
+    recorded = False
+
+    def __init__(self, backend: FakeBackend) -> None:
+        self._backend = backend
+        self.times: dict[str, dt.datetime] = {}
+
+    def set(self, endpoint: str, at: dt.datetime) -> Scheduled:
+        self._backend._call("set_expiry", endpoint=endpoint, at=at)
+        self.times[endpoint] = at
+        return Scheduled(endpoint, at, "the fake")
+
+    def get(self, endpoint: str) -> Scheduled | None:
+        at = self.times.get(endpoint)
+        return None if at is None else Scheduled(endpoint, at, "the fake")
+
+    def clear(self, endpoint: str) -> bool:
+        self._backend._call("clear_expiry", endpoint=endpoint)
+        return self.times.pop(endpoint, None) is not None
 
 
 def fake_context(home: Path, fake: FakeBackend, settings: Any = None, *, clock: Any = None) -> Any:

@@ -619,6 +619,7 @@ def seed_prepared(ctx: Any, *, with_role: bool = True, series: Any = None, uploa
             ],
         }
         role_arn = iam.create_role(RoleName=ROLE, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        create_scheduler_role(settings.scheduler_role_name(), endpoint=settings.endpoint.name)
     hp = settings.training.hyperparameters
     version = DataVersion(
         sha256=sha,
@@ -644,11 +645,49 @@ def seed_prepared(ctx: Any, *, with_role: bool = True, series: Any = None, uploa
     return version
 
 
+def create_scheduler_role(
+    name: str = "nikkei-deepar-dev-scheduler", *, endpoint: str = "nikkei-deepar-dev"
+) -> str:
+    """The role EventBridge Scheduler runs an endpoint's expiry as, as `provision` makes it (in moto)."""
+    import boto3
+
+    from nikkei_deepar.policy import SCHEDULER_POLICY_NAME, scheduler_policy, scheduler_trust_policy
+
+    iam = boto3.client("iam", region_name=REGION)
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(scheduler_trust_policy(ACCOUNT)))
+    iam.put_role_policy(
+        RoleName=name,
+        PolicyName=SCHEDULER_POLICY_NAME,
+        PolicyDocument=json.dumps(scheduler_policy(endpoint=endpoint, region=REGION, account=ACCOUNT)),
+    )
+    return str(arn["Role"]["Arn"])
+
+
 def clocked_factory(clock: FakeClock) -> Any:
     """A ContextFactory whose contexts sleep on and read time from `clock`: nothing really waits."""
     from nikkei_deepar.factory import ContextFactory
 
     return ContextFactory(sleep=clock.sleep, clock=clock)
+
+
+def price_list_answer(usd: str, *, instance: str = "ml.m5.large", region: str = REGION) -> dict[str, Any]:
+    """A GetProducts answer as the Price List API gives it (moto has no Price List API): one SageMaker
+    hosting product with one on-demand hourly price."""
+    sku = "TESTSKU1"
+    product = {
+        "product": {
+            "productFamily": "ML Instance",
+            "attributes": {"instanceName": instance, "regionCode": region, "platoinstancetype": "Hosting"},
+            "sku": sku,
+        },
+        "terms": {
+            "OnDemand": {
+                f"{sku}.T": {"priceDimensions": {f"{sku}.T.D": {"unit": "Hrs", "pricePerUnit": {"USD": usd}}}}
+            }
+        },
+        "publicationDate": "2026-11-20T10:00:00Z",
+    }
+    return {"PriceList": [json.dumps(product)], "FormatVersion": "aws_v1"}
 
 
 LIFECYCLE_CONFIG = f"""

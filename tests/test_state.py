@@ -133,6 +133,19 @@ def test_a_ledger_written_with_the_old_extra_keys_still_loads_them_as_fields(her
     assert bucket is not None and (bucket.created, bucket.adopted, bucket.extra) == (True, True, {})
     assert config is not None and (config.job, config.endpoint, config.model) == ("j1", "ep", "m1")
     assert config.extra == {"instance_type": "ml.m5.large"} and not config.created
+
+
+def test_a_version_1_ledger_is_upgraded_on_the_next_write(hermetic_env: Path) -> None:
+    """A version-1 ledger is read and written back as version 2, fields lifted out of `extra`, so a build
+    that knows only version 1 refuses it by its version instead of calling it corrupt."""
+    store = StateStore(hermetic_env)
+    hermetic_env.mkdir(parents=True, exist_ok=True)
+    old = {"schema_version": 1, "resources": [{"kind": "role", "name": "r1", "extra": {"created": True}}]}
+    store.path.write_text(json.dumps(old), encoding="utf-8")
+    store.save(store.load())
+    written = json.loads(store.path.read_text(encoding="utf-8"))
+    assert written["schema_version"] == 2
+    assert written["resources"][0]["created"] is True and written["resources"][0]["extra"] == {}
     with store.update():
         pass  # written back in the new shape: the fields, not extra
     again = json.loads(store.path.read_text(encoding="utf-8"))["resources"][0]

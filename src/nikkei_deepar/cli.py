@@ -546,16 +546,38 @@ def deploy(
             "Stop waiting for InService after this long (default: [endpoint] wait_timeout_seconds); exit 8."
         ),
     ] = None,
+    expires_in: Annotated[
+        str | None,
+        typer.Option(
+            "--expires-in",
+            metavar="DURATION",
+            help="Delete the endpoint this long from now, e.g. 2h, 90m, 7d, or off "
+            "(default: [endpoint] expires_after).",
+            show_default=False,
+        ),
+    ] = None,
+    redeploy: Annotated[
+        bool,
+        typer.Option(
+            "--redeploy",
+            help="Deploy the job of this endpoint's last deployment again (brings back an expired or "
+            "torn-down endpoint); not with --job.",
+        ),
+    ] = False,
 ) -> Result:
     """Create a model and endpoint config from a completed job; create or update the endpoint.
 
     An existing endpoint is updated in place (blue/green) and checked to really serve the new config.
-    Exit codes: 0 InService, 2 job not Completed, 6 endpoint Failed or update rolled back, 8 timeout.
-    Example: nikkei-deepar deploy
+    Before the endpoint exists, its deletion is scheduled (EventBridge Scheduler, run by AWS) for
+    [endpoint] expires_after or --expires-in from now; every deploy moves it. Refused when the projected
+    daily cost is above [costs] max_usd_per_day. Exit codes: 0 InService, 2 job not Completed or over the
+    daily cost limit, 5 no scheduler role (run provision), 6 endpoint Failed or update rolled back,
+    8 timeout.
+    Example: nikkei-deepar deploy --expires-in 2h
     """
     from nikkei_deepar.steps import deploy as step
 
-    return step.run(ctx, job=job, timeout=timeout)
+    return step.run(ctx, job=job, timeout=timeout, expires_in=expires_in, redeploy=redeploy)
 
 
 @command("predict", mutating=False)

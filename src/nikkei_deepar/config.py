@@ -11,6 +11,7 @@ Precedence, highest first: command-line options > environment (`AWS_PROFILE`, `A
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -91,6 +92,46 @@ TUNING_RANGES: dict[str, tuple[float, float]] = {
     "num_layers": (1, 8),
     "dropout_rate": (0.0, 0.2),
 }
+_DURATION_RE = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
+DURATION_OFF = "off"
+# An expiry shorter than this could fire while deploy still waits for the endpoint to come up.
+MIN_EXPIRY = dt.timedelta(minutes=15)
+MAX_EXPIRY = dt.timedelta(days=365)
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """`"24h"`, `"90m"`, `"7d"`, `"1d12h"`, `"2h30m"` -> a timedelta (whole minutes; days, hours, minutes in
+    that order). ValueError with a sentence saying what is accepted."""
+    match = _DURATION_RE.fullmatch(text.strip().lower())
+    if not text.strip() or match is None or not any(match.groups()):
+        raise ValueError(
+            f'a duration is a number of days, hours and/or minutes such as "24h", "90m", "7d" or "1d12h", '
+            f'or "off" (got {text!r})'
+        )
+    days, hours, minutes = (int(g or 0) for g in match.groups())
+    return dt.timedelta(days=days, hours=hours, minutes=minutes)
+
+
+def check_expiry(text: str) -> str:
+    """A valid `expires_after` / `--expires-in` value, normalised (lower case, stripped)."""
+    value = text.strip().lower()
+    if value == DURATION_OFF:
+        return value
+    span = parse_duration(value)
+    if not MIN_EXPIRY <= span <= MAX_EXPIRY:
+        raise ValueError(
+            f'an endpoint expiry must be between 15m and 365d (got {text!r}); use "off" for no expiry'
+        )
+    return value
+
+
+def format_duration(span: dt.timedelta) -> str:
+    """The inverse of parse_duration for whole minutes: 1 day 2 hours -> "1d2h"."""
+    minutes = int(span.total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    text = (f"{days}d" if days else "") + (f"{hours}h" if hours else "") + (f"{mins}m" if mins else "")
+    return text or "0m"
 
 
 class _Section(BaseModel):
@@ -109,6 +150,11 @@ class AwsSettings(_Section):
     bucket: str | None = Field(default=None, description="S3 bucket for data and model artefacts")
     prefix: str = Field(default="nikkei-deepar", description="key prefix inside the bucket")
     role_name: str = Field(default="nikkei-deepar-sagemaker", description="SageMaker execution role")
+    scheduler_role_name: str | None = Field(
+        default=None,
+        description="role EventBridge Scheduler deletes an expired endpoint as; "
+        "unset: {endpoint name}-scheduler",
+    )
     kms_key_id: str | None = Field(default=None, description="SSE-KMS key (ARN or id); SSE-S3 when unset")
     retry_mode: Literal["standard", "adaptive"] = "standard"
     max_attempts: Annotated[int, Field(ge=1, le=20)] = 5
@@ -163,10 +209,10 @@ class AwsSettings(_Section):
             )
         return v
 
-    @field_validator("role_name")
+    @field_validator("role_name", "scheduler_role_name")
     @classmethod
-    def _role(cls, v: str) -> str:
-        if not _ROLE_RE.fullmatch(v):
+    def _role(cls, v: str | None) -> str | None:
+        if v is not None and not _ROLE_RE.fullmatch(v):
             raise ValueError(
                 f"IAM role names are 1-64 characters of ASCII letters, digits and +=,.@_- (got {v!r})"
             )
@@ -364,6 +410,39 @@ class EndpointSettings(_Section):
     max_concurrency: Annotated[int, Field(ge=1, le=200)] = 5
     keep_models: Annotated[int, Field(ge=1, le=20)] = 2
     wait_timeout_seconds: Annotated[int, Field(ge=60)] = 3600
+    expires_after: str = Field(
+        default="24h",
+        description="delete the endpoint this long after deploy (an EventBridge Scheduler schedule); "
+        '"off" = never; serverless endpoints: off unless set',
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _idle(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "delete_when_idle_for" in data:
+            raise ValueError(
+                "delete_when_idle_for is not supported: no CloudWatch alarm action can delete a SageMaker "
+                "endpoint without a Lambda function or another service to run the call (README: "
+                '"Endpoint expiry"); remove the key and use expires_after, e.g. expires_after = "24h"'
+            )
+        return data
+
+    @field_validator("expires_after")
+    @classmethod
+    def _expiry(cls, v: str) -> str:
+        return check_expiry(v)
+
+    def expiry(self, override: str | None = None) -> dt.timedelta | None:
+        """How long after deploy the endpoint is deleted, or None for never: `override` (deploy
+        --expires-in) first, else `expires_after`; serverless endpoints (billed only while serving) have
+        no expiry unless expires_after is set explicitly."""
+        if override is not None:
+            value = check_expiry(override)
+        elif self.serverless and "expires_after" not in self.model_fields_set:
+            return None
+        else:
+            value = self.expires_after
+        return None if value == DURATION_OFF else parse_duration(value)
 
     @field_validator("name")
     @classmethod
@@ -415,6 +494,15 @@ class CostSettings(_Section):
     )
     serverless_gb_second_usd: Annotated[float, Field(ge=0.0)] | None = None
     price_date: str | None = Field(default=None, description="when the prices above were taken")
+    live_prices: bool = Field(
+        default=True,
+        description="ask the AWS Price List API for the region's price (cached for a day) before the "
+        "built-in table",
+    )
+    max_usd_per_day: Annotated[float, Field(gt=0.0, allow_inf_nan=False)] | None = Field(
+        default=None,
+        description="deploy refuses (exit 2) an endpoint whose projected daily cost is above this",
+    )
 
     @field_validator("hourly_usd")
     @classmethod
@@ -473,6 +561,11 @@ class Settings(_Section):
     def warnings(self) -> list[str]:
         """Valid settings worth a second look, one line each (config validate and train print them)."""
         return self.training.hyperparameters.tuning_warnings()
+
+    def scheduler_role_name(self) -> str:
+        """The role an endpoint's expiry schedule runs as: `[aws] scheduler_role_name`, else
+        `{endpoint name}-scheduler`, so each endpoint (each stage) has its own, allowed to delete it alone."""
+        return self.aws.scheduler_role_name or f"{self.endpoint.name}-scheduler"
 
     def resource_tags(self) -> dict[str, str]:
         """Tags on everything the tool creates: ownership first, then the project/stage tags."""

@@ -50,7 +50,8 @@ class Context:
 
     @cached_property
     def aws(self) -> AwsServices:
-        """The typed AWS gateways (`ctx.aws.s3`, `.iam`, `.sts`, `.sagemaker`, `.runtime`, `.logs`)."""
+        """The typed AWS gateways (`ctx.aws.s3`, `.iam`, `.sts`, `.sagemaker`, `.runtime`, `.logs`,
+        `.scheduler`, `.pricing`)."""
         from nikkei_deepar.aws.services import connect
 
         aws = self.settings.aws

@@ -21,9 +21,12 @@ exact numbers matter.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from nikkei_deepar.prices import LivePrice
 
 PRICE_DATE = "2025-01"
 PRICE_BASIS = (
@@ -98,13 +101,39 @@ class EndpointCost:
     unit_price_usd: float | None
     hourly_usd: float | None
     monthly_usd: float | None
-    source: str  # "config" | "built-in table" | "unknown"
+    source: str  # "config" | "price list" | "built-in table" | "unknown"
     price_date: str | None
     note: str
+    live_note: str | None = None  # what the Price List API said, when it was asked
 
     @property
     def known(self) -> bool:
         return self.hourly_usd is not None
+
+    @property
+    def daily_usd(self) -> float | None:
+        """What 24 hours of the endpoint cost (instances: billed every hour it exists); None for
+        serverless (billed per request) or an unknown price."""
+        if self.kind != "instances" or self.hourly_usd is None:
+            return None
+        return round(self.hourly_usd * 24, 2)
+
+    def cost_for(self, hours: float) -> float | None:
+        """What `hours` of existence cost (instances only)."""
+        if self.kind != "instances" or self.hourly_usd is None:
+            return None
+        return round(self.hourly_usd * max(hours, 0.0), 2)
+
+    @property
+    def source_text(self) -> str:
+        """Where the figure comes from, with its date: printed next to every figure."""
+        when = f" as of {self.price_date}" if self.price_date else ""
+        if self.source == "config":
+            return f"config prices{when}"
+        if self.source == "price list":
+            return self.live_note or f"AWS Price List API on-demand price{when}"
+        text = f"built-in approximate table{when} ({PRICING_URL})"
+        return f"{text}; {self.live_note}" if self.live_note else text
 
     def to_data(self) -> dict[str, Any]:
         return {
@@ -113,27 +142,27 @@ class EndpointCost:
             "unit_price_usd": self.unit_price_usd,
             "hourly_usd": self.hourly_usd,
             "monthly_usd": self.monthly_usd,
+            "daily_usd": self.daily_usd,
             "hours_per_month": HOURS_PER_MONTH if self.kind == "instances" else None,
             "source": self.source,
+            "source_text": self.source_text,
             "price_date": self.price_date,
-            "approximate": True,
+            "approximate": self.source != "price list",
             "note": self.note,
         }
 
     def describe(self) -> str:
         """One line for people."""
         if not self.known:
-            return self.note
-        when = f" as of {self.price_date}" if self.price_date else ""
-        where = "config prices" if self.source == "config" else "built-in approximate prices"
+            return self.note + (f" ({self.live_note})" if self.live_note else "")
         if self.kind == "serverless":
             return (
                 f"about ${self.hourly_usd:.4f} per hour of compute (${self.unit_price_usd:.7f} per "
-                f"GB-second), nothing while idle; {where}{when}"
+                f"GB-second), nothing while idle; {self.source_text}"
             )
         return (
-            f"about ${self.hourly_usd:.3f}/hour, ${self.monthly_usd:,.2f}/month ({HOURS_PER_MONTH} h) "
-            f"while it exists; {where}{when}"
+            f"about ${self.hourly_usd:.3f}/hour, ${self.monthly_usd:,.2f}/month ({HOURS_PER_MONTH} h), "
+            f"${self.daily_usd:,.2f}/day while it exists; {self.source_text}"
         )
 
 
@@ -158,9 +187,12 @@ def endpoint_cost(
     overrides: Mapping[str, float] | None = None,
     serverless_override: float | None = None,
     override_date: str | None = None,
+    live: LivePrice | None = None,
 ) -> EndpointCost:
     """The cost of an instance endpoint (`instance_type` x `instance_count`) or, with
-    `serverless_memory_mb`, a serverless one, in `region`."""
+    `serverless_memory_mb`, a serverless one, in `region`. `live` is what the Price List API said for
+    the instance type (prices.live_price): used unless the config names a price; when it has no price,
+    its reason is kept next to the table's figure."""
     if serverless_memory_mb is not None:
         if serverless_override is not None:
             price: float | None = serverless_override
@@ -193,6 +225,20 @@ def endpoint_cost(
     if instance_type is None:
         raise ValueError("endpoint_cost needs an instance_type or serverless_memory_mb")
     found = instance_price(instance_type, region, overrides=overrides)
+    live_note = live.describe() if live is not None and live.usd_per_hour is None else None
+    if live is not None and live.usd_per_hour is not None and (found is None or found[1] != "config"):
+        hourly = round(live.usd_per_hour * instance_count, 6)
+        return EndpointCost(
+            "instances",
+            "instance-hour",
+            live.usd_per_hour,
+            hourly,
+            round(hourly * HOURS_PER_MONTH, 2),
+            "price list",
+            live.date,
+            f"{instance_type} x{instance_count}, on demand",
+            live_note=live.describe(),
+        )
     if found is None:
         return EndpointCost(
             "instances",
@@ -204,6 +250,7 @@ def endpoint_cost(
             None,
             f"no price known for {instance_type} in {region}: set [costs.hourly_usd] "
             f'"{instance_type}" = <USD per hour> ({PRICING_URL})',
+            live_note=live_note,
         )
     unit, source = found
     hourly = round(unit * instance_count, 6)
@@ -216,8 +263,78 @@ def endpoint_cost(
         source,
         _date(source, override_date),
         f"{instance_type} x{instance_count}, on demand",
+        live_note=live_note,
     )
+
+
+def variant_cost(
+    variant: Mapping[str, Any],
+    prices: Any,
+    *,
+    region: str | None,
+    live: Callable[[str], LivePrice | None],
+) -> EndpointCost | None:
+    """The cost of an endpoint with `variant` (deploy's variant: serverless + memory_mb, or instance_type
+    x instance_count) at `prices` (the `[costs]` settings), with `live(instance_type)` asked only when
+    the config names no price for the type. None when the variant is unknown."""
+    if variant.get("serverless"):
+        return endpoint_cost(
+            region=region,
+            serverless_memory_mb=int(variant.get("memory_mb") or 0) or None,
+            serverless_override=prices.serverless_gb_second_usd,
+            override_date=prices.price_date,
+        )
+    instance_type = variant.get("instance_type")
+    if not instance_type:
+        return None
+    instance_type = str(instance_type)
+    return endpoint_cost(
+        region=region,
+        instance_type=instance_type,
+        instance_count=int(variant.get("instance_count") or 1),
+        overrides=prices.hourly_usd,
+        override_date=prices.price_date,
+        live=None if instance_type in prices.hourly_usd else live(instance_type),
+    )
+
+
+def over_budget(cost: EndpointCost, max_usd_per_day: float | None) -> str | None:
+    """Why `cost` breaks the `[costs] max_usd_per_day` guard, or None when it does not (or no guard is
+    set). Serverless endpoints bill per request, not per day they exist: the guard does not apply. An
+    instance endpoint without a known price cannot be checked, so it is refused too."""
+    if max_usd_per_day is None or cost.kind != "instances":
+        return None
+    if cost.daily_usd is None:
+        return f"{cost.note}: the daily cost cannot be checked against max_usd_per_day = {max_usd_per_day:g}"
+    if cost.daily_usd > max_usd_per_day:
+        return (
+            f"the endpoint would cost about ${cost.daily_usd:,.2f}/day ({cost.note}; {cost.source_text}), "
+            f"above [costs] max_usd_per_day = {max_usd_per_day:g}"
+        )
+    return None
 
 
 def _date(source: str, override_date: str | None) -> str | None:
     return override_date if source == "config" else PRICE_DATE
+
+
+class Billing(Protocol):
+    """What pricing asks of a backend (the Backend interface has these): whether it bills, where, and
+    its live price for an instance type."""
+
+    @property
+    def bills(self) -> bool: ...
+
+    @property
+    def region(self) -> str | None: ...
+
+    def live_price(self, instance_type: str) -> LivePrice | None: ...
+
+
+def hosting_cost(backend: Billing, variant: Mapping[str, Any], prices: Any) -> EndpointCost | None:
+    """What an endpoint with `variant` costs on `backend` (None when nothing is billed or the variant is
+    unknown): `[costs]` (`prices`), else the backend's live price (the Price List API, cached a day),
+    else the dated table. One answer for `deploy` (and its budget guard) and `status`."""
+    if not backend.bills:
+        return None
+    return variant_cost(variant, prices, region=backend.region, live=backend.live_price)

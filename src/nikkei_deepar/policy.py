@@ -20,6 +20,8 @@ from nikkei_deepar.images import deepar_repository_arn, partition
 VERSION = "2012-10-17"
 SAGEMAKER_PRINCIPAL = "sagemaker.amazonaws.com"
 INLINE_POLICY_NAME = "nikkei-deepar-execution"
+SCHEDULER_PRINCIPAL = "scheduler.amazonaws.com"
+SCHEDULER_POLICY_NAME = "nikkei-deepar-expiry"
 TLS_SID = "DenyInsecureTransport"
 
 _KEY_ID_RE = re.compile(r"^(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
@@ -65,6 +67,11 @@ def role_description(tags: dict[str, str]) -> str:
 
 def trusts_sagemaker(document: dict[str, Any]) -> bool:
     """Whether a trust policy lets sagemaker.amazonaws.com call sts:AssumeRole (needed to use the role)."""
+    return trusts_service(document, SAGEMAKER_PRINCIPAL)
+
+
+def trusts_service(document: dict[str, Any], service: str) -> bool:
+    """Whether a trust policy lets `service` (e.g. scheduler.amazonaws.com) call sts:AssumeRole."""
     for statement in _statements(document):
         if statement.get("Effect") != "Allow":
             continue
@@ -73,9 +80,46 @@ def trusts_sagemaker(document: dict[str, Any]) -> bool:
             continue
         principal = statement.get("Principal")
         services = _as_list(principal.get("Service")) if isinstance(principal, dict) else []
-        if SAGEMAKER_PRINCIPAL in services:
+        if service in services:
             return True
     return False
+
+
+def scheduler_trust_policy(account: str) -> dict[str, Any]:
+    """Only EventBridge Scheduler, and only for schedules in `account`, may assume the expiry role (the
+    aws:SourceAccount condition keeps another account's schedules from using it: the confused deputy)."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": SCHEDULER_PRINCIPAL},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+            }
+        ],
+    }
+
+
+def endpoint_arn(endpoint: str, *, region: str, account: str) -> str:
+    """A SageMaker endpoint's ARN. SageMaker writes resource names in ARNs in lower case, and IAM compares
+    ARNs case-sensitively, so the name is lowered here."""
+    return f"arn:{partition(region)}:sagemaker:{region}:{account}:endpoint/{endpoint.lower()}"
+
+
+def scheduler_policy(*, endpoint: str, region: str, account: str) -> dict[str, Any]:
+    """The expiry role's inline policy: delete this one endpoint, nothing else (no Describe, no wildcard)."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "DeleteThisEndpoint",
+                "Effect": "Allow",
+                "Action": "sagemaker:DeleteEndpoint",
+                "Resource": endpoint_arn(endpoint, region=region, account=account),
+            }
+        ],
+    }
 
 
 def kms_key_arn(key: str, *, region: str, account: str) -> str:

@@ -27,7 +27,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from nikkei_deepar.errors import DataError, LockHeldError
 from nikkei_deepar.files import write_atomic
 
-SCHEMA_VERSION = 1
+# 2: `created`/`adopted`/`endpoint`/`job`/`model` are fields of a resource (1 kept them in `extra`) and
+# a resource may be a `schedule`. A build that knows only 1 must refuse a 2 ("use the version that wrote
+# it") rather than call it corrupt; this build reads a 1 and writes it back as a 2.
+SCHEMA_VERSION = 2
+_READABLE_VERSIONS = frozenset({1, SCHEMA_VERSION})
 HOME_ENV = "NIKKEI_DEEPAR_HOME"
 STATE_FILE = "state.json"
 LOCK_FILE = "state.lock"
@@ -71,7 +75,9 @@ _LIFTED = ("created", "adopted", "endpoint", "job", "model")
 class Resource(_Record):
     """A resource the tool created (or adopted because it carries the tool's tag)."""
 
-    kind: Literal["bucket", "role", "model", "endpoint-config", "endpoint", "transform-job", "local-dir"]
+    kind: Literal[
+        "bucket", "role", "model", "endpoint-config", "endpoint", "transform-job", "local-dir", "schedule"
+    ]
     name: str
     backend: str = "sagemaker"
     arn: str | None = None
@@ -209,7 +215,7 @@ class StateStore:
                 code="ledger-corrupt",
             ) from None
         version = raw.get("schema_version") if isinstance(raw, dict) else None
-        if version != SCHEMA_VERSION:
+        if version not in _READABLE_VERSIONS:
             raise DataError(
                 f"{self.path}: ledger schema version {version!r} is not one this version understands "
                 f"({SCHEMA_VERSION})",
@@ -217,7 +223,7 @@ class StateStore:
                 code="ledger-version",
             )
         try:
-            return Ledger.model_validate(raw)
+            return Ledger.model_validate({**raw, "schema_version": SCHEMA_VERSION})
         except ValidationError as exc:
             first = exc.errors(include_url=False)[0]
             where = ".".join(str(p) for p in first["loc"])

@@ -31,7 +31,9 @@ def test_options_complete() -> None:
 
 
 def test_show_completion_prints_a_bash_script() -> None:
-    env = {**os.environ, "SHELL": "/bin/bash"}
+    # Typer detects the parent shell (shellingham) unless told not to; without a shell among the
+    # parents (a detached CI runner), detection fails and `bash` would be taken as a stray argument.
+    env = {**os.environ, "SHELL": "/bin/bash", "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
     out = subprocess.run([EXE, "--show-completion", "bash"], env=env, capture_output=True, text=True).stdout
     assert "_nikkei_deepar_completion()" in out and "complete " in out
 

@@ -203,8 +203,9 @@ def lock_held(home: Path, seconds: float) -> Iterator[None]:
 
 # -- daily-forecast.sh --------------------------------------------------------------------------------
 def test_daily_forecast_refreshes_the_data_and_writes_todays_csv(cron: Cron, moto_server: str) -> None:
-    """Deployed last week on older data; tonight's run prepares the new file and predicts from it,
-    waiting for a lock another command holds, without training anything."""
+    """Deployed last week on older data; tonight's run prepares the new file, brings the deployed model
+    up, predicts from it and deletes the endpoint again, waiting for a lock another command holds,
+    without training anything."""
     cron.write_prices(drop_last=5)
     cron.cli("provision")
     cron.cli("prepare")
@@ -234,13 +235,65 @@ def test_daily_forecast_refreshes_the_data_and_writes_todays_csv(cron: Cron, mot
 
     lines = _plain_log((cron.logs / f"daily-forecast-{day}.log").read_text(encoding="utf-8"))
     log = "\n".join(lines)
-    assert "$ nikkei-deepar prepare" in log and "$ nikkei-deepar predict --format csv --output" in log
+    steps = [line.split("$ ", 1)[1].split()[1] for line in lines if "$ nikkei-deepar " in line]
+    assert steps == ["prepare", "deploy", "predict", "teardown"]
+    assert "$ nikkei-deepar deploy --redeploy --expires-in 2h" in log
+    assert "$ nikkei-deepar predict --format csv --output" in log
     assert f"read {cron.prices}: 420 rows, 2023-01-04 .. 2024-09-17" in log  # the refreshed file
     assert "uploaded s3://" in log
+    assert "already serves job" in log  # the deployed model, brought up as it was
+    assert "daily-forecast: endpoint deleted: nothing is left billing by the hour" in log
     assert lines[-1].endswith(f"daily-forecast: done: {cron.forecasts / f'forecast-{day}.csv'}")
 
     assert sm.list_training_jobs()["TrainingJobSummaries"] == jobs_before  # no retraining
-    assert sm.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"] == config_before
+    assert config_before and sm.list_endpoints()["Endpoints"] == []  # torn down after the forecast
+    assert (
+        boto3.client("scheduler", region_name=REGION, endpoint_url=moto_server).list_schedules()["Schedules"]
+        == []
+    )
+
+
+def test_daily_forecast_leaves_nothing_billing_past_its_expiry_when_killed_before_teardown(
+    cron: Cron, moto_server: str
+) -> None:
+    """The machine dies after predict, before the teardown line runs: the endpoint stays, but AWS
+    has been told to delete it 2 hours after the deploy (the schedule moto stores, but runs no)."""
+    cron.cli("provision")
+    cron.cli("prepare")
+    cron.cli("train", "--wait")
+    cron.cli("deploy")  # the weekly retrain's deploy, with the config's 24 h
+    queue_endpoint_results([deepar_response(7)], region=REGION, server=moto_server)
+    dying = cron.root / "nikkei-deepar-dies-at-teardown"
+    dying.write_text(
+        "#!/usr/bin/env bash\n"
+        "# the real executable, except that `teardown` kills the whole script first (SIGKILL: no trap runs)\n"
+        "if [[ $1 == teardown ]]; then kill -KILL 0; fi\n"
+        f'exec {EXE} "$@"\n',
+        encoding="utf-8",
+    )
+    dying.chmod(0o755)
+    started = dt.datetime.now(dt.UTC)
+    cron.script("daily-forecast.sh", expect=-9, env={**cron.env, "NIKKEI_DEEPAR_BIN": str(dying)})
+
+    log = (cron.logs / f"daily-forecast-{cron.today()}.log").read_text(encoding="utf-8")
+    assert "$ nikkei-deepar teardown" in log and "daily-forecast: done" not in log  # it never finished
+    sm = _sm(moto_server)
+    assert [e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]] == [ENDPOINT]  # still there...
+    scheduler = boto3.client("scheduler", region_name=REGION, endpoint_url=moto_server)
+    found = scheduler.get_schedule(Name=f"{ENDPOINT}-expiry")  # ...and AWS deletes it at its expiry
+    assert found["Target"]["Arn"] == "arn:aws:scheduler:::aws-sdk:sagemaker:deleteEndpoint"
+    assert json.loads(found["Target"]["Input"]) == {"EndpointName": ENDPOINT}
+    role = boto3.client("iam", region_name=REGION, endpoint_url=moto_server).get_role(
+        RoleName="nikkei-deepar-scheduler"
+    )
+    assert found["Target"]["RoleArn"] == role["Role"]["Arn"]
+    assert (found["ScheduleExpressionTimezone"], found["ActionAfterCompletion"]) == ("UTC", "DELETE")
+    expression = found["ScheduleExpression"]
+    at = dt.datetime.fromisoformat(expression[3:-1]).replace(tzinfo=dt.UTC)
+    # 2 h after the daily deploy (to the minute), not the 24 h of the earlier deploy
+    assert (
+        started + dt.timedelta(hours=2, minutes=-1) <= at <= dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)
+    )
 
 
 def test_daily_forecast_with_a_bad_price_file_exits_3_and_says_why(cron: Cron) -> None:

@@ -48,11 +48,11 @@ def envelope(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     return doc
 
 
-def write_config(tmp_path: Path, *, bucket: str, role: str) -> Path:
+def write_config(tmp_path: Path, *, bucket: str, role: str, extra: str = "") -> Path:
     path = tmp_path / "nikkei-deepar.toml"
     path.write_text(
         f'[aws]\nregion = "{REGION}"\nbucket = "{bucket}"\nrole_name = "{role}"\nmax_attempts = 2\n'
-        '[aws.tags]\nproject = "nikkei-deepar"\nstage = "e2e"\n',
+        '[aws.tags]\nproject = "nikkei-deepar"\nstage = "e2e"\n' + extra,
         encoding="utf-8",
     )
     return path
@@ -154,6 +154,7 @@ def test_provision_twice_then_teardown_all_restores_the_account(
         "endpoint-config nd-e2e-endpoint",
         "model nd-e2e-endpoint",
         "role nd-e2e-role",
+        "role nikkei-deepar-e2e-scheduler",  # {endpoint}-scheduler: the endpoint is {project}-{stage}
         "bucket nd-e2e-bucket",
     ]
     assert result["left_alone"] == ["endpoint someone-elses", "endpoint users-untagged"]
@@ -185,7 +186,9 @@ def test_existing_bucket_and_role_survive_provision_and_teardown_all(
         RoleName="users-sagemaker-role", AssumeRolePolicyDocument=json.dumps(trust)
     )
     before = snapshot()
-    write_config(tmp_path, bucket="users-data-bucket", role="users-sagemaker-role")
+    # endpoints that never expire: no scheduler role either, so provision creates nothing at all here
+    no_expiry = '[endpoint]\nexpires_after = "off"\n'
+    write_config(tmp_path, bucket="users-data-bucket", role="users-sagemaker-role", extra=no_expiry)
 
     for _ in range(2):
         run = cli("provision", "--json", cwd=tmp_path)

@@ -64,10 +64,14 @@ def test_all_ok_after_provision_and_passrole_could_not_be_checked(ctx: Any) -> N
         "role-trust",
         "role-policy",
         "pass-role",
+        "scheduler-role",
+        "scheduler-trust",
+        "scheduler-policy",
+        "scheduler-pass-role",
         "ledger",
         "ledger-lock",
     ]
-    assert all(c.status == "ok" for name, c in checks.items() if name != "pass-role")
+    assert all(c.status == "ok" for name, c in checks.items() if not name.endswith("pass-role"))
     assert "633353088612.dkr.ecr.ap-northeast-1.amazonaws.com/forecasting-deepar:1" in checks["region"].detail
     assert "account 123456789012" in checks["credentials"].detail
     assert f"{BUCKET}: reachable, in {REGION}" == checks["bucket"].detail
@@ -161,7 +165,7 @@ def test_bucket_in_another_region(ctx: Any) -> None:
 
 
 def test_role_missing(aws: None, hermetic_env: Path) -> None:
-    ctx = _ctx(hermetic_env)
+    ctx = _ctx(hermetic_env, endpoint={"expires_after": "off"})  # the scheduler role: test_doctor_scheduler
     boto3.client("s3", region_name=REGION).create_bucket(
         Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
     )
@@ -284,10 +288,15 @@ def test_the_first_problem_decides_the_exit_code(aws: None, hermetic_env: Path) 
     ctx = _ctx(hermetic_env)  # no bucket, no role (5) ...
     with ctx.store.lock():  # ... and locked (9)
         result = doctor.run(ctx)
-    assert [c.name for c in result.problems] == ["bucket", "role", "ledger-lock"]
+    assert [c.name for c in result.problems] == ["bucket", "role", "scheduler-role", "ledger-lock"]
     assert result.exit_code == ExitCode.NOT_FOUND
-    assert [e["code"] for e in result.errors] == ["bucket-missing", "role-missing", "locked"]
-    assert "3 problems" in "\n".join(result.to_lines())
+    assert [e["code"] for e in result.errors] == [
+        "bucket-missing",
+        "role-missing",
+        "scheduler-role-missing",
+        "locked",
+    ]
+    assert "4 problems" in "\n".join(result.to_lines())
 
 
 # -- the local backend -----------------------------------------------------------------------------------

@@ -126,6 +126,8 @@ def test_fresh_account_tokyo(make: MakeCtx) -> None:
         "bucket.tls-only-policy": "create",
         "role": "create",
         "role.inline-policy": "create",
+        "scheduler-role": "create",
+        "scheduler-role.inline-policy": "create",
     }
     assert all(i.status == "done" for i in result.items)
     assert s3c().get_bucket_location(Bucket=BUCKET)["LocationConstraint"] == REGION
@@ -139,7 +141,7 @@ def test_fresh_account_tokyo(make: MakeCtx) -> None:
     data = result.to_data()
     assert data["changed"] is True and data["account"] == "123456789012"
     assert data["role_arn"] == role.arn
-    assert "8 changes applied" in result.to_lines()
+    assert "10 changes applied" in result.to_lines()
 
 
 def test_fresh_account_us_east_1_has_no_location_constraint(make: MakeCtx) -> None:
@@ -173,7 +175,7 @@ def test_dry_run_on_fresh_account_calls_no_mutating_api(make: MakeCtx) -> None:
     assert iamc().list_roles()["Roles"] == []
     assert not ctx.store.path.exists()
     assert result.to_data()["dry_run"] is True
-    assert "dry run: 8 changes would be made; nothing was changed" in result.to_lines()
+    assert "dry run: 10 changes would be made; nothing was changed" in result.to_lines()
 
 
 def test_kms_key_encrypts_the_bucket_and_enters_the_policy(make: MakeCtx) -> None:
@@ -255,6 +257,9 @@ def test_drift_on_owned_resources_is_reported_then_fixed(make: MakeCtx) -> None:
         "role.inline-policy": "fix",
         "role.tags": "fix",
         "role.other-policies": "report",
+        "scheduler-role": "ok",
+        "scheduler-role.trust-policy": "ok",
+        "scheduler-role.inline-policy": "ok",
     }
     assert planned == expected
 
@@ -321,6 +326,8 @@ def test_existing_bucket_and_role_are_used_as_they_are(make: MakeCtx) -> None:
         "bucket.write-access": "check",
         "role": "use",
         "role.trust-policy": "ok",
+        "scheduler-role": "create",
+        "scheduler-role.inline-policy": "create",
     }
     assert [i.status for i in result.items if i.action == "check"] == ["done"]
     # never modified: no tags, no public access block, no versioning, no policy, no probe left behind
@@ -334,8 +341,8 @@ def test_existing_bucket_and_role_are_used_as_they_are(make: MakeCtx) -> None:
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]] == ["theirs.txt"]
     assert iamc().list_role_policies(RoleName=ROLE)["PolicyNames"] == []
     assert iamc().list_role_tags(RoleName=ROLE)["Tags"] == []
-    # and not in the ledger: teardown must never consider them
-    assert ctx_ledger_names(make()) == []
+    # and not in the ledger: teardown must never consider them (only the scheduler role it created is)
+    assert ctx_ledger_names(make()) == ["nikkei-deepar-test-scheduler"]
     reports = [i for i in result.items if i.action == "report"]
     assert all("not changed, the bucket is not the tool's" in i.detail for i in reports)
     assert "4 findings reported and left unchanged (see above)" in result.to_lines()

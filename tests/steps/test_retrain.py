@@ -290,12 +290,13 @@ def test_a_prepare_failure_stops_everything_with_its_exit_code(ctx: Any, tmp_pat
 
 # -- one JSON document through the CLI ---------------------------------------------------------------------
 def test_retrain_json_is_one_document(aws: None, run_cli: Any, tmp_path: Path, sm_script: Any) -> None:
-    from sagemaker_script import BUCKET
+    from sagemaker_script import BUCKET, create_scheduler_role
 
     boto3.client("s3", region_name=REGION).create_bucket(
         Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
     )
     boto3.client("iam").create_role(RoleName="nikkei-deepar-sagemaker", AssumeRolePolicyDocument="{}")
+    create_scheduler_role()
     (tmp_path / "nikkei-deepar.toml").write_text(f'[aws]\nbucket = "{BUCKET}"\n')
     sm_script.next_training(completed(GOOD))
     r = run_cli("retrain", "--input", str(PRICES), "--json")

@@ -85,7 +85,7 @@ def test_status_puts_the_ledger_next_to_aws(ctx: Any, sm_script: Any) -> None:
     assert data["drift"] == {"missing": [], "untracked": []}
     assert all(r["exists"] for r in data["resources"])
     kinds = sorted(r["kind"] for r in data["resources"])
-    assert kinds == ["endpoint", "endpoint-config", "model", "role"]
+    assert kinds == ["endpoint", "endpoint-config", "model", "role", "schedule"]
 
     lines = result.to_lines()
     text = "\n".join(lines)

@@ -39,7 +39,9 @@ def make(step_context: MakeCtx, aws: None) -> MakeCtx:
             "tags": {"project": "nikkei-deepar", "stage": "test"},
         }
         settings.update(aws_settings)
-        return step_context(aws=settings, interactive_stdin=interactive_stdin)
+        # no scheduler role in these plans: teardown of it is in test_provision_scheduler.py
+        endpoint = {"expires_after": "off"}
+        return step_context(aws=settings, endpoint=endpoint, interactive_stdin=interactive_stdin)
 
     return build
 

@@ -1,4 +1,5 @@
-"""The AWS gateways one command uses, typed: `ctx.aws.s3`, `.iam`, `.sts`, `.sagemaker`, `.runtime`, `.logs`.
+"""The AWS gateways one command uses, typed: `ctx.aws.s3`, `.iam`, `.sts`, `.sagemaker`, `.runtime`, `.logs`,
+`.scheduler` (endpoint expiry) and `.pricing` (the Price List API).
 
 Each gateway is built on first use and then reused for the rest of the command; building one builds its
 botocore client only when its first request is made (aws/session.py). Constructing `AwsServices` imports
@@ -16,9 +17,11 @@ from nikkei_deepar.aws.session import AwsClients
 if TYPE_CHECKING:
     from nikkei_deepar.aws.iam import IamGateway
     from nikkei_deepar.aws.logs import LogsGateway
+    from nikkei_deepar.aws.pricing import PricingGateway
     from nikkei_deepar.aws.runtime import RuntimeGateway
     from nikkei_deepar.aws.s3 import S3Gateway
     from nikkei_deepar.aws.sagemaker import SageMakerGateway
+    from nikkei_deepar.aws.scheduler import SchedulerGateway
     from nikkei_deepar.aws.sts import StsGateway
     from nikkei_deepar.deadline import Deadline
 
@@ -94,3 +97,15 @@ class AwsServices:
         from nikkei_deepar.aws.logs import LogsGateway
 
         return LogsGateway(self.clients)
+
+    @cached_property
+    def scheduler(self) -> SchedulerGateway:
+        from nikkei_deepar.aws.scheduler import SchedulerGateway
+
+        return SchedulerGateway(self.clients)
+
+    @cached_property
+    def pricing(self) -> PricingGateway:
+        from nikkei_deepar.aws.pricing import PricingGateway
+
+        return PricingGateway(self.clients)

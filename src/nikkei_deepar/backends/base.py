@@ -28,9 +28,11 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from nikkei_deepar.backends.checks import Check
+    from nikkei_deepar.backends.expiry import ExpiryKeeper
     from nikkei_deepar.backends.plan import Provisioner
     from nikkei_deepar.backends.probe import Probe
     from nikkei_deepar.backends.removal import Remover
+    from nikkei_deepar.prices import LivePrice
 
 # -- statuses ----------------------------------------------------------------------------------------
 JOB_COMPLETED = "Completed"
@@ -314,3 +316,16 @@ class Backend(Protocol):
     def delete_endpoint_config(self, name: str) -> bool: ...
 
     def delete_endpoint(self, name: str) -> bool: ...
+
+    # expiry: the endpoint deleted at a set time by the place it runs (backends/expiry.py)
+    def expiry_keeper(self) -> ExpiryKeeper: ...
+
+    def logs_link(self, kind: str, name: str) -> str | None:
+        """Where a person reads the log of a "training-job" or an "endpoint" (a console URL), or None."""
+        ...
+
+    def live_price(self, instance_type: str) -> LivePrice | None:
+        """The current on-demand price of one hosting instance-hour here (prices.py: cached, with the
+        reason when there is none), or None where there is no price list to ask (nothing billed, or
+        `[costs] live_prices = false`)."""
+        ...

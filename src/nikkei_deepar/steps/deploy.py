@@ -15,13 +15,23 @@ model or config created just before an interruption (after the Create call retur
 ledger write) is found by the next deploy through that tag and adopted into the ledger, so retention
 and teardown treat it like any other: nothing is duplicated or orphaned. Only names with this
 endpoint's prefixes are listed, and nothing without the tool's managed-by tag is ever adopted.
+
+Cost and expiry (issue 15). Before anything is created, the endpoint is priced (`hosting_cost`:
+`[costs]`, else the backend's live price, else the dated table) and refused (exit 2) above `[costs]
+max_usd_per_day`. Once the endpoint is known to be the tool's (or absent), and still before anything is
+created or changed, its deletion is set `[endpoint] expires_after` / `--expires-in` from now through the
+backend's expiry keeper (SageMaker: an EventBridge Scheduler schedule, recorded in the ledger at once);
+every deploy, even one that changes nothing else, moves it. `--redeploy` deploys the ledger's last
+deployed job for this endpoint, which brings back an endpoint that expired.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import datetime as dt
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from nikkei_deepar import expiry as expiry_clock
 from nikkei_deepar.backends.base import (
     ENDPOINT_FAILED,
     ENDPOINT_IN_SERVICE,
@@ -33,7 +43,9 @@ from nikkei_deepar.backends.base import (
 from nikkei_deepar.backends.specs import endpoint_config_spec, endpoint_tags, resource_name
 from nikkei_deepar.config import MANAGED_BY_KEY, OWNER_KEYS
 from nikkei_deepar.context import Context
+from nikkei_deepar.costs import EndpointCost, hosting_cost, over_budget
 from nikkei_deepar.errors import AwsError, JobFailedError, NotFoundError, UsageError
+from nikkei_deepar.expiry import ExpiryView
 from nikkei_deepar.ownership import is_ours, managed_by_tool, record, record_new, whose
 from nikkei_deepar.state import Deployment, Job, Resource
 from nikkei_deepar.steps.wait import ENDPOINT_BACKOFF, poll, record_training_state
@@ -56,6 +68,10 @@ class DeployResult:
     metrics: dict[str, float] = field(default_factory=dict)
     deleted: list[str] = field(default_factory=list)
     note: str | None = None  # the backend's word on a live endpoint (what it costs)
+    cost: dict[str, Any] | None = None  # costs.EndpointCost.to_data() (None: nothing billed here)
+    cost_note: str | None = None
+    expiry: dict[str, Any] | None = None  # expiry.ExpiryView.to_data()
+    expiry_note: str | None = None
 
     def to_data(self) -> dict[str, Any]:
         return {
@@ -70,6 +86,8 @@ class DeployResult:
             "metrics": self.metrics,
             "deleted": self.deleted,
             "note": self.note,
+            "cost": self.cost,
+            "expiry": self.expiry,
         }
 
     def to_lines(self) -> list[str]:
@@ -80,6 +98,10 @@ class DeployResult:
         if self.previous_config and self.previous_config != self.endpoint_config:
             lines.append(f"  replaced config {self.previous_config}")
         lines += [f"  deleted {name}" for name in self.deleted]
+        if self.cost_note:
+            lines.append(f"  cost: {self.cost_note}")
+        if self.expiry_note:
+            lines.append(f"  {self.expiry_note}")
         if self.note:
             lines.append(f"  {self.note}")
         return lines
@@ -91,29 +113,44 @@ def describe_variant(variant: dict[str, Any]) -> str:
     return f"{variant['instance_type']} x{variant['instance_count']}"
 
 
-def run(ctx: Context, *, job: str | None, timeout: float | None) -> DeployResult:
+def run(
+    ctx: Context,
+    *,
+    job: str | None,
+    timeout: float | None,
+    expires_in: str | None = None,
+    redeploy: bool = False,
+) -> DeployResult:
     settings = ctx.settings
     endpoint = settings.endpoint.name
     backend = ctx.backend
     wait_timeout = timeout if timeout is not None else float(settings.endpoint.wait_timeout_seconds)
+    span = _expiry_span(ctx, expires_in)
+    if redeploy:
+        job = _last_deployed_job(ctx, endpoint, given=job)
+    variant = _variant(ctx)
+    cost = hosting_cost(ctx.backend, variant, ctx.settings.costs)
+    _check_budget(ctx, cost)
     backend.check_requests("deploy")
     state = _completed_job(ctx, job)
     artifact = state.model_artifact
     if not artifact:
         raise NotFoundError(f"training job {state.name} is Completed but reports no model artefact")
-    variant = _variant(ctx)
     tags = deploy_tags(ctx, endpoint)
     adopt_unrecorded(ctx, endpoint)
 
     current = backend.describe_endpoint(endpoint)
-    action = "created"
     if current is not None:
         _check_ownership(ctx, endpoint)
+    # before anything is created or changed, so an interrupted deploy leaves nothing without an expiry
+    expiry = schedule_expiry(ctx, endpoint, span, cost=cost, created=current.created if current else None)
+    action = "created"
+    if current is not None:
         if not current.settled:
             ctx.reporter.info(f"endpoint {endpoint} is {current.status}: waiting for it to settle first")
             current = _wait_settled(ctx, endpoint, timeout=wait_timeout)
         if current.status == ENDPOINT_IN_SERVICE and _serves(ctx, current, job=state.name, variant=variant):
-            return _unchanged(ctx, current, state, variant)
+            return replace(_unchanged(ctx, current, state, variant), **_cost_fields(cost, expiry))
         if current.status != ENDPOINT_IN_SERVICE:
             _delete_broken(ctx, current, timeout=wait_timeout)
             current, action = None, "recreated"
@@ -161,10 +198,14 @@ def run(ctx: Context, *, job: str | None, timeout: float | None) -> DeployResult
 
     final = _wait_settled(ctx, endpoint, timeout=wait_timeout)
     if final.status == ENDPOINT_FAILED:
+        link = backend.logs_link("endpoint", endpoint)
         raise JobFailedError(
             f"endpoint {endpoint} failed: {final.failure_reason or 'no reason given'}",
-            hint="check the model's CloudWatch log (/aws/sagemaker/Endpoints/" + endpoint + "); "
-            "deploy again to replace it",
+            hint="check the model's CloudWatch log (/aws/sagemaker/Endpoints/"
+            + endpoint
+            + "): "
+            + (f"{link} ; " if link else "")
+            + "deploy again to replace it",
             code="endpoint-failed",
         )
     if final.status != ENDPOINT_IN_SERVICE:
@@ -174,7 +215,9 @@ def run(ctx: Context, *, job: str | None, timeout: float | None) -> DeployResult
         raise JobFailedError(
             f"endpoint {endpoint}: the update to {config} was rolled back by SageMaker{reason}; it still "
             f"serves {final.config_name}",
-            hint="the old model keeps serving; check the new model's CloudWatch log, then deploy again",
+            hint="the old model keeps serving; check the new model's CloudWatch log"
+            + (f" ({link})" if (link := backend.logs_link("endpoint", endpoint)) else "")
+            + ", then deploy again",
             code="update-rolled-back",
         )
 
@@ -202,7 +245,102 @@ def run(ctx: Context, *, job: str | None, timeout: float | None) -> DeployResult
         metrics=dict(state.metrics),
         deleted=deleted,
         note=ctx.backend.hosting_note,
+        **_cost_fields(cost, expiry),
     )
+
+
+def _cost_fields(cost: EndpointCost | None, expiry: ExpiryView) -> dict[str, Any]:
+    fields: dict[str, Any] = {"expiry": expiry.to_data(), "expiry_note": f"expiry: {expiry.line()}"}
+    if cost is not None:
+        fields.update(cost=cost.to_data(), cost_note=cost.describe())
+    return fields
+
+
+# -- cost and expiry ----------------------------------------------------------------------------------
+SCHEDULE_KIND = "schedule"
+
+
+def _check_budget(ctx: Context, cost: EndpointCost | None) -> None:
+    """Refuse (exit 2) an endpoint whose projected daily cost is above `[costs] max_usd_per_day`."""
+    limit = ctx.settings.costs.max_usd_per_day
+    if limit is None or cost is None:
+        return
+    reason = over_budget(cost, limit)
+    if reason is not None:
+        raise UsageError(
+            f"deploy refused: {reason}",
+            hint="choose a smaller [endpoint] instance_type or instance_count, serverless = true, or raise "
+            "[costs] max_usd_per_day; nothing was created",
+            code="over-budget",
+        )
+
+
+def schedule_expiry(
+    ctx: Context,
+    endpoint: str,
+    span: dt.timedelta | None,
+    *,
+    cost: EndpointCost | None,
+    created: dt.datetime | None,
+) -> ExpiryView:
+    """Delete `endpoint` `span` from now (moving an earlier expiry), or, with no span, cancel its expiry."""
+    backend = ctx.backend
+    keeper = backend.expiry_keeper()
+    now = expiry_clock.utcnow()
+    if span is None:
+        recorded = [r for r in ctx.store.load().live_resources(SCHEDULE_KIND) if r.endpoint == endpoint]
+        if recorded or not keeper.recorded:
+            keeper.clear(endpoint)
+        for r in recorded:
+            with ctx.store.update() as ledger:
+                ledger.mark_deleted(SCHEDULE_KIND, r.name)
+            ctx.reporter.info(f"endpoint {endpoint}: expiry removed (schedule {r.name} deleted)")
+        return ExpiryView(at=None, now=now, cost=cost)
+    scheduled = keeper.set(endpoint, now + span)
+    if scheduled.schedule is not None:
+        with ctx.store.update() as ledger:
+            extra = {"at": scheduled.at.isoformat(), "role_arn": scheduled.role_arn}
+            existing = ledger.resource(SCHEDULE_KIND, scheduled.schedule)
+            if existing is not None and existing.live:
+                existing.extra.update(extra)
+            else:
+                ledger.record_resource(
+                    Resource(
+                        kind=SCHEDULE_KIND,
+                        name=scheduled.schedule,
+                        backend=backend.name,
+                        region=backend.region,
+                        endpoint=endpoint,
+                        extra=extra,
+                    )
+                )
+    ctx.reporter.info(f"endpoint {endpoint}: deleted at {scheduled.at:%Y-%m-%d %H:%M} UTC by {scheduled.by}")
+    return ExpiryView(
+        at=scheduled.at, now=now, created=created or now, cost=cost, schedule=scheduled.schedule
+    )
+
+
+# -- options ------------------------------------------------------------------------------------------
+def _expiry_span(ctx: Context, expires_in: str | None) -> dt.timedelta | None:
+    """How long from now the endpoint lives (None: no expiry); a bad --expires-in is a usage error."""
+    try:
+        return ctx.settings.endpoint.expiry(expires_in)
+    except ValueError as exc:
+        raise UsageError(f"--expires-in: {exc}", code="bad-duration") from None
+
+
+def _last_deployed_job(ctx: Context, endpoint: str, *, given: str | None) -> str:
+    """--redeploy: the job of this endpoint's last deployment in the ledger."""
+    if given is not None:
+        raise UsageError("--redeploy deploys the last deployed job: do not pass --job with it")
+    backend = ctx.backend
+    mine = [d for d in ctx.store.load().deployments if d.endpoint == endpoint and d.backend == backend.name]
+    if not mine:
+        raise NotFoundError(
+            f"--redeploy: nothing was ever deployed on endpoint {endpoint} (per the ledger)",
+            hint="deploy a job first: `nikkei-deepar deploy` or `nikkei-deepar retrain`",
+        )
+    return mine[-1].job
 
 
 # -- the job --------------------------------------------------------------------------------------------

@@ -1,15 +1,19 @@
 """`status`: what the ledger says next to what the backend says now. Read-only: no lock, no writes.
 
 Shows the last data version, the last training job (its recorded and its live status, its metrics), the
-endpoint (status, instance type or serverless, and what it costs per hour and per month at the prices
-in `costs.py` / `[costs]`), the last deployment, every resource the ledger holds, and drift both ways:
+endpoint (status, instance type or serverless, what it costs per hour, day and month at the prices of
+`costs.hosting_cost` (as `deploy` prices it): `[costs]`, the Price List API or the built-in table, and when it
+expires and what it will have cost by then), the last deployment, every resource the ledger holds, and
+drift both ways:
 - missing: live in the ledger, gone from where it lives;
 - untracked: tagged managed-by=nikkei-deepar with this config's project/stage tags, but not live in the
   ledger (an interrupted run, or a ledger restored from an old copy). `teardown` leaves those alone.
 
 Drift is information, not an error: the exit code is 0 whenever the ledger and the backend could be
 read. If AWS cannot be asked (credentials, network), the ledger's view is still printed and the exit
-code is the AWS error's (4). Nothing is written to the ledger: `wait` and `deploy` refresh it.
+code is the AWS error's (4). Nothing is written to the ledger: `wait` and `deploy` refresh it. (Two
+writes that are not the ledger's: the day-long price cache, and the local backend deleting an endpoint
+past its expiry when it is looked at, as AWS would have.)
 
 Asking the backend whether a recorded resource exists, what else carries the tool's tags, and what an
 endpoint config serves is the backend's probe's (`Backend.probe()`, one per backend, read-only); this module
@@ -21,10 +25,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from nikkei_deepar import expiry as expiry_clock
 from nikkei_deepar.backends.probe import Probe
 from nikkei_deepar.config import MANAGED_BY_KEY, MANAGED_BY_VALUE
 from nikkei_deepar.context import Context
+from nikkei_deepar.costs import hosting_cost
 from nikkei_deepar.errors import AwsError, ExitCode
+from nikkei_deepar.expiry import ExpiryView
 from nikkei_deepar.output import aligned, metric_lines, number
 from nikkei_deepar.state import Ledger, Resource
 
@@ -231,8 +238,6 @@ def _job(ledger: Ledger, backend: Backend) -> dict[str, Any] | None:
 
 
 def _endpoint(ctx: Context, ledger: Ledger, backend: Backend, probe: Probe) -> dict[str, Any] | None:
-    from nikkei_deepar.costs import endpoint_cost
-
     name = ctx.settings.endpoint.name
     recorded = ledger.resource("endpoint", name)
     in_ledger = recorded is not None and recorded.live
@@ -257,30 +262,30 @@ def _endpoint(ctx: Context, ledger: Ledger, backend: Backend, probe: Probe) -> d
         "variant": variant,
         "cost": None,
     }
+    cost = None
     if not backend.bills:
         view["cost_note"] = "runs on this machine: nothing is billed"
-        return view
-    costs = ctx.settings.costs
-    if variant and variant.get("serverless"):
-        cost = endpoint_cost(
-            region=backend.region,
-            serverless_memory_mb=int(variant.get("memory_mb") or 0) or None,
-            serverless_override=costs.serverless_gb_second_usd,
-            override_date=costs.price_date,
-        )
-    elif variant and variant.get("instance_type"):
-        cost = endpoint_cost(
-            region=backend.region,
-            instance_type=str(variant["instance_type"]),
-            instance_count=int(variant.get("instance_count") or 1),
-            overrides=costs.hourly_usd,
-            override_date=costs.price_date,
-        )
     else:
-        view["cost_note"] = "its variant is unknown: no price"
+        cost = hosting_cost(ctx.backend, variant or {}, ctx.settings.costs)
+        if cost is None:
+            view["cost_note"] = "its variant is unknown: no price"
+        else:
+            view["cost"] = cost.to_data()
+            view["cost_note"] = cost.describe()
+    try:
+        scheduled = backend.expiry_keeper().get(name)
+    except AwsError as exc:  # e.g. no scheduler:GetSchedule: the rest of the picture still stands
+        view["expiry_note"] = f"expiry: could not be read ({exc.message})"
         return view
-    view["cost"] = cost.to_data()
-    view["cost_note"] = cost.describe()
+    expiry = ExpiryView(
+        at=scheduled.at if scheduled else None,
+        now=expiry_clock.utcnow(),
+        created=state.created,
+        cost=cost,
+        schedule=scheduled.schedule if scheduled else None,
+    )
+    view["expiry"] = expiry.to_data()
+    view["expiry_note"] = "expiry: " + expiry.line()
     return view
 
 
@@ -360,4 +365,6 @@ def _endpoint_lines(e: dict[str, Any] | None) -> list[str]:
         lines.append(f"          failure reason: {e['failure_reason']}")
     if e.get("cost_note"):
         lines.append(f"          {e['cost_note']}")
+    if e.get("expiry_note"):
+        lines.append(f"          {e['expiry_note']}")
     return lines

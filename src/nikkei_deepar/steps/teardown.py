@@ -31,8 +31,9 @@ from nikkei_deepar.errors import UsageError
 from nikkei_deepar.output import aligned
 from nikkei_deepar.state import Ledger, Resource
 
-ORDER = ("transform-job", "endpoint", "endpoint-config", "model", "role", "bucket", "local-dir")
-DEFAULT_KINDS = frozenset({"transform-job", "endpoint", "endpoint-config", "model"})
+# An endpoint's expiry schedule right after the endpoint: never an endpoint left without its expiry.
+ORDER = ("transform-job", "endpoint", "schedule", "endpoint-config", "model", "role", "bucket", "local-dir")
+DEFAULT_KINDS = frozenset({"transform-job", "endpoint", "schedule", "endpoint-config", "model"})
 ALL_ONLY_KINDS = frozenset({"role", "bucket", "local-dir"})
 
 

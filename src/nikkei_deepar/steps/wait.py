@@ -210,9 +210,13 @@ def follow(ctx: Context, name: str, *, timeout: float | None, logs: bool) -> Wai
         return result
     error: NikkeiError
     if state.status == JOB_FAILED:
+        link = ctx.backend.logs_link("training-job", name)
         error = JobFailedError(
             f"training job {name} failed: {state.failure_reason or 'no reason given'}",
-            hint="read the job's log with `nikkei-deepar wait --job " + name + " --logs`",
+            hint="read the job's log with `nikkei-deepar wait --job "
+            + name
+            + " --logs`"
+            + (f", or in the console: {link}" if link else ""),
         )
     else:
         out_of_time = state.secondary_status == "MaxRuntimeExceeded"

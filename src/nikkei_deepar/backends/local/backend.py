@@ -52,6 +52,7 @@ from nikkei_deepar.backends.base import (
     TransformSpec,
     TransformState,
 )
+from nikkei_deepar.backends.local.expiry import LocalExpiry
 from nikkei_deepar.backends.local.files import (
     NAME_RE,
     RECORD_FOLDERS,
@@ -89,6 +90,7 @@ class LocalBackend:
         self._reporter = reporter
         self._seed = seed
         self._jobs = LocalJobs(self.store, reporter=reporter)
+        self._expiry = LocalExpiry(self.store)
         self.env = env
 
     @classmethod
@@ -254,6 +256,7 @@ class LocalBackend:
         }
 
     def describe_endpoint(self, name: str) -> EndpointState | None:
+        self._enforce_expiry(name)
         record = self._record("endpoints", name)
         if record is None:
             return None
@@ -288,6 +291,7 @@ class LocalBackend:
         return found
 
     def invoke(self, endpoint: str, body: bytes, *, content_type: str, accept: str) -> bytes:
+        self._enforce_expiry(endpoint)
         record = self._record("endpoints", endpoint)
         if record is None:
             raise NotFoundError(
@@ -385,7 +389,30 @@ class LocalBackend:
         return self._delete_record("endpoint-configs", name)
 
     def delete_endpoint(self, name: str) -> bool:
+        self._expiry.clear(name)  # its scheduled deletion goes with it
         return self._delete_record("endpoints", name)
+
+    def logs_link(self, kind: str, name: str) -> str | None:
+        return None  # the log is the command's own output here
+
+    # -- expiry --------------------------------------------------------------------------------------
+    def expiry_keeper(self) -> LocalExpiry:
+        return self._expiry
+
+    def _enforce_expiry(self, endpoint: str) -> None:
+        """Nothing runs in the background here: an endpoint past its expiry is deleted when looked at."""
+        due = self._expiry.due(endpoint)
+        if due is None:
+            return
+        if self._delete_record("endpoints", endpoint):
+            self._reporter.warn(
+                f"endpoint {endpoint} expired at {due.at:%Y-%m-%d %H:%M} UTC: deleted now "
+                "(`nikkei-deepar deploy` brings it back)"
+            )
+        self._expiry.clear(endpoint)
+
+    def live_price(self, instance_type: str) -> None:
+        return None  # nothing is billed here
 
     # -- what else is local (modules of this package, imported when asked for) -------------------------
     def _env(self) -> BackendEnv:

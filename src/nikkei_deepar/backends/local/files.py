@@ -26,7 +26,7 @@ RECORD_FOLDERS = {
     "transform-job": "transforms",
 }
 # Every top-level entry the backend itself writes in its store (provision adopts a store holding only these).
-STORE_ENTRIES = frozenset({"data", "jobs", "predict", "output", *RECORD_FOLDERS.values()})
+STORE_ENTRIES = frozenset({"data", "jobs", "predict", "output", "expiry", *RECORD_FOLDERS.values()})
 NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 """SageMaker's resource name pattern; here it also keeps every record a plain file name in the store."""
 

@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     from nikkei_deepar.backends.plan import Provisioner
     from nikkei_deepar.backends.probe import Probe
     from nikkei_deepar.backends.removal import Remover
+    from nikkei_deepar.backends.sagemaker.expiry import SchedulerExpiry
+    from nikkei_deepar.prices import LivePrice
 
 JSONL, VARIANT, INFERENCE_CONFIG_ENV = requests.JSONL, requests.VARIANT, requests.INFERENCE_CONFIG_ENV
 
@@ -85,6 +87,37 @@ class SageMakerBackend:
         if self._role is None:
             self._role = execution_role_arn(self.env)
         return self._role
+
+    def expiry_keeper(self) -> SchedulerExpiry:
+        """The endpoint's deletion as an EventBridge Scheduler schedule, run by the scheduler role."""
+        from nikkei_deepar.backends.sagemaker.expiry import SchedulerExpiry
+
+        return SchedulerExpiry(
+            scheduler=lambda: self.aws.scheduler,
+            iam=lambda: self.aws.iam,
+            region=self._region,
+            role_name=self._settings.scheduler_role_name(),
+        )
+
+    def live_price(self, instance_type: str) -> LivePrice | None:
+        """The Price List API's on-demand hosting price in this region, cached a day in the tool's home."""
+        if not self._settings.costs.live_prices:
+            return None
+        from nikkei_deepar.prices import live_price
+
+        def ask(instance: str, region: str) -> float:
+            return self.aws.pricing.hosting_price(instance, region).usd_per_hour
+
+        return live_price(instance_type, self._region(), lookup=ask, home=self.env.home)
+
+    def logs_link(self, kind: str, name: str) -> str | None:
+        from nikkei_deepar.console import endpoint_logs_url, training_job_logs_url
+
+        if kind == "training-job":
+            return training_job_logs_url(self._region(), name)
+        if kind == "endpoint":
+            return endpoint_logs_url(self._region(), name)
+        return None
 
     def request_problems(self) -> tuple[list[str], list[str]]:
         """Every request of every command, checked against botocore's model (offline: the configured

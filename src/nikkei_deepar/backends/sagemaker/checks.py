@@ -32,6 +32,10 @@ def aws_checks(env: BackendEnv) -> list[Check]:
     role_checks, role_arn = _role(env, account)
     checks += role_checks
     checks.append(_pass_role(env, caller, role_arn))
+    from nikkei_deepar.backends.sagemaker.scheduler_checks import scheduler_checks
+
+    principal = _principal_arn(caller, lookup=env.aws.iam.role_arn)
+    checks += scheduler_checks(env, caller=caller, principal=principal, account=account)
     return checks
 
 

@@ -33,6 +33,8 @@ class AwsProbe:
             return self.sm.describe_transform_job(r.name) is not None
         if r.kind == "role":
             return self.env.aws.iam.role_arn(r.name) is not None
+        if r.kind == "schedule":  # gone once it has run: ActionAfterCompletion DELETE
+            return self.env.aws.scheduler.get_expiry(r.name) is not None
         if r.kind == "bucket":
             try:
                 return self.env.aws.s3.bucket_region(r.name) is not None

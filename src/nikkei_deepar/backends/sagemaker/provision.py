@@ -82,11 +82,28 @@ class AwsProvisioner:
             "prefix": self.prefix,
             "role": self.role_name,
             "role_arn": self.role_arn,
+            "scheduler_role": self.env.settings.scheduler_role_name()
+            if self.env.settings.endpoint.expiry() is not None
+            else None,
         }
 
     def plan(self, ledger: Ledger) -> list[PlanItem]:
+        from nikkei_deepar.backends.sagemaker.scheduler_role import SchedulerRolePlan
+
         self.account = self.env.aws.sts.account_id()
-        return [*self._request_plan(), *self._bucket_plan(ledger), *self._role_plan(ledger)]
+        scheduler = SchedulerRolePlan(
+            self.env.settings,
+            iam=self.iam,
+            account=self.account,
+            region=self.region,
+            record=lambda resource: record(self.env.store, resource),
+        )
+        return [
+            *self._request_plan(),
+            *self._bucket_plan(ledger),
+            *self._role_plan(ledger),
+            *scheduler.plan(ledger),
+        ]
 
     def _request_plan(self) -> list[PlanItem]:
         """Every request the config makes the tool send (provision's own, and train's, deploy's,

@@ -43,6 +43,8 @@ class AwsRemover:
             return replace(item, reason="the ledger does not say the tool created it")
         if r.kind not in {"role", "bucket"} and r.region and r.region != self.region:
             return replace(item, reason=f"in {r.region}: run teardown with --region {r.region}")
+        if r.kind == "schedule":
+            return self._inspect_schedule(r, item)
         try:
             tags = self._tags(r)
         except (BucketForbiddenError, AccessDeniedError) as exc:
@@ -71,6 +73,18 @@ class AwsRemover:
             return replace(item, action="stop", reason="running: stopping it ends the charge")
         return replace(item, action="delete", reason=_WHY.get(r.kind, "created by nikkei-deepar"))
 
+    def _inspect_schedule(self, r: Resource, item: TeardownItem) -> TeardownItem:
+        """Schedules carry no tags: ours is the one that still deletes the endpoint the ledger names."""
+        found = self.env.aws.scheduler.get_expiry(r.name)
+        if found is None:
+            return replace(item, action="gone", reason="not found: already deleted (or it ran)")
+        endpoint = r.endpoint or ""
+        if not found.deletes(endpoint, region=self.region):
+            return replace(
+                item, reason=f"no longer the expiry of endpoint {endpoint}: changed by someone else"
+            )
+        return replace(item, action="delete", reason=f"the expiry of endpoint {endpoint}")
+
     def _tags(self, r: Resource) -> dict[str, str] | None:
         """The resource's tags now, or None when it does not exist any more."""
         if r.kind == "role":
@@ -95,6 +109,8 @@ class AwsRemover:
             return self.sm.stop_transform_job_if_running(r.name)
         if r.kind == "role":
             return self.iam.delete_role(r.name)
+        if r.kind == "schedule":
+            return bool(self.env.aws.scheduler.delete_expiry(r.name))
         if r.kind == "bucket":
             emptied = self.s3.empty_bucket(
                 r.name, on_progress=lambda n: self.env.reporter.live(f"emptying bucket {r.name}: {n} deleted")

@@ -1,0 +1,185 @@
+"""`provision`'s plan for the scheduler role: the role EventBridge Scheduler deletes expired endpoints as.
+
+Planned only when endpoints expire (`[endpoint] expires_after` is not "off"; serverless endpoints have no
+expiry by default). The role `[aws] scheduler_role_name` may be assumed by scheduler.amazonaws.com for
+schedules of this account only (aws:SourceAccount), and its one inline policy allows
+sagemaker:DeleteEndpoint on the configured endpoint's ARN (policy.py). Ownership as for the execution
+role: created and recorded by the tool, or tagged as the tool's (adopted); a role of that name the tool
+did not make is used as it is, checked (it must trust the scheduler) and never modified. Changing
+`[endpoint] name` makes the next provision rewrite the policy for the new endpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from nikkei_deepar.backends.plan import Action, PlanItem
+from nikkei_deepar.config import Settings
+from nikkei_deepar.errors import ExitCode
+from nikkei_deepar.ownership import is_ours, recorded_as_created
+from nikkei_deepar.state import Ledger, Resource
+
+if TYPE_CHECKING:
+    from nikkei_deepar.aws.iam import IamGateway
+
+PURPOSE = "endpoint-expiry"
+_ADOPT = "tagged by nikkei-deepar but missing from the ledger (an earlier run was interrupted): recording it"
+_FOREIGN = "not created by nikkei-deepar: used as it is, never modified"
+
+
+class SchedulerRolePlan:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        iam: IamGateway,
+        account: str,
+        region: str,
+        record: Callable[[Resource], None],
+    ) -> None:
+        self.name = settings.scheduler_role_name()
+        self.endpoint = settings.endpoint.name
+        self.wanted = settings.endpoint.expiry() is not None
+        self.tags = settings.resource_tags()
+        self.project_tags = settings.aws.tags
+        self.iam, self.account, self.region, self._record = iam, account, region, record
+
+    def _item(self, key: str, action: Action, detail: str, *, owned: bool, **kw: Any) -> PlanItem:
+        resource = f"scheduler-role.{key}" if key else "scheduler-role"
+        return PlanItem(resource, self.name, action, detail, owned=owned, **kw)
+
+    def trust(self) -> dict[str, Any]:
+        from nikkei_deepar.policy import scheduler_trust_policy
+
+        return scheduler_trust_policy(self.account)
+
+    def policy(self) -> dict[str, Any]:
+        from nikkei_deepar.policy import scheduler_policy
+
+        return scheduler_policy(endpoint=self.endpoint, region=self.region, account=self.account)
+
+    def plan(self, ledger: Ledger) -> list[PlanItem]:
+        from nikkei_deepar.policy import (
+            SCHEDULER_POLICY_NAME,
+            SCHEDULER_PRINCIPAL,
+            same_policy,
+            trusts_service,
+        )
+
+        if not self.wanted:
+            return []
+        iam, name = self.iam, self.name
+        policy_text = f"{SCHEDULER_POLICY_NAME}: sagemaker:DeleteEndpoint on endpoint {self.endpoint} only"
+        trust_text = f"trusted by {SCHEDULER_PRINCIPAL} of account {self.account} only"
+
+        def put_policy() -> str | None:
+            iam.put_inline_policy(name, SCHEDULER_POLICY_NAME, self.policy())
+            return None
+
+        role = iam.get_role(name)
+        if role is None:
+            return [
+                self._item(
+                    "",
+                    "create",
+                    f"run by EventBridge Scheduler to delete expired endpoints, {trust_text}",
+                    owned=True,
+                    apply=self._create,
+                ),
+                self._item("inline-policy", "create", policy_text, owned=True, apply=put_policy),
+            ]
+        if recorded_as_created(ledger, "role", name):
+            items = [self._item("", "ok", "created by nikkei-deepar", owned=True)]
+        elif is_ours(role.tags, self.project_tags):
+            items = [
+                self._item("", "adopt", _ADOPT, owned=True, apply=lambda: self._record_role(role.arn, True))
+            ]
+        else:
+            trusted = trusts_service(role.trust_policy, SCHEDULER_PRINCIPAL)
+            return [
+                self._item("", "use", f"{_FOREIGN} (its permissions are not checked)", owned=False),
+                self._item("trust-policy", "ok", f"trusts {SCHEDULER_PRINCIPAL}", owned=False)
+                if trusted
+                else self._item(
+                    "trust-policy",
+                    "problem",
+                    f"IAM role {name} does not trust {SCHEDULER_PRINCIPAL}, so endpoints cannot expire with "
+                    "it: set [aws] scheduler_role_name to another name (provision creates it)",
+                    owned=False,
+                    exit_code=ExitCode.USAGE,
+                    code="scheduler-role-trust",
+                ),
+            ]
+        if same_policy(role.trust_policy, self.trust()):
+            items.append(self._item("trust-policy", "ok", trust_text, owned=True))
+        else:
+            items.append(
+                self._item(
+                    "trust-policy",
+                    "fix",
+                    f"trust policy was edited: will restore {trust_text}",
+                    owned=True,
+                    apply=self._restore_trust,
+                )
+            )
+        current = iam.inline_policy(name, SCHEDULER_POLICY_NAME)
+        if same_policy(current, self.policy()):
+            items.append(self._item("inline-policy", "ok", policy_text, owned=True))
+        else:
+            why = "missing" if current is None else "edited (or [endpoint] name or the region changed)"
+            items.append(
+                self._item(
+                    "inline-policy",
+                    "fix",
+                    f"{SCHEDULER_POLICY_NAME} {why}: will restore it",
+                    owned=True,
+                    apply=put_policy,
+                )
+            )
+        wrong = {k: v for k, v in self.tags.items() if role.tags.get(k) != v}
+        if wrong:
+            shown = ", ".join(f"{k}={v}" for k, v in wrong.items())
+            items.append(
+                self._item(
+                    "tags",
+                    "fix",
+                    f"tags missing or changed: will set {shown}",
+                    owned=True,
+                    apply=self._retag,
+                )
+            )
+        return items
+
+    def _restore_trust(self) -> str | None:
+        self.iam.update_trust_policy(self.name, self.trust())
+        return None
+
+    def _retag(self) -> str | None:
+        self.iam.tag_role(self.name, self.tags)
+        return None
+
+    def _create(self) -> str | None:
+        description = (
+            f"Run by EventBridge Scheduler to delete the SageMaker endpoint {self.endpoint} when it expires "
+            "(nikkei-deepar), created by `nikkei-deepar provision`"
+        )
+        # tagged in the same call: recognisable as the tool's from its first instant
+        arn = self.iam.create_role(
+            self.name, trust_policy=self.trust(), tags=self.tags, description=description
+        )
+        self._record_role(arn, False)
+        return None
+
+    def _record_role(self, arn: str, adopted: bool) -> str | None:
+        self._record(
+            Resource(
+                kind="role",
+                name=self.name,
+                arn=arn,
+                created=True,
+                adopted=adopted,
+                extra={"purpose": PURPOSE},
+            )
+        )
+        return None
