@@ -14,7 +14,6 @@ import os
 import socket
 import threading
 import time
-import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -176,10 +175,6 @@ def header_check(raw: bytes, source: str) -> None:
         raise DataError(f"{source}:1: no date and close header", hint="Is this a price file?")
 
 
-# The system's proxy settings must not route 127.0.0.1 anywhere.
-NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
 @pytest.fixture
 def cache(tmp_path: Path) -> Path:
     return tmp_path / "sources"
@@ -192,7 +187,8 @@ def fetch(cache: Path) -> Callable[..., FetchResult]:
             "cache_dir": cache,
             "validate": header_check,
             "today": TODAY,
-            "opener": NO_PROXY,
+            "proxies": {},  # the system's proxy settings must not route 127.0.0.1 anywhere
+            "allow_private": True,  # the test server is on 127.0.0.1
             "sleep": Sleeps(),
         }
         options.update(kwargs)
@@ -296,7 +292,9 @@ def test_named_source_uses_the_override_map(
 def test_default_opener_and_default_date(cache: Path, site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(var, raising=False)
-    result = fetch_source("fred", cache_dir=cache, validate=header_check, named={"fred": site.at("/fred")})
+    result = fetch_source(
+        "fred", cache_dir=cache, validate=header_check, named={"fred": site.at("/fred")}, allow_private=True
+    )
     assert result.path.name == f"fred-{date.today().isoformat()}.csv"
 
 

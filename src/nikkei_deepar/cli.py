@@ -10,23 +10,59 @@ import functools
 import inspect
 import os
 import signal
-import sys
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from nikkei_deepar import __version__
-from nikkei_deepar.errors import ExitCode, NikkeiError, UsageError
+from nikkei_deepar.deadline import DeadlineInterrupt, alarm
+from nikkei_deepar.errors import ExitCode, NikkeiError, UsageError, WaitTimeoutError
 
 if TYPE_CHECKING:
     from nikkei_deepar.context import Context
     from nikkei_deepar.factory import ContextFactory
     from nikkei_deepar.output import Reporter, Result
 
+
+class _Group(TyperGroup):
+    """The root group: a usage error (bad or unknown option, bad value) under --json prints the one
+    envelope, like every other error, and exits 2. Click parses options before a command runs, so this
+    is the only place that sees them; without --json, Click's own message is unchanged."""
+
+    def invoke(self, ctx: Any) -> Any:
+        tokens = [*getattr(ctx, "_protected_args", []), *ctx.args]  # the group clears them when it runs
+        json_out = "--json" in tokens[: tokens.index("--") if "--" in tokens else None]
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            if not json_out or not _is_usage_error(exc):
+                raise
+            raise typer.Exit(_render_usage_error(exc, ctx)) from None
+
+
+def _is_usage_error(exc: Exception) -> bool:
+    # By name: recent Typer vendors its own copy of Click (typer._click), older ones use click itself.
+    return any(cls.__name__ == "UsageError" for cls in type(exc).__mro__)
+
+
+def _render_usage_error(exc: Any, root: Any) -> int:
+    from nikkei_deepar.errors import UsageError
+    from nikkei_deepar.output import Reporter
+
+    where = exc.ctx if getattr(exc, "ctx", None) is not None else root
+    name = str(where.command_path).removeprefix(str(root.command_path)).strip() or str(root.info_name or "")
+    error = UsageError(str(exc.format_message()), hint=f"see `{where.command_path} --help`", code="usage")
+    reporter = Reporter.for_environment(quiet=False, verbose=False, json_mode=True)
+    return _render_error(name, error, reporter, json_out=True, debug=False)
+
+
 app = typer.Typer(
+    cls=_Group,
     name="nikkei-deepar",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # locals can hold credentials
@@ -186,6 +222,7 @@ def command(
             common = {k: kwargs.pop(k, default) for k, default in _COMMON_DEFAULTS.items()}
             if not reads_config:
                 kwargs["config"] = common["config"]
+            common["timeout"] = kwargs.get("timeout")  # --timeout bounds the whole command
             exit_code = run_command(
                 label,
                 common,
@@ -251,17 +288,28 @@ def run_command(
 
             factory = ContextFactory()
         ctx = factory.create(common, reporter, reads_config=reads_config)
-        if mutating:
-            with ctx.store.lock(wait_seconds=common["wait_lock"], on_takeover=reporter.warn):
+        deadline = ctx.deadline  # starts the clock
+        # the alarm is real time: not under a test's fake clock
+        with alarm(deadline.seconds if deadline is not None and ctx.clock is time.monotonic else None):
+            if mutating:
+                with ctx.store.lock(wait_seconds=common["wait_lock"], on_takeover=reporter.warn):
+                    result = body(ctx)
+            else:
                 result = body(ctx)
-        else:
-            result = body(ctx)
         reporter.close()
         _render_ok(name, result, reporter, json_out=json_out)
         return int(getattr(result, "exit_code", ExitCode.OK))
     except NikkeiError as exc:
         reporter.close()
         return _render_error(name, exc, reporter, json_out=json_out, debug=common["debug"])
+    except DeadlineInterrupt:
+        reporter.close()
+        late = WaitTimeoutError(
+            f"{name}: not finished when its --timeout of {common['timeout']:g} s ran out; the ledger is "
+            "consistent",
+            hint="something (AWS or the network) answered too slowly: run it again, or raise --timeout",
+        )
+        return _render_error(name, late, reporter, json_out=json_out, debug=common["debug"])
     except KeyboardInterrupt:
         reporter.close()
         from nikkei_deepar.errors import InterruptedError_
@@ -273,13 +321,15 @@ def run_command(
         return _render_error(name, exc2, reporter, json_out=json_out, debug=common["debug"])
     except Exception as exc:  # a bug: one line unless --debug
         reporter.close()
-        if common["debug"]:
-            raise
         bug = NikkeiError(
             f"internal error: {type(exc).__name__}: {exc}",
             hint="rerun with --debug for the traceback and report it",
             code="internal",
         )
+        if common["debug"]:  # the traceback, redacted like any other output (not Typer's own printer)
+            from nikkei_deepar.output import print_traceback
+
+            print_traceback(exc)
         return _render_error(name, bug, reporter, json_out=json_out, debug=False)
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -302,9 +352,9 @@ def _render_error(name: str, exc: NikkeiError, reporter: Reporter, *, json_out: 
     from nikkei_deepar.output import envelope, error_entry, print_json
 
     if debug:
-        import traceback
+        from nikkei_deepar.output import print_traceback
 
-        traceback.print_exception(exc, file=sys.stderr)
+        print_traceback(exc)
     reporter.error(exc.message)
     for problem in getattr(exc, "problems", []) or []:
         reporter.error(f"  {problem}")
@@ -427,7 +477,9 @@ def teardown(
 
 def _confirm(question: str) -> bool:
     """Ask on the terminal (stderr, so --json output stays clean); only cli.py talks to the user."""
-    return bool(typer.confirm(question, default=False, err=True))
+    from nikkei_deepar.redact import clean
+
+    return bool(typer.confirm(clean(question), default=False, err=True))
 
 
 _TIMEOUT_HELP = "Stop waiting after this many seconds (exit 8); the job or endpoint carries on."
@@ -562,7 +614,10 @@ def predict(
     batch: Annotated[
         bool, typer.Option("--batch", help="Use a batch transform job instead of the endpoint.")
     ] = False,
-    timeout: Annotated[float | None, _timeout_option("With --batch: " + _TIMEOUT_HELP)] = None,
+    timeout: Annotated[
+        float | None,
+        _timeout_option("Give up after this many seconds (exit 8): the request, or the --batch job's wait."),
+    ] = None,
 ) -> Result:
     """Forecast the next [forecast] horizon_trading_days sessions from the latest prepared series.
 
@@ -767,7 +822,7 @@ def retrain(
         bool, typer.Option("--force-deploy", help="Deploy the new model even if it scores worse.")
     ] = False,
     timeout: Annotated[
-        float | None, _timeout_option("Stop waiting for the training job after this long (exit 8).")
+        float | None, _timeout_option("Give up after this many seconds in all (exit 8); a job carries on.")
     ] = None,
     logs: Annotated[bool, typer.Option("--logs", help="Stream the training job's log to stderr.")] = False,
 ) -> Result:

@@ -37,15 +37,35 @@ OWNER_KEYS = ("project", "stage")
 """The [aws.tags] that say whose a resource is: the tool's resources are ours only when these match."""
 DEFAULT_TAGS = {"project": "nikkei-deepar", "stage": "dev"}
 
+# Every pattern is matched whole (`fullmatch`: `$` would let a trailing newline through) and spelled
+# in ASCII where AWS wants ASCII (`\w` is Unicode in Python, not in IAM).
 # S3 bucket naming rules (moto only checks the length; AWS checks all of these).
-_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_IP_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
-# IAM role names: 1-64 of [\w+=,.@-].
-_ROLE_RE = re.compile(r"^[\w+=,.@-]{1,64}$")
+_BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_IP_RE = re.compile(r"\d+\.\d+\.\d+\.\d+")
+# IAM role names: 1-64 of [A-Za-z0-9_+=,.@-] (the IAM API's pattern [\w+=,.@-]+, ASCII only).
+_ROLE_RE = re.compile(r"[A-Za-z0-9_+=,.@-]{1,64}")
 # SageMaker resource names: [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}.
-_SM_NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
-_REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
-_FREQ_RE = re.compile(r"^([1-9]\d*)?(M|W|D|H|min)$")
+_SM_NAME_RE = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+_REGION_RE = re.compile(r"[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d{1,2}")
+_FREQ_RE = re.compile(r"([1-9]\d*)?(M|W|D|H|min)")
+_INSTANCE_RE = re.compile(r"ml\.[a-z0-9]+\.[a-z0-9]+")
+# Named profiles: the section names botocore reads; no spaces or control characters here.
+_PROFILE_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+@=,:/-]{0,127}")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _no_control(value: Any) -> Any:
+    """No setting may hold a control character (a newline, ESC, NUL...): none is meaningful in a
+    name, a path or a URL, and each one could forge a line of output or a header."""
+    texts = [value] if isinstance(value, str) else []
+    if isinstance(value, dict):
+        texts = [t for pair in value.items() for t in pair if isinstance(t, str)]
+    for text in texts:
+        if (bad := _CONTROL_RE.search(text)) is not None:
+            raise ValueError(f"holds a control character (U+{ord(bad.group()):04X}) (got {text!r})")
+    return value
+
+
 # What every service the tool tags allows (SageMaker, IAM and S3 share these limits; SageMaker's and
 # IAM's models give the pattern [\p{L}\p{Z}\p{N}_.:/=+\-@]). The tool adds two tags of its own
 # (managed-by, and nikkei-deepar:endpoint on what deploy creates) to a resource's 50.
@@ -115,7 +135,13 @@ def format_duration(span: dt.timedelta) -> str:
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    # allow_inf_nan=False: `inf` or `nan` in a price, a rate or a threshold is always a mistake
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _plain_text(cls, v: Any) -> Any:
+        return _no_control(v)
 
 
 class AwsSettings(_Section):
@@ -137,7 +163,7 @@ class AwsSettings(_Section):
     @field_validator("region")
     @classmethod
     def _region(cls, v: str | None) -> str | None:
-        if v is not None and not _REGION_RE.match(v):
+        if v is not None and not _REGION_RE.fullmatch(v):
             raise ValueError(f"not an AWS region name such as ap-northeast-1 (got {v!r})")
         return v
 
@@ -146,7 +172,7 @@ class AwsSettings(_Section):
     def _bucket(cls, v: str | None) -> str | None:
         if v is None:
             return v
-        if not _BUCKET_RE.match(v) or ".." in v or _IP_RE.match(v) or v.startswith("xn--"):
+        if not _BUCKET_RE.fullmatch(v) or ".." in v or _IP_RE.fullmatch(v) or v.startswith("xn--"):
             raise ValueError(
                 "S3 bucket names are 3-63 characters of a-z, 0-9, '.' and '-', starting and ending "
                 f"with a letter or digit (got {v!r})"
@@ -162,7 +188,7 @@ class AwsSettings(_Section):
                 f"{v!r} contains * , ? or ${{: in the execution role's IAM policy these are wildcards or "
                 "variables and would grant access beyond this prefix; use a plain prefix, e.g. nikkei-deepar"
             )
-        if not v or any(c in v for c in '\\{}^%`[]"<>~#|') or len(v) > 200:
+        if not v or any(c in v for c in '\\{}^%`[]"<>~#|') or len(v) > 200 or not v.isascii():
             raise ValueError(f"must be a plain S3 key prefix such as nikkei-deepar (got {v!r})")
         return v
 
@@ -186,8 +212,19 @@ class AwsSettings(_Section):
     @field_validator("role_name", "scheduler_role_name")
     @classmethod
     def _role(cls, v: str | None) -> str | None:
-        if v is not None and not _ROLE_RE.match(v):
-            raise ValueError(f"IAM role names are 1-64 characters of letters, digits and +=,.@_- (got {v!r})")
+        if v is not None and not _ROLE_RE.fullmatch(v):
+            raise ValueError(
+                f"IAM role names are 1-64 characters of ASCII letters, digits and +=,.@_- (got {v!r})"
+            )
+        return v
+
+    @field_validator("profile")
+    @classmethod
+    def _profile(cls, v: str | None) -> str | None:
+        if v is not None and not _PROFILE_RE.fullmatch(v):
+            raise ValueError(
+                f"not a named profile: ASCII letters, digits and _.+@=,:/-, at most 128 (got {v!r})"
+            )
         return v
 
     @field_validator("tags")
@@ -235,6 +272,22 @@ class DataSettings(_Section):
     calendar: Literal["trading_days", "calendar_days"] = "calendar_days"
     test_windows: Annotated[int, Field(ge=1, le=50)] = 1
     accept_outliers: bool = False
+    max_input_bytes: Annotated[int, Field(ge=1024, le=1024**3)] = Field(
+        default=64 * 1024 * 1024, description="largest price file prepare reads or downloads (64 MiB)"
+    )
+    download_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = Field(
+        default=300.0, description="a download of [data] source, retries included, ends by then"
+    )
+    allow_private_network: bool = Field(
+        default=False, description="let [data] source reach loopback and private addresses"
+    )
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, v: str | None) -> str | None:
+        if v is not None and not v.strip():
+            raise ValueError("must name a file, an http(s) URL, fred or stooq (got an empty string)")
+        return v
 
 
 class Hyperparameters(_Section):
@@ -274,7 +327,7 @@ class Hyperparameters(_Section):
     @field_validator("time_freq")
     @classmethod
     def _freq(cls, v: str) -> str:
-        if not _FREQ_RE.match(v):
+        if not _FREQ_RE.fullmatch(v):
             raise ValueError(f"must be an integer multiple of M, W, D, H or min, e.g. D (got {v!r})")
         return v
 
@@ -338,7 +391,7 @@ class TrainingSettings(_Section):
     @field_validator("instance_type")
     @classmethod
     def _instance(cls, v: str) -> str:
-        if not re.match(r"^ml\.[a-z0-9]+\.[a-z0-9]+$", v):
+        if not _INSTANCE_RE.fullmatch(v):
             raise ValueError(f"must be a SageMaker instance type such as ml.m5.large (got {v!r})")
         return v
 
@@ -400,7 +453,7 @@ class EndpointSettings(_Section):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not _SM_NAME_RE.match(v) or len(v) > 50:
+        if not _SM_NAME_RE.fullmatch(v) or len(v) > 50:
             raise ValueError(
                 "endpoint names are letters, digits and '-', starting with a letter or digit, at most 50 "
                 f"characters here (the tool appends suffixes) (got {v!r})"
@@ -410,7 +463,7 @@ class EndpointSettings(_Section):
     @field_validator("instance_type")
     @classmethod
     def _cpu(cls, v: str) -> str:
-        if not re.match(r"^ml\.[a-z0-9]+\.[a-z0-9]+$", v):
+        if not _INSTANCE_RE.fullmatch(v):
             raise ValueError(f"must be a SageMaker instance type such as ml.m5.large (got {v!r})")
         family = v.split(".")[1]
         if family.startswith(("p", "g", "inf", "trn")):
@@ -461,7 +514,7 @@ class CostSettings(_Section):
     @classmethod
     def _prices(cls, v: dict[str, float]) -> dict[str, float]:
         for instance, price in v.items():
-            if not re.match(r"^ml\.[a-z0-9]+\.[a-z0-9]+$", instance):
+            if not _INSTANCE_RE.fullmatch(instance):
                 raise ValueError(f"keys are SageMaker instance types such as ml.m5.large (got {instance!r})")
             if price < 0:
                 raise ValueError(f"{instance}: a price cannot be negative (got {price})")
@@ -646,6 +699,7 @@ _MESSAGES: dict[str, str] = {
     "int_from_float": "must be a whole number",
     "float_parsing": "must be a number",
     "float_type": "must be a number",
+    "finite_number": "must be a finite number (not inf or nan)",
     "bool_parsing": "must be true or false",
     "bool_type": "must be true or false",
     "string_type": "must be a string",

@@ -20,6 +20,7 @@ from nikkei_deepar.state import StateStore
 if TYPE_CHECKING:
     from nikkei_deepar.aws.services import AwsServices
     from nikkei_deepar.backends.base import Backend
+    from nikkei_deepar.deadline import Deadline
 
 
 @dataclass
@@ -30,6 +31,7 @@ class Context:
     interactive_stdin: bool = False
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
+    timeout: float | None = None  # the command's --timeout: a wall-clock bound on all of it
 
     @property
     def settings(self) -> Settings:
@@ -38,6 +40,13 @@ class Context:
     @property
     def home(self) -> Path:
         return self.store.home
+
+    @cached_property
+    def deadline(self) -> Deadline | None:
+        """The command's deadline, started on first use (the CLI asks right after building this)."""
+        from nikkei_deepar.deadline import Deadline
+
+        return None if self.timeout is None else Deadline.start(self.timeout, clock=self.clock)
 
     @cached_property
     def aws(self) -> AwsServices:
@@ -52,6 +61,7 @@ class Context:
             retry_mode=aws.retry_mode,
             max_attempts=aws.max_attempts,
             on_call=self.reporter.debug if self.reporter.verbose else None,
+            deadline=self.deadline,
         )
 
     @cached_property

@@ -63,4 +63,5 @@ class ContextFactory:
             interactive_stdin=interactive,
             sleep=self.sleep,
             clock=self.clock,
+            timeout=common.get("timeout"),  # a command's --timeout bounds all of it
         )

@@ -1,10 +1,15 @@
-"""How results and progress reach the user. A leaf (imports only `errors`).
+"""How results and progress reach the user. A leaf (imports only `errors` and `redact`).
 
 stdout carries the result only: a human rendering, or with --json one versioned envelope
     {"schema": "nikkei-deepar/result/v1", "command", "status", "exit_code", "data", "errors", "warnings"}
 so `nikkei-deepar X --json | jq` always works. Everything else (progress, logs, warnings) goes to
 stderr: on a terminal with colour and a live status line; otherwise (not a terminal, NO_COLOR, --quiet,
 --json) as plain timestamped lines with no colour or spinner, fit for a cron log.
+
+This is the output boundary: every line written here (progress, warnings, errors, hints, the result,
+the --json document, a --debug traceback) passes through `redact` (no access key, secret, token,
+signature or URL credential) and, outside JSON, has its control characters escaped (one message is one
+line, and cannot drive the terminal). Nothing else in the package writes to stdout or stderr.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
 from nikkei_deepar.errors import ExitCode, NikkeiError
+from nikkei_deepar.redact import clean, redact, redact_tree
 
 ENVELOPE_SCHEMA = "nikkei-deepar/result/v1"
 ENVELOPE_KEYS = ("schema", "command", "status", "exit_code", "data", "errors", "warnings")
@@ -72,6 +78,7 @@ class Reporter:
 
     def _emit(self, text: str, *, style: str | None = None) -> None:
         self._clear_live()
+        text = clean(text)
         if self.interactive:
             if self.color and style:
                 text = f"\x1b[{style}m{text}\x1b[0m"
@@ -101,6 +108,7 @@ class Reporter:
         if not self.interactive:
             self._emit(message)
             return
+        message = clean(message)
         pad = max(0, self._live_len - len(message))
         self.stream.write("\r" + message + " " * pad)
         self.stream.flush()
@@ -154,7 +162,9 @@ def error_entry(exc: NikkeiError) -> dict[str, Any]:
 
 def print_json(document: dict[str, Any], stream: IO[str] | None = None) -> None:
     out = stream or sys.stdout
-    out.write(json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n")
+    # default=str first, so that values JSON cannot hold (paths, dates) are redacted too
+    plain = json.loads(json.dumps(document, ensure_ascii=False, default=str))
+    out.write(json.dumps(redact_tree(plain), indent=2, ensure_ascii=False) + "\n")
     out.flush()
 
 
@@ -162,7 +172,7 @@ def print_human(result: Result, *, stream: IO[str] | None = None, color: bool = 
     """Lines, then a table if the result has one (rendered with rich on a terminal, plain otherwise)."""
     out = stream or sys.stdout
     for line in result.to_lines():
-        out.write(line + "\n")
+        out.write(clean(line) + "\n")
     table: Table | None = getattr(result, "to_table", lambda: None)()
     if table is not None:
         _print_table(table, out, color=color)
@@ -178,10 +188,10 @@ def _print_table(table: Table, out: IO[str], *, color: bool) -> None:
         for col in table.columns:
             rt.add_column(col, justify="right" if col != table.columns[0] else "left")
         for row in table.rows:
-            rt.add_row(*(_fmt(v) for v in row))
+            rt.add_row(*(clean(_fmt(v)) for v in row))
         Console(file=out).print(rt)
         return
-    cells = [[str(c) for c in table.columns]] + [[_fmt(v) for v in row] for row in table.rows]
+    cells = [[clean(str(c)) for c in table.columns]] + [[clean(_fmt(v)) for v in row] for row in table.rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(table.columns))]
     if table.title:
         out.write(table.title + "\n")
@@ -194,6 +204,17 @@ def _print_table(table: Table, out: IO[str], *, color: bool) -> None:
         out.write("\n")
         if n == 0:
             out.write("  ".join("-" * w for w in widths) + "\n")
+
+
+def print_traceback(exc: BaseException, stream: IO[str] | None = None) -> None:
+    """A --debug traceback, redacted like every other line (exception messages can quote a request)."""
+    import traceback
+
+    out = stream or sys.stderr
+    text = redact("".join(traceback.format_exception(exc)))
+    for line in text.splitlines():
+        out.write(clean(line) + "\n")
+    out.flush()
 
 
 def number(value: float, *, digits: int = 4) -> str:

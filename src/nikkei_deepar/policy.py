@@ -133,7 +133,7 @@ def kms_key_arn(key: str, *, region: str, account: str) -> str:
         return key
     if key.startswith("alias/"):
         return f"arn:{partition(region)}:kms:{region}:{account}:{key}"
-    if _KEY_ID_RE.match(key):
+    if _KEY_ID_RE.fullmatch(key):
         return f"arn:{partition(region)}:kms:{region}:{account}:key/{key}"
     raise ValueError(f"not a KMS key ARN, alias or key id: {key!r}")
 

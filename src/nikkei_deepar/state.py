@@ -35,6 +35,7 @@ _READABLE_VERSIONS = frozenset({1, SCHEMA_VERSION})
 HOME_ENV = "NIKKEI_DEEPAR_HOME"
 STATE_FILE = "state.json"
 LOCK_FILE = "state.lock"
+LEDGER_MODE = 0o600  # the ledger, its backup and its lock name the account's resources: the owner's only
 
 
 def utcnow() -> str:
@@ -277,8 +278,8 @@ class StateStore:
         text = ledger.model_dump_json(indent=2, exclude_none=False) + "\n"
         if self.path.exists():
             with contextlib.suppress(OSError):
-                write_atomic(self.path.with_suffix(".json.bak"), self.path.read_bytes())
-        write_atomic(self.path, text.encode("utf-8"))
+                write_atomic(self.path.with_suffix(".json.bak"), self.path.read_bytes(), mode=LEDGER_MODE)
+        write_atomic(self.path, text.encode("utf-8"), mode=LEDGER_MODE)
 
     @contextlib.contextmanager
     def update(self) -> Iterator[Ledger]:
@@ -298,7 +299,7 @@ class StateStore:
         clock: Callable[[], float] = time.monotonic,
     ) -> Iterator[None]:
         self.home.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, LEDGER_MODE)
         deadline = clock() + wait_seconds
         try:
             while True:

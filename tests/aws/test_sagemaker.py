@@ -372,9 +372,15 @@ def test_a_read_timeout_is_reported_as_the_endpoint_not_answering(
 
     client = ctx.aws.client("sagemaker-runtime")
 
+    sent: list[str] = []
+
     def timeout(**_: Any) -> None:
+        sent.append("attempt")
         raise bx.ReadTimeoutError(endpoint_url="https://runtime.sagemaker")
 
     client.meta.events.register("before-send.sagemaker-runtime.InvokeEndpoint", timeout)
-    with pytest.raises(AwsError, match="did not answer in time"):
+    with pytest.raises(AwsError, match="SageMaker Runtime did not answer within 70 s") as caught:
         backend.invoke("ep", b"{}", content_type="application/json", accept="application/json")
+    assert "history" not in (caught.value.hint or "")  # silence is not the model being slow
+    assert "AWS_ENDPOINT_URL" in (caught.value.hint or "")
+    assert sent == ["attempt"]  # a silent InvokeEndpoint is not retried (5 x 70 s would be 351 s)

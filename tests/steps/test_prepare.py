@@ -781,7 +781,7 @@ def price_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[PriceServer]:
 def test_remote_source_is_downloaded_kept_and_used_or_refused_when_stale(
     run_cli: RunCli, s3: Any, tmp_path: Path, home: Path, price_server: PriceServer
 ) -> None:
-    config = write_config(tmp_path, data={"source": price_server.url})
+    config = write_config(tmp_path, data={"source": price_server.url, "allow_private_network": True})
 
     r = prepare(run_cli, config)
 

@@ -36,12 +36,13 @@ from sagemaker_script import (
 
 # -- poll, with no AWS at all ---------------------------------------------------------------------------
 class _Ctx:
-    """Just what `poll` uses: a reporter, a clock and a sleep."""
+    """Just what `poll` uses: a reporter, a clock, a sleep and the command's deadline (none here)."""
 
     def __init__(self, *, interactive: bool = False) -> None:
         self.clock = FakeClock()
         self.sleep = self.clock.sleep
         self.reporter = Reporter(interactive=interactive, color=False, stream=io.StringIO())
+        self.deadline = None
 
     @property
     def err(self) -> str:

@@ -35,11 +35,13 @@ class RuntimeGateway:
                 )
                 answer: bytes = response["Body"].read()
             except bx.ReadTimeoutError:
+                # A slow model gets a ModelError from SageMaker itself after 60 s; no answer at all
+                # means the service or the network is silent, not that the history is too long.
                 raise AwsError(
-                    f"endpoint {endpoint} did not answer in time (SageMaker allows a model 60 s)",
-                    hint="retry; a very long history or many samples slow DeepAR down (lower "
-                    "[predict] num_samples)",
-                    code="endpoint-timeout",
+                    f"endpoint {endpoint}: SageMaker Runtime did not answer within "
+                    f"{self._clients.read_timeout:g} s (no answer at all, not a slow model)",
+                    hint="check the network, the region and AWS_ENDPOINT_URL, then retry",
+                    code="aws-silent",
                 ) from None
             except bx.ClientError as exc:
                 raise _translate(endpoint, exc) from None

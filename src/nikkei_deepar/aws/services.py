@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from nikkei_deepar.aws.sagemaker import SageMakerGateway
     from nikkei_deepar.aws.scheduler import SchedulerGateway
     from nikkei_deepar.aws.sts import StsGateway
+    from nikkei_deepar.deadline import Deadline
 
 
 def connect(
@@ -32,11 +33,18 @@ def connect(
     retry_mode: Literal["legacy", "standard", "adaptive"] = "standard",
     max_attempts: int = 5,
     on_call: Callable[[str], None] | None = None,
+    deadline: Deadline | None = None,
 ) -> AwsServices:
-    """The gateways for one region and profile (the session is started on the first request)."""
+    """The gateways for one region and profile (the session is started on the first request); every
+    request fits inside `deadline` (the command's --timeout) when there is one."""
     return AwsServices(
         AwsClients(
-            region=region, profile=profile, retry_mode=retry_mode, max_attempts=max_attempts, on_call=on_call
+            region=region,
+            profile=profile,
+            retry_mode=retry_mode,
+            max_attempts=max_attempts,
+            on_call=on_call,
+            deadline=deadline,
         )
     )
 

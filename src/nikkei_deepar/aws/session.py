@@ -5,6 +5,14 @@ Nothing here runs at import time: `import boto3` happens on the first client a c
 honoured by boto3 itself. Every client checks each request against its service model before sending
 it (`_refuse_bad_shapes`, aws/shapes.py).
 
+Time. Each request may wait `CONNECT_TIMEOUT` to connect and `READ_TIMEOUT` for an answer, and botocore
+retries a silent service like any transient failure: left alone, 5 attempts of 70 s. With a command
+`deadline` (`--timeout`), every request's read timeout is cut to what is left of it, a retry is not
+begun once it has passed, and the request then fails with `Deadline.silent` (exit 8, "AWS did not
+answer within N s"). A real-time `InvokeEndpoint` that timed out is never retried: SageMaker answers a
+slow model itself (ModelError after 60 s), so silence there is the service or the network, and trying
+again would only double the wait.
+
 Start-up cost. Building a client is mostly botocore parsing its service model (JSON, ~4 MB for
 SageMaker) into hundreds of thousands of dicts and lists that live as long as the process. Python's
 cyclic garbage collector walks them again and again while they are being built, and all of them once
@@ -27,8 +35,13 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
-from nikkei_deepar.aws.errors import aws_errors
+from nikkei_deepar.aws.errors import THROTTLING, aws_errors
+from nikkei_deepar.deadline import Deadline
 from nikkei_deepar.errors import AwsError, ConfigError
+
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 70.0  # invoke_endpoint may take up to 60 s
+MIN_READ_TIMEOUT = 2.0  # at a deadline: enough for one answer from a healthy service
 
 
 class AwsClients:
@@ -42,7 +55,9 @@ class AwsClients:
         retry_mode: Literal["legacy", "standard", "adaptive"] = "standard",
         max_attempts: int = 5,
         on_call: Callable[[str], None] | None = None,
+        deadline: Deadline | None = None,
     ) -> None:
+        self.deadline = deadline
         self.region = region
         self.profile = profile
         self.retry_mode = retry_mode
@@ -80,10 +95,13 @@ class AwsClients:
         if service not in self._clients:
             from botocore.config import Config
 
+            connect = CONNECT_TIMEOUT
+            if self.deadline is not None:
+                connect = max(0.5, min(connect, self.deadline.remaining()))
             cfg = Config(
                 retries={"mode": self.retry_mode, "total_max_attempts": self.max_attempts},
-                connect_timeout=10,
-                read_timeout=70,  # invoke_endpoint may take up to 60 s
+                connect_timeout=connect,
+                read_timeout=READ_TIMEOUT,
                 user_agent_extra="nikkei-deepar",
             )
             started = time.perf_counter()
@@ -91,14 +109,48 @@ class AwsClients:
                 self._clients[service] = self.session.client(service, config=cfg)
             self._clients[service].meta.events.register("before-parameter-build", _refuse_bad_shapes)
             _freeze_at_exit()
+            events = self._clients[service].meta.events
+            events.register_first("needs-retry", self._needs_retry)
+            if self.deadline is not None:
+                events.register_first("before-send", self._fit_to_deadline)
             if self._on_call is not None:
                 self._on_call(f"{service} client ready in {time.perf_counter() - started:.2f}s")
                 self._clients[service].meta.events.register("after-call", self._log_call)
         return self._clients[service]
 
     @property
+    def read_timeout(self) -> float:
+        """How long the last request could wait for an answer (less near a deadline)."""
+        if self.deadline is not None:
+            return max(MIN_READ_TIMEOUT, min(READ_TIMEOUT, self.deadline.seconds))
+        return READ_TIMEOUT
+
+    @property
     def region_name(self) -> str:
         return str(self.session.region_name)
+
+    def _fit_to_deadline(self, request: Any, **_: Any) -> None:
+        """Before each attempt: wait for an answer no longer than what is left of the deadline (but
+        long enough for one last look at it: a poll describes once more when its time is up)."""
+        assert self.deadline is not None
+        left = self.deadline.remaining()
+        request.context["read_timeout"] = max(MIN_READ_TIMEOUT, min(READ_TIMEOUT, left))
+
+    def _needs_retry(
+        self, attempts: int, operation: Any, caught_exception: Any = None, response: Any = None, **_: Any
+    ) -> None:
+        """Runs before botocore's retry handler: no retry of a failed attempt once the deadline has
+        passed, and never of a timed-out InvokeEndpoint (see the module docstring). Raising here ends
+        the call with that exception; returning None leaves the decision to botocore."""
+        import botocore.exceptions as bx
+
+        status, code = _status(response)
+        failed = caught_exception is not None or status >= 500 or status == 429 or code in THROTTLING
+        if failed and self.deadline is not None and self.deadline.expired():
+            what = f"{operation.service_model.service_name}.{operation.name}"
+            raise self.deadline.silent(what, status=None if caught_exception is not None else status)
+        if operation.name == "InvokeEndpoint" and isinstance(caught_exception, bx.ReadTimeoutError):
+            raise caught_exception
 
     def _log_call(self, http_response: Any, parsed: Any, model: Any, **_: Any) -> None:
         if self._on_call is None:
@@ -109,6 +161,15 @@ class AwsClients:
             f"{model.service_model.service_name}.{model.name}: HTTP {meta.get('HTTPStatusCode')} "
             f"request-id {meta.get('RequestId', '-')}" + (f" after {attempts} retries" if attempts else "")
         )
+
+
+def _status(response: Any) -> tuple[int, str]:
+    """(HTTP status, error code) of a needs-retry `response`: (http_response, parsed) or None."""
+    if not isinstance(response, tuple) or len(response) != 2:
+        return 0, ""
+    http_response, parsed = response
+    code = parsed.get("Error", {}).get("Code", "") if isinstance(parsed, dict) else ""
+    return int(getattr(http_response, "status_code", 0) or 0), str(code)
 
 
 def _refuse_bad_shapes(params: dict[str, Any], model: Any, **_: Any) -> None:

@@ -33,7 +33,7 @@ def resource_name(base: str, kind: str | None = None, *, now: dt.datetime | None
     suffix = (f"-{kind}" if kind else "") + f"-{stamp}-{secrets.token_hex(2)}"
     trimmed = base[: NAME_MAX - len(suffix)].rstrip("-")
     name = f"{trimmed}{suffix}"
-    if not trimmed or not NAME_RE.match(name):
+    if not trimmed or not NAME_RE.fullmatch(name):
         raise UsageError(
             f"cannot make a SageMaker name from {base!r}: got {name!r}",
             hint="use letters, digits and '-' in [endpoint] name",

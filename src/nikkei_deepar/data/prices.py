@@ -60,6 +60,7 @@ import pandas as pd
 
 from nikkei_deepar.data.dates import DateMatch, DateOrder, match_date, quote_cell, to_dates
 from nikkei_deepar.errors import DataError
+from nikkei_deepar.files import MAX_INPUT_BYTES, read_input
 
 __all__ = ["DateOrder", "PriceTable", "SkippedLine", "parse_prices", "read_prices"]
 
@@ -150,18 +151,14 @@ def read_prices(
     close_column: str | None = None,
     date_order: DateOrder = "auto",
     latest: datetime.date | None = None,
+    max_bytes: int = MAX_INPUT_BYTES,
 ) -> PriceTable:
-    """Read a price file from disk (see `parse_prices`); DataError if it cannot be read."""
-    try:
-        if path.is_dir():
-            raise DataError(
-                f"{path}: is a directory, not a price file", hint="Point [data] source at a CSV file."
-            )
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file", hint="Check the path ([data] source).") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read the file: {exc.strerror or exc}", hint=None) from None
+    """Read a price file from disk (see `parse_prices`); DataError if it cannot be read.
+
+    The file passes `files.read_input` first: a regular file only (no device, FIFO or directory), at
+    most `max_bytes`, no overlong line.
+    """
+    raw = read_input(path, max_bytes=max_bytes)
     return parse_prices(
         raw, source=str(path), close_column=close_column, date_order=date_order, latest=latest
     )

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from nikkei_deepar.errors import UsageError
+from nikkei_deepar.files import default_mode
 
 FORMAT = "nikkei-deepar/gluonts-deepar"
 FORMAT_VERSION = 1
@@ -71,7 +72,7 @@ def write_archive(model_dir: Path, out_dir: Path, *, metadata: Mapping[str, Any]
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(buffer.getvalue())
-        Path(tmp_name).chmod(0o644)  # mkstemp creates 0600; a model is not a secret
+        Path(tmp_name).chmod(default_mode())  # mkstemp creates 0600; the umask decides, as for any file
         Path(tmp_name).replace(target)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)

@@ -31,6 +31,7 @@ from nikkei_deepar.config import (
 )
 from nikkei_deepar.context import Context
 from nikkei_deepar.errors import ConfigError, NikkeiError, UsageError
+from nikkei_deepar.files import default_mode
 
 
 @dataclass(frozen=True)
@@ -439,7 +440,7 @@ def _install(path: Path, text: str, *, replace: bool) -> Settings:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
-        tmp.chmod(0o644)  # mkstemp makes it 0600; a config holds no secrets
+        tmp.chmod(default_mode())  # mkstemp makes it 0600; a config is a file like any other: the umask
         settings = _validated(tmp, path)
         if replace:
             tmp.replace(path)

@@ -118,7 +118,11 @@ def run(
     latest = tomorrow_in_tokyo((now or wall_clock)())
     path = input_file or _resolve_source(ctx, allow_stale=allow_stale, latest=latest)
     table = read_prices(
-        path, close_column=settings.data.close_column, date_order=settings.data.date_order, latest=latest
+        path,
+        close_column=settings.data.close_column,
+        date_order=settings.data.date_order,
+        latest=latest,
+        max_bytes=settings.data.max_input_bytes,
     )
     summary = table.summary()
     ctx.reporter.debug(f"read {path} as {table.encoding}, header on line {table.header_line}")
@@ -274,8 +278,10 @@ def _resolve_source(ctx: Context, *, allow_stale: bool, latest: datetime.date) -
         )
     if is_remote(source):
         from nikkei_deepar.data.prices import parse_prices
+        from nikkei_deepar.files import check_lines
 
         def validate(raw: bytes, where: str) -> object:
+            check_lines(raw, where)
             return parse_prices(
                 raw, source=where, close_column=data.close_column, date_order=data.date_order, latest=latest
             )
@@ -287,6 +293,9 @@ def _resolve_source(ctx: Context, *, allow_stale: bool, latest: datetime.date) -
             allow_stale=allow_stale,
             notify=ctx.reporter.info,
             sleep=ctx.sleep,
+            max_bytes=data.max_input_bytes,
+            deadline=data.download_timeout_seconds,
+            allow_private=data.allow_private_network,
         )
         if not fetched.fresh:
             ctx.reporter.warn(f"{fetched.error}; using the previous copy {fetched.path}")

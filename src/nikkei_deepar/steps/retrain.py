@@ -27,7 +27,14 @@ from typing import Any
 
 from nikkei_deepar.backends.base import JOB_COMPLETED, JOB_IN_PROGRESS
 from nikkei_deepar.context import Context
-from nikkei_deepar.errors import ExitCode, InterruptedError_, JobRunningError, NikkeiError
+from nikkei_deepar.deadline import DeadlineInterrupt
+from nikkei_deepar.errors import (
+    ExitCode,
+    InterruptedError_,
+    JobRunningError,
+    NikkeiError,
+    WaitTimeoutError,
+)
 from nikkei_deepar.output import aligned, error_entry, number
 from nikkei_deepar.verdict import verdict
 
@@ -163,6 +170,13 @@ def run(
         _begin(ctx, current)
         action = _deploy(ctx, stages["deploy"], job)
         return finish("already-deployed" if action == "unchanged" else "deployed")
+    except DeadlineInterrupt:  # the --timeout alarm: a deadline, not Ctrl-C
+        late = WaitTimeoutError(
+            f"retrain: not finished during {current} when its --timeout ran out; the ledger is consistent",
+            hint="run `nikkei-deepar retrain` again: it resumes (a running job is waited for, not restarted)",
+        )
+        _failed(ctx, stages[current], late)
+        return finish("failed", int(late.exit_code), [error_entry(late)])
     except (KeyboardInterrupt, InterruptedError_):
         exc2 = InterruptedError_(
             f"retrain: interrupted during {current}; the ledger is consistent",

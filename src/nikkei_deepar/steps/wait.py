@@ -73,6 +73,8 @@ def poll(
     reporter = ctx.reporter
     start = ctx.clock()
     deadline = None if timeout is None else start + max(0.0, timeout)
+    if ctx.deadline is not None:  # the command's own --timeout bounds every wait inside it
+        deadline = min(deadline, ctx.deadline.at) if deadline is not None else ctx.deadline.at
     delay = backoff.initial
     last_key: object = object()
     last_print = start

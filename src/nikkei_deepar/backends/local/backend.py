@@ -445,7 +445,7 @@ class LocalBackend:
 
     # -- records -------------------------------------------------------------------------------------
     def _record(self, folder: str, name: str) -> dict[str, Any] | None:
-        if not NAME_RE.match(name):
+        if not NAME_RE.fullmatch(name):
             return None
         return read_json(self.store / folder / f"{name}.json")
 
@@ -465,7 +465,7 @@ class LocalBackend:
         write_json(path, record)
 
     def _delete_record(self, folder: str, name: str) -> bool:
-        if not NAME_RE.match(name):
+        if not NAME_RE.fullmatch(name):
             return False
         try:
             (self.store / folder / f"{name}.json").unlink()

@@ -129,7 +129,7 @@ def write_json(path: Path, record: Mapping[str, Any]) -> None:
 
 def checked_name(name: str, what: str) -> str:
     """SageMaker's name pattern; here it also keeps every record a plain file name inside the store."""
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise UsageError(
             f"{what} name {name!r} is not valid",
             hint="1-63 letters, digits and '-', starting and ending with a letter or digit",

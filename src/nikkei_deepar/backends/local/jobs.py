@@ -271,7 +271,7 @@ class LocalJobs:
         )
 
     def _record(self, name: str) -> dict[str, Any] | None:
-        if not NAME_RE.match(name):
+        if not NAME_RE.fullmatch(name):
             return None
         record = read_json(self.store / "jobs" / name / "state.json")
         if record is None:
@@ -302,7 +302,7 @@ class LocalJobs:
 
     def logs(self, name: str, *, cursor: LogCursor | None = None) -> LogPage:
         start = int((cursor.get(LOG_STREAM) if cursor else None) or 0)
-        path = self.store / "jobs" / name / "log.txt" if NAME_RE.match(name) else None
+        path = self.store / "jobs" / name / "log.txt" if NAME_RE.fullmatch(name) else None
         try:
             lines = path.read_text(encoding="utf-8").splitlines() if path is not None else []
         except FileNotFoundError:

@@ -105,7 +105,7 @@ class LocalRemover:
     def _tags(self, kind: str, name: str) -> dict[str, str] | None:
         """The record's tags now, or None when it does not exist (any more)."""
         assert self.backend is not None
-        if not NAME_RE.match(name):
+        if not NAME_RE.fullmatch(name):
             return None  # the backend never writes such a record: it cannot be in the store
         found = read_json(self.backend.store / RECORD_FOLDERS[kind] / f"{name}.json")
         if found is None:
@@ -163,7 +163,7 @@ class LocalRemover:
         listed = endpoints.is_dir() and not (include_all and self.store_is_ours)
         for path in sorted(endpoints.glob("*.json")) if listed else []:
             name = path.stem
-            if name in recorded or not NAME_RE.match(name):
+            if name in recorded or not NAME_RE.fullmatch(name):
                 continue
             try:
                 tags = self._tags("endpoint", name)
