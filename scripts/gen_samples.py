@@ -148,7 +148,10 @@ def run_sagemaker_walkthrough() -> dict[str, Any]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     original = FakeBucket.get_permission
-    FakeBucket.get_permission = _tls_aware(original)  # type: ignore[method-assign]
+    sys.path.insert(0, str(ROOT / "tests"))
+    from moto_tls import tls_aware  # the tests' one copy of the TLS-condition patch
+
+    FakeBucket.get_permission = tls_aware(original)  # type: ignore[method-assign]
     try:
         with tempfile.TemporaryDirectory(prefix="nd-samples-") as tmp:
             folder = Path(tmp)
@@ -180,28 +183,6 @@ def run_sagemaker_walkthrough() -> dict[str, Any]:
     finally:
         FakeBucket.get_permission = original  # type: ignore[method-assign]
         server.stop()
-
-
-def _tls_aware(original: Callable[..., Any]) -> Callable[..., Any]:
-    """moto evaluates no policy condition, so provision's TLS-only bucket policy statement (Deny s3:*
-    unless aws:SecureTransport) would deny every request; the tool always speaks TLS to AWS, so here the
-    requests count as TLS: statements conditioned on aws:SecureTransport are skipped (as the tests do)."""
-    from moto.iam.access_control import IAMPolicy, PermissionResult
-
-    def get_permission(self: Any, action: str, resource: str) -> Any:
-        if self.policy is None:
-            return original(self, action, resource)
-        document = json.loads(self.policy)
-        statements = document.get("Statement", [])
-        statements = [statements] if isinstance(statements, dict) else statements
-        kept = [s for s in statements if "aws:SecureTransport" not in json.dumps(s.get("Condition", {}))]
-        if len(kept) == len(statements):
-            return original(self, action, resource)
-        if not kept:
-            return PermissionResult.NEUTRAL
-        return IAMPolicy(json.dumps({**document, "Statement": kept})).is_action_permitted(action, resource)
-
-    return get_permission
 
 
 def run_all(extra: list[Path]) -> dict[str, Any]:

@@ -169,28 +169,12 @@ def step_context(hermetic_env: Path) -> Callable[..., Any]:
 
 @pytest.fixture(autouse=True)
 def _moto_treats_requests_as_tls(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """moto evaluates no `Bool` condition, so the TLS-only statement `provision` puts in the bucket policy
-    (Deny s3:* unless aws:SecureTransport) would deny every object GET/PUT on a provisioned bucket. Test
-    requests count as TLS here: statements conditioned on aws:SecureTransport are skipped when moto
-    checks a bucket policy. Only for tests that use moto (`aws` / `moto_server`)."""
+    """Test requests count as TLS for moto's bucket-policy checks (see tests/moto_tls.py). Only for tests
+    that use moto (`aws` / `moto_server`)."""
     if not {"aws", "moto_server"} & set(request.fixturenames):
         return
-    from moto.iam.access_control import IAMPolicy, PermissionResult
     from moto.s3.models import FakeBucket
 
-    original = FakeBucket.get_permission
+    from moto_tls import tls_aware
 
-    def get_permission(self: Any, action: str, resource: str) -> Any:
-        if self.policy is None:
-            return original(self, action, resource)
-        document = json.loads(self.policy)
-        statements = document.get("Statement", [])
-        statements = [statements] if isinstance(statements, dict) else statements
-        kept = [s for s in statements if "aws:SecureTransport" not in json.dumps(s.get("Condition", {}))]
-        if len(kept) == len(statements):
-            return original(self, action, resource)
-        if not kept:
-            return PermissionResult.NEUTRAL
-        return IAMPolicy(json.dumps({**document, "Statement": kept})).is_action_permitted(action, resource)
-
-    monkeypatch.setattr(FakeBucket, "get_permission", get_permission)
+    monkeypatch.setattr(FakeBucket, "get_permission", tls_aware(FakeBucket.get_permission))
