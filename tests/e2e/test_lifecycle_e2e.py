@@ -16,21 +16,18 @@ import csv
 import datetime as dt
 import io
 import json
-import os
 import subprocess
-import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
+from e2e_shell import EXE, Run, project_shell
 from sagemaker_script import REGION, deepar_response, queue_endpoint_results
 
 pytestmark = pytest.mark.e2e
 
-EXE = Path(sys.executable).parent / "nikkei-deepar"
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "prices" / "long" / "nikkei_en.csv"
 BUCKET = "nikkei-deepar-e2e-bucket"
 CONFIG = f"""
@@ -42,38 +39,12 @@ bucket = "{BUCKET}"
 name = "nikkei-e2e"
 """
 
-Run = Callable[..., subprocess.CompletedProcess[str]]
-
 
 @pytest.fixture
-def shell(moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
+def shell(moto_server: str, tmp_path: Path) -> Run:
     """`shell("train", "--json")` runs the executable in a fresh project folder, as a script would:
     no terminal, the moto server as AWS_ENDPOINT_URL, fake credentials, the tool's home in the folder."""
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "nikkei-deepar.toml").write_text(CONFIG, encoding="utf-8")
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "NIKKEI_DEEPAR_"))},
-        "AWS_ENDPOINT_URL": moto_server,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_MAX_ATTEMPTS": "2",
-        "NIKKEI_DEEPAR_HOME": str(project / ".nikkei-deepar"),
-    }
-
-    def run(*args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [str(EXE), *args], cwd=project, env=env, capture_output=True, text=True, timeout=180, check=False
-        )
-        assert done.returncode == expect, f"{args}: exit {done.returncode}\n{done.stdout}\n{done.stderr}"
-        return done
-
-    return run
+    return project_shell(moto_server, tmp_path, CONFIG, region=REGION)
 
 
 def _aws(server: str, service: str) -> Any:
