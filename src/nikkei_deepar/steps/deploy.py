@@ -331,7 +331,9 @@ def schedule_expiry(
                         extra=extra,
                     )
                 )
-    ctx.reporter.info(f"endpoint {endpoint}: deleted at {scheduled.at:%Y-%m-%d %H:%M} UTC by {scheduled.by}")
+    ctx.reporter.info(
+        f"endpoint {endpoint}: will be deleted at {scheduled.at:%Y-%m-%d %H:%M} UTC by {scheduled.by}"
+    )
     return ExpiryView(
         at=scheduled.at, now=now, created=created or now, cost=cost, schedule=scheduled.schedule
     )
