@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from nikkei_deepar.data.dates import FIRST_SESSION
 from nikkei_deepar.errors import DataError, ExitCode
 from nikkei_deepar.sources import (
     NAMED_SOURCES,
@@ -246,8 +247,10 @@ def test_is_remote(source: str, remote: bool) -> None:
 def test_named_sources_and_cache_names() -> None:
     assert NAMED_SOURCES == {
         "fred": "https://fred.stlouisfed.org/graph/fredgraph.csv?id=NIKKEI225",
-        "stooq": "https://stooq.com/q/d/l/?s=^nkx&i=d",
+        "stooq": "https://stooq.com/q/d/l/?s=^nkx&i=d&d1=19490516",
     }
+    # prepare refuses dates before the index's first session: the named source never asks for them
+    assert NAMED_SOURCES["stooq"].endswith("d1=" + FIRST_SESSION.strftime("%Y%m%d"))
     assert resolve_url("Fred") == NAMED_SOURCES["fred"]
     assert resolve_url("https://example.com/a.csv") == "https://example.com/a.csv"
     with pytest.raises(ValueError, match="not a URL or a named source"):

@@ -71,7 +71,9 @@ __all__ = [
 
 NAMED_SOURCES: Mapping[str, str] = {
     "fred": "https://fred.stlouisfed.org/graph/fredgraph.csv?id=NIKKEI225",
-    "stooq": "https://stooq.com/q/d/l/?s=^nkx&i=d",
+    # stooq's full ^NKX history reaches back before the index's first session (1949-05-16), which
+    # `prepare` refuses as impossible dates: ask only from that session on (d1 = first day, YYYYMMDD).
+    "stooq": "https://stooq.com/q/d/l/?s=^nkx&i=d&d1=19490516",
 }
 USER_AGENT = f"nikkei-deepar/{__version__} (Python urllib; a daily Nikkei 225 price download)"
 MAX_BYTES = 64 * 1024 * 1024
