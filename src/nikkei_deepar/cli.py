@@ -44,6 +44,17 @@ class _Group(TyperGroup):
                 raise
             raise typer.Exit(_render_usage_error(exc, ctx)) from None
 
+    def make_context(self, info_name: Any, args: Any, parent: Any = None, **extra: Any) -> Any:
+        # Options before any command (`nikkei-deepar --bogus --json`) fail here, before `invoke`.
+        tokens = list(args)
+        json_out = "--json" in tokens[: tokens.index("--") if "--" in tokens else None]
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except Exception as exc:
+            if not json_out or not _is_usage_error(exc) or getattr(exc, "ctx", None) is None:
+                raise
+            raise typer.Exit(_render_usage_error(exc, getattr(exc, "ctx", None))) from None
+
 
 def _is_usage_error(exc: Exception) -> bool:
     # By name: recent Typer vendors its own copy of Click (typer._click), older ones use click itself.

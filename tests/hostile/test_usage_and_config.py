@@ -25,6 +25,7 @@ from nikkei_deepar.output import ENVELOPE_KEYS, ENVELOPE_SCHEMA
         (["config", "show", "--bogus"], "config show", "--bogus"),
         (["train", "--timeout", "-5x"], "train", "--timeout"),
         (["no-such-command"], "nikkei-deepar", "no-such-command"),
+        (["--bogus"], "nikkei-deepar", "--bogus"),  # before any command: the root group's own options
     ],
 )
 def test_usage_errors_under_json_print_the_envelope(
