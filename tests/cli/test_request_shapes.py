@@ -79,7 +79,10 @@ def cli(aws: None, hermetic_env: Path, clock: Any, run_cli: Callable[..., Any]) 
 def _skeleton(value: Any) -> Any:
     """A request's structure without its values: member names all the way down, and scalar types."""
     if isinstance(value, dict):
-        return {k: _skeleton(v) for k, v in sorted(value.items()) if k not in {"Tags", "TagSet"}}
+        # ClientToken: botocore fills in idempotency tokens itself (CreateSchedule), the tool never does
+        return {
+            k: _skeleton(v) for k, v in sorted(value.items()) if k not in {"Tags", "TagSet", "ClientToken"}
+        }
     if isinstance(value, list):
         return [_skeleton(value[0])] if value else []
     return type(value).__name__
@@ -159,6 +162,28 @@ def test_the_plan_has_no_problems_for_the_example_config_in_every_mode() -> None
         requests = sagemaker_requests.planned(settings, region=REGION, account=ACCOUNT)
         assert {r.command for r in requests} == set(sagemaker_requests.COMMANDS)
         assert sagemaker_requests.problems(requests, settings) == []
+
+
+def test_the_expiry_requests_are_planned_and_fit_the_longest_endpoint_name() -> None:
+    """With an expiry, provision plans the scheduler role and deploy the schedule; both fit AWS's limits
+    even for the longest endpoint name the config allows (IAM role and schedule names stop at 64)."""
+    longest = "e" * 50
+    settings = Settings.model_validate(
+        {"aws": {"bucket": BUCKET}, "endpoint": {"name": longest, "expires_after": "24h"}}
+    )
+    requests = sagemaker_requests.planned(settings, region=REGION, account=ACCOUNT)
+    operations = {(r.command, r.service, r.operation) for r in requests}
+    assert ("deploy", "scheduler", "CreateSchedule") in operations
+    roles = [r.params["RoleName"] for r in requests if r.operation == "CreateRole"]
+    assert settings.scheduler_role_name() in roles and len(settings.scheduler_role_name()) <= 64
+    assert sagemaker_requests.problems(requests, settings) == []
+    [schedule] = [r.params for r in requests if r.operation == "CreateSchedule"]
+    assert json.loads(schedule["Target"]["Input"]) == {"EndpointName": longest}
+    assert schedule["Target"]["RoleArn"].endswith(f":role/{settings.scheduler_role_name()}")
+    off = Settings.model_validate({"aws": {"bucket": BUCKET}, "endpoint": {"expires_after": "off"}})
+    assert all(
+        r.service != "scheduler" for r in sagemaker_requests.planned(off, region=REGION, account=ACCOUNT)
+    )
 
 
 # -- refused before anything is created -----------------------------------------------------------------

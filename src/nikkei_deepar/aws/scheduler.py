@@ -109,6 +109,30 @@ def _expiry(found: dict[str, Any]) -> Expiry:
     )
 
 
+def schedule_request(
+    name: str, *, endpoint: str, at: dt.datetime, role_arn: str, region: str
+) -> dict[str, Any]:
+    """CreateSchedule / UpdateSchedule's request: a one-time `at(...)` in UTC that deletes `endpoint`,
+    run as `role_arn`, deleting itself afterwards (also checked offline by the request plan)."""
+    return {
+        "Name": name,
+        "GroupName": GROUP,
+        "Description": f"nikkei-deepar: delete SageMaker endpoint {endpoint} when it expires",
+        "ScheduleExpression": at_expression(at),
+        "ScheduleExpressionTimezone": "UTC",
+        "FlexibleTimeWindow": {"Mode": "OFF"},
+        "ActionAfterCompletion": "DELETE",
+        "State": "ENABLED",
+        "Target": {
+            "Arn": delete_endpoint_target(region),
+            "RoleArn": role_arn,
+            "Input": json.dumps({"EndpointName": endpoint}),
+            # A failed delete (e.g. the endpoint is Updating) is retried by the scheduler for a while.
+            "RetryPolicy": {"MaximumEventAgeInSeconds": 6 * 3600, "MaximumRetryAttempts": 20},
+        },
+    }
+
+
 class SchedulerGateway:
     def __init__(self, clients: AwsClients) -> None:
         self._clients = clients
@@ -134,23 +158,7 @@ class SchedulerGateway:
         send the whole definition). Returns "created" or "updated"."""
         import botocore.exceptions as bx
 
-        request: dict[str, Any] = {
-            "Name": name,
-            "GroupName": GROUP,
-            "Description": f"nikkei-deepar: delete SageMaker endpoint {endpoint} when it expires",
-            "ScheduleExpression": at_expression(at),
-            "ScheduleExpressionTimezone": "UTC",
-            "FlexibleTimeWindow": {"Mode": "OFF"},
-            "ActionAfterCompletion": "DELETE",
-            "State": "ENABLED",
-            "Target": {
-                "Arn": delete_endpoint_target(region),
-                "RoleArn": role_arn,
-                "Input": json.dumps({"EndpointName": endpoint}),
-                # A failed delete (e.g. the endpoint is Updating) is retried by the scheduler for a while.
-                "RetryPolicy": {"MaximumEventAgeInSeconds": 6 * 3600, "MaximumRetryAttempts": 20},
-            },
-        }
+        request = schedule_request(name, endpoint=endpoint, at=at, role_arn=role_arn, region=region)
         with aws_errors(f"scheduling the expiry of endpoint {endpoint} ({name})"):
             try:
                 self.client.create_schedule(**request)

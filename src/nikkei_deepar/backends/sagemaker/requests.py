@@ -13,6 +13,7 @@ train, deploy and predict --batch before they create anything. No network here.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -66,11 +67,16 @@ def planned(
     """The requests `commands` would send for `settings` (create/update calls: what AWS may refuse)."""
     from nikkei_deepar.aws import iam, s3
     from nikkei_deepar.aws import sagemaker as sm
+    from nikkei_deepar.aws.scheduler import expiry_schedule_name, schedule_request
+    from nikkei_deepar.backends.sagemaker.scheduler_role import role_description as scheduler_role_description
     from nikkei_deepar.images import partition
     from nikkei_deepar.policy import (
         INLINE_POLICY_NAME,
+        SCHEDULER_POLICY_NAME,
         execution_policy,
         role_description,
+        scheduler_policy,
+        scheduler_trust_policy,
         trust_policy,
         with_tls_only,
     )
@@ -89,6 +95,8 @@ def planned(
 
     tags = settings.resource_tags()
     endpoint = settings.endpoint.name
+    expires_in = settings.endpoint.expiry()
+    scheduler_role = settings.scheduler_role_name()
     out: list[PlannedRequest] = []
 
     def add(command: str, service: str, operation: str, params: dict[str, Any]) -> None:
@@ -125,6 +133,28 @@ def planned(
             iam.put_role_policy_request(aws.role_name, INLINE_POLICY_NAME, policy),
         )
         add("provision", "iam", "TagRole", iam.tag_role_request(aws.role_name, tags))
+        if expires_in is not None:  # the role EventBridge Scheduler deletes the endpoint as
+            add(
+                "provision",
+                "iam",
+                "CreateRole",
+                iam.create_role_request(
+                    scheduler_role,
+                    trust_policy=scheduler_trust_policy(account),
+                    tags=tags,
+                    description=scheduler_role_description(endpoint),
+                ),
+            )
+            add(
+                "provision",
+                "iam",
+                "PutRolePolicy",
+                iam.put_role_policy_request(
+                    scheduler_role,
+                    SCHEDULER_POLICY_NAME,
+                    scheduler_policy(endpoint=endpoint, region=region, account=account),
+                ),
+            )
 
     job = resource_name(endpoint)
     output_uri = artifact_uri("output/")
@@ -159,6 +189,16 @@ def planned(
             sm.create_endpoint_request(endpoint, config_name=config, tags=ep_tags),
         )
         add("deploy", "sagemaker", "UpdateEndpoint", sm.update_endpoint_request(endpoint, config_name=config))
+        if expires_in is not None:
+            at = dt.datetime.now(dt.UTC) + expires_in
+            schedule = schedule_request(
+                expiry_schedule_name(endpoint),
+                endpoint=endpoint,
+                at=at,
+                role_arn=f"arn:{partition(region)}:iam::{account}:role/{scheduler_role}",
+                region=region,
+            )
+            add("deploy", "scheduler", "CreateSchedule", schedule)
 
     if "predict" in wanted:
         from nikkei_deepar.aws.runtime import invoke_request

@@ -28,6 +28,13 @@ _ADOPT = "tagged by nikkei-deepar but missing from the ledger (an earlier run wa
 _FOREIGN = "not created by nikkei-deepar: used as it is, never modified"
 
 
+def role_description(endpoint: str) -> str:
+    return (
+        f"Run by EventBridge Scheduler to delete the SageMaker endpoint {endpoint} when it expires "
+        "(nikkei-deepar), created by `nikkei-deepar provision`"
+    )
+
+
 class SchedulerRolePlan:
     def __init__(
         self,
@@ -160,10 +167,7 @@ class SchedulerRolePlan:
         return None
 
     def _create(self) -> str | None:
-        description = (
-            f"Run by EventBridge Scheduler to delete the SageMaker endpoint {self.endpoint} when it expires "
-            "(nikkei-deepar), created by `nikkei-deepar provision`"
-        )
+        description = role_description(self.endpoint)
         # tagged in the same call: recognisable as the tool's from its first instant
         arn = self.iam.create_role(
             self.name, trust_policy=self.trust(), tags=self.tags, description=description
