@@ -20,6 +20,7 @@ import json
 import sys
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ import numpy as np
 from nikkei_deepar.config import Hyperparameters
 from nikkei_deepar.data.backtest import evaluate, rolling_windows
 from nikkei_deepar.data.baselines import QuantileForecast, blend, random_walk
-from nikkei_deepar.data.calendar import steps_for_horizon
+from nikkei_deepar.data.calendar import CALENDAR_FEATURES, calendar_features, steps_for_horizon
 from nikkei_deepar.data.channels import format_start, series_line, target_values
 from nikkei_deepar.data.inference import inference_config
 from nikkei_deepar.data.prices import read_prices
@@ -54,6 +55,8 @@ VARIANTS: dict[str, tuple[str, dict[str, str]]] = {
     "ctx10": ("calendar_days", {"context_length": "10"}),
     "ctx10-epochs5": ("calendar_days", {"context_length": "10", "epochs": "5"}),
     "epochs5-samples400": ("calendar_days", {"epochs": "5", "num_eval_samples": "400"}),
+    # [data] calendar_features = true: day of week, days since the previous session, closed flag
+    "calfeat": ("calendar_days", {"num_dynamic_feat": str(len(CALENDAR_FEATURES))}),
 }
 
 
@@ -102,6 +105,16 @@ def run_file(
     hyperparameters = Hyperparameters().as_strings(prediction_length=prediction_length)
     hyperparameters.update(overrides)
     num_samples = int(hyperparameters["num_eval_samples"])
+    # the calendar features of every date the series and its last forecast reach (sliced per window)
+    features = (
+        calendar_features(list(series.dates) + [series.last_date + timedelta(days=i) for i in range(1, 40)])
+        if "num_dynamic_feat" in overrides
+        else None
+    )
+
+    def feat(end: int) -> list[list[float]] | None:
+        return None if features is None else [row[:end] for row in features]
+
     first = rolling_windows(target, horizon=HORIZON, windows=windows)[0].origin
 
     def rw(history: Any, horizon: int) -> QuantileForecast:
@@ -113,7 +126,7 @@ def run_file(
         started = time.monotonic()
         with tempfile.TemporaryDirectory() as tmp:
             origin0 = int(sessions[first - 1]) + 1
-            train = (series_line(series.start, full[:origin0].tolist()) + "\n").encode()
+            train = (series_line(series.start, full[:origin0].tolist(), feat(origin0)) + "\n").encode()
             result = engine.train(
                 train_jsonl=train,
                 test_jsonl=b"",
@@ -124,10 +137,14 @@ def run_file(
             for window in rolling_windows(target, horizon=HORIZON, windows=windows):
                 origin = int(sessions[window.origin - 1]) + 1
                 steps = sessions[window.origin : window.origin + HORIZON] - origin
+                instance: dict[str, Any] = {
+                    "start": format_start(series.start),
+                    "target": target_values(full[:origin].tolist()),
+                }
+                if features is not None:
+                    instance["dynamic_feat"] = feat(origin + prediction_length)
                 request = {
-                    "instances": [
-                        {"start": format_start(series.start), "target": target_values(full[:origin].tolist())}
-                    ],
+                    "instances": [instance],
                     "configuration": inference_config(quantiles=QUANTILES, num_samples=num_samples),
                 }
                 answer = engine.predict(model_tar=result.model_tar, request=request, seed=seed)[

@@ -271,6 +271,10 @@ class DataSettings(_Section):
     date_order: Literal["auto", "ymd", "mdy", "dmy"] = "auto"
     calendar: Literal["trading_days", "calendar_days"] = "calendar_days"
     test_windows: Annotated[int, Field(ge=1, le=50)] = 1
+    calendar_features: bool = Field(
+        default=False,
+        description="give DeepAR day of week, days since the last session and a closed flag as dynamic_feat",
+    )
     accept_outliers: bool = False
     max_input_bytes: Annotated[int, Field(ge=1024, le=1024**3)] = Field(
         default=64 * 1024 * 1024, description="largest price file prepare reads or downloads (64 MiB)"

@@ -27,6 +27,7 @@ import datetime
 import functools
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -305,3 +306,38 @@ def _known_span() -> tuple[datetime.date, datetime.date]:
 
 if __name__ == "__main__":  # python -m nikkei_deepar.data.calendar: regenerate the shipped table
     print(f"wrote {write_table()} from {_LIBRARY} {library_version()}")
+
+
+CALENDAR_FEATURES = ("day_of_week", "days_since_session", "closed")
+"""The `dynamic_feat` rows `calendar_features` gives, in order (`[data] calendar_features = true`)."""
+
+_GAP_CAP = 10  # days since the previous session, capped (the longest Golden Week closure is 10 days)
+
+
+def calendar_features(dates: Sequence[datetime.date]) -> list[list[float]]:
+    """DeepAR `dynamic_feat` known ahead for each date, one row per name in `CALENDAR_FEATURES`:
+
+    - day of week, Monday -0.5 to Sunday 0.5;
+    - calendar days since the previous XTKS session (1 on a Tuesday, 3 on a Monday after a weekend,
+      up to 10 after Golden Week), capped at 10, scaled to [-0.4, 0.5];
+    - 0.5 if the exchange is closed that day (weekend, holiday, year-end closure), else -0.5.
+
+    Every value is finite (DeepAR takes no missing value in dynamic_feat). Raises DataError for a date
+    outside the known calendar.
+    """
+    sessions = _sessions()
+    rows: list[list[float]] = [[], [], []]
+    for day in dates:
+        _check_known(day, sessions)
+        position = bisect.bisect_left(sessions.dates, day)
+        gap = (day - sessions.dates[position - 1]).days if position > 0 else 1
+        rows[0].append(day.weekday() / 6 - 0.5)
+        rows[1].append(min(gap, _GAP_CAP) / _GAP_CAP - 0.5)
+        rows[2].append(-0.5 if day in sessions.lookup else 0.5)
+    return rows
+
+
+def horizon_dates(series: Series, prediction_length: int) -> list[datetime.date]:
+    """The series' dates followed by the dates of DeepAR's next `prediction_length` steps (the
+    `len(target) + prediction_length` dates an inference request's dynamic_feat must cover)."""
+    return list(series.dates) + [step.date for step in forecast_dates(series, prediction_length)]

@@ -90,9 +90,14 @@ def target_values(target: Sequence[float]) -> list[float | str]:
     return values
 
 
-def series_line(start: datetime.date, target: Sequence[float]) -> str:
-    """One JSON Lines record (without the newline): ``{"start": "2022-01-04 00:00:00", "target": [...]}``."""
-    record = {"start": format_start(start), "target": target_values(target)}
+def series_line(
+    start: datetime.date, target: Sequence[float], dynamic_feat: Sequence[Sequence[float]] | None = None
+) -> str:
+    """One JSON Lines record (without the newline): ``{"start": "2022-01-04 00:00:00", "target": [...]}``,
+    with ``"dynamic_feat": [[...], ...]`` when given (SageMaker checks their length, not this)."""
+    record: dict[str, Any] = {"start": format_start(start), "target": target_values(target)}
+    if dynamic_feat is not None:
+        record["dynamic_feat"] = [list(row) for row in dynamic_feat]
     return json.dumps(record, allow_nan=False)
 
 
@@ -127,8 +132,12 @@ def make_channels(
     prediction_length: int,
     context_length: int,
     test_windows: int = 1,
+    calendar_features: bool = False,
 ) -> Channels:
     """Build the `train` and `test` channels for one series; check DeepAR's minimums first.
+
+    With `calendar_features`, every line carries `data.calendar.calendar_features` of its dates as
+    `dynamic_feat` (as long as its target, as DeepAR requires in training).
 
     Raises DataError (before anything is built) when the training part is shorter than
     ``context_length + prediction_length`` or than the shortest test window needs, holds no values or
@@ -166,8 +175,18 @@ def make_channels(
         )
 
     ends = [len(target) - k * prediction_length for k in range(test_windows)]
-    train_bytes = (series_line(series.start, train) + "\n").encode("utf-8")
-    test_bytes = "".join(series_line(series.start, target[:end]) + "\n" for end in ends).encode("utf-8")
+    features: list[list[float]] | None = None
+    if calendar_features:
+        from nikkei_deepar.data.calendar import calendar_features as features_of
+
+        features = features_of(series.dates)
+
+    def line(end: int) -> str:
+        rows = None if features is None else [row[:end] for row in features]
+        return series_line(series.start, target[:end], rows) + "\n"
+
+    train_bytes = line(len(train)).encode("utf-8")
+    test_bytes = "".join(line(end) for end in ends).encode("utf-8")
     return Channels(
         train=train_bytes,
         test=test_bytes,

@@ -7,9 +7,10 @@ table, no printing. `prepare`, `train`, `retrain`, `predict` and `backtest` all 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from nikkei_deepar.data.calendar import deepar_prediction_length
+from nikkei_deepar.data.calendar import CALENDAR_FEATURES, deepar_prediction_length
 
 if TYPE_CHECKING:
     from nikkei_deepar.config import Settings
@@ -26,5 +27,17 @@ def prediction_length_of(settings: Settings) -> int:
 
 
 def hyperparameter_strings(settings: Settings) -> dict[str, str]:
-    """The hyperparameters a training job gets (strings), with the derived `prediction_length`."""
-    return settings.training.hyperparameters.as_strings(prediction_length=prediction_length_of(settings))
+    """The hyperparameters a training job gets (strings), with the derived `prediction_length`, and
+    `num_dynamic_feat` (the calendar features' count) when `[data] calendar_features` is on."""
+    strings = settings.training.hyperparameters.as_strings(prediction_length=prediction_length_of(settings))
+    if settings.data.calendar_features:
+        strings["num_dynamic_feat"] = str(len(CALENDAR_FEATURES))
+    return strings
+
+
+def features_through(hyperparameters: Mapping[str, str]) -> int | None:
+    """For a model trained with these hyperparameters: its `prediction_length` if it was trained with
+    the calendar features (so requests must carry them through the horizon), else None (send none)."""
+    if hyperparameters.get("num_dynamic_feat", "auto").isdigit() and "prediction_length" in hyperparameters:
+        return int(hyperparameters["prediction_length"])
+    return None

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NoReturn
 
-from nikkei_deepar.data.calendar import forecast_dates
+from nikkei_deepar.data.calendar import calendar_features, forecast_dates, horizon_dates
 from nikkei_deepar.data.channels import format_start, series_line, target_values
 from nikkei_deepar.data.series import Series
 from nikkei_deepar.errors import AwsError
@@ -92,10 +92,18 @@ def build_request(
     quantiles: Sequence[float],
     num_samples: int,
     output_types: Sequence[str] = ("mean", "quantiles"),
+    features_through: int | None = None,
 ) -> dict[str, Any]:
-    """The real-time request for one series: its whole history and the inference configuration."""
+    """The real-time request for one series: its whole history and the inference configuration.
+
+    `features_through` (the model's prediction_length, for a model trained with calendar features)
+    adds their `dynamic_feat` through the forecast horizon: ``len(target) + prediction_length`` points.
+    A model trained without them must not be sent any (None)."""
+    instance: dict[str, Any] = {"start": format_start(series.start), "target": target_values(series.target)}
+    if features_through is not None:
+        instance["dynamic_feat"] = horizon_features(series, features_through)
     return {
-        "instances": [{"start": format_start(series.start), "target": target_values(series.target)}],
+        "instances": [instance],
         "configuration": inference_config(
             quantiles=quantiles, num_samples=num_samples, output_types=output_types
         ),
@@ -107,9 +115,16 @@ def encode_request(request: dict[str, Any]) -> bytes:
     return json.dumps(request, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
-def batch_input_line(series: Series) -> bytes:
-    """One batch transform input record, newline-terminated (the same format as a training line)."""
-    return (series_line(series.start, series.target) + "\n").encode("utf-8")
+def batch_input_line(series: Series, *, features_through: int | None = None) -> bytes:
+    """One batch transform input record, newline-terminated (the same format as a training line, with
+    dynamic_feat through the horizon as in `build_request`)."""
+    rows = None if features_through is None else horizon_features(series, features_through)
+    return (series_line(series.start, series.target, rows) + "\n").encode("utf-8")
+
+
+def horizon_features(series: Series, prediction_length: int) -> list[list[float]]:
+    """The calendar features of the series' dates and the next `prediction_length` steps' dates."""
+    return calendar_features(horizon_dates(series, prediction_length))
 
 
 def parse_response(body: bytes | str, *, quantiles: Sequence[float], prediction_length: int) -> Forecast:

@@ -139,6 +139,7 @@ def train(
                 f"train line {i}: {len(s.target)} points, not more than prediction_length "
                 f"({settings.prediction_length})"
             )
+    train_series, test_series, num_feat = _features(settings, train_series, test_series)
     gl = _backend()
     h = settings.prediction_length
     if test_series and all(np.isnan(s.target[-h:]).all() for s in test_series):
@@ -167,6 +168,7 @@ def train(
             dropout_rate=settings.dropout_rate,
             distr_output=getattr(gl.distributions, LIKELIHOODS[settings.likelihood])(),
             lags_seq=lags,
+            num_feat_dynamic_real=num_feat,
             num_parallel_samples=settings.num_eval_samples,
             batch_size=settings.batch_size,
             num_batches_per_epoch=num_batches_per_epoch,
@@ -203,6 +205,7 @@ def train(
                 "prediction_length": settings.prediction_length,
                 "context_length": settings.context_length,
                 "lags_seq": lags,
+                "num_dynamic_feat": num_feat,
                 "num_batches_per_epoch": num_batches_per_epoch,
                 "epochs_run": len(losses),
                 "gluonts": gl.gluonts_version,
@@ -224,7 +227,7 @@ def predict(*, model_tar: Path, request: Mapping[str, Any], seed: int) -> dict[s
         model_dir = Path(tmp)
         marker = extract_archive(model_tar, model_dir)
         settings = parse_hyperparameters(marker["hyperparameters"])
-        parsed = parse_request(request, settings)
+        parsed = parse_request(request, settings, num_dynamic_feat=int(marker.get("num_dynamic_feat", 0)))
         predictor = gl.PyTorchPredictor.deserialize(model_dir, device="cpu")
         predictions = []
         for series in parsed.instances:
@@ -253,8 +256,36 @@ def _usable_lags(freq: str, longest: int) -> list[int]:
     return [lag for lag in lags if lag < longest] or [1]
 
 
+def _features(
+    settings: Settings, train: list[InputSeries], test: list[InputSeries]
+) -> tuple[list[InputSeries], list[InputSeries], int]:
+    """The series to use and their dynamic_feat row count, by `num_dynamic_feat` (see hyperparameters):
+    every train and test series must carry as many rows as the first train series."""
+    if settings.num_dynamic_feat == "ignore":
+        strip = [InputSeries(start=s.start, target=s.target) for s in train]
+        return strip, [InputSeries(start=s.start, target=s.target) for s in test], 0
+    first = train[0].dynamic_feat
+    rows = 0 if first is None else int(first.shape[0])
+    for i, s in enumerate(test, 1):
+        found = 0 if s.dynamic_feat is None else int(s.dynamic_feat.shape[0])
+        if found != rows:
+            raise DataError(f"test line {i}: {found} dynamic_feat row(s), the train channel has {rows}")
+    if isinstance(settings.num_dynamic_feat, int) and settings.num_dynamic_feat != rows:
+        raise DataError(
+            f"num_dynamic_feat is {settings.num_dynamic_feat}, the channels carry {rows} dynamic_feat row(s)",
+            hint="set num_dynamic_feat to auto, or send that many rows",
+        )
+    return train, test, rows
+
+
 def _dataset(gl: _Backend, series: Sequence[InputSeries], freq: str) -> list[dict[str, Any]]:
-    return [{"start": gl.pd.Period(s.start, freq=freq), "target": s.target} for s in series]
+    entries = []
+    for s in series:
+        entry: dict[str, Any] = {"start": gl.pd.Period(s.start, freq=freq), "target": s.target}
+        if s.dynamic_feat is not None:
+            entry["feat_dynamic_real"] = s.dynamic_feat
+        entries.append(entry)
+    return entries
 
 
 # --------------------------------------------------------------------------- model
@@ -270,7 +301,7 @@ def _test_metrics(
     means: list[FloatArray] = []
     by_tau: dict[float, list[FloatArray]] = {tau: [] for tau in settings.test_quantiles}
     for s in test:
-        history = InputSeries(start=s.start, target=s.target[:-h])
+        history = InputSeries(start=s.start, target=s.target[:-h], dynamic_feat=s.dynamic_feat)
         samples = _sample(gl, predictor, history, settings.freq, settings.num_eval_samples, seed)
         actual.append(s.target[-h:].astype(np.float64))
         means.append(samples.mean(axis=0))

@@ -27,7 +27,8 @@ Hyperparameters (strings, as SageMaker takes them) -> `gluonts.torch.model.deepa
 |                             |                 | the best epoch's weights                                   |
 | `embedding_dimension`       | ignored         | only meaningful with `cat` (refused locally)               |
 | `cardinality`               | ignored         | only meaningful with `cat` (refused locally)               |
-| `num_dynamic_feat`          | ignored         | `auto`/`ignore` only: `dynamic_feat` is refused            |
+| `num_dynamic_feat`          | auto            | `num_feat_dynamic_real`: auto = the channels' row count,   |
+|                             |                 | ignore = drop them, n = must match the channels           |
 
 Any other key is a UsageError. `num_batches_per_epoch` is not a SageMaker hyperparameter (SageMaker
 sizes an epoch itself): it is an argument of `engine.train`, GluonTS's default 50.
@@ -69,6 +70,7 @@ class Settings:
     num_eval_samples: int
     test_quantiles: tuple[float, ...]
     early_stopping_patience: int | None
+    num_dynamic_feat: int | str  # "auto", "ignore" or a row count
 
 
 def parse_hyperparameters(hyperparameters: Mapping[str, str]) -> Settings:
@@ -115,10 +117,9 @@ def parse_hyperparameters(hyperparameters: Mapping[str, str]) -> Settings:
             f"likelihood {likelihood!r} is not supported by the local backend",
             hint=f"use one of: {', '.join(LIKELIHOODS)}",
         )
-    if raw.get("num_dynamic_feat", "auto") not in ("auto", "ignore"):
-        raise UsageError(
-            "num_dynamic_feat: the local backend supports no dynamic_feat", hint="drop it, or set it to auto"
-        )
+    num_dynamic_feat: int | str = raw.get("num_dynamic_feat", "auto")
+    if num_dynamic_feat not in ("auto", "ignore"):
+        num_dynamic_feat = _int(raw, "num_dynamic_feat", None)
     patience = raw.get("early_stopping_patience")
     return Settings(
         raw=raw,
@@ -135,6 +136,7 @@ def parse_hyperparameters(hyperparameters: Mapping[str, str]) -> Settings:
         num_eval_samples=_int(raw, "num_eval_samples", 100),
         test_quantiles=_quantile_list(raw.get("test_quantiles")),
         early_stopping_patience=None if patience is None else _int(raw, "early_stopping_patience", None),
+        num_dynamic_feat=num_dynamic_feat,
     )
 
 

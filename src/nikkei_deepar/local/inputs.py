@@ -38,6 +38,7 @@ class InputSeries:
 
     start: str
     target: NDArray[np.float32]
+    dynamic_feat: NDArray[np.float32] | None = None  # features x time, no missing value
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,12 @@ def parse_channel(data: bytes, name: str, settings: Settings, *, required: bool)
         series.append(parse_series(record, f"{name} line {number}"))
     if required and not series:
         raise DataError(f"the {name} channel holds no series")
+    for number, s in enumerate(series, 1):
+        rows = 0 if s.dynamic_feat is None else s.dynamic_feat.shape[0]
+        first = 0 if series[0].dynamic_feat is None else series[0].dynamic_feat.shape[0]
+        if rows != first:
+            raise DataError(f"{name} line {number}: {rows} dynamic_feat row(s), line 1 has {first}")
+        check_dynamic_feat(s, f"{name} line {number}", expected=rows, length=len(s.target))
     if name == "test":
         for number, s in enumerate(series, 1):
             if len(s.target) <= settings.prediction_length:
@@ -81,11 +88,11 @@ def parse_series(record: Any, where: str) -> InputSeries:
     """One channel line or request instance; `where` names it in the error."""
     if not isinstance(record, dict):
         raise DataError(f"{where}: expected a JSON object with start and target")
-    extra = sorted(set(record) - {"start", "target"})
+    extra = sorted(set(record) - {"start", "target", "dynamic_feat"})
     if extra:
         raise DataError(
             f"{where}: field(s) {', '.join(extra)} not supported by the local backend",
-            hint="the local backend trains on start and target only (no cat, no dynamic_feat)",
+            hint="the local backend trains on start, target and dynamic_feat only (no cat)",
         )
     start = record.get("start")
     if not isinstance(start, str):
@@ -111,12 +118,47 @@ def parse_series(record: Any, where: str) -> InputSeries:
             raise DataError(f'{where}: target[{i}] = {value!r} is not a number, null or "NaN"')
     if np.isnan(target).all():
         raise DataError(f"{where}: every target value is missing")
-    return InputSeries(start=start, target=target)
+    raw_feat = record.get("dynamic_feat")
+    return InputSeries(
+        start=start, target=target, dynamic_feat=None if raw_feat is None else _dynamic_feat(raw_feat, where)
+    )
 
 
-def parse_request(request: Mapping[str, Any], settings: Settings) -> Request:
+def _dynamic_feat(raw: Any, where: str) -> NDArray[np.float32]:
+    """A non-empty list of equally long lists of finite numbers (DeepAR allows no missing feature)."""
+    if not isinstance(raw, list) or not raw or not all(isinstance(row, list) and row for row in raw):
+        raise DataError(f"{where}: dynamic_feat must be a non-empty list of non-empty lists of numbers")
+    if len({len(row) for row in raw}) != 1:
+        raise DataError(f"{where}: the dynamic_feat rows differ in length")
+    for k, row in enumerate(raw):
+        for i, value in enumerate(row):
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise DataError(
+                    f"{where}: dynamic_feat[{k}][{i}] = {value!r} is not a finite number",
+                    hint="DeepAR takes no missing value in dynamic_feat",
+                )
+    return np.asarray(raw, dtype=np.float32)
+
+
+def check_dynamic_feat(series: InputSeries, where: str, *, expected: int, length: int) -> None:
+    """`series` carries `expected` dynamic_feat rows (0: none) of `length` points each."""
+    found = 0 if series.dynamic_feat is None else series.dynamic_feat.shape[0]
+    if found != expected:
+        raise DataError(
+            f"{where}: {found} dynamic_feat row(s), the model expects {expected}",
+            hint="send dynamic_feat if and only if the model was trained with them, as many rows",
+        )
+    if series.dynamic_feat is not None and series.dynamic_feat.shape[1] != length:
+        raise DataError(
+            f"{where}: dynamic_feat has {series.dynamic_feat.shape[1]} points, expected {length}",
+            hint="len(target) in training channels, len(target) + prediction_length at inference",
+        )
+
+
+def parse_request(request: Mapping[str, Any], settings: Settings, *, num_dynamic_feat: int = 0) -> Request:
     """An inference request against a model trained with `settings` (SageMaker's defaults if no
-    `configuration`): each instance must reach back at least context_length points."""
+    `configuration`) and `num_dynamic_feat` feature rows: each instance must reach back at least
+    context_length points and carry its features through the horizon."""
     if not isinstance(request, Mapping):
         raise DataError("the request must be a JSON object with instances")
     instances = request.get("instances")
@@ -169,6 +211,9 @@ def parse_request(request: Mapping[str, Any], settings: Settings) -> Request:
             raise DataError(
                 f"{where}: the last context_length ({settings.context_length}) points are all missing"
             )
+        check_dynamic_feat(
+            s, where, expected=num_dynamic_feat, length=len(s.target) + settings.prediction_length
+        )
         series.append(s)
     return Request(
         instances=series, num_samples=num_samples, output_types=list(output_types), quantiles=quantiles

@@ -366,7 +366,8 @@ class _DeepAR:
         workdir: Path,
     ) -> None:
         from nikkei_deepar.backends.local.jobs import batches_per_epoch, load_engine
-        from nikkei_deepar.data.horizon import hyperparameter_strings
+        from nikkei_deepar.data.calendar import calendar_features, horizon_dates
+        from nikkei_deepar.data.horizon import features_through, hyperparameter_strings
 
         self.engine = load_engine()
         self.ctx = ctx
@@ -380,6 +381,12 @@ class _DeepAR:
         self.workdir = workdir
         training = ctx.settings.training
         self.hyperparameters = hyperparameter_strings(ctx.settings)
+        # `[data] calendar_features`: every date's features, through the last window's horizon
+        self.features = (
+            None
+            if features_through(self.hyperparameters) is None
+            else calendar_features(horizon_dates(series, prediction_length))
+        )
         self.seed = training.seed
         self.num_samples = training.hyperparameters.num_eval_samples
         self.batches = batches_per_epoch()
@@ -411,7 +418,7 @@ class _DeepAR:
 
     def _forecast(self, n: int, horizon: int) -> QuantileForecast:
         from nikkei_deepar.data.baselines import QuantileForecast
-        from nikkei_deepar.data.channels import format_start, series_line, target_values
+        from nikkei_deepar.data.channels import format_start, target_values
         from nikkei_deepar.data.inference import inference_config
 
         origin = int(self.sessions[n - 1]) + 1  # the DeepAR series up to the n-th close
@@ -425,12 +432,16 @@ class _DeepAR:
         history = self.full[:origin]
         self.window += 1
         if self.model is None or self.retrain:
-            self.model = self._train(series_line(self.series.start, history.tolist()).encode() + b"\n")
+            self.model = self._train(self._train_line(origin))
         self.ctx.reporter.live(f"DeepAR: forecasting window {self.window}/{self.windows}")
+        instance: dict[str, Any] = {
+            "start": format_start(self.series.start),
+            "target": target_values(history.tolist()),
+        }
+        if self.features is not None:  # through the forecast horizon, as SageMaker wants them
+            instance["dynamic_feat"] = [row[: origin + self.prediction_length] for row in self.features]
         request = {
-            "instances": [
-                {"start": format_start(self.series.start), "target": target_values(history.tolist())}
-            ],
+            "instances": [instance],
             "configuration": inference_config(quantiles=self.quantiles, num_samples=self.num_samples),
         }
         answer = self.engine.predict(model_tar=self.model, request=request, seed=self.seed)["predictions"][0]
@@ -442,6 +453,13 @@ class _DeepAR:
             mean=np.asarray(answer["mean"], dtype=np.float64)[steps],
             quantiles={tau: by_level[tau] for tau in self.quantiles},
         )
+
+    def _train_line(self, origin: int) -> bytes:
+        """The train channel of the series' first `origin` points (with their calendar features)."""
+        from nikkei_deepar.data.channels import series_line
+
+        rows = None if self.features is None else [row[:origin] for row in self.features]
+        return series_line(self.series.start, self.full[:origin].tolist(), rows).encode() + b"\n"
 
     def _train(self, train_jsonl: bytes) -> Path:
         from nikkei_deepar.backends.local.jobs import interrupts_kept
@@ -489,12 +507,9 @@ class _DeepAR:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        from nikkei_deepar.data.channels import series_line
-
         todo: dict[str, bytes] = {}
         for n in origins:
-            history = self.full[: int(self.sessions[n - 1]) + 1]
-            jsonl = series_line(self.series.start, history.tolist()).encode() + b"\n"
+            jsonl = self._train_line(int(self.sessions[n - 1]) + 1)
             key = self._cache_key(jsonl)
             if not (self.cache_dir / f"{key}.tar.gz").is_file():
                 todo[key] = jsonl

@@ -148,7 +148,12 @@ def run(
                 ctx, series, job=job, prediction_length=prediction_length, timeout=timeout
             )
     else:
-        request = build_request(series, quantiles=quantiles, num_samples=settings.predict.num_samples)
+        request = build_request(
+            series,
+            quantiles=quantiles,
+            num_samples=settings.predict.num_samples,
+            features_through=_features_through(ctx, ledger, job),
+        )
         ctx.reporter.info(f"invoking endpoint {endpoint} ({len(series)} points of history)")
         body = ctx.backend.invoke(endpoint, encode_request(request), content_type=JSON_TYPE, accept=JSON_TYPE)
         forecast = parse_response(body, quantiles=quantiles, prediction_length=prediction_length)
@@ -229,6 +234,17 @@ def _prediction_length(ledger: Ledger, job: str | None, *, default: int) -> int:
     return default
 
 
+def _features_through(ctx: Context, ledger: Ledger, job: str | None) -> int | None:
+    """The served model's prediction_length if it was trained with calendar features (its recorded
+    hyperparameters say so; the config's when the ledger knows no job), else None: send none."""
+    from nikkei_deepar.data.horizon import features_through, hyperparameter_strings
+
+    record = ledger.job(job) if job else None
+    return features_through(
+        record.hyperparameters if record is not None else hyperparameter_strings(ctx.settings)
+    )
+
+
 # -- batch transform ------------------------------------------------------------------------------------
 def _batch(
     ctx: Context, series: Series, *, job: str | None, prediction_length: int, timeout: float | None
@@ -239,7 +255,9 @@ def _batch(
     model, job = _batch_model(ctx, job)
     name = resource_name(settings.endpoint.name, "t")
     input_uri = backend.put_artifact(
-        f"predict/{name}/input/{BATCH_INPUT}", batch_input_line(series), content_type=JSONL
+        f"predict/{name}/input/{BATCH_INPUT}",
+        batch_input_line(series, features_through=_features_through(ctx, ctx.store.load(), job)),
+        content_type=JSONL,
     )
     output_uri = backend.artifact_uri(f"predict/{name}/output/")
     quantiles = list(settings.predict.quantiles)

@@ -138,6 +138,7 @@ def run(
             prediction_length=prediction_length,
             context_length=hp.context_length,
             test_windows=settings.data.test_windows,
+            calendar_features=settings.data.calendar_features,
         )
     except DataError as exc:
         raise DataError(f"{path}: {exc.message}", hint=exc.hint, code=exc.code) from None
