@@ -391,3 +391,79 @@ def test_same_data_and_seed_give_identical_forecasts_across_processes(tmp_path: 
     assert json.loads(outputs[0])["response"]["predictions"][0]["samples"]
     archives = [(tmp_path / name / "model.tar.gz").read_bytes() for name in ("a", "b")]
     assert archives[0] == archives[1]
+
+
+# ------------------------------------------------------------------------------------ dynamic_feat
+
+
+def _features(length: int) -> list[list[float]]:
+    """Two known-ahead rows, as `[data] calendar_features` sends: weekday and a weekend flag."""
+    weekday = (np.arange(length) + 5) % 7  # START is a Saturday
+    return [(weekday / 6 - 0.5).tolist(), np.where(weekday >= 5, 0.5, -0.5).tolist()]
+
+
+@pytest.fixture(scope="module")
+def trained_with_features(tmp_path_factory: pytest.TempPathFactory) -> engine.TrainResult:
+    target = _target()
+    train = {"start": START, "target": target[:-PREDICTION_LENGTH], "dynamic_feat": _features(DAYS)}
+    train["dynamic_feat"] = [row[:-PREDICTION_LENGTH] for row in train["dynamic_feat"]]
+    test = {"start": START, "target": target, "dynamic_feat": _features(DAYS)}
+    return _train(
+        tmp_path_factory.mktemp("features"),
+        train_jsonl=(json.dumps(train) + "\n").encode(),
+        test_jsonl=(json.dumps(test) + "\n").encode(),
+    )
+
+
+def test_dynamic_feat_are_trained_on_and_predicted_through_the_horizon(
+    trained_with_features: engine.TrainResult,
+) -> None:
+    marker = json.loads(_members(trained_with_features.model_tar)[engine.MARKER])
+    assert marker["num_dynamic_feat"] == 2
+    assert math.isfinite(trained_with_features.metrics["test:mean_wQuantileLoss"])
+    request = _request()
+    request["instances"][0]["dynamic_feat"] = _features(DAYS + PREDICTION_LENGTH)
+    answer = engine.predict(model_tar=trained_with_features.model_tar, request=request, seed=1)
+    prediction = answer["predictions"][0]
+    assert len(prediction["mean"]) == PREDICTION_LENGTH
+    assert all(math.isfinite(v) for v in prediction["mean"])
+
+
+@pytest.mark.parametrize(
+    ("features", "message"),
+    [
+        (None, "0 dynamic_feat row"),  # trained with them, sent none
+        (_features(DAYS), f"dynamic_feat has {DAYS} points, expected {DAYS + PREDICTION_LENGTH}"),
+        ([[0.0] * (DAYS + PREDICTION_LENGTH)], "1 dynamic_feat row"),
+        (
+            [[0.0] * (DAYS + PREDICTION_LENGTH), [math.nan] * (DAYS + PREDICTION_LENGTH)],
+            "not a finite number",
+        ),
+    ],
+)
+def test_requests_must_carry_the_features_the_model_was_trained_with(
+    trained_with_features: engine.TrainResult, features: Any, message: str
+) -> None:
+    request = _request()
+    if features is not None:
+        request["instances"][0]["dynamic_feat"] = features
+    with pytest.raises(DataError, match=message):
+        engine.predict(model_tar=trained_with_features.model_tar, request=request, seed=1)
+
+
+def test_a_model_trained_without_features_refuses_them(trained: Any) -> None:
+    result, _ = trained
+    request = _request()
+    request["instances"][0]["dynamic_feat"] = _features(DAYS + PREDICTION_LENGTH)
+    with pytest.raises(DataError, match=r"2 dynamic_feat row.*expects 0"):
+        engine.predict(model_tar=result.model_tar, request=request, seed=1)
+
+
+def test_channel_features_must_match_their_target_and_num_dynamic_feat(tmp_path: Path) -> None:
+    target = _target()
+    short = {"start": START, "target": target, "dynamic_feat": _features(DAYS - 1)}
+    with pytest.raises(DataError, match=f"dynamic_feat has {DAYS - 1} points, expected {DAYS}"):
+        _train(tmp_path, train_jsonl=(json.dumps(short) + "\n").encode(), test_jsonl=b"")
+    with pytest.raises(DataError, match="num_dynamic_feat is 3, the channels carry 0"):
+        _train(tmp_path, hyperparameters={**HYPERPARAMETERS, "num_dynamic_feat": "3"})
+    assert not (tmp_path / "model.tar.gz").exists()
