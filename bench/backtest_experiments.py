@@ -196,7 +196,11 @@ def table(weight: float = 0.9) -> str:
         doc = json.loads(path.read_text())
         if path.stem != doc["variant"]:
             continue  # tagged runs (the holdout period) are reported on their own
-        lever = ", ".join(f"{k} = {v}" for k, v in doc["overrides"].items()) or "defaults"
+        lever = ", ".join(
+            f"calendar_features = true ({k} = {v})" if k == "num_dynamic_feat" else f"{k} = {v}"
+            for k, v in doc["overrides"].items()
+        )
+        lever = lever or "defaults"
         if doc["policy"] != "calendar_days":
             lever = f"calendar = {doc['policy']}" + ("" if lever == "defaults" else f", {lever}")
         for name, f in doc["files"].items():
