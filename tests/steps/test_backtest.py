@@ -49,10 +49,12 @@ def _prices(path: Path, *, days: int = 520) -> list[float]:
     return closes
 
 
-def _prepare(run_cli: Cli, tmp_path: Path, *, calendar: str = "trading_days", extra: str = "") -> list[float]:
+def _prepare(
+    run_cli: Cli, tmp_path: Path, *, calendar: str = "trading_days", extra: str = "", data: str = ""
+) -> list[float]:
     closes = _prices(tmp_path / "prices.csv")
     (tmp_path / "nikkei-deepar.toml").write_text(
-        f'backend = "local"\n{extra}\n[data]\nsource = "prices.csv"\ncalendar = "{calendar}"\n'
+        f'backend = "local"\n{extra}\n[data]\nsource = "prices.csv"\ncalendar = "{calendar}"\n{data}'
     )
     r = run_cli("prepare")
     assert r.exit_code == 0, r.stderr
@@ -250,6 +252,37 @@ def test_a_tiny_deepar_backtest_on_calendar_days_blended_with_the_random_walk(
     # quantile averaging: the blend's loss is at most the average of the two losses (convexity)
     both = (scores["deepar-alone"]["mean_wql"] + scores["random-walk"]["mean_wql"]) / 2
     assert scores["deepar"]["mean_wql"] <= both + 1e-12
+
+
+@pytest.mark.local
+@pytest.mark.parametrize("calendar", ["calendar_days", "trading_days"])
+def test_a_tiny_deepar_backtest_with_calendar_features(
+    run_cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, calendar: str
+) -> None:
+    """`[data] calendar_features`: the model is trained on them and every window's request carries them
+    through its horizon (the local engine refuses a request without them)."""
+    pytest.importorskip("gluonts")
+    monkeypatch.setenv(BATCHES_ENV, "2")
+    _prepare(run_cli, tmp_path, calendar=calendar, extra=TINY_DEEPAR, data="calendar_features = true\n")
+    sent: list[dict[str, Any]] = []
+    from nikkei_deepar.local import engine as local_engine
+
+    real_predict = local_engine.predict
+
+    def spy(**kwargs: Any) -> Any:
+        sent.append(kwargs["request"])
+        return real_predict(**kwargs)
+
+    monkeypatch.setattr(local_engine, "predict", spy)
+    r = run_cli("backtest", "--windows", "2", "--models", "deepar", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert all(math.isfinite(s["mean_wql"]) for s in _scores(r.json()).values())
+    h = r.json()["data"]["deepar"]["prediction_length"]
+    assert len(sent) == 2
+    for request in sent:
+        instance = request["instances"][0]
+        assert len(instance["dynamic_feat"]) == 3
+        assert all(len(row) == len(instance["target"]) + h for row in instance["dynamic_feat"])
 
 
 def test_help_says_deepar_runs_locally(run_cli: Cli) -> None:

@@ -207,6 +207,39 @@ def test_prediction_length_is_the_deployed_models(ctx: Any, hermetic_env: Path) 
     assert _predict(other).prediction_length == 17
 
 
+def test_a_model_trained_without_calendar_features_is_sent_none(ctx: Any, hermetic_env: Path) -> None:
+    """The config now turns calendar_features on, but the endpoint's model was trained without them."""
+    queue_endpoint_results([deepar_response(17), deepar_response(17)], region=REGION)
+    before = _capture_requests(ctx)
+    _predict(ctx)
+    turned_on = make_context(hermetic_env, settings_for(data={"calendar_features": True}))
+    after = _capture_requests(turned_on)
+    _predict(turned_on)
+    sent = before + after
+    assert len(sent) == 2
+    assert all("dynamic_feat" not in json.loads(r["body"])["instances"][0] for r in sent)
+
+
+def test_a_model_trained_with_calendar_features_gets_them_through_the_horizon(
+    aws: None, hermetic_env: Path, sm_script: Any
+) -> None:
+    context = make_context(
+        hermetic_env, settings_for(data={"calendar_features": True}, forecast={"random_walk_weight": 0.0})
+    )
+    seed_prepared(context)
+    sm_script.next_training(completed())
+    train.run(context, force=False, wait=True, timeout=None, logs=False)
+    deploy.run(context, job=None, timeout=None)
+    queue_endpoint_results([deepar_response(17)], region=REGION)
+    sent = _capture_requests(context)
+    result = _predict(context)
+    instance = json.loads(sent[0]["body"])["instances"][0]
+    assert len(instance["dynamic_feat"]) == 3
+    assert all(len(row) == len(instance["target"]) + 17 for row in instance["dynamic_feat"])
+    assert all(isinstance(v, float) for row in instance["dynamic_feat"] for v in row)
+    assert len(result.points) == 5
+
+
 def test_the_series_comes_from_s3_when_it_is_not_on_this_machine(ctx: Any) -> None:
     queue_endpoint_results([deepar_response(17)], region=REGION)
     local = Path(ctx.store.load().last_data.local_dir) / "series.json"
