@@ -638,6 +638,7 @@ def seed_prepared(ctx: Any, *, with_role: bool = True, series: Any = None, uploa
         test_uri=f"s3://{BUCKET}/{prefix}/test/",
         series_uri=f"s3://{BUCKET}/{prefix}/series.json",
         local_dir=str(local),
+        calendar_features=settings.data.calendar_features,
     )
     with ctx.store.update() as ledger:
         ledger.record_data(version)

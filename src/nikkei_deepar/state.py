@@ -65,6 +65,7 @@ class DataVersion(_Record):
     series_uri: str | None = None  # the full prepared series (for predict), next to the channels
     local_dir: str | None = None  # where the channel files were written locally
     uploaded: bool = True
+    calendar_features: bool = False  # the channels carry `[data] calendar_features` as dynamic_feat
     prepared_at: str = Field(default_factory=utcnow)
 
 

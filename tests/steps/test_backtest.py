@@ -264,6 +264,11 @@ def test_a_tiny_deepar_backtest_with_calendar_features(
     pytest.importorskip("gluonts")
     monkeypatch.setenv(BATCHES_ENV, "2")
     _prepare(run_cli, tmp_path, calendar=calendar, extra=TINY_DEEPAR, data="calendar_features = true\n")
+    written = list(tmp_path.rglob("train/train.json"))  # what `prepare` wrote for `train` (and stored)
+    assert written
+    for train_file in written:
+        record = json.loads(train_file.read_text())
+        assert [len(row) for row in record["dynamic_feat"]] == [len(record["target"])] * 3
     sent: list[dict[str, Any]] = []
     from nikkei_deepar.local import engine as local_engine
 

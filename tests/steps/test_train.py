@@ -194,6 +194,17 @@ def test_train_wait_follows_the_job_to_its_metrics(ctx: Any, sm_script: Any) -> 
 
 
 # -- data prepared before the bucket existed ------------------------------------------------------------
+def test_data_prepared_without_calendar_features_is_refused_when_the_config_wants_them(
+    aws: None, hermetic_env: Path
+) -> None:
+    seed_prepared(make_context(hermetic_env))
+    wants = make_context(hermetic_env, settings_for(data={"calendar_features": True}))
+    with pytest.raises(UsageError, match=r"carry no calendar features.*calendar_features = true") as info:
+        _run(wants)
+    assert info.value.hint is not None and "nikkei-deepar prepare" in info.value.hint
+    assert boto3.client("sagemaker", region_name=REGION).list_training_jobs()["TrainingJobSummaries"] == []
+
+
 def test_channels_prepared_only_locally_are_uploaded_first(aws: None, hermetic_env: Path) -> None:
     ctx = make_context(hermetic_env)
     version = seed_prepared(ctx)

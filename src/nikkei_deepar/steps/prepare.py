@@ -204,6 +204,7 @@ def run(
                     series_uri=uris["series.json"],
                     local_dir=str(local_dir),
                     uploaded=not pending,
+                    calendar_features=settings.data.calendar_features,
                 )
             )
     return result

@@ -72,7 +72,12 @@ def run(ctx: Context, *, force: bool, wait: bool, timeout: float | None, logs: b
     settings = ctx.settings
     training = settings.training
     ledger = ctx.store.load()
-    data = _prepared_data(ledger, backend=settings.backend, prediction_length=prediction_length_of(settings))
+    data = _prepared_data(
+        ledger,
+        backend=settings.backend,
+        prediction_length=prediction_length_of(settings),
+        calendar_features=settings.data.calendar_features,
+    )
     hyperparameters = hyperparameter_strings(settings)
     base = settings.endpoint.name
     backend = ctx.backend
@@ -176,7 +181,9 @@ def _interrupted_start(ctx: Context, job: Job, *, recorded: bool) -> Interrupted
     )
 
 
-def _prepared_data(ledger: Ledger, *, backend: str, prediction_length: int) -> DataVersion:
+def _prepared_data(
+    ledger: Ledger, *, backend: str, prediction_length: int, calendar_features: bool = False
+) -> DataVersion:
     data = ledger.last_data
     if data is None:
         raise NotFoundError(
@@ -194,6 +201,13 @@ def _prepared_data(ledger: Ledger, *, backend: str, prediction_length: int) -> D
             f"the last prepared data was cut for prediction_length {data.prediction_length}, but the "
             f"config says {prediction_length}",
             hint="run `nikkei-deepar prepare` again so the test channel matches",
+        )
+    if data.calendar_features != calendar_features:
+        held = "carry" if data.calendar_features else "carry no"
+        raise UsageError(
+            f"the last prepared data ({data.sha256[:16]}) {held} calendar features, but the config says "
+            f"[data] calendar_features = {str(calendar_features).lower()}",
+            hint="run `nikkei-deepar prepare` again with this config",
         )
     return data
 
