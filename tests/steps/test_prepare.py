@@ -850,7 +850,8 @@ def test_real_shared_files_become_channels(
     keys = keys_for(data["sha256"])
     assert set(stored) == set(keys.values())
     [train], [test] = channel(stored[keys["train/train.json"]]), channel(stored[keys["test/test.json"]])
-    assert start_of(test) == first and train["target"] == test["target"][:-PREDICTION_LENGTH]
+    held_out = TRADING_PREDICTION_LENGTH if calendar == "trading_days" else PREDICTION_LENGTH
+    assert start_of(test) == first and train["target"] == test["target"][:-held_out]
     values = [v for v in test["target"] if v != "NaN"]
     assert len(values) == len(lines) - data["read"]["missing"]
     if calendar == "trading_days":
