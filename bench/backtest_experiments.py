@@ -57,6 +57,15 @@ VARIANTS: dict[str, tuple[str, dict[str, str]]] = {
     "epochs5-samples400": ("calendar_days", {"epochs": "5", "num_eval_samples": "400"}),
     # [data] calendar_features = true: day of week, days since the previous session, closed flag
     "calfeat": ("calendar_days", {"num_dynamic_feat": str(len(CALENDAR_FEATURES))}),
+    # target = 100 * log return of each session (NaN on closed days); price paths from the samples
+    "returns": ("calendar_days", {"target": "log_return"}),
+    "returns-trading": ("trading_days", {"target": "log_return"}),
+    "returns-epochs20": ("calendar_days", {"target": "log_return", "epochs": "20"}),
+    "returns-ctx60": ("calendar_days", {"target": "log_return", "context_length": "60"}),
+    "returns-epochs2": ("calendar_days", {"target": "log_return", "epochs": "2"}),
+    "returns-dropout2": ("calendar_days", {"target": "log_return", "dropout_rate": "0.2"}),
+    "returns-gaussian": ("calendar_days", {"target": "log_return", "likelihood": "gaussian"}),
+    "returns-cells20": ("calendar_days", {"target": "log_return", "num_cells": "20", "num_layers": "1"}),
 }
 
 
@@ -104,6 +113,8 @@ def run_file(
     prediction_length = int(overrides.get("prediction_length", steps_for_horizon(policy, HORIZON)))
     hyperparameters = Hyperparameters().as_strings(prediction_length=prediction_length)
     hyperparameters.update(overrides)
+    returns = hyperparameters.pop("target", "price") == "log_return"
+    modelled = _log_returns(full) if returns else full
     num_samples = int(hyperparameters["num_eval_samples"])
     # the calendar features of every date the series and its last forecast reach (sliced per window)
     features = (
@@ -126,7 +137,7 @@ def run_file(
         started = time.monotonic()
         with tempfile.TemporaryDirectory() as tmp:
             origin0 = int(sessions[first - 1]) + 1
-            train = (series_line(series.start, full[:origin0].tolist(), feat(origin0)) + "\n").encode()
+            train = (series_line(series.start, modelled[:origin0].tolist(), feat(origin0)) + "\n").encode()
             result = engine.train(
                 train_jsonl=train,
                 test_jsonl=b"",
@@ -139,17 +150,31 @@ def run_file(
                 steps = sessions[window.origin : window.origin + HORIZON] - origin
                 instance: dict[str, Any] = {
                     "start": format_start(series.start),
-                    "target": target_values(full[:origin].tolist()),
+                    "target": target_values(modelled[:origin].tolist()),
                 }
                 if features is not None:
                     instance["dynamic_feat"] = feat(origin + prediction_length)
                 request = {
                     "instances": [instance],
-                    "configuration": inference_config(quantiles=QUANTILES, num_samples=num_samples),
+                    "configuration": inference_config(
+                        quantiles=QUANTILES,
+                        num_samples=num_samples,
+                        output_types=("mean", "quantiles", "samples") if returns else ("mean", "quantiles"),
+                    ),
                 }
                 answer = engine.predict(model_tar=result.model_tar, request=request, seed=seed)[
                     "predictions"
                 ][0]
+                if returns:
+                    anchor = target[window.origin - 1]
+                    paths = anchor * np.exp(
+                        np.cumsum(np.asarray(answer["samples"])[:, steps] / 100.0, axis=1)
+                    )
+                    forecasts[window.origin] = QuantileForecast(
+                        mean=paths.mean(axis=0),
+                        quantiles={q: np.quantile(paths, q, axis=0) for q in QUANTILES},
+                    )
+                    continue
                 forecasts[window.origin] = QuantileForecast(
                     mean=np.asarray(answer["mean"])[steps],
                     quantiles={float(k): np.asarray(v)[steps] for k, v in answer["quantiles"].items()},
@@ -183,6 +208,14 @@ def run_file(
             for metric in ("mean_wql", "mase", "coverage80")
         }
     return {"prediction_length": prediction_length, "per_seed": per_seed, "summary": summary}
+
+
+def _log_returns(full: Any) -> Any:
+    """100 * log(close / previous session's close) at each session, NaN on closed days and the first."""
+    out = np.full_like(full, np.nan)
+    sessions = np.flatnonzero(~np.isnan(full))
+    out[sessions[1:]] = 100.0 * np.diff(np.log(full[sessions]))
+    return out
 
 
 def table(weight: float = 0.9) -> str:
