@@ -275,6 +275,11 @@ class DataSettings(_Section):
         default=False,
         description="give DeepAR day of week, days since the last session and a closed flag as dynamic_feat",
     )
+    target: Literal["log_return", "price"] = Field(
+        default="log_return",
+        description="what DeepAR models: 100 * log returns between sessions (prices rebuilt from its "
+        "sample paths) or the price level",
+    )
     accept_outliers: bool = False
     max_input_bytes: Annotated[int, Field(ge=1024, le=1024**3)] = Field(
         default=64 * 1024 * 1024, description="largest price file prepare reads or downloads (64 MiB)"

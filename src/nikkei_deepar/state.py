@@ -66,6 +66,8 @@ class DataVersion(_Record):
     local_dir: str | None = None  # where the channel files were written locally
     uploaded: bool = True
     calendar_features: bool = False  # the channels carry `[data] calendar_features` as dynamic_feat
+    # what the channels' target is (`[data] target`); a ledger from before the setting held prices
+    target: Literal["price", "log_return"] = "price"
     prepared_at: str = Field(default_factory=utcnow)
 
 
@@ -122,6 +124,8 @@ class Job(_Record):
     billable_seconds: int | None = None
     training_seconds: int | None = None
     model_artifact: str | None = None
+    # what the model was trained on (its data's `target`): predict sends and reads back accordingly
+    target: Literal["price", "log_return"] = "price"
 
 
 class Deployment(_Record):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
@@ -13,6 +14,7 @@ from nikkei_deepar.data.channels import parse_series_line
 from nikkei_deepar.data.inference import (
     DatedPoint,
     Forecast,
+    PriceAnchor,
     batch_input_line,
     build_request,
     dated_forecast,
@@ -351,3 +353,95 @@ def test_a_model_too_short_for_the_horizon_gives_what_it_reaches() -> None:
 def test_dated_forecast_refuses_a_forecast_of_another_length() -> None:
     with pytest.raises(ValueError, match="7 steps, not 5"):
         dated_forecast(seven_steps(), series_ending(date(2026, 3, 6), "calendar_days"), prediction_length=5)
+
+
+# --- a model trained on log returns ------------------------------------------------------------------
+
+FRIDAY = Series(  # Thu 2026-03-05 and Fri 2026-03-06; DeepAR's steps 1-2 are the weekend
+    policy="calendar_days",
+    start=date(2026, 3, 5),
+    target=(38_000.0, 38_380.0),
+    dates=(date(2026, 3, 5), date(2026, 3, 6)),
+)
+
+
+def test_a_log_return_model_is_sent_returns_and_asked_for_samples() -> None:
+    request = build_request(SERIES, quantiles=Q, num_samples=100, target="log_return")
+
+    sent = request["instances"][0]["target"]
+    assert sent[:2] == ["NaN", "NaN"]  # the first close has no return; the closed day stays missing
+    assert sent[2] == pytest.approx(100 * math.log(29_332.16 / 29_301.79))
+    assert request["configuration"]["output_types"] == ["mean", "quantiles", "samples"]
+    assert request["instances"][0]["start"] == "2022-01-04 00:00:00"
+
+
+def test_a_log_return_model_gets_samples_even_if_the_caller_asked_for_less() -> None:
+    request = build_request(SERIES, quantiles=(), num_samples=10, output_types=("mean",), target="log_return")
+
+    assert request["configuration"]["output_types"] == ["mean", "samples"]
+
+
+def test_a_log_return_batch_line_holds_returns() -> None:
+    start, target = parse_series_line(batch_input_line(SERIES, target="log_return"))
+
+    assert start == SERIES.start
+    assert math.isnan(target[0]) and math.isnan(target[1])
+    assert target[2] == pytest.approx(100 * math.log(29_332.16 / 29_301.79))
+
+
+def test_the_anchor_is_the_last_close_and_closed_steps_are_flagged() -> None:
+    anchor = PriceAnchor.of(FRIDAY, 4)
+
+    assert anchor.anchor == 38_380.0
+    assert anchor.trading == (False, False, True, True)  # Sat, Sun, Mon, Tue
+    assert PriceAnchor.of(replace(FRIDAY, policy="trading_days"), 3).trading == (True, True, True)
+
+
+def returns_response(samples: list[list[float]]) -> str:
+    h = len(samples[0])
+    return response(h, samples=samples)
+
+
+def test_a_log_return_answer_becomes_prices_near_the_last_close() -> None:
+    samples = [[0.0, 0.0, 1.0, -0.5], [0.0, 0.0, -1.0, 0.5], [0.0, 0.0, 0.0, 0.0]]
+
+    forecast = parse_response(
+        returns_response(samples), quantiles=Q, prediction_length=4, prices_from=PriceAnchor.of(FRIDAY, 4)
+    )
+
+    assert forecast.mean[:2] == (38_380.0, 38_380.0)  # the weekend keeps Friday's close
+    assert forecast.quantiles["0.5"][2] == pytest.approx(38_380.0)
+    assert forecast.quantiles["0.1"][2] < 38_380.0 < forecast.quantiles["0.9"][2]
+    assert forecast.quantiles["0.9"][2] == pytest.approx(38_380.0 * math.exp(0.01), rel=3e-3)
+    # DeepAR's own mean/quantiles (of returns, 100 + i) are not what comes back
+    assert all(37_000 < v < 40_000 for v in forecast.mean)
+    dated = dated_forecast(forecast, FRIDAY, prediction_length=4)
+    assert [p.date for p in dated] == [date(2026, 3, 9), date(2026, 3, 10)]
+
+
+def test_a_log_return_batch_line_becomes_prices() -> None:
+    line = json.dumps(json.loads(returns_response([[0.0, 0.0, 2.0]]))["predictions"][0])
+
+    forecast = parse_batch_output_line(
+        line, quantiles=[0.5], prediction_length=3, prices_from=PriceAnchor.of(FRIDAY, 3)
+    )
+
+    assert forecast.quantiles["0.5"][2] == pytest.approx(38_380.0 * math.exp(0.02))
+
+
+def test_a_log_return_answer_without_samples_is_a_one_line_aws_error() -> None:
+    with pytest.raises(AwsError, match="answered no samples") as caught:
+        parse_response(response(4), quantiles=Q, prediction_length=4, prices_from=PriceAnchor.of(FRIDAY, 4))
+
+    assert "\n" not in str(caught.value)
+    assert "samples" in (caught.value.hint or "")
+
+
+def test_bad_samples_in_a_log_return_answer_are_aws_errors() -> None:
+    with pytest.raises(AwsError, match="expected prediction_length 4"):
+        parse_response(
+            returns_response([[1.0, 2.0]]),
+            quantiles=Q,
+            prediction_length=4,
+            prices_from=PriceAnchor.of(FRIDAY, 4),
+        )

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from nikkei_deepar.backends.base import EndpointConfigSpec, ServerlessSpec, TrainingSpec, TransformSpec
 from nikkei_deepar.config import ENDPOINT_TAG_KEY, Settings
 from nikkei_deepar.data.horizon import hyperparameter_strings
-from nikkei_deepar.data.inference import inference_config
+from nikkei_deepar.data.inference import Target, inference_config, output_types_for
 from nikkei_deepar.errors import UsageError
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
@@ -86,15 +86,25 @@ def batch_instance_type(settings: Settings) -> str:
 
 
 def transform_spec(
-    settings: Settings, *, name: str, model_name: str, input_uri: str, output_uri: str
+    settings: Settings,
+    *,
+    name: str,
+    model_name: str,
+    input_uri: str,
+    output_uri: str,
+    target: Target = "price",
 ) -> TransformSpec:
+    """The batch transform of one input file; a log-return model (`target`, what the served job was
+    trained on) must answer "samples" too: prices are rebuilt from them."""
     return TransformSpec(
         name=name,
         model_name=model_name,
         input_uri=input_uri,
         output_uri=output_uri,
         inference_config=inference_config(
-            quantiles=list(settings.predict.quantiles), num_samples=settings.predict.num_samples
+            quantiles=list(settings.predict.quantiles),
+            num_samples=settings.predict.num_samples,
+            output_types=output_types_for(target),
         ),
         instance_type=batch_instance_type(settings),
         instance_count=1,

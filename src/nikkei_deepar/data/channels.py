@@ -12,6 +12,10 @@ Split (AWS's guidance): `test` = the full series, `train` = the series minus its
 `prediction_length` points; DeepAR forecasts the last `prediction_length` points of each test series
 and reports test:RMSE and test:mean_wQuantileLoss. With ``test_windows = k > 1`` the test channel holds
 k copies of the series ending at ``len``, ``len - h``, ``len - 2h``, ... (rolling evaluation).
+
+Target (``[data] target``): "price" writes the closes; "log_return" writes ``100 * ln(close / previous
+close)`` at each observed point (`data.returns.to_log_returns`: "NaN" on closed days and at the first
+point), with the same `start`. DeepAR's test metrics are then on returns, not prices.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from nikkei_deepar.data.series import Series
 from nikkei_deepar.errors import DataError
@@ -133,11 +137,13 @@ def make_channels(
     context_length: int,
     test_windows: int = 1,
     calendar_features: bool = False,
+    target: Literal["price", "log_return"] = "price",
 ) -> Channels:
     """Build the `train` and `test` channels for one series; check DeepAR's minimums first.
 
     With `calendar_features`, every line carries `data.calendar.calendar_features` of its dates as
-    `dynamic_feat` (as long as its target, as DeepAR requires in training).
+    `dynamic_feat` (as long as its target, as DeepAR requires in training). With `target` "log_return"
+    the lines carry the log returns of the closes; the checks below count what is written.
 
     Raises DataError (before anything is built) when the training part is shorter than
     ``context_length + prediction_length`` or than the shortest test window needs, holds no values or
@@ -148,10 +154,14 @@ def make_channels(
             "prediction_length, context_length and test_windows must be positive, got "
             f"{prediction_length}, {context_length}, {test_windows}"
         )
-    target = series.target
-    train = target[: len(target) - prediction_length]
+    values = list(series.target)
+    if target == "log_return":
+        from nikkei_deepar.data.returns import to_log_returns
+
+        values = [float(v) for v in to_log_returns(values)]
+    train = values[: len(values) - prediction_length]
     _check_lengths(
-        len(target),
+        len(values),
         prediction_length=prediction_length,
         context_length=context_length,
         test_windows=test_windows,
@@ -174,7 +184,7 @@ def make_channels(
             hint="use a longer price history (about 15 months of trading days or more)",
         )
 
-    ends = [len(target) - k * prediction_length for k in range(test_windows)]
+    ends = [len(values) - k * prediction_length for k in range(test_windows)]
     features: list[list[float]] | None = None
     if calendar_features:
         from nikkei_deepar.data.calendar import calendar_features as features_of
@@ -183,7 +193,7 @@ def make_channels(
 
     def line(end: int) -> str:
         rows = None if features is None else [row[:end] for row in features]
-        return series_line(series.start, target[:end], rows) + "\n"
+        return series_line(series.start, values[:end], rows) + "\n"
 
     train_bytes = line(len(train)).encode("utf-8")
     test_bytes = "".join(line(end) for end in ends).encode("utf-8")

@@ -10,6 +10,10 @@ reads the same records as the training channels, one per line, takes the configu
 ``DEEPAR_INFERENCE_CONFIG`` environment variable, and writes one prediction object per line.
 The whole history is always sent: DeepAR's lags reach far past `context_length`.
 
+A model trained with ``[data] target = "log_return"`` is sent the history as log returns
+(`data.returns.to_log_returns`) and asked for "samples" too; its answer is turned back into prices
+(`PriceAnchor`: the last close and which steps are sessions) before anything else reads it.
+
 A response that cannot be used raises AwsError with one line quoting what came back.
 """
 
@@ -21,14 +25,16 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn
 
 from nikkei_deepar.data.calendar import calendar_features, forecast_dates, horizon_dates
 from nikkei_deepar.data.channels import format_start, series_line, target_values
 from nikkei_deepar.data.series import Series
 from nikkei_deepar.errors import AwsError
 
+Target = Literal["price", "log_return"]
 OUTPUT_TYPES = ("mean", "quantiles", "samples")
+RETURN_OUTPUT_TYPES = ("mean", "quantiles", "samples")
 _QUOTE_LIMIT = 200
 _MODEL_HINT = "check the endpoint runs the DeepAR model this tool trained"
 
@@ -49,6 +55,40 @@ class DatedPoint:
     date: datetime.date
     mean: float
     quantiles: dict[str, float]
+
+
+@dataclass(frozen=True)
+class PriceAnchor:
+    """How to turn a log-return model's sampled returns into prices: the last observed close and, per
+    forecast step, whether it is a session (a closed calendar day keeps the previous price)."""
+
+    anchor: float
+    trading: tuple[bool, ...]
+
+    @classmethod
+    def of(cls, series: Series, prediction_length: int) -> PriceAnchor:
+        closes = [value for value in series.target if not math.isnan(value)]
+        if not closes:
+            raise ValueError("the series holds no close to anchor the forecast on")
+        if series.policy == "calendar_days":
+            trading = tuple(step.trading for step in forecast_dates(series, prediction_length))
+        else:
+            trading = (True,) * prediction_length
+        return cls(anchor=closes[-1], trading=trading)
+
+
+def output_types_for(target: Target) -> tuple[str, ...]:
+    """What to ask DeepAR for: a log-return model's prices come from its sample paths."""
+    return RETURN_OUTPUT_TYPES if target == "log_return" else ("mean", "quantiles")
+
+
+def model_target(series: Series, target: Target) -> list[float]:
+    """The history as the model was trained on it: closes, or 100 * log returns (NaN where missing)."""
+    if target == "price":
+        return list(series.target)
+    from nikkei_deepar.data.returns import to_log_returns
+
+    return [float(value) for value in to_log_returns(series.target)]
 
 
 def format_quantile(quantile: float) -> str:
@@ -91,15 +131,25 @@ def build_request(
     *,
     quantiles: Sequence[float],
     num_samples: int,
-    output_types: Sequence[str] = ("mean", "quantiles"),
+    output_types: Sequence[str] | None = None,
     features_through: int | None = None,
+    target: Target = "price",
 ) -> dict[str, Any]:
     """The real-time request for one series: its whole history and the inference configuration.
 
     `features_through` (the model's prediction_length, for a model trained with calendar features)
     adds their `dynamic_feat` through the forecast horizon: ``len(target) + prediction_length`` points.
-    A model trained without them must not be sent any (None)."""
-    instance: dict[str, Any] = {"start": format_start(series.start), "target": target_values(series.target)}
+    A model trained without them must not be sent any (None). `target` is what the model was trained
+    on: a "log_return" model gets the history as log returns, and `output_types` (None: what the target
+    needs, `output_types_for`) gains "samples"."""
+    if output_types is None:
+        output_types = output_types_for(target)
+    elif target == "log_return" and "samples" not in output_types:
+        output_types = (*output_types, "samples")
+    instance: dict[str, Any] = {
+        "start": format_start(series.start),
+        "target": target_values(model_target(series, target)),
+    }
     if features_through is not None:
         instance["dynamic_feat"] = horizon_features(series, features_through)
     return {
@@ -115,11 +165,13 @@ def encode_request(request: dict[str, Any]) -> bytes:
     return json.dumps(request, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
-def batch_input_line(series: Series, *, features_through: int | None = None) -> bytes:
+def batch_input_line(
+    series: Series, *, features_through: int | None = None, target: Target = "price"
+) -> bytes:
     """One batch transform input record, newline-terminated (the same format as a training line, with
-    dynamic_feat through the horizon as in `build_request`)."""
+    dynamic_feat through the horizon and the target as the model was trained on, as in `build_request`)."""
     rows = None if features_through is None else horizon_features(series, features_through)
-    return (series_line(series.start, series.target, rows) + "\n").encode("utf-8")
+    return (series_line(series.start, model_target(series, target), rows) + "\n").encode("utf-8")
 
 
 def horizon_features(series: Series, prediction_length: int) -> list[list[float]]:
@@ -127,11 +179,19 @@ def horizon_features(series: Series, prediction_length: int) -> list[list[float]
     return calendar_features(horizon_dates(series, prediction_length))
 
 
-def parse_response(body: bytes | str, *, quantiles: Sequence[float], prediction_length: int) -> Forecast:
+def parse_response(
+    body: bytes | str,
+    *,
+    quantiles: Sequence[float],
+    prediction_length: int,
+    prices_from: PriceAnchor | None = None,
+) -> Forecast:
     """Parse a real-time response holding exactly one prediction.
 
     Quantile keys are matched by value ("0.10" answers a request for "0.1"); extra keys and outputs
-    (e.g. "samples") are ignored. Raises AwsError for anything else.
+    (e.g. "samples") are ignored. With `prices_from` (a log-return model) the forecast is the price
+    mean and quantiles over the price paths rebuilt from "samples" (`data.returns.price_forecast`);
+    DeepAR's own mean and quantiles (of returns) are not used. Raises AwsError for anything else.
     """
     text = _text(body)
     document = _load(text, what="the endpoint's response")
@@ -144,11 +204,21 @@ def parse_response(body: bytes | str, *, quantiles: Sequence[float], prediction_
             f"the endpoint's response should hold 1 prediction, found {count}: {_quote(text)}",
             hint="send one instance per request and check the endpoint runs a DeepAR model",
         )
-    return _prediction(predictions[0], text, quantiles=quantiles, prediction_length=prediction_length)
+    return _prediction(
+        predictions[0],
+        text,
+        quantiles=quantiles,
+        prediction_length=prediction_length,
+        prices_from=prices_from,
+    )
 
 
 def parse_batch_output_line(
-    line: bytes | str, *, quantiles: Sequence[float], prediction_length: int
+    line: bytes | str,
+    *,
+    quantiles: Sequence[float],
+    prediction_length: int,
+    prices_from: PriceAnchor | None = None,
 ) -> Forecast:
     """Parse one line of a batch transform's `.out` file: one prediction object.
 
@@ -162,7 +232,9 @@ def parse_batch_output_line(
             document = predictions[0]
     elif "mean" not in document and "quantiles" not in document:
         _raise_error_body(document, text)
-    return _prediction(document, text, quantiles=quantiles, prediction_length=prediction_length)
+    return _prediction(
+        document, text, quantiles=quantiles, prediction_length=prediction_length, prices_from=prices_from
+    )
 
 
 def dated_forecast(
@@ -246,9 +318,20 @@ def _raise_error_body(document: Mapping[str, Any], text: str) -> NoReturn:
     )
 
 
-def _prediction(obj: object, text: str, *, quantiles: Sequence[float], prediction_length: int) -> Forecast:
+def _prediction(
+    obj: object,
+    text: str,
+    *,
+    quantiles: Sequence[float],
+    prediction_length: int,
+    prices_from: PriceAnchor | None = None,
+) -> Forecast:
     if not isinstance(obj, dict):
         raise AwsError(f"a prediction is not a JSON object: {_quote(text)}", hint=_MODEL_HINT)
+    if prices_from is not None:
+        return _prices(
+            obj, text, quantiles=quantiles, prediction_length=prediction_length, anchor=prices_from
+        )
     mean = _values(obj.get("mean"), text, name="mean", prediction_length=prediction_length)
     found = _quantiles_by_value(obj.get("quantiles"), text)
     wanted = {format_quantile(q): float(q) for q in quantiles}
@@ -264,6 +347,32 @@ def _prediction(obj: object, text: str, *, quantiles: Sequence[float], predictio
         quantiles={
             key: _values(found[value][1], text, name=f"quantile {key}", prediction_length=prediction_length)
             for key, value in wanted.items()
+        },
+    )
+
+
+def _prices(
+    obj: dict[str, Any], text: str, *, quantiles: Sequence[float], prediction_length: int, anchor: PriceAnchor
+) -> Forecast:
+    """A log-return model's answer as prices, from its sample paths."""
+    from nikkei_deepar.data.returns import price_forecast
+
+    if len(anchor.trading) != prediction_length:
+        raise ValueError(f"{len(anchor.trading)} trading flags for prediction_length {prediction_length}")
+    if "samples" not in obj:
+        raise AwsError(
+            f"the model answered no samples, which a model trained on log returns needs to give prices: "
+            f"{_quote(text)}",
+            hint='ask for output_types ["mean", "quantiles", "samples"] (batch: DEEPAR_INFERENCE_CONFIG); '
+            "check the endpoint serves the model the ledger recorded",
+        )
+    forecast = price_forecast(
+        obj["samples"], anchor=anchor.anchor, trading=anchor.trading, quantiles=quantiles
+    )
+    return Forecast(
+        mean=tuple(float(v) for v in forecast.mean),
+        quantiles={
+            format_quantile(q): tuple(float(v) for v in forecast.quantile(float(q))) for q in quantiles
         },
     )
 

@@ -373,6 +373,14 @@ class _DeepAR:
         self.ctx = ctx
         self.series = series
         self.full = np.asarray(series.target, dtype=np.float64)
+        # `[data] target`: what the models train on and are sent (prices come back from their samples)
+        self.returns = ctx.settings.data.target == "log_return"
+        if self.returns:
+            from nikkei_deepar.data.returns import to_log_returns
+
+            self.modelled = to_log_returns(self.full)
+        else:
+            self.modelled = self.full
         self.sessions = sessions
         self.prediction_length = prediction_length
         self.quantiles = list(quantiles)
@@ -419,7 +427,8 @@ class _DeepAR:
     def _forecast(self, n: int, horizon: int) -> QuantileForecast:
         from nikkei_deepar.data.baselines import QuantileForecast
         from nikkei_deepar.data.channels import format_start, target_values
-        from nikkei_deepar.data.inference import inference_config
+        from nikkei_deepar.data.inference import inference_config, output_types_for
+        from nikkei_deepar.data.returns import price_forecast
 
         origin = int(self.sessions[n - 1]) + 1  # the DeepAR series up to the n-th close
         steps = self.sessions[n : n + horizon] - origin  # where the next sessions fall in its forecast
@@ -429,7 +438,7 @@ class _DeepAR:
                 f"later, beyond prediction_length {self.prediction_length}",
                 hint="the price file misses sessions there; check it, or raise prediction_length",
             )
-        history = self.full[:origin]
+        history = self.modelled[:origin]
         self.window += 1
         if self.model is None or self.retrain:
             self.model = self._train(self._train_line(origin))
@@ -442,9 +451,27 @@ class _DeepAR:
             instance["dynamic_feat"] = [row[: origin + self.prediction_length] for row in self.features]
         request = {
             "instances": [instance],
-            "configuration": inference_config(quantiles=self.quantiles, num_samples=self.num_samples),
+            "configuration": inference_config(
+                quantiles=self.quantiles,
+                num_samples=self.num_samples,
+                output_types=output_types_for("log_return" if self.returns else "price"),
+            ),
         }
         answer = self.engine.predict(model_tar=self.model, request=request, seed=self.seed)["predictions"][0]
+        if self.returns:  # price paths from the sampled returns, read at the next sessions
+            ahead = self.sessions[n:] - origin  # the known sessions after the origin, as forecast steps
+            trading = np.zeros(self.prediction_length, dtype=bool)
+            trading[ahead[ahead < self.prediction_length]] = True
+            prices = price_forecast(
+                answer["samples"],
+                anchor=float(self.full[int(self.sessions[n - 1])]),
+                trading=trading.tolist(),
+                quantiles=self.quantiles,
+            )
+            return QuantileForecast(
+                mean=prices.mean[steps],
+                quantiles={tau: prices.quantile(tau)[steps] for tau in self.quantiles},
+            )
         by_level = {
             float(key): np.asarray(values, dtype=np.float64)[steps]
             for key, values in answer["quantiles"].items()
@@ -459,7 +486,7 @@ class _DeepAR:
         from nikkei_deepar.data.channels import series_line
 
         rows = None if self.features is None else [row[:origin] for row in self.features]
-        return series_line(self.series.start, self.full[:origin].tolist(), rows).encode() + b"\n"
+        return series_line(self.series.start, self.modelled[:origin].tolist(), rows).encode() + b"\n"
 
     def _train(self, train_jsonl: bytes) -> Path:
         from nikkei_deepar.backends.local.jobs import interrupts_kept

@@ -3,7 +3,9 @@
 The request carries the whole history (DeepAR's lags reach far past context_length) with the configured
 quantiles and sample count; the answer is dated by the Tokyo Stock Exchange calendar under the same
 calendar policy `prepare` used. `prediction_length` is the deployed model's (from the ledger), not
-whatever the config says today: a model only ever forecasts the length it was trained for.
+whatever the config says today: a model only ever forecasts the length it was trained for. Likewise the
+target (prices or log returns) is the one the served job was trained on: a log-return model is sent
+the history as returns, asked for samples, and its sample paths are turned back into prices here.
 
 Real-time predict changes nothing and takes no lock. `--batch` creates a model (if none is deployed)
 and a transform job, so it takes the ledger lock itself and records both.
@@ -26,6 +28,8 @@ from nikkei_deepar.data.horizon import prediction_length_of
 from nikkei_deepar.data.inference import (
     DatedPoint,
     Forecast,
+    PriceAnchor,
+    Target,
     batch_input_line,
     build_request,
     dated_forecast,
@@ -148,15 +152,22 @@ def run(
                 ctx, series, job=job, prediction_length=prediction_length, timeout=timeout
             )
     else:
+        target = _target(ctx, ledger, job)
         request = build_request(
             series,
             quantiles=quantiles,
             num_samples=settings.predict.num_samples,
             features_through=_features_through(ctx, ledger, job),
+            target=target,
         )
         ctx.reporter.info(f"invoking endpoint {endpoint} ({len(series)} points of history)")
         body = ctx.backend.invoke(endpoint, encode_request(request), content_type=JSON_TYPE, accept=JSON_TYPE)
-        forecast = parse_response(body, quantiles=quantiles, prediction_length=prediction_length)
+        forecast = parse_response(
+            body,
+            quantiles=quantiles,
+            prediction_length=prediction_length,
+            prices_from=_prices_from(series, target, prediction_length),
+        )
         source = endpoint
 
     points = dated_forecast(forecast, series, prediction_length=prediction_length, horizon=horizon)
@@ -245,6 +256,17 @@ def _features_through(ctx: Context, ledger: Ledger, job: str | None) -> int | No
     )
 
 
+def _target(ctx: Context, ledger: Ledger, job: str | None) -> Target:
+    """What the served model was trained on (its job's record; the config's when the ledger knows no job)."""
+    record = ledger.job(job) if job else None
+    return record.target if record is not None else ctx.settings.data.target
+
+
+def _prices_from(series: Series, target: Target, prediction_length: int) -> PriceAnchor | None:
+    """For a log-return model: the last close and session flags its sampled returns are cumulated on."""
+    return PriceAnchor.of(series, prediction_length) if target == "log_return" else None
+
+
 # -- batch transform ------------------------------------------------------------------------------------
 def _batch(
     ctx: Context, series: Series, *, job: str | None, prediction_length: int, timeout: float | None
@@ -254,14 +276,18 @@ def _batch(
     backend.check_requests("predict --batch")  # before the model or the transform job exists
     model, job = _batch_model(ctx, job)
     name = resource_name(settings.endpoint.name, "t")
+    ledger = ctx.store.load()
+    target = _target(ctx, ledger, job)
     input_uri = backend.put_artifact(
         f"predict/{name}/input/{BATCH_INPUT}",
-        batch_input_line(series, features_through=_features_through(ctx, ctx.store.load(), job)),
+        batch_input_line(series, features_through=_features_through(ctx, ledger, job), target=target),
         content_type=JSONL,
     )
     output_uri = backend.artifact_uri(f"predict/{name}/output/")
     quantiles = list(settings.predict.quantiles)
-    spec = transform_spec(settings, name=name, model_name=model, input_uri=input_uri, output_uri=output_uri)
+    spec = transform_spec(
+        settings, name=name, model_name=model, input_uri=input_uri, output_uri=output_uri, target=target
+    )
     arn = backend.start_transform(spec)
     record_new(
         ctx.store,
@@ -308,7 +334,12 @@ def _batch(
             f"transform job {name} wrote {len(lines)} lines for 1 input line",
             hint="check the transform job's SingleRecord/Line settings and its log",
         )
-    forecast = parse_batch_output_line(lines[0], quantiles=quantiles, prediction_length=prediction_length)
+    forecast = parse_batch_output_line(
+        lines[0],
+        quantiles=quantiles,
+        prediction_length=prediction_length,
+        prices_from=_prices_from(series, target, prediction_length),
+    )
     return name, forecast, job
 
 

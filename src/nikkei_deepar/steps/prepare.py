@@ -139,6 +139,7 @@ def run(
             context_length=hp.context_length,
             test_windows=settings.data.test_windows,
             calendar_features=settings.data.calendar_features,
+            target=settings.data.target,
         )
     except DataError as exc:
         raise DataError(f"{path}: {exc.message}", hint=exc.hint, code=exc.code) from None
@@ -205,6 +206,7 @@ def run(
                     local_dir=str(local_dir),
                     uploaded=not pending,
                     calendar_features=settings.data.calendar_features,
+                    target=settings.data.target,
                 )
             )
     return result

@@ -36,6 +36,7 @@ from nikkei_deepar.errors import (
     WaitTimeoutError,
 )
 from nikkei_deepar.output import aligned, error_entry, number
+from nikkei_deepar.state import Ledger
 from nikkei_deepar.verdict import verdict
 
 WQL = "test:mean_wQuantileLoss"
@@ -326,6 +327,15 @@ def _gate(ctx: Context, job: str, metrics: dict[str, float], *, force: bool) -> 
             f"job {job} reported no {WQL}, so it cannot be shown to be no worse than job {current.job}",
             **base,
         )
+    targets = (_target(ledger, job), _target(ledger, current.job))
+    if targets[0] != targets[1]:  # DeepAR's test wQL is on what it models: returns and prices differ
+        return Gate(
+            "keep",
+            f"job {job} was trained on {_TARGETS[targets[0]]}, the deployed job {current.job} on "
+            f"{_TARGETS[targets[1]]}: their {WQL} cannot be compared (compare them with `nikkei-deepar "
+            "backtest`; --force-deploy deploys the new one)",
+            **base,
+        )
     if old is None:
         return Gate("deploy", f"the deployed model (job {current.job}) has no recorded {WQL}", **base)
     limit = old * (1 + threshold)
@@ -335,6 +345,14 @@ def _gate(ctx: Context, job: str, metrics: dict[str, float], *, force: bool) -> 
     if new <= limit:
         return Gate("deploy", scores.format("<="), limit=limit, **base)
     return Gate("keep", scores.format(">") + ": the new model is worse", limit=limit, **base)
+
+
+_TARGETS = {"price": "prices", "log_return": "log returns"}
+
+
+def _target(ledger: Ledger, job: str) -> str:
+    record = ledger.job(job)
+    return record.target if record is not None else "price"
 
 
 def _deploy(ctx: Context, stage: Stage, job: str) -> str:

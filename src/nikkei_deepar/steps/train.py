@@ -77,6 +77,7 @@ def run(ctx: Context, *, force: bool, wait: bool, timeout: float | None, logs: b
         backend=settings.backend,
         prediction_length=prediction_length_of(settings),
         calendar_features=settings.data.calendar_features,
+        target=settings.data.target,
     )
     hyperparameters = hyperparameter_strings(settings)
     base = settings.endpoint.name
@@ -102,6 +103,7 @@ def run(ctx: Context, *, force: bool, wait: bool, timeout: float | None, logs: b
         data_sha256=data.sha256,
         hyperparameters=hyperparameters,
         config_hash=settings.fingerprint(),
+        target=data.target,
     )
     recorded: list[bool] = []
 
@@ -182,7 +184,12 @@ def _interrupted_start(ctx: Context, job: Job, *, recorded: bool) -> Interrupted
 
 
 def _prepared_data(
-    ledger: Ledger, *, backend: str, prediction_length: int, calendar_features: bool = False
+    ledger: Ledger,
+    *,
+    backend: str,
+    prediction_length: int,
+    calendar_features: bool = False,
+    target: str = "price",
 ) -> DataVersion:
     data = ledger.last_data
     if data is None:
@@ -209,7 +216,16 @@ def _prepared_data(
             f"[data] calendar_features = {str(calendar_features).lower()}",
             hint="run `nikkei-deepar prepare` again with this config",
         )
+    if data.target != target:
+        raise UsageError(
+            f"the last prepared data ({data.sha256[:16]}) holds {_TARGETS[data.target]}, but the config says "
+            f'[data] target = "{target}"',
+            hint="run `nikkei-deepar prepare` again with this config",
+        )
     return data
+
+
+_TARGETS = {"price": "prices", "log_return": "log returns"}
 
 
 CHANNEL_FILES = {"train": "train/train.json", "test": "test/test.json"}
@@ -285,6 +301,7 @@ def _running_twin(
             hyperparameters=hyperparameters,
             config_hash=ctx.settings.fingerprint(),
             started_at=_iso(state.created) or _iso(dt.datetime.now(dt.UTC)) or "",
+            target=data.target,
         )
         apply_training_state(job, state)
         adopted.append(job)

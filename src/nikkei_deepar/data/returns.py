@@ -1,0 +1,114 @@
+"""The `[data] target = "log_return"` transform: closes -> returns for DeepAR, its samples -> prices.
+
+Pure numpy, no I/O. DeepAR models ``100 * ln(close / previous observed close)`` at each observed point
+(NaN at missing points and at the first one), so a level near 40000 never has to be forecast to 0.5%
+and the closed days GluonTS imputes as 0 are a "no change" day rather than a crash to zero. Its sample
+paths of returns become price paths ``anchor * exp(cumsum(samples / 100))`` over the trading steps only
+(a closed day keeps the previous price); the mean and the quantiles are taken over those price paths.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from nikkei_deepar.data.baselines import QuantileForecast
+from nikkei_deepar.errors import AwsError
+
+FloatArray = NDArray[np.float64]
+
+SCALE = 100.0
+"""Returns are in percent: DeepAR's default noise floor and priors suit values of order 1."""
+
+_MODEL_HINT = "check the endpoint runs the DeepAR model this tool trained"
+_QUOTE_LIMIT = 200
+
+
+def to_log_returns(target: ArrayLike) -> FloatArray:
+    """``100 * ln(close / previous observed close)`` at each observed point of `target` (1-D, NaN for
+    missing points); NaN at missing points and at the first observed point. Closes must be positive."""
+    values = np.asarray(target, dtype=np.float64)
+    if values.ndim != 1:
+        raise ValueError(f"the target must be 1-D, got shape {values.shape}")
+    observed = np.flatnonzero(~np.isnan(values))
+    if observed.size and not (values[observed] > 0).all():
+        raise ValueError("log returns need positive closes")
+    out = np.full_like(values, np.nan)
+    out[observed[1:]] = SCALE * np.diff(np.log(values[observed]))
+    return out
+
+
+def price_paths(samples: object, *, anchor: float, trading: Sequence[bool]) -> FloatArray:
+    """Price paths (num_samples x prediction_length) from sampled returns: `anchor` (the last close)
+    times exp of the cumulated returns of the trading steps; a closed step keeps the previous price.
+
+    Raises AwsError (one line, quoting what came back) unless `samples` is a non-empty list of lists of
+    finite numbers, each as long as `trading`.
+    """
+    array = _samples(samples, steps=len(trading))
+    if not (math.isfinite(anchor) and anchor > 0):
+        raise ValueError(f"the anchor must be a positive close, got {anchor}")
+    mask = np.asarray(list(trading), dtype=bool)
+    moves = np.where(mask, array, 0.0) / SCALE
+    return float(anchor) * np.exp(np.cumsum(moves, axis=1))
+
+
+def price_forecast(
+    samples: object, *, anchor: float, trading: Sequence[bool], quantiles: Sequence[float]
+) -> QuantileForecast:
+    """The price forecast of DeepAR's sampled returns: mean and `quantiles` (numpy.quantile, linear)
+    over the price paths of `price_paths`, one value per step (closed steps included)."""
+    paths = price_paths(samples, anchor=anchor, trading=trading)
+    return QuantileForecast(
+        mean=paths.mean(axis=0),
+        quantiles={float(q): np.quantile(paths, float(q), axis=0) for q in quantiles},
+    )
+
+
+def _samples(raw: object, *, steps: int) -> FloatArray:
+    text = _quote(raw)
+    if not isinstance(raw, list | np.ndarray) or len(raw) == 0:
+        raise AwsError(f"the prediction has no samples list of lists: {text}", hint=_MODEL_HINT)
+    rows: list[list[float]] = []
+    for number, row in enumerate(raw):
+        if not isinstance(row, list | np.ndarray):
+            raise AwsError(
+                f"the prediction's sample {number} is not a list of numbers: {text}", hint=_MODEL_HINT
+            )
+        if len(row) != steps:
+            raise AwsError(
+                f"the prediction's sample {number} has {len(row)} values, expected prediction_length "
+                f"{steps}: {text}",
+                hint="check prediction_length matches the one the model was trained with",
+            )
+        values: list[float] = []
+        for item in row:
+            if isinstance(item, bool) or not isinstance(item, int | float) or not math.isfinite(item):
+                raise AwsError(
+                    f"the prediction's sample {number} holds {_short(item)}, not a finite number: {text}",
+                    hint=_MODEL_HINT,
+                )
+            values.append(float(item))
+        rows.append(values)
+    return np.asarray(rows, dtype=np.float64).reshape(len(rows), steps)
+
+
+def _short(item: object) -> str:
+    try:
+        return json.dumps(item)[:40]
+    except (TypeError, ValueError):
+        return repr(item)[:40]
+
+
+def _quote(raw: object) -> str:
+    """One line, at most ~200 characters, of what came back."""
+    try:
+        text = json.dumps(raw.tolist() if isinstance(raw, np.ndarray) else raw)
+    except (TypeError, ValueError):
+        text = repr(raw)
+    flat = " ".join(text.split())
+    return repr(flat if len(flat) <= _QUOTE_LIMIT else flat[:_QUOTE_LIMIT] + "…")
