@@ -401,21 +401,22 @@ def endpoint_not_found(name: str) -> Exception:
 
 
 def deepar_response(
-    prediction_length: int, *, quantiles: Sequence[str] = ("0.1", "0.5", "0.9"), level: float = 38000.0
+    prediction_length: int,
+    *,
+    quantiles: Sequence[str] = ("0.1", "0.5", "0.9"),
+    level: float = 38000.0,
+    samples: Sequence[Sequence[float]] | None = None,
 ) -> str:
-    """A DeepAR answer for one series: mean and quantiles rising by one a step."""
+    """A DeepAR answer for one series: mean and quantiles rising by one a step (and `samples` if given)."""
     mean = [level + i for i in range(prediction_length)]
     spread = {"0.1": -500.0, "0.5": 0.0, "0.9": 500.0}
-    return json.dumps(
-        {
-            "predictions": [
-                {
-                    "mean": mean,
-                    "quantiles": {q: [m + spread.get(q, 0.0) for m in mean] for q in quantiles},
-                }
-            ]
-        }
-    )
+    prediction: dict[str, Any] = {
+        "mean": mean,
+        "quantiles": {q: [m + spread.get(q, 0.0) for m in mean] for q in quantiles},
+    }
+    if samples is not None:
+        prediction["samples"] = [list(row) for row in samples]
+    return json.dumps({"predictions": [prediction]})
 
 
 def queue_endpoint_results(
@@ -639,6 +640,7 @@ def seed_prepared(ctx: Any, *, with_role: bool = True, series: Any = None, uploa
         series_uri=f"s3://{BUCKET}/{prefix}/series.json",
         local_dir=str(local),
         calendar_features=settings.data.calendar_features,
+        target=settings.data.target,
     )
     with ctx.store.update() as ledger:
         ledger.record_data(version)

@@ -258,3 +258,53 @@ def test_channels_is_frozen() -> None:
     with pytest.raises(AttributeError):
         channels.sha256 = "x"  # type: ignore[misc]
     assert isinstance(channels, Channels)
+
+
+# --- [data] target = "log_return" ----------------------------------------------------------------------
+
+
+def test_log_return_lines_hold_the_returns_of_the_closes_with_the_same_start() -> None:
+    values = prices(400)
+    values[10] = values[11] = math.nan  # a weekend
+    channels = make_channels(daily(values), prediction_length=7, context_length=30, target="log_return")
+
+    (train_line,) = lines(channels.train)
+    (test_line,) = lines(channels.test)
+    start, test = parse_series_line(test_line)
+    _, train = parse_series_line(train_line)
+    assert start == START and len(test) == 400 and len(train) == 393
+    assert math.isnan(test[0])  # no close before the first
+    assert math.isnan(test[10]) and math.isnan(test[11])  # closed days stay missing
+    assert test[12] == pytest.approx(100 * math.log(values[12] / values[9]))  # Friday -> Monday
+    assert test[1] == pytest.approx(100 * math.log(values[1] / values[0]))
+    assert train == pytest.approx(test[:-7], nan_ok=True)
+    # 393 training points: the first and the two closed days hold no return
+    assert channels.observations == 390
+
+
+def test_log_returns_count_one_observation_less_against_the_minimum() -> None:
+    # 307 points - 7 held out = 300 closes, but only 299 returns
+    make_channels(daily(prices(307)), prediction_length=7, context_length=30)
+    with pytest.raises(DataError, match="has 299 observations"):
+        make_channels(daily(prices(307)), prediction_length=7, context_length=30, target="log_return")
+
+    assert make_channels(
+        daily(prices(308)), prediction_length=7, context_length=30, target="log_return"
+    ).observations == (MIN_OBSERVATIONS)
+
+
+def test_log_return_channels_are_deterministic_and_differ_from_price_channels() -> None:
+    def build(target: str) -> Channels:
+        return make_channels(
+            daily(prices(400)),
+            prediction_length=7,
+            context_length=30,
+            target=target,  # type: ignore[arg-type]
+        )
+
+    first, again, price = build("log_return"), build("log_return"), build("price")
+
+    assert (first.train, first.test, first.sha256) == (again.train, again.test, again.sha256)
+    assert first.sha256 == channels_digest(first.train, first.test)
+    assert first.sha256 != price.sha256
+    assert first.train != price.train and first.test != price.test

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -37,8 +38,12 @@ EP = "nikkei-deepar-dev"  # the default: {project}-{stage}
 @pytest.fixture
 def ctx(aws: None, hermetic_env: Path, sm_script: Any) -> Any:
     """Prepared, trained (Completed with metrics) and deployed; the forecast is DeepAR's answer alone
-    (random_walk_weight 0, not the shipped 0.9) so the tests can read the scripted answer in it."""
-    context = make_context(hermetic_env, settings_for(forecast={"random_walk_weight": 0.0}))
+    (random_walk_weight 0, not the shipped 0.9) so the tests can read the scripted answer in it. The
+    model is a price model (`[data] target = "price"`): its answer is the forecast, as scripted; the
+    log-return model's requests and answers have their own tests below."""
+    context = make_context(
+        hermetic_env, settings_for(data={"target": "price"}, forecast={"random_walk_weight": 0.0})
+    )
     seed_prepared(context)
     sm_script.next_training(completed())
     train.run(context, force=False, wait=True, timeout=None, logs=False)
@@ -224,7 +229,10 @@ def test_a_model_trained_with_calendar_features_gets_them_through_the_horizon(
     aws: None, hermetic_env: Path, sm_script: Any
 ) -> None:
     context = make_context(
-        hermetic_env, settings_for(data={"calendar_features": True}, forecast={"random_walk_weight": 0.0})
+        hermetic_env,
+        settings_for(
+            data={"calendar_features": True, "target": "price"}, forecast={"random_walk_weight": 0.0}
+        ),
     )
     seed_prepared(context)
     sm_script.next_training(completed())
@@ -331,7 +339,7 @@ def test_batch_runs_a_transform_with_the_deployed_model(ctx: Any, sm_script: Any
 def test_batch_without_a_deployment_makes_a_model_from_the_last_job(
     aws: None, hermetic_env: Path, sm_script: Any
 ) -> None:
-    ctx = make_context(hermetic_env)
+    ctx = make_context(hermetic_env, settings_for(data={"target": "price"}))
     seed_prepared(ctx)
     sm_script.next_training(completed())
     job = train.run(ctx, force=False, wait=True, timeout=None, logs=False).job
@@ -379,3 +387,110 @@ def test_a_forecast_whose_configuration_lost_its_backtest_says_so(ctx: Any) -> N
         )
     lines = _predict(ctx).to_lines()
     assert any(line.startswith("note: DeepAR lost to the random walk") and "1.71x" in line for line in lines)
+
+
+# -- a model trained on log returns ([data] target = "log_return", the default) ------------------------
+@pytest.fixture
+def returns_ctx(aws: None, hermetic_env: Path, sm_script: Any) -> Any:
+    """Prepared with the default target (log returns), trained and deployed; DeepAR's answer alone."""
+    context = make_context(hermetic_env, settings_for(forecast={"random_walk_weight": 0.0}))
+    seed_prepared(context)
+    sm_script.next_training(completed())
+    train.run(context, force=False, wait=True, timeout=None, logs=False)
+    deploy.run(context, job=None, timeout=None)
+    return context
+
+
+def _series_doc(ctx: Any) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(
+        (Path(ctx.store.load().last_data.local_dir) / "series.json").read_text()
+    )
+    return loaded
+
+
+def _returns_answer(h: int = 17) -> str:
+    # three sample paths: up 1% a step, flat, down 1% a step (DeepAR's own mean/quantiles are not read)
+    return deepar_response(h, samples=[[1.0] * h, [0.0] * h, [-1.0] * h])
+
+
+def test_the_job_records_the_target_of_its_data(returns_ctx: Any) -> None:
+    ledger = returns_ctx.store.load()
+    assert ledger.last_data.target == "log_return"
+    assert ledger.job(ledger.deployments[-1].job).target == "log_return"
+
+
+def test_a_log_return_model_is_sent_returns_and_asked_for_samples(returns_ctx: Any) -> None:
+    queue_endpoint_results([_returns_answer()], region=REGION)
+    sent = _capture_requests(returns_ctx)
+    _predict(returns_ctx)
+    body = json.loads(sent[0]["body"])
+    closes = _series_doc(returns_ctx)["target"]
+    target = body["instances"][0]["target"]
+    assert len(target) == len(closes)
+    assert body["configuration"]["output_types"] == ["mean", "quantiles", "samples"]
+    observed = [i for i, v in enumerate(closes) if v != "NaN" and v is not None]
+    assert target[observed[0]] == "NaN"  # no return before the first close
+    i, j = observed[-2], observed[-1]
+    assert target[j] == pytest.approx(100 * math.log(closes[j] / closes[i]))
+    assert all(target[k] == "NaN" for k in range(len(closes)) if k not in observed)
+
+
+def test_a_log_return_answer_comes_back_as_prices_around_the_last_close(returns_ctx: Any) -> None:
+    queue_endpoint_results([_returns_answer()], region=REGION)
+    result = _predict(returns_ctx)
+    last = result.last_close
+    assert last is not None and len(result.points) == 5
+    for k, point in enumerate(result.points, start=1):  # k sessions of +1%, 0, -1%
+        q = point["quantiles"]
+        assert q["0.1"] < q["0.5"] < q["0.9"]
+        assert q["0.5"] == pytest.approx(last)
+        assert last * math.exp(-0.01 * k) <= q["0.1"] and q["0.9"] <= last * math.exp(0.01 * k)
+        assert q["0.9"] == pytest.approx(
+            last * (0.2 + 0.8 * math.exp(0.01 * k)), rel=1e-9
+        )  # linear: 1.8 of 0..2
+        assert point["mean"] == pytest.approx(last * (math.exp(0.01 * k) + 1 + math.exp(-0.01 * k)) / 3)
+
+
+def test_a_log_return_model_that_answers_no_samples_is_a_one_line_error(returns_ctx: Any) -> None:
+    queue_endpoint_results([deepar_response(17)], region=REGION)
+    with pytest.raises(AwsError, match="answered no samples") as info:
+        _predict(returns_ctx)
+    assert "\n" not in info.value.message
+    assert info.value.exit_code == ExitCode.AWS
+
+
+def test_a_price_model_in_the_ledger_is_still_sent_prices(ctx: Any) -> None:
+    # today's config says log returns; the deployed job was trained on prices (as every job before)
+    ctx.settings.data.__dict__["target"] = "log_return"
+    assert ctx.store.load().jobs[-1].target == "price"
+    queue_endpoint_results([deepar_response(17)], region=REGION)
+    sent = _capture_requests(ctx)
+    result = _predict(ctx)
+    body = json.loads(sent[0]["body"])
+    closes = _series_doc(ctx)["target"]
+    assert body["instances"][0]["target"] == closes
+    assert body["configuration"]["output_types"] == ["mean", "quantiles"]
+    assert result.points[0]["mean"] >= 38000.0  # the scripted price answer, read as is
+
+
+def test_batch_with_a_log_return_model_asks_for_samples_and_sends_returns(
+    returns_ctx: Any, sm_script: Any
+) -> None:
+    line = json.dumps(json.loads(_returns_answer())["predictions"][0])
+    sm_script.next_transform(transform("Completed"), output=line)
+    result = _predict(returns_ctx, batch=True)
+    described = boto3.client("sagemaker", region_name=REGION).describe_transform_job(
+        TransformJobName=result.source
+    )
+    config = json.loads(described["Environment"]["DEEPAR_INFERENCE_CONFIG"])
+    assert config["output_types"] == ["mean", "quantiles", "samples"]
+    source = described["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
+    record = json.loads(
+        boto3.client("s3", region_name=REGION)
+        .get_object(Bucket=BUCKET, Key=source.split("/", 3)[3])["Body"]
+        .read()
+    )
+    closes = _series_doc(returns_ctx)["target"]
+    assert len(record["target"]) == len(closes) and record["target"][0] == "NaN"
+    assert all(isinstance(v, str) or abs(v) < 20 for v in record["target"])  # returns in %, not levels
+    assert result.points[0]["quantiles"]["0.5"] == pytest.approx(result.last_close)

@@ -126,6 +126,8 @@ def write_config(
     lines = ["[aws]"]  # the region comes from the hermetic environment
     if bucket is not None:
         lines.append(f'bucket = "{bucket}"')
+    # these tests read the closes back from the channels: the price target (log returns: their own tests)
+    data = {"target": "price", **(data or {})}
     for section, values in (("data", data), ("training.hyperparameters", hyperparameters)):
         if values:
             lines.append(f"[{section}]")
