@@ -150,3 +150,62 @@ def test_a_version_1_ledger_is_upgraded_on_the_next_write(hermetic_env: Path) ->
         pass  # written back in the new shape: the fields, not extra
     again = json.loads(store.path.read_text(encoding="utf-8"))["resources"][0]
     assert again["created"] is True and again["extra"] == {}
+
+
+_DATA = {
+    "sha256": "ab" * 32,
+    "source": "n.csv",
+    "rows": 400,
+    "first": "2022-01-04",
+    "last": "2023-06-30",
+    "column": "close",
+    "calendar": "calendar_days",
+    "prediction_length": 17,
+    "context_length": 20,
+    "observations": 390,
+    "backend": "local",
+    "train_uri": "file:///t/",
+    "test_uri": "file:///s/",
+}
+_JOB = {"name": "j1", "data_sha256": "ab" * 32, "hyperparameters": {"epochs": "5"}, "config_hash": "c"}
+
+
+def test_a_ledger_from_before_the_target_setting_reads_as_prices(hermetic_env: Path) -> None:
+    """Data sets and jobs recorded before `[data] target` existed were trained on prices."""
+    store = StateStore(hermetic_env)
+    hermetic_env.mkdir(parents=True, exist_ok=True)
+    store.path.write_text(
+        json.dumps({"schema_version": 2, "data": [_DATA], "jobs": [_JOB]}), encoding="utf-8"
+    )
+    ledger = store.load()
+    job = ledger.job("j1")
+    assert ledger.last_data is not None and ledger.last_data.target == "price"
+    assert job is not None and job.target == "price"
+
+
+def test_the_target_is_written_and_read_back(hermetic_env: Path) -> None:
+    store = StateStore(hermetic_env)
+    hermetic_env.mkdir(parents=True, exist_ok=True)
+    store.path.write_text(
+        json.dumps({"schema_version": 2, "data": [_DATA], "jobs": [_JOB]}), encoding="utf-8"
+    )
+    with store.update() as ledger:
+        ledger.data[-1].target = "log_return"
+        job = ledger.job("j1")
+        assert job is not None
+        job.target = "log_return"
+    written = json.loads(store.path.read_text(encoding="utf-8"))
+    assert written["schema_version"] == 2
+    assert written["data"][0]["target"] == written["jobs"][0]["target"] == "log_return"
+    again = store.load()
+    assert again.last_data is not None and again.last_data.target == "log_return"
+
+
+def test_an_unknown_target_in_the_ledger_is_reported_as_corrupt(hermetic_env: Path) -> None:
+    store = StateStore(hermetic_env)
+    hermetic_env.mkdir(parents=True, exist_ok=True)
+    store.path.write_text(
+        json.dumps({"schema_version": 2, "data": [{**_DATA, "target": "volume"}]}), encoding="utf-8"
+    )
+    with pytest.raises(DataError, match=str(store.path)):
+        store.load()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import importlib.util
+import itertools
 import json
 import math
 import os
@@ -322,6 +323,33 @@ def test_each_family_becomes_valid_channels_on_s3(
     assert f"{expect.missing} missing" in report
     assert f"column {expect.column!r}" in report
     assert entry["sha256"][:16] in report
+
+
+@pytest.mark.parametrize("calendar", ["trading_days", "calendar_days"])
+def test_log_return_target_writes_returns_of_the_closes(
+    calendar: str, run_cli: RunCli, s3: Any, tmp_path: Path, home: Path
+) -> None:
+    config = write_config(tmp_path, data={"calendar": calendar, "target": "log_return"})
+    r = prepare(run_cli, config, "--input", str(LONG / "nikkei_jp.csv"), "--json")
+    assert r.exit_code == 0, r.stderr
+    data = r.json()["data"]
+    assert last_data(home)["target"] == "log_return"
+    stored = objects(s3)
+    keys = keys_for(data["sha256"])
+    train, test = (json.loads(stored[keys[f"{n}/{n}.json"]]) for n in ("train", "test"))
+    assert train["start"] == test["start"] == f"{FIRST} 00:00:00"
+    closes = [value for _, value in TRADING]
+    returns = [v for v in test["target"] if v != "NaN"]
+    assert test["target"][0] == "NaN"  # the first close has no return
+    assert returns == pytest.approx([100 * math.log(b / a) for a, b in itertools.pairwise(closes)], abs=1e-3)
+    assert data["observations"] == sum(1 for v in train["target"] if v != "NaN")
+
+    price = write_config(tmp_path / "price", data={"calendar": calendar, "target": "price"})
+    again = prepare(run_cli, price, "--input", str(LONG / "nikkei_jp.csv"), "--json")
+    assert again.exit_code == 0, again.stderr
+    assert again.json()["data"]["sha256"] != data["sha256"]  # another data version, stored beside it
+    assert last_data(home)["target"] == "price"
+    assert again.json()["data"]["observations"] == data["observations"] + 1
 
 
 @pytest.mark.parametrize("calendar", ["trading_days", "calendar_days"])

@@ -205,6 +205,34 @@ def test_data_prepared_without_calendar_features_is_refused_when_the_config_want
     assert boto3.client("sagemaker", region_name=REGION).list_training_jobs()["TrainingJobSummaries"] == []
 
 
+@pytest.mark.parametrize(
+    ("prepared", "wanted", "held"),
+    [("price", "log_return", "holds prices"), ("log_return", "price", "holds log returns")],
+)
+def test_data_prepared_with_the_other_target_is_refused(
+    aws: None, hermetic_env: Path, prepared: str, wanted: str, held: str
+) -> None:
+    seed_prepared(make_context(hermetic_env, settings_for(data={"target": prepared})))
+    wants = make_context(hermetic_env, settings_for(data={"target": wanted}))
+    with pytest.raises(
+        UsageError, match=rf'{held}, but the config says \[data\] target = "{wanted}"'
+    ) as info:
+        _run(wants)
+    assert info.value.exit_code == ExitCode.USAGE
+    assert "\n" not in info.value.message
+    assert info.value.hint is not None and "nikkei-deepar prepare" in info.value.hint
+    assert boto3.client("sagemaker", region_name=REGION).list_training_jobs()["TrainingJobSummaries"] == []
+
+
+@pytest.mark.parametrize("target", ["price", "log_return"])
+def test_the_job_records_the_target_it_was_trained_on(aws: None, hermetic_env: Path, target: str) -> None:
+    ctx = make_context(hermetic_env, settings_for(data={"target": target}))
+    seed_prepared(ctx)
+    result = _run(ctx)
+    job = ctx.store.load().job(result.job)
+    assert job is not None and job.target == target
+
+
 def test_channels_prepared_only_locally_are_uploaded_first(aws: None, hermetic_env: Path) -> None:
     ctx = make_context(hermetic_env)
     version = seed_prepared(ctx)
