@@ -303,3 +303,61 @@ def test_json_is_one_document(run_cli: Cli, tmp_path: Path) -> None:
     _prepare(run_cli, tmp_path)
     r = run_cli("backtest", "--models", "random-walk", "--json")
     json.loads(r.stdout)
+
+
+@pytest.mark.local
+def test_a_tiny_deepar_backtest_on_log_returns_scores_prices(
+    run_cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`[data] target = "log_return"` (the default): the model trains on and is sent 100 * log returns,
+    asks for samples, and is scored on the price paths rebuilt from them; a price model of the same
+    series is another model (another cache key), trained afresh."""
+    pytest.importorskip("gluonts")
+    monkeypatch.setenv(BATCHES_ENV, "2")
+    closes = _prepare(
+        run_cli,
+        tmp_path,
+        calendar="calendar_days",
+        extra=TINY_DEEPAR + "[forecast]\nrandom_walk_weight = 0.0\n",
+        data='target = "log_return"\n',
+    )
+    from nikkei_deepar.local import engine as local_engine
+
+    sent: list[dict[str, Any]] = []
+    trained: list[bytes] = []
+    real_predict, real_train = local_engine.predict, local_engine.train
+
+    def spy_predict(**kwargs: Any) -> Any:
+        sent.append(kwargs["request"])
+        return real_predict(**kwargs)
+
+    def spy_train(**kwargs: Any) -> Any:
+        trained.append(kwargs["train_jsonl"])
+        return real_train(**kwargs)
+
+    monkeypatch.setattr(local_engine, "predict", spy_predict)
+    monkeypatch.setattr(local_engine, "train", spy_train)
+    r = run_cli("backtest", "--windows", "2", "--models", "deepar,random-walk", "--json")
+    assert r.exit_code == 0, r.stderr
+    scores = _scores(r.json())
+    deepar, walk = scores["deepar"], scores["random-walk"]
+    assert deepar["windows"] == 2 and all(math.isfinite(deepar[k]) for k in ("mean_wql", "mase", "rmse"))
+    # scored on prices: a loss of the order of the random walk's, not of a level forecast from returns
+    assert deepar["mean_wql"] < 10 * walk["mean_wql"]
+    assert len(sent) == 2 and len(trained) == 1
+    for request in sent:
+        assert "samples" in request["configuration"]["output_types"]
+        values = [v for v in request["instances"][0]["target"] if v != "NaN"]
+        assert values and max(abs(v) for v in values) < 20  # percent returns, not ~27000 levels
+    record = json.loads(trained[0])
+    assert record["target"][0] == "NaN" and max(abs(v) for v in record["target"] if v != "NaN") < 20
+    assert len([v for v in record["target"] if v != "NaN"]) < len(closes)
+
+    (tmp_path / "nikkei-deepar.toml").write_text(
+        (tmp_path / "nikkei-deepar.toml").read_text().replace('target = "log_return"', 'target = "price"')
+    )
+    price = run_cli("backtest", "--windows", "2", "--models", "deepar", "--json")
+    assert price.exit_code == 0, price.stderr
+    info = price.json()["data"]["deepar"]
+    assert (info["trainings"], info["cached"]) == (1, 0)  # the log-return model is not reused
+    assert max(abs(v) for v in json.loads(trained[-1])["target"] if v != "NaN") > 1000
