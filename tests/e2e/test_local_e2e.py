@@ -148,3 +148,61 @@ def test_the_whole_chain_offline_and_deterministic(tmp_path: Path) -> None:
     assert not store.exists()
     again = _run(tmp_path, "teardown", "--all", "--yes")["data"]
     assert again["deleted"] == [] and again["left_alone"] == []
+
+
+RETURNS_CONFIG = CONFIG.replace(
+    'calendar = "trading_days"', 'calendar = "calendar_days"\ntarget = "log_return"'
+).replace(
+    '[endpoint]\nname = "nikkei-local"',
+    '[endpoint]\nname = "nikkei-local"\n\n[forecast]\nrandom_walk_weight = 0.0',
+)
+
+
+def _closes(tmp_path: Path) -> list[float]:
+    return [float(line.split(",")[1]) for line in (tmp_path / "prices.csv").read_text().splitlines()[1:]]
+
+
+def test_a_log_return_model_forecasts_prices_and_keeps_its_target(tmp_path: Path) -> None:
+    """`[data] target = "log_return"` on calendar days, DeepAR alone: the model trains on returns, the
+    forecast (endpoint and batch) is in prices around the last close, and the model keeps its target
+    when the config changes: predict still sends it returns, train refuses the old data."""
+    pytest.importorskip("gluonts")
+    _prices(tmp_path / "prices.csv")
+    config = tmp_path / "nikkei-deepar.toml"
+    config.write_text(RETURNS_CONFIG)
+    last = _closes(tmp_path)[-1]
+    _run(tmp_path, "provision")
+    prepared = _run(tmp_path, "prepare")["data"]
+    train_file = tmp_path / "home" / "data" / prepared["sha256"][:16] / "train" / "train.json"
+    record = json.loads(train_file.read_text())
+    assert record["target"][0] == "NaN" and max(abs(v) for v in record["target"] if v != "NaN") < 20
+    job = _run(tmp_path, "train")["data"]["job"]
+    assert _run(tmp_path, "wait")["data"]["status"] == "Completed"
+    _run(tmp_path, "deploy")
+
+    def check(forecast: list[dict[str, Any]]) -> None:
+        assert [p["step"] for p in forecast] == [1, 2, 3, 4, 5]
+        assert all(dt.date.fromisoformat(p["date"]).weekday() < 5 for p in forecast)
+        for p in forecast:
+            q = p["quantiles"]
+            assert q["0.1"] <= q["0.5"] <= q["0.9"]
+            # prices near the last close (an untrained model on returns of ~1%/day: well within 25%)
+            assert 0.75 * last < q["0.1"] and q["0.9"] < 1.25 * last
+            assert 0.75 * last < p["mean"] < 1.25 * last
+
+    predicted = _run(tmp_path, "predict")["data"]
+    assert predicted["job"] == job and predicted["last_close"] == pytest.approx(last)
+    check(predicted["forecast"])
+    batch = _run(tmp_path, "predict", "--batch")["data"]
+    assert batch["mode"] == "batch"
+    check(batch["forecast"])
+
+    # the config now says prices: the deployed model still gets returns (its recorded target)...
+    config.write_text(RETURNS_CONFIG.replace('target = "log_return"', 'target = "price"'))
+    again = _run(tmp_path, "predict")["data"]
+    assert again["job"] == job
+    assert again["forecast"] == predicted["forecast"]  # same model, same request, same seed
+    # ...and train refuses the data prepared for returns, with the usage exit code
+    [error] = _run(tmp_path, "train", code=2)["errors"]
+    assert 'holds log returns, but the config says [data] target = "price"' in error["message"]
+    assert "nikkei-deepar prepare" in error["hint"]
