@@ -183,6 +183,10 @@ def test_deploy_timeout_exits_8(cli: Callable[..., Any], sm_script: Any) -> None
 
 
 # -- predict --------------------------------------------------------------------------------------------
+# the default config trains on log returns: the model's answer carries the sample paths prices come from
+SAMPLES = [[0.5] * 17, [0.0] * 17, [-0.5] * 17]
+
+
 @pytest.fixture
 def deployed(cli: Callable[..., Any], sm_script: Any) -> Callable[..., Any]:
     sm_script.next_training(completed())
@@ -192,7 +196,7 @@ def deployed(cli: Callable[..., Any], sm_script: Any) -> Callable[..., Any]:
 
 
 def test_predict_prints_a_dated_table(deployed: Callable[..., Any]) -> None:
-    queue_endpoint_results([deepar_response(17)], region=REGION)
+    queue_endpoint_results([deepar_response(17, samples=SAMPLES)], region=REGION)
     r = deployed("predict")
     assert r.exit_code == 0, r.stderr
     lines = r.stdout.splitlines()
@@ -202,7 +206,7 @@ def test_predict_prints_a_dated_table(deployed: Callable[..., Any]) -> None:
 
 
 def test_predict_csv_to_stdout_is_only_csv(deployed: Callable[..., Any]) -> None:
-    queue_endpoint_results([deepar_response(17)], region=REGION)
+    queue_endpoint_results([deepar_response(17, samples=SAMPLES)], region=REGION)
     r = deployed("predict", "--format", "csv", "--quiet")
     assert r.exit_code == 0, r.stderr
     assert r.stdout.splitlines()[0] == "date,step,mean,q0.1,q0.5,q0.9"
@@ -210,7 +214,7 @@ def test_predict_csv_to_stdout_is_only_csv(deployed: Callable[..., Any]) -> None
 
 
 def test_predict_json_envelope(deployed: Callable[..., Any], tmp_path: Path) -> None:
-    queue_endpoint_results([deepar_response(17)], region=REGION)
+    queue_endpoint_results([deepar_response(17, samples=SAMPLES)], region=REGION)
     r = deployed("predict", "--json", "--output", str(tmp_path / "f.csv"))
     assert r.exit_code == 0
     data = r.json()["data"]

@@ -88,8 +88,12 @@ def _skeleton(value: Any) -> Any:
     return type(value).__name__
 
 
+# the default config trains on log returns: answers carry the sample paths prices come from
+SAMPLES = [[0.5] * 17, [-0.5] * 17]
+
+
 def _batch_line() -> str:
-    return json.dumps(json.loads(deepar_response(17))["predictions"][0])
+    return json.dumps(json.loads(deepar_response(17, samples=SAMPLES))["predictions"][0])
 
 
 def test_every_request_of_every_command_passes_the_model_and_matches_the_plan(
@@ -102,14 +106,14 @@ def test_every_request_of_every_command_passes_the_model_and_matches_the_plan(
     cli("train", "--wait")
     sm_script.next_endpoint(endpoint("Creating"), endpoint("InService"))
     cli("deploy")  # real-time: CreateEndpoint
-    queue_endpoint_results([deepar_response(17)], region=REGION)
+    queue_endpoint_results([deepar_response(17, samples=SAMPLES)], region=REGION)
     cli("predict")
     sm_script.next_transform(transform("InProgress"), transform("Completed"), output=_batch_line())
     cli("predict", "--batch")
     Path("nikkei-deepar.toml").write_text(CONFIG + "[endpoint]\nserverless = true\n", encoding="utf-8")
     sm_script.next_update("nikkei-deepar-dev", endpoint("Updating"))
     assert cli("deploy", "--json").json()["data"]["action"] == "updated"  # serverless: UpdateEndpoint
-    queue_endpoint_results([deepar_response(17).replace("38000", "38001")], region=REGION)
+    queue_endpoint_results([deepar_response(17, samples=SAMPLES).replace("38000", "38001")], region=REGION)
     cli("predict")
     cli("status")
     cli("teardown", "--all", "--yes")
