@@ -341,3 +341,34 @@ def test_local_backend_retrain(hermetic_env: Path, monkeypatch: pytest.MonkeyPat
     seen = status.run(make_context(hermetic_env, settings)).to_data()
     assert seen["endpoint"]["serving_job"] == result.job and seen["endpoint"]["cost"] is None
     assert seen["drift"] == {"missing": [], "untracked": []}
+
+
+def test_the_gate_does_not_compare_a_log_return_model_with_a_price_model(
+    aws: None, hermetic_env: Path, sm_script: Any
+) -> None:
+    """DeepAR's test wQL is measured on what it models: a log-return model's loss on returns (large) and
+    a price model's on prices (small) are not comparable, either way round; the model stays until
+    --force-deploy (or a backtest and a deploy) decides."""
+    prices = make_context(hermetic_env, settings_for(data={"target": "price"}), clock=FakeClock())
+    seed_prepared(prices)
+    sm_script.next_training(completed(WORSE))
+    first = _run(prices)
+    assert ctx_job_target(prices, first.job) == "price"
+    returns = make_context(hermetic_env, settings_for(data={"target": "log_return"}), clock=FakeClock())
+    sm_script.next_training(completed(GOOD))  # a better figure, on another scale
+    result = _run(returns)
+    assert ctx_job_target(returns, result.job) == "log_return"
+    assert (result.status, result.exit_code) == ("kept-current-model", ExitCode.OK)
+    assert result.gate is not None and result.gate.decision == "keep"
+    assert "trained on log returns" in result.gate.reason and "cannot be compared" in result.gate.reason
+    assert returns.store.load().deployments[-1].job == first.job
+    forced = _run(returns, force_deploy=True)  # the same data and settings: the same job, deployed
+    assert forced.job == result.job
+    assert (forced.status, forced.gate.decision if forced.gate else None) == ("deployed", "forced")
+    assert returns.store.load().deployments[-1].job == forced.job
+
+
+def ctx_job_target(ctx: Any, name: str | None) -> str:
+    job = ctx.store.load().job(name or "")
+    assert job is not None
+    return job.target
