@@ -145,6 +145,8 @@ class Backtest(_Record):
     data_sha256: str
     hyperparameters: dict[str, str]
     random_walk_weight: float = 0.0
+    # what its DeepAR models were trained on (`[data] target`); backtests from before it held prices
+    target: Literal["price", "log_return"] = "price"
     horizon: int
     windows: int
     # model key -> {"mean_wql", "mase", "coverage80"}; "random-walk" and "deepar" (the shipped forecast)
@@ -205,12 +207,13 @@ class Ledger(_Record):
         self.backtests = [*self.backtests, backtest][-BACKTESTS_KEPT:]
 
     def last_backtest(self, job: Job, *, random_walk_weight: float) -> Backtest | None:
-        """The newest backtest of `job`'s configuration (hyperparameters and blend weight), on the
-        job's data if there is one, else on the newest data it was run on."""
+        """The newest backtest of `job`'s configuration (hyperparameters, target and blend weight), on
+        the job's data if there is one, else on the newest data it was run on."""
         same = [
             b
             for b in self.backtests
             if b.hyperparameters == job.hyperparameters
+            and b.target == job.target
             and b.random_walk_weight == random_walk_weight
             and {"deepar", "random-walk"} <= set(b.scores)
         ]

@@ -216,7 +216,9 @@ def test_daily_forecast_refreshes_the_data_and_writes_todays_csv(cron: Cron, mot
     config_before = sm.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"]
 
     cron.write_prices()  # today's download: five more sessions, up to LAST_CLOSE
-    queue_endpoint_results([deepar_response(17)], region=REGION, server=moto_server)
+    queue_endpoint_results(
+        [deepar_response(17, samples=[[0.3] * 17, [-0.3] * 17])], region=REGION, server=moto_server
+    )
     env = {k: v for k, v in cron.env.items() if k != "NIKKEI_DEEPAR_CONFIG"}  # the config as argument
     with lock_held(Path(cron.env["NIKKEI_DEEPAR_HOME"]), 3.0):
         started = time.monotonic()
@@ -262,7 +264,9 @@ def test_daily_forecast_leaves_nothing_billing_past_its_expiry_when_killed_befor
     cron.cli("prepare")
     cron.cli("train", "--wait")
     cron.cli("deploy")  # the weekly retrain's deploy, with the config's 24 h
-    queue_endpoint_results([deepar_response(7)], region=REGION, server=moto_server)
+    queue_endpoint_results(
+        [deepar_response(7, samples=[[0.3] * 7, [-0.3] * 7])], region=REGION, server=moto_server
+    )
     dying = cron.root / "nikkei-deepar-dies-at-teardown"
     dying.write_text(
         "#!/usr/bin/env bash\n"
@@ -400,7 +404,9 @@ def _hostname(cron: Cron) -> str:
 def test_one_off_forecast_prints_the_forecast_and_leaves_nothing_billing(
     cron: Cron, moto_server: str
 ) -> None:
-    queue_endpoint_results([deepar_response(17)], region=REGION, server=moto_server)
+    queue_endpoint_results(
+        [deepar_response(17, samples=[[0.3] * 17, [-0.3] * 17])], region=REGION, server=moto_server
+    )
     env = {**cron.env, "NIKKEI_DEEPAR_TEARDOWN_ALL": "1"}
     done = cron.script("one-off-forecast.sh", str(cron.prices), env=env)
 

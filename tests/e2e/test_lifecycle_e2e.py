@@ -87,7 +87,9 @@ def test_the_lifecycle_as_a_shell_script(shell: Run, moto_server: str, sm_script
     endpoint = _aws(moto_server, "sagemaker").describe_endpoint(EndpointName="nikkei-e2e")
     assert endpoint["EndpointConfigName"] == deployed["endpoint_config"]
 
-    queue_endpoint_results([deepar_response(17)], region=REGION, server=moto_server)
+    queue_endpoint_results(
+        [deepar_response(17, samples=[[0.3] * 17, [-0.3] * 17])], region=REGION, server=moto_server
+    )
     forecast = shell("predict", "--format", "csv", "--quiet")
     assert forecast.stderr == ""
     rows = list(csv.DictReader(io.StringIO(forecast.stdout)))

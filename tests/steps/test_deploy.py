@@ -305,7 +305,9 @@ def test_keep_one_never_deletes_what_the_endpoint_serves(
 
 
 # -- the last backtest next to the random walk ----------------------------------------------------------
-def _record_backtest(ctx: Any, job: str, *, deepar: float, walk: float, data: str | None = None) -> None:
+def _record_backtest(
+    ctx: Any, job: str, *, deepar: float, walk: float, data: str | None = None, target: str | None = None
+) -> None:
     from nikkei_deepar.state import Backtest
 
     with ctx.store.update() as ledger:
@@ -316,6 +318,7 @@ def _record_backtest(ctx: Any, job: str, *, deepar: float, walk: float, data: st
                 data_sha256=data or record.data_sha256,
                 hyperparameters=record.hyperparameters,
                 random_walk_weight=ctx.settings.forecast.random_walk_weight,  # the shipped 0.9
+                target=target or record.target,
                 horizon=5,
                 windows=30,
                 scores={
@@ -363,4 +366,16 @@ def test_a_backtest_on_other_data_is_shown_as_such_and_a_win_is_not_a_warning(
     result = _deploy(ctx)
     assert result.to_data()["backtest"]["lost"] is False
     assert any("on data cdcdcdcdcdcdcdcd" in line for line in result.to_lines())
+    assert "lost to the random walk" not in ctx.reporter.stream.getvalue()
+
+
+def test_a_backtest_of_models_on_the_other_target_is_not_this_models(ctx: Any, sm_script: Any) -> None:
+    """The same hyperparameters on prices are another model than on log returns: a price-level
+    backtest (every backtest recorded before `[data] target`) says nothing about a log-return job."""
+    job = _trained(ctx, sm_script)
+    assert ctx.store.load().job(job).target == "log_return"
+    _record_backtest(ctx, job, deepar=0.0181, walk=0.0134, target="price")
+    sm_script.next_endpoint(endpoint("InService"))
+    result = _deploy(ctx)
+    assert result.to_data()["backtest"] is None
     assert "lost to the random walk" not in ctx.reporter.stream.getvalue()

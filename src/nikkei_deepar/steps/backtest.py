@@ -289,6 +289,7 @@ def _record(ctx: Context, data_sha256: str, result: BacktestResult) -> None:
         data_sha256=data_sha256,
         hyperparameters=hyperparameter_strings(ctx.settings),
         random_walk_weight=result.random_walk_weight,
+        target=ctx.settings.data.target,
         horizon=result.horizon,
         windows=result.windows,
         scores={
