@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -62,7 +63,54 @@ VARIANTS: dict[str, tuple[str, dict[str, str]]] = {
     "returns-trading": ("trading_days", {"target": "log_return"}),
     "returns-epochs20": ("calendar_days", {"target": "log_return", "epochs": "20"}),
     "returns-ctx60": ("calendar_days", {"target": "log_return", "context_length": "60"}),
+    "returns-epochs1": ("calendar_days", {"target": "log_return", "epochs": "1"}),
     "returns-epochs2": ("calendar_days", {"target": "log_return", "epochs": "2"}),
+    "returns-epochs3": ("calendar_days", {"target": "log_return", "epochs": "3"}),
+    "returns-epochs2-gaussian": (
+        "calendar_days",
+        {"target": "log_return", "epochs": "2", "likelihood": "gaussian"},
+    ),
+    "returns-epochs1-gaussian": (
+        "calendar_days",
+        {"target": "log_return", "epochs": "1", "likelihood": "gaussian"},
+    ),
+    "returns-epochs1-samples400": (
+        "calendar_days",
+        {"target": "log_return", "epochs": "1", "num_eval_samples": "400"},
+    ),
+    "returns-epochs2-gaussian-samples400": (
+        "calendar_days",
+        {"target": "log_return", "epochs": "2", "likelihood": "gaussian", "num_eval_samples": "400"},
+    ),
+    "returns-epochs2-gaussian-ctx60": (
+        "calendar_days",
+        {"target": "log_return", "epochs": "2", "likelihood": "gaussian", "context_length": "60"},
+    ),
+    "returns-epochs4-lr5e-4": (
+        "calendar_days",
+        {"target": "log_return", "epochs": "4", "learning_rate": "0.0005"},
+    ),
+    "related4": (
+        "calendar_days",
+        {
+            "target": "log_return",
+            "epochs": "2",
+            "likelihood": "gaussian",
+            "num_eval_samples": "400",
+            "related": "topix,sp500,usdjpy,dji",
+        },
+    ),
+    "related-topix": (
+        "calendar_days",
+        {
+            "target": "log_return",
+            "epochs": "2",
+            "likelihood": "gaussian",
+            "num_eval_samples": "400",
+            "related": "topix",
+        },
+    ),
+    "returns-epochs2-trading": ("trading_days", {"target": "log_return", "epochs": "2"}),
     "returns-dropout2": ("calendar_days", {"target": "log_return", "dropout_rate": "0.2"}),
     "returns-gaussian": ("calendar_days", {"target": "log_return", "likelihood": "gaussian"}),
     "returns-cells20": ("calendar_days", {"target": "log_return", "num_cells": "20", "num_layers": "1"}),
@@ -79,9 +127,19 @@ def main() -> None:
     parser.add_argument("--windows", type=int, default=30)
     parser.add_argument("--table", action="store_true", help="print the README table from the results")
     parser.add_argument("--tag", default="", help="suffix of the results file (e.g. -holdout)")
+    parser.add_argument(
+        "--select",
+        action="store_true",
+        help="pick the variant and weight from the -holdout results, then show them on the scored windows",
+    )
     args = parser.parse_args()
     if args.table:
         print(table())
+        return
+    if args.select:
+        print(select())
+        print()
+        print(alone())
         return
     from nikkei_deepar.local import engine
 
@@ -115,6 +173,7 @@ def run_file(
     hyperparameters.update(overrides)
     returns = hyperparameters.pop("target", "price") == "log_return"
     modelled = _log_returns(full) if returns else full
+    related = [name for name in hyperparameters.pop("related", "").split(",") if name]
     num_samples = int(hyperparameters["num_eval_samples"])
     # the calendar features of every date the series and its last forecast reach (sliced per window)
     features = (
@@ -138,6 +197,9 @@ def run_file(
         with tempfile.TemporaryDirectory() as tmp:
             origin0 = int(sessions[first - 1]) + 1
             train = (series_line(series.start, modelled[:origin0].tolist(), feat(origin0)) + "\n").encode()
+            # a global model: each related series (to the same last date) as another training target
+            for name in related:
+                train += _related_line(name, series.dates[origin0 - 1], returns)
             result = engine.train(
                 train_jsonl=train,
                 test_jsonl=b"",
@@ -210,6 +272,19 @@ def run_file(
     return {"prediction_length": prediction_length, "per_seed": per_seed, "summary": summary}
 
 
+RELATED_DIR = Path(os.environ.get("RELATED_DIR", "/work/data-ext/related"))
+
+
+def _related_line(name: str, last: Any, returns: bool) -> bytes:
+    """The train line of RELATED_DIR/<name>.csv (date,close), cut after `last`, on its own calendar."""
+    table = read_prices(RELATED_DIR / f"{name}.csv", close_column=None, date_order="auto")
+    closes = table.closes[table.closes.index <= np.datetime64(last)]
+    other = build_series(closes, policy="calendar_days")
+    values = np.asarray(other.target, dtype=np.float64)
+    values = _log_returns(values) if returns else values
+    return (series_line(other.start, values.tolist(), None) + "\n").encode()
+
+
 def _log_returns(full: Any) -> Any:
     """100 * log(close / previous session's close) at each session, NaN on closed days and the first."""
     out = np.full_like(full, np.nan)
@@ -229,6 +304,8 @@ def table(weight: float = 0.9) -> str:
         doc = json.loads(path.read_text())
         if path.stem != doc["variant"]:
             continue  # tagged runs (the holdout period) are reported on their own
+        if "target" in doc["overrides"]:
+            continue  # log-return variants: `--select` and `alone()`
         lever = ", ".join(
             f"calendar_features = true ({k} = {v})" if k == "num_dynamic_feat" else f"{k} = {v}"
             for k, v in doc["overrides"].items()
@@ -246,6 +323,84 @@ def table(weight: float = 0.9) -> str:
                 f"| {doc['variant']}: {lever} | {name} | {cell('random_walk')} | {cell('deepar_w0')} | "
                 f"{cell(f'deepar_w{weight:g}')} |"
             )
+    return "\n".join(rows)
+
+
+COVERAGE_GOAL = (0.72, 0.88)
+
+
+def scored_keys(doc: dict[str, Any] | None) -> set[str]:
+    """The model keys every file of a results document has (all of them when there is no document)."""
+    if doc is None:
+        return {f"deepar_w{weight:g}" for weight in WEIGHTS}
+    return set.intersection(*(set(f["summary"]) for f in doc["files"].values()))
+
+
+def select(tag: str = "-holdout") -> str:
+    """Markdown: every (variant, weight) ranked by its mean wQL ratio to the random walk over the files
+    of its held-out run (`--tag=-holdout`: each file without its last 30 windows, so the windows scored
+    there come before the ones the README reports), with the ratio on the scored windows beside it.
+
+    A candidate qualifies only if its 80 % coverage lies within COVERAGE_GOAL on every held-out file.
+    The first row is the choice; the scored-window columns are read after choosing, never to choose."""
+    rows = [
+        "| rank | variant | weight | held-out wQL / random walk (mean, worst) "
+        "| scored windows wQL / random walk (per file) | scored cov80 (per file) |",
+        "|---|---|---|---|---|---|",
+    ]
+    candidates = []
+    runs = [json.loads(path.read_text()) for path in sorted(OUT.glob(f"*{tag}.json"))]
+    files = max((len(run["files"]) for run in runs), default=0)
+    for held in runs:
+        if len(held["files"]) < files:
+            continue  # compare candidates on the same held-out files only
+        variant = held["variant"]
+        scored_path = OUT / f"{variant}.json"
+        scored = json.loads(scored_path.read_text()) if scored_path.exists() else None
+        for weight in WEIGHTS:
+            key = f"deepar_w{weight:g}"
+            ratios = []
+            covered = True
+            for f in held["files"].values():
+                s = f["summary"]
+                ratios.append(s[key]["mean_wql"] / s["random_walk"]["mean_wql"])
+                covered &= COVERAGE_GOAL[0] <= s[key]["coverage80"] <= COVERAGE_GOAL[1]
+            if not covered or key not in scored_keys(scored):
+                continue
+            later = "not run"
+            cover = ""
+            if scored is not None:
+                later = ", ".join(
+                    f"{f['summary'][key]['mean_wql'] / f['summary']['random_walk']['mean_wql']:.3f}"
+                    for f in scored["files"].values()
+                )
+                cover = ", ".join(f"{f['summary'][key]['coverage80']:.2f}" for f in scored["files"].values())
+            candidates.append((float(np.mean(ratios)), max(ratios), variant, weight, later, cover))
+    candidates.sort()
+    for rank, (mean, worst, variant, weight, later, cover) in enumerate(candidates[:12], 1):
+        rows.append(f"| {rank} | {variant} | {weight:g} | {mean:.3f}, {worst:.3f} | {later} | {cover} |")
+    return "\n".join(rows)
+
+
+def alone() -> str:
+    """Markdown: each log-return variant's DeepAR alone (no random walk) on the scored windows."""
+    rows = [
+        "| variant | levers | DeepAR alone wQL / random walk (cov80), per file |",
+        "|---|---|---|",
+    ]
+    for path in sorted(OUT.glob("*.json")):
+        doc = json.loads(path.read_text())
+        if path.stem != doc["variant"] or "target" not in doc["overrides"]:
+            continue
+        levers = ", ".join(f"{k} = {v}" for k, v in doc["overrides"].items())
+        if doc["policy"] != "calendar_days":
+            levers += f", calendar = {doc['policy']}"
+        cells = ", ".join(
+            f"{f['summary']['deepar_w0']['mean_wql'] / f['summary']['random_walk']['mean_wql']:.3f} "
+            f"({f['summary']['deepar_w0']['coverage80']:.2f})"
+            for f in doc["files"].values()
+        )
+        rows.append(f"| {doc['variant']} | {levers} | {cells} |")
     return "\n".join(rows)
 
 
