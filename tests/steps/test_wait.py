@@ -172,6 +172,22 @@ def test_completed_job_stores_and_prints_metrics(ctx: Any, sm_script: Any, clock
     assert "InProgress (Starting)" in err and "InProgress (Training)" in err
 
 
+@pytest.mark.parametrize(("target", "noted"), [("log_return", True), ("price", False)])
+def test_metrics_of_a_log_return_model_are_said_to_be_on_returns(
+    aws: None, hermetic_env: Path, sm_script: Any, target: str, noted: bool
+) -> None:
+    from sagemaker_script import settings_for
+
+    ctx = make_context(hermetic_env, settings_for(data={"target": target}))
+    seed_prepared(ctx)
+    sm_script.next_training(completed())
+    _start(ctx)
+    notes = [line for line in _wait(ctx).to_lines() if "note:" in line]
+    said = [line for line in notes if "measure returns, not prices" in line]
+    assert bool(said) is noted
+    assert not said or "nikkei-deepar backtest" in said[0]
+
+
 def test_spot_savings_are_reported(aws: None, hermetic_env: Path, sm_script: Any) -> None:
     from sagemaker_script import settings_for
 

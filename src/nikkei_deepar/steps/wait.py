@@ -206,6 +206,16 @@ def follow(ctx: Context, name: str, *, timeout: float | None, logs: bool) -> Wai
         log_events=tracker.log_events,
         notes=[] if in_ledger else ["this job is not in the ledger: nothing was recorded"],
     )
+    record = ctx.store.load().job(name) if in_ledger else None
+    if (
+        record is not None
+        and record.target == "log_return"
+        and any(m.startswith("test:") for m in state.metrics)
+    ):
+        result.notes.append(
+            "this model was trained on log returns: its test:* metrics measure returns, not prices "
+            "(`nikkei-deepar backtest` scores its price forecasts)"
+        )
     if state.status == JOB_COMPLETED:
         return result
     error: NikkeiError
