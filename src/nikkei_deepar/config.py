@@ -307,7 +307,7 @@ class Hyperparameters(_Section):
     context_length: Annotated[int, Field(gt=0)] = 20
     # None: derived from [forecast] horizon_trading_days and the XTKS calendar (see data.horizon)
     prediction_length: Annotated[int, Field(gt=0)] | None = None
-    epochs: Annotated[int, Field(gt=0)] = 5
+    epochs: Annotated[int, Field(gt=0)] = 2
     num_cells: Annotated[int, Field(gt=0)] = 40
     num_layers: Annotated[int, Field(gt=0)] = 2
     # a probability of dropping a unit: 1 would drop them all
@@ -315,9 +315,9 @@ class Hyperparameters(_Section):
     learning_rate: Annotated[float, Field(gt=0.0)] = 1e-3
     mini_batch_size: Annotated[int, Field(gt=0)] = 32
     likelihood: Literal["student-T", "gaussian", "beta", "negative-binomial", "deterministic-L1"] = (
-        "student-T"
+        "gaussian"
     )
-    num_eval_samples: Annotated[int, Field(gt=0)] = 100
+    num_eval_samples: Annotated[int, Field(gt=0)] = 400
     early_stopping_patience: Annotated[int, Field(ge=1)] | None = None
     test_quantiles: list[float] = Field(default_factory=lambda: [round(0.1 * i, 1) for i in range(1, 10)])
 
@@ -482,7 +482,7 @@ class EndpointSettings(_Section):
 
 class PredictSettings(_Section):
     quantiles: list[float] = Field(default_factory=lambda: [0.1, 0.5, 0.9])
-    num_samples: Annotated[int, Field(ge=1, le=1000)] = 100
+    num_samples: Annotated[int, Field(ge=1, le=1000)] = 400
     batch_instance_type: str | None = Field(
         default=None,
         description="predict --batch's instance type (a batch transform type); unset: the endpoint's",
@@ -537,7 +537,7 @@ class ForecastSettings(_Section):
         default=5, description="Tokyo Stock Exchange sessions per forecast (DeepAR's length is derived)"
     )
     random_walk_weight: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
-        default=0.9,
+        default=0.8,
         description="the random walk's share in the forecast (0 = DeepAR alone, 1 = the random walk)",
     )
 

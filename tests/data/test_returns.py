@@ -131,3 +131,10 @@ def test_a_huge_samples_list_is_quoted_short() -> None:
         price_forecast([[1.0] * 5000], anchor=100.0, trading=[True, True], quantiles=[0.5])
 
     assert len(str(caught.value)) < 400
+
+
+def test_samples_that_overflow_a_price_are_refused_in_one_line() -> None:
+    with pytest.raises(AwsError) as caught:
+        price_paths([[1e6, 0.0]], anchor=40000.0, trading=[True, True])
+    assert "\n" not in str(caught.value)
+    assert "beyond any number" in str(caught.value)

@@ -54,7 +54,15 @@ def price_paths(samples: object, *, anchor: float, trading: Sequence[bool]) -> F
         raise ValueError(f"the anchor must be a positive close, got {anchor}")
     mask = np.asarray(list(trading), dtype=bool)
     moves = np.where(mask, array, 0.0) / SCALE
-    return float(anchor) * np.exp(np.cumsum(moves, axis=1))
+    with np.errstate(over="ignore"):
+        paths = float(anchor) * np.exp(np.cumsum(moves, axis=1))
+    if not np.isfinite(paths).all():
+        raise AwsError(
+            "the prediction's samples imply prices beyond any number (returns of thousands of percent): "
+            f"{_quote(samples)}",
+            hint="the model is broken: train it again (`nikkei-deepar train`) and redeploy",
+        )
+    return paths
 
 
 def price_forecast(
