@@ -314,9 +314,7 @@ class Hyperparameters(_Section):
     dropout_rate: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.1
     learning_rate: Annotated[float, Field(gt=0.0)] = 1e-3
     mini_batch_size: Annotated[int, Field(gt=0)] = 32
-    likelihood: Literal["student-T", "gaussian", "beta", "negative-binomial", "deterministic-L1"] = (
-        "gaussian"
-    )
+    likelihood: Literal["student-T", "gaussian", "beta", "negative-binomial", "deterministic-L1"] = "gaussian"
     num_eval_samples: Annotated[int, Field(gt=0)] = 400
     early_stopping_patience: Annotated[int, Field(ge=1)] | None = None
     test_quantiles: list[float] = Field(default_factory=lambda: [round(0.1 * i, 1) for i in range(1, 10)])
