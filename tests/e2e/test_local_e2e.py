@@ -124,7 +124,7 @@ def test_the_whole_chain_offline_and_deterministic(tmp_path: Path) -> None:
     assert first["quantiles"]["0.1"] <= first["quantiles"]["0.5"] <= first["quantiles"]["0.9"]
 
     backtest = _run(tmp_path, "backtest", "--windows", "2")["data"]
-    # the shipped forecast mixes in the random walk ([forecast] random_walk_weight 0.9): DeepAR alone too
+    # the shipped forecast mixes in the random walk ([forecast] random_walk_weight 0.8): DeepAR alone too
     assert [m["model"] for m in backtest["models"]] == [
         "random-walk",
         "seasonal-naive",

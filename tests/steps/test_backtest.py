@@ -73,7 +73,7 @@ def test_baselines_score_exactly_as_the_pure_functions(run_cli: Cli, tmp_path: P
     assert tuple(doc) == ENVELOPE_KEYS and doc["command"] == "backtest" and doc["status"] == "ok"
     data = doc["data"]
     assert data["horizon"] == 5 and data["windows"] == 6 and data["quantiles"] == QUANTILES
-    assert data["prediction_length"] == 5 and data["random_walk_weight"] == 0.9  # the shipped blend
+    assert data["prediction_length"] == 5 and data["random_walk_weight"] == 0.8  # the shipped blend
     assert data["series"]["calendar"] == "trading_days" and data["series"]["points"] == len(closes)
     assert data["deepar"] is None and data["skipped"] == {}
     scores = _scores(doc)

@@ -317,7 +317,7 @@ def _record_backtest(
             Backtest(
                 data_sha256=data or record.data_sha256,
                 hyperparameters=record.hyperparameters,
-                random_walk_weight=ctx.settings.forecast.random_walk_weight,  # the shipped 0.9
+                random_walk_weight=ctx.settings.forecast.random_walk_weight,  # the shipped 0.8
                 target=target or record.target,
                 horizon=5,
                 windows=30,

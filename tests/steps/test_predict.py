@@ -38,7 +38,7 @@ EP = "nikkei-deepar-dev"  # the default: {project}-{stage}
 @pytest.fixture
 def ctx(aws: None, hermetic_env: Path, sm_script: Any) -> Any:
     """Prepared, trained (Completed with metrics) and deployed; the forecast is DeepAR's answer alone
-    (random_walk_weight 0, not the shipped 0.9) so the tests can read the scripted answer in it. The
+    (random_walk_weight 0, not the shipped 0.8) so the tests can read the scripted answer in it. The
     model is a price model (`[data] target = "price"`): its answer is the forecast, as scripted; the
     log-return model's requests and answers have their own tests below."""
     context = make_context(
@@ -80,7 +80,7 @@ def test_the_request_is_the_whole_history_with_the_configured_quantiles(ctx: Any
     assert len(body["instances"][0]["target"]) == len(series["target"])
     assert body["instances"][0]["start"] == f"{series['start']} 00:00:00"
     assert body["configuration"] == {
-        "num_samples": 100,
+        "num_samples": 400,  # the shipped [predict] num_samples
         "output_types": ["mean", "quantiles"],
         "quantiles": ["0.1", "0.5", "0.9"],
     }
