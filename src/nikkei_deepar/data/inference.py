@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal, NoReturn
 
+from nikkei_deepar.data.answer import MODEL_HINT, finite_values, quote
 from nikkei_deepar.data.calendar import calendar_features, forecast_dates, horizon_dates
 from nikkei_deepar.data.channels import format_start, series_line, target_values
 from nikkei_deepar.data.series import Series
@@ -35,8 +36,6 @@ from nikkei_deepar.errors import AwsError
 Target = Literal["price", "log_return"]
 OUTPUT_TYPES = ("mean", "quantiles", "samples")
 RETURN_OUTPUT_TYPES = ("mean", "quantiles", "samples")
-_QUOTE_LIMIT = 200
-_MODEL_HINT = "check the endpoint runs the DeepAR model this tool trained"
 
 
 @dataclass(frozen=True)
@@ -201,7 +200,7 @@ def parse_response(
     if not isinstance(predictions, list) or len(predictions) != 1:
         count = len(predictions) if isinstance(predictions, list) else type(predictions).__name__
         raise AwsError(
-            f"the endpoint's response should hold 1 prediction, found {count}: {_quote(text)}",
+            f"the endpoint's response should hold 1 prediction, found {count}: {quote(text)}",
             hint="send one instance per request and check the endpoint runs a DeepAR model",
         )
     return _prediction(
@@ -276,7 +275,7 @@ def _text(body: bytes | str) -> str:
         return body.decode("utf-8")
     except UnicodeDecodeError:
         raise AwsError(
-            f"the endpoint answered with bytes that are not UTF-8: {_quote(repr(body))}",
+            f"the endpoint answered with bytes that are not UTF-8: {quote(repr(body))}",
             hint="check the endpoint runs a DeepAR model and the Accept type is application/json",
         ) from None
 
@@ -290,12 +289,12 @@ def _load(text: str, *, what: str) -> dict[str, Any]:
         document = json.loads(text)
     except ValueError:
         raise AwsError(
-            f"{what} is not JSON: {_quote(text)}",
+            f"{what} is not JSON: {quote(text)}",
             hint="check the endpoint runs a DeepAR model and the Accept type is application/json",
         ) from None
     if not isinstance(document, dict):
         raise AwsError(
-            f"{what} is not a JSON object: {_quote(text)}",
+            f"{what} is not a JSON object: {quote(text)}",
             hint="check the endpoint runs a DeepAR model",
         )
     return document
@@ -307,13 +306,13 @@ def _raise_error_body(document: Mapping[str, Any], text: str) -> NoReturn:
     )
     if message is not None:
         raise AwsError(
-            f"the model answered with an error instead of predictions: {_quote(str(message))}",
+            f"the model answered with an error instead of predictions: {quote(str(message))}",
             hint="check the request matches the model: start format, target values, cat/dynamic_feat "
             "only if the model was trained with them ('Unable to evaluate payload provided' means a "
             "malformed request)",
         )
     raise AwsError(
-        f"the response holds no predictions: {_quote(text)}",
+        f"the response holds no predictions: {quote(text)}",
         hint="check the endpoint runs a DeepAR model",
     )
 
@@ -327,25 +326,25 @@ def _prediction(
     prices_from: PriceAnchor | None = None,
 ) -> Forecast:
     if not isinstance(obj, dict):
-        raise AwsError(f"a prediction is not a JSON object: {_quote(text)}", hint=_MODEL_HINT)
+        raise AwsError(f"a prediction is not a JSON object: {quote(text)}", hint=MODEL_HINT)
     if prices_from is not None:
         return _prices(
             obj, text, quantiles=quantiles, prediction_length=prediction_length, anchor=prices_from
         )
-    mean = _values(obj.get("mean"), text, name="mean", prediction_length=prediction_length)
+    mean = finite_values(obj.get("mean"), text, name="mean", length=prediction_length)
     found = _quantiles_by_value(obj.get("quantiles"), text)
     wanted = {format_quantile(q): float(q) for q in quantiles}
     missing = [key for key, value in wanted.items() if value not in found]
     if missing:
         present = ", ".join(found[value][0] for value in sorted(found)) or "none"
         raise AwsError(
-            f"the prediction lacks quantiles {', '.join(missing)} (it has: {present}): {_quote(text)}",
+            f"the prediction lacks quantiles {', '.join(missing)} (it has: {present}): {quote(text)}",
             hint="request those quantiles in the configuration's 'quantiles' list",
         )
     return Forecast(
         mean=mean,
         quantiles={
-            key: _values(found[value][1], text, name=f"quantile {key}", prediction_length=prediction_length)
+            key: finite_values(found[value][1], text, name=f"quantile {key}", length=prediction_length)
             for key, value in wanted.items()
         },
     )
@@ -362,7 +361,7 @@ def _prices(
     if "samples" not in obj:
         raise AwsError(
             f"the model answered no samples, which a model trained on log returns needs to give prices: "
-            f"{_quote(text)}",
+            f"{quote(text)}",
             hint='ask for output_types ["mean", "quantiles", "samples"] (batch: DEEPAR_INFERENCE_CONFIG); '
             "check the endpoint serves the model the ledger recorded",
         )
@@ -382,7 +381,7 @@ def _quantiles_by_value(raw: object, text: str) -> dict[float, tuple[str, object
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise AwsError(f"the prediction's quantiles are not an object: {_quote(text)}", hint=_MODEL_HINT)
+        raise AwsError(f"the prediction's quantiles are not an object: {quote(text)}", hint=MODEL_HINT)
     found: dict[float, tuple[str, object]] = {}
     for key, values in raw.items():
         try:
@@ -391,34 +390,8 @@ def _quantiles_by_value(raw: object, text: str) -> dict[float, tuple[str, object
             continue
         if value in found:
             raise AwsError(
-                f"the prediction repeats quantile {key!r} as {found[value][0]!r}: {_quote(text)}",
-                hint=_MODEL_HINT,
+                f"the prediction repeats quantile {key!r} as {found[value][0]!r}: {quote(text)}",
+                hint=MODEL_HINT,
             )
         found[value] = (key, values)
     return found
-
-
-def _values(raw: object, text: str, *, name: str, prediction_length: int) -> tuple[float, ...]:
-    if not isinstance(raw, list):
-        raise AwsError(f"the prediction has no {name} list: {_quote(text)}", hint=_MODEL_HINT)
-    if len(raw) != prediction_length:
-        raise AwsError(
-            f"the prediction's {name} has {len(raw)} values, expected prediction_length "
-            f"{prediction_length}: {_quote(text)}",
-            hint="check prediction_length matches the one the model was trained with",
-        )
-    values = []
-    for item in raw:
-        if isinstance(item, bool) or not isinstance(item, int | float) or not math.isfinite(item):
-            raise AwsError(
-                f"the prediction's {name} holds {json.dumps(item)[:40]}, not a finite number: {_quote(text)}",
-                hint=_MODEL_HINT,
-            )
-        values.append(float(item))
-    return tuple(values)
-
-
-def _quote(text: str) -> str:
-    """One line, at most ~200 characters, for quoting what came back in an error message."""
-    flat = " ".join(text.split())
-    return repr(flat if len(flat) <= _QUOTE_LIMIT else flat[:_QUOTE_LIMIT] + "…")

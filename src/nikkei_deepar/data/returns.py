@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from nikkei_deepar.data.answer import MODEL_HINT, finite_values, quote
 from nikkei_deepar.data.baselines import QuantileForecast
 from nikkei_deepar.errors import AwsError
 
@@ -23,9 +24,6 @@ FloatArray = NDArray[np.float64]
 
 SCALE = 100.0
 """Returns are in percent: DeepAR's default noise floor and priors suit values of order 1."""
-
-_MODEL_HINT = "check the endpoint runs the DeepAR model this tool trained"
-_QUOTE_LIMIT = 200
 
 
 def to_log_returns(target: ArrayLike) -> FloatArray:
@@ -59,7 +57,7 @@ def price_paths(samples: object, *, anchor: float, trading: Sequence[bool]) -> F
     if not np.isfinite(paths).all():
         raise AwsError(
             "the prediction's samples imply prices beyond any number (returns of thousands of percent): "
-            f"{_quote(samples)}",
+            f"{quote(_text(samples))}",
             hint="the model is broken: train it again (`nikkei-deepar train`) and redeploy",
         )
     return paths
@@ -78,45 +76,19 @@ def price_forecast(
 
 
 def _samples(raw: object, *, steps: int) -> FloatArray:
-    text = _quote(raw)
-    if not isinstance(raw, list | np.ndarray) or len(raw) == 0:
-        raise AwsError(f"the prediction has no samples list of lists: {text}", hint=_MODEL_HINT)
-    rows: list[list[float]] = []
-    for number, row in enumerate(raw):
-        if not isinstance(row, list | np.ndarray):
-            raise AwsError(
-                f"the prediction's sample {number} is not a list of numbers: {text}", hint=_MODEL_HINT
-            )
-        if len(row) != steps:
-            raise AwsError(
-                f"the prediction's sample {number} has {len(row)} values, expected prediction_length "
-                f"{steps}: {text}",
-                hint="check prediction_length matches the one the model was trained with",
-            )
-        values: list[float] = []
-        for item in row:
-            if isinstance(item, bool) or not isinstance(item, int | float) or not math.isfinite(item):
-                raise AwsError(
-                    f"the prediction's sample {number} holds {_short(item)}, not a finite number: {text}",
-                    hint=_MODEL_HINT,
-                )
-            values.append(float(item))
-        rows.append(values)
-    return np.asarray(rows, dtype=np.float64).reshape(len(rows), steps)
+    rows = raw.tolist() if isinstance(raw, np.ndarray) else raw
+    text = _text(raw)
+    if not isinstance(rows, list) or len(rows) == 0:
+        raise AwsError(f"the prediction has no samples list of lists: {quote(text)}", hint=MODEL_HINT)
+    values = [
+        finite_values(row, text, name=f"sample {number}", length=steps) for number, row in enumerate(rows)
+    ]
+    return np.asarray(values, dtype=np.float64).reshape(len(rows), steps)
 
 
-def _short(item: object) -> str:
+def _text(raw: object) -> str:
+    """The answer as JSON text, for quoting it."""
     try:
-        return json.dumps(item)[:40]
+        return json.dumps(raw.tolist() if isinstance(raw, np.ndarray) else raw)
     except (TypeError, ValueError):
-        return repr(item)[:40]
-
-
-def _quote(raw: object) -> str:
-    """One line, at most ~200 characters, of what came back."""
-    try:
-        text = json.dumps(raw.tolist() if isinstance(raw, np.ndarray) else raw)
-    except (TypeError, ValueError):
-        text = repr(raw)
-    flat = " ".join(text.split())
-    return repr(flat if len(flat) <= _QUOTE_LIMIT else flat[:_QUOTE_LIMIT] + "…")
+        return repr(raw)
