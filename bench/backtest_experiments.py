@@ -141,7 +141,7 @@ def main() -> None:
         print()
         print(alone())
         return
-    from nikkei_deepar.local import engine
+    from nikkei_deepar.engine import gluon as engine
 
     OUT.mkdir(parents=True, exist_ok=True)
     for variant in args.variants.split(","):

@@ -46,7 +46,7 @@ def model_predict_ms(model_tar: str, series_json: Path, seed: int) -> float:
     """The engine's predict alone (library already imported, archive unpacked each call): best of 5."""
     from nikkei_deepar.data.inference import build_request
     from nikkei_deepar.data.series_io import load_series
-    from nikkei_deepar.local import engine
+    from nikkei_deepar.engine import gluon as engine
 
     series = load_series(series_json.read_bytes(), where=str(series_json))
     request = build_request(series, quantiles=[0.1, 0.5, 0.9], num_samples=100)

@@ -655,7 +655,11 @@ def create_scheduler_role(
     """The role EventBridge Scheduler runs an endpoint's expiry as, as `provision` makes it (in moto)."""
     import boto3
 
-    from nikkei_deepar.policy import SCHEDULER_POLICY_NAME, scheduler_policy, scheduler_trust_policy
+    from nikkei_deepar.backends.sagemaker.policy import (
+        SCHEDULER_POLICY_NAME,
+        scheduler_policy,
+        scheduler_trust_policy,
+    )
 
     iam = boto3.client("iam", region_name=REGION)
     arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(scheduler_trust_policy(ACCOUNT)))

@@ -70,7 +70,7 @@ def test_the_sample_forecast_in_the_readmes_is_dated_rows() -> None:
 def test_the_gluonts_hint_installs_the_release_pyproject_names() -> None:
     import tomllib
 
-    from nikkei_deepar.local.engine import EXTRA_HINT
+    from nikkei_deepar.engine.gluon import EXTRA_HINT
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     (gluonts,) = project["tool"]["nikkei-deepar"]["no-deps"]["local"]

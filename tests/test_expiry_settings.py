@@ -7,12 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from nikkei_deepar.config import (
-    EndpointSettings,
-    format_duration,
-    load_config,
-    parse_duration,
-)
+from nikkei_deepar.config import EndpointSettings, load_config
+from nikkei_deepar.durations import format_duration, parse_duration
 from nikkei_deepar.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]

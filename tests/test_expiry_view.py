@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from nikkei_deepar.costs import endpoint_cost
-from nikkei_deepar.expiry import ExpiryView
+from nikkei_deepar.expiry_view import ExpiryView
 
 NOW = dt.datetime(2026, 12, 6, 2, 0, tzinfo=dt.UTC)
 

@@ -1,7 +1,9 @@
-"""The package layout issue 10 asked for, kept: no import circles, steps/ never asks which backend it has.
+"""The package layout issues 10 and 20 asked for, kept: no import circles, steps/ never asks which backend
+it has, and a step module is a command, never a library for another command.
 
-Static checks over the source (ast): every `import` counts, module-level or inside a function, except
-those under `if TYPE_CHECKING:` (annotations only, never run).
+Static checks over the source (ast): every `import` counts, module-level, inside a function or under
+`if TYPE_CHECKING:` (an annotation-only import still ties two modules: a reader of one must know the
+other).
 """
 
 from __future__ import annotations
@@ -23,14 +25,8 @@ def _module_name(path: Path) -> str:
 
 def _imports(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    skipped: set[int] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            skipped |= {id(n) for child in node.body for n in ast.walk(child)}
     found: set[str] = set()
     for node in ast.walk(tree):
-        if id(node) in skipped:
-            continue
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.startswith(PACKAGE)}
         elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(PACKAGE):
@@ -96,23 +92,46 @@ _BACKEND_TYPE_TESTS = [
 ]
 
 
-# `backtest` always trains with the local engine, whatever the backend (a SageMaker job per window would
-# cost money): it loads the engine the way local jobs do, which is not asking which backend it has.
-_ENGINE_LOADER = re.compile(r"from nikkei_deepar\.backends\.local\.jobs import [a-z_, ]+\n")
-
-
 @pytest.mark.parametrize("path", sorted((SRC / "steps").glob("*.py")), ids=lambda p: p.name)
 def test_no_step_asks_which_backend_it_has(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
-    if path.stem == "backtest":
-        text = _ENGINE_LOADER.sub("", text)
     found = [p for p in _BACKEND_TYPE_TESTS if re.search(p, text)]
     assert found == [], f"{path.name} tests the backend's type or reaches a backend package: {found}"
 
 
 def test_the_shared_vocabulary_imports_nothing_backend_specific() -> None:
     graph = _graph()
-    for name in ("base", "plan", "removal", "probe", "checks", "env"):
+    specific = (f"{PACKAGE}.backends.sagemaker", f"{PACKAGE}.backends.local", f"{PACKAGE}.aws")
+    for name in ("base", "plan", "removal", "probe", "checks", "env", "expiry"):
         module = f"{PACKAGE}.backends.{name}"
-        leaks = {m for m in graph[module] if m.startswith((f"{PACKAGE}.backends.", f"{PACKAGE}.aws"))}
+        # what a backend is given holds the (lazily built) AWS gateways, by type only
+        allowed = {f"{PACKAGE}.aws.services", f"{PACKAGE}.aws.services.AwsServices"} if name == "env" else set()
+        leaks = {m for m in graph[module] if m.startswith(specific)} - allowed
         assert leaks == set(), f"{module} imports {leaks}"
+
+
+def test_no_step_imports_another_step_but_retrain() -> None:
+    """Steps are commands, not libraries: what two commands share lives in lifecycle/ (or lower).
+    `retrain` composes prepare, train and deploy, and may import them."""
+    graph = _graph()
+    steps = {m for m in graph if m.startswith(f"{PACKAGE}.steps.")}
+    found = {
+        (name.rsplit(".", 1)[-1], dep.rsplit(".", 1)[-1])
+        for name in steps
+        if not name.endswith(".retrain")
+        for dep in graph[name]
+        if dep in steps
+    }
+    assert found == set()
+
+
+def test_nothing_below_the_cli_imports_a_step() -> None:
+    graph = _graph()
+    users = {
+        name
+        for name, deps in graph.items()
+        if not name.startswith(f"{PACKAGE}.steps") and name != f"{PACKAGE}.cli"
+        for dep in deps
+        if dep.startswith(f"{PACKAGE}.steps.")
+    }
+    assert users == set()

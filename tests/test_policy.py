@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from nikkei_deepar.policy import (
+from nikkei_deepar.backends.sagemaker.policy import (
     canonical,
     execution_policy,
     has_tls_only,
@@ -121,7 +121,7 @@ def test_star_resource_only_where_aws_requires_it() -> None:
 def test_star_resource_statements_are_commented_in_the_source() -> None:
     from pathlib import Path
 
-    import nikkei_deepar.policy as module
+    import nikkei_deepar.backends.sagemaker.policy as module
 
     source = Path(module.__file__).read_text(encoding="utf-8")
     assert source.count('"Resource": "*"') == 2

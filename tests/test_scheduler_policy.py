@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from nikkei_deepar.policy import (
+from nikkei_deepar.backends.sagemaker.policy import (
     endpoint_arn,
     same_policy,
     scheduler_policy,

@@ -1,6 +1,6 @@
 """The one settings tree: pydantic models (extra="forbid") loaded from a TOML file.
 
-A leaf: imports nothing from the package but `errors`. Owns where the config file is found
+A leaf but for `errors`, `durations` and `ownership`'s tag names. Owns where the config file is found
 (`--config`, then `NIKKEI_DEEPAR_CONFIG`, then `./nikkei-deepar.toml`), how environment variables and
 command-line options override it, and how validation problems are worded (one `field: message` line
 each). No network here: nothing in this module talks to AWS.
@@ -25,16 +25,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from nikkei_deepar.durations import DURATION_OFF, check_expiry, parse_duration
 from nikkei_deepar.errors import ConfigError
+from nikkei_deepar.ownership import ENDPOINT_TAG_KEY, MANAGED_BY_KEY, MANAGED_BY_VALUE
 
 CONFIG_ENV = "NIKKEI_DEEPAR_CONFIG"
-MANAGED_BY_KEY = "managed-by"
-MANAGED_BY_VALUE = "nikkei-deepar"
-ENDPOINT_TAG_KEY = "nikkei-deepar:endpoint"
-"""Tag key on every model, endpoint config and endpoint deploy creates; the value is the endpoint's name."""
 DEFAULT_CONFIG_NAME = "nikkei-deepar.toml"
-OWNER_KEYS = ("project", "stage")
-"""The [aws.tags] that say whose a resource is: the tool's resources are ours only when these match."""
 DEFAULT_TAGS = {"project": "nikkei-deepar", "stage": "dev"}
 
 # Every pattern is matched whole (`fullmatch`: `$` would let a trailing newline through) and spelled
@@ -92,46 +88,6 @@ TUNING_RANGES: dict[str, tuple[float, float]] = {
     "num_layers": (1, 8),
     "dropout_rate": (0.0, 0.2),
 }
-_DURATION_RE = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
-DURATION_OFF = "off"
-# An expiry shorter than this could fire while deploy still waits for the endpoint to come up.
-MIN_EXPIRY = dt.timedelta(minutes=15)
-MAX_EXPIRY = dt.timedelta(days=365)
-
-
-def parse_duration(text: str) -> dt.timedelta:
-    """`"24h"`, `"90m"`, `"7d"`, `"1d12h"`, `"2h30m"` -> a timedelta (whole minutes; days, hours, minutes in
-    that order). ValueError with a sentence saying what is accepted."""
-    match = _DURATION_RE.fullmatch(text.strip().lower())
-    if not text.strip() or match is None or not any(match.groups()):
-        raise ValueError(
-            f'a duration is a number of days, hours and/or minutes such as "24h", "90m", "7d" or "1d12h", '
-            f'or "off" (got {text!r})'
-        )
-    days, hours, minutes = (int(g or 0) for g in match.groups())
-    return dt.timedelta(days=days, hours=hours, minutes=minutes)
-
-
-def check_expiry(text: str) -> str:
-    """A valid `expires_after` / `--expires-in` value, normalised (lower case, stripped)."""
-    value = text.strip().lower()
-    if value == DURATION_OFF:
-        return value
-    span = parse_duration(value)
-    if not MIN_EXPIRY <= span <= MAX_EXPIRY:
-        raise ValueError(
-            f'an endpoint expiry must be between 15m and 365d (got {text!r}); use "off" for no expiry'
-        )
-    return value
-
-
-def format_duration(span: dt.timedelta) -> str:
-    """The inverse of parse_duration for whole minutes: 1 day 2 hours -> "1d2h"."""
-    minutes = int(span.total_seconds() // 60)
-    days, rest = divmod(minutes, 24 * 60)
-    hours, mins = divmod(rest, 60)
-    text = (f"{days}d" if days else "") + (f"{hours}h" if hours else "") + (f"{mins}m" if mins else "")
-    return text or "0m"
 
 
 class _Section(BaseModel):

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from nikkei_deepar.prices import LivePrice
+    from nikkei_deepar.instance_prices import LivePrice
 
 PRICE_DATE = "2025-01"
 PRICE_BASIS = (

@@ -16,8 +16,14 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from nikkei_deepar.config import ENDPOINT_TAG_KEY, MANAGED_BY_KEY, MANAGED_BY_VALUE, OWNER_KEYS
 from nikkei_deepar.state import Ledger, Resource, StateStore
+
+MANAGED_BY_KEY = "managed-by"
+MANAGED_BY_VALUE = "nikkei-deepar"
+ENDPOINT_TAG_KEY = "nikkei-deepar:endpoint"
+"""Tag key on every model, endpoint config and endpoint deploy creates; the value is the endpoint's name."""
+OWNER_KEYS = ("project", "stage")
+"""The [aws.tags] that say whose a resource is: the tool's resources are ours only when these match."""
 
 
 def is_ours(tags: dict[str, str] | None, wanted: dict[str, str], *, endpoint: str | None = None) -> bool:

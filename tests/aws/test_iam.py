@@ -10,8 +10,8 @@ import pytest
 from nikkei_deepar.aws.iam import Gateway
 from nikkei_deepar.aws.session import AwsClients
 from nikkei_deepar.aws.sts import Gateway as StsGateway
+from nikkei_deepar.backends.sagemaker.policy import execution_policy, same_policy, trust_policy
 from nikkei_deepar.errors import AwsError
-from nikkei_deepar.policy import execution_policy, same_policy, trust_policy
 
 TRUST = trust_policy(account="123456789012", region="ap-northeast-1")
 TAGS = {"project": "nikkei-deepar", "stage": "test", "managed-by": "nikkei-deepar"}

@@ -29,7 +29,6 @@ from nikkei_deepar.backends.base import (
     TransformSpec,
 )
 from nikkei_deepar.backends.local import LocalBackend
-from nikkei_deepar.backends.local.jobs import BATCHES_ENV, batches_per_epoch
 from nikkei_deepar.data.channels import make_channels
 from nikkei_deepar.data.inference import (
     build_request,
@@ -39,6 +38,7 @@ from nikkei_deepar.data.inference import (
     parse_response,
 )
 from nikkei_deepar.data.series import Series
+from nikkei_deepar.engine.loader import BATCHES_ENV, batches_per_epoch
 from nikkei_deepar.errors import AwsError, NotFoundError, UsageError
 from nikkei_deepar.output import Reporter
 
@@ -119,7 +119,7 @@ def test_it_is_a_backend_and_create_backend_picks_it_without_importing_gluonts(t
         f"ctx = Context(loaded=load_config(Path({str(config)!r})), "
         f"store=StateStore(Path({str(tmp_path)!r})), "
         "reporter=Reporter(interactive=False, color=False)); b = ctx.backend; "
-        "print(b.name, b.store, sorted({'torch', 'gluonts', 'lightning'} & set(sys.modules)))"
+        "print(b.name, b.root, sorted({'torch', 'gluonts', 'lightning'} & set(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["local", str(tmp_path / "local"), "[]"]
@@ -235,12 +235,12 @@ def test_training_completes_with_metrics_a_model_and_a_log(trained: tuple[LocalB
     assert state.failure_reason is None and state.billable_seconds is None
     assert set(state.metrics) >= {"test:RMSE", "test:mean_wQuantileLoss", "train:final_loss"}
     assert all(np.isfinite(v) for v in state.metrics.values())
-    assert state.model_artifact == str(backend.store / "jobs" / name / "model.tar.gz")
+    assert state.model_artifact == str(backend.root / "jobs" / name / "model.tar.gz")
     assert Path(state.model_artifact).is_file()
     assert state.hyperparameters == HYPERPARAMETERS
     assert state.channels["train"].endswith("/data/x/train/")
     assert state.created is not None and state.ended is not None and state.ended >= state.created
-    record = json.loads((backend.store / "jobs" / name / "state.json").read_text())
+    record = json.loads((backend.root / "jobs" / name / "state.json").read_text())
     assert record["num_batches_per_epoch"] == 2 and record["seed"] == 11
     # progress: one plain line per epoch on stderr (not a terminal)
     assert f"{name}: epoch 1/1, train loss" in _err(backend)
@@ -275,7 +275,7 @@ def test_a_failing_training_is_a_failed_job_not_an_exception(trained: tuple[Loca
     failed = backend.describe_training("job-beta")
     assert failed is not None and failed.status == "Failed" and failed.model_artifact is None
     assert failed.failure_reason is not None and failed.failure_reason.startswith("ClientError: likelihood")
-    backend.start_training(_spec("job-nodata", {"train": str(backend.store / "nothing") + "/"}))
+    backend.start_training(_spec("job-nodata", {"train": str(backend.root / "nothing") + "/"}))
     nodata = backend.describe_training("job-nodata")
     assert nodata is not None and nodata.status == "Failed"
     assert nodata.failure_reason is not None and "no data at" in nodata.failure_reason
@@ -402,7 +402,7 @@ def test_same_data_config_and_seed_give_the_same_forecast(
                 )
             )
     assert len(set(bodies)) == 1
-    other_seed = LocalBackend(backend.store, reporter=_reporter(), seed=backend._seed + 1)
+    other_seed = LocalBackend(backend.root, reporter=_reporter(), seed=backend._seed + 1)
     assert (
         other_seed.invoke("det-a", _request_body(), content_type="application/json", accept="*/*")
         != bodies[0]
@@ -466,7 +466,7 @@ def test_ctrl_c_during_training_stops_the_job_and_stays_a_keyboard_interrupt(
     assert state is not None
     before = signal.getsignal(signal.SIGINT)
     interrupted = LocalBackend(
-        backend.store, reporter=_CtrlC(interactive=False, color=False, stream=io.StringIO()), seed=1
+        backend.root, reporter=_CtrlC(interactive=False, color=False, stream=io.StringIO()), seed=1
     )
     # Lightning turns it into sys.exit(1) and ignores SIGINT from then on: neither may leak out
     with pytest.raises(KeyboardInterrupt):
@@ -489,7 +489,7 @@ def test_lightning_is_silent_unless_verbose(
     out, err = capfd.readouterr()
     assert out == "" and err == ""  # the reporter writes to its own stream; Lightning says nothing
     loud = LocalBackend(
-        backend.store,
+        backend.root,
         reporter=Reporter(interactive=False, color=False, verbose=True, stream=io.StringIO()),
         seed=1,
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from nikkei_deepar.backends.base import EndpointConfigSpec, ModelSpec
 from nikkei_deepar.backends.local import LocalBackend
-from nikkei_deepar.backends.local.expiry import LocalExpiry
+from nikkei_deepar.backends.local.expiry_records import LocalExpiry
 from nikkei_deepar.output import Reporter
 
 NOW = dt.datetime(2026, 12, 6, 2, 0, tzinfo=dt.UTC)
@@ -26,7 +26,7 @@ def _backend(store: Path, clock: Clock) -> LocalBackend:
     backend = LocalBackend(
         store, reporter=Reporter(interactive=False, color=False, stream=io.StringIO()), seed=1
     )
-    backend._expiry = LocalExpiry(backend.store, now=clock)  # the test's clock
+    backend._expiry = LocalExpiry(backend.root, now=clock)  # the test's clock
     (store / "m.tar.gz").write_bytes(b"x")
     backend.create_model(ModelSpec(name="m", model_artifact=str(store / "m.tar.gz"), tags={}))
     backend.create_endpoint_config(EndpointConfigSpec(name="c", model_name="m", tags={}))

@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from nikkei_deepar.backends.local.jobs import BATCHES_ENV
 from nikkei_deepar.data.backtest import evaluate
 from nikkei_deepar.data.baselines import random_walk, seasonal_naive
+from nikkei_deepar.engine import backtest as engine_backtest
+from nikkei_deepar.engine.loader import BATCHES_ENV
 from nikkei_deepar.output import ENVELOPE_KEYS
-from nikkei_deepar.steps import backtest as backtest_step
 
 QUANTILES = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
 TINY_DEEPAR = """
@@ -217,7 +217,7 @@ def test_a_tiny_deepar_backtest(run_cli: Cli, tmp_path: Path, monkeypatch: pytes
     assert again["models"][0]["mean_wql"] == retrained.json()["data"]["models"][0]["mean_wql"]
     # two processes train the same models as one process one after another
     shutil.rmtree(Path(data["deepar"]["cache"]))
-    monkeypatch.setattr(backtest_step, "WORKERS", 1)
+    monkeypatch.setattr(engine_backtest, "WORKERS", 1)
     alone = run_cli("backtest", "--windows", "2", "--models", "deepar", "--retrain", "--json").json()["data"]
     assert (alone["deepar"]["trainings"], alone["deepar"]["processes"]) == (2, 1)
     pooled = retrained.json()["data"]["models"][0]
@@ -270,7 +270,7 @@ def test_a_tiny_deepar_backtest_with_calendar_features(
         record = json.loads(train_file.read_text())
         assert [len(row) for row in record["dynamic_feat"]] == [len(record["target"])] * 3
     sent: list[dict[str, Any]] = []
-    from nikkei_deepar.local import engine as local_engine
+    from nikkei_deepar.engine import gluon as local_engine
 
     real_predict = local_engine.predict
 
@@ -321,7 +321,7 @@ def test_a_tiny_deepar_backtest_on_log_returns_scores_prices(
         extra=TINY_DEEPAR + "[forecast]\nrandom_walk_weight = 0.0\n",
         data='target = "log_return"\n',
     )
-    from nikkei_deepar.local import engine as local_engine
+    from nikkei_deepar.engine import gluon as local_engine
 
     sent: list[dict[str, Any]] = []
     trained: list[bytes] = []

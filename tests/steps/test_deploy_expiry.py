@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from nikkei_deepar import expiry
+from nikkei_deepar import expiry_view as expiry
 from nikkei_deepar.errors import ExitCode, NotFoundError, UsageError
 from nikkei_deepar.steps import deploy, train
 from sagemaker_script import (

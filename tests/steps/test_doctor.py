@@ -189,7 +189,7 @@ def test_role_that_does_not_trust_sagemaker(ctx: Any) -> None:
 
 
 def test_the_tools_role_without_its_inline_policy(ctx: Any) -> None:
-    from nikkei_deepar.policy import INLINE_POLICY_NAME
+    from nikkei_deepar.backends.sagemaker.policy import INLINE_POLICY_NAME
 
     boto3.client("iam").delete_role_policy(RoleName=ROLE, PolicyName=INLINE_POLICY_NAME)
     check = _only_problem(doctor.run(ctx))
@@ -201,7 +201,7 @@ def test_the_tools_role_without_its_inline_policy(ctx: Any) -> None:
 
 
 def test_an_edited_inline_policy_is_a_warning(ctx: Any) -> None:
-    from nikkei_deepar.policy import INLINE_POLICY_NAME
+    from nikkei_deepar.backends.sagemaker.policy import INLINE_POLICY_NAME
 
     document = {
         "Version": "2012-10-17",

@@ -14,7 +14,7 @@ import pytest
 
 from nikkei_deepar.backends.base import EndpointConfigSpec, ModelSpec
 from nikkei_deepar.backends.local import LocalBackend
-from nikkei_deepar.backends.local.expiry import LocalExpiry
+from nikkei_deepar.backends.local.expiry_records import LocalExpiry
 from nikkei_deepar.output import Reporter
 from nikkei_deepar.state import Resource, StateStore
 from nikkei_deepar.steps import deploy
@@ -24,7 +24,7 @@ def _deployed(home: Path, name: str = "nikkei-deepar-dev") -> LocalBackend:
     local = LocalBackend(
         home / "local", reporter=Reporter(interactive=False, color=False, stream=io.StringIO()), seed=1
     )
-    archive = local.store / "jobs" / "j" / "model.tar.gz"
+    archive = local.root / "jobs" / "j" / "model.tar.gz"
     archive.parent.mkdir(parents=True, exist_ok=True)
     archive.write_bytes(b"a model")
     local.create_model(ModelSpec(name=f"{name}-m", model_artifact=str(archive), tags={}))

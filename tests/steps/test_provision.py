@@ -11,9 +11,14 @@ from typing import Any
 import boto3
 import pytest
 
+from nikkei_deepar.backends.sagemaker.policy import (
+    INLINE_POLICY_NAME,
+    execution_policy,
+    same_policy,
+    trust_policy,
+)
 from nikkei_deepar.context import Context
 from nikkei_deepar.errors import ConfigError, ExitCode
-from nikkei_deepar.policy import INLINE_POLICY_NAME, execution_policy, same_policy, trust_policy
 from nikkei_deepar.steps import provision
 from nikkei_deepar.steps.provision import ProvisionResult
 

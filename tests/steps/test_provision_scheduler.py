@@ -11,9 +11,14 @@ from typing import Any
 import boto3
 import pytest
 
+from nikkei_deepar.backends.sagemaker.policy import (
+    SCHEDULER_POLICY_NAME,
+    same_policy,
+    scheduler_policy,
+    scheduler_trust_policy,
+)
 from nikkei_deepar.context import Context
 from nikkei_deepar.errors import ExitCode
-from nikkei_deepar.policy import SCHEDULER_POLICY_NAME, same_policy, scheduler_policy, scheduler_trust_policy
 from nikkei_deepar.steps import provision, teardown
 
 REGION = "ap-northeast-1"

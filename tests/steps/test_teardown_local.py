@@ -50,7 +50,7 @@ def deployed(home: Path, name: str = "nd-local", *, tags: dict[str, str] = OURS)
     """A job's archive, then a model, endpoint config and endpoint on it, recorded as `deploy` records them.
     Returns the archive."""
     local = backend(home)
-    archive = local.store / "jobs" / f"{name}-job" / "model.tar.gz"
+    archive = local.root / "jobs" / f"{name}-job" / "model.tar.gz"
     archive.parent.mkdir(parents=True, exist_ok=True)
     archive.write_bytes(b"a model")
     local.create_model(ModelSpec(name=f"{name}-m", model_artifact=str(archive), tags=tags))

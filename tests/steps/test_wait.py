@@ -18,9 +18,10 @@ from nikkei_deepar.errors import (
     NotFoundError,
     WaitTimeoutError,
 )
+from nikkei_deepar.lifecycle.polling import Backoff, poll
+from nikkei_deepar.lifecycle.training import WaitResult
 from nikkei_deepar.output import Reporter
 from nikkei_deepar.steps import train, wait
-from nikkei_deepar.steps.wait import Backoff, poll
 from sagemaker_script import (
     REGION,
     FakeClock,
@@ -143,7 +144,7 @@ def _start(ctx: Any) -> str:
     return train.run(ctx, force=False, wait=False, timeout=None, logs=False).job
 
 
-def _wait(ctx: Any, **options: Any) -> wait.WaitResult:
+def _wait(ctx: Any, **options: Any) -> WaitResult:
     values: dict[str, Any] = {"job": None, "timeout": None, "logs": False}
     values.update(options)
     return wait.run(ctx, **values)

@@ -8,7 +8,7 @@ USD price is the answer.
 
 Prices are a convenience, never a reason to fail: every problem (no permission, no network, an
 unexpected answer, several different prices) becomes `PriceUnavailable` with a short reason, and the
-caller falls back to the built-in table (prices.py). The client has a short timeout and few retries so
+caller falls back to the built-in table (costs.py). The client has a short timeout and few retries so
 a price never holds a command up for long.
 """
 

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from nikkei_deepar.backends.plan import Provisioner
     from nikkei_deepar.backends.probe import Probe
     from nikkei_deepar.backends.removal import Remover
-    from nikkei_deepar.prices import LivePrice
+    from nikkei_deepar.instance_prices import LivePrice
 
 # -- statuses ----------------------------------------------------------------------------------------
 JOB_COMPLETED = "Completed"
@@ -325,7 +325,7 @@ class Backend(Protocol):
         ...
 
     def live_price(self, instance_type: str) -> LivePrice | None:
-        """The current on-demand price of one hosting instance-hour here (prices.py: cached, with the
+        """The current on-demand price of one hosting instance-hour here (instance_prices.py: cached, with the
         reason when there is none), or None where there is no price list to ask (nothing billed, or
         `[costs] live_prices = false`)."""
         ...

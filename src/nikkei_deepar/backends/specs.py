@@ -14,10 +14,11 @@ import secrets
 from collections.abc import Mapping
 
 from nikkei_deepar.backends.base import EndpointConfigSpec, ServerlessSpec, TrainingSpec, TransformSpec
-from nikkei_deepar.config import ENDPOINT_TAG_KEY, Settings
+from nikkei_deepar.config import Settings
 from nikkei_deepar.data.horizon import hyperparameter_strings
 from nikkei_deepar.data.inference import Target, inference_config, output_types_for
 from nikkei_deepar.errors import UsageError
+from nikkei_deepar.ownership import ENDPOINT_TAG_KEY
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 NAME_MAX = 63

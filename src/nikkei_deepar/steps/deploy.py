@@ -31,7 +31,7 @@ import datetime as dt
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from nikkei_deepar import expiry as expiry_clock
+from nikkei_deepar import expiry_view as expiry_clock
 from nikkei_deepar.backends.base import (
     ENDPOINT_FAILED,
     ENDPOINT_IN_SERVICE,
@@ -41,14 +41,22 @@ from nikkei_deepar.backends.base import (
     TrainingState,
 )
 from nikkei_deepar.backends.specs import endpoint_config_spec, endpoint_tags, resource_name
-from nikkei_deepar.config import MANAGED_BY_KEY, OWNER_KEYS
 from nikkei_deepar.context import Context
 from nikkei_deepar.costs import EndpointCost, hosting_cost, over_budget
 from nikkei_deepar.errors import AwsError, JobFailedError, NotFoundError, UsageError
-from nikkei_deepar.expiry import ExpiryView
-from nikkei_deepar.ownership import is_ours, managed_by_tool, record, record_new, whose
+from nikkei_deepar.expiry_view import ExpiryView
+from nikkei_deepar.lifecycle.polling import ENDPOINT_BACKOFF, poll
+from nikkei_deepar.lifecycle.training import record_training_state
+from nikkei_deepar.ownership import (
+    MANAGED_BY_KEY,
+    OWNER_KEYS,
+    is_ours,
+    managed_by_tool,
+    record,
+    record_new,
+    whose,
+)
 from nikkei_deepar.state import Deployment, Job, Resource
-from nikkei_deepar.steps.wait import ENDPOINT_BACKOFF, poll, record_training_state
 from nikkei_deepar.verdict import Verdict, verdict
 
 # What deploy names `{endpoint}-{letter}-...` (resource_name) and may have to adopt.

@@ -41,10 +41,10 @@ from nikkei_deepar.data.series import Series
 from nikkei_deepar.data.series_io import load_series
 from nikkei_deepar.errors import JobFailedError, JobStoppedError, NotFoundError, UsageError
 from nikkei_deepar.files import write_atomic
+from nikkei_deepar.lifecycle.polling import poll
 from nikkei_deepar.output import Table
 from nikkei_deepar.ownership import record_new
 from nikkei_deepar.state import Ledger
-from nikkei_deepar.steps.wait import poll
 
 FORMATS = ("table", "csv", "json")
 JSON_TYPE = "application/json"

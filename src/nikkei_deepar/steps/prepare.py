@@ -17,13 +17,12 @@ from typing import TYPE_CHECKING, Any
 from nikkei_deepar.context import Context
 from nikkei_deepar.errors import DataError, NotFoundError, UsageError
 from nikkei_deepar.files import write_atomic
+from nikkei_deepar.lifecycle.uploads import store_files
 from nikkei_deepar.state import DataVersion
 
 if TYPE_CHECKING:
     from nikkei_deepar.data.plausible import Outlier
     from nikkei_deepar.data.prices import PriceTable
-
-JSONL = "application/jsonlines"
 
 
 @dataclass(frozen=True)
@@ -89,12 +88,6 @@ def skipped_text(reasons: dict[str, int]) -> str:
 def wall_clock() -> datetime.datetime:
     """Now, timezone-aware: where "tomorrow in Tokyo" comes from (tests replace it)."""
     return datetime.datetime.now(datetime.UTC)
-
-
-def data_key(sha256: str, name: str) -> str:
-    """Relative to the backend's store (the SageMaker backend adds `[aws] prefix`). `train/` and `test/`
-    are separate prefixes because a DeepAR channel is an S3 prefix."""
-    return f"data/{sha256[:16]}/{name}"
 
 
 def run(
@@ -210,37 +203,6 @@ def run(
                 )
             )
     return result
-
-
-def store_files(
-    ctx: Context, sha256: str, files: dict[str, bytes]
-) -> tuple[dict[str, str], list[str], list[str]]:
-    """Store the data files through the backend under their content-addressed keys.
-
-    Returns (uris, uploaded, already there). A file already stored with identical bytes is not sent
-    again: the channels are named by their content, and series.json (which also holds the real
-    trading dates) is compared too, so it stays current.
-    """
-    store = ctx.backend
-    uris: dict[str, str] = {}
-    uploaded: list[str] = []
-    already: list[str] = []
-    for name, body in files.items():
-        key = data_key(sha256, name)
-        uri = store.artifact_uri(key)
-        uris[name] = uri
-        try:
-            same = store.get_artifact(uri) == body
-        except NotFoundError:
-            same = False
-        if same:
-            already.append(uri)
-            continue
-        ctype = "application/json" if name == "series.json" else JSONL
-        store.put_artifact(key, body, content_type=ctype)
-        uploaded.append(uri)
-        ctx.reporter.info(f"uploaded {uri}")
-    return uris, uploaded, already
 
 
 def _check(ctx: Context, table: PriceTable, *, accept: bool) -> list[Outlier]:

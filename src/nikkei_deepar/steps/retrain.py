@@ -280,9 +280,9 @@ def _reusable(ctx: Context, sha: str, *, any_config: bool = False) -> tuple[str,
 def _wait(
     ctx: Context, stage: Stage, job: str, *, already_done: bool, timeout: float | None, logs: bool
 ) -> dict[str, float]:
-    from nikkei_deepar.steps import wait
+    from nikkei_deepar.lifecycle.training import follow
 
-    result = wait.follow(ctx, job, timeout=timeout, logs=logs)
+    result = follow(ctx, job, timeout=timeout, logs=logs)
     wql = result.metrics.get(WQL)
     stage.status = "reused" if already_done else "done"
     stage.detail = f"{result.status}" + (f"; {WQL} {number(wql)}" if wql is not None else "; no test metrics")

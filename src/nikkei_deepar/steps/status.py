@@ -25,14 +25,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from nikkei_deepar import expiry as expiry_clock
+from nikkei_deepar import expiry_view as expiry_clock
 from nikkei_deepar.backends.probe import Probe
-from nikkei_deepar.config import MANAGED_BY_KEY, MANAGED_BY_VALUE
 from nikkei_deepar.context import Context
 from nikkei_deepar.costs import hosting_cost
 from nikkei_deepar.errors import AwsError, ExitCode
-from nikkei_deepar.expiry import ExpiryView
+from nikkei_deepar.expiry_view import ExpiryView
 from nikkei_deepar.output import aligned, metric_lines, number
+from nikkei_deepar.ownership import MANAGED_BY_KEY, MANAGED_BY_VALUE
 from nikkei_deepar.state import Ledger, Resource
 
 if TYPE_CHECKING:

@@ -23,8 +23,9 @@ from nikkei_deepar.backends.specs import resource_name, training_spec
 from nikkei_deepar.context import Context
 from nikkei_deepar.data.horizon import hyperparameter_strings, prediction_length_of
 from nikkei_deepar.errors import InterruptedError_, JobRunningError, NikkeiError, NotFoundError, UsageError
+from nikkei_deepar.lifecycle.training import WaitResult, apply_training_state, follow, record_training_state
+from nikkei_deepar.lifecycle.uploads import CHANNEL_FILES, SERIES_FILE, store_files
 from nikkei_deepar.state import DataVersion, Job, Ledger
-from nikkei_deepar.steps.wait import WaitResult, apply_training_state, follow, record_training_state
 
 _RUNNING = {JOB_IN_PROGRESS, "Stopping"}
 
@@ -228,15 +229,9 @@ def _prepared_data(
 _TARGETS = {"price": "prices", "log_return": "log returns"}
 
 
-CHANNEL_FILES = {"train": "train/train.json", "test": "test/test.json"}
-SERIES_FILE = "series.json"
-
-
 def _upload_pending(ctx: Context, data: DataVersion) -> DataVersion:
     """Channels `prepare` could only write locally (no bucket yet): store them where the job reads them,
     under the same content-addressed keys, and record that in the ledger."""
-    from nikkei_deepar.steps.prepare import store_files
-
     local = Path(data.local_dir or "")
     files: dict[str, bytes] = {}
     for name in (*CHANNEL_FILES.values(), SERIES_FILE):

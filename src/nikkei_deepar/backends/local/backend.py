@@ -52,7 +52,7 @@ from nikkei_deepar.backends.base import (
     TransformSpec,
     TransformState,
 )
-from nikkei_deepar.backends.local.expiry import LocalExpiry
+from nikkei_deepar.backends.local.expiry_records import LocalExpiry
 from nikkei_deepar.backends.local.files import (
     NAME_RE,
     RECORD_FOLDERS,
@@ -64,7 +64,8 @@ from nikkei_deepar.backends.local.files import (
     stamp_now,
     write_json,
 )
-from nikkei_deepar.backends.local.jobs import LocalJobs, load_engine
+from nikkei_deepar.backends.local.jobs import LocalJobs
+from nikkei_deepar.engine.loader import load_engine
 from nikkei_deepar.errors import AwsError, DataError, NikkeiError, NotFoundError, UsageError
 from nikkei_deepar.files import write_atomic
 from nikkei_deepar.output import Reporter
@@ -85,12 +86,12 @@ _HOSTING_FOLDERS = {k: v for k, v in RECORD_FOLDERS.items() if k != "transform-j
 class LocalBackend:
     """`Backend` on this machine, under `store`. `seed` seeds every forecast (`invoke`, transforms)."""
 
-    def __init__(self, store: Path, *, reporter: Reporter, seed: int, env: BackendEnv | None = None) -> None:
-        self.store = Path(store).absolute()
+    def __init__(self, root: Path, *, reporter: Reporter, seed: int, env: BackendEnv | None = None) -> None:
+        self.root = Path(root).absolute()
         self._reporter = reporter
         self._seed = seed
-        self._jobs = LocalJobs(self.store, reporter=reporter)
-        self._expiry = LocalExpiry(self.store)
+        self._jobs = LocalJobs(self.root, reporter=reporter)
+        self._expiry = LocalExpiry(self.root)
         self.env = env
 
     @classmethod
@@ -128,14 +129,14 @@ class LocalBackend:
         return [], []
 
     def check_requests(self, command: str) -> None:
-        """Nothing to check ahead: the local engine checks its own inputs (local/inputs.py)."""
+        """Nothing to check ahead: the local engine checks its own inputs (engine/inputs.py)."""
 
     # -- storage -------------------------------------------------------------------------------------
     def artifact_uri(self, key: str) -> str:
         relative = key.strip("/")
         if not relative or any(part in ("", ".", "..") for part in relative.split("/")):
             raise UsageError(f"artifact key {key!r} is not a relative path inside the store")
-        location = str(self.store / relative)
+        location = str(self.root / relative)
         return location + "/" if key.endswith("/") else location
 
     def put_artifact(self, key: str, body: bytes, *, content_type: str) -> str:
@@ -234,7 +235,7 @@ class LocalBackend:
                 hint="run `nikkei-deepar deploy` again to create it",
             )
         record.update(self._serving(config_name), modified=stamp_now(), status=ENDPOINT_IN_SERVICE)
-        write_json(self.store / "endpoints" / f"{name}.json", record)
+        write_json(self.root / "endpoints" / f"{name}.json", record)
 
     def _serving(self, config_name: str) -> dict[str, Any]:
         """What an endpoint serves from `config_name` on: resolved now, as SageMaker copies the model."""
@@ -277,7 +278,7 @@ class LocalBackend:
         folder = _HOSTING_FOLDERS.get(kind)
         if folder is None:
             raise ValueError(f"unknown local resource kind {kind!r}")
-        path = self.store / folder
+        path = self.root / folder
         found: dict[str, dict[str, str]] = {}
         for entry in sorted(path.glob("*.json")) if path.is_dir() else []:
             if not entry.stem.startswith(name_prefix):
@@ -295,7 +296,7 @@ class LocalBackend:
         record = self._record("endpoints", endpoint)
         if record is None:
             raise NotFoundError(
-                f"endpoint {endpoint} does not exist (local backend, {self.store})",
+                f"endpoint {endpoint} does not exist (local backend, {self.root})",
                 hint="run `nikkei-deepar deploy` first",
             )
         if content_type.split(";")[0].strip() not in _JSON_TYPES:
@@ -359,14 +360,14 @@ class LocalBackend:
             record.update(status=JOB_COMPLETED, output=str(local_path(spec.output_uri) / out_name))
         except KeyboardInterrupt:
             record.update(status=JOB_STOPPED, ended=stamp_now())
-            write_json(self.store / "transforms" / f"{name}.json", record)
+            write_json(self.root / "transforms" / f"{name}.json", record)
             raise
         except NikkeiError as exc:
             record.update(status=JOB_FAILED, failure_reason=f"ClientError: {exc.message}")
         except Exception as exc:
             record.update(status=JOB_FAILED, failure_reason=f"AlgorithmError: {type(exc).__name__}: {exc}")
         record["ended"] = stamp_now()
-        write_json(self.store / "transforms" / f"{name}.json", record)
+        write_json(self.root / "transforms" / f"{name}.json", record)
         return f"local:transform-job/{name}"
 
     def describe_transform(self, name: str) -> TransformState | None:
@@ -423,7 +424,7 @@ class LocalBackend:
     def provisioner(self) -> LocalProvisioner:
         from nikkei_deepar.backends.local.provision import LocalProvisioner
 
-        return LocalProvisioner(self.store, ledger=self._env().store)
+        return LocalProvisioner(self.root, ledger=self._env().store)
 
     def remover(self) -> LocalRemover:
         from nikkei_deepar.backends.local.removal import LocalRemover
@@ -436,21 +437,21 @@ class LocalBackend:
     def probe(self) -> LocalProbe:
         from nikkei_deepar.backends.local.probe import LocalProbe
 
-        return LocalProbe(self.store, wanted=self._env().settings.aws.tags)
+        return LocalProbe(self.root, wanted=self._env().settings.aws.tags)
 
     def checks(self) -> list[Check]:
         from nikkei_deepar.backends.local.checks import local_checks
 
-        return local_checks(self.store)
+        return local_checks(self.root)
 
     # -- records -------------------------------------------------------------------------------------
     def _record(self, folder: str, name: str) -> dict[str, Any] | None:
         if not NAME_RE.fullmatch(name):
             return None
-        return read_json(self.store / folder / f"{name}.json")
+        return read_json(self.root / folder / f"{name}.json")
 
     def _create_record(self, folder: str, what: str, name: str, record: Mapping[str, Any]) -> None:
-        path = self.store / folder / f"{name}.json"
+        path = self.root / folder / f"{name}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             # O_EXCL: of two commands creating the same name, exactly one wins
@@ -468,7 +469,7 @@ class LocalBackend:
         if not NAME_RE.fullmatch(name):
             return False
         try:
-            (self.store / folder / f"{name}.json").unlink()
+            (self.root / folder / f"{name}.json").unlink()
         except FileNotFoundError:
             return False
         return True

@@ -12,12 +12,12 @@ from nikkei_deepar.backends.checks import Check, from_error, ok, problem
 from nikkei_deepar.errors import ExitCode, NikkeiError
 
 
-def local_checks(store: Path) -> list[Check]:
-    return [_local_extra(), _local_store(store)]
+def local_checks(root: Path) -> list[Check]:
+    return [_local_extra(), _local_store(root)]
 
 
 def _local_extra() -> Check:
-    from nikkei_deepar.backends.local.jobs import load_engine
+    from nikkei_deepar.engine.loader import load_engine
 
     try:
         load_engine()  # find_spec only: gluonts/torch are not imported here
@@ -26,14 +26,14 @@ def _local_extra() -> Check:
     return ok("local-extra", "gluonts, torch and lightning are installed (not imported)")
 
 
-def _local_store(store: Path) -> Check:
-    existing = store
+def _local_store(root: Path) -> Check:
+    existing = root
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
-    if store.exists() and not store.is_dir():
+    if root.exists() and not root.is_dir():
         return problem(
             "local-store",
-            f"{store} exists but is not a folder",
+            f"{root} exists but is not a folder",
             fix="move it away; the local backend keeps its models there",
             exit_code=ExitCode.USAGE,
             code="local-store-not-a-folder",
@@ -41,10 +41,10 @@ def _local_store(store: Path) -> Check:
     if not os.access(existing, os.W_OK | os.X_OK):
         return problem(
             "local-store",
-            f"{store}: cannot write to {existing}",
+            f"{root}: cannot write to {existing}",
             fix="set NIKKEI_DEEPAR_HOME to a folder you can write to",
             exit_code=ExitCode.USAGE,
             code="local-store",
         )
-    state = "exists" if store.is_dir() else f"not created yet; {existing} is writable"
-    return ok("local-store", f"{store}: {state}")
+    state = "exists" if root.is_dir() else f"not created yet; {existing} is writable"
+    return ok("local-store", f"{root}: {state}")

@@ -14,17 +14,12 @@ The engine (gluonts, torch: 5-10 s to import) is imported only when a job runs (
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
 import os
-import signal
 import socket
-import threading
 import time
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from nikkei_deepar.backends.base import (
@@ -49,71 +44,19 @@ from nikkei_deepar.backends.local.files import (
     stamp_now,
     write_json,
 )
+from nikkei_deepar.engine.loader import batches_per_epoch, interrupts_kept, load_engine
 from nikkei_deepar.errors import DataError, NikkeiError, UsageError
 from nikkei_deepar.output import Reporter
 
-BATCHES_ENV = "NIKKEI_DEEPAR_LOCAL_BATCHES"
-"""Batches per epoch of a local training (GluonTS's default 50). Not a SageMaker hyperparameter:
-SageMaker sizes an epoch itself. Meant for tests and quick trials (`NIKKEI_DEEPAR_LOCAL_BATCHES=2`)."""
-DEFAULT_BATCHES = 50
 STATE_FORMAT = "nikkei-deepar/local-job/v1"
 _LOG_PAGE = 1000
-_EXTRA_MODULES = ("gluonts", "torch", "lightning")
-
-
-def batches_per_epoch(env: Mapping[str, str] | None = None) -> int:
-    """`NIKKEI_DEEPAR_LOCAL_BATCHES` as a positive integer (default 50); UsageError when malformed."""
-    raw = (os.environ if env is None else env).get(BATCHES_ENV, "").strip()
-    if not raw:
-        return DEFAULT_BATCHES
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise UsageError(
-            f"{BATCHES_ENV}={raw!r} is not a positive whole number",
-            hint=f"unset it (default {DEFAULT_BATCHES} batches per epoch) or set e.g. {BATCHES_ENV}=10",
-        )
-    return value
-
-
-def load_engine() -> ModuleType:
-    """The local engine, once the [local] extra is known to be installed (UsageError with the pip hint).
-
-    Checks with `find_spec` (no import): the engine imports gluonts only when it trains or predicts.
-    """
-    from nikkei_deepar.local import engine
-
-    if any(importlib.util.find_spec(name) is None for name in _EXTRA_MODULES):
-        raise UsageError(engine.EXTRA_MESSAGE, hint=engine.EXTRA_HINT)
-    return engine
-
-
-@contextlib.contextmanager
-def interrupts_kept() -> Iterator[None]:
-    """Around a Lightning training: Ctrl-C (and the CLI's SIGTERM) stay a KeyboardInterrupt.
-
-    Lightning catches KeyboardInterrupt in its training loop, sets SIGINT to be ignored and calls
-    sys.exit(1): the CLI would exit 1 instead of 130, and a second Ctrl-C would do nothing. Here the
-    SystemExit becomes a KeyboardInterrupt again and the SIGINT handler is put back.
-    """
-    main = threading.current_thread() is threading.main_thread()
-    previous = signal.getsignal(signal.SIGINT) if main else None
-    try:
-        yield
-    except SystemExit as exc:
-        raise KeyboardInterrupt from exc
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
 
 
 class LocalJobs:
     """The training jobs under `<store>/jobs`; `LocalBackend`'s training verbs are these methods."""
 
-    def __init__(self, store: Path, *, reporter: Reporter) -> None:
-        self.store = store
+    def __init__(self, root: Path, *, reporter: Reporter) -> None:
+        self.root = root
         self._reporter = reporter
 
     def run(self, spec: TrainingSpec) -> str:
@@ -121,7 +64,7 @@ class LocalJobs:
         name = checked_name(spec.name, "training job")
         engine = load_engine()
         batches = batches_per_epoch()
-        job_dir = self.store / "jobs" / name
+        job_dir = self.root / "jobs" / name
         job_dir.parent.mkdir(parents=True, exist_ok=True)
         try:
             job_dir.mkdir()
@@ -273,7 +216,7 @@ class LocalJobs:
     def _record(self, name: str) -> dict[str, Any] | None:
         if not NAME_RE.fullmatch(name):
             return None
-        record = read_json(self.store / "jobs" / name / "state.json")
+        record = read_json(self.root / "jobs" / name / "state.json")
         if record is None:
             return None
         if record.get("status") == JOB_IN_PROGRESS and _dead(record):
@@ -288,7 +231,7 @@ class LocalJobs:
         return record
 
     def find(self, *, name_contains: str, status: str) -> list[str]:
-        jobs = self.store / "jobs"
+        jobs = self.root / "jobs"
         if not jobs.is_dir():
             return []
         found = []
@@ -302,7 +245,7 @@ class LocalJobs:
 
     def logs(self, name: str, *, cursor: LogCursor | None = None) -> LogPage:
         start = int((cursor.get(LOG_STREAM) if cursor else None) or 0)
-        path = self.store / "jobs" / name / "log.txt" if NAME_RE.fullmatch(name) else None
+        path = self.root / "jobs" / name / "log.txt" if NAME_RE.fullmatch(name) else None
         try:
             lines = path.read_text(encoding="utf-8").splitlines() if path is not None else []
         except FileNotFoundError:

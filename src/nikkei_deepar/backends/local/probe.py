@@ -19,15 +19,15 @@ from nikkei_deepar.state import Ledger, Resource
 class LocalProbe:
     backend = "local"
 
-    def __init__(self, store: Path, *, wanted: dict[str, str]) -> None:
-        self.store = store
+    def __init__(self, root: Path, *, wanted: dict[str, str]) -> None:
+        self.root = root
         self.wanted = wanted
 
     def _record_path(self, kind: str, name: str) -> Path | None:
         folder = RECORD_FOLDERS.get(kind)
         if folder is None or "/" in name or name in {"", ".", ".."}:
             return None
-        return self.store / folder / f"{name}.json"
+        return self.root / folder / f"{name}.json"
 
     def exists(self, r: Resource) -> bool | None:
         if r.kind == "local-dir":
@@ -40,7 +40,7 @@ class LocalProbe:
         known = {(r.kind, r.name) for r in ledger.live_resources() if r.backend == "local"}
         found = []
         for kind in HOSTING_KINDS:
-            folder = self.store / RECORD_FOLDERS[kind]
+            folder = self.root / RECORD_FOLDERS[kind]
             for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
                 if (kind, path.stem) in known:
                     continue

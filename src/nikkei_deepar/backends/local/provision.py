@@ -33,34 +33,34 @@ _WHAT = "the local store: training jobs and their models, endpoint records, fore
 
 
 class LocalProvisioner:
-    def __init__(self, store: Path, *, ledger: StateStore) -> None:
+    def __init__(self, root: Path, *, ledger: StateStore) -> None:
         self.ledger = ledger
-        self.store = store
+        self.root = root
 
     def target(self) -> dict[str, Any]:
-        return {"backend": "local", "store": str(self.store)}
+        return {"backend": "local", "store": str(self.root)}
 
     def plan(self, ledger: Ledger) -> list[PlanItem]:
-        name, store = str(self.store), self.store
+        name, root = str(self.root), self.root
         recorded = recorded_as_created(ledger, KIND, name)
-        if store.is_symlink():
-            return [self._item("use", f"a symbolic link to {store.resolve()}: {_NOT_OURS}", owned=False)]
-        if store.exists() and not store.is_dir():
+        if root.is_symlink():
+            return [self._item("use", f"a symbolic link to {root.resolve()}: {_NOT_OURS}", owned=False)]
+        if root.exists() and not root.is_dir():
             return [
                 self._item(
                     "problem",
-                    f"{store} exists but is not a folder: the local backend keeps its files there",
+                    f"{root} exists but is not a folder: the local backend keeps its files there",
                     owned=False,
                     exit_code=ExitCode.USAGE,
                     code="local-store-not-a-folder",
                 )
             ]
-        if not store.exists():
+        if not root.exists():
             gone = " (the ledger recorded it, but it is gone: creating it again)" if recorded else ""
             return [self._item("create", _WHAT + gone, owned=True, apply=self._create)]
         if recorded:
             return [self._item("ok", "created by nikkei-deepar provision", owned=True)]
-        entries = {entry.name for entry in store.iterdir()}
+        entries = {entry.name for entry in root.iterdir()}
         if not entries:
             detail = "empty and missing from the ledger (an earlier run was interrupted?): recording it"
             return [self._item("adopt", detail, owned=True, apply=self._adopt)]
@@ -72,20 +72,20 @@ class LocalProvisioner:
         return [self._item("use", f"already holds files: {_NOT_OURS}", owned=False)]
 
     def _item(self, action: Action, detail: str, *, owned: bool, **kw: Any) -> PlanItem:
-        return PlanItem(KIND, str(self.store), action, detail, owned=owned, **kw)
+        return PlanItem(KIND, str(self.root), action, detail, owned=owned, **kw)
 
     def _create(self) -> None:
         try:
-            self.store.mkdir(parents=True)
+            self.root.mkdir(parents=True)
         except FileExistsError:
             raise UsageError(
-                f"{self.store} appeared while provision was running",
+                f"{self.root} appeared while provision was running",
                 hint="run `nikkei-deepar provision` again: it will check the existing folder",
                 code="local-conflict",
             ) from None
         except OSError as exc:
             raise UsageError(
-                f"cannot create the local store {self.store}: {exc.strerror}",
+                f"cannot create the local store {self.root}: {exc.strerror}",
                 hint="set NIKKEI_DEEPAR_HOME to a folder you can write to",
                 code="local-store",
             ) from None
@@ -95,7 +95,7 @@ class LocalProvisioner:
         self._record(adopted=True)
 
     def _record(self, *, adopted: bool) -> None:
-        resource = Resource(kind=KIND, name=str(self.store), backend="local", created=True, adopted=adopted)
+        resource = Resource(kind=KIND, name=str(self.root), backend="local", created=True, adopted=adopted)
         record(self.ledger, resource)
 
 

@@ -2,7 +2,7 @@
 
 Handed to the `teardown` step by `LocalBackend.remover()`; the step owns the order (endpoints ->
 endpoint configs -> models -> the store folder), the confirmation and the ledger writes. The store is
-the backend's (`LocalBackend.store`); nothing outside it is ever touched.
+the backend's (`LocalBackend.root`); nothing outside it is ever touched.
 
 Ownership, as for AWS: a ledger entry is deleted only while its record in the store still carries the
 tag managed-by=nikkei-deepar (the backend writes the spec's tags into every record); a missing record is
@@ -26,17 +26,26 @@ from __future__ import annotations
 import shutil
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from nikkei_deepar.backends.local.files import NAME_RE, RECORD_FOLDERS, read_json
 from nikkei_deepar.backends.removal import TeardownItem
-from nikkei_deepar.config import MANAGED_BY_KEY, MANAGED_BY_VALUE
 from nikkei_deepar.errors import DataError, UsageError
-from nikkei_deepar.ownership import managed_by_tool, owner_note
+from nikkei_deepar.ownership import MANAGED_BY_KEY, MANAGED_BY_VALUE, managed_by_tool, owner_note
 from nikkei_deepar.state import Ledger, Resource
 
-if TYPE_CHECKING:
-    from nikkei_deepar.backends.local.backend import LocalBackend
+
+class LocalHosting(Protocol):
+    """What the remover needs of the local backend (`LocalBackend` is one): its folder and its deletions."""
+
+    @property
+    def root(self) -> Path: ...
+
+    def delete_endpoint(self, name: str) -> bool: ...
+
+    def delete_endpoint_config(self, name: str) -> bool: ...
+
+    def delete_model(self, name: str) -> bool: ...
 
 _WHY = {
     "endpoint": "the active model: predict stops serving it",
@@ -46,11 +55,11 @@ _WHY = {
 
 
 class LocalRemover:
-    def __init__(self, backend: LocalBackend | None, *, ledger: Ledger) -> None:
+    def __init__(self, backend: LocalHosting | None, *, ledger: Ledger) -> None:
         """`backend` None: the config's backend is another one; this backend's entries are left alone."""
         self.backend = backend
         # Whether --all would delete the store, and with it whatever is left alone inside it.
-        self.store_is_ours = self.backend is not None and _created_store(ledger, self.backend.store)
+        self.store_is_ours = self.backend is not None and _created_store(ledger, self.backend.root)
 
     # -- is the ledger entry still the tool's? ----------------------------------------------------------
     def inspect(self, r: Resource) -> TeardownItem:
@@ -58,7 +67,7 @@ class LocalRemover:
         if self.backend is None:
             return replace(item, reason='a local backend entry: run teardown with backend = "local"')
         if r.kind == "local-dir":
-            return self._inspect_store(r, item, self.backend.store)
+            return self._inspect_store(r, item, self.backend.root)
         if r.kind == "transform-job":
             return replace(
                 item,
@@ -82,12 +91,12 @@ class LocalRemover:
             )
         return replace(item, action="delete", reason=_WHY[r.kind])
 
-    def _inspect_store(self, r: Resource, item: TeardownItem, store: Path) -> TeardownItem:
+    def _inspect_store(self, r: Resource, item: TeardownItem, root: Path) -> TeardownItem:
         path = Path(r.name)
         if not r.created:
             return replace(item, reason="the ledger does not say the tool created it")
-        if path != store:
-            return replace(item, reason=f"not this config's local store ({store}): never deleted")
+        if path != root:
+            return replace(item, reason=f"not this config's local store ({root}): never deleted")
         if path.is_symlink():
             return replace(item, reason="a symbolic link now: never followed, never deleted")
         if not path.exists():
@@ -107,7 +116,7 @@ class LocalRemover:
         assert self.backend is not None
         if not NAME_RE.fullmatch(name):
             return None  # the backend never writes such a record: it cannot be in the store
-        found = read_json(self.backend.store / RECORD_FOLDERS[kind] / f"{name}.json")
+        found = read_json(self.backend.root / RECORD_FOLDERS[kind] / f"{name}.json")
         if found is None:
             return None
         return {str(k): str(v) for k, v in (found.get("tags") or {}).items()}
@@ -126,12 +135,12 @@ class LocalRemover:
         if r.kind == "transform-job":
             return False  # nothing runs: there is nothing to stop
         if r.kind == "local-dir":
-            return self._delete_store(Path(r.name), backend.store)
+            return self._delete_store(Path(r.name), backend.root)
         raise ValueError(f"no local deletion for {r.kind}")
 
-    def _delete_store(self, path: Path, store: Path) -> bool:
+    def _delete_store(self, path: Path, root: Path) -> bool:
         # Checked again right before deleting: the plan may be a while old (a question was asked).
-        if path != store or path.is_symlink():
+        if path != root or path.is_symlink():
             raise UsageError(
                 f"{path} changed since the plan: not deleted",
                 hint="run `nikkei-deepar teardown --all --dry-run` to see the plan again",
@@ -155,10 +164,10 @@ class LocalRemover:
     def others(self, ledger: Ledger, *, include_all: bool) -> list[TeardownItem]:
         if self.backend is None:
             return []
-        store = self.backend.store
+        root = self.backend.root
         items: list[TeardownItem] = []
         recorded = {r.name for r in ledger.live_resources("endpoint") if r.backend == "local"}
-        endpoints = store / RECORD_FOLDERS["endpoint"]
+        endpoints = root / RECORD_FOLDERS["endpoint"]
         # With --all, the store item already says everything in it goes: no separate "left alone" lines.
         listed = endpoints.is_dir() and not (include_all and self.store_is_ours)
         for path in sorted(endpoints.glob("*.json")) if listed else []:
@@ -173,21 +182,21 @@ class LocalRemover:
                 continue
             reason = f"not in the ledger ({owner_note(tags)})"
             items.append(TeardownItem("endpoint", name, "leave", reason, backend="local", in_ledger=False))
-        if include_all and store.exists():
-            entry = ledger.resource("local-dir", str(store))
+        if include_all and root.exists():
+            entry = ledger.resource("local-dir", str(root))
             if entry is None or not entry.live:  # a live entry was inspected: listed already
                 reason = (
                     "not created by nikkei-deepar provision (written by train/deploy before provision "
                     "ran, or someone else's): never deleted; remove it by hand if you no longer need it"
                 )
                 items.append(
-                    TeardownItem("local-dir", str(store), "leave", reason, backend="local", in_ledger=False)
+                    TeardownItem("local-dir", str(root), "leave", reason, backend="local", in_ledger=False)
                 )
         return items
 
 
-def _created_store(ledger: Ledger, store: Path) -> bool:
+def _created_store(ledger: Ledger, root: Path) -> bool:
     """The ledger says `provision` created exactly this store, and it is still a real folder."""
-    entry = ledger.resource("local-dir", str(store))
+    entry = ledger.resource("local-dir", str(root))
     live = entry is not None and entry.live and entry.created
-    return live and not store.is_symlink()
+    return live and not root.is_symlink()

@@ -40,8 +40,8 @@ if TYPE_CHECKING:
     from nikkei_deepar.backends.plan import Provisioner
     from nikkei_deepar.backends.probe import Probe
     from nikkei_deepar.backends.removal import Remover
-    from nikkei_deepar.backends.sagemaker.expiry import SchedulerExpiry
-    from nikkei_deepar.prices import LivePrice
+    from nikkei_deepar.backends.sagemaker.expiry_schedule import SchedulerExpiry
+    from nikkei_deepar.instance_prices import LivePrice
 
 JSONL, VARIANT, INFERENCE_CONFIG_ENV = requests.JSONL, requests.VARIANT, requests.INFERENCE_CONFIG_ENV
 
@@ -90,7 +90,7 @@ class SageMakerBackend:
 
     def expiry_keeper(self) -> SchedulerExpiry:
         """The endpoint's deletion as an EventBridge Scheduler schedule, run by the scheduler role."""
-        from nikkei_deepar.backends.sagemaker.expiry import SchedulerExpiry
+        from nikkei_deepar.backends.sagemaker.expiry_schedule import SchedulerExpiry
 
         return SchedulerExpiry(
             scheduler=lambda: self.aws.scheduler,
@@ -103,7 +103,7 @@ class SageMakerBackend:
         """The Price List API's on-demand hosting price in this region, cached a day in the tool's home."""
         if not self._settings.costs.live_prices:
             return None
-        from nikkei_deepar.prices import live_price
+        from nikkei_deepar.instance_prices import live_price
 
         def ask(instance: str, region: str) -> float:
             return self.aws.pricing.hosting_price(instance, region).usd_per_hour

@@ -105,7 +105,7 @@ def _bucket(env: BackendEnv) -> Check:
 
 
 def _role(env: BackendEnv, account: str) -> tuple[list[Check], str | None]:
-    from nikkei_deepar.policy import trusts_sagemaker
+    from nikkei_deepar.backends.sagemaker.policy import trusts_sagemaker
 
     name = env.settings.aws.role_name
     iam = env.aws.iam
@@ -143,7 +143,7 @@ def _role(env: BackendEnv, account: str) -> tuple[list[Check], str | None]:
 
 
 def _permissions(env: BackendEnv, role: str, account: str, *, ours: bool, restore: str | None) -> Check:
-    from nikkei_deepar.policy import INLINE_POLICY_NAME, execution_policy, same_policy
+    from nikkei_deepar.backends.sagemaker.policy import INLINE_POLICY_NAME, execution_policy, same_policy
 
     iam = env.aws.iam
     aws = env.settings.aws

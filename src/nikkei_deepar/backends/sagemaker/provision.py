@@ -193,7 +193,7 @@ class AwsProvisioner:
         return items
 
     def _settings(self, current_tags: dict[str, str]) -> list[_Setting]:
-        from nikkei_deepar.policy import has_tls_only, with_tls_only
+        from nikkei_deepar.backends.sagemaker.policy import has_tls_only, with_tls_only
 
         s3, b, region = self.s3, self.bucket, self.region
         sse = f"SSE-KMS with key {self.kms_key}" if self.kms_key else "SSE-S3 (AES256)"
@@ -297,7 +297,7 @@ class AwsProvisioner:
 
     # -- role --------------------------------------------------------------------------------------
     def _policy(self) -> dict[str, Any]:
-        from nikkei_deepar.policy import execution_policy
+        from nikkei_deepar.backends.sagemaker.policy import execution_policy
 
         assert self.account is not None  # set by plan()
         return execution_policy(
@@ -309,13 +309,13 @@ class AwsProvisioner:
         )
 
     def _trust(self) -> dict[str, Any]:
-        from nikkei_deepar.policy import trust_policy
+        from nikkei_deepar.backends.sagemaker.policy import trust_policy
 
         assert self.account is not None  # set by plan()
         return trust_policy(account=self.account, region=self.region)
 
     def _role_plan(self, ledger: Ledger) -> list[PlanItem]:
-        from nikkei_deepar.policy import INLINE_POLICY_NAME, same_policy, trusts_sagemaker
+        from nikkei_deepar.backends.sagemaker.policy import INLINE_POLICY_NAME, same_policy, trusts_sagemaker
 
         name, iam = self.role_name, self.iam
         put_policy = _then(lambda: iam.put_inline_policy(name, INLINE_POLICY_NAME, self._policy()))
@@ -419,7 +419,7 @@ class AwsProvisioner:
         return items
 
     def _create_role(self) -> None:
-        from nikkei_deepar.policy import role_description
+        from nikkei_deepar.backends.sagemaker.policy import role_description
 
         description = role_description(self.env.settings.aws.tags)
         # tagged in the same call: recognisable as the tool's from its first instant

@@ -17,9 +17,15 @@ from typing import TYPE_CHECKING
 
 from nikkei_deepar.backends.env import BackendEnv
 from nikkei_deepar.backends.removal import TeardownItem
-from nikkei_deepar.config import MANAGED_BY_KEY, MANAGED_BY_VALUE
 from nikkei_deepar.errors import AccessDeniedError, AwsError, BucketForbiddenError
-from nikkei_deepar.ownership import is_ours, managed_by_tool, owner_note, whose
+from nikkei_deepar.ownership import (
+    MANAGED_BY_KEY,
+    MANAGED_BY_VALUE,
+    is_ours,
+    managed_by_tool,
+    owner_note,
+    whose,
+)
 from nikkei_deepar.state import Ledger, Resource
 
 if TYPE_CHECKING:

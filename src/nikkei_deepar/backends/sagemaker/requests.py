@@ -68,9 +68,7 @@ def planned(
     from nikkei_deepar.aws import iam, s3
     from nikkei_deepar.aws import sagemaker as sm
     from nikkei_deepar.aws.scheduler import expiry_schedule_name, schedule_request
-    from nikkei_deepar.backends.sagemaker.scheduler_role import role_description as scheduler_role_description
-    from nikkei_deepar.images import partition
-    from nikkei_deepar.policy import (
+    from nikkei_deepar.backends.sagemaker.policy import (
         INLINE_POLICY_NAME,
         SCHEDULER_POLICY_NAME,
         execution_policy,
@@ -80,6 +78,8 @@ def planned(
         trust_policy,
         with_tls_only,
     )
+    from nikkei_deepar.backends.sagemaker.scheduler_role import role_description as scheduler_role_description
+    from nikkei_deepar.images import partition
 
     aws = settings.aws
     wanted = set(commands)

@@ -20,7 +20,12 @@ _PROVISION = "run `nikkei-deepar provision`: it creates (or restores) it"
 
 def scheduler_checks(env: BackendEnv, *, caller: str, principal: str | None, account: str) -> list[Check]:
     """`principal`: the IAM principal to simulate for `caller` ("root", or None when it cannot be)."""
-    from nikkei_deepar.policy import SCHEDULER_POLICY_NAME, same_policy, scheduler_policy, trusts_service
+    from nikkei_deepar.backends.sagemaker.policy import (
+        SCHEDULER_POLICY_NAME,
+        same_policy,
+        scheduler_policy,
+        trusts_service,
+    )
 
     settings = env.settings
     if settings.endpoint.expiry() is None:

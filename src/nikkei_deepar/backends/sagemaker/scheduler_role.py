@@ -57,17 +57,17 @@ class SchedulerRolePlan:
         return PlanItem(resource, self.name, action, detail, owned=owned, **kw)
 
     def trust(self) -> dict[str, Any]:
-        from nikkei_deepar.policy import scheduler_trust_policy
+        from nikkei_deepar.backends.sagemaker.policy import scheduler_trust_policy
 
         return scheduler_trust_policy(self.account)
 
     def policy(self) -> dict[str, Any]:
-        from nikkei_deepar.policy import scheduler_policy
+        from nikkei_deepar.backends.sagemaker.policy import scheduler_policy
 
         return scheduler_policy(endpoint=self.endpoint, region=self.region, account=self.account)
 
     def plan(self, ledger: Ledger) -> list[PlanItem]:
-        from nikkei_deepar.policy import (
+        from nikkei_deepar.backends.sagemaker.policy import (
             SCHEDULER_POLICY_NAME,
             SCHEDULER_PRINCIPAL,
             same_policy,

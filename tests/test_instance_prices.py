@@ -11,7 +11,7 @@ import pytest
 
 from nikkei_deepar.aws.pricing import PriceUnavailable
 from nikkei_deepar.costs import PRICE_DATE, endpoint_cost, over_budget
-from nikkei_deepar.prices import CACHE_FILE, live_price
+from nikkei_deepar.instance_prices import CACHE_FILE, live_price
 
 NOW = dt.datetime(2026, 12, 6, 2, 0, tzinfo=dt.UTC)
 

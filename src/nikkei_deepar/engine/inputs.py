@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from nikkei_deepar.engine.hyperparameters import Settings
 from nikkei_deepar.errors import DataError
-from nikkei_deepar.local.hyperparameters import Settings
 
 _START_FORMAT = "%Y-%m-%d %H:%M:%S"
 _OUTPUT_TYPES = ("mean", "quantiles", "samples")

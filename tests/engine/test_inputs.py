@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from nikkei_deepar.engine.hyperparameters import parse_hyperparameters
+from nikkei_deepar.engine.inputs import parse_channel, parse_request
 from nikkei_deepar.errors import DataError
-from nikkei_deepar.local.hyperparameters import parse_hyperparameters
-from nikkei_deepar.local.inputs import parse_channel, parse_request
 
 SETTINGS = parse_hyperparameters(
     {"time_freq": "D", "prediction_length": "3", "context_length": "5", "epochs": "1"}
@@ -102,6 +102,6 @@ def test_an_instance_whose_context_is_all_missing_is_refused() -> None:
 def test_parsing_needs_neither_torch_nor_gluonts() -> None:
     import subprocess
 
-    code = "import sys, nikkei_deepar.local.inputs; print(sorted({'torch', 'gluonts'} & set(sys.modules)))"
+    code = "import sys, nikkei_deepar.engine.inputs; print(sorted({'torch', 'gluonts'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     assert out.strip() == "[]"

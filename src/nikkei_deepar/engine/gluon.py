@@ -48,8 +48,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from nikkei_deepar.errors import DataError, NotFoundError, UsageError
-from nikkei_deepar.local.archive import (
+from nikkei_deepar.engine.archive import (
     ARCHIVE,
     ARCHIVE_HINT,
     FORMAT,
@@ -58,8 +57,9 @@ from nikkei_deepar.local.archive import (
     extract_archive,
     write_archive,
 )
-from nikkei_deepar.local.hyperparameters import LIKELIHOODS, Settings, parse_hyperparameters
-from nikkei_deepar.local.inputs import InputSeries, parse_channel, parse_request
+from nikkei_deepar.engine.hyperparameters import LIKELIHOODS, Settings, parse_hyperparameters
+from nikkei_deepar.engine.inputs import InputSeries, parse_channel, parse_request
+from nikkei_deepar.errors import DataError, NotFoundError, UsageError
 
 __all__ = [
     "ARCHIVE",

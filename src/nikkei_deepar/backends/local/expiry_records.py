@@ -26,8 +26,8 @@ def _utcnow() -> dt.datetime:
 class LocalExpiry:
     recorded = False  # a file beside the endpoint's record: deleted with the endpoint
 
-    def __init__(self, store: Path, *, now: Callable[[], dt.datetime] = _utcnow) -> None:
-        self.folder = store / FOLDER
+    def __init__(self, root: Path, *, now: Callable[[], dt.datetime] = _utcnow) -> None:
+        self.folder = root / FOLDER
         self._now = now
 
     def _path(self, endpoint: str) -> Path | None:

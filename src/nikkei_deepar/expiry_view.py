@@ -12,8 +12,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from nikkei_deepar.config import format_duration
 from nikkei_deepar.costs import EndpointCost
+from nikkei_deepar.durations import format_duration
 
 
 def utcnow() -> dt.datetime:

@@ -24,8 +24,8 @@ pytestmark = pytest.mark.local
 pytest.importorskip("gluonts")
 pytest.importorskip("torch")
 
+from nikkei_deepar.engine import gluon as engine  # noqa: E402
 from nikkei_deepar.errors import DataError, UsageError  # noqa: E402
-from nikkei_deepar.local import engine  # noqa: E402
 
 PREDICTION_LENGTH = 7
 DAYS = 300
@@ -238,7 +238,7 @@ def test_a_missing_extra_is_a_usage_error(monkeypatch: pytest.MonkeyPatch, tmp_p
 
 def test_importing_the_engine_does_not_import_torch() -> None:
     code = (
-        "import sys, nikkei_deepar.local.engine; "
+        "import sys, nikkei_deepar.engine.gluon; "
         "print(sorted({'torch', 'gluonts', 'lightning'} & set(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -351,7 +351,7 @@ _SCRIPT = textwrap.dedent(
     """
     import json, sys
     from pathlib import Path
-    from nikkei_deepar.local import engine
+    from nikkei_deepar.engine import gluon as engine
     args = json.loads(sys.argv[1])
     result = engine.train(
         train_jsonl=args["train"].encode(), test_jsonl=args["test"].encode(), hyperparameters=args["hp"],
