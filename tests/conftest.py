@@ -152,14 +152,15 @@ def step_context(hermetic_env: Path) -> Callable[..., Any]:
     from nikkei_deepar.config import LoadedConfig, Settings
     from nikkei_deepar.context import Context
     from nikkei_deepar.output import Reporter
-    from nikkei_deepar.state import StateStore
+    from nikkei_deepar.state.local import LocalStateStore
 
     def build(*, interactive_stdin: bool = False, **sections: Any) -> Context:
         settings = Settings.model_validate(sections)
         reporter = Reporter(interactive=False, color=False, stream=io.StringIO())
         return Context(
             loaded=LoadedConfig(settings=settings, path=None, origin="test"),
-            store=StateStore(hermetic_env),
+            state=LocalStateStore(hermetic_env),
+            home=hermetic_env,
             reporter=reporter,
             interactive_stdin=interactive_stdin,
         )

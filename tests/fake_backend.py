@@ -244,7 +244,7 @@ class FakeBackend:
     def provisioner(self) -> Any:
         raise AssertionError("FakeBackend has no provisioner: provision is tested against moto")
 
-    def remover(self) -> Any:
+    def remover(self, ledger: Any) -> Any:
         raise AssertionError("FakeBackend has no remover: teardown is tested against moto")
 
     def probe(self) -> Any:
@@ -292,13 +292,14 @@ def fake_context(home: Path, fake: FakeBackend, settings: Any = None, *, clock: 
     from nikkei_deepar.config import LoadedConfig, Settings
     from nikkei_deepar.context import Context
     from nikkei_deepar.output import Reporter
-    from nikkei_deepar.state import StateStore
+    from nikkei_deepar.state.local import LocalStateStore
     from sagemaker_script import FakeClock
 
     clock = clock or FakeClock()
     ctx = Context(
         loaded=LoadedConfig(settings=settings or Settings(), path=None, origin="test"),
-        store=StateStore(home),
+        state=LocalStateStore(home),
+        home=home,
         reporter=Reporter(interactive=False, color=False, stream=io.StringIO()),
         sleep=clock.sleep,
         clock=clock,

@@ -29,6 +29,8 @@ from typing import Any
 
 import pytest
 
+from ledger_edit import edited
+
 ACCOUNT = "123456789012"
 REGION = "ap-northeast-1"
 
@@ -552,13 +554,14 @@ def make_context(
     from nikkei_deepar.config import LoadedConfig
     from nikkei_deepar.context import Context
     from nikkei_deepar.output import Reporter
-    from nikkei_deepar.state import StateStore
+    from nikkei_deepar.state.local import LocalStateStore
 
     clock = clock or FakeClock()
     reporter = Reporter(interactive=interactive, color=False, stream=io.StringIO())
     return Context(
         loaded=LoadedConfig(settings=settings or settings_for(), path=None, origin="defaults"),
-        store=StateStore(home),
+        state=LocalStateStore(home),
+        home=home,
         reporter=reporter,
         sleep=clock.sleep,
         clock=clock,
@@ -587,7 +590,7 @@ def seed_prepared(ctx: Any, *, with_role: bool = True, series: Any = None, uploa
 
     from nikkei_deepar.data.horizon import prediction_length_of
     from nikkei_deepar.data.series_io import dump_series
-    from nikkei_deepar.state import DataVersion, Resource
+    from nikkei_deepar.ledger import DataVersion, Resource
 
     settings = ctx.settings
     series = series or demo_series()
@@ -642,7 +645,7 @@ def seed_prepared(ctx: Any, *, with_role: bool = True, series: Any = None, uploa
         calendar_features=settings.data.calendar_features,
         target=settings.data.target,
     )
-    with ctx.store.update() as ledger:
+    with edited(ctx.state) as ledger:
         ledger.record_data(version)
         if role_arn is not None:
             ledger.record_resource(Resource(kind="role", name=ROLE, arn=role_arn, region=REGION))

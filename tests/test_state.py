@@ -10,19 +10,21 @@ from pathlib import Path
 
 import pytest
 
+from ledger_edit import edited
 from nikkei_deepar.errors import DataError, ExitCode, LockHeldError
-from nikkei_deepar.state import Ledger, Resource, StateStore
+from nikkei_deepar.ledger import Ledger, Resource
+from nikkei_deepar.state.local import LocalStateStore
 
 
 def test_missing_file_is_an_empty_ledger(tmp_path: Path) -> None:
-    assert StateStore(tmp_path / "h").load().jobs == []
+    assert LocalStateStore(tmp_path / "h").load().jobs == []
 
 
 def test_round_trip_and_backup(tmp_path: Path) -> None:
-    store = StateStore(tmp_path / "h")
-    with store.update() as ledger:
+    store = LocalStateStore(tmp_path / "h")
+    with edited(store) as ledger:
         ledger.record_resource(Resource(kind="bucket", name="b1", extra={"created": True}))
-    with store.update() as ledger:
+    with edited(store) as ledger:
         ledger.mark_deleted("bucket", "b1")
     again = store.load()
     assert again.resources[0].deleted_at is not None
@@ -31,7 +33,7 @@ def test_round_trip_and_backup(tmp_path: Path) -> None:
 
 
 def test_unknown_schema_version_is_refused_not_reset(tmp_path: Path) -> None:
-    store = StateStore(tmp_path)
+    store = LocalStateStore(tmp_path)
     store.path.write_text(json.dumps({"schema_version": 99}))
     with pytest.raises(DataError, match=r"schema version 99") as info:
         store.load()
@@ -41,7 +43,7 @@ def test_unknown_schema_version_is_refused_not_reset(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("content", ["{not json", '{"schema_version": 1, "jobs": [{"name": 3}]}'])
 def test_corrupt_ledger_names_the_path(tmp_path: Path, content: str) -> None:
-    store = StateStore(tmp_path)
+    store = LocalStateStore(tmp_path)
     store.path.write_text(content)
     with pytest.raises(DataError, match="corrupt") as info:
         store.load()
@@ -50,7 +52,7 @@ def test_corrupt_ledger_names_the_path(tmp_path: Path, content: str) -> None:
 
 
 def test_failed_write_keeps_the_previous_ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    store = StateStore(tmp_path)
+    store = LocalStateStore(tmp_path)
     store.save(Ledger(resources=[Resource(kind="role", name="r")]))
 
     def boom(*a: object, **k: object) -> None:
@@ -66,7 +68,7 @@ def test_failed_write_keeps_the_previous_ledger(tmp_path: Path, monkeypatch: pyt
 def _hold(
     home: str, ready: multiprocessing.synchronize.Event, release: multiprocessing.synchronize.Event
 ) -> None:
-    store = StateStore(Path(home))
+    store = LocalStateStore(Path(home))
     with store.lock():
         ready.set()
         release.wait(10)
@@ -78,7 +80,7 @@ def test_lock_held_by_another_process_names_pid_and_host(tmp_path: Path) -> None
     proc.start()
     try:
         assert ready.wait(10)
-        store = StateStore(tmp_path)
+        store = LocalStateStore(tmp_path)
         with (
             pytest.raises(LockHeldError, match=rf"locked by pid {proc.pid} on .+ since ") as info,
             store.lock(),
@@ -98,7 +100,7 @@ def test_lock_held_by_another_process_names_pid_and_host(tmp_path: Path) -> None
 
 
 def test_lock_left_by_a_dead_process_is_taken_over_with_a_message(tmp_path: Path) -> None:
-    store = StateStore(tmp_path)
+    store = LocalStateStore(tmp_path)
     # a crashed holder leaves its note behind, but the kernel has released its flock
     dead = multiprocessing.Process(target=lambda: None)
     dead.start()
@@ -114,7 +116,7 @@ def test_lock_left_by_a_dead_process_is_taken_over_with_a_message(tmp_path: Path
 def test_a_ledger_written_with_the_old_extra_keys_still_loads_them_as_fields(hermetic_env: Path) -> None:
     """Ledgers written before `created`/`adopted`/`endpoint`/`job`/`model` were fields kept them in
     `extra`: they load into the fields, and what else `extra` held stays there."""
-    store = StateStore(hermetic_env)
+    store = LocalStateStore(hermetic_env)
     hermetic_env.mkdir(parents=True, exist_ok=True)
     old = {
         "schema_version": 1,
@@ -138,7 +140,7 @@ def test_a_ledger_written_with_the_old_extra_keys_still_loads_them_as_fields(her
 def test_a_version_1_ledger_is_upgraded_on_the_next_write(hermetic_env: Path) -> None:
     """A version-1 ledger is read and written back as version 2, fields lifted out of `extra`, so a build
     that knows only version 1 refuses it by its version instead of calling it corrupt."""
-    store = StateStore(hermetic_env)
+    store = LocalStateStore(hermetic_env)
     hermetic_env.mkdir(parents=True, exist_ok=True)
     old = {"schema_version": 1, "resources": [{"kind": "role", "name": "r1", "extra": {"created": True}}]}
     store.path.write_text(json.dumps(old), encoding="utf-8")
@@ -146,8 +148,7 @@ def test_a_version_1_ledger_is_upgraded_on_the_next_write(hermetic_env: Path) ->
     written = json.loads(store.path.read_text(encoding="utf-8"))
     assert written["schema_version"] == 2
     assert written["resources"][0]["created"] is True and written["resources"][0]["extra"] == {}
-    with store.update():
-        pass  # written back in the new shape: the fields, not extra
+    store.update(lambda ledger: None)  # written back in the new shape: the fields, not extra
     again = json.loads(store.path.read_text(encoding="utf-8"))["resources"][0]
     assert again["created"] is True and again["extra"] == {}
 
@@ -172,7 +173,7 @@ _JOB = {"name": "j1", "data_sha256": "ab" * 32, "hyperparameters": {"epochs": "5
 
 def test_a_ledger_from_before_the_target_setting_reads_as_prices(hermetic_env: Path) -> None:
     """Data sets and jobs recorded before `[data] target` existed were trained on prices."""
-    store = StateStore(hermetic_env)
+    store = LocalStateStore(hermetic_env)
     hermetic_env.mkdir(parents=True, exist_ok=True)
     store.path.write_text(
         json.dumps({"schema_version": 2, "data": [_DATA], "jobs": [_JOB]}), encoding="utf-8"
@@ -184,12 +185,12 @@ def test_a_ledger_from_before_the_target_setting_reads_as_prices(hermetic_env: P
 
 
 def test_the_target_is_written_and_read_back(hermetic_env: Path) -> None:
-    store = StateStore(hermetic_env)
+    store = LocalStateStore(hermetic_env)
     hermetic_env.mkdir(parents=True, exist_ok=True)
     store.path.write_text(
         json.dumps({"schema_version": 2, "data": [_DATA], "jobs": [_JOB]}), encoding="utf-8"
     )
-    with store.update() as ledger:
+    with edited(store) as ledger:
         ledger.data[-1].target = "log_return"
         job = ledger.job("j1")
         assert job is not None
@@ -202,7 +203,7 @@ def test_the_target_is_written_and_read_back(hermetic_env: Path) -> None:
 
 
 def test_an_unknown_target_in_the_ledger_is_reported_as_corrupt(hermetic_env: Path) -> None:
-    store = StateStore(hermetic_env)
+    store = LocalStateStore(hermetic_env)
     hermetic_env.mkdir(parents=True, exist_ok=True)
     store.path.write_text(
         json.dumps({"schema_version": 2, "data": [{**_DATA, "target": "volume"}]}), encoding="utf-8"

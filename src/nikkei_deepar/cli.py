@@ -303,7 +303,9 @@ def run_command(
         # the alarm is real time: not under a test's fake clock
         with alarm(deadline.seconds if deadline is not None and ctx.clock is time.monotonic else None):
             if mutating:
-                with ctx.store.lock(wait_seconds=common["wait_lock"], on_takeover=reporter.warn):
+                with ctx.state.lock(
+                    command=name, wait_seconds=common["wait_lock"], on_takeover=reporter.warn
+                ):
                     result = body(ctx)
             else:
                 result = body(ctx)

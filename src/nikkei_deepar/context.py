@@ -1,4 +1,4 @@
-"""The only wiring: resolved settings + the ledger + typed AWS gateways + the backend, for one command.
+"""The only wiring: resolved settings + the state store + typed AWS gateways + the backend, for one command.
 
 Everything is created lazily, on first use, so a command builds only the clients it needs, once.
 Polling code takes `sleep` and `clock` from here so tests never really wait.
@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 @dataclass
 class Context:
     loaded: LoadedConfig
-    store: StateStore
+    state: StateStore  # where the ledger is kept (state.local, or remote)
+    home: Path  # the tool's home: caches, downloads
     reporter: Reporter
     interactive_stdin: bool = False
     sleep: Callable[[float], None] = time.sleep
@@ -36,10 +37,6 @@ class Context:
     @property
     def settings(self) -> Settings:
         return self.loaded.settings
-
-    @property
-    def home(self) -> Path:
-        return self.store.home
 
     @cached_property
     def deadline(self) -> Deadline | None:
@@ -78,7 +75,6 @@ class Context:
         return create_backend(
             self.settings,
             home=self.home,
-            store=self.store,
             reporter=self.reporter,
             aws=lambda: self.aws,
             name=name,

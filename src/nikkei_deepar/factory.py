@@ -46,7 +46,7 @@ class ContextFactory:
         """
         from nikkei_deepar.config import LoadedConfig, Settings, load_config
         from nikkei_deepar.context import Context
-        from nikkei_deepar.state import StateStore
+        from nikkei_deepar.state.local import LocalStateStore, default_home
 
         overrides = {"aws.region": common["region"], "aws.profile": common["profile"]}
         if reads_config:
@@ -54,11 +54,12 @@ class ContextFactory:
         else:
             loaded = LoadedConfig(settings=Settings(), path=None, origin="defaults")
         env = os.environ if self.env is None else dict(self.env)
-        home = StateStore.default_home(loaded.path, env=env, cwd=self.cwd or Path.cwd())
+        home = default_home(loaded.path, env=env, cwd=self.cwd or Path.cwd())
         interactive = sys.stdin.isatty() if self.interactive_stdin is None else self.interactive_stdin
         return Context(
             loaded=loaded,
-            store=StateStore(home),
+            state=LocalStateStore(home, sleep=self.sleep, clock=self.clock),
+            home=home,
             reporter=reporter,
             interactive_stdin=interactive,
             sleep=self.sleep,

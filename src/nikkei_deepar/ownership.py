@@ -1,22 +1,15 @@
-"""What is the tool's, and the one way to write down a resource it made: ownership rules in one place.
+"""What is the tool's: ownership rules, and the tag names they read, in one place.
 
 - `is_ours(tags, wanted, endpoint=)`: whether a resource's tags say it belongs to this tool and this
   config: managed-by, this config's project and stage (OWNER_KEYS), and for an endpoint's resources that
   endpoint's name. Every ownership decision (provision adopting, deploy updating or adopting, teardown
   deleting, status reporting untracked resources, doctor) asks this one function, so what "ours" means
   changes here only.
-- `record(store, ...)`: a resource goes into the ledger the moment it exists, before anything else is done
-  with it, so a crash never leaves an unknown resource. Recording replaces a live record of the same kind
-  and name (a resource created again after it was deleted outside the tool).
 
-No network, no backend: tags and the ledger only.
+A leaf: no network, no backend, no ledger: tags only. The tag names themselves live here too.
 """
 
 from __future__ import annotations
-
-from typing import Any, Protocol
-
-from nikkei_deepar.state import Ledger, Resource, StateStore
 
 MANAGED_BY_KEY = "managed-by"
 MANAGED_BY_VALUE = "nikkei-deepar"
@@ -59,37 +52,3 @@ def owner_note(tags: dict[str, str]) -> str:
             f"tagged {MANAGED_BY_KEY}={owner} but not recorded here: another config's, or an interrupted run"
         )
     return f"{MANAGED_BY_KEY}={owner}"
-
-
-def recorded_as_created(ledger: Ledger, kind: str, name: str) -> bool:
-    """The ledger lists this resource as live and says the tool created (or adopted) it."""
-    found = ledger.resource(kind, name)
-    return found is not None and found.live and found.created
-
-
-def record(store: StateStore, *resources: Resource) -> None:
-    """Write resources to the ledger now, in one update (each replacing a live record of itself)."""
-    with store.update() as ledger:
-        for resource in resources:
-            ledger.mark_deleted(resource.kind, resource.name)
-            ledger.record_resource(resource)
-
-
-class _Maker(Protocol):
-    """Where a resource was made: a backend's name and region (any `Backend` is one)."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def region(self) -> str | None: ...
-
-
-def record_new(
-    store: StateStore, kind: str, name: str, *, by: _Maker, arn: str | None = None, **extra: Any
-) -> None:
-    """Record a resource `by` (a backend) just made, at once, before anything else is done with it."""
-    record(
-        store,
-        Resource(kind=kind, name=name, backend=by.name, arn=arn, region=by.region, extra=extra),
-    )

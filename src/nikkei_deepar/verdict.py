@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from nikkei_deepar.state import Backtest, Ledger
+from nikkei_deepar.ledger import Backtest, Ledger
 
 
 @dataclass(frozen=True)

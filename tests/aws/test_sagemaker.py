@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from ledger_edit import edited
 from nikkei_deepar.backends.base import (
     Backend,
     EndpointConfigSpec,
@@ -124,7 +125,7 @@ def test_kms_key_reaches_the_output_config(aws: None, hermetic_env: Path) -> Non
 def test_role_comes_from_iam_when_the_ledger_has_none(aws: None, hermetic_env: Path) -> None:
     ctx = make_context(hermetic_env)
     seed_prepared(ctx)
-    with ctx.store.update() as ledger:
+    with edited(ctx.state) as ledger:
         ledger.resources.clear()
     assert ctx.backend.role_arn.endswith(":role/nikkei-deepar-sagemaker")
 

@@ -188,8 +188,8 @@ def lock_held(home: Path, seconds: float) -> Iterator[None]:
     code = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from nikkei_deepar.state import StateStore\n"
-        f"with StateStore(Path({str(home)!r})).lock():\n"
+        "from nikkei_deepar.state.local import LocalStateStore\n"
+        f"with LocalStateStore(Path({str(home)!r})).lock():\n"
         "    print('held', flush=True)\n"
         f"    time.sleep({seconds})\n"
     )

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from nikkei_deepar.state import StateStore
+from nikkei_deepar.state.local import LocalStateStore
 
 EXE = str(Path(sys.executable).parent / "nikkei-deepar")
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "prices" / "long" / "nikkei_jp.csv"
@@ -29,8 +29,8 @@ def _holder(home: Path) -> subprocess.Popen[str]:
     code = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from nikkei_deepar.state import StateStore\n"
-        f"with StateStore(Path({str(home)!r})).lock():\n"
+        "from nikkei_deepar.state.local import LocalStateStore\n"
+        f"with LocalStateStore(Path({str(home)!r})).lock():\n"
         "    print('held', flush=True)\n"
         "    sys.stdin.readline()\n"
     )
@@ -111,6 +111,6 @@ def test_racing_commands_never_corrupt_the_ledger(tmp_path: Path) -> None:
         codes = [p.wait(60) for p in procs]
         assert set(codes) <= {0, 9}, [p.stderr.read() if p.stderr else "" for p in procs]
         assert 0 in codes
-        ledger = StateStore(home).load()  # always valid JSON of the current schema
+        ledger = LocalStateStore(home).load()  # always valid JSON of the current schema
         assert len(ledger.data) == 1
-    assert StateStore(home).lock_holder() is None
+    assert LocalStateStore(home).lock_holder() is None

@@ -14,7 +14,9 @@ from typing import Any
 import boto3
 import pytest
 
-from nikkei_deepar.state import Resource, StateStore
+from ledger_edit import edited
+from nikkei_deepar.ledger import Resource
+from nikkei_deepar.state.local import LocalStateStore
 from sagemaker_script import create_hosting
 
 pytestmark = pytest.mark.e2e
@@ -104,8 +106,8 @@ def snapshot() -> dict[str, Any]:
 def simulate_deploy(home: Path, name: str) -> None:
     """What `deploy` leaves: tagged hosting resources (with their endpoint's name), each recorded."""
     hosting(name, {**OURS, "nikkei-deepar:endpoint": name})
-    store = StateStore(home)
-    with store.update() as ledger:
+    store = LocalStateStore(home)
+    with edited(store) as ledger:
         for kind in ("model", "endpoint-config", "endpoint"):
             ledger.record_resource(Resource(kind=kind, name=name, region=REGION))  # type: ignore[arg-type]
 

@@ -15,7 +15,7 @@ import pytest
 from hostile.kit import GOOD_PRICES, http_server, run_exe
 from nikkei_deepar.files import default_mode, write_atomic
 from nikkei_deepar.sources import fetch_source
-from nikkei_deepar.state import StateStore
+from nikkei_deepar.state.local import LocalStateStore
 
 
 def mode(path: Path) -> int:
@@ -59,12 +59,12 @@ def test_write_atomic_modes(tmp_path: Path, umask_077: None) -> None:
 
 
 def test_an_existing_0644_ledger_becomes_0600_on_the_next_save(tmp_path: Path) -> None:
-    store = StateStore(tmp_path)
+    store = LocalStateStore(tmp_path)
     with store.lock():
         store.save(store.load())
     (tmp_path / "state.json").chmod(0o644)
-    with store.lock(), store.update():
-        pass
+    with store.lock():
+        store.update(lambda ledger: None)
     assert mode(tmp_path / "state.json") == 0o600 and mode(tmp_path / "state.json.bak") == 0o600
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import boto3
 import pytest
 
+from ledger_edit import edited
 from nikkei_deepar.errors import ExitCode, JobFailedError, NotFoundError, UsageError, WaitTimeoutError
 from nikkei_deepar.steps import deploy, train
 from sagemaker_script import (
@@ -50,7 +51,7 @@ def _deploy(ctx: Any, **options: Any) -> deploy.DeployResult:
 
 
 def _live(ctx: Any, kind: str) -> list[str]:
-    return [r.name for r in ctx.store.load().live_resources(kind)]
+    return [r.name for r in ctx.state.load().live_resources(kind)]
 
 
 # -- create ---------------------------------------------------------------------------------------------
@@ -69,7 +70,7 @@ def test_first_deploy_creates_model_config_and_endpoint(ctx: Any, sm_script: Any
     assert (variant["ModelName"], variant["InstanceType"]) == (result.model, "ml.m5.large")
     assert _sm().describe_endpoint(EndpointName=EP)["EndpointConfigName"] == result.endpoint_config
 
-    ledger = ctx.store.load()
+    ledger = ctx.state.load()
     assert _live(ctx, "model") == [result.model]
     assert _live(ctx, "endpoint-config") == [result.endpoint_config]
     assert _live(ctx, "endpoint") == [EP]
@@ -185,7 +186,7 @@ def test_an_update_rolled_back_by_sagemaker_is_detected(ctx: Any, sm_script: Any
     assert info.value.exit_code == ExitCode.JOB_FAILED
     assert first.endpoint_config in info.value.message and "ping health check" in info.value.message
     assert _sm().describe_endpoint(EndpointName=EP)["EndpointConfigName"] == first.endpoint_config
-    ledger = ctx.store.load()
+    ledger = ctx.state.load()
     assert len(ledger.deployments) == 1  # the failed update is not a deployment
     assert len(_live(ctx, "endpoint-config")) == 2  # but what it created is recorded, for cleanup
 
@@ -261,7 +262,7 @@ def test_the_same_job_with_another_variant_is_redeployed(
 def test_an_endpoint_tagged_as_ours_but_not_in_the_ledger_is_adopted(ctx: Any, sm_script: Any) -> None:
     _trained(ctx, sm_script)
     _deploy(ctx)
-    with ctx.store.update() as ledger:
+    with edited(ctx.state) as ledger:
         ledger.resources = [r for r in ledger.resources if r.kind != "endpoint"]
     _trained(ctx, sm_script)
     result = _deploy(ctx)
@@ -308,9 +309,9 @@ def test_keep_one_never_deletes_what_the_endpoint_serves(
 def _record_backtest(
     ctx: Any, job: str, *, deepar: float, walk: float, data: str | None = None, target: str | None = None
 ) -> None:
-    from nikkei_deepar.state import Backtest
+    from nikkei_deepar.ledger import Backtest
 
-    with ctx.store.update() as ledger:
+    with edited(ctx.state) as ledger:
         record = ledger.job(job)
         assert record is not None
         ledger.record_backtest(
@@ -373,7 +374,7 @@ def test_a_backtest_of_models_on_the_other_target_is_not_this_models(ctx: Any, s
     """The same hyperparameters on prices are another model than on log returns: a price-level
     backtest (every backtest recorded before `[data] target`) says nothing about a log-return job."""
     job = _trained(ctx, sm_script)
-    assert ctx.store.load().job(job).target == "log_return"
+    assert ctx.state.load().job(job).target == "log_return"
     _record_backtest(ctx, job, deepar=0.0181, walk=0.0134, target="price")
     sm_script.next_endpoint(endpoint("InService"))
     result = _deploy(ctx)

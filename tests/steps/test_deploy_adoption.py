@@ -16,7 +16,9 @@ from typing import Any
 import boto3
 import pytest
 
-from nikkei_deepar.state import Job, StateStore
+from ledger_edit import edited
+from nikkei_deepar.ledger import Job
+from nikkei_deepar.state.local import LocalStateStore
 from nikkei_deepar.steps import deploy, train
 from sagemaker_script import (
     REGION,
@@ -46,16 +48,16 @@ def ctx(aws: None, hermetic_env: Path) -> Any:
 def kill_when_recording(monkeypatch: pytest.MonkeyPatch, kind: str) -> list[str]:
     """The next time deploy records a `kind` in the ledger, Ctrl-C arrives first: the resource exists,
     the ledger never hears of it. Fires once; returns the name it swallowed (once it has)."""
-    original = deploy.record_new
+    original = deploy.made_by
     swallowed: list[str] = []
 
-    def record(store: Any, k: str, name: str, **kw: Any) -> None:
+    def made_by(maker: Any, k: str, name: str, **kw: Any) -> Any:
         if k == kind and not swallowed:
             swallowed.append(name)
             raise KeyboardInterrupt
-        original(store, k, name, **kw)
+        return original(maker, k, name, **kw)
 
-    monkeypatch.setattr(deploy, "record_new", record)
+    monkeypatch.setattr(deploy, "made_by", made_by)
     return swallowed
 
 
@@ -75,7 +77,7 @@ def on_aws() -> dict[str, set[str]]:
 def ledger_live(home: Path, kind: str) -> list[str]:
     """The live `kind`s in the ledger, in ledger order; loading it also proves it is valid."""
     json.loads((home / "state.json").read_text(encoding="utf-8"))
-    return [r.name for r in StateStore(home).load().live_resources(kind)]
+    return [r.name for r in LocalStateStore(home).load().live_resources(kind)]
 
 
 def untracked(run: Callable[..., Any]) -> list[str]:
@@ -118,7 +120,7 @@ def test_a_model_created_just_before_ctrl_c_is_adopted_then_torn_down(
     assert ledger_live(hermetic_env, "model") == [orphan, new]  # adopted, not duplicated
     assert on_aws()["model"] == {orphan, new}  # keep_models = 2: both kept
     assert len(on_aws()["endpoint-config"]) == 1 and on_aws()["endpoint"] == {EP}
-    adopted = StateStore(hermetic_env).load().resource("model", orphan)
+    adopted = LocalStateStore(hermetic_env).load().resource("model", orphan)
     assert adopted is not None and (adopted.endpoint, adopted.adopted, adopted.created) == (EP, True, False)
     assert untracked(cli) == []
 
@@ -224,7 +226,7 @@ def test_an_adopted_model_is_kept_and_pruned_like_any_other(
     third = _deploy(ctx)
     assert f"adopting model {orphan}" in ctx.reporter.stream.getvalue()
     # the first config is still kept (keep_models = 2), so its model is too, though it is the third newest
-    assert [r.name for r in ctx.store.load().live_resources("model")] == [first.model, orphan, third.model]
+    assert [r.name for r in ctx.state.load().live_resources("model")] == [first.model, orphan, third.model]
     assert third.deleted == []
 
     _trained(ctx, sm_script)
@@ -250,7 +252,7 @@ def test_a_long_endpoint_name_is_matched_by_the_shortened_prefix(
     assert not orphan.startswith(name)
     assert orphan.startswith(deploy.name_prefix(name, "m"))
     result = _deploy(ctx)
-    assert [r.name for r in ctx.store.load().live_resources("model")] == [orphan, result.model]
+    assert [r.name for r in ctx.state.load().live_resources("model")] == [orphan, result.model]
 
 
 def test_deploy_goes_on_when_the_models_cannot_be_listed(ctx: Any, sm_script: Any) -> None:
@@ -290,7 +292,7 @@ def local_cli(hermetic_env: Path, monkeypatch: pytest.MonkeyPatch, run_cli: Call
         "ended": "2024-01-01T00:01:00Z",
     }
     (job_dir / "state.json").write_text(json.dumps(state), encoding="utf-8")
-    with StateStore(hermetic_env).update() as ledger:
+    with edited(LocalStateStore(hermetic_env)) as ledger:
         ledger.upsert_job(
             Job(name=LOCAL_JOB, backend="local", data_sha256="ab" * 32, hyperparameters={}, config_hash="x")
         )

@@ -77,7 +77,7 @@ def _schedule() -> dict[str, Any] | None:
 
 
 def _live(ctx: Any, kind: str) -> list[str]:
-    return [r.name for r in ctx.store.load().live_resources(kind)]
+    return [r.name for r in ctx.state.load().live_resources(kind)]
 
 
 def test_deploy_schedules_the_endpoints_deletion_by_aws(ctx: Any, sm_script: Any) -> None:
@@ -115,7 +115,7 @@ def test_expires_in_overrides_and_every_deploy_moves_the_expiry(
     assert updated.action == "updated"
     assert (_schedule() or {})["ScheduleExpression"] == "at(2026-12-07T03:00:00)"
     assert _live(ctx, "schedule") == [SCHEDULE]
-    assert ctx.store.load().resource("schedule", SCHEDULE).extra["at"] == "2026-12-07T03:00:00+00:00"
+    assert ctx.state.load().resource("schedule", SCHEDULE).extra["at"] == "2026-12-07T03:00:00+00:00"
 
 
 def test_expires_in_off_removes_the_schedule(ctx: Any, sm_script: Any) -> None:

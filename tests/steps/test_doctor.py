@@ -50,7 +50,7 @@ def test_all_ok_after_provision_and_passrole_could_not_be_checked(ctx: Any) -> N
     before = {
         "buckets": boto3.client("s3").list_buckets()["Buckets"],
         "roles": boto3.client("iam").list_roles()["Roles"],
-        "ledger": ctx.store.path.read_bytes(),
+        "ledger": ctx.state.path.read_bytes(),
     }
     result = doctor.run(ctx)
     assert result.exit_code == ExitCode.OK and result.errors == []
@@ -83,7 +83,7 @@ def test_all_ok_after_provision_and_passrole_could_not_be_checked(ctx: Any) -> N
     # it changed nothing
     assert boto3.client("s3").list_buckets()["Buckets"] == before["buckets"]
     assert boto3.client("iam").list_roles()["Roles"] == before["roles"]
-    assert ctx.store.path.read_bytes() == before["ledger"]
+    assert ctx.state.path.read_bytes() == before["ledger"]
 
 
 # -- each problem: the check, its exit code, how to fix it ---------------------------------------------------
@@ -271,13 +271,13 @@ def test_caller_arns_become_simulatable_principals() -> None:
 
 
 def test_ledger_corrupt(ctx: Any) -> None:
-    ctx.store.path.write_text("{not json", encoding="utf-8")
+    ctx.state.path.write_text("{not json", encoding="utf-8")
     check = _only_problem(doctor.run(ctx))
     assert (check.name, check.exit_code, check.code) == ("ledger", ExitCode.DATA, "ledger-corrupt")
 
 
 def test_ledger_locked(ctx: Any) -> None:
-    with ctx.store.lock():
+    with ctx.state.lock():
         result = doctor.run(ctx)
     check = _only_problem(result)
     assert (check.name, check.exit_code, check.code) == ("ledger-lock", ExitCode.LOCKED, "locked")
@@ -286,7 +286,7 @@ def test_ledger_locked(ctx: Any) -> None:
 
 def test_the_first_problem_decides_the_exit_code(aws: None, hermetic_env: Path) -> None:
     ctx = _ctx(hermetic_env)  # no bucket, no role (5) ...
-    with ctx.store.lock():  # ... and locked (9)
+    with ctx.state.lock():  # ... and locked (9)
         result = doctor.run(ctx)
     assert [c.name for c in result.problems] == ["bucket", "role", "scheduler-role", "ledger-lock"]
     assert result.exit_code == ExitCode.NOT_FOUND

@@ -12,11 +12,13 @@ from typing import Any
 
 import pytest
 
+from ledger_edit import edited
 from nikkei_deepar.backends.base import EndpointConfigSpec, ModelSpec
 from nikkei_deepar.backends.local import LocalBackend
 from nikkei_deepar.backends.local.expiry_records import LocalExpiry
+from nikkei_deepar.ledger import Resource
 from nikkei_deepar.output import Reporter
-from nikkei_deepar.state import Resource, StateStore
+from nikkei_deepar.state.local import LocalStateStore
 from nikkei_deepar.steps import deploy
 
 
@@ -30,7 +32,7 @@ def _deployed(home: Path, name: str = "nikkei-deepar-dev") -> LocalBackend:
     local.create_model(ModelSpec(name=f"{name}-m", model_artifact=str(archive), tags={}))
     local.create_endpoint_config(EndpointConfigSpec(name=f"{name}-c", model_name=f"{name}-m", tags={}))
     local.create_endpoint(name, config_name=f"{name}-c", tags={})
-    with StateStore(home).update() as ledger:
+    with edited(LocalStateStore(home)) as ledger:
         for kind, resource in (("endpoint", name), ("endpoint-config", f"{name}-c"), ("model", f"{name}-m")):
             ledger.record_resource(Resource(kind=kind, name=resource, backend="local"))  # type: ignore[arg-type]
     return local
@@ -38,15 +40,17 @@ def _deployed(home: Path, name: str = "nikkei-deepar-dev") -> LocalBackend:
 
 def test_schedule_expiry_on_the_local_backend(step_context: Callable[..., Any], hermetic_env: Path) -> None:
     ctx = step_context(backend="local")
-    view = deploy.schedule_expiry(ctx, "nikkei-deepar-dev", dt.timedelta(hours=2), cost=None, created=None)
+    view, _ = deploy.schedule_expiry(
+        ctx, ctx.state.load(), "nikkei-deepar-dev", dt.timedelta(hours=2), cost=None, created=None
+    )
     assert view.at is not None and view.schedule is None
     record = json.loads((hermetic_env / "local" / "expiry" / "nikkei-deepar-dev.json").read_text())
     assert record["at"] == view.at.isoformat()
-    assert ctx.store.load().live_resources("schedule") == []  # it lives and dies with the endpoint
+    assert ctx.state.load().live_resources("schedule") == []  # it lives and dies with the endpoint
     assert (
         "by this machine (checked whenever a command looks at the endpoint)" in ctx.reporter.stream.getvalue()
     )
-    deploy.schedule_expiry(ctx, "nikkei-deepar-dev", None, cost=None, created=None)  # --expires-in off
+    deploy.schedule_expiry(ctx, ctx.state.load(), "nikkei-deepar-dev", None, cost=None, created=None)  # off
     assert not (hermetic_env / "local" / "expiry" / "nikkei-deepar-dev.json").exists()
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
+from ledger_edit import edited
 from nikkei_deepar.data.baselines import random_walk
 from nikkei_deepar.data.calendar import next_trading_days
 from nikkei_deepar.errors import AwsError, ExitCode, JobFailedError, NotFoundError, UsageError
@@ -75,7 +76,7 @@ def test_the_request_is_the_whole_history_with_the_configured_quantiles(ctx: Any
     headers = sent[0]["headers"]
     assert headers["Content-Type"] == "application/json" and headers["Accept"] == "application/json"
     body = json.loads(sent[0]["body"])
-    series = json.loads((Path(ctx.store.load().last_data.local_dir) / "series.json").read_text())
+    series = json.loads((Path(ctx.state.load().last_data.local_dir) / "series.json").read_text())
     assert len(body["instances"]) == 1
     assert len(body["instances"][0]["target"]) == len(series["target"])
     assert body["instances"][0]["start"] == f"{series['start']} 00:00:00"
@@ -89,7 +90,7 @@ def test_the_request_is_the_whole_history_with_the_configured_quantiles(ctx: Any
 def test_the_forecast_is_dated_by_real_trading_days(ctx: Any) -> None:
     queue_endpoint_results([deepar_response(17)], region=REGION)
     result = _predict(ctx)
-    series_last = ctx.store.load().last_data.last
+    series_last = ctx.state.load().last_data.last
     import datetime as dt
 
     last = dt.date.fromisoformat(series_last)
@@ -103,7 +104,7 @@ def test_the_forecast_is_dated_by_real_trading_days(ctx: Any) -> None:
     assert [p["mean"] for p in result.points] == [38000.0 + (d - last).days - 1 for d in expected]
     assert result.prediction_length == 17 and result.horizon == 5
     assert result.calendar == "calendar_days"
-    assert result.job == ctx.store.load().deployments[-1].job
+    assert result.job == ctx.state.load().deployments[-1].job
     assert result.last_close is not None
     table = result.to_table()
     assert table is not None and list(table.columns) == ["date", "mean", "q0.1", "q0.5", "q0.9"]
@@ -115,7 +116,7 @@ def test_a_model_trained_for_seven_calendar_days_says_what_it_cannot_reach(
     ctx: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # a model from before the horizon was counted in trading days: prediction_length 7 in the ledger
-    with ctx.store.update() as ledger:
+    with edited(ctx.state) as ledger:
         job = ledger.jobs[-1]
         job.hyperparameters["prediction_length"] = "7"
     queue_endpoint_results([deepar_response(7)], region=REGION)
@@ -142,7 +143,7 @@ def test_the_random_walk_weight_mixes_the_random_walk_into_every_level(ctx: Any)
     assert walk.random_walk_weight == 1.0 and walk.to_data()["random_walk_weight"] == 1.0
     last_close = walk.last_close
     assert all(p["mean"] == last_close for p in walk.points)  # the random walk: no change
-    series = json.loads((Path(ctx.store.load().last_data.local_dir) / "series.json").read_text())
+    series = json.loads((Path(ctx.state.load().last_data.local_dir) / "series.json").read_text())
     closes = [v for v in series["target"] if v != "NaN" and v is not None]
     expected = random_walk(closes, horizon=5, quantiles=[0.1, 0.5, 0.9])  # what `backtest` scores
     for i, p in enumerate(walk.points):
@@ -250,7 +251,7 @@ def test_a_model_trained_with_calendar_features_gets_them_through_the_horizon(
 
 def test_the_series_comes_from_s3_when_it_is_not_on_this_machine(ctx: Any) -> None:
     queue_endpoint_results([deepar_response(17)], region=REGION)
-    local = Path(ctx.store.load().last_data.local_dir) / "series.json"
+    local = Path(ctx.state.load().last_data.local_dir) / "series.json"
     local.unlink()
     result = _predict(ctx)
     assert result.points
@@ -314,7 +315,7 @@ def test_batch_runs_a_transform_with_the_deployed_model(ctx: Any, sm_script: Any
     result = _predict(ctx, batch=True)
     assert result.mode == "batch" and result.source.startswith(f"{EP}-t-")
     assert len(result.points) >= 1
-    ledger = ctx.store.load()
+    ledger = ctx.state.load()
     job = ledger.resource("transform-job", result.source)
     assert job is not None and job.model == ledger.deployments[-1].model
     described = boto3.client("sagemaker", region_name=REGION).describe_transform_job(
@@ -346,7 +347,7 @@ def test_batch_without_a_deployment_makes_a_model_from_the_last_job(
     sm_script.next_transform(transform("Completed"), output=_batch_line())
     result = _predict(ctx, batch=True)
     assert result.job == job
-    models = ctx.store.load().live_resources("model")
+    models = ctx.state.load().live_resources("model")
     assert len(models) == 1 and models[0].job == job
 
 
@@ -366,12 +367,12 @@ def test_batch_output_with_a_wrong_line_count_is_an_error(ctx: Any, sm_script: A
 
 
 def test_a_forecast_whose_configuration_lost_its_backtest_says_so(ctx: Any) -> None:
-    from nikkei_deepar.state import Backtest
+    from nikkei_deepar.ledger import Backtest
 
-    job = ctx.store.load().deployments[-1].job
+    job = ctx.state.load().deployments[-1].job
     queue_endpoint_results([deepar_response(17)], region=REGION)
     assert not any("lost to the random walk" in line for line in _predict(ctx).to_lines())
-    with ctx.store.update() as ledger:
+    with edited(ctx.state) as ledger:
         record = ledger.job(job)
         ledger.record_backtest(
             Backtest(
@@ -403,7 +404,7 @@ def returns_ctx(aws: None, hermetic_env: Path, sm_script: Any) -> Any:
 
 def _series_doc(ctx: Any) -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads(
-        (Path(ctx.store.load().last_data.local_dir) / "series.json").read_text()
+        (Path(ctx.state.load().last_data.local_dir) / "series.json").read_text()
     )
     return loaded
 
@@ -414,7 +415,7 @@ def _returns_answer(h: int = 17) -> str:
 
 
 def test_the_job_records_the_target_of_its_data(returns_ctx: Any) -> None:
-    ledger = returns_ctx.store.load()
+    ledger = returns_ctx.state.load()
     assert ledger.last_data.target == "log_return"
     assert ledger.job(ledger.deployments[-1].job).target == "log_return"
 
@@ -462,7 +463,7 @@ def test_a_log_return_model_that_answers_no_samples_is_a_one_line_error(returns_
 def test_a_price_model_in_the_ledger_is_still_sent_prices(ctx: Any) -> None:
     # today's config says log returns; the deployed job was trained on prices (as every job before)
     ctx.settings.data.__dict__["target"] = "log_return"
-    assert ctx.store.load().jobs[-1].target == "price"
+    assert ctx.state.load().jobs[-1].target == "price"
     queue_endpoint_results([deepar_response(17)], region=REGION)
     sent = _capture_requests(ctx)
     result = _predict(ctx)

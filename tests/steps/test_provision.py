@@ -19,6 +19,7 @@ from nikkei_deepar.backends.sagemaker.policy import (
 )
 from nikkei_deepar.context import Context
 from nikkei_deepar.errors import ConfigError, ExitCode
+from nikkei_deepar.backends.plan import Applied
 from nikkei_deepar.steps import provision
 from nikkei_deepar.steps.provision import ProvisionResult
 
@@ -137,7 +138,7 @@ def test_fresh_account_tokyo(make: MakeCtx) -> None:
     assert all(i.status == "done" for i in result.items)
     assert s3c().get_bucket_location(Bucket=BUCKET)["LocationConstraint"] == REGION
     _assert_fully_provisioned(REGION)
-    ledger = ctx.store.load()
+    ledger = ctx.state.load()
     bucket, role = ledger.resource("bucket", BUCKET), ledger.resource("role", ROLE)
     assert (
         bucket is not None and (bucket.created, bucket.adopted) == (True, False) and bucket.region == REGION
@@ -178,7 +179,7 @@ def test_dry_run_on_fresh_account_calls_no_mutating_api(make: MakeCtx) -> None:
     assert calls  # it did look
     assert s3c().list_buckets()["Buckets"] == []
     assert iamc().list_roles()["Roles"] == []
-    assert not ctx.store.path.exists()
+    assert not ctx.state.path.exists()
     assert result.to_data()["dry_run"] is True
     assert "dry run: 10 changes would be made; nothing was changed" in result.to_lines()
 
@@ -354,7 +355,7 @@ def test_existing_bucket_and_role_are_used_as_they_are(make: MakeCtx) -> None:
 
 
 def ctx_ledger_names(ctx: Context) -> list[str]:
-    return [r.name for r in ctx.store.load().live_resources()]
+    return [r.name for r in ctx.state.load().live_resources()]
 
 
 def test_existing_bucket_in_another_region_is_a_problem_and_nothing_changes(make: MakeCtx) -> None:
@@ -416,7 +417,7 @@ def test_bucket_tagged_by_another_stage_is_not_adopted(make: MakeCtx) -> None:
     )
     result = provision.run(make(), dry_run=False)
     assert by_resource(result)["bucket"] == "use"
-    assert make().store.load().resource("bucket", BUCKET) is None
+    assert make().state.load().resource("bucket", BUCKET) is None
 
 
 # -- crashes, adoption, resources gone ----------------------------------------------------------------
@@ -432,7 +433,7 @@ def test_crash_after_create_bucket_leaves_it_recorded_and_a_rerun_converges(
         patch.setattr(s3_module.Gateway, "put_bucket_tags", crash)
         with pytest.raises(KeyboardInterrupt):
             provision.run(make(), dry_run=False)
-    recorded = make().store.load().resource("bucket", BUCKET)
+    recorded = make().state.load().resource("bucket", BUCKET)
     assert recorded is not None and recorded.live and recorded.created is True
     assert bucket_tags(BUCKET) == {}  # moto ignores CreateBucket's tags: only the ledger knows it
 
@@ -444,11 +445,11 @@ def test_crash_after_create_bucket_leaves_it_recorded_and_a_rerun_converges(
 
 def test_tagged_resources_missing_from_the_ledger_are_adopted(make: MakeCtx) -> None:
     provision.run(make(), dry_run=False)
-    make().store.path.unlink()  # as if the process died between CreateX and the ledger write
+    make().state.path.unlink()  # as if the process died between CreateX and the ledger write
     result = provision.run(make(), dry_run=False)
     assert by_resource(result)["bucket"] == "adopt" and by_resource(result)["role"] == "adopt"
     assert any("missing from the ledger" in i.detail for i in result.items)
-    ledger = make().store.load()
+    ledger = make().state.load()
     bucket = ledger.resource("bucket", BUCKET)
     assert bucket is not None and (bucket.created, bucket.adopted) == (True, True)
     assert ledger.resource("role", ROLE).arn == f"arn:aws:iam::123456789012:role/{ROLE}"  # type: ignore[union-attr]
@@ -464,7 +465,7 @@ def test_recorded_bucket_deleted_outside_the_tool_is_created_again(make: MakeCtx
     assert bucket.action == "create" and "the ledger recorded it, but it is gone" in bucket.detail
     _assert_fully_provisioned(REGION)
     assert (
-        len([r for r in make().store.load().resources if r.kind == "bucket"]) == 2
+        len([r for r in make().state.load().resources if r.kind == "bucket"]) == 2
     )  # old one marked deleted
 
 
@@ -544,7 +545,7 @@ class _FolderProvisioner:
                 "create",
                 "the local store",
                 owned=True,
-                apply=lambda: self.root.mkdir(parents=True) or None,
+                apply=lambda: self.root.mkdir(parents=True) or Applied(),
             )
         ]
 

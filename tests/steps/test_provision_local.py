@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from nikkei_deepar.errors import ExitCode
-from nikkei_deepar.state import StateStore
+from nikkei_deepar.state.local import LocalStateStore
 
 RunCli = Callable[..., Any]
 
@@ -37,7 +37,7 @@ def provision(run_cli: RunCli, config: Path, *args: str, code: int = 0) -> dict[
 
 
 def local_dirs(home: Path) -> list[Any]:
-    return [r for r in StateStore(home).load().resources if r.kind == "local-dir"]
+    return [r for r in LocalStateStore(home).load().resources if r.kind == "local-dir"]
 
 
 def test_creates_the_store_and_records_it_then_changes_nothing(

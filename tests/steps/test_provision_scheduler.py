@@ -65,7 +65,7 @@ def test_created_least_privilege_and_recorded(make: MakeCtx) -> None:
     assert iamc().list_attached_role_policies(RoleName=NAME)["AttachedPolicies"] == []
     tags = {t["Key"]: t["Value"] for t in iamc().list_role_tags(RoleName=NAME)["Tags"]}
     assert tags == {"project": "nikkei-deepar", "stage": "test", "managed-by": "nikkei-deepar"}
-    recorded = ctx.store.load().resource("role", NAME)
+    recorded = ctx.state.load().resource("role", NAME)
     assert recorded is not None and recorded.arn == role["Arn"]
     assert (recorded.created, recorded.adopted, recorded.extra) == (
         True,

@@ -79,8 +79,8 @@ def test_first_retrain_prepares_trains_waits_and_deploys(ctx: Any, sm_script: An
         "deploy": "done",
     }
     assert result.gate is not None and result.gate.decision == "deploy"
-    assert "no model is deployed" in result.gate.reason
-    ledger = ctx.store.load()
+    assert "no model was ever promoted" in result.gate.reason
+    ledger = ctx.state.load()
     assert result.data_sha256 == ledger.last_data.sha256  # type: ignore[union-attr]
     assert ledger.deployments[-1].job == result.job
     assert ledger.deployments[-1].metrics["test:mean_wQuantileLoss"] == pytest.approx(0.02)
@@ -110,7 +110,7 @@ def test_a_second_run_on_the_same_data_changes_nothing(ctx: Any, sm_script: Any)
     assert _created(sm_script, "CreateTrainingJob") == 1
     assert _created(sm_script, "CreateEndpoint") == 1 and _created(sm_script, "UpdateEndpoint") == 0
     assert len(_sm().list_models()["Models"]) == 1
-    assert len(ctx.store.load().deployments) == 1
+    assert len(ctx.state.load().deployments) == 1
 
 
 # -- the gate -------------------------------------------------------------------------------------------
@@ -137,7 +137,7 @@ def test_the_gate_keeps_a_better_deployed_model_and_exits_0(
     }
     assert _sm().describe_endpoint(EndpointName=EP)["EndpointConfigName"] == serving
     assert len(_sm().list_models()["Models"]) == 1  # nothing was created for the worse model
-    assert ctx.store.load().deployments[-1].job == first.job
+    assert ctx.state.load().deployments[-1].job == first.job
     lines = "\n".join(result.to_lines())
     assert "retrain: kept-current-model (exit 0)" in lines and "not an error" in lines
     assert "new 0.02500 > deployed 0.02000" in lines
@@ -169,7 +169,7 @@ def test_force_deploy_skips_the_gate(ctx: Any, sm_script: Any, newer_prices: Pat
     assert (result.status, result.exit_code) == ("deployed", 0)
     assert result.gate is not None and result.gate.decision == "forced"
     assert _stages(result)["gate"] == "skipped"
-    assert ctx.store.load().deployments[-1].job == result.job
+    assert ctx.state.load().deployments[-1].job == result.job
     assert _created(sm_script, "UpdateEndpoint") == 1
 
 
@@ -199,7 +199,7 @@ def test_resume_after_a_failed_job_starts_a_new_one(ctx: Any, sm_script: Any) ->
     assert broken.errors[0]["code"] == "job-failed" and "out of memory" in broken.errors[0]["message"]
     assert broken.stages[2].result is not None and broken.stages[2].result["status"] == "Failed"
     assert "not reached" in broken.stages[3].detail
-    assert ctx.store.load().job(broken.job).status == "Failed"  # type: ignore[arg-type,union-attr]
+    assert ctx.state.load().job(broken.job).status == "Failed"  # type: ignore[arg-type,union-attr]
 
     sm_script.next_training(completed(GOOD))
     fixed = _run(ctx)
@@ -268,7 +268,7 @@ def test_an_interruption_is_reported_and_the_rerun_resumes(
     stopped = _run(ctx)
     assert (stopped.status, stopped.exit_code) == ("interrupted", ExitCode.INTERRUPTED)
     assert _stages(stopped)["wait"] == "failed"
-    ledger = ctx.store.load()  # still valid, and knows the job
+    ledger = ctx.state.load()  # still valid, and knows the job
     assert ledger.job(stopped.job).status == "InProgress"  # type: ignore[arg-type,union-attr]
     again = _run(make_context(hermetic_env, clock=FakeClock()))
     assert (again.status, again.job) == ("deployed", stopped.job)
@@ -361,14 +361,14 @@ def test_the_gate_does_not_compare_a_log_return_model_with_a_price_model(
     assert (result.status, result.exit_code) == ("kept-current-model", ExitCode.OK)
     assert result.gate is not None and result.gate.decision == "keep"
     assert "trained on log returns" in result.gate.reason and "cannot be compared" in result.gate.reason
-    assert returns.store.load().deployments[-1].job == first.job
+    assert returns.state.load().deployments[-1].job == first.job
     forced = _run(returns, force_deploy=True)  # the same data and settings: the same job, deployed
     assert forced.job == result.job
     assert (forced.status, forced.gate.decision if forced.gate else None) == ("deployed", "forced")
-    assert returns.store.load().deployments[-1].job == forced.job
+    assert returns.state.load().deployments[-1].job == forced.job
 
 
 def ctx_job_target(ctx: Any, name: str | None) -> str:
-    job = ctx.store.load().job(name or "")
+    job = ctx.state.load().job(name or "")
     assert job is not None
     return job.target

@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
+from ledger_edit import edited
 from nikkei_deepar import costs
 from nikkei_deepar.errors import ExitCode
 from nikkei_deepar.output import ENVELOPE_KEYS
@@ -110,7 +111,7 @@ def test_a_job_that_moved_on_since_the_ledger_saw_it(ctx: Any, sm_script: Any) -
     again = status.run(ctx).to_data()["job"]
     assert (again["name"], again["status"]) == (job, "Completed")
     assert "the ledger last saw InProgress" in "\n".join(status.run(ctx).to_lines())
-    assert ctx.store.load().job(job).status == "InProgress"  # type: ignore[union-attr]  # read-only
+    assert ctx.state.load().job(job).status == "InProgress"  # type: ignore[union-attr]  # read-only
 
 
 def test_drift_both_ways(ctx: Any, sm_script: Any) -> None:
@@ -155,7 +156,7 @@ def test_drift_both_ways(ctx: Any, sm_script: Any) -> None:
 
 def test_a_ledger_entry_marked_deleted_that_still_exists_is_untracked(ctx: Any, sm_script: Any) -> None:
     deployed = _deployed(ctx, sm_script)
-    with ctx.store.update() as ledger:
+    with edited(ctx.state) as ledger:
         ledger.mark_deleted("endpoint", EP)
     views = _by_name(status.run(ctx))
     assert views[("endpoint", EP)].drift == "untracked"
@@ -168,7 +169,7 @@ def test_the_configured_bucket_and_role_tagged_as_ours_but_unrecorded(ctx: Any) 
 
     boto3.client("s3", region_name=REGION).put_bucket_tagging(Bucket=BUCKET, Tagging={"TagSet": _tags(OURS)})
     boto3.client("iam").tag_role(RoleName=ROLE, Tags=_tags(OURS))
-    with ctx.store.update() as ledger:  # seed_prepared recorded the role: forget it
+    with edited(ctx.state) as ledger:  # seed_prepared recorded the role: forget it
         ledger.resources = []
     drift = status.run(ctx).to_data()["drift"]
     assert sorted(drift["untracked"]) == [f"bucket {BUCKET}", f"role {ROLE}"]
@@ -186,11 +187,11 @@ def test_an_endpoint_deleted_behind_the_ledgers_back(ctx: Any, sm_script: Any) -
 # -- read-only ----------------------------------------------------------------------------------------
 def test_status_writes_nothing_and_takes_no_lock(ctx: Any, sm_script: Any) -> None:
     _deployed(ctx, sm_script)
-    before = ctx.store.path.read_bytes()
-    with ctx.store.lock():  # another command holds the lock: status still answers
+    before = ctx.state.path.read_bytes()
+    with ctx.state.lock():  # another command holds the lock: status still answers
         result = status.run(ctx)
     assert result.exit_code == ExitCode.OK
-    assert ctx.store.path.read_bytes() == before
+    assert ctx.state.path.read_bytes() == before
 
 
 def test_no_ledger_at_all(aws: None, hermetic_env: Path) -> None:
@@ -198,7 +199,7 @@ def test_no_ledger_at_all(aws: None, hermetic_env: Path) -> None:
     result = status.run(ctx)
     data = result.to_data()
     assert (data["data"], data["job"], data["endpoint"], data["resources"]) == (None, None, None, [])
-    assert not ctx.store.path.exists()
+    assert not ctx.state.path.exists()
     text = "\n".join(result.to_lines())
     assert "none prepared yet" in text and "no training job yet" in text and "endpoint: none" in text
 
@@ -280,7 +281,7 @@ def test_unknown_prices_are_said_not_guessed() -> None:
 # -- the local backend --------------------------------------------------------------------------------
 def test_local_backend_status_reads_the_local_store(hermetic_env: Path, tmp_path: Path) -> None:
     from nikkei_deepar.backends.base import EndpointConfigSpec, ModelSpec
-    from nikkei_deepar.state import Deployment, Resource
+    from nikkei_deepar.ledger import Deployment, Resource
 
     ctx = make_context(hermetic_env, settings_for(backend="local"))
     backend = ctx.backend
@@ -292,7 +293,7 @@ def test_local_backend_status_reads_the_local_store(hermetic_env: Path, tmp_path
     backend.create_model(ModelSpec(name="m-foreign", model_artifact=str(artifact), tags={}, job=None))
     backend.create_endpoint_config(EndpointConfigSpec(name="c1", model_name="m1", tags=tags))
     backend.create_endpoint(EP, config_name="c1", tags=tags)
-    with ctx.store.update() as ledger:
+    with edited(ctx.state) as ledger:
         for kind, name in (("model", "m1"), ("endpoint-config", "c1"), ("endpoint", EP), ("model", "m-gone")):
             extra = {"job": "job-1", "endpoint": EP} if kind == "endpoint-config" else {}
             ledger.record_resource(Resource(kind=kind, name=name, backend="local", extra=extra))

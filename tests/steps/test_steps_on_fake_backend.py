@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from fake_backend import FakeBackend, fake_context
+from ledger_edit import edited
 from nikkei_deepar.backends.base import (
     ENDPOINT_FAILED,
     ENDPOINT_IN_SERVICE,
@@ -32,7 +33,7 @@ from nikkei_deepar.errors import (
     UsageError,
     WaitTimeoutError,
 )
-from nikkei_deepar.state import Job
+from nikkei_deepar.ledger import Job
 from nikkei_deepar.steps import deploy, predict, retrain, wait
 from sagemaker_script import FakeClock, deepar_response, demo_series, settings_for
 
@@ -63,7 +64,7 @@ def fake() -> FakeBackend:
 @pytest.fixture
 def ctx(hermetic_env: Path, fake: FakeBackend, clock: FakeClock) -> Any:
     context = fake_context(hermetic_env, fake, settings_for(), clock=clock)
-    with context.store.update() as ledger:
+    with edited(context.state) as ledger:
         ledger.upsert_job(Job(name=JOB, data_sha256="ab" * 32, hyperparameters={}, config_hash="h"))
     return context
 
@@ -74,7 +75,7 @@ def test_wait_polls_until_the_job_ends_and_records_it(ctx: Any, fake: FakeBacken
     result = wait.run(ctx, job=None, timeout=None, logs=False)
     assert (result.status, result.metrics["test:RMSE"]) == ("Completed", 300.0)
     assert fake.verbs().count("describe_training") == 3 and len(clock.sleeps) == 2
-    job = ctx.store.load().jobs[-1]
+    job = ctx.state.load().jobs[-1]
     assert (job.status, job.model_artifact) == ("Completed", ARTIFACT)
 
 
@@ -96,14 +97,14 @@ def test_wait_turns_how_a_job_ended_into_its_exit_code(
     with pytest.raises(error) as raised:
         wait.run(ctx, job=None, timeout=None, logs=False)
     assert raised.value.exit_code == code  # type: ignore[attr-defined]
-    assert ctx.store.load().jobs[-1].status == end.status
+    assert ctx.state.load().jobs[-1].status == end.status
 
 
 def test_wait_gives_up_at_its_timeout_and_leaves_the_job_running(ctx: Any, fake: FakeBackend) -> None:
     fake.queue_training(JOB, running())
     with pytest.raises(WaitTimeoutError):
         wait.run(ctx, job=None, timeout=60, logs=False)
-    assert ctx.store.load().jobs[-1].status == "InProgress"
+    assert ctx.state.load().jobs[-1].status == "InProgress"
     assert "stop_training" not in fake.verbs()
 
 
@@ -133,7 +134,7 @@ def test_deploy_creates_model_config_and_endpoint_each_recorded(ctx: Any, fake: 
     assert creates == ["create_model", "create_endpoint_config", "create_endpoint"]
     model = fake.specs[("model", result.model)]
     assert model.model_artifact == ARTIFACT and model.tags["nikkei-deepar:endpoint"] == EP
-    ledger = ctx.store.load()
+    ledger = ctx.state.load()
     assert {(r.kind, r.name) for r in ledger.live_resources()} == {
         ("model", result.model),
         ("endpoint-config", result.endpoint_config),
@@ -146,7 +147,7 @@ def test_deploy_updates_a_live_endpoint_blue_green(ctx: Any, fake: FakeBackend) 
     fake.queue_training(JOB, done())
     first = deploy.run(ctx, job=None, timeout=None)
     second_job = "nikkei-deepar-20250102-000000-efgh"
-    with ctx.store.update() as ledger:
+    with edited(ctx.state) as ledger:
         ledger.upsert_job(Job(name=second_job, data_sha256="ab" * 32, hyperparameters={}, config_hash="h"))
     fake.queue_training(second_job, done(second_job))
     second = deploy.run(ctx, job=None, timeout=None)
@@ -170,7 +171,7 @@ def test_an_update_sagemaker_rolled_back_fails_and_the_old_model_keeps_serving(
     fake.queue_training(JOB, done())
     first = deploy.run(ctx, job=None, timeout=None)
     second_job = "nikkei-deepar-20250102-000000-efgh"
-    with ctx.store.update() as ledger:
+    with edited(ctx.state) as ledger:
         ledger.upsert_job(Job(name=second_job, data_sha256="ab" * 32, hyperparameters={}, config_hash="h"))
     fake.queue_training(second_job, done(second_job))
     serving = EndpointState(EP, ENDPOINT_IN_SERVICE, config_name=first.endpoint_config)
@@ -179,7 +180,7 @@ def test_an_update_sagemaker_rolled_back_fails_and_the_old_model_keeps_serving(
     with pytest.raises(JobFailedError, match="rolled back") as raised:
         deploy.run(ctx, job=None, timeout=None)
     assert raised.value.code == "update-rolled-back"
-    assert ctx.store.load().deployments[-1].job == JOB  # no deployment recorded for the rolled-back one
+    assert ctx.state.load().deployments[-1].job == JOB  # no deployment recorded for the rolled-back one
 
 
 def test_a_failed_endpoint_is_reported_with_its_reason(ctx: Any, fake: FakeBackend) -> None:
@@ -191,8 +192,8 @@ def test_a_failed_endpoint_is_reported_with_its_reason(ctx: Any, fake: FakeBacke
     with pytest.raises(JobFailedError, match="the model did not load") as raised:
         deploy.run(ctx, job=None, timeout=None)
     assert raised.value.exit_code == ExitCode.JOB_FAILED
-    assert ctx.store.load().resource("endpoint", EP) is not None  # recorded the moment it existed
-    assert ctx.store.load().deployments == []
+    assert ctx.state.load().resource("endpoint", EP) is not None  # recorded the moment it existed
+    assert ctx.state.load().deployments == []
 
 
 def test_deploy_refuses_a_job_that_is_not_completed(ctx: Any, fake: FakeBackend) -> None:
@@ -216,11 +217,11 @@ def test_deploy_refuses_an_endpoint_it_does_not_own(ctx: Any, fake: FakeBackend)
 @pytest.fixture
 def deployed(ctx: Any, fake: FakeBackend) -> Any:
     from nikkei_deepar.data.series_io import dump_series
-    from nikkei_deepar.state import DataVersion
+    from nikkei_deepar.ledger import DataVersion
 
     series = demo_series()
     uri = fake.put_artifact("data/series.json", dump_series(series), content_type="application/json")
-    with ctx.store.update() as ledger:
+    with edited(ctx.state) as ledger:
         ledger.record_data(
             DataVersion(
                 sha256="ab" * 32,
@@ -294,20 +295,20 @@ def test_retrain_prepares_trains_waits_and_deploys_the_first_model(ctx: Any, fak
     assert len(started) == 1
     assert set(started[0].channels) == {"train", "test"}
     assert all(uri in fake.artifacts or uri.endswith("/") for uri in started[0].channels.values())
-    assert ctx.store.load().deployments[-1].job == started[0].name
+    assert ctx.state.load().deployments[-1].job == started[0].name
 
 
 def test_retrain_keeps_the_current_model_when_the_new_one_is_worse(ctx: Any, fake: FakeBackend) -> None:
     fake.queue_next_training(done("placeholder", wql=0.05))
     retrain.run(ctx, input_file=PRICES)
-    serving = ctx.store.load().deployments[-1].job
+    serving = ctx.state.load().deployments[-1].job
     newer = PRICES.read_bytes().split(b"\n")
     path = Path("newer.csv")
     path.write_bytes(b"\n".join([newer[0], *newer[2:]]))
     fake.queue_next_training(done("placeholder", wql=0.5))
     result = retrain.run(ctx, input_file=path)
     assert result.exit_code == 0 and result.to_data()["status"] == "kept-current-model"
-    assert ctx.store.load().deployments[-1].job == serving
+    assert ctx.state.load().deployments[-1].job == serving
     assert fake.verbs().count("start_training") == 2
 
 

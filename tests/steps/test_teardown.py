@@ -11,9 +11,10 @@ from typing import Any
 import boto3
 import pytest
 
+from ledger_edit import edited
 from nikkei_deepar.context import Context
 from nikkei_deepar.errors import ExitCode, UsageError
-from nikkei_deepar.state import DataVersion, Resource
+from nikkei_deepar.ledger import DataVersion, Resource
 from nikkei_deepar.steps import provision, teardown
 from nikkei_deepar.steps.teardown import ConfirmationError, TeardownResult
 from sagemaker_script import aws_tags, create_hosting
@@ -63,7 +64,7 @@ def hosting(name: str, tags: dict[str, str]) -> None:
 def deployed(ctx: Context, name: str = "nd-endpoint") -> None:
     """What `deploy` leaves behind: tagged resources (with their endpoint's name), recorded in the ledger."""
     hosting(name, {**OURS, "nikkei-deepar:endpoint": name})
-    with ctx.store.update() as ledger:
+    with edited(ctx.state) as ledger:
         for kind in ("model", "endpoint-config", "endpoint"):
             ledger.record_resource(Resource(kind=kind, name=name, region=REGION))  # type: ignore[arg-type]
 
@@ -133,7 +134,7 @@ def test_default_removes_hosting_keeps_role_and_bucket_and_leaves_decoys(
     now = account()
     assert {k: now[k] for k in DECOYS} == DECOYS
     assert now["buckets"] == [BUCKET] and now["roles"] == [ROLE]
-    ledger = make().store.load()
+    ledger = make().state.load()
     assert {r.kind for r in ledger.live_resources()} == {"bucket", "role"}
     data = result.to_data()
     assert data["deleted"] == ["endpoint nd-endpoint", "endpoint-config nd-endpoint", "model nd-endpoint"]
@@ -151,7 +152,7 @@ def test_all_removes_role_and_versioned_bucket_completely(provisioned: Context, 
         s3.put_object(Bucket=BUCKET, Key="nikkei-deepar/data/x/train/train.json", Body=f"{i}".encode())
     s3.delete_object(Bucket=BUCKET, Key="nikkei-deepar/data/x/train/train.json")  # a delete marker
     s3.put_object(Bucket=BUCKET, Key="nikkei-deepar/output/job/output/model.tar.gz", Body=b"m")
-    with make().store.update() as ledger:
+    with edited(make().state) as ledger:
         ledger.record_data(
             DataVersion(
                 sha256="ab" * 32,
@@ -180,8 +181,8 @@ def test_all_removes_role_and_versioned_bucket_completely(provisioned: Context, 
     now = account()
     assert now["buckets"] == [] and now["roles"] == []
     assert {k: now[k] for k in DECOYS} == DECOYS
-    assert make().store.load().live_resources() == []
-    assert make().store.load().data[0].uploaded is False  # prepare will upload it again
+    assert make().state.load().live_resources() == []
+    assert make().state.load().data[0].uploaded is False  # prepare will upload it again
     # and again: nothing left to do, no question needed
     again = teardown.run(make(), include_all=True, yes=False, dry_run=False)
     assert [i.action for i in again.items] == ["leave", "leave"]
@@ -225,13 +226,13 @@ def test_ledger_entry_without_our_tag_is_left_alone(provisioned: Context, make: 
     reason = next(i.reason for i in result.items if i.kind == "model")
     assert "its tags no longer say managed-by=nikkei-deepar" in reason
     assert account()["models"] == ["nd-endpoint", "someone-elses", "users-own"]
-    assert make().store.load().resource("model", "nd-endpoint").live  # type: ignore[union-attr]
+    assert make().state.load().resource("model", "nd-endpoint").live  # type: ignore[union-attr]
 
 
 def test_role_or_bucket_not_created_by_the_tool_per_ledger_is_never_deleted(
     provisioned: Context, make: MakeCtx
 ) -> None:
-    with make().store.update() as ledger:
+    with edited(make().state) as ledger:
         for r in ledger.resources:
             if r.kind in {"role", "bucket"}:
                 r.created = False
@@ -245,16 +246,16 @@ def test_not_found_counts_as_already_gone(provisioned: Context, make: MakeCtx) -
     result = teardown.run(make(), include_all=False, yes=True, dry_run=False)
     assert actions(result)[("endpoint", "nd-endpoint")] == "gone"
     assert result.to_data()["already_gone"] == ["endpoint nd-endpoint"]
-    assert make().store.load().live_resources("endpoint") == []
+    assert make().state.load().live_resources("endpoint") == []
 
 
 def test_resource_recorded_in_another_region_is_left_alone(provisioned: Context, make: MakeCtx) -> None:
-    with make().store.update() as ledger:
+    with edited(make().state) as ledger:
         ledger.record_resource(Resource(kind="endpoint", name="in-ireland", region="eu-west-1"))
     result = teardown.run(make(), include_all=False, yes=True, dry_run=False)
     item = next(i for i in result.items if i.name == "in-ireland")
     assert item.action == "leave" and "--region eu-west-1" in item.reason
-    assert make().store.load().resource("endpoint", "in-ireland").live  # type: ignore[union-attr]
+    assert make().state.load().resource("endpoint", "in-ireland").live  # type: ignore[union-attr]
 
 
 def test_transform_jobs_finished_are_forgotten_running_are_stopped(
@@ -273,7 +274,7 @@ def test_transform_jobs_finished_are_forgotten_running_are_stopped(
             TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
             Tags=aws_tags(OURS),
         )
-        with make().store.update() as ledger:
+        with edited(make().state) as ledger:
             ledger.record_resource(Resource(kind="transform-job", name=name, region=REGION))
     real = sm_module.Gateway.describe_transform_job
     stopped: list[str] = []
@@ -302,7 +303,7 @@ def test_transform_jobs_finished_are_forgotten_running_are_stopped(
     assert actions(result)[("transform-job", "batch-running")] == "stop"
     assert result.items[0].kind == "transform-job"  # stopped before its model goes
     assert stopped == ["batch-running"]
-    assert make().store.load().live_resources("transform-job") == []
+    assert make().state.load().live_resources("transform-job") == []
 
 
 # -- dry run, confirmation ------------------------------------------------------------------------------
@@ -315,7 +316,7 @@ def test_dry_run_deletes_nothing_and_calls_nothing_mutating(provisioned: Context
     assert [i.shown for i in result.items if i.action == "delete"] == ["would delete"] * 5
     assert result.to_data()["deleted"] == []
     assert result.to_lines()[-1] == "dry run: 5 to delete; nothing was deleted; 2 left alone"
-    assert len(make().store.load().live_resources()) == 5
+    assert len(make().state.load().live_resources()) == 5
 
 
 def test_without_terminal_and_without_yes_refuses_before_deleting_anything(
@@ -374,7 +375,7 @@ def test_interrupted_half_way_then_resumed(
         patch.setattr(sm_module.Gateway, "delete_endpoint_config", interrupted)
         with pytest.raises(KeyboardInterrupt):
             teardown.run(make(), include_all=True, yes=True, dry_run=False)
-    ledger = make().store.load()
+    ledger = make().state.load()
     assert not ledger.resource("endpoint", "nd-endpoint").live  # type: ignore[union-attr]
     assert {r.kind for r in ledger.live_resources()} == {"endpoint-config", "model", "role", "bucket"}
     assert account()["endpoints"] == DECOYS["endpoints"]
@@ -386,7 +387,7 @@ def test_interrupted_half_way_then_resumed(
         ("role", "delete"),
         ("bucket", "delete"),
     ]
-    assert make().store.load().live_resources() == []
+    assert make().state.load().live_resources() == []
     now = account()
     assert now["buckets"] == [] and now["roles"] == [] and {k: now[k] for k in DECOYS} == DECOYS
 
@@ -416,7 +417,7 @@ def test_interrupted_while_emptying_the_bucket_resumes(provisioned: Context, mak
         patch.setattr(s3_module.Gateway, "_delete_versions", one_at_a_time)
         with pytest.raises(KeyboardInterrupt):
             teardown.run(ctx, include_all=True, yes=True, dry_run=False)
-    assert make().store.load().resource("bucket", BUCKET).live  # type: ignore[union-attr]
+    assert make().state.load().resource("bucket", BUCKET).live  # type: ignore[union-attr]
     assert len(s3.list_object_versions(Bucket=BUCKET)["Versions"]) == 4
     teardown.run(make(), include_all=True, yes=True, dry_run=False)
     assert account()["buckets"] == []
@@ -452,7 +453,7 @@ def test_cli_refuses_without_yes_and_json_carries_the_plan(
 
 # -- the machinery is backend-neutral ------------------------------------------------------------------
 def test_entries_of_a_backend_this_version_lacks_are_left_alone(provisioned: Context, make: MakeCtx) -> None:
-    with make().store.update() as ledger:
+    with edited(make().state) as ledger:
         ledger.record_resource(
             Resource(kind="local-dir", name="/tmp/x", backend="elsewhere", extra={"created": True})
         )
@@ -489,7 +490,7 @@ def test_a_local_remover_plugs_in(make: MakeCtx, tmp_path: Path, monkeypatch: py
         "backend_named",
         lambda self, name: WithFolderRemover() if name == "local" else original(self, name),
     )
-    with make().store.update() as ledger:
+    with edited(make().state) as ledger:
         ledger.record_resource(
             Resource(kind="local-dir", name=str(folder), backend="local", extra={"created": True})
         )
@@ -497,4 +498,4 @@ def test_a_local_remover_plugs_in(make: MakeCtx, tmp_path: Path, monkeypatch: py
     assert actions(kept)[("local-dir", str(folder))] == "keep" and folder.exists()
     result = teardown.run(make(), include_all=True, yes=True, dry_run=False)
     assert actions(result)[("local-dir", str(folder))] == "delete" and not folder.exists()
-    assert make().store.load().live_resources("local-dir") == []
+    assert make().state.load().live_resources("local-dir") == []

@@ -16,11 +16,13 @@ from typing import Any
 
 import pytest
 
+from ledger_edit import edited
 from nikkei_deepar.backends.base import EndpointConfigSpec, ModelSpec
 from nikkei_deepar.backends.local import LocalBackend
 from nikkei_deepar.errors import ExitCode
+from nikkei_deepar.ledger import Resource
 from nikkei_deepar.output import Reporter
-from nikkei_deepar.state import Resource, StateStore
+from nikkei_deepar.state.local import LocalStateStore
 
 RunCli = Callable[..., Any]
 OURS = {"project": "nikkei-deepar", "managed-by": "nikkei-deepar"}
@@ -56,7 +58,7 @@ def deployed(home: Path, name: str = "nd-local", *, tags: dict[str, str] = OURS)
     local.create_model(ModelSpec(name=f"{name}-m", model_artifact=str(archive), tags=tags))
     local.create_endpoint_config(EndpointConfigSpec(name=f"{name}-c", model_name=f"{name}-m", tags=tags))
     local.create_endpoint(name, config_name=f"{name}-c", tags=tags)
-    with StateStore(home).update() as ledger:
+    with edited(LocalStateStore(home)) as ledger:
         for kind, resource in zip(HOSTING, (name, f"{name}-c", f"{name}-m"), strict=True):
             ledger.record_resource(Resource(kind=kind, name=resource, backend="local"))  # type: ignore[arg-type]
     return archive
@@ -70,7 +72,7 @@ def records(store: Path) -> dict[str, list[str]]:
 
 
 def live(home: Path) -> set[tuple[str, str]]:
-    return {(r.kind, r.name) for r in StateStore(home).load().live_resources()}
+    return {(r.kind, r.name) for r in LocalStateStore(home).load().live_resources()}
 
 
 def teardown(run_cli: RunCli, config: Path, *args: str, code: int = 0) -> dict[str, Any]:
@@ -177,7 +179,7 @@ def test_a_recorded_store_at_another_path_is_never_deleted(
 ) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    with StateStore(hermetic_env).update() as ledger:
+    with edited(LocalStateStore(hermetic_env)) as ledger:
         ledger.record_resource(
             Resource(kind="local-dir", name=str(elsewhere), backend="local", extra={"created": True})
         )
@@ -214,7 +216,7 @@ def test_an_endpoint_record_not_in_the_ledger_is_listed_and_left_alone(
     run_cli: RunCli, config: Path, store: Path, hermetic_env: Path
 ) -> None:
     deployed(hermetic_env)
-    with StateStore(hermetic_env).update() as ledger:  # a ledger that lost its hosting entries
+    with edited(LocalStateStore(hermetic_env)) as ledger:  # a ledger that lost its hosting entries
         ledger.resources = []
     data = teardown(run_cli, config, "--yes")["data"]
     assert actions(data) == [("endpoint", "nd-local", "leave")]
@@ -227,7 +229,7 @@ def test_not_found_counts_as_already_gone_and_transforms_are_done(
 ) -> None:
     deployed(hermetic_env)
     (store / "endpoints" / "nd-local.json").unlink()
-    with StateStore(hermetic_env).update() as ledger:
+    with edited(LocalStateStore(hermetic_env)) as ledger:
         ledger.record_resource(Resource(kind="transform-job", name="nd-local-t", backend="local"))
     data = teardown(run_cli, config, "--yes")["data"]
     assert actions(data) == [

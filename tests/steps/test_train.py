@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
+from ledger_edit import edited
 from nikkei_deepar.backends.base import TrainingSpec
 from nikkei_deepar.backends.specs import NAME_RE, resource_name
 from nikkei_deepar.data.horizon import hyperparameter_strings
@@ -77,7 +78,7 @@ def test_train_starts_the_job_and_records_it(ctx: Any) -> None:
     tags = boto3.client("sagemaker", region_name=REGION).list_tags(ResourceArn=described["TrainingJobArn"])
     assert {"Key": "managed-by", "Value": "nikkei-deepar"} in tags["Tags"]
 
-    job = ctx.store.load().last_job
+    job = ctx.state.load().last_job
     assert job is not None
     assert job.name == result.job
     assert job.data_sha256 == "ab" * 32
@@ -128,20 +129,20 @@ def test_a_second_train_while_the_first_runs_asks_for_force(ctx: Any, sm_script:
         _run(ctx)
     assert info.value.exit_code == ExitCode.USAGE
     assert info.value.hint is not None and "--force" in info.value.hint
-    ledger = ctx.store.load()
+    ledger = ctx.state.load()
     assert [j.name for j in ledger.jobs] == [first.job]
     assert ledger.jobs[0].secondary_status == "Starting"  # refreshed from SageMaker while checking
 
     second = _run(ctx, force=True)
     assert second.job != first.job
-    assert [j.name for j in ctx.store.load().jobs] == [first.job, second.job]
+    assert [j.name for j in ctx.state.load().jobs] == [first.job, second.job]
 
 
 def test_a_finished_twin_does_not_block(ctx: Any) -> None:
     first = _run(ctx)  # moto: born Completed
     second = _run(ctx)
     assert second.job != first.job
-    assert ctx.store.load().job(first.job).status == "Completed"  # type: ignore[union-attr]
+    assert ctx.state.load().job(first.job).status == "Completed"  # type: ignore[union-attr]
 
 
 def test_other_hyperparameters_do_not_block(aws: None, hermetic_env: Path, sm_script: Any) -> None:
@@ -155,7 +156,7 @@ def test_other_hyperparameters_do_not_block(aws: None, hermetic_env: Path, sm_sc
 
 def test_a_running_job_missing_from_the_ledger_is_adopted(ctx: Any, sm_script: Any) -> None:
     """`train` killed after CreateTrainingJob but before the ledger write: the re-run finds the job."""
-    data = ctx.store.load().last_data
+    data = ctx.state.load().last_data
     orphan = "nikkei-deepar-dev-20250101-000000-beef"  # named after the endpoint, as train names jobs
     sm_script.training(orphan, in_progress("Downloading"))
     ctx.backend.start_training(
@@ -173,7 +174,7 @@ def test_a_running_job_missing_from_the_ledger_is_adopted(ctx: Any, sm_script: A
     )
     with pytest.raises(UsageError, match=f"{orphan} is still running"):
         _run(ctx)
-    adopted = ctx.store.load().job(orphan)
+    adopted = ctx.state.load().job(orphan)
     assert adopted is not None
     assert adopted.data_sha256 == data.sha256
     assert adopted.secondary_status == "Downloading"
@@ -187,7 +188,7 @@ def test_train_wait_follows_the_job_to_its_metrics(ctx: Any, sm_script: Any) -> 
     assert result.waited is not None
     assert result.waited.status == "Completed"
     assert result.to_data()["wait"]["metrics"]["test:RMSE"] == pytest.approx(412.5)
-    job = ctx.store.load().last_job
+    job = ctx.state.load().last_job
     assert job is not None and job.status == "Completed"
     assert job.metrics["test:mean_wQuantileLoss"] == pytest.approx(0.0213)
     assert any("test:RMSE" in line for line in result.to_lines())
@@ -229,14 +230,14 @@ def test_the_job_records_the_target_it_was_trained_on(aws: None, hermetic_env: P
     ctx = make_context(hermetic_env, settings_for(data={"target": target}))
     seed_prepared(ctx)
     result = _run(ctx)
-    job = ctx.store.load().job(result.job)
+    job = ctx.state.load().job(result.job)
     assert job is not None and job.target == target
 
 
 def test_channels_prepared_only_locally_are_uploaded_first(aws: None, hermetic_env: Path) -> None:
     ctx = make_context(hermetic_env)
     version = seed_prepared(ctx)
-    with ctx.store.update() as ledger:  # as prepare records it when there was no bucket yet
+    with edited(ctx.state) as ledger:  # as prepare records it when there was no bucket yet
         ledger.data[-1] = version.model_copy(
             update={"uploaded": False, "train_uri": "", "test_uri": "", "series_uri": None}
         )
@@ -245,7 +246,7 @@ def test_channels_prepared_only_locally_are_uploaded_first(aws: None, hermetic_e
         s3.delete_object(Bucket=BUCKET, Key=item["Key"])
 
     result = _run(ctx)
-    data = ctx.store.load().last_data
+    data = ctx.state.load().last_data
     assert data is not None and data.uploaded
     prefix = f"nikkei-deepar/data/{version.sha256[:16]}"
     assert data.train_uri == f"s3://{BUCKET}/{prefix}/train/"
@@ -258,7 +259,7 @@ def test_channels_prepared_only_locally_are_uploaded_first(aws: None, hermetic_e
 def test_local_only_channels_that_are_gone_say_prepare_again(aws: None, hermetic_env: Path) -> None:
     ctx = make_context(hermetic_env)
     version = seed_prepared(ctx)
-    with ctx.store.update() as ledger:
+    with edited(ctx.state) as ledger:
         ledger.data[-1] = version.model_copy(
             update={"uploaded": False, "local_dir": str(hermetic_env / "gone")}
         )

@@ -158,7 +158,7 @@ def test_completed_job_stores_and_prints_metrics(ctx: Any, sm_script: Any, clock
     result = _wait(ctx)
     assert result.status == "Completed"
     assert len(clock.sleeps) == 3
-    job = ctx.store.load().job(name)
+    job = ctx.state.load().job(name)
     assert job.status == "Completed" and job.secondary_status == "Completed"
     assert job.metrics == pytest.approx(
         {"test:RMSE": 412.5, "test:mean_wQuantileLoss": 0.0213, "train:final_loss": 5.91}
@@ -216,7 +216,7 @@ def test_failed_job_exits_6_with_the_reason(ctx: Any, sm_script: Any) -> None:
         _wait(ctx)
     assert info.value.exit_code == ExitCode.JOB_FAILED == 6
     assert info.value.data["status"] == "Failed"  # type: ignore[attr-defined]
-    job = ctx.store.load().job(name)
+    job = ctx.state.load().job(name)
     assert (job.status, job.failure_reason) == (
         "Failed",
         "ClientError: No training data found in the train channel",
@@ -236,7 +236,7 @@ def test_stopped_job_exits_7_never_success(ctx: Any, sm_script: Any, clock: Fake
     with pytest.raises(JobStoppedError) as info:
         _wait(ctx)
     assert info.value.exit_code == ExitCode.JOB_STOPPED == 7
-    assert ctx.store.load().job(name).status == "Stopped"
+    assert ctx.state.load().job(name).status == "Stopped"
     assert (
         "InProgress (Stopping)" in ctx.reporter.stream.getvalue()
         or "Stopping" in ctx.reporter.stream.getvalue()
@@ -260,7 +260,7 @@ def test_timeout_exits_8_and_leaves_the_job_recorded(ctx: Any, sm_script: Any, c
         _wait(ctx, timeout=60)
     assert info.value.exit_code == ExitCode.TIMEOUT == 8
     assert sum(clock.sleeps) == pytest.approx(60)
-    job = ctx.store.load().job(name)
+    job = ctx.state.load().job(name)
     assert (job.status, job.secondary_status) == ("InProgress", "Training")
 
 
@@ -276,7 +276,7 @@ def test_ctrl_c_leaves_a_valid_ledger_and_a_second_wait_resumes(
         _wait(ctx)
     assert caught.value.exit_code == 130 and "the job itself keeps running" in caught.value.message
     assert caught.value.hint is not None and "`nikkei-deepar wait` follows it again" in caught.value.hint
-    ledger = ctx.store.load()  # loads: the file is valid
+    ledger = ctx.state.load()  # loads: the file is valid
     assert (ledger.job(name).status, ledger.job(name).secondary_status) == ("InProgress", "Downloading")
     job = boto3.client("sagemaker", region_name=REGION).describe_training_job(TrainingJobName=name)
     assert job["TrainingJobStatus"] == "InProgress"  # waiting stopped, the job did not
@@ -284,7 +284,7 @@ def test_ctrl_c_leaves_a_valid_ledger_and_a_second_wait_resumes(
     clock.interrupt_at = None
     result = _wait(ctx)
     assert result.status == "Completed"
-    assert ctx.store.load().job(name).metrics["test:RMSE"] == pytest.approx(412.5)
+    assert ctx.state.load().job(name).metrics["test:RMSE"] == pytest.approx(412.5)
 
 
 def test_logs_stream_each_event_once(ctx: Any, sm_script: Any, clock: FakeClock) -> None:
@@ -355,4 +355,4 @@ def test_a_job_outside_the_ledger_is_reported_not_recorded(ctx: Any) -> None:
     )
     result = _wait(ctx, job="by-hand-1")
     assert result.in_ledger is False
-    assert ctx.store.load().job("by-hand-1") is None
+    assert ctx.state.load().job("by-hand-1") is None

@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from nikkei_deepar.backends.base import Backend
     from nikkei_deepar.config import Settings
     from nikkei_deepar.output import Reporter
-    from nikkei_deepar.state import StateStore
 
 
 class UnknownBackendError(UsageError):
@@ -35,7 +34,6 @@ def create_backend(
     settings: Settings,
     *,
     home: Path,
-    store: StateStore,
     reporter: Reporter,
     aws: Callable[[], AwsServices],
     name: str | None = None,
@@ -44,7 +42,7 @@ def create_backend(
 
     `aws` is called only when the backend first needs AWS, so a local command never builds a session.
     """
-    env = BackendEnv(settings=settings, home=home, store=store, reporter=reporter, aws_factory=aws)
+    env = BackendEnv(settings=settings, home=home, reporter=reporter, aws_factory=aws)
     kind = name or settings.backend
     if kind == "sagemaker":
         from nikkei_deepar.backends.sagemaker import SageMakerBackend

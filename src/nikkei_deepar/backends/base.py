@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from nikkei_deepar.backends.probe import Probe
     from nikkei_deepar.backends.removal import Remover
     from nikkei_deepar.instance_prices import LivePrice
+    from nikkei_deepar.ledger import Ledger
 
 # -- statuses ----------------------------------------------------------------------------------------
 JOB_COMPLETED = "Completed"
@@ -227,8 +228,8 @@ class Backend(Protocol):
         """What `provision` plans and applies here (read-only until applied)."""
         ...
 
-    def remover(self) -> Remover:
-        """What `teardown` asks about this backend's ledger entries, and what deletes them."""
+    def remover(self, ledger: Ledger) -> Remover:
+        """What `teardown` asks about this backend's entries of `ledger`, and what deletes them."""
         ...
 
     def probe(self) -> Probe:

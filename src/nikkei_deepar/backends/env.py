@@ -1,7 +1,8 @@
-"""What a backend is given by the command it serves: settings, tool home, ledger, progress output, AWS.
+"""What a backend is given by the command it serves: settings, tool home, progress output, AWS.
 
-Deliberately not the whole command context: a backend cannot reach the step's other collaborators, and a
-test can build one from these five things. `aws` is built on first use (`aws_factory`), and the same
+Deliberately not the whole command context: a backend cannot reach the step's other collaborators (the
+ledger among them: what a backend needs of it is passed in, what it creates is handed back), and a test
+can build one from these four things. `aws` is built on first use (`aws_factory`), and the same
 `AwsServices` is handed out every time (the context caches it).
 """
 
@@ -16,14 +17,12 @@ if TYPE_CHECKING:
     from nikkei_deepar.aws.services import AwsServices
     from nikkei_deepar.config import Settings
     from nikkei_deepar.output import Reporter
-    from nikkei_deepar.state import StateStore
 
 
 @dataclass(frozen=True)
 class BackendEnv:
     settings: Settings
     home: Path
-    store: StateStore
     reporter: Reporter
     aws_factory: Callable[[], AwsServices]
 

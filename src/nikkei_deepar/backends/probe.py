@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from nikkei_deepar.state import Ledger, Resource
+from nikkei_deepar.ledger import Ledger, Resource
 
 HOSTING_KINDS = ("endpoint", "endpoint-config", "model")
 

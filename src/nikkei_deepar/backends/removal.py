@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from nikkei_deepar.state import Ledger, Resource
+from nikkei_deepar.ledger import Ledger, Resource
 
 RemovalAction = Literal["delete", "stop", "gone", "keep", "leave"]
 _DONE = {

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from nikkei_deepar.data.calendar import CALENDAR_FEATURES, deepar_prediction_length
+from nikkei_deepar.ledger import ServedModel
 
 if TYPE_CHECKING:
     from nikkei_deepar.config import Settings
@@ -23,6 +24,16 @@ def prediction_length_of(settings: Settings) -> int:
         settings.data.calendar,
         settings.forecast.horizon_trading_days,
         settings.training.hyperparameters.prediction_length,
+    )
+
+
+def configured_model(settings: Settings) -> ServedModel:
+    """The model this config would train: what stands in for a served model the ledger does not know."""
+    return ServedModel(
+        job=None,
+        prediction_length=prediction_length_of(settings),
+        target=settings.data.target,
+        hyperparameters=hyperparameter_strings(settings),
     )
 
 

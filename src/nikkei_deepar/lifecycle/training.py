@@ -23,9 +23,9 @@ from nikkei_deepar.errors import (
     NotFoundError,
     WaitTimeoutError,
 )
+from nikkei_deepar.ledger import Job, Ledger
 from nikkei_deepar.lifecycle.polling import duration, poll
 from nikkei_deepar.output import metric_lines
-from nikkei_deepar.state import Job
 
 # the metrics DeepAR documents (AWS-FACTS.md); others may appear, these are the ones people look for
 DEEPAR_METRICS = ("test:RMSE", "test:mean_wQuantileLoss", "train:final_loss")
@@ -108,7 +108,7 @@ def follow(ctx: Context, name: str, *, timeout: float | None, logs: bool) -> Wai
             record_training_state(ctx, tracker.last)
         raise interrupted_wait(name, tracker.last) from None
     ctx.reporter.close()
-    in_ledger = record_training_state(ctx, state)
+    in_ledger = record_training_state(ctx, state)  # the saved ledger, or None: not a job of it
     result = WaitResult(
         job=name,
         status=state.status,
@@ -120,11 +120,11 @@ def follow(ctx: Context, name: str, *, timeout: float | None, logs: bool) -> Wai
         spot_savings=state.spot_savings,
         model_artifact=state.model_artifact,
         ended_at=_iso(state.ended),
-        in_ledger=in_ledger,
+        in_ledger=in_ledger is not None,
         log_events=tracker.log_events,
-        notes=[] if in_ledger else ["this job is not in the ledger: nothing was recorded"],
+        notes=[] if in_ledger is not None else ["this job is not in the ledger: nothing was recorded"],
     )
-    record = ctx.store.load().job(name) if in_ledger else None
+    record = in_ledger.job(name) if in_ledger is not None else None
     if (
         record is not None
         and record.target == "log_return"
@@ -218,14 +218,18 @@ class _JobTracker:
             self.ctx.reporter.info(f"{prefix}{event.message.rstrip()}")
 
 
-def record_training_state(ctx: Context, state: TrainingState) -> bool:
-    """Store `state` in the ledger's record of the job; False when the ledger does not know the job."""
-    with ctx.store.update() as ledger:
-        job = ledger.job(state.name)
-        if job is None:
-            return False
+def record_training_state(ctx: Context, state: TrainingState) -> Ledger | None:
+    """Store `state` in the ledger's record of the job: the saved ledger, or None (and nothing written)
+    when the ledger does not know the job."""
+    if ctx.state.load().job(state.name) is None:
+        return None
+    return ctx.state.update(lambda ledger: _apply_to(ledger, state))
+
+
+def _apply_to(ledger: Ledger, state: TrainingState) -> None:
+    job = ledger.job(state.name)
+    if job is not None:
         apply_training_state(job, state)
-    return True
 
 
 def apply_training_state(job: Job, state: TrainingState) -> None:

@@ -279,7 +279,7 @@ def run(ctx: Context, *, windows: int, retrain: bool, models: str, plot: Path | 
 def _record(ctx: Context, data_sha256: str, result: BacktestResult) -> None:
     """Keep the scores in the ledger: `deploy` and `retrain` show them for a job of this configuration."""
     from nikkei_deepar.data.horizon import hyperparameter_strings
-    from nikkei_deepar.state import Backtest
+    from nikkei_deepar.ledger import Backtest
 
     record = Backtest(
         data_sha256=data_sha256,
@@ -294,8 +294,8 @@ def _record(ctx: Context, data_sha256: str, result: BacktestResult) -> None:
         },
     )
     try:
-        with ctx.store.lock(wait_seconds=30, on_takeover=ctx.reporter.warn), ctx.store.update() as ledger:
-            ledger.record_backtest(record)
+        with ctx.state.lock(command="backtest", wait_seconds=30, on_takeover=ctx.reporter.warn):
+            ctx.state.update(lambda ledger: ledger.record_backtest(record))
     except LockHeldError as exc:  # the scores are printed anyway; only the record is lost
         ctx.reporter.warn(f"backtest not recorded in the ledger: {exc.message}")
 
@@ -377,7 +377,7 @@ def _latest_series(ctx: Context) -> tuple[Any, Series]:
     """The ledger's last data version and its series (the local copy first, else the backend's)."""
     from nikkei_deepar.data.series_io import load_series
 
-    data = ctx.store.load().last_data
+    data = ctx.state.load().last_data
     if data is None:
         raise NotFoundError("no prepared data in the ledger", hint="run `nikkei-deepar prepare` first")
     local = Path(data.local_dir) / "series.json" if data.local_dir else None

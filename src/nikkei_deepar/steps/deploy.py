@@ -45,6 +45,7 @@ from nikkei_deepar.context import Context
 from nikkei_deepar.costs import EndpointCost, hosting_cost, over_budget
 from nikkei_deepar.errors import AwsError, JobFailedError, NotFoundError, UsageError
 from nikkei_deepar.expiry_view import ExpiryView
+from nikkei_deepar.ledger import Deployment, Ledger, Resource, deleting, made_by, recording
 from nikkei_deepar.lifecycle.polling import ENDPOINT_BACKOFF, poll
 from nikkei_deepar.lifecycle.training import record_training_state
 from nikkei_deepar.ownership import (
@@ -52,11 +53,8 @@ from nikkei_deepar.ownership import (
     OWNER_KEYS,
     is_ours,
     managed_by_tool,
-    record,
-    record_new,
     whose,
 )
-from nikkei_deepar.state import Deployment, Job, Resource
 from nikkei_deepar.verdict import Verdict, verdict
 
 # What deploy names `{endpoint}-{letter}-...` (resource_name) and may have to adopt.
@@ -138,35 +136,40 @@ def run(
     settings = ctx.settings
     endpoint = settings.endpoint.name
     backend = ctx.backend
+    ledger = ctx.state.load()
     wait_timeout = timeout if timeout is not None else float(settings.endpoint.wait_timeout_seconds)
     span = _expiry_span(ctx, expires_in)
     if redeploy:
-        job = _last_deployed_job(ctx, endpoint, given=job)
+        job = _last_deployed_job(ctx, ledger, endpoint, given=job)
     variant = _variant(ctx)
     cost = hosting_cost(ctx.backend, variant, ctx.settings.costs)
     _check_budget(ctx, cost)
     backend.check_requests("deploy")
-    state = _completed_job(ctx, job)
+    state, ledger = _completed_job(ctx, ledger, job)
     artifact = state.model_artifact
     if not artifact:
         raise NotFoundError(f"training job {state.name} is Completed but reports no model artefact")
     tags = deploy_tags(ctx, endpoint)
-    adopt_unrecorded(ctx, endpoint)
+    ledger = adopt_unrecorded(ctx, ledger, endpoint)
 
     current = backend.describe_endpoint(endpoint)
     if current is not None:
-        _check_ownership(ctx, endpoint)
+        ledger = _check_ownership(ctx, ledger, endpoint)
     # before anything is created or changed, so an interrupted deploy leaves nothing without an expiry
-    expiry = schedule_expiry(ctx, endpoint, span, cost=cost, created=current.created if current else None)
+    expiry, ledger = schedule_expiry(
+        ctx, ledger, endpoint, span, cost=cost, created=current.created if current else None
+    )
     action = "created"
     if current is not None:
         if not current.settled:
             ctx.reporter.info(f"endpoint {endpoint} is {current.status}: waiting for it to settle first")
             current = _wait_settled(ctx, endpoint, timeout=wait_timeout)
-        if current.status == ENDPOINT_IN_SERVICE and _serves(ctx, current, job=state.name, variant=variant):
-            return replace(_unchanged(ctx, current, state, variant), **_cost_fields(cost, expiry))
+        if current.status == ENDPOINT_IN_SERVICE and _serves(
+            ledger, current, job=state.name, variant=variant
+        ):
+            return replace(_unchanged(ctx, ledger, current, state, variant), **_cost_fields(cost, expiry))
         if current.status != ENDPOINT_IN_SERVICE:
-            _delete_broken(ctx, current, timeout=wait_timeout)
+            ledger = _delete_broken(ctx, current, timeout=wait_timeout)
             current, action = None, "recreated"
         else:
             action = "updated"
@@ -175,37 +178,32 @@ def run(
     model_arn = backend.create_model(
         ModelSpec(name=model, model_artifact=artifact, tags=tags, job=state.name)
     )
-    record_new(
-        ctx.store,
-        "model",
-        model,
-        by=backend,
-        arn=model_arn,
-        job=state.name,
-        endpoint=endpoint,
-        artifact=artifact,
+    made = made_by(
+        backend, "model", model, arn=model_arn, job=state.name, endpoint=endpoint, artifact=artifact
     )
+    ledger = ctx.state.update(recording(made))
     config = resource_name(endpoint, "c")
     config_arn = backend.create_endpoint_config(
         endpoint_config_spec(settings, name=config, model_name=model, endpoint=endpoint)
     )
-    record_new(
-        ctx.store,
+    made = made_by(
+        backend,
         "endpoint-config",
         config,
-        by=backend,
         arn=config_arn,
         job=state.name,
         endpoint=endpoint,
         model=model,
         **variant,
     )
+    ledger = ctx.state.update(recording(made))
 
     previous = current.config_name if current is not None else None
     if current is None:
         ctx.reporter.info(f"creating endpoint {endpoint} with {config}")
         arn = backend.create_endpoint(endpoint, config_name=config, tags=tags)
-        record_new(ctx.store, "endpoint", endpoint, by=backend, arn=arn)
+        made = made_by(backend, "endpoint", endpoint, arn=arn)
+        ledger = ctx.state.update(recording(made))
     else:
         ctx.reporter.info(f"updating endpoint {endpoint}: {previous} -> {config} (blue/green)")
         backend.update_endpoint(endpoint, config_name=config)
@@ -235,18 +233,16 @@ def run(
             code="update-rolled-back",
         )
 
-    with ctx.store.update() as ledger:
-        ledger.deployments.append(
-            Deployment(
-                endpoint=endpoint,
-                model=model,
-                endpoint_config=config,
-                job=state.name,
-                backend=backend.name,
-                metrics=dict(state.metrics),
-            )
-        )
-    deleted = prune(ctx, endpoint, keep=settings.endpoint.keep_models, in_use={config, model})
+    deployment = Deployment(
+        endpoint=endpoint,
+        model=model,
+        endpoint_config=config,
+        job=state.name,
+        backend=backend.name,
+        metrics=dict(state.metrics),
+    )
+    ledger = ctx.state.update(lambda current: current.deployments.append(deployment))
+    deleted, ledger = prune(ctx, ledger, endpoint, keep=settings.endpoint.keep_models, in_use={config, model})
     return DeployResult(
         endpoint=endpoint,
         action=action,
@@ -260,14 +256,14 @@ def run(
         deleted=deleted,
         note=ctx.backend.hosting_note,
         **_cost_fields(cost, expiry),
-        backtest=_verdict(ctx, state.name, warn=warn_backtest),
+        backtest=_verdict(ctx, ledger, state.name, warn=warn_backtest),
     )
 
 
-def _verdict(ctx: Context, job: str, *, warn: bool = True) -> Verdict:
+def _verdict(ctx: Context, ledger: Ledger, job: str, *, warn: bool = True) -> Verdict:
     """The last backtest of the job's configuration; its one-line warning when DeepAR lost (unless
     the caller, `retrain`'s gate, has said it already)."""
-    found = verdict(ctx.store.load(), job, random_walk_weight=ctx.settings.forecast.random_walk_weight)
+    found = verdict(ledger, job, random_walk_weight=ctx.settings.forecast.random_walk_weight)
     warning = found.warning()
     if warning is not None and warn:
         ctx.reporter.warn(warning)
@@ -302,49 +298,53 @@ def _check_budget(ctx: Context, cost: EndpointCost | None) -> None:
 
 def schedule_expiry(
     ctx: Context,
+    ledger: Ledger,
     endpoint: str,
     span: dt.timedelta | None,
     *,
     cost: EndpointCost | None,
     created: dt.datetime | None,
-) -> ExpiryView:
-    """Delete `endpoint` `span` from now (moving an earlier expiry), or, with no span, cancel its expiry."""
+) -> tuple[ExpiryView, Ledger]:
+    """Delete `endpoint` `span` from now (moving an earlier expiry), or, with no span, cancel its expiry.
+    Returns the expiry and the ledger as saved."""
     backend = ctx.backend
     keeper = backend.expiry_keeper()
     now = expiry_clock.utcnow()
     if span is None:
-        recorded = [r for r in ctx.store.load().live_resources(SCHEDULE_KIND) if r.endpoint == endpoint]
+        recorded = [r for r in ledger.live_resources(SCHEDULE_KIND) if r.endpoint == endpoint]
         if recorded or not keeper.recorded:
             keeper.clear(endpoint)
         for r in recorded:
-            with ctx.store.update() as ledger:
-                ledger.mark_deleted(SCHEDULE_KIND, r.name)
+            ledger = ctx.state.update(deleting(SCHEDULE_KIND, r.name))
             ctx.reporter.info(f"endpoint {endpoint}: expiry removed (schedule {r.name} deleted)")
-        return ExpiryView(at=None, now=now, cost=cost)
+        return ExpiryView(at=None, now=now, cost=cost), ledger
     scheduled = keeper.set(endpoint, now + span)
     if scheduled.schedule is not None:
-        with ctx.store.update() as ledger:
-            extra = {"at": scheduled.at.isoformat(), "role_arn": scheduled.role_arn}
-            existing = ledger.resource(SCHEDULE_KIND, scheduled.schedule)
-            if existing is not None and existing.live:
+        extra = {"at": scheduled.at.isoformat(), "role_arn": scheduled.role_arn}
+        schedule = Resource(
+            kind=SCHEDULE_KIND,
+            name=scheduled.schedule,
+            backend=backend.name,
+            region=backend.region,
+            endpoint=endpoint,
+            extra=extra,
+        )
+
+        def change(current: Ledger) -> None:
+            existing = current.live(SCHEDULE_KIND, schedule.name)
+            if existing is not None:
                 existing.extra.update(extra)
             else:
-                ledger.record_resource(
-                    Resource(
-                        kind=SCHEDULE_KIND,
-                        name=scheduled.schedule,
-                        backend=backend.name,
-                        region=backend.region,
-                        endpoint=endpoint,
-                        extra=extra,
-                    )
-                )
+                current.record_resource(schedule)
+
+        ledger = ctx.state.update(change)
     ctx.reporter.info(
         f"endpoint {endpoint}: will be deleted at {scheduled.at:%Y-%m-%d %H:%M} UTC by {scheduled.by}"
     )
-    return ExpiryView(
+    view = ExpiryView(
         at=scheduled.at, now=now, created=created or now, cost=cost, schedule=scheduled.schedule
     )
+    return view, ledger
 
 
 # -- options ------------------------------------------------------------------------------------------
@@ -356,25 +356,23 @@ def _expiry_span(ctx: Context, expires_in: str | None) -> dt.timedelta | None:
         raise UsageError(f"--expires-in: {exc}", code="bad-duration") from None
 
 
-def _last_deployed_job(ctx: Context, endpoint: str, *, given: str | None) -> str:
+def _last_deployed_job(ctx: Context, ledger: Ledger, endpoint: str, *, given: str | None) -> str:
     """--redeploy: the job of this endpoint's last deployment in the ledger."""
     if given is not None:
         raise UsageError("--redeploy deploys the last deployed job: do not pass --job with it")
-    backend = ctx.backend
-    mine = [d for d in ctx.store.load().deployments if d.endpoint == endpoint and d.backend == backend.name]
-    if not mine:
+    last = ledger.deployment(endpoint, backend=ctx.settings.backend)
+    if last is None:
         raise NotFoundError(
             f"--redeploy: nothing was ever deployed on endpoint {endpoint} (per the ledger)",
             hint="deploy a job first: `nikkei-deepar deploy` or `nikkei-deepar retrain`",
         )
-    return mine[-1].job
+    return last.job
 
 
 # -- the job --------------------------------------------------------------------------------------------
-def _completed_job(ctx: Context, name: str | None) -> TrainingState:
-    """The job to deploy, refreshed from the backend; refused unless Completed."""
-    ledger = ctx.store.load()
-    record: Job | None
+def _completed_job(ctx: Context, ledger: Ledger, name: str | None) -> tuple[TrainingState, Ledger]:
+    """The job to deploy, refreshed from the backend (and recorded: the ledger as saved); refused unless
+    Completed."""
     if name is None:
         record = ledger.last_job
         if record is None:
@@ -388,9 +386,9 @@ def _completed_job(ctx: Context, name: str | None) -> TrainingState:
             f"training job {name} does not exist",
             hint="check --job NAME, the region and the profile",
         )
-    record_training_state(ctx, state)
+    ledger = record_training_state(ctx, state) or ledger
     if state.status != JOB_COMPLETED:
-        completed = [j.name for j in reversed(ledger.jobs) if j.status == JOB_COMPLETED and j.name != name]
+        completed = [j.name for j in ledger.completed_jobs() if j.name != name]
         hint = (
             "wait for it with `nikkei-deepar wait`"
             if not state.terminal
@@ -403,7 +401,7 @@ def _completed_job(ctx: Context, name: str | None) -> TrainingState:
             hint=hint,
             code="job-not-completed",
         )
-    return state
+    return state, ledger
 
 
 # -- the endpoint ---------------------------------------------------------------------------------------
@@ -425,33 +423,31 @@ def name_prefix(endpoint: str, letter: str) -> str:
     return resource_name(endpoint, letter)[:-_NAME_TAIL]
 
 
-def adopt_unrecorded(ctx: Context, endpoint: str) -> list[str]:
+def adopt_unrecorded(ctx: Context, ledger: Ledger, endpoint: str) -> Ledger:
     """Record the models and configs deploy made for `endpoint` that no ledger lists (a deploy killed
     between a Create call and its ledger write). Returns their names.
 
     Adopted: tagged managed-by=nikkei-deepar, with this config's [aws.tags] and ENDPOINT_TAG_KEY = this
     endpoint, and not live in the ledger. Listing is limited to the endpoint's name prefixes (ListTags
     only for those). If the backend cannot be asked (e.g. no sagemaker:ListModels), deploy goes on: the
-    warning says what could not be checked."""
+    warning says what could not be checked. Returns the ledger as saved."""
     backend = ctx.backend
     wanted = ctx.settings.aws.tags
-    ledger = ctx.store.load()
     found: list[tuple[str, str]] = []
     try:
         for kind, letter in _ADOPTABLE:
             for name, tags in sorted(backend.find_tagged(kind, name_prefix(endpoint, letter)).items()):
                 if not is_ours(tags, wanted, endpoint=endpoint):
                     continue
-                recorded = ledger.resource(kind, name)
-                if recorded is None or not recorded.live:
+                if ledger.live(kind, name) is None:
                     found.append((kind, name))
     except AwsError as exc:
         ctx.reporter.warn(
             f"could not look for models and endpoint configs missing from the ledger: {exc.message}"
         )
-        return []
+        return ledger
     if not found:
-        return []
+        return ledger
     for kind, name in found:
         ctx.reporter.warn(
             f"adopting {kind.replace('-', ' ')} {name}: tagged as ours but missing from the ledger"
@@ -469,14 +465,13 @@ def adopt_unrecorded(ctx: Context, endpoint: str) -> list[str]:
         )
         for kind, name in found
     ]
-    record(ctx.store, *adopted)
-    return [name for _, name in found]
+    return ctx.state.update(recording(*adopted))
 
 
-def _check_ownership(ctx: Context, endpoint: str) -> None:
+def _check_ownership(ctx: Context, ledger: Ledger, endpoint: str) -> Ledger:
     """Update only an endpoint this config made: tagged managed-by, with this config's project and stage
     and this endpoint's name (the tags decide, now: the ledger is shared by every config in a folder);
-    one missing from the ledger is adopted."""
+    one missing from the ledger is adopted. Returns the ledger as saved."""
     tags = ctx.backend.endpoint_tags(endpoint)
     if not managed_by_tool(tags):
         raise UsageError(
@@ -493,27 +488,27 @@ def _check_ownership(ctx: Context, endpoint: str) -> None:
             "is different for every stage; this tool never replaces another project's or stage's endpoint",
             code="endpoint-not-ours",
         )
-    recorded = ctx.store.load().resource("endpoint", endpoint)
-    if recorded is not None and recorded.live:
-        return
+    if ledger.live("endpoint", endpoint) is not None:
+        return ledger
     ctx.reporter.warn(f"adopting endpoint {endpoint}: tagged as ours but missing from the ledger")
-    record_new(ctx.store, "endpoint", endpoint, by=ctx.backend)
+    made = made_by(ctx.backend, "endpoint", endpoint)
+    return ctx.state.update(recording(made))
 
 
-def _serves(ctx: Context, current: EndpointState, *, job: str, variant: dict[str, Any]) -> bool:
+def _serves(ledger: Ledger, current: EndpointState, *, job: str, variant: dict[str, Any]) -> bool:
     """Whether the endpoint already serves `job` with `variant` (per the ledger's record of its config)."""
     if current.config_name is None:
         return False
-    config = ctx.store.load().resource("endpoint-config", current.config_name)
-    if config is None or not config.live or config.job != job:
+    config = ledger.live("endpoint-config", current.config_name)
+    if config is None or config.job != job:
         return False
     return all(config.extra.get(key) == value for key, value in variant.items())
 
 
 def _unchanged(
-    ctx: Context, current: EndpointState, state: TrainingState, variant: dict[str, Any]
+    ctx: Context, ledger: Ledger, current: EndpointState, state: TrainingState, variant: dict[str, Any]
 ) -> DeployResult:
-    config = ctx.store.load().resource("endpoint-config", current.config_name or "")
+    config = ledger.resource("endpoint-config", current.config_name or "")
     model = (config.model or "") if config is not None else ""
     ctx.reporter.info(f"endpoint {current.name} already serves job {state.name}: nothing to do")
     return DeployResult(
@@ -527,7 +522,7 @@ def _unchanged(
         previous_config=current.config_name,
         metrics=dict(state.metrics),
         note=ctx.backend.hosting_note,
-        backtest=_verdict(ctx, state.name),
+        backtest=_verdict(ctx, ledger, state.name),
     )
 
 
@@ -561,7 +556,7 @@ def _wait_settled(ctx: Context, endpoint: str, *, timeout: float) -> EndpointSta
         ctx.reporter.close()
 
 
-def _delete_broken(ctx: Context, current: EndpointState, *, timeout: float) -> None:
+def _delete_broken(ctx: Context, current: EndpointState, *, timeout: float) -> Ledger:
     """A Failed (or OutOfService) endpoint cannot be updated: delete it and wait until it is gone."""
     backend = ctx.backend
     ctx.reporter.warn(
@@ -580,19 +575,20 @@ def _delete_broken(ctx: Context, current: EndpointState, *, timeout: float) -> N
         backoff=ENDPOINT_BACKOFF,
     )
     ctx.reporter.close()
-    with ctx.store.update() as ledger:
-        ledger.mark_deleted("endpoint", current.name)
+    return ctx.state.update(deleting("endpoint", current.name))
 
 
 # -- retention ------------------------------------------------------------------------------------------
-def prune(ctx: Context, endpoint: str, *, keep: int, in_use: set[str]) -> list[str]:
+def prune(
+    ctx: Context, ledger: Ledger, endpoint: str, *, keep: int, in_use: set[str]
+) -> tuple[list[str], Ledger]:
     """Delete the models and configs this tool made for `endpoint`, beyond the newest `keep` of each,
-    never one in `in_use` (the config the endpoint serves and its model). Returns what was deleted."""
+    never one in `in_use` (the config the endpoint serves and its model). Returns what was deleted and
+    the ledger as saved."""
     backend = ctx.backend
     deleted: list[str] = []
     # configs first: a model must outlive every config that names it
     for kind in ("endpoint-config", "model"):
-        ledger = ctx.store.load()
         mine = [r for r in ledger.live_resources(kind) if r.endpoint == endpoint]
         needed = set(in_use)
         if kind == "model":  # e.g. an adopted model that never got a config makes the counts differ
@@ -604,8 +600,7 @@ def prune(ctx: Context, endpoint: str, *, keep: int, in_use: set[str]) -> list[s
                 backend.delete_endpoint_config(old.name)
             else:
                 backend.delete_model(old.name)
-            with ctx.store.update() as current:
-                current.mark_deleted(kind, old.name)
+            ledger = ctx.state.update(deleting(kind, old.name))
             deleted.append(old.name)
             ctx.reporter.info(f"deleted old {kind} {old.name}")
-    return deleted
+    return deleted, ledger

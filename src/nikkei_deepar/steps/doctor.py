@@ -91,27 +91,26 @@ def _config(ctx: Context) -> Check:
 
 
 def _ledger(ctx: Context) -> list[Check]:
-    store = ctx.store
+    state = ctx.state
     try:
-        ledger = store.load()
+        ledger = state.load()
     except NikkeiError as exc:
         return [from_error("ledger", exc)]
-    exists = store.path.exists()
     detail = (
-        f"{store.path}: {len(ledger.data)} data versions, {len(ledger.jobs)} jobs, "
+        f"{state.where}: {len(ledger.data)} data versions, {len(ledger.jobs)} jobs, "
         f"{len(ledger.live_resources())} live resources"
-        if exists
-        else f"{store.path}: not written yet (nothing created so far)"
+        if state.exists()
+        else f"{state.where}: not written yet (nothing created so far)"
     )
     checks = [ok("ledger", detail)]
-    holder = store.lock_holder()
+    holder = state.lock_holder()
     if holder is None:
         checks.append(ok("ledger-lock", "free"))
     else:
         checks.append(
             problem(
                 "ledger-lock",
-                f"{store.lock_path}: {holder}",
+                f"{state.where}: {holder}",
                 fix="wait for that command to finish (or pass --wait-lock SECONDS to the next one); a lock "
                 "left by a dead process is taken over automatically",
                 exit_code=ExitCode.LOCKED,

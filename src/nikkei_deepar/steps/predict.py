@@ -24,12 +24,11 @@ from typing import Any
 from nikkei_deepar.backends.base import JOB_COMPLETED, JOB_FAILED, ModelSpec, TransformState
 from nikkei_deepar.backends.specs import resource_name, transform_spec
 from nikkei_deepar.context import Context
-from nikkei_deepar.data.horizon import prediction_length_of
+from nikkei_deepar.data.horizon import configured_model, features_through
 from nikkei_deepar.data.inference import (
     DatedPoint,
     Forecast,
     PriceAnchor,
-    Target,
     batch_input_line,
     build_request,
     dated_forecast,
@@ -41,10 +40,9 @@ from nikkei_deepar.data.series import Series
 from nikkei_deepar.data.series_io import load_series
 from nikkei_deepar.errors import JobFailedError, JobStoppedError, NotFoundError, UsageError
 from nikkei_deepar.files import write_atomic
+from nikkei_deepar.ledger import Ledger, ServedModel, made_by, recording
 from nikkei_deepar.lifecycle.polling import poll
 from nikkei_deepar.output import Table
-from nikkei_deepar.ownership import record_new
-from nikkei_deepar.state import Ledger
 
 FORMATS = ("table", "csv", "json")
 JSON_TYPE = "application/json"
@@ -137,38 +135,35 @@ def run(
 
         require_matplotlib()  # fail before paying for a forecast
     settings = ctx.settings
-    ledger = ctx.store.load()
+    ledger = ctx.state.load()
     series = _series(ctx, ledger)
     endpoint = settings.endpoint.name
-    job = _deployed_job(ledger, endpoint)
-    prediction_length = _prediction_length(ledger, job, default=prediction_length_of(settings))
+    model = ledger.served(endpoint, backend=settings.backend, default=configured_model(settings))
     horizon = settings.forecast.horizon_trading_days
     weight = settings.forecast.random_walk_weight
     quantiles = list(settings.predict.quantiles)
 
     if batch:
-        with ctx.store.lock(on_takeover=ctx.reporter.warn):
-            source, forecast, job = _batch(
-                ctx, series, job=job, prediction_length=prediction_length, timeout=timeout
-            )
+        with ctx.state.lock(command="predict --batch", on_takeover=ctx.reporter.warn):
+            source, forecast, model, ledger = _batch(ctx, ledger, series, served=model, timeout=timeout)
     else:
-        target = _target(ctx, ledger, job)
         request = build_request(
             series,
             quantiles=quantiles,
             num_samples=settings.predict.num_samples,
-            features_through=_features_through(ctx, ledger, job),
-            target=target,
+            features_through=features_through(model.hyperparameters),
+            target=model.target,
         )
         ctx.reporter.info(f"invoking endpoint {endpoint} ({len(series)} points of history)")
         body = ctx.backend.invoke(endpoint, encode_request(request), content_type=JSON_TYPE, accept=JSON_TYPE)
         forecast = parse_response(
             body,
             quantiles=quantiles,
-            prediction_length=prediction_length,
-            prices_from=_prices_from(series, target, prediction_length),
+            prediction_length=model.prediction_length,
+            prices_from=_prices_from(series, model),
         )
         source = endpoint
+    job, prediction_length = model.job, model.prediction_length
 
     points = dated_forecast(forecast, series, prediction_length=prediction_length, horizon=horizon)
     if weight > 0.0 and points:
@@ -190,7 +185,7 @@ def run(
         output=str(output) if output is not None else None,
         plot=str(plot) if plot is not None else None,
         notes=_notes(points, prediction_length=prediction_length, horizon=horizon)
-        + _backtest_notes(ctx, job, weight=weight),
+        + _backtest_notes(ledger, job, weight=weight),
     )
     if output is not None:
         write_atomic(output, (result.json_text() if fmt == "json" else result.csv_text()).encode())
@@ -233,74 +228,52 @@ def _series(ctx: Context, ledger: Ledger) -> Series:
     return load_series(ctx.backend.get_artifact(data.series_uri), where=data.series_uri)
 
 
-def _deployed_job(ledger: Ledger, endpoint: str) -> str | None:
-    deployed = [d for d in ledger.deployments if d.endpoint == endpoint]
-    return deployed[-1].job if deployed else None
-
-
-def _prediction_length(ledger: Ledger, job: str | None, *, default: int) -> int:
-    record = ledger.job(job) if job else None
-    if record is not None and "prediction_length" in record.hyperparameters:
-        return int(record.hyperparameters["prediction_length"])
-    return default
-
-
-def _features_through(ctx: Context, ledger: Ledger, job: str | None) -> int | None:
-    """The served model's prediction_length if it was trained with calendar features (its recorded
-    hyperparameters say so; the config's when the ledger knows no job), else None: send none."""
-    from nikkei_deepar.data.horizon import features_through, hyperparameter_strings
-
-    record = ledger.job(job) if job else None
-    return features_through(
-        record.hyperparameters if record is not None else hyperparameter_strings(ctx.settings)
-    )
-
-
-def _target(ctx: Context, ledger: Ledger, job: str | None) -> Target:
-    """What the served model was trained on (its job's record; the config's when the ledger knows no job)."""
-    record = ledger.job(job) if job else None
-    return record.target if record is not None else ctx.settings.data.target
-
-
-def _prices_from(series: Series, target: Target, prediction_length: int) -> PriceAnchor | None:
+def _prices_from(series: Series, model: ServedModel) -> PriceAnchor | None:
     """For a log-return model: the last close and session flags its sampled returns are cumulated on."""
-    return PriceAnchor.of(series, prediction_length) if target == "log_return" else None
+    return PriceAnchor.of(series, model.prediction_length) if model.target == "log_return" else None
 
 
 # -- batch transform ------------------------------------------------------------------------------------
 def _batch(
-    ctx: Context, series: Series, *, job: str | None, prediction_length: int, timeout: float | None
-) -> tuple[str, Forecast, str | None]:
+    ctx: Context, ledger: Ledger, series: Series, *, served: ServedModel, timeout: float | None
+) -> tuple[str, Forecast, ServedModel, Ledger]:
+    """A batch transform with the served model (or a new model of the last completed job): its name,
+    the forecast, the model it used, and the ledger as saved after recording what was created."""
     settings = ctx.settings
     backend = ctx.backend
     backend.check_requests("predict --batch")  # before the model or the transform job exists
-    model, job = _batch_model(ctx, job)
+    model_name, model, ledger = _batch_model(ctx, ledger, served)
     name = resource_name(settings.endpoint.name, "t")
-    ledger = ctx.store.load()
-    target = _target(ctx, ledger, job)
     input_uri = backend.put_artifact(
         f"predict/{name}/input/{BATCH_INPUT}",
-        batch_input_line(series, features_through=_features_through(ctx, ledger, job), target=target),
+        batch_input_line(
+            series, features_through=features_through(model.hyperparameters), target=model.target
+        ),
         content_type=JSONL,
     )
     output_uri = backend.artifact_uri(f"predict/{name}/output/")
     quantiles = list(settings.predict.quantiles)
     spec = transform_spec(
-        settings, name=name, model_name=model, input_uri=input_uri, output_uri=output_uri, target=target
+        settings,
+        name=name,
+        model_name=model_name,
+        input_uri=input_uri,
+        output_uri=output_uri,
+        target=model.target,
     )
     arn = backend.start_transform(spec)
-    record_new(
-        ctx.store,
+    transform = made_by(
+        backend,
         "transform-job",
         name,
-        by=backend,
         arn=arn,
-        model=model,
-        job=job,
+        model=model_name,
+        job=model.job,
         input=input_uri,
         output=output_uri,
     )
-    ctx.reporter.info(f"started batch transform {name} with model {model}")
+    ledger = ctx.state.update(recording(transform))
+    ctx.reporter.info(f"started batch transform {name} with model {model_name}")
 
     def describe() -> TransformState:
         state = backend.describe_transform(name)
@@ -337,22 +310,21 @@ def _batch(
     forecast = parse_batch_output_line(
         lines[0],
         quantiles=quantiles,
-        prediction_length=prediction_length,
-        prices_from=_prices_from(series, target, prediction_length),
+        prediction_length=model.prediction_length,
+        prices_from=_prices_from(series, model),
     )
-    return name, forecast, job
+    return name, forecast, model, ledger
 
 
-def _batch_model(ctx: Context, job: str | None) -> tuple[str, str]:
-    """The deployed model (when it still exists), else a new model from the last completed job."""
-    ledger = ctx.store.load()
-    endpoint = ctx.settings.endpoint.name
-    deployed = [d for d in ledger.deployments if d.endpoint == endpoint]
-    if deployed:
-        record = ledger.resource("model", deployed[-1].model)
-        if record is not None and record.live:
-            return record.name, deployed[-1].job
-    completed = [j for j in reversed(ledger.jobs) if j.status == JOB_COMPLETED and j.model_artifact]
+def _batch_model(ctx: Context, ledger: Ledger, served: ServedModel) -> tuple[str, ServedModel, Ledger]:
+    """The deployed model (when it still exists), else a new model from the last completed job: its
+    name, what it was trained for, and the ledger as saved."""
+    settings = ctx.settings
+    endpoint = settings.endpoint.name
+    deployed = ledger.deployment(endpoint, backend=settings.backend)
+    if deployed is not None and ledger.live("model", deployed.model) is not None:
+        return deployed.model, served, ledger
+    completed = [j for j in ledger.completed_jobs(backend=settings.backend) if j.model_artifact]
     if not completed:
         raise NotFoundError(
             "no deployed model and no completed training job to make one from",
@@ -365,21 +337,15 @@ def _batch_model(ctx: Context, job: str | None) -> tuple[str, str]:
         ModelSpec(
             name=name,
             model_artifact=source.model_artifact or "",
-            tags=ctx.settings.resource_tags(),
+            tags=settings.resource_tags(),
             job=source.name,
         )
     )
-    record_new(
-        ctx.store,
-        "model",
-        name,
-        by=ctx.backend,
-        arn=arn,
-        job=source.name,
-        endpoint=endpoint,
-        artifact=source.model_artifact,
+    model = made_by(
+        backend, "model", name, arn=arn, job=source.name, endpoint=endpoint, artifact=source.model_artifact
     )
-    return name, source.name
+    ledger = ctx.state.update(recording(model))
+    return name, ledger.model_of(source.name, default=configured_model(settings)), ledger
 
 
 # -- output ---------------------------------------------------------------------------------------------
@@ -405,13 +371,13 @@ def _notes(points: list[DatedPoint], *, prediction_length: int, horizon: int) ->
     return []
 
 
-def _backtest_notes(ctx: Context, job: str | None, *, weight: float) -> list[str]:
+def _backtest_notes(ledger: Ledger, job: str | None, *, weight: float) -> list[str]:
     """One line when the serving job's configuration lost to the random walk in its last backtest."""
     if job is None:
         return []
     from nikkei_deepar.verdict import verdict
 
-    warning = verdict(ctx.store.load(), job, random_walk_weight=weight).warning()
+    warning = verdict(ledger, job, random_walk_weight=weight).warning()
     return [] if warning is None else [warning]
 
 

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from nikkei_deepar.context import Context
 from nikkei_deepar.errors import DataError, NotFoundError, UsageError
 from nikkei_deepar.files import write_atomic
+from nikkei_deepar.ledger import DataVersion
 from nikkei_deepar.lifecycle.uploads import store_files
-from nikkei_deepar.state import DataVersion
 
 if TYPE_CHECKING:
     from nikkei_deepar.data.plausible import Outlier
@@ -179,29 +179,27 @@ def run(
         outliers=[outlier.to_data() for outlier in outliers],
     )
     if not dry_run:
-        with ctx.store.update() as ledger:
-            ledger.record_data(
-                DataVersion(
-                    sha256=channels.sha256,
-                    source=str(path),
-                    rows=summary["rows"],
-                    first=str(summary["first"]),
-                    last=str(summary["last"]),
-                    column=summary["column"],
-                    calendar=series.policy,
-                    prediction_length=prediction_length,
-                    context_length=hp.context_length,
-                    observations=channels.observations,
-                    backend=backend,
-                    train_uri=uris["train/train.json"].rsplit("/", 1)[0] + "/",
-                    test_uri=uris["test/test.json"].rsplit("/", 1)[0] + "/",
-                    series_uri=uris["series.json"],
-                    local_dir=str(local_dir),
-                    uploaded=not pending,
-                    calendar_features=settings.data.calendar_features,
-                    target=settings.data.target,
-                )
-            )
+        version = DataVersion(
+            sha256=channels.sha256,
+            source=str(path),
+            rows=summary["rows"],
+            first=str(summary["first"]),
+            last=str(summary["last"]),
+            column=summary["column"],
+            calendar=series.policy,
+            prediction_length=prediction_length,
+            context_length=hp.context_length,
+            observations=channels.observations,
+            backend=backend,
+            train_uri=uris["train/train.json"].rsplit("/", 1)[0] + "/",
+            test_uri=uris["test/test.json"].rsplit("/", 1)[0] + "/",
+            series_uri=uris["series.json"],
+            local_dir=str(local_dir),
+            uploaded=not pending,
+            calendar_features=settings.data.calendar_features,
+            target=settings.data.target,
+        )
+        ctx.state.update(lambda ledger: ledger.record_data(version))
     return result
 
 

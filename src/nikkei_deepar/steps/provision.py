@@ -8,7 +8,7 @@ shows a problem (fix it first, then converge in one go).
 
 Backends: the plan comes from `ctx.backend.provisioner()`: backends/sagemaker/provision.py (the S3 bucket
 and the SageMaker execution role) or backends/local/provision.py (the local store folder). The items'
-vocabulary is backends/plan.py; the ledger helpers are ownership.py.
+vocabulary is backends/plan.py; what an item creates is recorded here, the moment it exists.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 from nikkei_deepar.backends.plan import CHANGES, PlanItem, Provisioner
 from nikkei_deepar.context import Context
 from nikkei_deepar.errors import ExitCode, NikkeiError
+from nikkei_deepar.ledger import recording
 from nikkei_deepar.output import aligned
 
 _DONE = {"create": "created", "adopt": "adopted", "fix": "fixed", "check": "checked"}
@@ -102,7 +103,7 @@ _HEADLINE = ("region", "account", "bucket", "role", "store")
 
 def run(ctx: Context, *, dry_run: bool) -> ProvisionResult:
     provisioner = ctx.backend.provisioner()
-    items = provisioner.plan(ctx.store.load())
+    items = provisioner.plan(ctx.state.load())
     problems = [i for i in items if i.action == "problem"]
     reports: list[ItemReport] = []
     errors = [_problem_entry(i.code, i.detail) for i in problems]
@@ -121,7 +122,7 @@ def run(ctx: Context, *, dry_run: bool) -> ProvisionResult:
             reports.append(_report(item, "unchanged"))
             continue
         try:
-            note = item.apply()
+            applied = item.apply()
         except NikkeiError as exc:
             if item.action != "check":
                 raise  # the ledger already holds whatever was created before this point
@@ -130,6 +131,9 @@ def run(ctx: Context, *, dry_run: bool) -> ProvisionResult:
             exit_code = exit_code or exc.exit_code
             ctx.reporter.warn(exc.message)
             continue
+        if applied.recorded:  # the moment it exists: a crash after this leaves it known
+            ctx.state.update(recording(*applied.recorded))
+        note = applied.note
         report = _report(item, "done", detail=note or item.detail)
         reports.append(report)
         ctx.reporter.info(

@@ -7,10 +7,10 @@ Stages (each reported as done / reused / skipped / failed, in one summary):
   rather than paid for twice: a Completed one is taken as it is, an InProgress one is waited for. A
   Failed or Stopped one is not reusable: a new job starts.
 - wait: follows the job to its end (`wait`'s exit codes: 6 Failed, 7 Stopped, 8 --timeout).
-- gate: the new job's test:mean_wQuantileLoss against the deployed model's (the ledger's last
-  deployment on this endpoint): deploy when new <= deployed * (1 + [retrain] max_wql_regression), when
-  nothing is deployed, or with --force-deploy. A new job without the metric cannot be shown to be no
-  worse: the current model stays.
+- gate: the new job's test:mean_wQuantileLoss against the last promoted model's (the ledger's last
+  deployment on this endpoint, even when the endpoint has been torn down since): deploy when
+  new <= promoted * (1 + [retrain] max_wql_regression), when nothing was ever promoted, or with
+  --force-deploy. A new job without the metric cannot be shown to be no worse: the promoted model stays.
 - deploy: as `deploy`; a job the endpoint already serves is not deployed again.
 
 Exit codes: the failing stage's (2 usage/config, 3 data, 4 AWS, 5 not found, 6 job or endpoint failed,
@@ -35,8 +35,8 @@ from nikkei_deepar.errors import (
     NikkeiError,
     WaitTimeoutError,
 )
+from nikkei_deepar.ledger import Ledger
 from nikkei_deepar.output import aligned, error_entry, number
-from nikkei_deepar.state import Ledger
 from nikkei_deepar.verdict import verdict
 
 WQL = "test:mean_wQuantileLoss"
@@ -210,7 +210,7 @@ def _failed(ctx: Context, stage: Stage, exc: NikkeiError) -> None:
 def _prepare(ctx: Context, stage: Stage, *, input_file: Path | None, allow_stale: bool) -> str:
     from nikkei_deepar.steps import prepare
 
-    known = {d.sha256 for d in ctx.store.load().data}
+    known = {d.sha256 for d in ctx.state.load().data}
     result = prepare.run(ctx, input_file=input_file, dry_run=False, allow_stale=allow_stale)
     unchanged = result.sha256 in known and not result.uploaded
     stage.status = "reused" if unchanged else "done"
@@ -261,7 +261,7 @@ def _reusable(ctx: Context, sha: str, *, any_config: bool = False) -> tuple[str,
 
     hyperparameters = hyperparameter_strings(ctx.settings)
     running: tuple[str, str] | None = None
-    for job in reversed(ctx.store.load().jobs):
+    for job in reversed(ctx.state.load().jobs):
         if job.data_sha256 != sha or job.backend != backend.name:
             continue
         same = job.hyperparameters == hyperparameters if any_config else job.config_hash == fingerprint
@@ -295,12 +295,10 @@ def _gate(ctx: Context, job: str, metrics: dict[str, float], *, force: bool) -> 
     backend = ctx.backend
     endpoint = settings.endpoint.name
     threshold = settings.retrain.max_wql_regression
-    ledger = ctx.store.load()
-    recorded = ledger.resource("endpoint", endpoint)
-    current = None
-    if recorded is not None and recorded.live:
-        mine = [d for d in ledger.deployments if d.endpoint == endpoint and d.backend == backend.name]
-        current = mine[-1] if mine else None
+    ledger = ctx.state.load()
+    # the last model promoted to this endpoint, whether or not the endpoint exists now (a daily script
+    # may have torn it down): a new model must beat it to be promoted
+    current = ledger.deployment(endpoint, backend=backend.name)
     new = metrics.get(WQL)
     old = current.metrics.get(WQL) if current is not None else None
     found = verdict(ledger, job, random_walk_weight=settings.forecast.random_walk_weight)
@@ -320,7 +318,7 @@ def _gate(ctx: Context, job: str, metrics: dict[str, float], *, force: bool) -> 
     if force:
         return Gate("forced", "--force-deploy: the gate is skipped", **base)
     if current is None:
-        return Gate("deploy", f"no model is deployed on endpoint {endpoint}", **base)
+        return Gate("deploy", f"no model was ever promoted to endpoint {endpoint}", **base)
     if new is None:
         return Gate(
             "keep",

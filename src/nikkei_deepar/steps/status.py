@@ -31,9 +31,9 @@ from nikkei_deepar.context import Context
 from nikkei_deepar.costs import hosting_cost
 from nikkei_deepar.errors import AwsError, ExitCode
 from nikkei_deepar.expiry_view import ExpiryView
+from nikkei_deepar.ledger import Ledger, Resource
 from nikkei_deepar.output import aligned, metric_lines, number
 from nikkei_deepar.ownership import MANAGED_BY_KEY, MANAGED_BY_VALUE
-from nikkei_deepar.state import Ledger, Resource
 
 if TYPE_CHECKING:
     from nikkei_deepar.backends.base import Backend
@@ -129,7 +129,7 @@ class StatusResult:
 
 
 def run(ctx: Context) -> StatusResult:
-    ledger = ctx.store.load()
+    ledger = ctx.state.load()
     settings = ctx.settings
     base = _ledger_view(ctx, ledger)
     try:
@@ -153,7 +153,7 @@ def run(ctx: Context) -> StatusResult:
         return StatusResult(
             backend=settings.backend,
             region=settings.aws.region,
-            ledger_path=str(ctx.store.path),
+            ledger_path=ctx.state.where,
             checked=False,
             resources=tuple(_unchecked(r) for r in ledger.live_resources()),
             exit_code=int(exc.exit_code),
@@ -168,7 +168,7 @@ def run(ctx: Context) -> StatusResult:
     return StatusResult(
         backend=backend.name,
         region=region,
-        ledger_path=str(ctx.store.path),
+        ledger_path=ctx.state.where,
         checked=True,
         data=base["data"],
         job=job,

@@ -28,8 +28,9 @@ from nikkei_deepar.backends import UnknownBackendError
 from nikkei_deepar.backends.removal import Remover, TeardownItem
 from nikkei_deepar.context import Context
 from nikkei_deepar.errors import UsageError
+from nikkei_deepar.ledger import Ledger, Resource
 from nikkei_deepar.output import aligned
-from nikkei_deepar.state import Ledger, Resource
+from nikkei_deepar.state import Change
 
 # An endpoint's expiry schedule right after the endpoint: never an endpoint left without its expiry.
 ORDER = ("transform-job", "endpoint", "schedule", "endpoint-config", "model", "role", "bucket", "local-dir")
@@ -101,7 +102,7 @@ def run(
     dry_run: bool,
     confirm: Callable[[str], bool] | None = None,
 ) -> TeardownResult:
-    ledger = ctx.store.load()
+    ledger = ctx.state.load()
     removers: dict[str, Remover] = {}
     items, resources = _plan(ctx, ledger, include_all=include_all, removers=removers)
     result = TeardownResult(tuple(items), dry_run=dry_run, include_all=include_all, executed=False)
@@ -120,10 +121,8 @@ def run(
                     verb = "stopping" if item.action == "stop" else "deleting"
                     ctx.reporter.live(f"{verb} {item.kind} {item.name}")
                 removers[resource.backend].delete(resource)  # False (already gone) is just as good
-            with ctx.store.update() as current:  # written now: an interrupted teardown resumes from here
-                current.mark_deleted(item.kind, item.name)
-                if item.kind in _HOLDS_DATA:
-                    _forget_uploads(current, _HOLDS_DATA[item.kind](item.name))
+            # written now: an interrupted teardown resumes from here
+            ctx.state.update(_deleted(item.kind, item.name))
             item = replace(item, status="done")
         done.append(item)
     ctx.reporter.clear()
@@ -152,7 +151,7 @@ def _plan(
                     )
                 )
             continue
-        remover = _remover(ctx, resource.backend, removers)
+        remover = _remover(ctx, resource.backend, removers, ledger)
         if remover is None:
             items.append(
                 TeardownItem(
@@ -167,10 +166,19 @@ def _plan(
         resources[(resource.kind, resource.name)] = resource
         items.append(remover.inspect(resource))
     for backend in sorted({ctx.settings.backend, *removers}):
-        remover = _remover(ctx, backend, removers)
+        remover = _remover(ctx, backend, removers, ledger)
         if remover is not None:
             items.extend(remover.others(ledger, include_all=include_all))
     return items, resources
+
+
+def _deleted(kind: str, name: str) -> Change:
+    def change(ledger: Ledger) -> None:
+        ledger.mark_deleted(kind, name)
+        if kind in _HOLDS_DATA:
+            _forget_uploads(ledger, _HOLDS_DATA[kind](name))
+
+    return change
 
 
 # Where a deleted container's data lived: the location prefix of everything stored in it.
@@ -194,11 +202,11 @@ _KEEP = {
 }
 
 
-def _remover(ctx: Context, backend: str, cache: dict[str, Remover]) -> Remover | None:
+def _remover(ctx: Context, backend: str, cache: dict[str, Remover], ledger: Ledger) -> Remover | None:
     """The remover of the backend a ledger entry names (built once); None for a backend this version lacks."""
     if backend not in cache:
         try:
-            cache[backend] = ctx.backend_named(backend).remover()
+            cache[backend] = ctx.backend_named(backend).remover(ledger)
         except UnknownBackendError:
             return None
     return cache[backend]

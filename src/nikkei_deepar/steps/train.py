@@ -23,9 +23,9 @@ from nikkei_deepar.backends.specs import resource_name, training_spec
 from nikkei_deepar.context import Context
 from nikkei_deepar.data.horizon import hyperparameter_strings, prediction_length_of
 from nikkei_deepar.errors import InterruptedError_, JobRunningError, NikkeiError, NotFoundError, UsageError
+from nikkei_deepar.ledger import DataVersion, Job, Ledger
 from nikkei_deepar.lifecycle.training import WaitResult, apply_training_state, follow, record_training_state
 from nikkei_deepar.lifecycle.uploads import CHANNEL_FILES, SERIES_FILE, store_files
-from nikkei_deepar.state import DataVersion, Job, Ledger
 
 _RUNNING = {JOB_IN_PROGRESS, "Stopping"}
 
@@ -72,7 +72,7 @@ class TrainResult:
 def run(ctx: Context, *, force: bool, wait: bool, timeout: float | None, logs: bool) -> TrainResult:
     settings = ctx.settings
     training = settings.training
-    ledger = ctx.store.load()
+    ledger = ctx.state.load()
     data = _prepared_data(
         ledger,
         backend=settings.backend,
@@ -89,7 +89,7 @@ def run(ctx: Context, *, force: bool, wait: bool, timeout: float | None, logs: b
     if not data.uploaded:
         data = _upload_pending(ctx, data)
 
-    running = _running_twin(ctx, data=data, hyperparameters=hyperparameters, base=base)
+    running = _running_twin(ctx, ledger, data=data, hyperparameters=hyperparameters, base=base)
     if running is not None and not force:
         raise JobRunningError(
             f"training job {running} is still running on the same data ({data.sha256[:16]}) and "
@@ -113,8 +113,7 @@ def run(ctx: Context, *, force: bool, wait: bool, timeout: float | None, logs: b
         if recorded:
             return
         recorded.append(True)
-        with ctx.store.update() as current:
-            current.upsert_job(job)
+        ctx.state.update(lambda current: current.upsert_job(job))
         ctx.reporter.info(f"started training job {name}")
 
     spec = training_spec(
@@ -166,12 +165,15 @@ def _interrupted_start(ctx: Context, job: Job, *, recorded: bool) -> Interrupted
         return InterruptedError_(
             "train: interrupted before a training job started", hint="run `nikkei-deepar train` again"
         )
-    with ctx.store.update() as current:
+
+    def change(current: Ledger) -> None:
         if not recorded:
             current.upsert_job(job)
         record = current.job(job.name)
         if record is not None:
             apply_training_state(record, state)
+
+    ctx.state.update(change)
     if state.terminal:
         return InterruptedError_(
             f"train: interrupted; training job {job.name} ran inside this command and was stopped "
@@ -251,13 +253,12 @@ def _upload_pending(ctx: Context, data: DataVersion) -> DataVersion:
             "series_uri": uris[SERIES_FILE],
         }
     )
-    with ctx.store.update() as ledger:
-        ledger.record_data(updated)
+    ctx.state.update(lambda ledger: ledger.record_data(updated))
     return updated
 
 
 def _running_twin(
-    ctx: Context, *, data: DataVersion, hyperparameters: dict[str, str], base: str
+    ctx: Context, ledger: Ledger, *, data: DataVersion, hyperparameters: dict[str, str], base: str
 ) -> str | None:
     """A job on the same data and hyperparameters that the backend says is still running, if any.
 
@@ -265,7 +266,6 @@ def _running_twin(
     started but never recorded (same name base, hyperparameters and train channel).
     """
     backend = ctx.backend
-    ledger = ctx.store.load()
     found: str | None = None
     refreshed: list[TrainingState] = []
     for job in reversed(ledger.jobs):
@@ -302,13 +302,16 @@ def _running_twin(
         adopted.append(job)
         found = found or name
     if refreshed or adopted:
-        with ctx.store.update() as current:
+
+        def change(current: Ledger) -> None:
             for state in refreshed:
                 record = current.job(state.name)
                 if record is not None:
                     apply_training_state(record, state)
             for job in adopted:
                 current.upsert_job(job)
+
+        ctx.state.update(change)
     return found
 
 

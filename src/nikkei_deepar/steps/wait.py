@@ -14,7 +14,7 @@ from nikkei_deepar.lifecycle.training import WaitResult, follow
 
 def run(ctx: Context, *, job: str | None, timeout: float | None, logs: bool) -> WaitResult:
     if job is None:
-        last = ctx.store.load().last_job
+        last = ctx.state.load().last_job
         if last is None:
             raise NotFoundError(
                 "no training job in the ledger",

@@ -76,6 +76,7 @@ if TYPE_CHECKING:
     from nikkei_deepar.backends.local.probe import LocalProbe
     from nikkei_deepar.backends.local.provision import LocalProvisioner
     from nikkei_deepar.backends.local.removal import LocalRemover
+    from nikkei_deepar.ledger import Ledger
 
 _JSON_TYPES = ("application/json", "application/jsonlines")
 _QUOTE = 300
@@ -424,15 +425,14 @@ class LocalBackend:
     def provisioner(self) -> LocalProvisioner:
         from nikkei_deepar.backends.local.provision import LocalProvisioner
 
-        return LocalProvisioner(self.root, ledger=self._env().store)
+        return LocalProvisioner(self.root)
 
-    def remover(self) -> LocalRemover:
+    def remover(self, ledger: Ledger) -> LocalRemover:
         from nikkei_deepar.backends.local.removal import LocalRemover
 
-        env = self._env()
         # Built for another backend's config (its ledger lists local entries): those are left alone.
-        active = env.settings.backend == "local"
-        return LocalRemover(self if active else None, ledger=env.store.load())
+        active = self._env().settings.backend == "local"
+        return LocalRemover(self if active else None, ledger=ledger)
 
     def probe(self) -> LocalProbe:
         from nikkei_deepar.backends.local.probe import LocalProbe

@@ -12,8 +12,8 @@ from typing import Any
 from nikkei_deepar.backends.local.files import RECORD_FOLDERS, read_json
 from nikkei_deepar.backends.probe import HOSTING_KINDS
 from nikkei_deepar.errors import DataError
+from nikkei_deepar.ledger import Ledger, Resource
 from nikkei_deepar.ownership import is_ours
-from nikkei_deepar.state import Ledger, Resource
 
 
 class LocalProbe:

@@ -23,18 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from nikkei_deepar.backends.local.files import STORE_ENTRIES
-from nikkei_deepar.backends.plan import Action, PlanItem
+from nikkei_deepar.backends.plan import Action, Applied, PlanItem
 from nikkei_deepar.errors import ExitCode, UsageError
-from nikkei_deepar.ownership import record, recorded_as_created
-from nikkei_deepar.state import Ledger, Resource, StateStore
+from nikkei_deepar.ledger import Ledger, Resource
 
 KIND = "local-dir"
 _WHAT = "the local store: training jobs and their models, endpoint records, forecasts"
 
 
 class LocalProvisioner:
-    def __init__(self, root: Path, *, ledger: StateStore) -> None:
-        self.ledger = ledger
+    def __init__(self, root: Path) -> None:
         self.root = root
 
     def target(self) -> dict[str, Any]:
@@ -42,7 +40,7 @@ class LocalProvisioner:
 
     def plan(self, ledger: Ledger) -> list[PlanItem]:
         name, root = str(self.root), self.root
-        recorded = recorded_as_created(ledger, KIND, name)
+        recorded = ledger.created(KIND, name)
         if root.is_symlink():
             return [self._item("use", f"a symbolic link to {root.resolve()}: {_NOT_OURS}", owned=False)]
         if root.exists() and not root.is_dir():
@@ -74,7 +72,7 @@ class LocalProvisioner:
     def _item(self, action: Action, detail: str, *, owned: bool, **kw: Any) -> PlanItem:
         return PlanItem(KIND, str(self.root), action, detail, owned=owned, **kw)
 
-    def _create(self) -> None:
+    def _create(self) -> Applied:
         try:
             self.root.mkdir(parents=True)
         except FileExistsError:
@@ -89,14 +87,14 @@ class LocalProvisioner:
                 hint="set NIKKEI_DEEPAR_HOME to a folder you can write to",
                 code="local-store",
             ) from None
-        self._record(adopted=False)  # the moment it exists: a crash after this leaves it known
+        return self._recorded(adopted=False)
 
-    def _adopt(self) -> None:
-        self._record(adopted=True)
+    def _adopt(self) -> Applied:
+        return self._recorded(adopted=True)
 
-    def _record(self, *, adopted: bool) -> None:
+    def _recorded(self, *, adopted: bool) -> Applied:
         resource = Resource(kind=KIND, name=str(self.root), backend="local", created=True, adopted=adopted)
-        record(self.ledger, resource)
+        return Applied(recorded=(resource,))
 
 
 _NOT_OURS = "not created by nikkei-deepar provision: used as it is; teardown --all never deletes the folder"

@@ -31,8 +31,8 @@ from typing import Protocol
 from nikkei_deepar.backends.local.files import NAME_RE, RECORD_FOLDERS, read_json
 from nikkei_deepar.backends.removal import TeardownItem
 from nikkei_deepar.errors import DataError, UsageError
+from nikkei_deepar.ledger import Ledger, Resource
 from nikkei_deepar.ownership import MANAGED_BY_KEY, MANAGED_BY_VALUE, managed_by_tool, owner_note
-from nikkei_deepar.state import Ledger, Resource
 
 
 class LocalHosting(Protocol):
@@ -46,6 +46,7 @@ class LocalHosting(Protocol):
     def delete_endpoint_config(self, name: str) -> bool: ...
 
     def delete_model(self, name: str) -> bool: ...
+
 
 _WHY = {
     "endpoint": "the active model: predict stops serving it",

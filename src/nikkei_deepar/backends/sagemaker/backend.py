@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from nikkei_deepar.backends.removal import Remover
     from nikkei_deepar.backends.sagemaker.expiry_schedule import SchedulerExpiry
     from nikkei_deepar.instance_prices import LivePrice
+    from nikkei_deepar.ledger import Ledger
 
 JSONL, VARIANT, INFERENCE_CONFIG_ENV = requests.JSONL, requests.VARIANT, requests.INFERENCE_CONFIG_ENV
 
@@ -284,7 +285,7 @@ class SageMakerBackend:
 
         return AwsProvisioner(self.env)
 
-    def remover(self) -> Remover:
+    def remover(self, ledger: Ledger) -> Remover:
         from nikkei_deepar.backends.sagemaker.removal import AwsRemover
 
         return AwsRemover(self.env)
@@ -301,11 +302,8 @@ class SageMakerBackend:
 
 
 def execution_role_arn(env: BackendEnv) -> str:
-    """The SageMaker execution role: the one `provision` recorded, else the configured name looked up."""
+    """The SageMaker execution role's ARN, looked up in IAM by the configured name (one GetRole)."""
     name = env.settings.aws.role_name
-    recorded = env.store.load().resource("role", name)
-    if recorded is not None and recorded.live and recorded.arn:
-        return recorded.arn
     arn = env.aws.iam.role_arn(name)
     if arn is None:
         raise NotFoundError(

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from nikkei_deepar.backends.checks import Check, from_error, ok, problem, skipped
 from nikkei_deepar.backends.env import BackendEnv
 from nikkei_deepar.errors import AwsError, ExitCode, NikkeiError
-from nikkei_deepar.ownership import is_ours, recorded_as_created
+from nikkei_deepar.ownership import is_ours
 
 PASSED_TO = "sagemaker.amazonaws.com"
 
@@ -123,7 +123,7 @@ def _role(env: BackendEnv, account: str) -> tuple[list[Check], str | None]:
                 code="role-missing",
             )
         ], None
-    ours = is_ours(role.tags, env.settings.aws.tags) or _recorded(env, "role", name)
+    ours = is_ours(role.tags, env.settings.aws.tags)  # its tags say so, not the ledger
     restore = "run `nikkei-deepar provision`: it restores it" if ours else None
     checks = [ok("role", f"{role.arn}" + (" (created by nikkei-deepar)" if ours else " (your own role)"))]
     if trusts_sagemaker(role.trust_policy):
@@ -186,14 +186,6 @@ def _permissions(env: BackendEnv, role: str, account: str, *, ours: bool, restor
             fix="run `nikkei-deepar provision` to restore it",
         )
     return ok("role-policy", f"{INLINE_POLICY_NAME}: as provision writes it")
-
-
-def _recorded(env: BackendEnv, kind: str, name: str) -> bool:
-    try:
-        ledger = env.store.load()
-    except NikkeiError:
-        return False
-    return recorded_as_created(ledger, kind, name)
 
 
 def _pass_role(env: BackendEnv, caller: str, role_arn: str | None) -> Check:

@@ -230,6 +230,71 @@ def execution_policy(
     return {"Version": VERSION, "Statement": statements}
 
 
+# -- what a role someone else manages allows ------------------------------------------------------------
+def missing_grants(documents: list[dict[str, Any]], needed: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The (action, resource ARN) pairs of `needed` that `documents` (a role's inline and attached
+    policies) do not allow: allowed means an Allow statement whose Action (or NotAction) and Resource (or
+    NotResource) match, with IAM's wildcards, and no Deny statement without a condition that matches.
+
+    Conditions are not evaluated (an Allow with a condition counts, a conditional Deny does not apply):
+    this answers "does this policy mean to grant it", for roles the tool will not modify."""
+    return [(action, resource) for action, resource in needed if not _allows(documents, action, resource)]
+
+
+def _allows(documents: list[dict[str, Any]], action: str, resource: str) -> bool:
+    allowed = False
+    for document in documents:
+        for statement in _statements(document):
+            if not (_matches_action(statement, action) and _matches_resource(statement, resource)):
+                continue
+            effect = statement.get("Effect")
+            if effect == "Deny" and not statement.get("Condition"):
+                return False
+            if effect == "Allow":
+                allowed = True
+    return allowed
+
+
+def _matches_action(statement: dict[str, Any], action: str) -> bool:
+    if "NotAction" in statement:
+        return not any(_glob(p, action, fold=True) for p in _as_list(statement["NotAction"]))
+    return any(_glob(p, action, fold=True) for p in _as_list(statement.get("Action")))
+
+
+def _matches_resource(statement: dict[str, Any], resource: str) -> bool:
+    if "NotResource" in statement:
+        return not any(_glob(p, resource) for p in _as_list(statement["NotResource"]))
+    return any(_glob(p, resource) for p in _as_list(statement.get("Resource")))
+
+
+def _glob(pattern: Any, value: str, *, fold: bool = False) -> bool:
+    """IAM's wildcards: `*` any run of characters (across `/` and `:` too), `?` one character."""
+    if not isinstance(pattern, str):
+        return False
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value, flags=re.IGNORECASE if fold else 0) is not None
+
+
+def execution_grants(*, bucket: str, key_root: str, region: str) -> list[tuple[str, str]]:
+    """What a SageMaker execution role must allow for a workspace writing under `key_root` of `bucket`:
+    read its channels, models and batch inputs, write its models and batch outputs, list the bucket."""
+    bucket_arn = f"arn:{partition(region)}:s3:::{bucket}"
+    root = f"{bucket_arn}/{key_root}"
+    return [
+        ("s3:ListBucket", bucket_arn),
+        ("s3:GetObject", f"{root}/data/x"),
+        ("s3:GetObject", f"{root}/output/x"),
+        ("s3:GetObject", f"{root}/predict/x/input/x"),
+        ("s3:PutObject", f"{root}/output/x"),
+        ("s3:PutObject", f"{root}/predict/x/output/x"),
+    ]
+
+
+def scheduler_grants(*, endpoint: str, region: str, account: str) -> list[tuple[str, str]]:
+    """What an expiry role must allow: delete this config's endpoint."""
+    return [("sagemaker:DeleteEndpoint", endpoint_arn(endpoint, region=region, account=account))]
+
+
 def tls_only_statement(bucket: str, *, region: str) -> dict[str, Any]:
     """Deny every request to the bucket that does not use TLS."""
     bucket_arn = f"arn:{partition(region)}:s3:::{bucket}"

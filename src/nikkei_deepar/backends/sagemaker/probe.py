@@ -14,8 +14,8 @@ from typing import Any
 from nikkei_deepar.backends.env import BackendEnv
 from nikkei_deepar.backends.probe import HOSTING_KINDS
 from nikkei_deepar.errors import AwsError, BucketForbiddenError
+from nikkei_deepar.ledger import Ledger, Resource
 from nikkei_deepar.ownership import is_ours
-from nikkei_deepar.state import Ledger, Resource
 
 
 class AwsProbe:

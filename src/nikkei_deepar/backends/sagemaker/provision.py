@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from nikkei_deepar.backends.env import BackendEnv
-from nikkei_deepar.backends.plan import Action, PlanItem
+from nikkei_deepar.backends.plan import DONE, Action, Applied, PlanItem
 from nikkei_deepar.errors import AccessDeniedError, AwsError, BucketForbiddenError, ConfigError, ExitCode
-from nikkei_deepar.ownership import is_ours, record, recorded_as_created
-from nikkei_deepar.state import Ledger, Resource
+from nikkei_deepar.ledger import Ledger, Resource
+from nikkei_deepar.ownership import is_ours
 
 if TYPE_CHECKING:
     from nikkei_deepar.aws.iam import IamGateway
@@ -96,7 +96,6 @@ class AwsProvisioner:
             iam=self.iam,
             account=self.account,
             region=self.region,
-            record=lambda resource: record(self.env.store, resource),
         )
         return [
             *self._request_plan(),
@@ -138,7 +137,7 @@ class AwsProvisioner:
     # -- bucket ------------------------------------------------------------------------------------
     def _bucket_plan(self, ledger: Ledger) -> list[PlanItem]:
         b = self.bucket
-        recorded = recorded_as_created(ledger, "bucket", b)
+        recorded = ledger.created("bucket", b)
         try:
             where = self.s3.bucket_region(b)
         except BucketForbiddenError as exc:
@@ -270,30 +269,23 @@ class AwsProvisioner:
             )
         return found.get("SSEAlgorithm") == "AES256"
 
-    def _create_bucket(self) -> None:
+    def _create_bucket(self) -> Applied:
         if not self.s3.create_bucket(self.bucket, region=self.region, tags=self.tags):
             raise AwsError(
                 f"S3 bucket {self.bucket} appeared while provision was running",
                 hint="run `nikkei-deepar provision` again: it will check the existing bucket",
                 code="aws-conflict",
             )
-        self._record_bucket(adopted=False)  # recorded before any setting: a crash now leaves it known
+        return self._record_bucket(adopted=False)  # recorded before any setting: a crash now leaves it known
 
-    def _record_bucket(self, *, adopted: bool) -> None:
+    def _record_bucket(self, *, adopted: bool) -> Applied:
         from nikkei_deepar.images import partition
 
         arn = f"arn:{partition(self.region)}:s3:::{self.bucket}"
-        record(
-            self.env.store,
-            Resource(
-                kind="bucket",
-                name=self.bucket,
-                region=self.region,
-                arn=arn,
-                created=True,
-                adopted=adopted,
-            ),
+        bucket = Resource(
+            kind="bucket", name=self.bucket, region=self.region, arn=arn, created=True, adopted=adopted
         )
+        return Applied(recorded=(bucket,))
 
     # -- role --------------------------------------------------------------------------------------
     def _policy(self) -> dict[str, Any]:
@@ -337,7 +329,7 @@ class AwsProvisioner:
                 self._r("inline-policy", "create", policy_text, owned=True, apply=put_policy),
             ]
         self.role_arn = role.arn
-        recorded = recorded_as_created(ledger, "role", name)
+        recorded = ledger.created("role", name)
         if recorded:
             items = [self._r("", "ok", "created by nikkei-deepar", owned=True)]
         elif is_ours(role.tags, self.tags):
@@ -418,7 +410,7 @@ class AwsProvisioner:
             )
         return items
 
-    def _create_role(self) -> None:
+    def _create_role(self) -> Applied:
         from nikkei_deepar.backends.sagemaker.policy import role_description
 
         description = role_description(self.env.settings.aws.tags)
@@ -426,19 +418,17 @@ class AwsProvisioner:
         self.role_arn = self.iam.create_role(
             self.role_name, trust_policy=self._trust(), tags=self.tags, description=description
         )
-        self._record_role(self.role_arn, adopted=False)
+        return self._record_role(self.role_arn, adopted=False)
 
-    def _record_role(self, arn: str, *, adopted: bool) -> None:
-        record(
-            self.env.store,
-            Resource(kind="role", name=self.role_name, arn=arn, created=True, adopted=adopted),
-        )
+    def _record_role(self, arn: str, *, adopted: bool) -> Applied:
+        role = Resource(kind="role", name=self.role_name, arn=arn, created=True, adopted=adopted)
+        return Applied(recorded=(role,))
 
 
-def _then(action: Callable[[], Any], note: str | None = None) -> Callable[[], str | None]:
-    def run_it() -> str | None:
+def _then(action: Callable[[], Any], note: str | None = None) -> Callable[[], Applied]:
+    def run_it() -> Applied:
         action()
-        return note
+        return Applied(note=note) if note else DONE
 
     return run_it
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from nikkei_deepar.backends.env import BackendEnv
 from nikkei_deepar.backends.removal import TeardownItem
 from nikkei_deepar.errors import AccessDeniedError, AwsError, BucketForbiddenError
+from nikkei_deepar.ledger import Ledger, Resource
 from nikkei_deepar.ownership import (
     MANAGED_BY_KEY,
     MANAGED_BY_VALUE,
@@ -26,7 +27,6 @@ from nikkei_deepar.ownership import (
     owner_note,
     whose,
 )
-from nikkei_deepar.state import Ledger, Resource
 
 if TYPE_CHECKING:
     from nikkei_deepar.aws.iam import IamGateway

@@ -49,7 +49,7 @@ def scheduler_checks(env: BackendEnv, *, caller: str, principal: str | None, acc
                 code="scheduler-role-missing",
             )
         ]
-    ours = is_ours(role.tags, settings.aws.tags) or env.store.load().resource("role", name) is not None
+    ours = is_ours(role.tags, settings.aws.tags)  # its tags say so, not the ledger
     checks = [
         ok("scheduler-role", role.arn + (" (created by nikkei-deepar)" if ours else " (your own role)"))
     ]

@@ -11,14 +11,13 @@ did not make is used as it is, checked (it must trust the scheduler) and never m
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from nikkei_deepar.backends.plan import Action, PlanItem
+from nikkei_deepar.backends.plan import DONE, Action, Applied, PlanItem
 from nikkei_deepar.config import Settings
 from nikkei_deepar.errors import ExitCode
-from nikkei_deepar.ownership import is_ours, recorded_as_created
-from nikkei_deepar.state import Ledger, Resource
+from nikkei_deepar.ledger import Ledger, Resource
+from nikkei_deepar.ownership import is_ours
 
 if TYPE_CHECKING:
     from nikkei_deepar.aws.iam import IamGateway
@@ -43,14 +42,13 @@ class SchedulerRolePlan:
         iam: IamGateway,
         account: str,
         region: str,
-        record: Callable[[Resource], None],
     ) -> None:
         self.name = settings.scheduler_role_name()
         self.endpoint = settings.endpoint.name
         self.wanted = settings.endpoint.expiry() is not None
         self.tags = settings.resource_tags()
         self.project_tags = settings.aws.tags
-        self.iam, self.account, self.region, self._record = iam, account, region, record
+        self.iam, self.account, self.region = iam, account, region
 
     def _item(self, key: str, action: Action, detail: str, *, owned: bool, **kw: Any) -> PlanItem:
         resource = f"scheduler-role.{key}" if key else "scheduler-role"
@@ -80,9 +78,9 @@ class SchedulerRolePlan:
         policy_text = f"{SCHEDULER_POLICY_NAME}: sagemaker:DeleteEndpoint on endpoint {self.endpoint} only"
         trust_text = f"trusted by {SCHEDULER_PRINCIPAL} of account {self.account} only"
 
-        def put_policy() -> str | None:
+        def put_policy() -> Applied:
             iam.put_inline_policy(name, SCHEDULER_POLICY_NAME, self.policy())
-            return None
+            return DONE
 
         role = iam.get_role(name)
         if role is None:
@@ -96,7 +94,7 @@ class SchedulerRolePlan:
                 ),
                 self._item("inline-policy", "create", policy_text, owned=True, apply=put_policy),
             ]
-        if recorded_as_created(ledger, "role", name):
+        if ledger.created("role", name):
             items = [self._item("", "ok", "created by nikkei-deepar", owned=True)]
         elif is_ours(role.tags, self.project_tags):
             items = [
@@ -158,32 +156,24 @@ class SchedulerRolePlan:
             )
         return items
 
-    def _restore_trust(self) -> str | None:
+    def _restore_trust(self) -> Applied:
         self.iam.update_trust_policy(self.name, self.trust())
-        return None
+        return DONE
 
-    def _retag(self) -> str | None:
+    def _retag(self) -> Applied:
         self.iam.tag_role(self.name, self.tags)
-        return None
+        return DONE
 
-    def _create(self) -> str | None:
+    def _create(self) -> Applied:
         description = role_description(self.endpoint)
         # tagged in the same call: recognisable as the tool's from its first instant
         arn = self.iam.create_role(
             self.name, trust_policy=self.trust(), tags=self.tags, description=description
         )
-        self._record_role(arn, False)
-        return None
+        return self._record_role(arn, False)
 
-    def _record_role(self, arn: str, adopted: bool) -> str | None:
-        self._record(
-            Resource(
-                kind="role",
-                name=self.name,
-                arn=arn,
-                created=True,
-                adopted=adopted,
-                extra={"purpose": PURPOSE},
-            )
+    def _record_role(self, arn: str, adopted: bool) -> Applied:
+        role = Resource(
+            kind="role", name=self.name, arn=arn, created=True, adopted=adopted, extra={"purpose": PURPOSE}
         )
-        return None
+        return Applied(recorded=(role,))
