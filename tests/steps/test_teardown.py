@@ -481,7 +481,7 @@ def test_a_local_remover_plugs_in(make: MakeCtx, tmp_path: Path, monkeypatch: py
             return []
 
     class WithFolderRemover:
-        def remover(self) -> FolderRemover:
+        def remover(self, ledger: Any) -> FolderRemover:
             return FolderRemover()
 
     original = Context.backend_named

@@ -25,6 +25,17 @@ _PUBLIC_ACCESS_BLOCK = {
 }
 
 
+class ConditionFailed(AwsError):
+    """A conditional write or delete whose condition did not hold (HTTP 412 PreconditionFailed, or 409
+    ConditionalRequestConflict): someone else wrote the object first. Callers re-read and retry."""
+
+    code = "condition-failed"
+
+
+def _condition_failed(exc: Any) -> bool:
+    return error_code(exc) in {"PreconditionFailed", "ConditionalRequestConflict"} or http_status(exc) == 412
+
+
 def split_uri(uri: str) -> tuple[str, str]:
     if not uri.startswith("s3://"):
         raise ValueError(f"not an s3:// URI: {uri}")
@@ -71,6 +82,68 @@ class S3Gateway:
                     raise NotFoundError(f"s3://{bucket}/{key} does not exist") from None
                 raise
         return body
+
+    # -- conditional writes: shared state and leases ----------------------------------------------------
+    def get_versioned_text(self, bucket: str, key: str) -> tuple[bytes, str] | None:
+        """(body, ETag) of `key`, or None when it does not exist. A missing bucket is a NotFoundError."""
+        with aws_errors(f"reading s3://{bucket}/{key}"):
+            try:
+                answer = self.client.get_object(Bucket=bucket, Key=key)
+            except bx.ClientError as exc:
+                if error_code(exc) == "NoSuchBucket":
+                    raise _no_bucket(bucket) from None
+                if error_code(exc) in _MISSING:
+                    return None
+                raise
+            body: bytes = answer["Body"].read()
+        return body, str(answer.get("ETag", ""))
+
+    def put_if(
+        self, bucket: str, key: str, body: bytes, *, etag: str | None, content_type: str = "application/json"
+    ) -> str:
+        """Write `key` only if it is still at `etag` (If-Match), or, with `etag` None, only if it does
+        not exist (If-None-Match: "*"). Returns the new ETag; `ConditionFailed` when the condition does not
+        hold (412), or when S3 answers 409 ConditionalRequestConflict to two conditional writes at once."""
+        condition = {"IfNoneMatch": "*"} if etag is None else {"IfMatch": etag}
+        with aws_errors(f"writing s3://{bucket}/{key}"):
+            try:
+                answer = self.client.put_object(
+                    Bucket=bucket, Key=key, Body=body, ContentType=content_type, **condition
+                )
+            except bx.ClientError as exc:
+                if _condition_failed(exc):
+                    raise ConditionFailed(f"s3://{bucket}/{key} changed since it was read") from None
+                if error_code(exc) == "NoSuchBucket":
+                    raise _no_bucket(bucket) from None
+                raise
+        return str(answer.get("ETag", ""))
+
+    def delete_if(self, bucket: str, key: str, *, etag: str) -> bool:
+        """Delete `key` only if it is still at `etag`: True deleted, False already gone;
+        `ConditionFailed` when it changed since."""
+        with aws_errors(f"deleting s3://{bucket}/{key}"):
+            try:
+                self.client.delete_object(Bucket=bucket, Key=key, IfMatch=etag)
+            except bx.ClientError as exc:
+                if _condition_failed(exc):
+                    raise ConditionFailed(f"s3://{bucket}/{key} changed since it was read") from None
+                if error_code(exc) in _MISSING:
+                    return False
+                raise
+        return True
+
+    def keys_under(self, bucket: str, prefix: str) -> list[str]:
+        """Every key under `prefix` (the current versions), in key order."""
+        keys: list[str] = []
+        with aws_errors(f"listing s3://{bucket}/{prefix}"):
+            try:
+                for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+                    keys += [str(item["Key"]) for item in page.get("Contents", [])]
+            except bx.ClientError as exc:
+                if error_code(exc) == "NoSuchBucket":
+                    raise _no_bucket(bucket) from None
+                raise
+        return keys
 
     # -- the bucket: existence and region -------------------------------------------------------------
     def bucket_region(self, bucket: str) -> str | None:
