@@ -161,6 +161,17 @@ def test_every_command_and_key_documented_in_one_page_is_documented_in_its_twin(
     )
 
 
+def heading_levels(text: str) -> list[int]:
+    return [len(m.group(1)) for m in re.finditer(r"^(#{1,6}) ", _FENCE.sub("", text), flags=re.M)]
+
+
+@pytest.mark.parametrize(("en", "ja"), PAIRS, ids=lambda name: name)
+def test_each_pair_has_the_same_outline(en: str, ja: str) -> None:
+    """A twin mirrors its page section by section: the same headings at the same levels, in order."""
+    assert heading_levels(read(en)) == heading_levels(read(ja))
+    assert heading_levels("# A\n\n```sh\n# a comment\n```\n\n## B\n") == [1, 2]
+
+
 @pytest.mark.parametrize(("en", "ja"), PAIRS, ids=lambda name: name)
 def test_the_japanese_prose_explains_what_the_english_prose_explains(en: str, ja: str) -> None:
     """Outside the generated references: every command and key the English text talks about, the Japanese
