@@ -7,12 +7,12 @@ settings (every hyperparameter, `[forecast]`, the calendar policy) on the local 
 depend on the seed; DeepAR's scores are averaged over the seeds.
 
 Writes bench/results/backtest_defaults.json and rewrites the table between
-`<!-- generated:backtest:start -->` and `<!-- generated:backtest:end -->` in README.md and README.ja.md
-from it (tests/test_backtest_table.py checks the READMEs match the committed results).
+`<!-- generated:backtest:start -->` and `<!-- generated:backtest:end -->` in docs/forecast-quality.md and
+docs/forecast-quality.ja.md from it (tests/test_backtest_table.py checks they match the committed results).
 
 Run: .venv/bin/python bench/backtest_defaults.py ../shared/data/nikkei.csv ../shared/data/nikkei-2.csv \\
          /path/to/a/longer/history.csv [--seeds 3] [--windows 30]
-     .venv/bin/python bench/backtest_defaults.py --readme-only   # README tables from the results file
+     .venv/bin/python bench/backtest_defaults.py --readme-only   # the docs' tables from the results file
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 EXE = str(Path(sys.executable).parent / "nikkei-deepar")
 RESULTS = ROOT / "bench" / "results" / "backtest_defaults.json"
-READMES = {"en": ROOT / "README.md", "ja": ROOT / "README.ja.md"}
+PAGES = {"en": ROOT / "docs" / "forecast-quality.md", "ja": ROOT / "docs" / "forecast-quality.ja.md"}
 BLOCK = "backtest"
 COVERAGE_GOAL = (0.72, 0.88)
 SHIPPED = "deepar"  # the model key of the forecast `predict` gives (blended when random_walk_weight > 0)
@@ -110,7 +110,7 @@ def summarise(name: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def render(results: dict[str, Any], lang: str = "en") -> str:
-    """The README table (markdown) for `results`; the same numbers in both languages."""
+    """The docs' table (markdown) for `results`; the same numbers in both languages."""
     head = {
         "en": "| file (windows x trading days) | model | mean wQL | vs random walk | MASE | 80% coverage |",
         "ja": "| ファイル (ウィンドウ数 x 営業日) | モデル | mean wQL | ランダムウォーク比 | MASE "
@@ -172,7 +172,7 @@ def render(results: dict[str, Any], lang: str = "en") -> str:
 
 
 def write_readmes(results: dict[str, Any]) -> None:
-    for lang, path in READMES.items():
+    for lang, path in PAGES.items():
         text = path.read_text(encoding="utf-8")
         pattern = re.compile(
             rf"(<!-- generated:{BLOCK}:start -->\n).*?(<!-- generated:{BLOCK}:end -->)", re.S
@@ -195,7 +195,7 @@ def main() -> None:
     parser.add_argument("files", nargs="*", type=Path)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--windows", type=int, default=30)
-    parser.add_argument("--readme-only", action="store_true", help="rewrite the README tables only")
+    parser.add_argument("--readme-only", action="store_true", help="rewrite the tables in docs/ only")
     args = parser.parse_args()
     if args.readme_only:
         write_readmes(json.loads(RESULTS.read_text()))

@@ -1,11 +1,11 @@
-"""Generate the command and config references in README.md and README.ja.md from the code itself.
+"""Generate the command and config references in docs/reference.md and docs/reference.ja.md from the code.
 
     .venv/bin/python scripts/gen_reference.py          # rewrite the generated blocks
-    .venv/bin/python scripts/gen_reference.py --check  # exit 1 if a README is out of date (tests run this)
+    .venv/bin/python scripts/gen_reference.py --check  # exit 1 if a reference is out of date (tests run this)
 
 The command reference is each command's `--help`; the config reference is the pydantic model tree
 (keys, defaults, allowed values and ranges). Both sit between `<!-- generated:NAME:start -->` and
-`<!-- generated:NAME:end -->` markers, so the READMEs cannot drift from the tool.
+`<!-- generated:NAME:end -->` markers, so the references cannot drift from the tool.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-READMES = [ROOT / "README.md", ROOT / "README.ja.md"]
+REFERENCES = [ROOT / "docs" / "reference.md", ROOT / "docs" / "reference.ja.md"]
 
 
 def command_names() -> list[list[str]]:
@@ -152,7 +152,7 @@ def main() -> int:
     args = parser.parse_args()
     os.environ.setdefault("COLUMNS", "100")
     stale = []
-    for path in READMES:
+    for path in REFERENCES:
         if not path.exists():
             continue
         old = path.read_text(encoding="utf-8")

@@ -1,19 +1,20 @@
-"""The sample outputs and measured figures in README.md and README.ja.md, from real runs of the tool.
+"""The sample outputs and measured figures in the READMEs and docs/, from real runs of the tool.
 
     .venv/bin/python scripts/gen_samples.py --run [--extra FILE]  # run, store docs/samples.json, rewrite
-    .venv/bin/python scripts/gen_samples.py                       # rewrite the README blocks only
-    .venv/bin/python scripts/gen_samples.py --check               # exit 1 when a README differs (tests)
+    .venv/bin/python scripts/gen_samples.py                       # rewrite the generated blocks only
+    .venv/bin/python scripts/gen_samples.py --check               # exit 1 when a page differs (tests)
 
 `--run` runs the installed executable as a user would, in a temporary folder:
 - the main job of scripts/forecast.sh (backend "local", examples/local.toml) on the shipped sample
   data/nikkei.csv (and on each `--extra` price file, for the measured table only): prepare, provision,
   train --wait, deploy, predict, each timed, with its peak memory (the child's rusage);
 - `config validate` on a configuration with two mistakes;
-- the SageMaker walkthrough's doctor, prepare and provision against a moto server on 127.0.0.1 (fake
+- docs/walkthrough.md's doctor, prepare and provision against a moto server on 127.0.0.1 (fake
   credentials; moto's account 123456789012), so no AWS account is touched.
 Outputs are stored as printed, except: log time stamps are dropped, the temporary folder reads
-`/home/you/nikkei-deepar`. The README blocks sit between `<!-- generated:sample:NAME:start -->` and
-`<!-- generated:sample:NAME:end -->`; the backtest table is not one of them (bench/ writes it).
+`/home/you/nikkei-deepar`. The blocks sit between `<!-- generated:sample:NAME:start -->` and
+`<!-- generated:sample:NAME:end -->` in README.md and docs/*.md (English), README.ja.md and docs/*.ja.md
+(Japanese), wherever a page has one; the backtest table is not one of them (bench/ writes it).
 """
 
 from __future__ import annotations
@@ -35,7 +36,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-READMES = {"en": ROOT / "README.md", "ja": ROOT / "README.ja.md"}
+_JA = sorted((ROOT / "docs").glob("*.ja.md"))
+DOCS = {
+    "en": [ROOT / "README.md", *sorted(set((ROOT / "docs").glob("*.md")) - set(_JA))],
+    "ja": [ROOT / "README.ja.md", *_JA],
+}
 RESULTS = ROOT / "docs" / "samples.json"
 SAMPLE = ROOT / "data" / "nikkei.csv"
 EXE = str(Path(sys.executable).parent / "nikkei-deepar")
@@ -138,7 +143,7 @@ def run_config_errors() -> dict[str, Any]:
 
 
 def run_sagemaker_walkthrough() -> dict[str, Any]:
-    """doctor -> prepare -> provision against a moto server in this process (README.ja's walkthrough)."""
+    """doctor -> prepare -> provision against a moto server in this process (docs/walkthrough.md)."""
     from moto.s3.models import FakeBucket
     from moto.server import ThreadedMotoServer
 
@@ -163,7 +168,7 @@ def run_sagemaker_walkthrough() -> dict[str, Any]:
                 "AWS_SECRET_ACCESS_KEY": "testing",
                 "AWS_DEFAULT_REGION": "ap-northeast-1",
             }
-            run = Runner(folder, env, placeholder="/home/you/nikkei-aws")  # README.ja's walkthrough folder
+            run = Runner(folder, env, placeholder="/home/you/nikkei-aws")  # the walkthrough's folder
             run(
                 "config",
                 "init",
@@ -307,20 +312,21 @@ def main() -> int:
     parser.add_argument(
         "--extra", type=Path, action="append", default=[], help="another price file to measure"
     )
-    parser.add_argument("--check", action="store_true", help="exit 1 if a README differs from the results")
+    parser.add_argument("--check", action="store_true", help="exit 1 if a page differs from the results")
     args = parser.parse_args()
     if args.run:
         results = run_all(args.extra)
         RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     results = json.loads(RESULTS.read_text(encoding="utf-8"))
     stale = []
-    for lang, path in READMES.items():
-        old = path.read_text(encoding="utf-8")
-        new = render(old, results, lang)
-        if new != old:
-            stale.append(path.name)
-            if not args.check:
-                path.write_text(new, encoding="utf-8")
+    for lang, paths in DOCS.items():
+        for path in paths:
+            old = path.read_text(encoding="utf-8")
+            new = render(old, results, lang)
+            if new != old:
+                stale.append(str(path.relative_to(ROOT)))
+                if not args.check:
+                    path.write_text(new, encoding="utf-8")
     if args.check and stale:
         print(f"out of date: {', '.join(stale)}; run scripts/gen_samples.py", file=sys.stderr)
         return 1

@@ -1,5 +1,5 @@
-"""The README's backtest table is the committed results file, rendered (it cannot drift), and the
-defaults it measured are the ones both example configs ship."""
+"""The backtest table in docs/forecast-quality(.ja).md is the committed results file, rendered (it cannot
+drift), and the defaults it measured are the ones both example configs ship."""
 
 from __future__ import annotations
 
@@ -25,15 +25,18 @@ def _bench() -> ModuleType:
     return module
 
 
-@pytest.mark.parametrize(("lang", "readme"), [("en", "README.md"), ("ja", "README.ja.md")])
-def test_the_readme_table_is_the_results_file(lang: str, readme: str) -> None:
+@pytest.mark.parametrize(
+    ("lang", "page"), [("en", "docs/forecast-quality.md"), ("ja", "docs/forecast-quality.ja.md")]
+)
+def test_the_docs_table_is_the_results_file(lang: str, page: str) -> None:
     bench = _bench()
+    assert bench.PAGES[lang] == ROOT / page
     results = json.loads((ROOT / "bench" / "results" / "backtest_defaults.json").read_text())
-    text = (ROOT / readme).read_text(encoding="utf-8")
+    text = (ROOT / page).read_text(encoding="utf-8")
     block = re.search(r"<!-- generated:backtest:start -->\n(.*?)<!-- generated:backtest:end -->", text, re.S)
-    assert block is not None, f"{readme} has no generated backtest block"
+    assert block is not None, f"{page} has no generated backtest block"
     assert block.group(1) == bench.render(results, lang) + "\n", (
-        f"{readme}: run `.venv/bin/python bench/backtest_defaults.py --readme-only`"
+        f"{page}: run `.venv/bin/python bench/backtest_defaults.py --readme-only`"
     )
 
 

@@ -1,4 +1,5 @@
-"""The READMEs describe what exists: generated references are current, every command is documented."""
+"""The docs describe what exists: generated references are current, every command is documented, and
+the READMEs stay front pages whose first screen is true."""
 
 from __future__ import annotations
 
@@ -13,6 +14,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import gen_reference  # noqa: E402
+import gen_samples  # noqa: E402
+
+READMES = {"en": "README.md", "ja": "README.ja.md"}
+FRONT_PAGE_LINES = 250
+
+
+def docs(lang: str) -> str:
+    """One language's documentation as one text: its README and its pages in docs/."""
+    return "\n".join(path.read_text(encoding="utf-8") for path in gen_samples.DOCS[lang])
 
 
 def test_generated_references_are_up_to_date() -> None:
@@ -34,16 +44,38 @@ def test_every_command_has_one_example_line() -> None:
         assert len(re.findall(r"^\s*Example: nikkei-deepar ", out, flags=re.M)) == 1, words
 
 
-@pytest.mark.parametrize("readme", ["README.md", "README.ja.md"])
-def test_readme_names_every_command_and_config_key(readme: str) -> None:
-    path = ROOT / readme
-    if not path.exists():
-        pytest.skip(f"{readme} not written yet")
-    text = path.read_text(encoding="utf-8")
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_the_docs_name_every_command_and_config_key(lang: str) -> None:
+    text = docs(lang)
     for words in gen_reference.command_names():
         assert f"nikkei-deepar {' '.join(words)}" in text, words
     for key, *_ in gen_reference.config_rows():
         assert f"`{key}`" in text, key
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_every_generated_block_is_in_both_languages(lang: str) -> None:
+    """A block that no page holds would pass `--check` unseen: each one is somewhere, in each language."""
+    text = docs(lang)
+    reference = (ROOT / "docs" / ("reference.md" if lang == "en" else "reference.ja.md")).read_text("utf-8")
+    for name in gen_reference.BLOCKS:
+        assert f"<!-- generated:{name}:start -->" in reference, name
+    for name in gen_samples.BLOCKS:
+        assert text.count(f"<!-- generated:sample:{name}:start -->") == 1, name
+    assert "<!-- generated:backtest:start -->" in text
+
+
+@pytest.mark.parametrize("readme", READMES.values())
+def test_the_readme_is_a_front_page_whose_first_screen_names_the_two_commands(readme: str) -> None:
+    text = (ROOT / readme).read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= FRONT_PAGE_LINES, f"{readme}: keep it a front page; move detail to docs/"
+    first_block = re.search(r"^```(\w*)\n(.*?)^```", text, flags=re.S | re.M)
+    assert first_block is not None
+    commands = [line.split()[0] for line in first_block.group(2).splitlines()]
+    assert (first_block.group(1), commands) == ("sh", ["scripts/forecast.sh", "scripts/test.sh"])
+    assert text.index("<!-- generated:sample:forecast:start -->") < text.index("## ", text.index("```sh"))
+    assert (ROOT / "scripts" / "forecast.sh").is_file() and (ROOT / "scripts" / "test.sh").is_file()
+    assert "scripts/test.sh" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
 
 
 def test_sample_outputs_match_the_stored_real_run() -> None:
@@ -63,7 +95,7 @@ def test_the_sample_forecast_in_the_readmes_is_dated_rows() -> None:
     predict = stored["main_job"]["steps"]["predict"]["stdout"]
     rows = re.findall(r"^\d{4}-\d\d-\d\d  ", predict, flags=re.M)
     assert rows, predict
-    for readme in ("README.md", "README.ja.md"):
+    for readme in READMES.values():
         assert predict in (ROOT / readme).read_text(encoding="utf-8"), readme
 
 
@@ -80,11 +112,9 @@ def test_the_gluonts_hint_installs_the_release_pyproject_names() -> None:
 
 def test_the_stored_samples_are_what_the_tool_prints_now(tmp_path: Path) -> None:
     """The fast samples are run again here, so a change in what the tool prints fails this test until
-    `scripts/gen_samples.py --run` stores the new output (and rewrites the READMEs)."""
+    `scripts/gen_samples.py --run` stores the new output (and rewrites the docs)."""
     import json
     import shutil
-
-    import gen_samples
 
     stored = json.loads((ROOT / "docs" / "samples.json").read_text(encoding="utf-8"))
     assert gen_samples.run_config_errors()["stderr"] == stored["config_errors"]["stderr"]

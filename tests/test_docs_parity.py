@@ -1,10 +1,12 @@
-"""README.md and README.ja.md document the same commands and config keys; the migration guides are twins.
+"""Every English page and its Japanese twin document the same commands and config keys.
 
-A command counts as mentioned when the text says `nikkei-deepar <command>` (`nikkei-deepar config init` for
-the `config` group); a config key when an inline code span names it, dotted (`aws.bucket`), as a section
-and key (`[aws] bucket`), as a table (`[aws.tags]`) or, for a top-level key, alone (`backend = "local"`).
-"Documented" is the whole file, generated references included; "explained" is the prose around them,
-which the generated blocks cannot stand in for.
+The pages come in pairs: README.md and README.ja.md, and each docs/NAME.md with docs/NAME.ja.md (the
+migration guides, the user guide, the reference, ...). A command counts as mentioned when the text says
+`nikkei-deepar <command>` (`nikkei-deepar config init` for the `config` group); a config key when an
+inline code span names it, dotted (`aws.bucket`), as a section and key (`[aws] bucket`), as a table
+(`[aws.tags]`) or, for a top-level key, alone (`backend = "local"`). "Documented" is the whole file,
+generated references included; "explained" is the prose around them, which the generated blocks cannot
+stand in for.
 """
 
 from __future__ import annotations
@@ -23,6 +25,18 @@ import gen_reference  # noqa: E402
 
 READMES = ("README.md", "README.ja.md")
 MIGRATION = ("docs/migrating-from-terraform.md", "docs/migrating-from-terraform.ja.md")
+DOCS = ROOT / "docs"
+# Every English page with its Japanese twin: the READMEs, then docs/NAME.md with docs/NAME.ja.md.
+PAIRS = [
+    READMES,
+    *(
+        (f"docs/{p.name}", f"docs/{p.name[: -len('.md')]}.ja.md")
+        for p in sorted(DOCS.glob("*.md"))
+        if not p.name.endswith(".ja.md")
+    ),
+]
+PAGES = [name for pair in PAIRS for name in pair]
+ENGLISH = [en for en, _ in PAIRS]
 # What the original Terraform setup was made of: each guide says what becomes of every one of these.
 TERRAFORM_RESOURCES = {
     "aws_s3_bucket",
@@ -108,20 +122,36 @@ def mentioned_keys(text: str) -> set[str]:
     return key_mentions(text)[0]
 
 
-# -- the READMEs -------------------------------------------------------------------------------------------
-def test_the_readmes_link_to_each_other_and_to_both_migration_guides() -> None:
-    en, ja = read("README.md"), read("README.ja.md")
-    assert "(README.ja.md)" in "\n".join(en.splitlines()[:5]), "README.md: link README.ja.md at the top"
-    assert "(README.md)" in "\n".join(ja.splitlines()[:5]), "README.ja.md: link README.md at the top"
-    for name, text in (("README.md", en), ("README.ja.md", ja)):
+# -- the pages, in pairs ----------------------------------------------------------------------------------
+def test_every_docs_page_has_a_twin() -> None:
+    english = {p.name for p in DOCS.glob("*.md") if not p.name.endswith(".ja.md")}
+    japanese = {p.name for p in DOCS.glob("*.ja.md")}
+    assert {name[: -len(".md")] + ".ja.md" for name in english} == japanese
+    assert set(MIGRATION) <= set(PAGES)
+    assert {"docs/guide.md", "docs/reference.md", "docs/performance.md", "docs/development.md"} <= set(
+        ENGLISH
+    )
+
+
+@pytest.mark.parametrize(("en", "ja"), PAIRS, ids=lambda name: name)
+def test_each_page_links_its_twin_at_the_top(en: str, ja: str) -> None:
+    for name, twin in ((en, ja), (ja, en)):
+        top = "\n".join(read(name).splitlines()[:5])
+        assert f"({Path(twin).name})" in top, f"{name}: link {Path(twin).name} in its first lines"
+
+
+def test_the_readmes_link_to_both_migration_guides_and_every_docs_page_in_their_language() -> None:
+    for readme, lang in ((READMES[0], "en"), (READMES[1], "ja")):
+        text = read(readme)
         for guide in MIGRATION:
-            assert f"({guide})" in text, f"{name} does not link {guide}"
+            assert f"({guide})" in text, f"{readme} does not link {guide}"
+        for en, ja in PAIRS[1:]:
+            page = en if lang == "en" else ja
+            assert f"({page})" in text, f"{readme} does not link {page} (where to go next)"
 
 
-@pytest.mark.parametrize(("one", "other"), [READMES, READMES[::-1]])
-def test_every_command_and_key_documented_in_one_readme_is_documented_in_the_other(
-    one: str, other: str
-) -> None:
+@pytest.mark.parametrize(("one", "other"), [*PAIRS, *(pair[::-1] for pair in PAIRS)], ids=lambda n: n)
+def test_every_command_and_key_documented_in_one_page_is_documented_in_its_twin(one: str, other: str) -> None:
     a, b = read(one), read(other)
     assert mentioned_commands(a) <= mentioned_commands(b), (
         f"commands in {one} but not in {other}: {sorted(mentioned_commands(a) - mentioned_commands(b))}"
@@ -131,19 +161,29 @@ def test_every_command_and_key_documented_in_one_readme_is_documented_in_the_oth
     )
 
 
-def test_the_japanese_prose_explains_what_the_english_prose_explains() -> None:
+def heading_levels(text: str) -> list[int]:
+    return [len(m.group(1)) for m in re.finditer(r"^(#{1,6}) ", _FENCE.sub("", text), flags=re.M)]
+
+
+@pytest.mark.parametrize(("en", "ja"), PAIRS, ids=lambda name: name)
+def test_each_pair_has_the_same_outline(en: str, ja: str) -> None:
+    """A twin mirrors its page section by section: the same headings at the same levels, in order."""
+    assert heading_levels(read(en)) == heading_levels(read(ja))
+    assert heading_levels("# A\n\n```sh\n# a comment\n```\n\n## B\n") == [1, 2]
+
+
+@pytest.mark.parametrize(("en", "ja"), PAIRS, ids=lambda name: name)
+def test_the_japanese_prose_explains_what_the_english_prose_explains(en: str, ja: str) -> None:
     """Outside the generated references: every command and key the English text talks about, the Japanese
-    text talks about too (it may say more, e.g. in its walkthrough for users of the original project)."""
-    en, ja = prose(read("README.md")), prose(read("README.ja.md"))
-    missing_commands = mentioned_commands(en) - mentioned_commands(ja)
-    assert not missing_commands, (
-        f"README.ja.md never says `nikkei-deepar ...` for: {sorted(missing_commands)}"
-    )
-    missing_keys = mentioned_keys(en) - mentioned_keys(ja)
-    assert not missing_keys, f"README.ja.md's prose never mentions: {sorted(missing_keys)}"
+    text talks about too (it may say more)."""
+    en_text, ja_text = prose(read(en)), prose(read(ja))
+    missing_commands = mentioned_commands(en_text) - mentioned_commands(ja_text)
+    assert not missing_commands, f"{ja} never says `nikkei-deepar ...` for: {sorted(missing_commands)}"
+    missing_keys = mentioned_keys(en_text) - mentioned_keys(ja_text)
+    assert not missing_keys, f"{ja}'s prose never mentions: {sorted(missing_keys)}"
 
 
-@pytest.mark.parametrize("name", [*READMES, *MIGRATION])
+@pytest.mark.parametrize("name", PAGES)
 def test_every_section_and_key_named_in_the_docs_exists(name: str) -> None:
     _, unknown = key_mentions(read(name))
     assert not unknown, f"{name} names config keys that do not exist: {sorted(unknown)}"
@@ -157,10 +197,11 @@ def test_the_parity_check_sees_what_it_should() -> None:
     assert mentioned_commands(text) == {"config init"}
     assert mentioned_keys(text) == {"aws.bucket", "aws.role_name", "aws.tags", "backend"}
     assert key_mentions("`[aws] buckett`")[1] == {"[aws] buckett"}
-    en = read("README.md")
+    en = "\n".join(read(name) for name in ENGLISH)
     assert mentioned_commands(en) == set(commands())
     assert mentioned_keys(en) == set(config_keys())
-    assert len(mentioned_keys(prose(en))) >= 5
+    assert len(mentioned_keys(prose(read("docs/guide.md")))) >= 20
+    assert len(mentioned_commands(prose(read("README.md")))) >= 8
 
 
 # -- the migration guides ----------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Typer's shell completion, as bash asks for it (the README documents --install-completion)."""
+"""Typer's shell completion, as bash asks for it (docs/guide.md documents --install-completion)."""
 
 from __future__ import annotations
 

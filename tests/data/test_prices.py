@@ -390,7 +390,7 @@ def test_header_names_ignore_quotes_bom_spaces_and_case() -> None:
 
 
 def test_a_decades_long_newest_first_export_parses_in_date_order() -> None:
-    # Speed is measured by bench/parse.py (README, Performance), not asserted here.
+    # Speed is measured by bench/parse.py (docs/performance.md), not asserted here.
     days = pd.bdate_range("1985-01-01", periods=10_000)[::-1]  # newest first, like investing.com
     lines = ['"日付け","終値","始値"'] + [
         f'"{d:%Y年%m月%d日}","{27_000 + i % 997:,.2f}","1"' for i, d in enumerate(days)

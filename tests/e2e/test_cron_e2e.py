@@ -1,6 +1,6 @@
 """Done means: `retrain --json` run the way cron runs it, against the moto server.
 
-The crontab line below (the README's, with this test's paths) is run by `/bin/sh -c` under `env -i` with
+The crontab line below (docs/guide.md's, with this test's paths) is run by `/bin/sh -c` under `env -i` with
 only PATH, HOME and AWS variables (plus NIKKEI_DEEPAR_HOME in tmp): no terminal (a new session, stdin
 /dev/null), stdout and stderr redirected to files by the line itself. The credentials and region come
 from `~/.aws/` in the fake HOME, as they would for a cron job; AWS_ENDPOINT_URL points at the moto
@@ -8,7 +8,7 @@ server, so nothing can reach a real account.
 
 Checked: exit 0, exactly one parseable JSON document on stdout, and a log of plain timestamped lines
 (no ANSI escapes, no carriage returns). A second run on newer data with a worse model keeps the
-deployed model and still exits 0. The README's shell-script version of the same chain (single
+deployed model and still exits 0. docs/guide.md's shell-script version of the same chain (single
 subcommands, jq for the gate) is run the same way.
 
 The moto server runs in this process, so `sm_script` scripts the jobs' DeepAR metrics; moto ignores
@@ -38,10 +38,10 @@ BUCKET = "nikkei-deepar-cron-bucket"
 GOOD = {"test:RMSE": 400.0, "test:mean_wQuantileLoss": 0.0200, "train:final_loss": 5.0}
 WORSE = {"test:RMSE": 450.0, "test:mean_wQuantileLoss": 0.0250, "train:final_loss": 5.2}
 
-# The README's crontab line: weekdays at 07:17, after Tokyo's close has been published.
+# docs/guide.md's crontab line: weekdays at 07:17, after Tokyo's close has been published.
 CRONTAB = "17 7 * * 1-5  cd {project} && {exe} retrain --json > last-retrain.json 2>> retrain.log"
 
-# The README's shell-script version of the same chain, one subcommand at a time (jq for the gate).
+# docs/guide.md's shell-script version of the same chain, one subcommand at a time (jq for the gate).
 SCRIPT = r"""#!/bin/sh
 # retrain.sh: prepare -> train -> wait -> (gate) -> deploy with the single subcommands.
 set -eu

@@ -1,6 +1,6 @@
 """Ctrl-C (a real SIGINT to the installed executable) during `train --wait`, on both backends.
 
-The README's promise: on SageMaker, Ctrl-C stops the waiting, not the job (exit 130), and `wait`
+docs/guide.md's promise: on SageMaker, Ctrl-C stops the waiting, not the job (exit 130), and `wait`
 follows it again; with the local backend the training runs inside the command, so Ctrl-C stops the job
 itself (Stopped, no model, recorded in the ledger) and the hint says the next `train` starts anew: no
 "resume" that does not happen.
