@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ledger_edit import edited
-from nikkei_deepar.errors import DataError, ExitCode, LockHeldError
+from nikkei_deepar.errors import DataError, ExitCode, LockHeldError, VersionError
 from nikkei_deepar.ledger import Ledger, Resource
 from nikkei_deepar.state.local import LocalStateStore
 
@@ -32,13 +32,22 @@ def test_round_trip_and_backup(tmp_path: Path) -> None:
     assert not [p for p in (tmp_path / "h").iterdir() if p.name.endswith(".tmp")]
 
 
-def test_unknown_schema_version_is_refused_not_reset(tmp_path: Path) -> None:
+def test_a_newer_schema_version_is_refused_by_version_not_reset(tmp_path: Path) -> None:
     store = LocalStateStore(tmp_path)
     store.path.write_text(json.dumps({"schema_version": 99}))
-    with pytest.raises(DataError, match=r"schema version 99") as info:
+    with pytest.raises(VersionError, match=r"newer version of nikkei-deepar \(schema 99") as info:
         store.load()
-    assert str(store.path) in info.value.message
+    assert str(store.path) in info.value.message and info.value.exit_code == ExitCode.VERSION == 11
     assert json.loads(store.path.read_text()) == {"schema_version": 99}  # untouched
+
+
+@pytest.mark.parametrize("content", ['{"schema_version": "x"}', "[1, 2]", '{"jobs": []}'])
+def test_something_that_is_not_a_ledger_is_refused_as_such(tmp_path: Path, content: str) -> None:
+    store = LocalStateStore(tmp_path)
+    store.path.write_text(content)
+    with pytest.raises(DataError, match="not a nikkei-deepar ledger") as info:
+        store.load()
+    assert info.value.exit_code == ExitCode.DATA and store.path.read_text() == content
 
 
 @pytest.mark.parametrize("content", ["{not json", '{"schema_version": 1, "jobs": [{"name": 3}]}'])

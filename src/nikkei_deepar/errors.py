@@ -22,7 +22,9 @@ class ExitCode(IntEnum):
     JOB_FAILED = 6  # training job / endpoint / transform ended Failed
     JOB_STOPPED = 7  # training job ended Stopped (never a success)
     TIMEOUT = 8  # --timeout reached while waiting
-    LOCKED = 9  # the ledger lock is held by another process
+    LOCKED = 9  # the ledger lock (or the remote state's lease) is held by another process
+    CONFLICT = 10  # the remote state kept changing under this command's writes: nothing was written
+    VERSION = 11  # the ledger (local or remote) was written by a newer version of the tool
     INTERRUPTED = 130  # Ctrl-C / SIGTERM (128 + SIGINT, as shells report it)
 
 
@@ -117,6 +119,18 @@ class WaitTimeoutError(NikkeiError):
 class LockHeldError(NikkeiError):
     exit_code = ExitCode.LOCKED
     code = "locked"
+
+
+class StateConflictError(NikkeiError):
+    exit_code = ExitCode.CONFLICT
+    code = "state-conflict"
+
+
+class VersionError(NikkeiError):
+    """A ledger (or a state object, or a history entry) written by a newer version of the tool."""
+
+    exit_code = ExitCode.VERSION
+    code = "ledger-version"
 
 
 class InterruptedError_(NikkeiError):

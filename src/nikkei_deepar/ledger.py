@@ -22,7 +22,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from nikkei_deepar.errors import DataError
+from nikkei_deepar.errors import DataError, VersionError
 
 # 2: `created`/`adopted`/`endpoint`/`job`/`model` are fields of a resource (1 kept them in `extra`) and
 # a resource may be a `schedule`. A build that knows only 1 must refuse a 2 ("use the version that wrote
@@ -335,12 +335,17 @@ def parse_ledger(text: str | bytes, *, where: str, backup_hint: str) -> Ledger:
             code="ledger-corrupt",
         ) from None
     version = raw.get("schema_version") if isinstance(raw, dict) else None
+    if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
+        raise VersionError(
+            f"{where}: the ledger was written by a newer version of nikkei-deepar (schema {version}; this "
+            f"version reads up to {SCHEMA_VERSION})",
+            hint="upgrade nikkei-deepar (pip install -U nikkei-deepar) and run the command again",
+        )
     if version not in _READABLE_VERSIONS:
         raise DataError(
-            f"{where}: ledger schema version {version!r} is not one this version understands "
-            f"({SCHEMA_VERSION})",
-            hint="use the nikkei-deepar version that wrote it, or upgrade this one",
-            code="ledger-version",
+            f"{where}: not a nikkei-deepar ledger (schema_version {version!r})",
+            hint=backup_hint,
+            code="ledger-corrupt",
         )
     try:
         return Ledger.model_validate({**raw, "schema_version": SCHEMA_VERSION})

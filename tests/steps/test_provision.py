@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
+from nikkei_deepar.backends.plan import Applied
 from nikkei_deepar.backends.sagemaker.policy import (
     INLINE_POLICY_NAME,
     execution_policy,
@@ -19,7 +20,6 @@ from nikkei_deepar.backends.sagemaker.policy import (
 )
 from nikkei_deepar.context import Context
 from nikkei_deepar.errors import ConfigError, ExitCode
-from nikkei_deepar.backends.plan import Applied
 from nikkei_deepar.steps import provision
 from nikkei_deepar.steps.provision import ProvisionResult
 

@@ -137,7 +137,9 @@ class S3Gateway:
         keys: list[str] = []
         with aws_errors(f"listing s3://{bucket}/{prefix}"):
             try:
-                for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+                for page in self.client.get_paginator("list_objects_v2").paginate(
+                    Bucket=bucket, Prefix=prefix
+                ):
                     keys += [str(item["Key"]) for item in page.get("Contents", [])]
             except bx.ClientError as exc:
                 if error_code(exc) == "NoSuchBucket":

@@ -205,7 +205,11 @@ class S3StateStore:
 
     @contextlib.contextmanager
     def lock(
-        self, *, command: str = "", wait_seconds: float = 0.0, on_takeover: Callable[[str], None] | None = None
+        self,
+        *,
+        command: str = "",
+        wait_seconds: float = 0.0,
+        on_takeover: Callable[[str], None] | None = None,
     ) -> Iterator[None]:
         lease = self._acquire(command=command, wait_seconds=wait_seconds, on_takeover=on_takeover)
         keeper = _LeaseKeeper(self, lease)
@@ -241,9 +245,10 @@ class S3StateStore:
                 return _Held(mine, etag)
             except ConditionFailed:
                 pass
-            held, etag, there = self.current_lease()
-            if not there or etag is None:
+            held, seen, there = self.current_lease()
+            if not there or seen is None:
                 continue  # released in between: try again at once
+            etag = seen
             if held is not None and held.id == lease_id:
                 return _Held(held, etag)  # our own PUT, retried by botocore after a timeout, got 412
             if held is None or held.expires <= self._now():
@@ -254,7 +259,11 @@ class S3StateStore:
                 if on_takeover is not None:
                     on_takeover(
                         f"took over the lease at {self.lease_where}"
-                        + (f" left by {held.describe()}, which expired" if held else " (not a lease: replaced)")
+                        + (
+                            f" left by {held.describe()}, which expired"
+                            if held
+                            else " (not a lease: replaced)"
+                        )
                     )
                 return _Held(mine, etag)
             if self._clock() >= deadline:
@@ -339,5 +348,3 @@ class _LeaseKeeper:
 
 def _iso(when: dt.datetime) -> str:
     return when.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
