@@ -161,6 +161,7 @@ def step_context(hermetic_env: Path) -> Callable[..., Any]:
             loaded=LoadedConfig(settings=settings, path=None, origin="test"),
             state=LocalStateStore(hermetic_env),
             home=hermetic_env,
+            workspace_dir=hermetic_env,
             reporter=reporter,
             interactive_stdin=interactive_stdin,
         )

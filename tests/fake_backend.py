@@ -7,7 +7,7 @@ result, the ledger, and `fake.calls` (every verb, in order, with its arguments).
 gateway tests (tests/aws) and the end-to-end tests.
 
 Describes walk their queue: each call takes the next state, and the last one sticks (a job that reached
-Completed stays Completed). Creating a resource records it with its tags, so `endpoint_tags` and
+Completed stays Completed). Creating a resource records it with its tags, so `resource_tags` and
 `find_tagged` answer as a backend would; deleting it removes it. An exception queued as an answer is
 raised by `invoke` instead of returned.
 """
@@ -182,9 +182,17 @@ class FakeBackend:
         self._call("describe_endpoint", name=name)
         return self._walk(self.endpoints.get(name))  # type: ignore[no-any-return]
 
-    def endpoint_tags(self, name: str) -> dict[str, str]:
-        self._call("endpoint_tags", name=name)
-        return dict(self.tagged.get(("endpoint", name), {}))
+    def resource_tags(self, kind: str, name: str) -> dict[str, str] | None:
+        self._call("resource_tags", kind=kind, name=name)
+        found = self.tagged.get((kind, name))
+        return None if found is None else dict(found)
+
+    def tag(self, kind: str, name: str, tags: Mapping[str, str]) -> str | None:
+        self._call("tag", kind=kind, name=name, tags=dict(tags))
+        if (kind, name) not in self.tagged:
+            raise NotFoundError(f"{kind} {name} does not exist")
+        self.tagged[(kind, name)] = {**self.tagged[(kind, name)], **tags}
+        return f"arn:fake:{kind}/{name}"
 
     def find_tagged(self, kind: str, name_prefix: str) -> dict[str, dict[str, str]]:
         self._call("find_tagged", kind=kind, name_prefix=name_prefix)
@@ -300,6 +308,7 @@ def fake_context(home: Path, fake: FakeBackend, settings: Any = None, *, clock: 
         loaded=LoadedConfig(settings=settings or Settings(), path=None, origin="test"),
         state=LocalStateStore(home),
         home=home,
+        workspace_dir=home,
         reporter=Reporter(interactive=False, color=False, stream=io.StringIO()),
         sleep=clock.sleep,
         clock=clock,

@@ -562,6 +562,7 @@ def make_context(
         loaded=LoadedConfig(settings=settings or settings_for(), path=None, origin="defaults"),
         state=LocalStateStore(home),
         home=home,
+        workspace_dir=home,
         reporter=reporter,
         sleep=clock.sleep,
         clock=clock,

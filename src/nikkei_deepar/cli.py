@@ -83,6 +83,10 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Show, check or create the configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+state_app = typer.Typer(
+    help="The workspace's state: move an old ledger into it, forget an entry.", no_args_is_help=True
+)
+app.add_typer(state_app, name="state")
 
 
 # -- options every command shares ------------------------------------------------------------------
@@ -207,7 +211,7 @@ def command(
     that does not read the config (`config init`, which writes the file --config names) runs on the
     defaults and gets the --config value as its own `config` argument.
     """
-    label = f"config {name}" if parent is config_app else name
+    label = {id(config_app): f"config {name}", id(state_app): f"state {name}"}.get(id(parent), name)
 
     def deco(fn: Callable[..., Result]) -> Callable[..., None]:
         sig = inspect.signature(fn)
@@ -403,7 +407,8 @@ def _root(
     """Forecast the Nikkei 225 with Amazon SageMaker DeepAR, end to end, from a shell.
 
     Exit codes: 0 ok, 1 internal error, 2 usage/config, 3 bad data, 4 AWS/auth, 5 not found,
-    6 job failed, 7 job stopped, 8 timeout, 9 lock held, 130 interrupted.
+    6 job failed, 7 job stopped, 8 timeout, 9 lock held, 10 state changed under a write,
+    11 state written by a newer version, 130 interrupted.
     """
 
 
@@ -858,6 +863,77 @@ def retrain(
         timeout=timeout,
         logs=logs,
     )
+
+
+@command("import", mutating=True)
+def import_(
+    ctx: Context,
+    kind: Annotated[
+        str,
+        typer.Argument(
+            metavar="KIND",
+            help="bucket, role, endpoint, endpoint-config, model or schedule.",
+            show_default=False,
+        ),
+    ],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The resource's name.", show_default=False)],
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Take over a resource of another workspace (it loses it).")
+    ] = False,
+) -> Result:
+    """Take over an existing resource on purpose: tag it as this workspace's and record it in its state.
+
+    From then on teardown may delete it (a bucket or role with --all). Nothing else about it changes.
+    A resource of another nikkei-deepar workspace needs --yes. Exit codes: 0 imported (or already this
+    workspace's), 2 another workspace's without --yes or a schedule that is not this endpoint's expiry,
+    5 not found.
+    Example: nikkei-deepar import role nikkei-deepar-sagemaker --yes
+    """
+    from nikkei_deepar.steps import import_resource as step
+
+    return step.run(ctx, kind=kind, name=name, yes=yes)
+
+
+@command("migrate", mutating=True, parent=state_app)
+def state_migrate(
+    ctx: Context,
+    source: Annotated[
+        Path | None,
+        typer.Option(
+            "--from",
+            metavar="PATH",
+            help="The old state.json (default: found beside the config).",
+            show_default=False,
+        ),
+    ] = None,
+) -> Result:
+    """Move a ledger from before workspaces into this config's workspace state.
+
+    Looks for .nikkei-deepar/state.json beside the config and $NIKKEI_DEEPAR_HOME/state.json; the local
+    backend's folder moves with it. The old file is kept as state.json.migrated. Exit codes: 0 moved,
+    2 the workspace already has a state, 3 the old ledger cannot be read, 5 none found.
+    Example: nikkei-deepar state migrate --config prod.toml
+    """
+    from nikkei_deepar.steps import state as step
+
+    return step.migrate(ctx, source=source)
+
+
+@command("forget", mutating=True, parent=state_app)
+def state_forget(
+    ctx: Context,
+    kind: Annotated[str, typer.Argument(metavar="KIND", help="The entry's kind (bucket, role, model, ...).")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The entry's name.")],
+) -> Result:
+    """Stop listing a resource in the state; nothing in AWS is touched (like terraform state rm).
+
+    For an entry AWS says is not this workspace's (teardown and provision refuse it with exit 2).
+    Exit codes: 0 forgotten, 5 the state lists no such live entry.
+    Example: nikkei-deepar state forget bucket my-shared-bucket
+    """
+    from nikkei_deepar.steps import state as step
+
+    return step.forget(ctx, kind=kind, name=name)
 
 
 def main() -> None:

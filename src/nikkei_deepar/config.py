@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from nikkei_deepar.durations import DURATION_OFF, check_expiry, parse_duration
 from nikkei_deepar.errors import ConfigError
 from nikkei_deepar.ownership import ENDPOINT_TAG_KEY, MANAGED_BY_KEY, MANAGED_BY_VALUE
+from nikkei_deepar.workspace import Workspace
 
 CONFIG_ENV = "NIKKEI_DEEPAR_CONFIG"
 DEFAULT_CONFIG_NAME = "nikkei-deepar.toml"
@@ -105,7 +106,11 @@ class AwsSettings(_Section):
     profile: str | None = Field(default=None, description="named profile; AWS_PROFILE/--profile override it")
     bucket: str | None = Field(default=None, description="S3 bucket for data and model artefacts")
     prefix: str = Field(default="nikkei-deepar", description="key prefix inside the bucket")
-    role_name: str = Field(default="nikkei-deepar-sagemaker", description="SageMaker execution role")
+    role_name: str | None = Field(
+        default=None,
+        description="SageMaker execution role: your own, used as it is; unset: {project}-{stage}-sagemaker, "
+        "created by provision",
+    )
     scheduler_role_name: str | None = Field(
         default=None,
         description="role EventBridge Scheduler deletes an expired endpoint as; "
@@ -543,6 +548,21 @@ class Settings(_Section):
     def warnings(self) -> list[str]:
         """Valid settings worth a second look, one line each (config validate and train print them)."""
         return self.training.hyperparameters.tuning_warnings()
+
+    @property
+    def workspace(self) -> Workspace:
+        """The project and stage this config works in (`[aws.tags]`): its state and resources."""
+        return Workspace.of(self.aws.tags)
+
+    def execution_role_name(self) -> str:
+        """The SageMaker execution role: `[aws] role_name` as given, else this workspace's own,
+        `{project}-{stage}-sagemaker`, so two stages never share (and rewrite) one role."""
+        return self.aws.role_name or self.workspace.role_name("sagemaker")
+
+    @property
+    def key_root(self) -> str:
+        """Where this workspace's objects live in the bucket: `{prefix}/{project}/{stage}`."""
+        return self.workspace.key_root(self.aws.prefix)
 
     def scheduler_role_name(self) -> str:
         """The role an endpoint's expiry schedule runs as: `[aws] scheduler_role_name`, else

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from nikkei_deepar.config import LoadedConfig, Settings
 from nikkei_deepar.output import Reporter
 from nikkei_deepar.state import StateStore
+from nikkei_deepar.workspace import Workspace
 
 if TYPE_CHECKING:
     from nikkei_deepar.aws.services import AwsServices
@@ -26,9 +27,10 @@ if TYPE_CHECKING:
 @dataclass
 class Context:
     loaded: LoadedConfig
-    state: StateStore  # where the ledger is kept (state.local, or remote)
+    state: StateStore  # where the workspace's ledger is kept (state.local, or remote)
     home: Path  # the tool's home: caches, downloads
     reporter: Reporter
+    workspace_dir: Path  # this workspace's folder on this machine: its local state, the local backend
     interactive_stdin: bool = False
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
@@ -37,6 +39,10 @@ class Context:
     @property
     def settings(self) -> Settings:
         return self.loaded.settings
+
+    @property
+    def workspace(self) -> Workspace:
+        return self.settings.workspace
 
     @cached_property
     def deadline(self) -> Deadline | None:
@@ -75,6 +81,7 @@ class Context:
         return create_backend(
             self.settings,
             home=self.home,
+            workspace_dir=self.workspace_dir,
             reporter=self.reporter,
             aws=lambda: self.aws,
             name=name,

@@ -46,7 +46,7 @@ class ContextFactory:
         """
         from nikkei_deepar.config import LoadedConfig, Settings, load_config
         from nikkei_deepar.context import Context
-        from nikkei_deepar.state.local import LocalStateStore, default_home
+        from nikkei_deepar.state.local import LocalStateStore, default_home, legacy_ledger
 
         overrides = {"aws.region": common["region"], "aws.profile": common["profile"]}
         if reads_config:
@@ -54,12 +54,23 @@ class ContextFactory:
         else:
             loaded = LoadedConfig(settings=Settings(), path=None, origin="defaults")
         env = os.environ if self.env is None else dict(self.env)
-        home = default_home(loaded.path, env=env, cwd=self.cwd or Path.cwd())
+        home = default_home(env=env)
+        workspace = loaded.settings.workspace
+        folder = workspace.folder(home)
+        state = LocalStateStore(folder, sleep=self.sleep, clock=self.clock)
+        if reads_config and not state.exists():
+            old = legacy_ledger(home=home, config_path=loaded.path, cwd=self.cwd or Path.cwd())
+            if old is not None:
+                reporter.warn(
+                    f"{old} is a ledger from before workspaces; this config's workspace {workspace.label} "
+                    f"keeps its state in {folder}: `nikkei-deepar state migrate` moves the old ledger there"
+                )
         interactive = sys.stdin.isatty() if self.interactive_stdin is None else self.interactive_stdin
         return Context(
             loaded=loaded,
-            state=LocalStateStore(home, sleep=self.sleep, clock=self.clock),
+            state=state,
             home=home,
+            workspace_dir=folder,
             reporter=reporter,
             interactive_stdin=interactive,
             sleep=self.sleep,

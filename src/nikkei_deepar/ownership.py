@@ -20,10 +20,10 @@ OWNER_KEYS = ("project", "stage")
 
 
 def is_ours(tags: dict[str, str] | None, wanted: dict[str, str], *, endpoint: str | None = None) -> bool:
-    """Tagged by this tool for this config: managed-by, and the same project and stage tags as `wanted`
+    """Tagged by this tool for this workspace: managed-by, and the same project and stage tags as `wanted`
     (the config's [aws.tags]); with `endpoint`, also nikkei-deepar:endpoint = that name. Other tags may
-    differ (provision puts them right on what is ours). Two configs that differ in their stage never own
-    each other's resources, even when they share a ledger (every config in one folder does)."""
+    differ (provision puts them right on what is ours). AWS's tags decide, checked before every change:
+    a state that lists a resource proves nothing (a copied config, a restored file, a shared home)."""
     if not tags or tags.get(MANAGED_BY_KEY) != MANAGED_BY_VALUE:
         return False
     if any(tags.get(key) != wanted.get(key) for key in OWNER_KEYS):
@@ -52,3 +52,33 @@ def owner_note(tags: dict[str, str]) -> str:
             f"tagged {MANAGED_BY_KEY}={owner} but not recorded here: another config's, or an interrupted run"
         )
     return f"{MANAGED_BY_KEY}={owner}"
+
+
+def owner_words(tags: dict[str, str] | None) -> str:
+    """Whose a resource is, as a phrase: "another workspace's (project=x, stage=prod)", "nobody's
+    (no managed-by tag)", "not readable"."""
+    if tags is None:
+        return "its tags could not be read"
+    if not managed_by_tool(tags):
+        return f"not created by nikkei-deepar (no {MANAGED_BY_KEY}={MANAGED_BY_VALUE} tag)"
+    return f"another workspace's ({whose(tags)})"
+
+
+def adoption_note(wanted: dict[str, str]) -> str:
+    """Why a resource missing from the state is recorded: the one case adoption is for."""
+    return (
+        f"tagged for this workspace ({whose(wanted)}) but missing from its state: an earlier run of this "
+        "stage was interrupted between creating it and recording it; recording it"
+    )
+
+
+def mismatch(kind: str, name: str, tags: dict[str, str] | None) -> str:
+    """The state names a resource that AWS's tags say is not this workspace's."""
+    return f"the state lists {kind} {name} as this workspace's, but AWS says it is {owner_words(tags)}"
+
+
+def mismatch_hint(kind: str, name: str) -> str:
+    return (
+        f"nothing was changed. If it is not this stage's: `nikkei-deepar state forget {kind} {name}`; "
+        f"to take it over on purpose: `nikkei-deepar import {kind} {name}`"
+    )

@@ -256,8 +256,8 @@ def test_endpoint_create_describe_update_and_tags(backend: SageMakerBackend, sm_
     backend.update_endpoint("ep", config_name="c-2")
     states = [backend.describe_endpoint("ep") for _ in range(2)]
     assert [(s.status, s.config_name) for s in states if s] == [("Updating", "c-1"), ("InService", "c-2")]
-    assert backend.endpoint_tags("ep")["managed-by"] == "nikkei-deepar"
-    assert backend.endpoint_tags("nope") == {}
+    assert (backend.resource_tags("endpoint", "ep") or {})["managed-by"] == "nikkei-deepar"
+    assert backend.resource_tags("endpoint", "nope") is None
     assert backend.describe_endpoint("nope") is None
 
 

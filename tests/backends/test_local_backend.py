@@ -118,6 +118,7 @@ def test_it_is_a_backend_and_create_backend_picks_it_without_importing_gluonts(t
         "from nikkei_deepar.state.local import LocalStateStore; "
         f"ctx = Context(loaded=load_config(Path({str(config)!r})), "
         f"state=LocalStateStore(Path({str(tmp_path)!r})), home=Path({str(tmp_path)!r}), "
+        f"workspace_dir=Path({str(tmp_path)!r}), "
         "reporter=Reporter(interactive=False, color=False)); b = ctx.backend; "
         "print(b.name, b.root, sorted({'torch', 'gluonts', 'lightning'} & set(sys.modules)))"
     )
@@ -156,7 +157,7 @@ def test_hosting_records_need_their_parts(tmp_path: Path) -> None:
         backend.update_endpoint("e0", config_name="c0")
     with pytest.raises(NotFoundError, match="does not exist"):
         backend.invoke("e0", b"{}", content_type="application/json", accept="application/json")
-    assert backend.describe_endpoint("e0") is None and backend.endpoint_tags("e0") == {}
+    assert backend.describe_endpoint("e0") is None and backend.resource_tags("endpoint", "e0") is None
     assert backend.describe_training("j0") is None and backend.describe_transform("t0") is None
     assert backend.find_trainings(name_contains="", status="Completed") == []
     assert [
@@ -337,7 +338,7 @@ def test_hosting_invoke_and_deletes(trained: tuple[LocalBackend, str]) -> None:
     backend.create_endpoint("ep", config_name="c-1", tags=tags)
     endpoint = backend.describe_endpoint("ep")
     assert endpoint is not None and endpoint.status == "InService" and endpoint.settled
-    assert endpoint.config_name == "c-1" and backend.endpoint_tags("ep") == tags
+    assert endpoint.config_name == "c-1" and backend.resource_tags("endpoint", "ep") == tags
     with pytest.raises(UsageError, match="already exists"):
         backend.create_endpoint("ep", config_name="c-1", tags=tags)
 

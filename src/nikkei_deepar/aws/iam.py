@@ -111,6 +111,20 @@ class IamGateway:
         with aws_errors(f"listing managed policies attached to IAM role {role}"):
             return self._attached_policy_arns(role)
 
+    def policy_documents(self, role: str) -> list[dict[str, Any]]:
+        """Every permissions policy of the role: its inline policies and the default version of each
+        managed policy attached to it (what a role the tool does not manage may do is read from these)."""
+        documents: list[dict[str, Any]] = []
+        with aws_errors(f"reading the policies of IAM role {role}"):
+            for name in self._inline_policy_names(role):
+                found = self.client.get_role_policy(RoleName=role, PolicyName=name)
+                documents.append(_document(found["PolicyDocument"]))
+            for arn in self._attached_policy_arns(role):
+                policy = self.client.get_policy(PolicyArn=arn)["Policy"]
+                version = self.client.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"])
+                documents.append(_document(version["PolicyVersion"]["Document"]))
+        return documents
+
     def _inline_policy_names(self, role: str) -> list[str]:
         names: list[str] = []
         for page in self.client.get_paginator("list_role_policies").paginate(RoleName=role):

@@ -325,13 +325,18 @@ class S3Gateway:
             self.client.delete_object(Bucket=bucket, Key=key)
 
     # -- emptying and deleting ---------------------------------------------------------------------------
-    def empty_bucket(self, bucket: str, *, on_progress: Callable[[int], None] | None = None) -> int:
-        """Delete every object version and delete marker, and abort unfinished multipart uploads.
-        Returns how many versions and markers were deleted (0 when the bucket is already gone)."""
+    def empty_bucket(
+        self, bucket: str, *, prefix: str = "", on_progress: Callable[[int], None] | None = None
+    ) -> int:
+        """Delete every object version and delete marker (under `prefix`, when given), and abort
+        unfinished multipart uploads there. Returns how many versions and markers were deleted (0 when
+        the bucket is already gone)."""
         deleted = 0
-        with aws_errors(f"emptying S3 bucket {bucket}"):
+        where = f"s3://{bucket}/{prefix}" if prefix else f"S3 bucket {bucket}"
+        with aws_errors(f"emptying {where}"):
             try:
-                for page in self.client.get_paginator("list_multipart_uploads").paginate(Bucket=bucket):
+                uploads = self.client.get_paginator("list_multipart_uploads")
+                for page in uploads.paginate(Bucket=bucket, Prefix=prefix):
                     for upload in page.get("Uploads", []):
                         self.client.abort_multipart_upload(
                             Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"]
@@ -339,7 +344,7 @@ class S3Gateway:
                 # Always re-list from the start: deleting invalidates the pagination markers. A page holds
                 # at most 1000 versions + markers, exactly DeleteObjects' limit.
                 while True:
-                    page = self.client.list_object_versions(Bucket=bucket, MaxKeys=1000)
+                    page = self.client.list_object_versions(Bucket=bucket, Prefix=prefix, MaxKeys=1000)
                     batch = [
                         {"Key": v["Key"], "VersionId": v["VersionId"]}
                         for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
@@ -354,6 +359,25 @@ class S3Gateway:
                     return deleted
                 raise
         return deleted
+
+    def keys_outside(self, bucket: str, prefix: str, *, limit: int = 3) -> tuple[int, list[str]]:
+        """How many object versions and delete markers are NOT under `prefix` (all of them counted), and
+        up to `limit` of their keys (for a message). (0, []) when the bucket is gone."""
+        count, shown = 0, list[str]()
+        with aws_errors(f"listing S3 bucket {bucket}"):
+            try:
+                for page in self.client.get_paginator("list_object_versions").paginate(Bucket=bucket):
+                    for item in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+                        key = str(item["Key"])
+                        if not key.startswith(prefix):
+                            count += 1
+                            if len(shown) < limit and key not in shown:
+                                shown.append(key)
+            except bx.ClientError as exc:
+                if error_code(exc) == "NoSuchBucket":
+                    return 0, []
+                raise
+        return count, shown
 
     def _delete_versions(self, bucket: str, versions: list[dict[str, str]]) -> int:
         if not versions:

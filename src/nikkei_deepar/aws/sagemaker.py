@@ -158,6 +158,11 @@ class SageMakerGateway:
             return None if found is None else str(found["ModelArn"])
         raise ValueError(f"unknown SageMaker resource kind {kind!r}")
 
+    def add_tags(self, arn: str, tags: dict[str, str]) -> None:
+        """Add (or overwrite) these tags on a model, endpoint config or endpoint; others stay."""
+        with aws_errors(f"tagging {arn}"):
+            self.client.add_tags(ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+
     def tags_of(self, arn: str) -> dict[str, str]:
         with aws_errors(f"listing tags of {arn}"):
             tags: dict[str, str] = {}

@@ -74,6 +74,17 @@ class Expiry:
             and self.at is not None
         )
 
+    def targets(self, endpoint: str, *, region: str) -> bool:
+        """Whether its target is SageMaker DeleteEndpoint on `endpoint` (whatever its time or state): the
+        schedule is that endpoint's expiry, which this tool may move or delete."""
+        return self.target_arn == delete_endpoint_target(region) and self.endpoint == endpoint
+
+    def describe_target(self) -> str:
+        """What it runs, for a message: "deletes endpoint x as role r" or "runs arn:... (rate(1 day))"."""
+        if self.endpoint is not None and self.target_arn.endswith(":deleteEndpoint"):
+            return f"deletes endpoint {self.endpoint} as {self.role_arn or 'no role'}"
+        return f"runs {self.target_arn or 'no target'} ({self.expression})"
+
     def to_data(self) -> dict[str, Any]:
         return {
             "name": self.name,

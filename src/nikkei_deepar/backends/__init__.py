@@ -34,6 +34,7 @@ def create_backend(
     settings: Settings,
     *,
     home: Path,
+    workspace_dir: Path,
     reporter: Reporter,
     aws: Callable[[], AwsServices],
     name: str | None = None,
@@ -42,7 +43,9 @@ def create_backend(
 
     `aws` is called only when the backend first needs AWS, so a local command never builds a session.
     """
-    env = BackendEnv(settings=settings, home=home, reporter=reporter, aws_factory=aws)
+    env = BackendEnv(
+        settings=settings, home=home, workspace_dir=workspace_dir, reporter=reporter, aws_factory=aws
+    )
     kind = name or settings.backend
     if kind == "sagemaker":
         from nikkei_deepar.backends.sagemaker import SageMakerBackend

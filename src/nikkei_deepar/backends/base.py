@@ -292,8 +292,14 @@ class Backend(Protocol):
 
     def describe_endpoint(self, name: str) -> EndpointState | None: ...
 
-    def endpoint_tags(self, name: str) -> dict[str, str]:
-        """The endpoint's tags ({} when it does not exist)."""
+    def resource_tags(self, kind: str, name: str) -> dict[str, str] | None:
+        """The tags of `kind` ("model", "endpoint-config" or "endpoint"; SageMaker also "bucket" and
+        "role") `name` now, or None when it does not exist: what ownership is decided by, before anything
+        is changed or deleted. ValueError for a kind this backend has no such thing of."""
+        ...
+
+    def tag(self, kind: str, name: str, tags: Mapping[str, str]) -> str | None:
+        """`import`: put `tags` on an existing resource (other tags stay); returns its ARN (or None)."""
         ...
 
     def find_tagged(self, kind: str, name_prefix: str) -> dict[str, dict[str, str]]:

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class BackendEnv:
     settings: Settings
-    home: Path
+    home: Path  # the tool's home: caches (instance prices)
+    workspace_dir: Path  # this workspace's folder on this machine (the local backend's root is in it)
     reporter: Reporter
     aws_factory: Callable[[], AwsServices]
 

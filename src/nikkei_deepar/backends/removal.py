@@ -1,8 +1,10 @@
 """`teardown`'s vocabulary, shared by every backend's remover: removal items and the protocol.
 
-A remover answers, for one ledger entry of its backend, whether it is still the tool's (re-read from where
-it lives now) and deletes it; it also lists what else is there that teardown leaves alone. The engine
-(order, confirmation, ledger writes) is the `teardown` step. Imports nothing backend-specific.
+A remover answers, for one ledger entry of its backend, whether it is still this workspace's (re-read from
+where it lives now: AWS's tags, never the state's word) and deletes it; it also lists what else is there
+that teardown leaves alone. An entry the state lists but AWS says is another's is refused: nothing is
+done to it and teardown exits 2. The engine (order, confirmation, ledger writes) is the `teardown` step.
+Imports nothing backend-specific.
 """
 
 from __future__ import annotations
@@ -12,13 +14,19 @@ from typing import Any, Literal, Protocol
 
 from nikkei_deepar.ledger import Ledger, Resource
 
-RemovalAction = Literal["delete", "stop", "gone", "keep", "leave"]
+RemovalAction = Literal["delete", "stop", "empty", "gone", "keep", "leave", "refuse"]
+CHANGES = frozenset({"delete", "stop", "empty"})
+Removed = Literal["deleted", "gone", "kept"]
+"""What a deletion did: the resource is gone now, was gone already, or is kept (a bucket emptied of this
+workspace's keys that still holds others: it stays in the state)."""
 _DONE = {
     "delete": "deleted",
     "stop": "stopped",
+    "empty": "emptied",
     "gone": "already gone",
     "keep": "kept",
     "leave": "left alone",
+    "refuse": "refused",
 }
 
 
@@ -45,7 +53,7 @@ class TeardownItem:
 
     @property
     def shown(self) -> str:
-        if self.status == "done" or self.action in {"keep", "leave", "gone"}:
+        if self.status == "done" or self.action in {"keep", "leave", "gone", "refuse"}:
             return _DONE[self.action]
         return f"would {self.action}"
 
@@ -59,6 +67,6 @@ class Remover(Protocol):
 
     def inspect(self, resource: Resource) -> TeardownItem: ...
 
-    def delete(self, resource: Resource) -> bool: ...
+    def delete(self, resource: Resource) -> Removed: ...
 
     def others(self, ledger: Ledger, *, include_all: bool) -> list[TeardownItem]: ...

@@ -37,6 +37,11 @@ class StateStore(Protocol):
         """Apply `change` to the current ledger and save it; return the ledger as saved."""
         ...
 
+    def write_whole(self, ledger: Ledger, *, replace: bool) -> None:
+        """Make `ledger` the state (`state migrate`, `state push`): only where there is none, unless
+        `replace` (StateConflictError, exit 10, when one is there)."""
+        ...
+
     def lock(
         self,
         *,

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from nikkei_deepar.errors import DataError, LockHeldError
+from nikkei_deepar.errors import DataError, LockHeldError, StateConflictError
 from nikkei_deepar.files import write_atomic
 from nikkei_deepar.ledger import Ledger, dump_ledger, parse_ledger, utcnow
 from nikkei_deepar.state import Change
@@ -28,14 +28,28 @@ STATE_FILE = "state.json"
 LOCK_FILE = "state.lock"
 LEDGER_MODE = 0o600  # the ledger, its backup and its lock name the account's resources: the owner's only
 HOME_ENV = "NIKKEI_DEEPAR_HOME"
+LEGACY_FOLDER = ".nikkei-deepar"  # where the ledger was kept before workspaces: beside the config file
 
 
-def default_home(config_path: Path | None, *, env: Mapping[str, str], cwd: Path) -> Path:
-    """`$NIKKEI_DEEPAR_HOME`, else `.nikkei-deepar` beside the config file (or in `cwd`)."""
+def default_home(*, env: Mapping[str, str]) -> Path:
+    """The tool's home on this machine: `$NIKKEI_DEEPAR_HOME`, else `$XDG_STATE_HOME/nikkei-deepar`, else
+    `~/.local/state/nikkei-deepar`. Not the config's folder: a workspace's state must not depend on
+    where a config file happens to be (two configs of one stage share it, wherever they are)."""
     if env.get(HOME_ENV):
-        return Path(env[HOME_ENV])
+        return Path(env[HOME_ENV]).expanduser()
+    if env.get("XDG_STATE_HOME"):
+        return Path(env["XDG_STATE_HOME"]).expanduser() / "nikkei-deepar"
+    return Path(env.get("HOME") or Path.home()).expanduser() / ".local" / "state" / "nikkei-deepar"
+
+
+def legacy_ledger(*, home: Path, config_path: Path | None, cwd: Path) -> Path | None:
+    """A ledger written before workspaces, if one is here: `<home>/state.json` (an explicit home), or
+    `.nikkei-deepar/state.json` beside the config file (or in `cwd`), the old default."""
     base = config_path.parent if config_path is not None else cwd
-    return base / ".nikkei-deepar"
+    for candidate in (home / STATE_FILE, base / LEGACY_FOLDER / STATE_FILE):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 class LocalStateStore:
@@ -85,6 +99,14 @@ class LocalStateStore:
             with contextlib.suppress(OSError):
                 write_atomic(self.path.with_suffix(".json.bak"), self.path.read_bytes(), mode=LEDGER_MODE)
         write_atomic(self.path, body, mode=LEDGER_MODE)
+
+    def write_whole(self, ledger: Ledger, *, replace: bool) -> None:
+        if self.exists() and not replace:
+            raise StateConflictError(
+                f"{self.path}: a state is already there; nothing was written",
+                hint="move it away first, or pass --force to replace it",
+            )
+        self.save(ledger)
 
     def update(self, change: Change) -> Ledger:
         """Load, change, save: one step written the moment it happens. Within one machine the lock

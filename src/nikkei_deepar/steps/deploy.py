@@ -51,8 +51,11 @@ from nikkei_deepar.lifecycle.training import record_training_state
 from nikkei_deepar.ownership import (
     MANAGED_BY_KEY,
     OWNER_KEYS,
+    adoption_note,
     is_ours,
     managed_by_tool,
+    mismatch,
+    mismatch_hint,
     whose,
 )
 from nikkei_deepar.verdict import Verdict, verdict
@@ -449,9 +452,8 @@ def adopt_unrecorded(ctx: Context, ledger: Ledger, endpoint: str) -> Ledger:
     if not found:
         return ledger
     for kind, name in found:
-        ctx.reporter.warn(
-            f"adopting {kind.replace('-', ' ')} {name}: tagged as ours but missing from the ledger"
-        )
+        what = kind.replace("-", " ")
+        ctx.reporter.warn(f"adopting {what} {name}: {adoption_note(ctx.settings.aws.tags)}")
     # names carry their creation time: in name order they are in the ledger's (creation) order, which is
     # the order retention keeps the newest by
     adopted = [
@@ -469,10 +471,10 @@ def adopt_unrecorded(ctx: Context, ledger: Ledger, endpoint: str) -> Ledger:
 
 
 def _check_ownership(ctx: Context, ledger: Ledger, endpoint: str) -> Ledger:
-    """Update only an endpoint this config made: tagged managed-by, with this config's project and stage
-    and this endpoint's name (the tags decide, now: the ledger is shared by every config in a folder);
-    one missing from the ledger is adopted. Returns the ledger as saved."""
-    tags = ctx.backend.endpoint_tags(endpoint)
+    """Update only an endpoint this workspace made: tagged managed-by, with this config's project and
+    stage and this endpoint's name (AWS's tags decide, now, never the ledger); one missing from the
+    ledger is adopted. Returns the ledger as saved."""
+    tags = ctx.backend.resource_tags("endpoint", endpoint) or {}
     if not managed_by_tool(tags):
         raise UsageError(
             f"endpoint {endpoint} exists but was not created by nikkei-deepar (no {MANAGED_BY_KEY} tag)",
@@ -490,7 +492,7 @@ def _check_ownership(ctx: Context, ledger: Ledger, endpoint: str) -> Ledger:
         )
     if ledger.live("endpoint", endpoint) is not None:
         return ledger
-    ctx.reporter.warn(f"adopting endpoint {endpoint}: tagged as ours but missing from the ledger")
+    ctx.reporter.warn(f"adopting endpoint {endpoint}: {adoption_note(wanted)}")
     made = made_by(ctx.backend, "endpoint", endpoint)
     return ctx.state.update(recording(made))
 
@@ -596,11 +598,18 @@ def prune(
         for old in mine[: max(0, len(mine) - keep)]:
             if old.name in needed:
                 continue
-            if kind == "endpoint-config":
-                backend.delete_endpoint_config(old.name)
-            else:
-                backend.delete_model(old.name)
+            tags = backend.resource_tags(kind, old.name)  # AWS says whose it is, now
+            if tags is not None and not is_ours(tags, ctx.settings.aws.tags, endpoint=endpoint):
+                ctx.reporter.warn(
+                    f"{mismatch(kind, old.name, tags)}: not deleted; {mismatch_hint(kind, old.name)}"
+                )
+                continue
+            if tags is not None:
+                if kind == "endpoint-config":
+                    backend.delete_endpoint_config(old.name)
+                else:
+                    backend.delete_model(old.name)
+                deleted.append(old.name)
+                ctx.reporter.info(f"deleted old {kind} {old.name}")
             ledger = ctx.state.update(deleting(kind, old.name))
-            deleted.append(old.name)
-            ctx.reporter.info(f"deleted old {kind} {old.name}")
     return deleted, ledger

@@ -72,6 +72,7 @@ class StatusResult:
     backend: str
     region: str | None
     ledger_path: str
+    workspace: dict[str, str]  # project, stage
     checked: bool  # the backend was asked (False: only the ledger's view)
     data: dict[str, Any] | None
     job: dict[str, Any] | None
@@ -89,6 +90,7 @@ class StatusResult:
         return {
             "backend": self.backend,
             "region": self.region,
+            "workspace": self.workspace,
             "ledger": self.ledger_path,
             "checked": self.checked,
             "data": self.data,
@@ -101,7 +103,8 @@ class StatusResult:
 
     def to_lines(self) -> list[str]:
         where = f", {self.region}" if self.region else ""
-        lines = [f"status ({self.backend}{where}; ledger {self.ledger_path})"]
+        space = f"{self.workspace['project']}/{self.workspace['stage'] or '(no stage)'}"
+        lines = [f"status ({self.backend}{where}; workspace {space}, state {self.ledger_path})"]
         lines.append("data:     " + (_data_line(self.data) if self.data else "none prepared yet"))
         lines.append("job:      " + (_job_line(self.job) if self.job else "no training job yet"))
         if self.job and self.job.get("failure_reason"):
@@ -154,6 +157,7 @@ def run(ctx: Context) -> StatusResult:
             backend=settings.backend,
             region=settings.aws.region,
             ledger_path=ctx.state.where,
+            workspace={"project": ctx.workspace.project, "stage": ctx.workspace.stage},
             checked=False,
             resources=tuple(_unchecked(r) for r in ledger.live_resources()),
             exit_code=int(exc.exit_code),
@@ -169,6 +173,7 @@ def run(ctx: Context) -> StatusResult:
         backend=backend.name,
         region=region,
         ledger_path=ctx.state.where,
+        workspace={"project": ctx.workspace.project, "stage": ctx.workspace.stage},
         checked=True,
         data=base["data"],
         job=job,

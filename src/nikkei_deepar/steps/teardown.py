@@ -1,8 +1,10 @@
 """`teardown`: the backend-neutral engine: plan, confirm, delete in dependency order, record as it goes.
 
 The rule: a resource is deleted only when the ledger lists it AND its backend's remover confirms, now,
-that it is still the tool's (re-read from where it lives: the ledger alone is not trusted). Everything
-else is left alone and listed.
+that it is still this workspace's (re-read from where it lives: AWS's tags, never the ledger's word).
+Everything else is left alone and listed; an entry the ledger lists but AWS says is another's (another
+stage's, nobody's, tags edited by hand) is refused: nothing is done to it, the rest goes on, and the
+command exits 2 with one line per refusal.
 
 Order: transform jobs (stopped if still running) -> endpoints -> endpoint configs -> models -> role ->
 bucket -> local store folder. By default only what bills by the hour or the object goes (transform
@@ -25,11 +27,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from nikkei_deepar.backends import UnknownBackendError
-from nikkei_deepar.backends.removal import Remover, TeardownItem
+from nikkei_deepar.backends.removal import CHANGES, Removed, Remover, TeardownItem
 from nikkei_deepar.context import Context
-from nikkei_deepar.errors import UsageError
+from nikkei_deepar.errors import ExitCode, UsageError
 from nikkei_deepar.ledger import Ledger, Resource
 from nikkei_deepar.output import aligned
+from nikkei_deepar.ownership import mismatch_hint
 from nikkei_deepar.state import Change
 
 # An endpoint's expiry schedule right after the endpoint: never an endpoint left without its expiry.
@@ -48,12 +51,31 @@ class TeardownResult:
     def _names(self, *actions: str) -> list[str]:
         return [f"{i.kind} {i.name}" for i in self.items if i.action in actions]
 
+    @property
+    def exit_code(self) -> int:
+        """2 when an entry was refused (the ledger and AWS disagree about whose it is), else 0."""
+        return int(ExitCode.USAGE) if self._names("refuse") else int(ExitCode.OK)
+
+    @property
+    def errors(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "code": "not-ours",
+                "message": f"{i.kind} {i.name}: {i.reason}",
+                "hint": mismatch_hint(i.kind, i.name),
+            }
+            for i in self.items
+            if i.action == "refuse"
+        ]
+
     def to_data(self) -> dict[str, Any]:
         done = self.executed
         return {
             "dry_run": self.dry_run,
             "all": self.include_all,
             "deleted": self._names("delete", "stop") if done else [],
+            "emptied": self._names("empty") if done else [],
+            "refused": self._names("refuse"),
             "already_gone": self._names("gone") if done else [],
             "left_alone": self._names("leave"),
             "kept": self._names("keep"),
@@ -66,11 +88,12 @@ class TeardownResult:
         This is the one report of each deletion: progress on stderr is a transient line on a terminal
         only, so a log holds no second copy of it."""
         lines = aligned([(i.shown, i.kind, i.name, i.reason) for i in self.items])
-        deletions = self._names("delete", "stop")
+        deletions = self._names("delete", "stop", "empty")
         counts = [
             f"{len(names)} {label}"
             for names, label in (
                 (self._names("gone"), "already gone"),
+                (self._names("refuse"), "refused (not this workspace's: see above)"),
                 (self._names("leave"), "left alone"),
                 (self._names("keep"), "kept (pass --all to delete them too)"),
             )
@@ -106,7 +129,9 @@ def run(
     removers: dict[str, Remover] = {}
     items, resources = _plan(ctx, ledger, include_all=include_all, removers=removers)
     result = TeardownResult(tuple(items), dry_run=dry_run, include_all=include_all, executed=False)
-    deletions = [i for i in items if i.action in {"delete", "stop"}]
+    for refused in (i for i in items if i.action == "refuse"):
+        ctx.reporter.error(f"{refused.reason}; {mismatch_hint(refused.kind, refused.name)}")
+    deletions = [i for i in items if i.action in CHANGES]
     if dry_run:
         return result
     if deletions and not yes:
@@ -115,14 +140,15 @@ def run(
     done: list[TeardownItem] = []
     for item in items:
         resource = resources.get((item.kind, item.name))
-        if resource is not None and item.action in {"delete", "stop", "gone"}:
+        if resource is not None and (item.action in CHANGES or item.action == "gone"):
+            removed: Removed = "gone"
             if item.action != "gone":
                 if ctx.reporter.interactive:  # a transient line; the result lists each deletion once
-                    verb = "stopping" if item.action == "stop" else "deleting"
+                    verb = {"stop": "stopping", "empty": "emptying"}.get(item.action, "deleting")
                     ctx.reporter.live(f"{verb} {item.kind} {item.name}")
-                removers[resource.backend].delete(resource)  # False (already gone) is just as good
-            # written now: an interrupted teardown resumes from here
-            ctx.state.update(_deleted(item.kind, item.name))
+                removed = removers[resource.backend].delete(resource)  # "gone" is just as good
+            if removed != "kept":  # written now: an interrupted teardown resumes from here
+                ctx.state.update(_deleted(item.kind, item.name))
             item = replace(item, status="done")
         done.append(item)
     ctx.reporter.clear()

@@ -97,8 +97,9 @@ class LocalBackend:
 
     @classmethod
     def for_env(cls, env: BackendEnv) -> LocalBackend:
-        """The backend a command uses: its store is `<tool home>/local/`."""
-        return cls(env.home / "local", reporter=env.reporter, seed=env.settings.training.seed, env=env)
+        """The backend a command uses: its store is the workspace's `local/` folder."""
+        root = env.workspace_dir / "local"
+        return cls(root, reporter=env.reporter, seed=env.settings.training.seed, env=env)
 
     # -- identity ------------------------------------------------------------------------------------
     @property
@@ -271,9 +272,23 @@ class LocalBackend:
             modified=parse_stamp(record.get("modified")),
         )
 
-    def endpoint_tags(self, name: str) -> dict[str, str]:
-        record = self._record("endpoints", name)
-        return {} if record is None else {str(k): str(v) for k, v in (record.get("tags") or {}).items()}
+    def resource_tags(self, kind: str, name: str) -> dict[str, str] | None:
+        folder = _HOSTING_FOLDERS.get(kind)
+        if folder is None:
+            raise ValueError(f"unknown local resource kind {kind!r}")
+        record = self._record(folder, name)
+        return None if record is None else {str(k): str(v) for k, v in (record.get("tags") or {}).items()}
+
+    def tag(self, kind: str, name: str, tags: Mapping[str, str]) -> str | None:
+        folder = _HOSTING_FOLDERS.get(kind)
+        if folder is None:
+            raise ValueError(f"unknown local resource kind {kind!r}")
+        record = self._record(folder, name)
+        if record is None:
+            raise NotFoundError(f"{kind} {name} does not exist ({self.root})")
+        record["tags"] = {**(record.get("tags") or {}), **tags}
+        write_json(self.root / folder / f"{name}.json", record)
+        return f"local:{kind}/{name}"
 
     def find_tagged(self, kind: str, name_prefix: str) -> dict[str, dict[str, str]]:
         folder = _HOSTING_FOLDERS.get(kind)

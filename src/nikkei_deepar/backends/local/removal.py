@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Protocol
 
 from nikkei_deepar.backends.local.files import NAME_RE, RECORD_FOLDERS, read_json
-from nikkei_deepar.backends.removal import TeardownItem
+from nikkei_deepar.backends.removal import Removed, TeardownItem
 from nikkei_deepar.errors import DataError, UsageError
 from nikkei_deepar.ledger import Ledger, Resource
 from nikkei_deepar.ownership import MANAGED_BY_KEY, MANAGED_BY_VALUE, managed_by_tool, owner_note
@@ -86,6 +86,7 @@ class LocalRemover:
         if not managed_by_tool(tags):
             return replace(
                 item,
+                action="refuse",
                 reason=f"in the ledger, but its record no longer says {MANAGED_BY_KEY}="
                 f"{MANAGED_BY_VALUE} ({owner_note(tags)})"
                 + ("; teardown --all deletes it with the store" if self.store_is_ours else ""),
@@ -123,7 +124,10 @@ class LocalRemover:
         return {str(k): str(v) for k, v in (found.get("tags") or {}).items()}
 
     # -- deletion: True when deleted now, False when it was already gone ---------------------------------
-    def delete(self, r: Resource) -> bool:
+    def delete(self, r: Resource) -> Removed:
+        return "deleted" if self._delete(r) else "gone"
+
+    def _delete(self, r: Resource) -> bool:
         backend = self.backend
         if backend is None:
             raise ValueError("no local backend to delete from")

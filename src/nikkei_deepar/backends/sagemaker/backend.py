@@ -146,11 +146,12 @@ class SageMakerBackend:
         return bucket
 
     def artifact_uri(self, key: str) -> str:
-        return f"s3://{self._bucket()}/{self._settings.aws.prefix}/{key}"
+        """Under this workspace's keys: `s3://bucket/{prefix}/{project}/{stage}/{key}`."""
+        return f"s3://{self._bucket()}/{self._settings.key_root}/{key}"
 
     def put_artifact(self, key: str, body: bytes, *, content_type: str) -> str:
         bucket = self._bucket()
-        full = f"{self._settings.aws.prefix}/{key}"
+        full = f"{self._settings.key_root}/{key}"
         return str(self.aws.s3.put_object(bucket, full, body, content_type=content_type))
 
     def get_artifact(self, uri: str) -> bytes:
@@ -222,10 +223,33 @@ class SageMakerBackend:
             modified=_when(raw.get("LastModifiedTime")),
         )
 
-    def endpoint_tags(self, name: str) -> dict[str, str]:
+    def resource_tags(self, kind: str, name: str) -> dict[str, str] | None:
+        if kind == "bucket":
+            s3 = self.aws.s3
+            return None if s3.bucket_region(name) is None else s3.bucket_tags(name)
+        if kind == "role":
+            iam = self.aws.iam
+            return None if iam.role_arn(name) is None else iam.role_tags(name)
         gateway = self.aws.sagemaker
-        arn = gateway.arn_of("endpoint", name)
-        return {} if arn is None else dict(gateway.tags_of(arn))
+        arn = gateway.arn_of(kind, name)
+        return None if arn is None else dict(gateway.tags_of(arn))
+
+    def tag(self, kind: str, name: str, tags: Mapping[str, str]) -> str | None:
+        if kind == "bucket":
+            s3 = self.aws.s3
+            s3.put_bucket_tags(name, {**s3.bucket_tags(name), **tags})
+            from nikkei_deepar.images import partition
+
+            return f"arn:{partition(self._region())}:s3:::{name}"
+        if kind == "role":
+            self.aws.iam.tag_role(name, dict(tags))
+            return self.aws.iam.role_arn(name)
+        gateway = self.aws.sagemaker
+        arn = gateway.arn_of(kind, name)
+        if arn is None:
+            raise NotFoundError(f"{kind} {name} does not exist (region {self._region()})")
+        gateway.add_tags(arn, dict(tags))
+        return arn
 
     def find_tagged(self, kind: str, name_prefix: str) -> dict[str, dict[str, str]]:
         gateway = self.aws.sagemaker
@@ -303,7 +327,7 @@ class SageMakerBackend:
 
 def execution_role_arn(env: BackendEnv) -> str:
     """The SageMaker execution role's ARN, looked up in IAM by the configured name (one GetRole)."""
-    name = env.settings.aws.role_name
+    name = env.settings.execution_role_name()
     arn = env.aws.iam.role_arn(name)
     if arn is None:
         raise NotFoundError(

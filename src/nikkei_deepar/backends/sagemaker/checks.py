@@ -107,7 +107,7 @@ def _bucket(env: BackendEnv) -> Check:
 def _role(env: BackendEnv, account: str) -> tuple[list[Check], str | None]:
     from nikkei_deepar.backends.sagemaker.policy import trusts_sagemaker
 
-    name = env.settings.aws.role_name
+    name = env.settings.execution_role_name()
     iam = env.aws.iam
     try:
         role = iam.get_role(name)
@@ -173,6 +173,7 @@ def _permissions(env: BackendEnv, role: str, account: str, *, ours: bool, restor
     expected = execution_policy(
         bucket=aws.bucket or "",
         prefix=aws.prefix,
+        key_root=env.settings.key_root,
         region=env.aws.region_name,
         account=account,
         kms_key=aws.kms_key_id,

@@ -5,6 +5,11 @@ DeleteEndpoint with the endpoint's name, and deletes itself after running. It ru
 `[aws] scheduler_role_name`, which `provision` creates with policy.scheduler_trust_policy and
 policy.scheduler_policy (DeleteEndpoint on this endpoint only). The role's ARN is looked up in IAM (one
 GetRole) each time; a missing role is a NotFoundError naming `provision`.
+
+Schedules carry no tags. One of the schedule's name is this config's while its target deletes this
+config's endpoint and it runs as this config's scheduler role; anything else of that name (someone's
+schedule that happens to be called `<endpoint>-expiry`, or ours retargeted by hand) is never moved or
+deleted: exit 2, nothing changed.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from nikkei_deepar.aws.scheduler import expiry_schedule_name
 from nikkei_deepar.backends.expiry import Scheduled
-from nikkei_deepar.errors import NotFoundError
+from nikkei_deepar.errors import NotFoundError, UsageError
 
 if TYPE_CHECKING:
     from nikkei_deepar.aws.iam import IamGateway
@@ -50,9 +55,23 @@ class SchedulerExpiry:
             )
         return arn
 
+    def _check_ours(self, endpoint: str, name: str, role: str | None) -> None:
+        """Before moving or deleting the schedule of this name: it must be this endpoint's expiry."""
+        found = self._scheduler().get_expiry(name)
+        if found is None or (found.targets(endpoint, region=self._region()) and found.role_arn == role):
+            return
+        raise UsageError(
+            f"schedule {name} exists but is not the expiry of endpoint {endpoint}: it "
+            f"{found.describe_target()}; nothing changed",
+            hint="someone else's schedule has this name: delete or rename it, or set [endpoint] name to "
+            'another name (or deploy with --expires-in off / [endpoint] expires_after = "off")',
+            code="schedule-not-ours",
+        )
+
     def set(self, endpoint: str, at: dt.datetime) -> Scheduled:
         role = self.role_arn()
         name = expiry_schedule_name(endpoint)
+        self._check_ours(endpoint, name, role)
         self._scheduler().put_expiry(name, endpoint=endpoint, at=at, role_arn=role, region=self._region())
         return Scheduled(
             endpoint,
@@ -76,4 +95,6 @@ class SchedulerExpiry:
         )
 
     def clear(self, endpoint: str) -> bool:
-        return self._scheduler().delete_expiry(expiry_schedule_name(endpoint))
+        name = expiry_schedule_name(endpoint)
+        self._check_ours(endpoint, name, self._iam().role_arn(self.role_name))
+        return self._scheduler().delete_expiry(name)

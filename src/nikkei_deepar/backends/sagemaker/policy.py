@@ -156,17 +156,22 @@ def _kms_statement(key: str, *, region: str, account: str) -> dict[str, Any]:
 
 
 def execution_policy(
-    *, bucket: str, prefix: str, region: str, account: str, kms_key: str | None = None
+    *, bucket: str, prefix: str, key_root: str, region: str, account: str, kms_key: str | None = None
 ) -> dict[str, Any]:
-    """The execution role's inline policy.
+    """The execution role's inline policy, for one workspace.
 
-    S3 layout, as the steps use it: channels under `{prefix}/data/` (prepare), training output
-    (model.tar.gz) under `{prefix}/output/` (train; endpoints and transforms load the model from there, so
-    it is readable too), and each batch forecast's input and output under `{prefix}/predict/{job}/input/`
-    and `{prefix}/predict/{job}/output/` (predict --batch).
+    S3 layout, as the steps use it, under the workspace's `key_root` (`{prefix}/{project}/{stage}`):
+    channels under `data/` (prepare), training output (model.tar.gz) under `output/` (train; endpoints and
+    transforms load the model from there, so it is readable too), and each batch forecast's input and
+    output under `predict/{job}/input/` and `predict/{job}/output/` (predict --batch). Another stage's
+    keys are neither readable nor writable. Data and models written before workspaces existed (directly
+    under `{prefix}/data/` and `{prefix}/output/`) stay readable, so a model deployed then can be
+    deployed again.
     """
-    if any(c in prefix for c in "*?$"):
-        raise ValueError(f"refusing a prefix with a wildcard or variable in the execution policy: {prefix!r}")
+    if any(c in value for value in (prefix, key_root) for c in "*?$"):
+        raise ValueError(
+            f"refusing a prefix with a wildcard or variable in the execution policy: {key_root!r}"
+        )
     part = partition(region)
     bucket_arn = f"arn:{part}:s3:::{bucket}"
     statements: list[dict[str, Any]] = [
@@ -182,16 +187,18 @@ def execution_policy(
             "Effect": "Allow",
             "Action": "s3:GetObject",
             "Resource": [
-                f"{bucket_arn}/{prefix}/data/*",
+                f"{bucket_arn}/{key_root}/data/*",
+                f"{bucket_arn}/{key_root}/output/*",
+                f"{bucket_arn}/{key_root}/predict/*/input/*",
+                f"{bucket_arn}/{prefix}/data/*",  # written before workspaces existed
                 f"{bucket_arn}/{prefix}/output/*",
-                f"{bucket_arn}/{prefix}/predict/*/input/*",
             ],
         },
         {
             "Sid": "WriteOutputs",
             "Effect": "Allow",
             "Action": "s3:PutObject",
-            "Resource": [f"{bucket_arn}/{prefix}/output/*", f"{bucket_arn}/{prefix}/predict/*/output/*"],
+            "Resource": [f"{bucket_arn}/{key_root}/output/*", f"{bucket_arn}/{key_root}/predict/*/output/*"],
         },
         {
             "Sid": "PullDeepArImage",

@@ -64,10 +64,11 @@ class AwsProbe:
                 tags = None
             if is_ours(tags, self.wanted):
                 found.append(("bucket", aws.bucket))
-        if ("role", aws.role_name) not in known:
+        role = self.env.settings.execution_role_name()
+        if ("role", role) not in known:
             iam = self.env.aws.iam
-            if iam.role_arn(aws.role_name) is not None and is_ours(iam.role_tags(aws.role_name), self.wanted):
-                found.append(("role", aws.role_name))
+            if iam.role_arn(role) is not None and is_ours(iam.role_tags(role), self.wanted):
+                found.append(("role", role))
         return found
 
     def variant(self, config_name: str) -> dict[str, Any] | None:

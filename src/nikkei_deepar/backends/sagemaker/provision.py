@@ -5,11 +5,14 @@ machinery, `backends/plan.py` the vocabulary and `ownership.py` the ledger helpe
 plans. `plan()` makes read-only calls only (STS, Head/Get/List); every mutating call sits in a
 `PlanItem.apply`, which the engine runs after the plan (never on --dry-run).
 
-Ownership. A bucket or role is the tool's when the ledger says the tool created it, or when it carries
-the tool's tags (managed-by=nikkei-deepar and this config's project/stage tags): then a run was
-interrupted between creating it and writing the ledger, and it is adopted (recorded), not duplicated.
-Anything else named in the config is used as it is: checked (region, write access, trust), never
-modified; drift there is only reported. Drift on the tool's own resources is reported and fixed.
+Ownership is what AWS's tags prove, read now, never what the state assumes. A bucket or role is this
+workspace's when it carries managed-by=nikkei-deepar and this config's project and stage tags; one missing
+from the state is adopted (an interrupted run of this stage: recorded, not duplicated), and drift on it is
+reported and fixed. Anything else is never re-tagged, rewritten or deleted: a bucket named in the config
+is used as it is (said once); a role named explicitly (`[aws] role_name`) is used as it is, and one of
+another workspace only while its policy already grants what this workspace needs (else exit 2 naming
+what is missing); a role that merely has this workspace's default name is refused (exit 2). When the
+state lists a bucket or role as this workspace's and AWS's tags disagree, nothing changes (exit 2).
 
 Before anything: every request the config makes the tool send is checked against botocore's service
 model (`backends/sagemaker/requests.py`); a value AWS would refuse is a plan problem, so nothing is
@@ -26,10 +29,18 @@ from nikkei_deepar.backends.env import BackendEnv
 from nikkei_deepar.backends.plan import DONE, Action, Applied, PlanItem
 from nikkei_deepar.errors import AccessDeniedError, AwsError, BucketForbiddenError, ConfigError, ExitCode
 from nikkei_deepar.ledger import Ledger, Resource
-from nikkei_deepar.ownership import is_ours
+from nikkei_deepar.ownership import (
+    adoption_note,
+    is_ours,
+    managed_by_tool,
+    mismatch,
+    mismatch_hint,
+    owner_words,
+    whose,
+)
 
 if TYPE_CHECKING:
-    from nikkei_deepar.aws.iam import IamGateway
+    from nikkei_deepar.aws.iam import IamGateway, Role
     from nikkei_deepar.aws.s3 import S3Gateway
 
 
@@ -55,7 +66,6 @@ class _Setting:
     fix: Callable[[], None]
 
 
-_ADOPT = "tagged by nikkei-deepar but missing from the ledger (an earlier run was interrupted): recording it"
 _FOREIGN = "not created by nikkei-deepar: used as it is, never modified"
 _TRUST = "trusted by sagemaker.amazonaws.com of this account and region only"
 
@@ -65,8 +75,12 @@ class AwsProvisioner:
         aws = env.settings.aws
         self.env = env
         self.bucket = require_bucket(env)
-        self.prefix, self.role_name, self.kms_key = aws.prefix, aws.role_name, aws.kms_key_id
+        self.prefix, self.kms_key = aws.prefix, aws.kms_key_id
+        self.key_root = env.settings.key_root
+        self.role_name = env.settings.execution_role_name()
+        self.explicit_role = aws.role_name is not None
         self.tags = env.settings.resource_tags()
+        self.workspace_tags = aws.tags
         self.region = env.aws.region_name
         self.s3: S3Gateway = env.aws.s3
         self.iam: IamGateway = env.aws.iam
@@ -143,9 +157,9 @@ class AwsProvisioner:
         except BucketForbiddenError as exc:
             return [self._b("", "problem", exc.message, owned=False, exit_code=exc.exit_code, code=exc.code)]
         if where is None:
-            gone = " (the ledger recorded it, but it is gone: creating it again)" if recorded else ""
+            gone = " (the state recorded it, but it is gone: creating it again)" if recorded else ""
             create = self._b("", "create", f"in {self.region}{gone}", owned=True, apply=self._create_bucket)
-            # Tags come first among the settings: they mark the bucket as the tool's from then on.
+            # Tags come first among the settings: they mark the bucket as this workspace's from then on.
             return [
                 create,
                 *(
@@ -155,16 +169,23 @@ class AwsProvisioner:
             ]
 
         tags = _readable(lambda: self.s3.bucket_tags(b))
-        adopt = not recorded and is_ours(tags, self.tags)
-        owned = recorded or adopt
-        if recorded:
-            items = [self._b("", "ok", f"in {where}, created by nikkei-deepar", owned=True)]
-        elif adopt:
+        owned = is_ours(tags, self.tags)
+        if owned and recorded:
+            items = [self._b("", "ok", f"in {where}, this workspace's ({whose(tags or {})})", owned=True)]
+        elif owned:
             items = [
-                self._b("", "adopt", _ADOPT, owned=True, apply=lambda: self._record_bucket(adopted=True))
+                self._b(
+                    "",
+                    "adopt",
+                    adoption_note(self.workspace_tags),
+                    owned=True,
+                    apply=lambda: self._record_bucket(adopted=True),
+                )
             ]
+        elif recorded:
+            return [self._mismatch("bucket", b, tags)]
         else:
-            items = [self._b("", "use", f"in {where}, {_FOREIGN}", owned=False)]
+            items = [self._b("", "use", f"in {where}, {owner_words(tags)}: {_FOREIGN}", owned=False)]
         if where != self.region:
             detail = (
                 f"bucket {b} is in {where} but [aws] region is {self.region}: SageMaker jobs read "
@@ -175,21 +196,33 @@ class AwsProvisioner:
                     "region", "problem", detail, owned=owned, exit_code=ExitCode.USAGE, code="bucket-region"
                 )
             )
-        # A bucket that is not the tool's is not told to carry the tool's tags.
+        # A bucket that is not this workspace's is not told to carry its tags, nor changed in any way.
         settings = [s for s in self._settings(tags or {}) if owned or s.key != "tags"]
         items.extend(self._setting_item(s, owned=owned) for s in settings)
         if not owned:
-            where_to = f"s3://{b}/{self.prefix}/"
+            where_to = f"s3://{b}/{self.key_root}/"
             items.append(
                 self._b(
                     "write-access",
                     "check",
                     f"write and delete a probe object under {where_to}",
                     owned=False,
-                    apply=_then(lambda: self.s3.probe_write(b, self.prefix), f"can write to {where_to}"),
+                    apply=_then(lambda: self.s3.probe_write(b, self.key_root), f"can write to {where_to}"),
                 )
             )
         return items
+
+    def _mismatch(self, kind: str, name: str, tags: dict[str, str] | None) -> PlanItem:
+        """The state says this workspace made it; AWS's tags say otherwise: change nothing (exit 2)."""
+        return PlanItem(
+            kind,
+            name,
+            "problem",
+            f"{mismatch(kind, name, tags)}; {mismatch_hint(kind, name)}",
+            owned=False,
+            exit_code=ExitCode.USAGE,
+            code="not-ours",
+        )
 
     def _settings(self, current_tags: dict[str, str]) -> list[_Setting]:
         from nikkei_deepar.backends.sagemaker.policy import has_tls_only, with_tls_only
@@ -295,6 +328,7 @@ class AwsProvisioner:
         return execution_policy(
             bucket=self.bucket,
             prefix=self.prefix,
+            key_root=self.key_root,
             region=self.region,
             account=self.account,
             kms_key=self.kms_key,
@@ -307,55 +341,46 @@ class AwsProvisioner:
         return trust_policy(account=self.account, region=self.region)
 
     def _role_plan(self, ledger: Ledger) -> list[PlanItem]:
-        from nikkei_deepar.backends.sagemaker.policy import INLINE_POLICY_NAME, same_policy, trusts_sagemaker
+        from nikkei_deepar.backends.sagemaker.policy import INLINE_POLICY_NAME, same_policy
 
         name, iam = self.role_name, self.iam
         put_policy = _then(lambda: iam.put_inline_policy(name, INLINE_POLICY_NAME, self._policy()))
         policy_text = (
-            f"{INLINE_POLICY_NAME}: S3 only under s3://{self.bucket}/{self.prefix}/ (read inputs, write "
+            f"{INLINE_POLICY_NAME}: S3 only under s3://{self.bucket}/{self.key_root}/ (read inputs, write "
             "outputs), pull the DeepAR image, SageMaker logs and metrics"
             + (", the KMS key" if self.kms_key else "")
         )
         role = iam.get_role(name)
         if role is None:
             return [
-                self._r(
-                    "",
-                    "create",
-                    _TRUST,
-                    owned=True,
-                    apply=self._create_role,
-                ),
+                self._r("", "create", _TRUST, owned=True, apply=self._create_role),
                 self._r("inline-policy", "create", policy_text, owned=True, apply=put_policy),
             ]
         self.role_arn = role.arn
         recorded = ledger.created("role", name)
-        if recorded:
-            items = [self._r("", "ok", "created by nikkei-deepar", owned=True)]
-        elif is_ours(role.tags, self.tags):
-            items = [
-                self._r(
-                    "", "adopt", _ADOPT, owned=True, apply=lambda: self._record_role(role.arn, adopted=True)
-                )
-            ]
-        elif trusts_sagemaker(role.trust_policy):
+        if is_ours(role.tags, self.tags):
+            if recorded:
+                items = [self._r("", "ok", f"this workspace's ({whose(role.tags)})", owned=True)]
+            else:
+                note = adoption_note(self.workspace_tags)
+                adopt = lambda: self._record_role(role.arn, adopted=True)  # noqa: E731
+                items = [self._r("", "adopt", note, owned=True, apply=adopt)]
+        elif recorded:
+            return [self._mismatch("role", name, role.tags)]
+        elif not self.explicit_role:
             return [
-                self._r("", "use", f"{_FOREIGN} (its permissions are not checked)", owned=False),
-                self._r("trust-policy", "ok", "trusts sagemaker.amazonaws.com", owned=False),
-            ]
-        else:
-            return [
-                self._r("", "use", f"{_FOREIGN} (its permissions are not checked)", owned=False),
                 self._r(
-                    "trust-policy",
+                    "",
                     "problem",
-                    f"IAM role {name} does not trust sagemaker.amazonaws.com, so SageMaker cannot use it",
+                    f"IAM role {name} (this workspace's default name) exists but is "
+                    f"{owner_words(role.tags)}: nothing changed",
                     owned=False,
                     exit_code=ExitCode.USAGE,
-                    code="role-trust",
-                ),
+                    code="role-name-taken",
+                )
             ]
-
+        else:
+            return self._foreign_role(role)
         if same_policy(role.trust_policy, self._trust()):
             items.append(self._r("trust-policy", "ok", _TRUST, owned=True))
         else:
@@ -407,6 +432,65 @@ class AwsProvisioner:
                     f"also has {', '.join(others)} (added outside the tool; left as they are)",
                     owned=True,
                 )
+            )
+        return items
+
+    def _foreign_role(self, role: Role) -> list[PlanItem]:
+        """A role named in the config that is not this workspace's: used as it is, never modified. One of
+        another workspace must already grant what this one needs (its own provision may rewrite it)."""
+        from nikkei_deepar.backends.sagemaker.policy import execution_grants, missing_grants, trusts_sagemaker
+
+        others = managed_by_tool(role.tags)
+        items = [self._r("", "use", f"{owner_words(role.tags)}: {_FOREIGN}", owned=False)]
+        if trusts_sagemaker(role.trust_policy):
+            items.append(self._r("trust-policy", "ok", "trusts sagemaker.amazonaws.com", owned=False))
+        else:
+            items.append(
+                self._r(
+                    "trust-policy",
+                    "problem",
+                    f"IAM role {role.name} does not trust sagemaker.amazonaws.com: SageMaker cannot use it",
+                    owned=False,
+                    exit_code=ExitCode.USAGE,
+                    code="role-trust",
+                )
+            )
+        needed = execution_grants(bucket=self.bucket, key_root=self.key_root, region=self.region)
+        unreadable: str | None = None
+        try:
+            missing = missing_grants(self.iam.policy_documents(role.name), needed)
+        except AwsError as exc:
+            missing, unreadable = needed, exc.code
+        where = f"s3://{self.bucket}/{self.key_root}/"
+        if not missing:
+            items.append(
+                self._r("permissions", "ok", f"its policies grant what jobs need under {where}", owned=False)
+            )
+            return items
+        first_action, first_resource = missing[0]
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        why = (
+            f"its policies could not be read ({unreadable})"
+            if unreadable
+            else f"its policies do not allow {first_action} on {first_resource}{more}"
+        )
+        own = self.env.settings.workspace.role_name("sagemaker")
+        if others:  # another workspace's: used only while it already covers this one
+            items.append(
+                self._r(
+                    "permissions",
+                    "problem",
+                    f"IAM role {role.name} is {owner_words(role.tags)} and {why}: this workspace cannot "
+                    f"use it; remove [aws] role_name (the default, {own}, is this stage's own) or name a "
+                    "role that grants it",
+                    owned=False,
+                    exit_code=ExitCode.USAGE,
+                    code="role-not-covering",
+                )
+            )
+        else:
+            items.append(
+                self._r("permissions", "report", f"{why} (needed under {where}); not changed", owned=False)
             )
         return items
 

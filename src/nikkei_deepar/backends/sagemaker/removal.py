@@ -1,13 +1,19 @@
-"""`teardown` for the SageMaker backend: is a ledger entry still the tool's, delete it, what else to list.
+"""`teardown` for the SageMaker backend: is a ledger entry still this workspace's, delete it, what else
+to list.
 
 Handed to the `teardown` step by `SageMakerBackend.remover()`; the step owns the order, the
-confirmation and the ledger writes. Ownership is re-read from AWS now (the ledger alone is not trusted):
-an entry is deleted only while its tags still say it is this config's (`ownership.is_ours`: managed-by,
-this config's project and stage, and for an endpoint its own name; the ledger is shared by every config
-in a folder), and a role or bucket only when the ledger also says the tool created it. Finished
+confirmation and the ledger writes. Ownership is re-read from AWS now, never taken from the state: an entry
+is deleted only while its tags say it is this workspace's (`ownership.is_ours`: managed-by, this config's
+project and stage, and for an endpoint its own name), and a role or bucket only when the state also says
+the tool created it. An entry whose tags say it is another's (another stage, nobody, edited by hand) is
+refused: nothing is done to it and teardown exits 2. A schedule has no tags: it is ours while its target
+deletes this config's endpoint and it runs as this config's scheduler role.
+
+A bucket is emptied only under this workspace's keys (`{prefix}/{project}/{stage}/`); while it still
+holds other objects (another stage's, or anything else) it is kept, and the result says so. Finished
 transform jobs cannot be deleted (SageMaker keeps the record) and bill nothing: they count as gone;
-running ones are stopped. Also listed, left alone: the region's other endpoints (each bills by the
-hour) and, with --all, a bucket or role named in the config that the tool did not create.
+running ones are stopped. Also listed, left alone: the region's other endpoints (each bills by the hour)
+and, with --all, a bucket or role named in the config that the tool did not create.
 """
 
 from __future__ import annotations
@@ -16,17 +22,10 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from nikkei_deepar.backends.env import BackendEnv
-from nikkei_deepar.backends.removal import TeardownItem
+from nikkei_deepar.backends.removal import Removed, TeardownItem
 from nikkei_deepar.errors import AccessDeniedError, AwsError, BucketForbiddenError
 from nikkei_deepar.ledger import Ledger, Resource
-from nikkei_deepar.ownership import (
-    MANAGED_BY_KEY,
-    MANAGED_BY_VALUE,
-    is_ours,
-    managed_by_tool,
-    owner_note,
-    whose,
-)
+from nikkei_deepar.ownership import is_ours, mismatch, owner_note
 
 if TYPE_CHECKING:
     from nikkei_deepar.aws.iam import IamGateway
@@ -46,7 +45,7 @@ class AwsRemover:
     def inspect(self, r: Resource) -> TeardownItem:
         item = TeardownItem(r.kind, r.name, "leave", "", backend=r.backend)
         if r.kind in {"role", "bucket"} and not r.created:
-            return replace(item, reason="the ledger does not say the tool created it")
+            return replace(item, reason="the state does not say the tool created it")
         if r.kind not in {"role", "bucket"} and r.region and r.region != self.region:
             return replace(item, reason=f"in {r.region}: run teardown with --region {r.region}")
         if r.kind == "schedule":
@@ -57,16 +56,11 @@ class AwsRemover:
             return replace(item, reason=f"cannot read it ({exc.code})")
         if tags is None:
             return replace(item, action="gone", reason="not found: already deleted")
-        if not managed_by_tool(tags):
-            return replace(
-                item,
-                reason=f"in the ledger, but its tags no longer say {MANAGED_BY_KEY}="
-                f"{MANAGED_BY_VALUE} ({owner_note(tags)})",
-            )
-        # the ledger is shared by every config in the folder: only this config's project and stage (and,
-        # for an endpoint, its name) make a resource this teardown's to delete
+        # AWS's tags decide, now: this workspace's project and stage (and, for an endpoint, its name)
         if not is_ours(tags, self.env.settings.aws.tags, endpoint=r.name if r.kind == "endpoint" else None):
-            return replace(item, reason=f"another config's: {whose(tags)}")
+            return replace(item, action="refuse", reason=f"{mismatch(r.kind, r.name, tags)}")
+        if r.kind == "bucket":
+            return self._inspect_bucket(r, item)
         if r.kind == "transform-job":
             status = (self.sm.describe_transform_job(r.name) or {}).get("TransformJobStatus")
             if status != "InProgress":
@@ -85,11 +79,30 @@ class AwsRemover:
         if found is None:
             return replace(item, action="gone", reason="not found: already deleted (or it ran)")
         endpoint = r.endpoint or ""
-        if not found.deletes(endpoint, region=self.region):
+        role = self.iam.role_arn(self.env.settings.scheduler_role_name())
+        if not found.targets(endpoint, region=self.region) or found.role_arn != role:
             return replace(
-                item, reason=f"no longer the expiry of endpoint {endpoint}: changed by someone else"
+                item,
+                action="refuse",
+                reason=f"the state lists schedule {r.name} as the expiry of endpoint {endpoint}, but AWS "
+                f"says it {found.describe_target()}: changed by someone else",
             )
         return replace(item, action="delete", reason=f"the expiry of endpoint {endpoint}")
+
+    def _inspect_bucket(self, r: Resource, item: TeardownItem) -> TeardownItem:
+        """This workspace's bucket: its keys go; the bucket goes too unless it holds other objects."""
+        root = f"{self.env.settings.key_root}/"
+        others, shown = self.s3.keys_outside(r.name, root)
+        if others:
+            examples = ", ".join(shown)
+            return replace(
+                item,
+                action="empty",
+                reason=f"this workspace's objects under s3://{r.name}/{root} are deleted; the bucket is "
+                f"kept: it holds {others} object version{'s' * (others != 1)} outside them (e.g. "
+                f"{examples}), another stage's or someone else's",
+            )
+        return replace(item, action="delete", reason=_WHY["bucket"])
 
     def _tags(self, r: Resource) -> dict[str, str] | None:
         """The resource's tags now, or None when it does not exist any more."""
@@ -104,7 +117,13 @@ class AwsRemover:
         return None if arn is None else self.sm.tags_of(arn)
 
     # -- deletion: True when deleted now, False when it was already gone ---------------------------------
-    def delete(self, r: Resource) -> bool:
+    def delete(self, r: Resource) -> Removed:
+        if r.kind == "bucket":
+            return self._delete_bucket(r.name)
+        deleted = self._delete(r)
+        return "deleted" if deleted else "gone"
+
+    def _delete(self, r: Resource) -> bool:
         if r.kind == "endpoint":
             return self.sm.delete_endpoint(r.name)
         if r.kind == "endpoint-config":
@@ -117,16 +136,28 @@ class AwsRemover:
             return self.iam.delete_role(r.name)
         if r.kind == "schedule":
             return bool(self.env.aws.scheduler.delete_expiry(r.name))
-        if r.kind == "bucket":
-            emptied = self.s3.empty_bucket(
-                r.name, on_progress=lambda n: self.env.reporter.live(f"emptying bucket {r.name}: {n} deleted")
-            )
-            if emptied:
-                self.env.reporter.info(
-                    f"emptied bucket {r.name}: {emptied} object versions and delete markers"
-                )
-            return self.s3.delete_bucket(r.name)
         raise ValueError(f"no deletion for {r.kind}")
+
+    def _delete_bucket(self, bucket: str) -> Removed:
+        """This workspace's keys, then the bucket when nothing else is left in it (checked again now:
+        another stage may have written since the plan)."""
+        root = f"{self.env.settings.key_root}/"
+        emptied = self.s3.empty_bucket(
+            bucket,
+            prefix=root,
+            on_progress=lambda n: self.env.reporter.live(f"emptying s3://{bucket}/{root}: {n} deleted"),
+        )
+        if emptied:
+            self.env.reporter.info(
+                f"emptied s3://{bucket}/{root}: {emptied} object versions and delete markers"
+            )
+        others, _ = self.s3.keys_outside(bucket, root)
+        if others:
+            self.env.reporter.warn(
+                f"bucket {bucket} kept: it still holds {others} object versions outside s3://{bucket}/{root}"
+            )
+            return "kept"
+        return "deleted" if self.s3.delete_bucket(bucket) else "gone"
 
     # -- what else is there, left alone and listed -----------------------------------------------------
     def others(self, ledger: Ledger, *, include_all: bool) -> list[TeardownItem]:
@@ -161,11 +192,12 @@ class AwsRemover:
                         in_ledger=False,
                     )
                 )
-        if ledger.resource("role", aws.role_name) is None and self.iam.role_arn(aws.role_name) is not None:
+        role = self.env.settings.execution_role_name()
+        if ledger.resource("role", role) is None and self.iam.role_arn(role) is not None:
             items.append(
                 TeardownItem(
                     "role",
-                    aws.role_name,
+                    role,
                     "leave",
                     "named in the config but not created by nikkei-deepar (an existing role): never deleted",
                     in_ledger=False,

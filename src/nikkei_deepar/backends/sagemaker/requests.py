@@ -84,14 +84,15 @@ def planned(
     aws = settings.aws
     wanted = set(commands)
     bucket = aws.bucket or "nikkei-deepar-bucket"
-    role_arn = f"arn:{partition(region)}:iam::{account}:role/{aws.role_name}"
+    role_name = settings.execution_role_name()
+    role_arn = f"arn:{partition(region)}:iam::{account}:role/{role_name}"
     from nikkei_deepar.images import deepar_image_uri
 
     image = deepar_image_uri(region)
     kms_key = aws.kms_key_id
 
     def artifact_uri(key: str) -> str:
-        return f"s3://{bucket}/{aws.prefix}/{key}"
+        return f"s3://{bucket}/{settings.key_root}/{key}"
 
     tags = settings.resource_tags()
     endpoint = settings.endpoint.name
@@ -105,7 +106,12 @@ def planned(
     if "provision" in wanted:
         trust = trust_policy(account=account, region=region)
         policy = execution_policy(
-            bucket=bucket, prefix=aws.prefix, region=region, account=account, kms_key=aws.kms_key_id
+            bucket=bucket,
+            prefix=aws.prefix,
+            key_root=settings.key_root,
+            region=region,
+            account=account,
+            kms_key=aws.kms_key_id,
         )
         add("provision", "s3", "CreateBucket", s3.create_bucket_request(bucket, region=region, tags=tags))
         add("provision", "s3", "PutBucketTagging", s3.tagging_request(bucket, tags))
@@ -123,16 +129,16 @@ def planned(
             "provision",
             "iam",
             "CreateRole",
-            iam.create_role_request(aws.role_name, trust_policy=trust, tags=tags, description=description),
+            iam.create_role_request(role_name, trust_policy=trust, tags=tags, description=description),
         )
-        add("provision", "iam", "UpdateAssumeRolePolicy", iam.update_trust_request(aws.role_name, trust))
+        add("provision", "iam", "UpdateAssumeRolePolicy", iam.update_trust_request(role_name, trust))
         add(
             "provision",
             "iam",
             "PutRolePolicy",
-            iam.put_role_policy_request(aws.role_name, INLINE_POLICY_NAME, policy),
+            iam.put_role_policy_request(role_name, INLINE_POLICY_NAME, policy),
         )
-        add("provision", "iam", "TagRole", iam.tag_role_request(aws.role_name, tags))
+        add("provision", "iam", "TagRole", iam.tag_role_request(role_name, tags))
         if expires_in is not None:  # the role EventBridge Scheduler deletes the endpoint as
             add(
                 "provision",

@@ -15,15 +15,22 @@ from typing import TYPE_CHECKING, Any
 
 from nikkei_deepar.backends.plan import DONE, Action, Applied, PlanItem
 from nikkei_deepar.config import Settings
-from nikkei_deepar.errors import ExitCode
+from nikkei_deepar.errors import AwsError, ExitCode
 from nikkei_deepar.ledger import Ledger, Resource
-from nikkei_deepar.ownership import is_ours
+from nikkei_deepar.ownership import (
+    adoption_note,
+    is_ours,
+    managed_by_tool,
+    mismatch,
+    mismatch_hint,
+    owner_words,
+    whose,
+)
 
 if TYPE_CHECKING:
-    from nikkei_deepar.aws.iam import IamGateway
+    from nikkei_deepar.aws.iam import IamGateway, Role
 
 PURPOSE = "endpoint-expiry"
-_ADOPT = "tagged by nikkei-deepar but missing from the ledger (an earlier run was interrupted): recording it"
 _FOREIGN = "not created by nikkei-deepar: used as it is, never modified"
 
 
@@ -44,6 +51,7 @@ class SchedulerRolePlan:
         region: str,
     ) -> None:
         self.name = settings.scheduler_role_name()
+        self.explicit = settings.aws.scheduler_role_name is not None
         self.endpoint = settings.endpoint.name
         self.wanted = settings.endpoint.expiry() is not None
         self.tags = settings.resource_tags()
@@ -69,7 +77,6 @@ class SchedulerRolePlan:
             SCHEDULER_POLICY_NAME,
             SCHEDULER_PRINCIPAL,
             same_policy,
-            trusts_service,
         )
 
         if not self.wanted:
@@ -94,28 +101,40 @@ class SchedulerRolePlan:
                 ),
                 self._item("inline-policy", "create", policy_text, owned=True, apply=put_policy),
             ]
-        if ledger.created("role", name):
-            items = [self._item("", "ok", "created by nikkei-deepar", owned=True)]
-        elif is_ours(role.tags, self.project_tags):
-            items = [
-                self._item("", "adopt", _ADOPT, owned=True, apply=lambda: self._record_role(role.arn, True))
-            ]
-        else:
-            trusted = trusts_service(role.trust_policy, SCHEDULER_PRINCIPAL)
+        recorded = ledger.created("role", name)
+        if is_ours(role.tags, self.project_tags):
+            if recorded:
+                items = [self._item("", "ok", f"this workspace's ({whose(role.tags)})", owned=True)]
+            else:
+                note = adoption_note(self.project_tags)
+                adopt = lambda: self._record_role(role.arn, True)  # noqa: E731
+                items = [self._item("", "adopt", note, owned=True, apply=adopt)]
+        elif recorded:
             return [
-                self._item("", "use", f"{_FOREIGN} (its permissions are not checked)", owned=False),
-                self._item("trust-policy", "ok", f"trusts {SCHEDULER_PRINCIPAL}", owned=False)
-                if trusted
-                else self._item(
-                    "trust-policy",
+                PlanItem(
+                    "scheduler-role",
+                    name,
                     "problem",
-                    f"IAM role {name} does not trust {SCHEDULER_PRINCIPAL}, so endpoints cannot expire with "
-                    "it: set [aws] scheduler_role_name to another name (provision creates it)",
+                    f"{mismatch('role', name, role.tags)}; {mismatch_hint('role', name)}",
                     owned=False,
                     exit_code=ExitCode.USAGE,
-                    code="scheduler-role-trust",
-                ),
+                    code="not-ours",
+                )
             ]
+        elif not self.explicit:
+            return [
+                self._item(
+                    "",
+                    "problem",
+                    f"IAM role {name} (this endpoint's default expiry role name) exists but is "
+                    f"{owner_words(role.tags)}: nothing changed",
+                    owned=False,
+                    exit_code=ExitCode.USAGE,
+                    code="role-name-taken",
+                )
+            ]
+        else:
+            return self._foreign(role)
         if same_policy(role.trust_policy, self.trust()):
             items.append(self._item("trust-policy", "ok", trust_text, owned=True))
         else:
@@ -154,6 +173,62 @@ class SchedulerRolePlan:
                     apply=self._retag,
                 )
             )
+        return items
+
+    def _foreign(self, role: Role) -> list[PlanItem]:
+        """`[aws] scheduler_role_name` names a role that is not this workspace's: used as it is, never
+        modified; one of another workspace only while it already may delete this config's endpoint."""
+        from nikkei_deepar.backends.sagemaker.policy import (
+            SCHEDULER_PRINCIPAL,
+            missing_grants,
+            scheduler_grants,
+            trusts_service,
+        )
+
+        items = [self._item("", "use", f"{owner_words(role.tags)}: {_FOREIGN}", owned=False)]
+        if trusts_service(role.trust_policy, SCHEDULER_PRINCIPAL):
+            items.append(self._item("trust-policy", "ok", f"trusts {SCHEDULER_PRINCIPAL}", owned=False))
+        else:
+            items.append(
+                self._item(
+                    "trust-policy",
+                    "problem",
+                    f"IAM role {role.name} does not trust {SCHEDULER_PRINCIPAL}, so endpoints cannot expire "
+                    "with it: set [aws] scheduler_role_name to another name (provision creates it)",
+                    owned=False,
+                    exit_code=ExitCode.USAGE,
+                    code="scheduler-role-trust",
+                )
+            )
+        needed = scheduler_grants(endpoint=self.endpoint, region=self.region, account=self.account)
+        unreadable: str | None = None
+        try:
+            missing = missing_grants(self.iam.policy_documents(role.name), needed)
+        except AwsError as exc:
+            missing, unreadable = needed, exc.code
+        if not missing:
+            items.append(self._item("permissions", "ok", f"may delete endpoint {self.endpoint}", owned=False))
+            return items
+        why = (
+            f"its policies could not be read ({unreadable})"
+            if unreadable
+            else f"its policies do not allow {missing[0][0]} on {missing[0][1]}"
+        )
+        if managed_by_tool(role.tags):
+            items.append(
+                self._item(
+                    "permissions",
+                    "problem",
+                    f"IAM role {role.name} is {owner_words(role.tags)} and {why}: endpoint {self.endpoint} "
+                    "could not expire with it; remove [aws] scheduler_role_name (the default, "
+                    f"{self.endpoint}-scheduler, is this endpoint's own) or name a role that grants it",
+                    owned=False,
+                    exit_code=ExitCode.USAGE,
+                    code="role-not-covering",
+                )
+            )
+        else:
+            items.append(self._item("permissions", "report", f"{why}; not changed", owned=False))
         return items
 
     def _restore_trust(self) -> Applied:
