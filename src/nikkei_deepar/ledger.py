@@ -72,7 +72,15 @@ class Resource(_Record):
     """A resource the tool created (or adopted because it carries the tool's tag)."""
 
     kind: Literal[
-        "bucket", "role", "model", "endpoint-config", "endpoint", "transform-job", "local-dir", "schedule"
+        "bucket",
+        "role",
+        "model",
+        "endpoint-config",
+        "endpoint",
+        "transform-job",
+        "local-dir",
+        "schedule",
+        "prefix",  # a workspace's keys in a bucket it does not own (teardown --all, never recorded)
     ]
     name: str
     backend: str = "sagemaker"

@@ -140,6 +140,9 @@ def run(
     done: list[TeardownItem] = []
     for item in items:
         resource = resources.get((item.kind, item.name))
+        if resource is None and not item.in_ledger and item.action in CHANGES:
+            # what a remover found of this workspace's outside the ledger (its keys in a shared bucket)
+            resource = Resource(kind=item.kind, name=item.name, backend=item.backend)
         if resource is not None and (item.action in CHANGES or item.action == "gone"):
             removed: Removed = "gone"
             if item.action != "gone":
@@ -147,7 +150,7 @@ def run(
                     verb = {"stop": "stopping", "empty": "emptying"}.get(item.action, "deleting")
                     ctx.reporter.live(f"{verb} {item.kind} {item.name}")
                 removed = removers[resource.backend].delete(resource)  # "gone" is just as good
-            if removed != "kept":  # written now: an interrupted teardown resumes from here
+            if removed != "kept" and item.in_ledger:  # written now: a teardown resumes from here
                 ctx.state.update(_deleted(item.kind, item.name))
             item = replace(item, status="done")
         done.append(item)

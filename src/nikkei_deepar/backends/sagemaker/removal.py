@@ -120,6 +120,11 @@ class AwsRemover:
     def delete(self, r: Resource) -> Removed:
         if r.kind == "bucket":
             return self._delete_bucket(r.name)
+        if r.kind == "prefix":  # this workspace's keys in a bucket it does not own
+            from nikkei_deepar.aws.s3 import split_uri
+
+            bucket, prefix = split_uri(r.name)
+            return "deleted" if self.s3.empty_bucket(bucket, prefix=prefix) else "gone"
         deleted = self._delete(r)
         return "deleted" if deleted else "gone"
 
@@ -171,6 +176,19 @@ class AwsRemover:
             items.extend(self._configured_foreign(ledger))
         return items
 
+    def _own_keys(self, bucket: str) -> list[TeardownItem]:
+        """This workspace's objects in a bucket it does not own: they go, the bucket stays. They are this
+        workspace's by construction: nothing else writes under its key root."""
+        root = f"{self.env.settings.key_root}/"
+        try:
+            keys = self.s3.keys_under(bucket, root)
+        except AwsError:
+            return []  # not readable: nothing of ours can be listed there either
+        if not keys:
+            return []
+        reason = f"this workspace's {len(keys)} object{'s' * (len(keys) != 1)}; the bucket itself stays"
+        return [TeardownItem("prefix", f"s3://{bucket}/{root}", "delete", reason, in_ledger=False)]
+
     def _configured_foreign(self, ledger: Ledger) -> list[TeardownItem]:
         """A bucket / role named in the config that the tool did not create: say it is left alone."""
         aws = self.env.settings.aws
@@ -192,6 +210,7 @@ class AwsRemover:
                         in_ledger=False,
                     )
                 )
+                items.extend(self._own_keys(aws.bucket))
         role = self.env.settings.execution_role_name()
         if ledger.resource("role", role) is None and self.iam.role_arn(role) is not None:
             items.append(
