@@ -84,7 +84,8 @@ app = typer.Typer(
 config_app = typer.Typer(help="Show, check or create the configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 state_app = typer.Typer(
-    help="The workspace's state: move an old ledger into it, forget an entry.", no_args_is_help=True
+    help="The workspace's state: show it, move it (migrate, push, pull), forget an entry, clear a lease.",
+    no_args_is_help=True,
 )
 app.add_typer(state_app, name="state")
 
@@ -934,6 +935,70 @@ def state_forget(
     from nikkei_deepar.steps import state as step
 
     return step.forget(ctx, kind=kind, name=name)
+
+
+@command("show", mutating=False, parent=state_app)
+def state_show(ctx: Context) -> Result:
+    """Where this workspace's state is, what it holds, and who holds its lock.
+
+    Example: nikkei-deepar state show --json | jq .data.lock
+    """
+    from nikkei_deepar.steps import state as step
+
+    return step.show(ctx)
+
+
+@command("push", mutating=True, parent=state_app)
+def state_push(
+    ctx: Context,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a remote state that is already there.")
+    ] = False,
+) -> Result:
+    """Move this workspace's local state file to [state] url, for every host to share.
+
+    The local file is kept as state.json.pushed. Exit codes: 0 pushed, 2 no [state] url, 5 no local
+    state, 10 a remote state is already there (--force replaces it).
+    Example: nikkei-deepar state push --config prod.toml
+    """
+    from nikkei_deepar.steps import state as step
+
+    return step.push(ctx, force=force)
+
+
+@command("pull", mutating=True, parent=state_app)
+def state_pull(
+    ctx: Context,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a local state file that is already there.")
+    ] = False,
+) -> Result:
+    """Copy the remote state ([state] url) into this workspace's local state file.
+
+    To go back to a local state: pull, then remove [state] url from the config. Exit codes: 0 copied,
+    2 no [state] url, 5 no remote state, 10 a local state is already there (--force replaces it).
+    Example: nikkei-deepar state pull
+    """
+    from nikkei_deepar.steps import state as step
+
+    return step.pull(ctx, force=force)
+
+
+@command("unlock", mutating=False, parent=state_app)
+def state_unlock(
+    ctx: Context,
+    force: Annotated[bool, typer.Option("--force", help="Clear it without asking (scripts).")] = False,
+) -> Result:
+    """Clear the remote state's lease left by a host that died, after saying whose it is.
+
+    A lease also expires by itself ([state] lease_seconds after its holder last renewed it). On a terminal
+    it asks first; without one it needs --force. Exit codes: 0 cleared (or not locked), 2 no [state] url
+    or not confirmed.
+    Example: nikkei-deepar state unlock --force
+    """
+    from nikkei_deepar.steps import state as step
+
+    return step.unlock(ctx, force=force, confirm=_confirm)
 
 
 def main() -> None:

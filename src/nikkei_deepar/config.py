@@ -506,6 +506,41 @@ class RetrainSettings(_Section):
     max_wql_regression: Annotated[float, Field(ge=0.0, le=10.0)] = 0.0
 
 
+class StateSettings(_Section):
+    url: str | None = Field(
+        default=None,
+        description='where every host keeps this workspace\'s state: "s3://BUCKET/PREFIX" (a versioned '
+        "bucket you name); unset: a file on this machine",
+    )
+    lease_seconds: Annotated[int, Field(ge=5, le=3600)] = Field(
+        default=300,
+        description="how long a command's lease on the remote state lasts without renewal (it renews "
+        "itself while the command runs): how soon another host takes over from a host that died",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        if not v.startswith("s3://"):
+            raise ValueError(f'must be an S3 URL such as "s3://my-bucket/nikkei-deepar-state" (got {v!r})')
+        bucket, _, prefix = v[5:].partition("/")
+        if not _BUCKET_RE.fullmatch(bucket) or ".." in bucket or _IP_RE.fullmatch(bucket):
+            raise ValueError(f"the bucket {bucket!r} is not an S3 bucket name (3-63 of a-z, 0-9, '.', '-')")
+        if any(special in prefix for special in _POLICY_SPECIAL):
+            raise ValueError(f"the prefix may not hold wildcards or policy variables (got {prefix!r})")
+        return v.rstrip("/")
+
+    @property
+    def bucket(self) -> str | None:
+        return None if self.url is None else self.url[5:].partition("/")[0]
+
+    @property
+    def prefix(self) -> str:
+        return "" if self.url is None else self.url[5:].partition("/")[2].strip("/")
+
+
 def default_endpoint_name(tags: Mapping[str, Any]) -> str:
     """`{project}-{stage}` from the tags (letters, digits and '-' only; at most 50 characters), so that two
     configs that differ in their stage tag never share an endpoint by default (nikkei-deepar-dev)."""
@@ -528,6 +563,7 @@ class Settings(_Section):
     forecast: ForecastSettings = Field(default_factory=ForecastSettings)
     costs: CostSettings = Field(default_factory=CostSettings)
     retrain: RetrainSettings = Field(default_factory=RetrainSettings)
+    state: StateSettings = Field(default_factory=StateSettings)
 
     @model_validator(mode="before")
     @classmethod

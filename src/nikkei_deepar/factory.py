@@ -58,7 +58,7 @@ class ContextFactory:
         workspace = loaded.settings.workspace
         folder = workspace.folder(home)
         state = LocalStateStore(folder, sleep=self.sleep, clock=self.clock)
-        if reads_config and not state.exists():
+        if reads_config and loaded.settings.state.url is None and not state.exists():
             old = legacy_ledger(home=home, config_path=loaded.path, cwd=self.cwd or Path.cwd())
             if old is not None:
                 reporter.warn(
@@ -66,7 +66,7 @@ class ContextFactory:
                     f"keeps its state in {folder}: `nikkei-deepar state migrate` moves the old ledger there"
                 )
         interactive = sys.stdin.isatty() if self.interactive_stdin is None else self.interactive_stdin
-        return Context(
+        ctx = Context(
             loaded=loaded,
             state=state,
             home=home,
@@ -77,3 +77,16 @@ class ContextFactory:
             clock=self.clock,
             timeout=common.get("timeout"),  # a command's --timeout bounds all of it
         )
+        remote = loaded.settings.state
+        if remote.url is not None:  # one state for every host of the workspace, on S3
+            from nikkei_deepar.state.remote import S3StateStore
+
+            ctx.state = S3StateStore(
+                lambda: ctx.aws.s3,
+                bucket=remote.bucket or "",
+                key_root=workspace.key_root(remote.prefix),
+                lease_seconds=float(remote.lease_seconds),
+                sleep=self.sleep,
+                clock=self.clock,
+            )
+        return ctx

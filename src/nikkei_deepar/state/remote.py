@@ -184,6 +184,29 @@ class S3StateStore:
                 hint="`nikkei-deepar state show` shows it; `state push --force` replaces it",
             ) from None
 
+    # -- what doctor asks ------------------------------------------------------------------------------
+    def versioning(self) -> str | None:
+        """The bucket's versioning: "Enabled", "Suspended" or None (never on). NotFoundError: no bucket."""
+        return self._s3().versioning(self.bucket)
+
+    def honours_conditional_writes(self) -> bool:
+        """Write a probe object twice with If-None-Match: "*": a store that honours it refuses the second
+        (412). The probe is deleted afterwards."""
+        from nikkei_deepar.aws.s3 import ConditionFailed
+
+        s3 = self._s3()
+        key = self.key.rsplit("/", 1)[0] + f"/.conditional-write-probe-{uuid.uuid4().hex[:12]}"
+        etag = s3.put_if(self.bucket, key, b"probe", etag=None, content_type="text/plain")
+        try:
+            s3.put_if(self.bucket, key, b"probe again", etag=None, content_type="text/plain")
+        except ConditionFailed:
+            return True
+        finally:
+            with contextlib.suppress(NikkeiError):
+                s3.delete_if(self.bucket, key, etag=etag)
+                s3.empty_bucket(self.bucket, prefix=key)
+        return False
+
     # -- the lease -------------------------------------------------------------------------------------
     def current_lease(self) -> tuple[Lease | None, str | None, bool]:
         """(the lease, its ETag, whether an object is there at all) — the lease None with an object

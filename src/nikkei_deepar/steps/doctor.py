@@ -79,7 +79,7 @@ class DoctorResult:
 
 def run(ctx: Context) -> DoctorResult:
     backend = ctx.backend
-    checks = [_config(ctx), *backend.checks(), *_ledger(ctx)]
+    checks = [_config(ctx), *backend.checks(), *_remote_state(ctx), *_ledger(ctx)]
     return DoctorResult(backend=backend.name, checks=tuple(checks))
 
 
@@ -88,6 +88,72 @@ def _config(ctx: Context) -> Check:
     loaded = ctx.loaded
     where = f"{loaded.path} (from {loaded.origin})" if loaded.path else "no config file: built-in defaults"
     return ok("config", f"valid: {where}")
+
+
+_STATE_BUCKET_HOWTO = (
+    "create it once, with versioning on: aws s3api create-bucket --bucket {bucket} "
+    "--create-bucket-configuration LocationConstraint=REGION && aws s3api put-bucket-versioning "
+    "--bucket {bucket} --versioning-configuration Status=Enabled (docs/guide.md, Remote state, lists "
+    "the permissions each host needs)"
+)
+
+
+def _remote_state(ctx: Context) -> list[Check]:
+    """`[state] url`: the bucket exists, keeps versions (a bad write can be undone), and honours S3's
+    conditional writes (without them two hosts could both think they hold the lease)."""
+    from nikkei_deepar.state.remote import S3StateStore
+
+    state = ctx.state
+    if not isinstance(state, S3StateStore):
+        return []
+    howto = _STATE_BUCKET_HOWTO.format(bucket=state.bucket)
+    try:
+        versioning = state.versioning()
+    except NikkeiError as exc:
+        if exc.exit_code == ExitCode.NOT_FOUND:
+            return [
+                problem(
+                    "state-bucket",
+                    f"[state] url: S3 bucket {state.bucket} does not exist",
+                    fix=howto,
+                    exit_code=ExitCode.NOT_FOUND,
+                    code="state-bucket-missing",
+                )
+            ]
+        return [from_error("state-bucket", exc)]
+    if versioning != "Enabled":
+        return [
+            problem(
+                "state-bucket",
+                f"[state] url: S3 bucket {state.bucket} does not keep versions "
+                f"({versioning or 'never enabled'}): a state overwritten by mistake could not be restored",
+                fix=f"aws s3api put-bucket-versioning --bucket {state.bucket} "
+                "--versioning-configuration Status=Enabled",
+                exit_code=ExitCode.USAGE,
+                code="state-bucket-versioning",
+            )
+        ]
+    checks = [ok("state-bucket", f"{state.bucket}: reachable, versioning on")]
+    try:
+        honoured = state.honours_conditional_writes()
+    except NikkeiError as exc:
+        return [*checks, from_error("state-conditional-writes", exc)]
+    if not honoured:
+        checks.append(
+            problem(
+                "state-conditional-writes",
+                f"[state] url: s3://{state.bucket} accepted a second If-None-Match write of the same object: "
+                "this store ignores conditional writes, so two hosts could overwrite each other's state",
+                fix="use Amazon S3 itself (or a store that honours If-Match / If-None-Match)",
+                exit_code=ExitCode.USAGE,
+                code="state-conditional-writes",
+            )
+        )
+    else:
+        checks.append(
+            ok("state-conditional-writes", "If-None-Match refused a second write (412), as it must")
+        )
+    return checks
 
 
 def _ledger(ctx: Context) -> list[Check]:
