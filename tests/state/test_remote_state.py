@@ -181,9 +181,12 @@ def test_a_held_lease_names_its_holder_and_goes_when_released(s3: S3Gateway) -> 
         assert body["command"] == "deploy" and body["pid"] > 0 and body["host"]
         holder = remote.lock_holder()
         assert holder is not None and "running `nikkei-deepar deploy`" in holder
-        with pytest.raises(
-            LockHeldError, match=r"state\.lease: held by pid \d+ on .* running `nikkei-deepar deploy`"
-        ) as caught, store(s3).lock(command="train"):
+        with (
+            pytest.raises(
+                LockHeldError, match=r"state\.lease: held by pid \d+ on .* running `nikkei-deepar deploy`"
+            ) as caught,
+            store(s3).lock(command="train"),
+        ):
             pass
         assert caught.value.exit_code == ExitCode.LOCKED == 9
         assert "--wait-lock" in (caught.value.hint or "") and "state unlock" in (caught.value.hint or "")

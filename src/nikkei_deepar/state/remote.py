@@ -32,9 +32,9 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from nikkei_deepar.errors import LockHeldError, NikkeiError, StateConflictError
+from nikkei_deepar.errors import LockHeldError, NikkeiError, NotFoundError, StateConflictError
 from nikkei_deepar.ledger import Ledger, dump_ledger, parse_ledger
 from nikkei_deepar.state import Change
 
@@ -103,6 +103,34 @@ class Lease:
         )
 
 
+class _StateGateway:
+    """The S3 gateway as the state store uses it: a missing bucket is the state bucket's (with how to make
+    it), not the project's."""
+
+    def __init__(self, s3: S3Gateway, bucket: str) -> None:
+        self._inner, self._bucket = s3, bucket
+
+    def __getattr__(self, name: str) -> object:
+        attribute = getattr(self._inner, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args: object, **kwargs: object) -> object:
+            try:
+                return attribute(*args, **kwargs)
+            except NotFoundError as exc:
+                if "bucket" not in exc.message:
+                    raise
+                raise NotFoundError(
+                    f"[state] url: S3 bucket {self._bucket!r} does not exist",
+                    hint="create it once, with versioning on (`nikkei-deepar doctor` says how), or remove "
+                    "[state] url to keep the state on this machine",
+                    code="state-bucket-missing",
+                ) from None
+
+        return call
+
+
 class S3StateStore:
     """The ledger at `s3://{bucket}/{key_root}/state.json`; the lease beside it."""
 
@@ -118,13 +146,16 @@ class S3StateStore:
         now: Callable[[], dt.datetime] = utcnow,
         attempts: int = WRITE_ATTEMPTS,
     ) -> None:
-        self._s3 = s3
+        self._gateway = s3
         self.bucket = bucket
         self.key = f"{key_root}/{STATE_OBJECT}"
         self.lease_key = f"{key_root}/{LEASE_OBJECT}"
         self.lease_seconds = lease_seconds
         self._sleep, self._clock, self._now = sleep, clock, now
         self._attempts = attempts
+
+    def _s3(self) -> S3Gateway:
+        return cast("S3Gateway", _StateGateway(self._gateway(), self.bucket))
 
     @property
     def where(self) -> str:
