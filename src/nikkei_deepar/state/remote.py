@@ -95,12 +95,15 @@ class Lease:
         except (ValueError, KeyError, TypeError, RecursionError):
             return None
 
-    def describe(self) -> str:
+    def holder(self) -> str:
         running = f" running `nikkei-deepar {self.command}`" if self.command else ""
         return (
-            f"held by pid {self.pid} on {self.host}{running} since {_iso(self.started)} "
+            f"pid {self.pid} on {self.host}{running} since {_iso(self.started)} "
             f"(lease until {_iso(self.expires)})"
         )
+
+    def describe(self) -> str:
+        return f"held by {self.holder()}"
 
 
 class _StateGateway:
@@ -153,6 +156,7 @@ class S3StateStore:
         self.lease_seconds = lease_seconds
         self._sleep, self._clock, self._now = sleep, clock, now
         self._attempts = attempts
+        self._keeper: _LeaseKeeper | None = None  # while this process holds the lease
 
     def _s3(self) -> S3Gateway:
         return cast("S3Gateway", _StateGateway(self._gateway(), self.bucket))
@@ -183,6 +187,12 @@ class S3StateStore:
     def update(self, change: Change) -> Ledger:
         from nikkei_deepar.aws.s3 import ConditionFailed
 
+        if self._keeper is not None and self._keeper.lost is not None:
+            raise LockHeldError(
+                f"{self.lease_where}: {self._keeper.lost} while this command ran (it could not renew the "
+                "lease in time): stopping before writing more",
+                hint="another host now changes this workspace; run the command again once it is done",
+            )
         for attempt in range(self._attempts):
             ledger, etag = self.read()
             change(ledger)
@@ -268,9 +278,11 @@ class S3StateStore:
         lease = self._acquire(command=command, wait_seconds=wait_seconds, on_takeover=on_takeover)
         keeper = _LeaseKeeper(self, lease)
         keeper.start()
+        self._keeper = keeper
         try:
             yield
         finally:
+            self._keeper = None
             keeper.stop()
             self._release(keeper)
 
