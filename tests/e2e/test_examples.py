@@ -51,6 +51,7 @@ EXE = Path(sys.executable).parent / "nikkei-deepar"
 PRICES = Path(__file__).resolve().parents[1] / "fixtures" / "prices" / "long" / "stooq.csv"
 LAST_CLOSE = dt.date(2024, 9, 17)  # the fixture's last row
 BUCKET = "nikkei-deepar-examples-bucket"
+STATE_BUCKET = "nikkei-deepar-examples-state"  # [state] url: the team's state bucket, made once by hand
 ENDPOINT = "nikkei-deepar"  # examples/sagemaker.toml's
 GOOD = {"test:RMSE": 400.0, "test:mean_wQuantileLoss": 0.0200, "train:final_loss": 5.0}
 WORSE = {"test:RMSE": 450.0, "test:mean_wQuantileLoss": 0.0250, "train:final_loss": 5.2}
@@ -129,6 +130,9 @@ def example_config(*, bucket: str, source: Path) -> str:
     source_line = re.compile(r'^source = "fred"$', re.MULTILINE)
     assert len(placeholder.findall(text)) == 1 and len(source_line.findall(text)) == 1
     text = placeholder.sub(f'bucket = "{bucket}"', text)
+    state = re.compile(r'^url = "s3://CHANGE-ME[^"/]*/', re.MULTILINE)
+    assert len(state.findall(text)) == 1
+    text = state.sub(f'url = "s3://{STATE_BUCKET}/', text)
     return source_line.sub(f"source = {json.dumps(str(source))}", text)
 
 
@@ -137,6 +141,9 @@ def cron(moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> C
     root = tmp_path / "cron"
     home = root / "home"
     home.mkdir(parents=True)
+    s3 = boto3.client("s3", region_name=REGION, endpoint_url=moto_server)
+    s3.create_bucket(Bucket=STATE_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_bucket_versioning(Bucket=STATE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
     prices = root / "prices.csv"
     config = root / "nikkei-deepar.toml"
     config.write_text(example_config(bucket=BUCKET, source=prices), encoding="utf-8")
@@ -183,17 +190,21 @@ def _forecast_rows(text: str, *, after: dt.date) -> list[dict[str, str]]:
 
 
 @contextlib.contextmanager
-def lock_held(home: Path, seconds: float) -> Iterator[None]:
-    """Another nikkei-deepar command holding the ledger lock for `seconds`, from now."""
+def lock_held(cron: Cron, seconds: float) -> Iterator[None]:
+    """Another nikkei-deepar command (on another host: it shares only the remote state) holding the
+    state's lease for `seconds`, from now."""
     code = (
-        "import sys, time\n"
-        "from pathlib import Path\n"
-        "from nikkei_deepar.state.local import LocalStateStore\n"
-        f"with LocalStateStore(Path({str(home)!r})).lock():\n"
+        "import time\n"
+        "from nikkei_deepar.aws.services import connect\n"
+        "from nikkei_deepar.state.remote import S3StateStore\n"
+        f"s3 = connect(region={REGION!r}, profile=None).s3\n"
+        f"store = S3StateStore(lambda: s3, bucket={STATE_BUCKET!r}, "
+        "key_root='nikkei-deepar-state/nikkei-deepar/dev')\n"
+        "with store.lock(command='retrain'):\n"
         "    print('held', flush=True)\n"
         f"    time.sleep({seconds})\n"
     )
-    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=cron.env)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         yield
@@ -220,7 +231,7 @@ def test_daily_forecast_refreshes_the_data_and_writes_todays_csv(cron: Cron, mot
         [deepar_response(17, samples=[[0.3] * 17, [-0.3] * 17])], region=REGION, server=moto_server
     )
     env = {k: v for k, v in cron.env.items() if k != "NIKKEI_DEEPAR_CONFIG"}  # the config as argument
-    with lock_held(Path(cron.env["NIKKEI_DEEPAR_HOME"]), 3.0):
+    with lock_held(cron, 3.0):
         started = time.monotonic()
         done = cron.script("daily-forecast.sh", str(cron.config), env=env)
     # prepare waited for the lock (--wait-lock) rather than exiting 9; the margin absorbs a slow CI
@@ -422,7 +433,8 @@ def test_one_off_forecast_prints_the_forecast_and_leaves_nothing_billing(
     assert sm.list_endpoint_configs()["EndpointConfigs"] == []
     assert sm.list_models()["Models"] == []
     s3 = boto3.client("s3", region_name=REGION, endpoint_url=moto_server)
-    assert s3.list_buckets()["Buckets"] == []  # NIKKEI_DEEPAR_TEARDOWN_ALL=1: the bucket too
+    # NIKKEI_DEEPAR_TEARDOWN_ALL=1: the bucket too; the state bucket is the team's, made by hand, and stays
+    assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == [STATE_BUCKET]
 
 
 def test_one_off_forecast_tears_the_endpoint_down_when_predict_fails(
@@ -442,4 +454,4 @@ def test_one_off_forecast_tears_the_endpoint_down_when_predict_fails(
     assert sm.list_endpoints()["Endpoints"] == []
     assert sm.list_models()["Models"] == []
     s3 = boto3.client("s3", region_name=REGION, endpoint_url=moto_server)
-    assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == [BUCKET]  # kept without TEARDOWN_ALL
+    assert sorted(b["Name"] for b in s3.list_buckets()["Buckets"]) == [BUCKET, STATE_BUCKET]  # kept
