@@ -27,7 +27,10 @@ REGION = "ap-northeast-1"
 
 @pytest.fixture(autouse=True)
 def hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """Never touch a real account or the user's home: fake keys, no config files, tool home in tmp."""
+    """Never touch a real account or the user's home: fake keys, no config files, tool home in tmp.
+
+    Returns the default workspace's folder (project nikkei-deepar, stage dev) in that home: where a command
+    with the default tags keeps its state and the local backend its files; `tool_home` is the home."""
     for var in list(os.environ):
         if var.startswith(("AWS_", "NIKKEI_DEEPAR_")) or var == "NO_COLOR":
             monkeypatch.delenv(var, raising=False)
@@ -42,8 +45,15 @@ def hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
     home = tmp_path / "home"
     monkeypatch.setenv("NIKKEI_DEEPAR_HOME", str(home))
+    monkeypatch.delenv("XDG_STATE_HOME", raising=False)
     monkeypatch.chdir(tmp_path)
-    return home
+    return home / "workspaces" / "nikkei-deepar" / "dev"
+
+
+@pytest.fixture
+def tool_home(hermetic_env: Path) -> Path:
+    """The tool's home ($NIKKEI_DEEPAR_HOME): caches and downloads; workspaces live under it."""
+    return hermetic_env.parents[2]
 
 
 @pytest.fixture

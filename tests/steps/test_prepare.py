@@ -809,14 +809,14 @@ def price_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[PriceServer]:
 
 
 def test_remote_source_is_downloaded_kept_and_used_or_refused_when_stale(
-    run_cli: RunCli, s3: Any, tmp_path: Path, home: Path, price_server: PriceServer
+    run_cli: RunCli, s3: Any, tmp_path: Path, home: Path, tool_home: Path, price_server: PriceServer
 ) -> None:
     config = write_config(tmp_path, data={"source": price_server.url, "allow_private_network": True})
 
     r = prepare(run_cli, config)
 
     assert r.exit_code == 0, r.stderr
-    [copy] = (home / "sources").iterdir()
+    [copy] = (tool_home / "sources").iterdir()
     assert copy.name.startswith("127.0.0.1-nikkei-")
     assert copy.name.endswith(f"-{datetime.date.today().isoformat()}.csv")
     assert copy.read_bytes() == price_server.body
