@@ -6,6 +6,8 @@ calendar policy `prepare` used. `prediction_length` is the deployed model's (fro
 whatever the config says today: a model only ever forecasts the length it was trained for. Likewise the
 target (prices or log returns) is the one the served job was trained on: a log-return model is sent
 the history as returns, asked for samples, and its sample paths are turned back into prices here.
+Either model's own forecast is refused (exit 4, naming the first bad step) when it moves more than a
+market can in a session (`data.answer.check_moves`), before the random-walk blend could hide it.
 
 Real-time predict changes nothing and takes no lock. `--batch` creates a model (if none is deployed)
 and a transform job, so it takes the ledger lock itself and records both.
@@ -166,7 +168,8 @@ def run(
             body,
             quantiles=quantiles,
             prediction_length=prediction_length,
-            prices_from=_prices_from(series, target, prediction_length),
+            anchor=PriceAnchor.of(series, prediction_length),
+            target=target,
         )
         source = endpoint
 
@@ -262,11 +265,6 @@ def _target(ctx: Context, ledger: Ledger, job: str | None) -> Target:
     return record.target if record is not None else ctx.settings.data.target
 
 
-def _prices_from(series: Series, target: Target, prediction_length: int) -> PriceAnchor | None:
-    """For a log-return model: the last close and session flags its sampled returns are cumulated on."""
-    return PriceAnchor.of(series, prediction_length) if target == "log_return" else None
-
-
 # -- batch transform ------------------------------------------------------------------------------------
 def _batch(
     ctx: Context, series: Series, *, job: str | None, prediction_length: int, timeout: float | None
@@ -338,7 +336,8 @@ def _batch(
         lines[0],
         quantiles=quantiles,
         prediction_length=prediction_length,
-        prices_from=_prices_from(series, target, prediction_length),
+        anchor=PriceAnchor.of(series, prediction_length),
+        target=target,
     )
     return name, forecast, job
 
