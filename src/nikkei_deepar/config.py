@@ -244,7 +244,10 @@ class DataSettings(_Section):
         default=None,
         description="price file: a path (relative to the config), an http(s) URL, or fred / stooq",
     )
-    close_column: str | None = Field(default=None, description="column to use as close, e.g. 'Adj Close'")
+    close_column: str | None = Field(
+        default=None,
+        description="the close column: its name, e.g. 'Adj Close', or its number (1 is the first)",
+    )
     date_order: Literal["auto", "ymd", "mdy", "dmy"] = "auto"
     calendar: Literal["trading_days", "calendar_days"] = "calendar_days"
     test_windows: Annotated[int, Field(ge=1, le=50)] = 1
@@ -267,6 +270,16 @@ class DataSettings(_Section):
     allow_private_network: bool = Field(
         default=False, description="let [data] source reach loopback and private addresses"
     )
+
+    @field_validator("close_column", mode="before")
+    @classmethod
+    def _column_number(cls, v: Any) -> Any:
+        """`close_column = 2` (a TOML integer) is the 2nd column, as `close_column = "2"` is."""
+        if isinstance(v, int) and not isinstance(v, bool):
+            if not 1 <= v <= 9999:
+                raise ValueError(f"a column number counts from 1 (got {v})")
+            return str(v)
+        return v
 
     @field_validator("source")
     @classmethod

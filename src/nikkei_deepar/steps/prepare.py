@@ -118,7 +118,8 @@ def run(
         max_bytes=settings.data.max_input_bytes,
     )
     summary = table.summary()
-    ctx.reporter.debug(f"read {path} as {table.encoding}, header on line {table.header_line}")
+    header = f"header on line {table.header_line}" if table.header_line else "no header line"
+    ctx.reporter.debug(f"read {path} as {table.encoding}, {header}")
     outliers = _check(ctx, table, accept=accept_outliers or settings.data.accept_outliers)
     from nikkei_deepar.data.horizon import prediction_length_of
 
@@ -214,6 +215,8 @@ def _check(ctx: Context, table: PriceTable, *, accept: bool) -> list[Outlier]:
         ctx.reporter.debug(f"{table.source}:{skipped.line}: skipped: {skipped.reason}")
     if table.note is not None:
         ctx.reporter.info(f"{table.source}: {table.note}")
+    if table.dropped is not None:
+        ctx.reporter.warn(table.dropped.describe(table.source))
     if lost := [s.line for s in table.skipped if s.reason.startswith("wrong separator")]:
         shown = ", ".join(map(str, lost[:5])) + (", ..." if len(lost) > 5 else "")
         what = "1 dated line" if len(lost) == 1 else f"{len(lost)} dated lines"
