@@ -561,6 +561,37 @@ def test_bad_file_is_one_error_line_exit_3_nothing_uploaded(
     assert ledger_bytes(home) is None
 
 
+@pytest.mark.parametrize(
+    ("given", "said", "hint"),
+    [
+        (
+            "http://example.com/n225.csv",
+            "is a URL: --input reads a file on this machine; URLs go in",
+            "source",
+        ),
+        (
+            "HTTPS://example.com/n225.csv",
+            "is a URL: --input reads a file on this machine; URLs go in",
+            "source",
+        ),
+        ("s3://bucket/n225.csv", "is a URL (s3://): --input reads a file on this machine", "download"),
+    ],
+)
+def test_a_url_given_to_input_says_where_urls_go(
+    given: str, said: str, hint: str, run_cli: RunCli, s3: Any, tmp_path: Path, home: Path
+) -> None:
+    # read as a path, it was "no such file: http:/example.com/n225.csv" (Path folds the //)
+    for command in ("prepare", "retrain"):
+        r = run_cli(command, "--config", str(write_config(tmp_path)), "--input", given, "--json")
+        assert r.exit_code == 2, r.stderr
+        [error] = r.json()["errors"]
+        assert error["code"] == "input-is-url" and error["message"] == f"--input {given!r} {said}" + (
+            " [data] source" if "URLs go in" in said else ""
+        )
+        assert hint in error["hint"]
+    assert objects(s3) == {} and ledger_bytes(home) is None
+
+
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_a_dozen_rows_are_too_short_for_deepar(
     family: str, run_cli: RunCli, s3: Any, tmp_path: Path, home: Path

@@ -9,6 +9,7 @@ an unchanged file is not uploaded again.
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,7 +94,7 @@ def wall_clock() -> datetime.datetime:
 def run(
     ctx: Context,
     *,
-    input_file: Path | None,
+    input_file: Path | str | None,
     dry_run: bool,
     allow_stale: bool = False,
     accept_outliers: bool = False,
@@ -109,7 +110,10 @@ def run(
 
     settings = ctx.settings
     latest = tomorrow_in_tokyo((now or wall_clock)())
-    path = input_file or _resolve_source(ctx, allow_stale=allow_stale, latest=latest)
+    if input_file is not None:
+        path = _input_path(input_file)
+    else:
+        path = _resolve_source(ctx, allow_stale=allow_stale, latest=latest)
     table = read_prices(
         path,
         close_column=settings.data.close_column,
@@ -232,6 +236,29 @@ def _check(ctx: Context, table: PriceTable, *, accept: bool) -> list[Outlier]:
     if outliers:
         ctx.reporter.warn(outliers_warning(table.source, outliers))
     return outliers
+
+
+_URL = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]+)://")
+
+
+def _input_path(given: Path | str) -> Path:
+    """`--input` as a path; a URL is a usage error (exit 2) saying where URLs go, not "no such file"."""
+    text = str(given)
+    if isinstance(given, str) and (url := _URL.match(text.strip())) is not None:
+        scheme = url.group("scheme").lower()
+        if scheme in ("http", "https"):
+            raise UsageError(
+                f"--input {text!r} is a URL: --input reads a file on this machine; URLs go in [data] source",
+                hint='set [data] source = "<the URL>" in the config (prepare downloads it, with retries and '
+                "a cached copy), or download the file and pass its path to --input",
+                code="input-is-url",
+            )
+        raise UsageError(
+            f"--input {text!r} is a URL ({scheme}://): --input reads a file on this machine",
+            hint="download the file and pass its path; [data] source takes http(s) URLs, fred and stooq",
+            code="input-is-url",
+        )
+    return Path(given)
 
 
 def _resolve_source(ctx: Context, *, allow_stale: bool, latest: datetime.date) -> Path:
