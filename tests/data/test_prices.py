@@ -682,3 +682,14 @@ def test_an_early_date_that_is_no_leading_history_is_still_refused(text: str) ->
 
     assert "date out of range" in str(error) and "before the Nikkei 225's first session" in str(error)
     assert error.hint is not None and "cannot be turned off" in error.hint
+
+
+def test_a_typo_in_a_back_filled_history_is_named_not_the_back_fill() -> None:
+    text = "date,close\n1948/12/31,1\n1949/3/31,2\n1949/5/16,176\n1923/5/17,175\n1949/5/18,174\n"
+
+    error = data_error(text.encode())
+
+    assert str(error) == (
+        "prices.csv:5: date out of range: '1923/5/17' is 1923-05-17, before the Nikkei 225's first session "
+        "(1949-05-16)"
+    )

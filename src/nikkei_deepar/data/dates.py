@@ -176,23 +176,23 @@ def to_dates(
 
 
 def _leading_history(dates: pd.DatetimeIndex, unread: np.ndarray) -> np.ndarray:
-    """The rows before FIRST_SESSION when they lead the file (its first rows, or its last ones in a
-    newest-first file) and the rest of its history starts within HISTORY_JOINS of FIRST_SESSION; else
-    no row (they are refused as typos)."""
-    none = np.zeros(len(dates), dtype=bool)
+    """The rows before FIRST_SESSION that lead the file (its first rows, or its last ones in a
+    newest-first file) when the rest of its history starts within HISTORY_JOINS of FIRST_SESSION; else
+    none. Early rows elsewhere are left to be refused as typos."""
     before: np.ndarray = np.asarray(dates < pd.Timestamp(FIRST_SESSION)) & ~unread
-    count, total = int(before.sum()), len(dates)
-    rest = ~before & ~unread
-    if count == 0 or not rest.any():
-        return none
-    at, later = np.flatnonzero(before), dates[rest]
-    oldest_first = at[-1] == count - 1 and later[0] <= later[-1]  # the file's first rows
-    newest_first = at[0] == total - count and later[0] >= later[-1]  # its last rows, newest first
-    if not (oldest_first or newest_first):  # anywhere else, they are typos
-        return none
-    if pd.Timestamp(dates[rest].min()).date() > FIRST_SESSION + HISTORY_JOINS:
-        return none
-    return before
+    later = dates[~before & ~unread]
+    if not before.any() or later.empty:
+        return np.zeros(len(dates), dtype=bool)
+    run = np.zeros(len(dates), dtype=bool)
+    if later[0] <= later[-1]:  # oldest first: the history's head is the file's first rows
+        head = int(np.argmin(before)) if not before.all() else len(before)
+        run[:head] = True
+    else:  # newest first: its last rows
+        tail = int(np.argmin(before[::-1]))
+        run[len(run) - tail :] = True
+    if pd.Timestamp(later.min()).date() > FIRST_SESSION + HISTORY_JOINS:
+        return np.zeros(len(dates), dtype=bool)
+    return run
 
 
 def _real_date(year: int, month: int, day: int) -> datetime.date | None:
