@@ -574,11 +574,12 @@ def stderr_of(ctx: Any) -> str:
 
 
 def demo_series(days: int = 420, *, start: dt.date = dt.date(2023, 1, 4)) -> Any:
-    """A calendar_days series: weekdays hold a slowly rising close, weekends NaN."""
+    """A calendar_days series: weekdays hold a slowly rising close, weekends NaN. It ends near 38,000,
+    where `deepar_response` starts: predict refuses an answer more than 20% from the last close."""
     from nikkei_deepar.data.series import Series
 
     dates = tuple(start + dt.timedelta(days=i) for i in range(days))
-    target = tuple(float("nan") if d.weekday() >= 5 else 26000.0 + 10 * i for i, d in enumerate(dates))
+    target = tuple(float("nan") if d.weekday() >= 5 else 34000.0 + 10 * i for i, d in enumerate(dates))
     last = max(i for i, d in enumerate(dates) if d.weekday() < 5)
     return Series(policy="calendar_days", start=start, target=target[: last + 1], dates=dates[: last + 1])
 

@@ -115,6 +115,42 @@ def test_hyperparameters_outside_the_tuning_ranges_are_valid_with_one_warning_ea
 @pytest.mark.parametrize(
     ("line", "problem"),
     [
+        ("epochs = 99999999999999999999999", "epochs: must be <= 10000 (got 99999999999999999999999): "),
+        ("epochs = " + "9" * 40, "epochs: must be <= 10000 (got a number of more than 30 digits)"),
+        ("num_cells = 2001", "num_cells: must be <= 2000 (got 2001)"),
+        ("context_length = 2001", "context_length: must be <= 2000"),
+        ("prediction_length = 10001", "prediction_length: must be <= 10000"),
+        ("early_stopping_patience = 10001", "early_stopping_patience: must be <= 10000"),
+    ],
+)
+def test_absurd_hyperparameters_are_refused_naming_the_key(tmp_path: Path, line: str, problem: str) -> None:
+    # epochs = 99999999999999999999999 used to pass with a tuning-range warning and go to AWS
+    cfg = tmp_path / "hp.toml"
+    cfg.write_text(f"[training.hyperparameters]\n{line}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(cfg, env={}, cwd=tmp_path)
+    [found] = info.value.problems
+    assert found.startswith(f"training.hyperparameters.{problem}") and "typo" in found
+
+
+def test_hyperparameters_at_their_caps_are_valid_with_a_warning(tmp_path: Path) -> None:
+    cfg = tmp_path / "hp.toml"
+    cfg.write_text("[training.hyperparameters]\nepochs = 10000\nnum_layers = 80\n")
+    settings = load_config(cfg, env={}, cwd=tmp_path).settings
+    assert settings.training.hyperparameters.epochs == 10_000
+    assert len(settings.warnings()) == 2
+
+
+def test_an_integer_python_cannot_read_is_a_config_error(tmp_path: Path) -> None:
+    cfg = tmp_path / "hp.toml"
+    cfg.write_text("[training.hyperparameters]\nepochs = " + "9" * 5000 + "\n")
+    with pytest.raises(ConfigError, match=r"hp\.toml: a number in the file is too long to read"):
+        load_config(cfg, env={}, cwd=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
         ("context_length = 0", "context_length: must be > 0"),
         ("learning_rate = 0.0", "learning_rate: must be > 0"),
         ("dropout_rate = 1.0", "dropout_rate: must be < 1"),

@@ -36,6 +36,25 @@ def test_bad_durations(text: str) -> None:
         parse_duration(text)
 
 
+@pytest.mark.parametrize("text", ["２h", "2h\n", "\t2h", "2h\x00", "١h", "2ｈ"])
+def test_only_ascii_durations_without_control_characters_are_read(text: str) -> None:
+    # `\d` matches the full-width "２" and int() reads it as 2: "２h" looked like 2 hours and was taken
+    with pytest.raises(ValueError, match="a duration is") as caught:
+        parse_duration(text)
+    assert repr(text) in str(caught.value) and "\n" not in str(caught.value)
+    if not text.isascii():
+        assert "in ASCII digits and letters" in str(caught.value)
+
+
+@pytest.mark.parametrize("text", ["99999999999999999999d", "999999999999999m", "1" * 5000 + "h"])
+def test_a_duration_past_any_timedelta_is_a_value_error_not_an_overflow(text: str) -> None:
+    with pytest.raises(ValueError, match="longer than any this tool can count"):
+        parse_duration(text)
+    with pytest.raises(ValueError, match="between 15m and 365d") as caught:
+        EndpointSettings().expiry(text)
+    assert len(str(caught.value)) < 200
+
+
 def test_real_time_endpoints_expire_after_a_day_by_default() -> None:
     assert EndpointSettings().expiry() == dt.timedelta(hours=24)
     assert EndpointSettings(expires_after="6h").expiry() == dt.timedelta(hours=6)
@@ -78,6 +97,21 @@ def test_expiry_bounds_and_garbage_are_config_errors(tmp_path: Path) -> None:
         .problems[0]
         .startswith("endpoint.expires_after: an endpoint expiry must be between")
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ('"99999999999999999999d"', "an endpoint expiry must be between 15m and 365d"),
+        ('"２h"', "a duration is a number of days, hours and/or minutes in ASCII"),
+        ('"2h\\n"', "holds a control character (U+000A)"),
+    ],
+)
+def test_expires_after_that_overflowed_or_looked_right_is_a_config_error(
+    tmp_path: Path, value: str, problem: str
+) -> None:
+    err = _load(tmp_path, f"[endpoint]\nexpires_after = {value}\n")
+    assert any(p.startswith(f"endpoint.expires_after: {problem}") for p in err.problems), err.problems
 
 
 def test_idle_deletion_is_refused_with_the_reason(tmp_path: Path) -> None:

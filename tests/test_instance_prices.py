@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from nikkei_deepar.aws.pricing import PriceUnavailable
-from nikkei_deepar.costs import PRICE_DATE, endpoint_cost, over_budget
+from nikkei_deepar.costs import PRICE_DATE, endpoint_cost, implausible_price, over_budget
 from nikkei_deepar.instance_prices import CACHE_FILE, live_price
 
 NOW = dt.datetime(2026, 12, 6, 2, 0, tzinfo=dt.UTC)
@@ -112,6 +112,95 @@ def test_a_damaged_or_future_cache_is_asked_again(tmp_path: Path, body: str) -> 
     found = live_price("ml.m5.large", "ap-northeast-1", lookup=lookup, home=tmp_path, now=NOW)
     assert (found.usd_per_hour, found.cached) == (0.149, False)
     assert json.loads((tmp_path / CACHE_FILE).read_text())["version"] == 1
+
+
+# -- the cache is not trusted (issue 25) ------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("price", "why"), [(1e-300, "$1e-300/hour"), (149.0, "$149/hour"), (0.01, "$0.01/hour")]
+)
+def test_a_cached_price_far_from_the_table_is_ignored_once_and_asked_again(
+    tmp_path: Path, price: float, why: str
+) -> None:
+    # a cached 1e-300 let deploy pass [costs] max_usd_per_day = 1.0 at "$0.00/day"
+    (tmp_path / CACHE_FILE).write_text(_entry(price, "2026-12-06T01:00:00+00:00"))
+    warnings: list[str] = []
+    lookup = ScriptedLookup(0.149)
+    found = live_price(
+        "ml.m5.large", "ap-northeast-1", lookup=lookup, home=tmp_path, now=NOW, warn=warnings.append
+    )
+    assert (found.usd_per_hour, found.cached, len(lookup.calls)) == (0.149, False, 1)
+    [line] = warnings
+    assert line.startswith(f"{tmp_path / CACHE_FILE}: cached price ignored: ") and why in line
+    assert "more than 10x from the built-in table's $0.149" in line
+    # the entry is replaced: the next command reads the plausible price without a warning
+    again = live_price(
+        "ml.m5.large", "ap-northeast-1", lookup=lookup, home=tmp_path, now=NOW, warn=warnings.append
+    )
+    assert (again.usd_per_hour, again.cached, len(warnings)) == (0.149, True, 1)
+
+
+def test_a_cached_price_within_the_factor_is_used(tmp_path: Path) -> None:
+    (tmp_path / CACHE_FILE).write_text(_entry(1.49, "2026-12-06T01:00:00+00:00"))  # 10x: the edge
+    found = live_price("ml.m5.large", "ap-northeast-1", lookup=ScriptedLookup(), home=tmp_path, now=NOW)
+    assert (found.usd_per_hour, found.cached) == (1.49, True)
+
+
+def test_an_implausible_answer_of_the_price_list_is_no_price(tmp_path: Path) -> None:
+    found = live_price("ml.m5.large", "us-east-1", lookup=ScriptedLookup(1e-9), home=tmp_path, now=NOW)
+    assert found.usd_per_hour is None
+    assert found.describe() == (
+        "AWS Price List API unavailable (answered $1e-09/hour for ml.m5.large is more than 10x from the "
+        "built-in table's $0.115)"
+    )
+
+
+def test_a_type_the_table_does_not_know_is_checked_against_sagemakers_range() -> None:
+    assert implausible_price("ml.p5.48xlarge", "ap-northeast-1", 113.07) is None
+    assert implausible_price("ml.m5.large", "eu-west-1", 0.13) is None  # another region's table price
+    assert "outside $0.005-$1000" in (implausible_price("ml.p5.48xlarge", "us-east-1", 1e6) or "")
+    assert "outside $0.005-$1000" in (implausible_price("ml.x.large", None, 0.0) or "")
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "directory", "too-large"])
+def test_a_cache_that_is_not_a_small_regular_file_is_ignored_without_blocking(
+    tmp_path: Path, kind: str
+) -> None:
+    import os
+
+    path = tmp_path / CACHE_FILE
+    if kind == "fifo":
+        os.mkfifo(path)  # nobody writes to it: reading it would block `status` for ever
+    elif kind == "dev-zero":
+        path.symlink_to("/dev/zero")  # reading it would fill the memory
+    elif kind == "directory":
+        path.mkdir()
+    else:
+        with path.open("wb") as fh:  # sparse: 224 MB on paper, nothing on the disk
+            fh.truncate(224 * 1024 * 1024)
+    warnings: list[str] = []
+    found = live_price(
+        "ml.m5.large",
+        "ap-northeast-1",
+        lookup=ScriptedLookup(0.149),
+        home=tmp_path,
+        now=NOW,
+        warn=warnings.append,
+    )
+    assert (found.usd_per_hour, found.cached) == (0.149, False)
+    [line] = warnings
+    assert line.startswith(f"{path}: the price cache is ") and "ignored" in line
+    if kind != "directory":  # replaced by a real cache (a directory cannot be replaced by a file)
+        assert path.is_file() and not path.is_symlink()
+        assert json.loads(path.read_text())["entries"]["ap-northeast-1/ml.m5.large"]["usd_per_hour"] == 0.149
+
+
+@pytest.mark.parametrize(
+    "body", [b"\xff\xfe garbage", b"[" * 100_000, b'{"version": 1, "entries": ' + b"[" * 5000]
+)
+def test_a_cache_that_is_not_utf8_json_or_too_deep_is_asked_again(tmp_path: Path, body: bytes) -> None:
+    (tmp_path / CACHE_FILE).write_bytes(body)
+    found = live_price("ml.m5.large", "ap-northeast-1", lookup=ScriptedLookup(0.149), home=tmp_path, now=NOW)
+    assert (found.usd_per_hour, found.cached) == (0.149, False)
 
 
 def test_cost_from_the_price_list_says_so_with_its_date(tmp_path: Path) -> None:

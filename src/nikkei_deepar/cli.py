@@ -420,9 +420,13 @@ def _root(
 def prepare(
     ctx: Context,
     input_file: Annotated[
-        Path | None,
+        str | None,  # not Path: Path("http://host/x.csv") is "http:/host/x.csv", a URL no longer told apart
         typer.Option(
-            "--input", "-i", help="Price file to read (overrides [data] source).", show_default=False
+            "--input",
+            "-i",
+            metavar="<path>",
+            help="Price file to read (overrides [data] source).",
+            show_default=False,
         ),
     ] = None,
     dry_run: Annotated[
@@ -828,9 +832,13 @@ def doctor(ctx: Context) -> Result:
 def retrain(
     ctx: Context,
     input_file: Annotated[
-        Path | None,
+        str | None,  # not Path: see prepare
         typer.Option(
-            "--input", "-i", help="Price file to read (overrides [data] source).", show_default=False
+            "--input",
+            "-i",
+            metavar="<path>",
+            help="Price file to read (overrides [data] source).",
+            show_default=False,
         ),
     ] = None,
     allow_stale: Annotated[

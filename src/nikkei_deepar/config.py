@@ -23,7 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from nikkei_deepar.durations import DURATION_OFF, check_expiry, parse_duration
 from nikkei_deepar.errors import ConfigError
@@ -88,6 +96,19 @@ TUNING_RANGES: dict[str, tuple[float, float]] = {
     "num_cells": (30, 200),
     "num_layers": (1, 8),
     "dropout_rate": (0.0, 0.2),
+}
+# Upper bounds that are limits: AWS documents none beyond "a positive integer" (botocore's model only caps
+# the string at 2,500 characters), yet 99999999999999999999999 epochs is a typo, never a training plan.
+# Ten times the top of AWS's tuning range, or 10,000 where it publishes none: far past any real use.
+HYPERPARAMETER_CAPS: dict[str, int] = {
+    "epochs": 10_000,
+    "context_length": 2_000,
+    "prediction_length": 10_000,
+    "num_cells": 2_000,
+    "num_layers": 80,
+    "mini_batch_size": 10_280,
+    "num_eval_samples": 10_000,
+    "early_stopping_patience": 10_000,
 }
 
 
@@ -228,7 +249,10 @@ class DataSettings(_Section):
         default=None,
         description="price file: a path (relative to the config), an http(s) URL, or fred / stooq",
     )
-    close_column: str | None = Field(default=None, description="column to use as close, e.g. 'Adj Close'")
+    close_column: str | None = Field(
+        default=None,
+        description="the close column: its name, e.g. 'Adj Close', or its number (1 is the first)",
+    )
     date_order: Literal["auto", "ymd", "mdy", "dmy"] = "auto"
     calendar: Literal["trading_days", "calendar_days"] = "calendar_days"
     test_windows: Annotated[int, Field(ge=1, le=50)] = 1
@@ -251,6 +275,16 @@ class DataSettings(_Section):
     allow_private_network: bool = Field(
         default=False, description="let [data] source reach loopback and private addresses"
     )
+
+    @field_validator("close_column", mode="before")
+    @classmethod
+    def _column_number(cls, v: Any) -> Any:
+        """`close_column = 2` (a TOML integer) is the 2nd column, as `close_column = "2"` is."""
+        if isinstance(v, int) and not isinstance(v, bool):
+            if not 1 <= v <= 9999:
+                raise ValueError(f"a column number counts from 1 (got {v})")
+            return str(v)
+        return v
 
     @field_validator("source")
     @classmethod
@@ -291,6 +325,18 @@ class Hyperparameters(_Section):
                     "(allowed: DeepAR only needs a positive value)"
                 )
         return lines
+
+    @field_validator(*HYPERPARAMETER_CAPS)
+    @classmethod
+    def _capped(cls, v: int | None, info: ValidationInfo) -> int | None:
+        cap = HYPERPARAMETER_CAPS[str(info.field_name)]
+        if v is not None and v > cap:
+            shown = str(v) if v < 10**30 else "a number of more than 30 digits"
+            raise ValueError(
+                f"must be <= {cap} (got {shown}): DeepAR asks only for a positive integer, but a value "
+                f"this large is a typo, not a setting"
+            )
+        return v
 
     @field_validator("time_freq")
     @classmethod
@@ -664,6 +710,11 @@ def load_config(
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(
                 f"{path}: not valid TOML: {exc}", hint="fix the syntax at the line and column given"
+            ) from None
+        except ValueError:  # Python refuses to read an integer of more than 4,300 digits
+            raise ConfigError(
+                f"{path}: a number in the file is too long to read (more than 4300 digits)",
+                hint="fix the number: no setting needs more than a few digits",
             ) from None
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: cannot read the config file: {exc}") from None

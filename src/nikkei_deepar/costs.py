@@ -23,10 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
-
-if TYPE_CHECKING:
-    from nikkei_deepar.instance_prices import LivePrice
+from typing import Any, Protocol
 
 PRICE_DATE = "2025-01"
 PRICE_BASIS = (
@@ -85,6 +82,47 @@ SERVERLESS_GB_SECOND_USD: dict[str, float] = {
     "us-east-1": 0.00002,
     "ap-northeast-1": 0.0000256,
 }
+
+
+# How far a price from elsewhere (the Price List API, or its cache in the tool's home) may lie from the
+# table's before it is taken for a broken answer or a tampered cache: list prices move by percents, and
+# the table's Tokyo figures are estimates, but a factor of ten is never a price change. A cached
+# `usd_per_hour: 1e-300` would otherwise let any endpoint pass `[costs] max_usd_per_day` at $0.00/day.
+PLAUSIBLE_FACTOR = 10.0
+# An instance type the table does not know (any region): SageMaker's hosting prices run from about
+# $0.05 (ml.t2.medium) to about $100 an hour (ml.p5.48xlarge); anything outside this is no price.
+PLAUSIBLE_USD_PER_HOUR = (0.005, 1000.0)
+
+
+def implausible_price(instance_type: str, region: str | None, usd_per_hour: float) -> str | None:
+    """Why `usd_per_hour` cannot be the on-demand hosting price of `instance_type` in `region`, or None:
+    more than PLAUSIBLE_FACTOR from the table's price (this region's, else another region's), or, for a
+    type the table does not know, outside PLAUSIBLE_USD_PER_HOUR."""
+    known = HOURLY_USD.get(region or "", {}).get(instance_type)
+    if known is None:
+        known = next((table[instance_type] for table in HOURLY_USD.values() if instance_type in table), None)
+    if known is not None:
+        low, high = known / PLAUSIBLE_FACTOR, known * PLAUSIBLE_FACTOR
+        basis = f"more than {PLAUSIBLE_FACTOR:g}x from the built-in table's ${known:g}"
+    else:
+        low, high = PLAUSIBLE_USD_PER_HOUR
+        basis = f"outside ${low:g}-${high:g}, the range of SageMaker's hosting prices"
+    if low <= usd_per_hour <= high:
+        return None
+    return f"${usd_per_hour:.3g}/hour for {instance_type} is {basis}"
+
+
+class LivePrice(Protocol):
+    """What the Price List API said (`instance_prices.LivePrice`): its price or none, the date, and a
+    sentence saying which. A protocol, so that this table imports nothing (instance_prices imports it)."""
+
+    @property
+    def usd_per_hour(self) -> float | None: ...
+
+    @property
+    def date(self) -> str: ...
+
+    def describe(self) -> str: ...
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,13 @@ then `Path.replace`; a reader (or a crash) never sees half a file: it sees the o
 A file is created with the mode the user's umask gives (0666 & ~umask, as `open()` would), unless the
 caller asks for one: the ledger and its lock are 0600 (they name the account's resources).
 
-`read_input`: what `prepare --input` (and `[data] source` as a path) may read: a regular file, at most
-`max_bytes`, no line longer than `MAX_LINE_BYTES`. It looks before it opens (`os.stat`: a FIFO, a
-device such as /dev/zero or /dev/urandom, a directory or a socket is refused without being opened, so
-nothing ever blocks), opens with O_NONBLOCK and checks again on the open descriptor (the path may have
-been swapped in between), then reads at most `max_bytes + 1` bytes.
+`read_regular`: how any file that a user or another program may have replaced is read (price files,
+the price cache, the local backend's records): a regular file, at most `max_bytes`. It looks before it
+opens (`os.stat`: a FIFO, a device such as /dev/zero or /dev/urandom, a directory or a socket is refused
+without being opened, so nothing ever blocks), opens with O_NONBLOCK and checks again on the open
+descriptor (the path may have been swapped in between), then reads at most `max_bytes + 1` bytes.
+`read_input` is what `prepare --input` (and `[data] source` as a path) may read: `read_regular`, no
+line longer than `MAX_LINE_BYTES`, and every refusal a one-line DataError about the price file.
 """
 
 from __future__ import annotations
@@ -56,32 +58,57 @@ def write_atomic(path: Path, body: bytes, *, mode: int | None = None) -> None:
         raise
 
 
+class FileRefused(Exception):
+    """`read_regular` would not read the file: `reason` is what it is instead ("a FIFO (named pipe)") or
+    "larger than N bytes"; `code` is "not-a-file" or "too-large"."""
+
+    def __init__(self, reason: str, *, code: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+
+
+def read_regular(path: Path, *, max_bytes: int) -> bytes:
+    """The bytes of the regular file at `path`, read without ever blocking and at most `max_bytes` of them.
+
+    FileRefused for anything else (a FIFO, a device such as /dev/zero, a directory, a socket, or a
+    symlink to one of them; a file over `max_bytes`); OSError (FileNotFoundError included) as the
+    system raised it. What every file the tool reads from a place a user or another program can write
+    goes through: price files, the price cache, the local backend's records.
+    """
+    info = path.stat()  # look before opening: opening a FIFO nobody writes to would block for ever
+    _check_kind(info.st_mode)
+    _check_size(info.st_size, max_bytes)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(fd)  # the path may have been swapped between the look and the open
+        _check_kind(info.st_mode)
+        _check_size(info.st_size, max_bytes)
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            raw = fh.read(max_bytes + 1)
+    finally:
+        os.close(fd)
+    _check_size(len(raw), max_bytes)  # it grew while we read
+    return raw
+
+
 def read_input(path: Path, *, max_bytes: int = MAX_INPUT_BYTES, hint: str | None = None) -> bytes:
     """The bytes of the price file at `path`, or DataError (exit 3) saying why it cannot be read."""
     where = hint or "Point --input (or [data] source) at a CSV price file."
     try:
-        info = path.stat()
+        raw = read_regular(path, max_bytes=max_bytes)
     except FileNotFoundError:
         raise DataError(f"{path}: no such file", hint="Check the path ([data] source).") from None
+    except FileRefused as exc:
+        if exc.code == "not-a-file":
+            raise DataError(f"{path}: is {exc.reason}, not a price file", hint=where, code=exc.code) from None
+        raise DataError(
+            f"{path}: the file is larger than {_size(max_bytes)} ([data] max_input_bytes)",
+            hint="A daily price file is a few MB; check the file, or raise [data] max_input_bytes.",
+            code=exc.code,
+        ) from None
     except OSError as exc:
         raise DataError(f"{path}: cannot read the file: {exc.strerror or exc}", hint=None) from None
-    _check_kind(path, info.st_mode, where)
-    _check_size(path, info.st_size, max_bytes)
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read the file: {exc.strerror or exc}", hint=None) from None
-    try:
-        info = os.fstat(fd)
-        _check_kind(path, info.st_mode, where)
-        _check_size(path, info.st_size, max_bytes)
-        with os.fdopen(fd, "rb", closefd=False) as fh:
-            raw = fh.read(max_bytes + 1)
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read the file: {exc.strerror or exc}", hint=None) from None
-    finally:
-        os.close(fd)
-    _check_size(path, len(raw), max_bytes)  # it grew while we read
     check_lines(raw, str(path))
     return raw
 
@@ -108,7 +135,7 @@ def check_lines(raw: bytes, source: str) -> None:
     )
 
 
-def _check_kind(path: Path, mode: int, where: str) -> None:
+def _check_kind(mode: int) -> None:
     if stat.S_ISREG(mode):
         return
     kind = (
@@ -124,16 +151,12 @@ def _check_kind(path: Path, mode: int, where: str) -> None:
         if stat.S_ISSOCK(mode)
         else "not a regular file"
     )
-    raise DataError(f"{path}: is {kind}, not a price file", hint=where, code="not-a-file")
+    raise FileRefused(kind, code="not-a-file")
 
 
-def _check_size(path: Path, size: int, max_bytes: int) -> None:
+def _check_size(size: int, max_bytes: int) -> None:
     if size > max_bytes:
-        raise DataError(
-            f"{path}: the file is larger than {_size(max_bytes)} ([data] max_input_bytes)",
-            hint="A daily price file is a few MB; check the file, or raise [data] max_input_bytes.",
-            code="too-large",
-        )
+        raise FileRefused(f"larger than {_size(max_bytes)}", code="too-large")
 
 
 def _size(n: int) -> str:

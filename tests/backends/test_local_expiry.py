@@ -6,9 +6,13 @@ import datetime as dt
 import io
 from pathlib import Path
 
+import pytest
+
 from nikkei_deepar.backends.base import EndpointConfigSpec, ModelSpec
 from nikkei_deepar.backends.local import LocalBackend
 from nikkei_deepar.backends.local.expiry_records import LocalExpiry
+from nikkei_deepar.backends.local.files import MAX_RECORD_BYTES
+from nikkei_deepar.errors import DataError
 from nikkei_deepar.output import Reporter
 
 NOW = dt.datetime(2026, 12, 6, 2, 0, tzinfo=dt.UTC)
@@ -83,3 +87,53 @@ def test_deleting_the_endpoint_deletes_its_expiry(tmp_path: Path) -> None:
     backend.expiry_keeper().set("e", NOW + dt.timedelta(hours=1))
     assert backend.delete_endpoint("e") is True
     assert backend.expiry_keeper().get("e") is None
+
+
+# -- an expiry record that is not one (issue 25): one clear line, never a traceback or a hang ------------
+def _garbage(path: Path, kind: str) -> None:
+    import os
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "fifo":
+        os.mkfifo(path)  # nobody writes to it: opening it for reading would block for ever
+    elif kind == "binary":
+        path.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe\x00garbage")
+    elif kind == "deep":
+        path.write_text("[" * 100_000)
+    else:
+        path.write_text('{"endpoint": "e", "at": ')
+
+
+@pytest.mark.parametrize(
+    ("kind", "why"),
+    [
+        ("fifo", "is a FIFO (named pipe), not a record"),
+        ("binary", "is corrupt (not UTF-8 text)"),
+        ("deep", "is corrupt (nested too deeply)"),
+        ("truncated", "is corrupt (Expecting value)"),
+    ],
+)
+def test_a_broken_expiry_record_is_one_data_error_wherever_it_is_read(
+    tmp_path: Path, kind: str, why: str
+) -> None:
+    backend = _backend(tmp_path, Clock())
+    path = backend.root / "expiry" / "e.json"
+    _garbage(path, kind)
+    for look in (
+        lambda: backend.describe_endpoint("e"),  # status, deploy
+        lambda: backend.invoke("e", b"{}", content_type="application/json", accept="application/json"),
+        lambda: backend.expiry_keeper().get("e"),
+    ):
+        with pytest.raises(DataError) as caught:
+            look()
+        assert caught.value.message == f"{path}: the local record {why}"
+        assert caught.value.code == "local-record-corrupt" and "move it away" in (caught.value.hint or "")
+
+
+def test_a_record_over_the_size_cap_is_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "expiry" / "e.json"
+    path.parent.mkdir()
+    with path.open("wb") as fh:
+        fh.truncate(MAX_RECORD_BYTES + 1)  # sparse
+    with pytest.raises(DataError, match=r"the local record is larger than 1 MiB, not a record"):
+        LocalExpiry(tmp_path).get("e")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import replace
 from datetime import date, timedelta
 
@@ -406,7 +407,11 @@ def test_a_log_return_answer_becomes_prices_near_the_last_close() -> None:
     samples = [[0.0, 0.0, 1.0, -0.5], [0.0, 0.0, -1.0, 0.5], [0.0, 0.0, 0.0, 0.0]]
 
     forecast = parse_response(
-        returns_response(samples), quantiles=Q, prediction_length=4, prices_from=PriceAnchor.of(FRIDAY, 4)
+        returns_response(samples),
+        quantiles=Q,
+        prediction_length=4,
+        anchor=PriceAnchor.of(FRIDAY, 4),
+        target="log_return",
     )
 
     assert forecast.mean[:2] == (38_380.0, 38_380.0)  # the weekend keeps Friday's close
@@ -423,7 +428,7 @@ def test_a_log_return_batch_line_becomes_prices() -> None:
     line = json.dumps(json.loads(returns_response([[0.0, 0.0, 2.0]]))["predictions"][0])
 
     forecast = parse_batch_output_line(
-        line, quantiles=[0.5], prediction_length=3, prices_from=PriceAnchor.of(FRIDAY, 3)
+        line, quantiles=[0.5], prediction_length=3, anchor=PriceAnchor.of(FRIDAY, 3), target="log_return"
     )
 
     assert forecast.quantiles["0.5"][2] == pytest.approx(38_380.0 * math.exp(0.02))
@@ -431,7 +436,13 @@ def test_a_log_return_batch_line_becomes_prices() -> None:
 
 def test_a_log_return_answer_without_samples_is_a_one_line_aws_error() -> None:
     with pytest.raises(AwsError, match="answered no samples") as caught:
-        parse_response(response(4), quantiles=Q, prediction_length=4, prices_from=PriceAnchor.of(FRIDAY, 4))
+        parse_response(
+            response(4),
+            quantiles=Q,
+            prediction_length=4,
+            anchor=PriceAnchor.of(FRIDAY, 4),
+            target="log_return",
+        )
 
     assert "\n" not in str(caught.value)
     assert "samples" in (caught.value.hint or "")
@@ -443,5 +454,140 @@ def test_bad_samples_in_a_log_return_answer_are_aws_errors() -> None:
             returns_response([[1.0, 2.0]]),
             quantiles=Q,
             prediction_length=4,
-            prices_from=PriceAnchor.of(FRIDAY, 4),
+            anchor=PriceAnchor.of(FRIDAY, 4),
+            target="log_return",
         )
+
+
+# --- answers no market can produce (issue 25): refused before any blend, naming the first bad step ---
+TUESDAY = replace(FRIDAY, policy="trading_days")  # every step a session: step k is the k-th session
+
+
+def price_answer(mean: list[float], spread: float = 100.0) -> str:
+    quantiles = {"0.1": [m - spread for m in mean], "0.5": mean, "0.9": [m + spread for m in mean]}
+    return json.dumps({"predictions": [{"mean": mean, "quantiles": quantiles}]})
+
+
+@pytest.mark.parametrize(
+    ("per_step", "message"),
+    [
+        (1000.0, "the prediction's mean at step 1 is 845,375,757.20, +2,202,547% from the last close"),
+        (300.0, "the prediction's mean at step 1 is 770,882.91, +1,909% from the last close"),
+        (-1000.0, "the prediction's mean at step 1 is 1.74, -100.0% from the last close"),
+        (25.0, "the prediction's mean at step 1 is 49,280.90, +28.4% from the last close"),
+    ],
+)
+def test_a_log_return_answer_no_market_can_produce_is_refused_at_its_first_step(
+    per_step: float, message: str
+) -> None:
+    # the reviewer's endpoint: +1000 (100 * log return) a step gave a day-5 mean of 5.26e25 yen, exit 0
+    body = returns_response([[per_step] * 5] * 3)
+    with pytest.raises(AwsError) as caught:
+        parse_response(
+            body, quantiles=Q, prediction_length=5, anchor=PriceAnchor.of(TUESDAY, 5), target="log_return"
+        )
+    assert caught.value.message.startswith(
+        f"{message} (38,380.00): no market moves more than 20% in a session: "
+        """'{"predictions": [{"mean": [100.0, """
+    )
+    assert caught.value.exit_code == 4 and "\n" not in caught.value.message
+    assert "train it again" in (caught.value.hint or "") and "-14.9%" in (caught.value.hint or "")
+
+
+def test_a_move_on_a_later_session_names_that_step_and_the_session_before() -> None:
+    body = returns_response([[0.5, 0.5, 0.5, -30.0, 0.5]] * 3)  # -26% on the 4th session
+    with pytest.raises(AwsError, match=r"mean at step 4 is 28,862\.31, -25\.9% from the session before"):
+        parse_response(
+            body, quantiles=Q, prediction_length=5, anchor=PriceAnchor.of(TUESDAY, 5), target="log_return"
+        )
+
+
+def test_a_few_wild_samples_among_many_do_not_make_the_forecast_implausible() -> None:
+    samples = [[0.3, -0.2, 0.1, 0.4, -0.1]] * 399 + [[40.0, 0.0, 0.0, 0.0, 0.0]]  # one +49% path in 400
+    forecast = parse_response(
+        returns_response(samples),
+        quantiles=Q,
+        prediction_length=5,
+        anchor=PriceAnchor.of(TUESDAY, 5),
+        target="log_return",
+    )
+    assert forecast.mean[0] == pytest.approx(38_380.0 * (0.9975 * math.exp(0.003) + 0.0025 * math.exp(0.4)))
+
+
+@pytest.mark.parametrize(
+    ("mean", "message"),
+    [
+        (
+            [47_000.0, 47_100.0, 47_200.0],
+            "mean at step 1 is 47,000.00, +22.5% from the last close (38,380.00)",
+        ),
+        (
+            [38_400.0, 38_500.0, 25_000.0],
+            "at step 3 is 25,000.00, -35.1% from the session before (38,500.00)",
+        ),
+        ([38_400.0, -5.0, 38_400.0], "mean at step 2 is -5.00, not a price: "),
+        ([38_400.0, 38_400.0, 5.26e25], "mean at step 3 is 5.26e+25, +1.37e+23% from the session before"),
+    ],
+)
+def test_a_price_answer_no_market_can_produce_is_refused(mean: list[float], message: str) -> None:
+    with pytest.raises(AwsError, match=re.escape(message)):
+        parse_response(
+            price_answer(mean), quantiles=Q, prediction_length=3, anchor=PriceAnchor.of(TUESDAY, 3)
+        )
+
+
+def test_a_quantile_that_moves_too_far_is_named() -> None:
+    body = price_answer([38_400.0, 38_450.0, 38_500.0], spread=9_000.0)  # q0.1 at 29,400: -23.4%
+    with pytest.raises(
+        AwsError, match=r"the prediction's quantile 0\.1 at step 1 is 29,400\.00, -23\.4% from"
+    ):
+        parse_response(body, quantiles=Q, prediction_length=3, anchor=PriceAnchor.of(TUESDAY, 3))
+
+
+def test_closed_days_are_not_sessions_and_a_batch_line_is_checked_the_same() -> None:
+    # calendar_days: steps 1-2 are the weekend, never shown; Monday (step 3) is compared with Friday
+    weekend_junk = price_answer([1.0, 1e9, 38_500.0, 38_600.0])
+    forecast = parse_response(
+        weekend_junk, quantiles=Q, prediction_length=4, anchor=PriceAnchor.of(FRIDAY, 4)
+    )
+    assert forecast.mean[2:] == (38_500.0, 38_600.0)
+    line = json.dumps(json.loads(price_answer([1.0, 1.0, 50_000.0, 50_000.0]))["predictions"][0])
+    with pytest.raises(
+        AwsError, match=r"at step 3 is 50,000\.00, \+30\.3% from the last close \(38,380\.00\)"
+    ):
+        parse_batch_output_line(line, quantiles=Q, prediction_length=4, anchor=PriceAnchor.of(FRIDAY, 4))
+
+
+def test_without_an_anchor_a_price_answer_is_not_judged() -> None:
+    assert parse_response(price_answer([1.0, 1e9, 2.0]), quantiles=Q, prediction_length=3).mean[1] == 1e9
+
+
+def test_a_log_return_answer_needs_its_anchor() -> None:
+    with pytest.raises(ValueError, match="PriceAnchor"):
+        parse_response(returns_response([[0.0]]), quantiles=Q, prediction_length=1, target="log_return")
+
+
+# --- answers Python itself chokes on (issue 25): one line, exit 4, never OverflowError/RecursionError ---
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (returns_response([[10**400, 0.0, 0.0]]), "the prediction's sample 0 holds 1000000000"),
+        (response(3, mean=[1.0, 10**400, 3.0]), "the prediction's mean holds 100000000"),
+        ("[" * 100_000, "the endpoint's response is JSON nested too deeply to be a DeepAR answer: '[[[["),
+        ('{"predictions": ' + "[" * 100_000, "the endpoint's response is JSON nested too deeply"),
+    ],
+    ids=["400-digit-sample", "400-digit-mean", "deep-array", "deep-predictions"],
+)
+def test_an_answer_python_cannot_hold_is_one_aws_error(body: str, message: str) -> None:
+    target = "log_return" if "samples" in body[:200] else "price"
+    with pytest.raises(AwsError) as caught:
+        parse_response(
+            body, quantiles=Q, prediction_length=3, anchor=PriceAnchor.of(FRIDAY, 3), target=target
+        )  # type: ignore[arg-type]
+    assert caught.value.message.startswith(message), caught.value.message
+    assert len(caught.value.message) < 400 and "\n" not in caught.value.message
+
+
+def test_a_deep_batch_line_is_one_aws_error() -> None:
+    with pytest.raises(AwsError, match="the batch output line is JSON nested too deeply"):
+        parse_batch_output_line("[" * 100_000, quantiles=Q, prediction_length=3)

@@ -20,6 +20,7 @@ from nikkei_deepar.errors import DataError, ExitCode
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "prices"
 D = datetime.date
+EARLY = "before the first session (1949-05-16)"
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,17 @@ FAMILIES = [
            "utf-8", "M/D/YY"),
     Family("kabuoji3.csv", 12, D(2017, 1, 4), D(2017, 1, 20), (D(2017, 1, 4), 20330.0), "終値",
            "cp932", "%Y-%m-%d", header_line=2, skipped=((1, "preamble"),)),
+    # issue 25: real downloads of the second round
+    Family("investing_zh.csv", 14, D(2022, 6, 1), D(2022, 6, 20), (D(2022, 6, 1), 27457.89), "收盘",
+           "utf-8-sig", "Japanese 年月日"),
+    Family("stooq_pl.csv", 12, D(1949, 5, 16), D(1949, 5, 28), (D(1949, 5, 16), 176.21), "Zamkniecie",
+           "utf-8", "%Y-%m-%d", skipped=tuple((line, EARLY) for line in range(2, 13))),
+    Family("full_history.csv", 12, D(1949, 5, 16), D(1949, 5, 28), (D(1949, 5, 28), 167.5), "Close",
+           "utf-8", "%Y-%m-%d", skipped=tuple((line, EARLY) for line in range(2, 143))),
+    Family("date_value.csv", 12, D(2021, 1, 4), D(2021, 1, 20), (D(2021, 1, 8), 28139.03), "value",
+           "utf-8", "%Y-%m-%d"),
+    Family("nikkei_no_header.csv", 12, D(2023, 1, 4), D(2023, 1, 20), (D(2023, 1, 4), 26000.0), "column 2",
+           "utf-8", "%Y/%m/%d", header_line=0),
 ]
 # fmt: on
 
@@ -168,6 +180,14 @@ BAD_FILES = [
     ("bad_garbage_date.csv", {}, 4, ["cannot read date '2022/1/O6'"], []),
     ("bad_number.csv", {}, 4, ["cannot read close '28.487.87x'", "column 'close'"], ["'-'", "'null'"]),
     ("wsj.csv", {"date_order": "dmy"}, 2, ["cannot read date '06/20/22'"], ["D/M/YY", "date_order"]),
+    ("bad_early_typo.csv", {}, 4,
+     ["date out of range: '1922/1/6' is 1922-01-06, before the Nikkei 225's first session (1949-05-16)"],
+     ["dropped only when its history goes on from 1949-05-16"]),
+    ("bad_no_header_ambiguous.csv", {}, 1,
+     ["the file has no header line and 6 columns of numbers: cannot tell which is the close"],
+     ["[data] close_column = <the close's column number>", "(1 is the first column)", "close_column = 5"]),
+    ("nikkei_no_header.csv", {"close_column": "Close"}, 1,
+     ["the file has no header line, so no column is named 'Close'"], ["close's column number"]),
 ]
 # fmt: on
 
@@ -322,8 +342,11 @@ def test_close_column_override_picks_that_column() -> None:
     assert close_on(table, D(2017, 1, 4)) == 10165.0
 
 
-def test_a_date_column_without_a_close_name_is_no_header() -> None:
-    assert "no header line found" in str(data_error(b"Day,Close\n2022/1/4,1\n"))
+def test_a_header_with_an_unknown_date_name_is_the_line_of_words_above_the_data() -> None:
+    table = parse("Day,Close,Volume\n2022/1/4,1,5\n2022/1/5,2,6\n")
+
+    assert (table.column, table.header_line, list(table.closes)) == ("Close", 1, [1.0, 2.0])
+    assert "no header line found" in str(data_error(b"Nikkei 225\n\nno dates here, 1\n"))
 
 
 # --- junk, order and duplicates ---
@@ -504,3 +527,169 @@ def test_two_columns_containing_a_close_name_are_refused() -> None:
         b"Date,Close_N225,Prev_Close\n2022/1/4,1,2\n", source="p.csv", close_column="Close_N225"
     )
     assert list(table.closes) == [1.0]
+
+
+# --- issue 25: the real downloads that were refused ---------------------------------------------------
+def test_the_official_file_without_its_header_is_read_in_its_column_order() -> None:
+    table = read_prices(FIXTURES / "nikkei_no_header.csv")
+
+    assert table.note is not None and "official download's column order (date, close, open, high, low)" in (
+        table.note
+    )
+    assert table.summary()["column"] == "column 2"
+
+
+def test_a_typo_in_a_headerless_official_file_is_refused_on_its_line_not_as_ambiguous() -> None:
+    lines = (FIXTURES / "nikkei_no_header.csv").read_text(encoding="cp932").splitlines()
+    lines[5] = lines[5].replace('","', '","-', 1)  # a stray minus on the 6th close: low is no longer lowest
+    table = parse("\n".join(lines))
+
+    assert table.column == "column 2" and table.closes.iloc[5] < 0  # refused later, by check_closes
+
+
+@pytest.mark.parametrize(
+    ("text", "column", "close"),
+    [
+        ("2022/1/4,29301.79\n2022/1/5,29332.16\n", "column 2", 29332.16),  # one number per line
+        ("29301.79,2022/1/4\n29332.16,2022/1/5\n", "column 1", 29332.16),  # dates last
+        ('"Nikkei 225 closes"\n2022-01-04,"29,301.79",\n2022-01-05,"29,332.16",\n', "column 2", 29332.16),
+    ],
+    ids=["date-close", "close-date", "title-line"],
+)
+def test_a_headerless_file_with_one_column_of_numbers_needs_no_setting(
+    text: str, column: str, close: float
+) -> None:
+    table = parse(text)
+
+    assert (table.column, table.header_line, table.closes.iloc[-1]) == (column, 0, close)
+    assert table.note is not None and table.note.startswith("no header line: the dates in column")
+
+
+@pytest.mark.parametrize("setting", ["5", " 5 "])
+def test_a_column_number_reads_a_headerless_file(setting: str) -> None:
+    table = read_prices(FIXTURES / "bad_no_header_ambiguous.csv", close_column=setting)
+
+    assert (table.column, list(table.closes)) == ("column 5", [27258.38, 27158.63, 27055.94])
+
+
+@pytest.mark.parametrize(
+    ("setting", "why"), [("1", "no column is named '1'"), ("8", "no column is named '8'")]
+)
+def test_a_column_number_that_is_the_dates_or_past_the_last_column_is_refused(setting: str, why: str) -> None:
+    with pytest.raises(DataError, match=why):
+        read_prices(FIXTURES / "bad_no_header_ambiguous.csv", close_column=setting)
+
+
+def test_a_column_number_works_with_a_header_too() -> None:
+    assert read_prices(FIXTURES / "date_value.csv", close_column="2").column == "value"
+    assert read_prices(FIXTURES / "yahoo.csv", close_column="6").column == "Adj Close"
+
+
+@pytest.mark.parametrize(
+    ("header", "column"),
+    [
+        ("date,value", "value"),
+        ("Date,NKY", "NKY"),
+        ("日付,Series 1,Ticker", "Series 1"),  # a text column is not a column of numbers
+        ("Day,Value", "Value"),  # the date column under a name no list holds: the line above the data
+    ],
+)
+def test_a_date_and_one_column_of_numbers_under_any_name_need_no_setting(header: str, column: str) -> None:
+    extra = ",N225" if "Ticker" in header else ""
+    table = parse(f"{header}\n2022/1/4,29301.79{extra}\n2022/1/5,-{extra}\n2022/1/6,29332.16{extra}\n")
+
+    assert (table.column, table.rows, table.missing) == (column, 3, 1)
+    assert table.note == (
+        f"column '{column}' taken as the close (the only column of numbers); set [data] close_column to "
+        "choose another"
+    )
+
+
+@pytest.mark.parametrize("header", ["date,volume", "Date,Open", "日付,出来高", "date,change %"])
+def test_a_lone_column_whose_name_says_it_is_no_close_is_not_taken(header: str) -> None:
+    error = data_error(f"{header}\n2022/1/4,29301.79\n2022/1/5,29332.16\n".encode())
+
+    assert "no close column" in str(error) and error.hint is not None and "close_column" in error.hint
+
+
+def test_two_columns_of_numbers_under_other_names_are_refused_naming_the_setting() -> None:
+    error = data_error(b"date,a,b\n2022/1/4,1,2\n")
+
+    assert str(error).startswith("prices.csv:1: no close column (") and "columns: date, a, b" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("header", "column"),
+    [
+        ('"日期","收盘","开盘","高","低","交易量","涨跌幅"', "收盘"),
+        ("Data,Otwarcie,Najwyzszy,Najnizszy,Zamkniecie,Wolumen", "Zamkniecie"),
+        ("Data,Otwarcie,Najwyższy,Najniższy,Zamknięcie,Wolumen", "Zamknięcie"),
+        ("Datum,Zuletzt,Eröffn.,Hoch,Tief,Vol.,+/- %", "Zuletzt"),
+        ("Fecha,Último,Apertura,Máximo,Mínimo,Vol.,% var.", "Último"),
+        ("날짜,종가,오픈,고가,저가,거래량,변동 %", "종가"),
+    ],
+)
+def test_other_languages_name_their_date_and_close(header: str, column: str) -> None:
+    names = [name.strip('"') for name in header.split(",")]
+    cells = ",".join(["2022/1/4"] + ["29301.79" if name == column else "1" for name in names[1:]])
+    table = parse(f"{header}\n{cells}\n")
+
+    assert (table.column, list(table.closes), table.note) == (column, [29301.79], None)
+
+
+# --- issue 25: history back-filled before the index existed -------------------------------------------
+def test_leading_rows_before_the_first_session_are_dropped_and_said() -> None:
+    table = read_prices(FIXTURES / "full_history.csv")
+
+    assert table.dropped is not None
+    assert table.dropped.describe("f.csv") == (
+        "f.csv: 141 rows dated before the Nikkei 225's first session (1949-05-16) dropped: "
+        "1914-03-31 .. 1949-03-31 (lines 2-142), history back-filled before the index existed"
+    )
+    assert table.first == D(1949, 5, 16) and table.closes.iloc[0] == 176.21
+    assert table.skipped_reasons() == {EARLY: 141}
+
+
+def test_a_newest_first_file_drops_its_last_rows_before_the_first_session() -> None:
+    table = parse("Date,Price\n1949/5/18,172.53\n1949/5/17,174.8\n1949/5/16,176.21\n1949/3/31,171.9\n")
+
+    assert table.rows == 3 and table.dropped is not None
+    assert (table.dropped.count, table.dropped.first, table.dropped.first_line) == (1, D(1949, 3, 31), 5)
+    assert "1 row dated before" in table.dropped.describe("p.csv") and "(line 5)" in table.dropped.describe(
+        "p"
+    )
+
+
+def test_what_is_dropped_need_not_be_readable() -> None:
+    table = parse("date,close\n1920/3/31,n/a\n1949/3/31,171.9x\n1949/5/16,176.21\n1949/5/17,174.8\n")
+
+    assert list(table.closes) == [176.21, 174.8]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "date,close\n1921/1/4,1\n2021/1/5,2\n2021/1/6,3\n",  # 1921 for 2021: the file starts decades later
+        "date,close\n1949/5/16,1\n1948/5/17,2\n1949/5/18,3\n",  # in the middle: a typo
+        "date,close\n1949/5/16,1\n1949/5/17,2\n1920/1/4,3\n",  # last in an oldest-first file: a typo
+        "date,close\n1949/3/31,1\n1949/5/16,2\n1920/1/4,3\n",  # at both ends
+        "date,close\n1914/3/31,1\n1949/3/31,2\n",  # nothing left
+    ],
+    ids=["decades-later", "middle", "last-of-oldest-first", "both-ends", "all-early"],
+)
+def test_an_early_date_that_is_no_leading_history_is_still_refused(text: str) -> None:
+    error = data_error(text.encode())
+
+    assert "date out of range" in str(error) and "before the Nikkei 225's first session" in str(error)
+    assert error.hint is not None and "cannot be turned off" in error.hint
+
+
+def test_a_typo_in_a_back_filled_history_is_named_not_the_back_fill() -> None:
+    text = "date,close\n1948/12/31,1\n1949/3/31,2\n1949/5/16,176\n1923/5/17,175\n1949/5/18,174\n"
+
+    error = data_error(text.encode())
+
+    assert str(error) == (
+        "prices.csv:5: date out of range: '1923/5/17' is 1923-05-17, before the Nikkei 225's first session "
+        "(1949-05-16)"
+    )

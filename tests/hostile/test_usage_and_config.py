@@ -92,6 +92,17 @@ def test_json_after_a_double_dash_is_not_an_option(project: Path, run_cli: Calla
         ('[data]\nsource = "prices.csv\\u001b[2J"', "data.source: holds a control character (U+001B)"),
         ("[data]\nmax_input_bytes = 10", "data.max_input_bytes: must be >= 1024"),
         ("[data]\ndownload_timeout_seconds = inf", "data.download_timeout_seconds: must be a finite number"),
+        # issue 25: an OverflowError (exit 1) before, or accepted although wrong
+        (
+            '[endpoint]\nexpires_after = "99999999999999999999d"',
+            "endpoint.expires_after: an endpoint expiry must be between 15m and 365d",
+        ),
+        ('[endpoint]\nexpires_after = "２h"', "endpoint.expires_after: a duration is a number of days"),
+        ('[endpoint]\nexpires_after = "2h\\n"', "endpoint.expires_after: holds a control character"),
+        (
+            "[training.hyperparameters]\nepochs = 99999999999999999999999",
+            "training.hyperparameters.epochs: must be <= 10000 (got 99999999999999999999999)",
+        ),
     ],
 )
 def test_config_values_aws_would_refuse(
@@ -132,3 +143,36 @@ def test_a_job_name_with_control_characters_is_one_escaped_line(
     [line] = [line for line in r.stderr.splitlines() if "error:" in line]
     assert "training job job-1\\n\\x1b[31mred does not exist" in line and "\x1b" not in r.stderr
     assert not (hermetic_env / "jobs").exists() and not (hermetic_env / "state.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("99999999999999999999d", "--expires-in: an endpoint expiry must be between 15m and 365d"),
+        ("２h", "--expires-in: a duration is a number of days, hours and/or minutes in ASCII"),
+        ("2h\n", "--expires-in: a duration is a number of days, hours and/or minutes such as"),
+    ],
+)
+def test_deploy_expires_in_that_overflowed_or_looked_right_is_one_usage_line(
+    value: str, said: str, project: Path, hermetic_env: Path, run_cli: Callable[..., Any]
+) -> None:
+    r = run_cli("deploy", "--expires-in", value, "--json")
+    assert r.exit_code == 2, r.stdout
+    [error] = r.json()["errors"]
+    assert error["code"] == "bad-duration" and error["message"].startswith(said)
+    assert "\n" not in error["message"] and "Traceback" not in r.stderr
+    assert not (hermetic_env / "state.json").exists()
+
+
+@pytest.mark.parametrize("command", ["provision", "deploy", "status"])
+def test_an_expiry_past_any_timedelta_in_the_config_is_a_config_error_everywhere(
+    command: str, project: Path, run_cli: Callable[..., Any]
+) -> None:
+    # OverflowError inside a pydantic validator: exit 1 in config validate and provision before
+    (project / "nikkei-deepar.toml").write_text(
+        'backend = "local"\n[endpoint]\nexpires_after = "99999999999999999999d"\n', encoding="utf-8"
+    )
+    r = run_cli(command)
+    assert r.exit_code == 2
+    assert "endpoint.expires_after: an endpoint expiry must be between 15m and 365d" in r.stderr
+    assert "Traceback" not in r.stderr and "OverflowError" not in r.stderr

@@ -84,16 +84,20 @@ class Family:
 
 FAMILIES = {
     "bloomberg": Family("PX_LAST", skipped=5),  # 4 preamble lines and ",,"
+    "date_value": Family("value"),  # a generic name: the only column of numbers
     "fred_new": Family("NIKKEI225", missing=HOLIDAY_ROWS),
     "fred_old": Family("NIKKEI225", missing=HOLIDAY_ROWS),
     "investing_en_new": Family("Price"),
     "investing_en_old": Family("Price"),
     "investing_jp": Family("終値", skipped=10),  # spurious Sunday rows
+    "investing_zh": Family("收盘"),
     "kabuoji3": Family("終値", skipped=1),  # the title line, and 終値 rather than 終値調整値
     "nikkei_en": Family("Close", skipped=1),
     "nikkei_excel_resave": Family("close", skipped=2),  # ",,,," and the footer with trailing commas
     "nikkei_jp": Family("終値", skipped=1),
+    "nikkei_no_header": Family("column 2"),  # the official order, header and footer cut off
     "stooq": Family("Close"),
+    "stooq_pl": Family("Zamkniecie"),
     "wsj": Family("Close"),
     "yahoo": Family("Close", missing=HOLIDAY_ROWS),
     "yfinance": Family("Close"),
@@ -112,6 +116,8 @@ BAD_FILES = {
     "bad_conflicting_duplicate.csv": (6, "different closes"),
     "bad_garbage_date.csv": (4, "cannot read date"),
     "bad_number.csv": (4, "cannot read close"),
+    "bad_early_typo.csv": (4, "before the Nikkei 225's first session"),
+    "bad_no_header_ambiguous.csv": (1, "no header line and 6 columns of numbers"),
 }
 
 
@@ -553,6 +559,37 @@ def test_bad_file_is_one_error_line_exit_3_nothing_uploaded(
     assert r.stdout == ""
     assert objects(s3) == {}
     assert ledger_bytes(home) is None
+
+
+@pytest.mark.parametrize(
+    ("given", "said", "hint"),
+    [
+        (
+            "http://example.com/n225.csv",
+            "is a URL: --input reads a file on this machine; URLs go in",
+            "source",
+        ),
+        (
+            "HTTPS://example.com/n225.csv",
+            "is a URL: --input reads a file on this machine; URLs go in",
+            "source",
+        ),
+        ("s3://bucket/n225.csv", "is a URL (s3://): --input reads a file on this machine", "download"),
+    ],
+)
+def test_a_url_given_to_input_says_where_urls_go(
+    given: str, said: str, hint: str, run_cli: RunCli, s3: Any, tmp_path: Path, home: Path
+) -> None:
+    # read as a path, it was "no such file: http:/example.com/n225.csv" (Path folds the //)
+    for command in ("prepare", "retrain"):
+        r = run_cli(command, "--config", str(write_config(tmp_path)), "--input", given, "--json")
+        assert r.exit_code == 2, r.stderr
+        [error] = r.json()["errors"]
+        assert error["code"] == "input-is-url" and error["message"] == f"--input {given!r} {said}" + (
+            " [data] source" if "URLs go in" in said else ""
+        )
+        assert hint in error["hint"]
+    assert objects(s3) == {} and ledger_bytes(home) is None
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))

@@ -121,8 +121,11 @@ def inject(family: str, folder: Path, typo: str) -> tuple[Path, int]:
     raw = source.read_bytes()
     encoding = {"utf-8-sig": "utf-8"}.get(table.encoding, table.encoding)  # keep the BOM as it is
     lines = raw.decode(encoding).split("\n")  # keeps any \r, so CRLF files stay CRLF
-    header = next(csv.reader([lines[table.header_line - 1].lstrip("\ufeff").rstrip("\r")]))
-    close_index = [cell.strip() for cell in header].index(table.column)
+    if table.header_line:
+        header = next(csv.reader([lines[table.header_line - 1].lstrip("\ufeff").rstrip("\r")]))
+        close_index = [cell.strip() for cell in header].index(table.column)
+    else:  # no header: the reader names the close by its number, "column 2"
+        close_index = int(table.column.removeprefix("column ")) - 1
     line = lines[line_no - 1].rstrip("\r")
     if typo == "semicolon":
         edited = ";".join(line[a:b] for a, b in _spans(line))

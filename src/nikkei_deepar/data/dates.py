@@ -18,6 +18,12 @@ form, with what to do in `hint`.
   date": the Nikkei 225's first session was 1949-05-16 (`FIRST_SESSION`), and no close is dated after
   `latest` (the caller's "tomorrow in Tokyo"). Dates pandas cannot hold (after 2262-04-11, such as a
   typo 2262/4/12) are out of range whatever `latest` is. This check cannot be turned off.
+- One exception, because full-history downloads have it: rows before the first session that lead the
+  file's history (back-filled quarterly values from 1914, stooq's monthly points before 1949) are
+  handed back to be dropped (`DatedColumn.early`), not refused, when they are the file's first rows
+  (its last, in a newest-first file) and the history goes on from them, its first later date within
+  `HISTORY_JOINS` of `FIRST_SESSION`. An isolated early date among later ones, or a leading one in a
+  file that starts decades later (1921 for 2021), is still a typo and refused.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -36,10 +43,25 @@ DateOrder = Literal["auto", "ymd", "mdy", "dmy"]
 DateMatch = tuple[str, dict[str, str]]
 """The form a date cell matched (a key of `_DATE_FORMS`) and its named fields."""
 
-__all__ = ["FIRST_SESSION", "DateMatch", "DateOrder", "match_date", "quote_cell", "to_dates"]
+__all__ = ["FIRST_SESSION", "DateMatch", "DateOrder", "DatedColumn", "match_date", "quote_cell", "to_dates"]
 
 FIRST_SESSION = datetime.date(1949, 5, 16)
 """The Nikkei 225's first session (the Tokyo Stock Exchange reopened after the war): no close is older."""
+HISTORY_JOINS = datetime.timedelta(days=366)
+"""A file whose first date on or after `FIRST_SESSION` lies within this of it carries the index's
+history from its start: its leading rows before that are back-filled history, not typos."""
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: comparing numpy arrays field by field would raise
+class DatedColumn:
+    """A date column read: the dates, the formats they were read as (for the report), and `early`, a
+    mask of the leading rows dated before `FIRST_SESSION` that the caller drops (all False but for a
+    full-history file)."""
+
+    dates: pd.DatetimeIndex
+    date_format: str
+    early: np.ndarray
+
 
 _MONTH_NAMES = (
     *("january", "february", "march", "april", "may", "june"),
@@ -86,11 +108,12 @@ def to_dates(
     source: str,
     date_order: DateOrder,
     latest: datetime.date | None = None,
-) -> tuple[pd.DatetimeIndex, str]:
-    """The dates of a column of matched cells, and the formats they were read as (for the report).
+) -> DatedColumn:
+    """The dates of a column of matched cells (in file order), and the formats they were read as.
 
     `lines` and `cells` are the line numbers and raw cells of `matches`, for messages. Every date must
-    lie between `FIRST_SESSION` and `latest` (None: no upper bound but pandas' own, 2262-04-11).
+    lie between `FIRST_SESSION` and `latest` (None: no upper bound but pandas' own, 2262-04-11), but
+    for a full-history file's leading rows before `FIRST_SESSION` (`DatedColumn.early`).
     """
     aby = [k for k, (form, _) in enumerate(matches) if form == "aby"]
     order = _resolve_order(aby, matches, lines, cells, source, date_order) if aby else date_order
@@ -117,11 +140,16 @@ def to_dates(
     outside = np.asarray(dates < pd.Timestamp(FIRST_SESSION))
     if latest is not None:
         outside |= np.asarray(dates > pd.Timestamp(latest))
+    date_format = " and ".join(formats.values())
     if not (unread.any() or outside.any()):  # the happy path: two vectorised comparisons
-        return dates, " and ".join(formats.values())
+        return DatedColumn(dates, date_format, np.zeros(len(dates), dtype=bool))
     # A date pandas cannot hold (year 2262 and later, before 1677) may still be a real date.
     real = {int(k): day for k in np.flatnonzero(unread) if (day := _real_date(years[k], months[k], days[k]))}
     outside[list(real)] = True
+    early = _leading_history(dates, unread)
+    outside &= ~early
+    if not (unread.any() or outside.any()):
+        return DatedColumn(dates, date_format, early)
     k = int(np.flatnonzero(unread | outside)[0])
     if k not in real and unread[k]:
         raise DataError(
@@ -133,7 +161,10 @@ def to_dates(
     more = int(outside.sum()) - 1
     if day < FIRST_SESSION:
         why = f"before the Nikkei 225's first session ({FIRST_SESSION})"
-        hint = f"Fix the year, or delete the lines dated before {FIRST_SESSION} (the index did not exist)."
+        hint = (
+            f"Fix the year, or delete the lines dated before {FIRST_SESSION} (the index did not exist); "
+            f"a file's leading rows before it are dropped only when its history goes on from {FIRST_SESSION}."
+        )
     else:
         why = "after tomorrow in Tokyo" + (f" ({latest})" if latest is not None else "")
         hint = "Fix the year (a typo such as 2202 for 2022?) or delete the line."
@@ -142,6 +173,26 @@ def to_dates(
         + (f"; {more} more line{'s' if more > 1 else ''} out of range" if more else ""),
         hint=hint + " This check cannot be turned off.",
     )
+
+
+def _leading_history(dates: pd.DatetimeIndex, unread: np.ndarray) -> np.ndarray:
+    """The rows before FIRST_SESSION that lead the file (its first rows, or its last ones in a
+    newest-first file) when the rest of its history starts within HISTORY_JOINS of FIRST_SESSION; else
+    none. Early rows elsewhere are left to be refused as typos."""
+    before: np.ndarray = np.asarray(dates < pd.Timestamp(FIRST_SESSION)) & ~unread
+    later = dates[~before & ~unread]
+    if not before.any() or later.empty:
+        return np.zeros(len(dates), dtype=bool)
+    run = np.zeros(len(dates), dtype=bool)
+    if later[0] <= later[-1]:  # oldest first: the history's head is the file's first rows
+        head = int(np.argmin(before)) if not before.all() else len(before)
+        run[:head] = True
+    else:  # newest first: its last rows
+        tail = int(np.argmin(before[::-1]))
+        run[len(run) - tail :] = True
+    if pd.Timestamp(later.min()).date() > FIRST_SESSION + HISTORY_JOINS:
+        return np.zeros(len(dates), dtype=bool)
+    return run
 
 
 def _real_date(year: int, month: int, day: int) -> datetime.date | None:

@@ -14,7 +14,9 @@ A model trained with ``[data] target = "log_return"`` is sent the history as log
 (`data.returns.to_log_returns`) and asked for "samples" too; its answer is turned back into prices
 (`PriceAnchor`: the last close and which steps are sessions) before anything else reads it.
 
-A response that cannot be used raises AwsError with one line quoting what came back.
+A response that cannot be used raises AwsError with one line quoting what came back: not JSON, nested
+deeper than Python will read, a number that is no float, and, given the `PriceAnchor`, a forecast no
+market can produce (`data.answer.check_moves`: more than 20 % from one session to the next).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal, NoReturn
 
-from nikkei_deepar.data.answer import MODEL_HINT, finite_values, quote
+from nikkei_deepar.data.answer import MODEL_HINT, check_moves, finite_values, quote
 from nikkei_deepar.data.calendar import calendar_features, forecast_dates, horizon_dates
 from nikkei_deepar.data.channels import format_start, series_line, target_values
 from nikkei_deepar.data.series import Series
@@ -183,14 +185,17 @@ def parse_response(
     *,
     quantiles: Sequence[float],
     prediction_length: int,
-    prices_from: PriceAnchor | None = None,
+    anchor: PriceAnchor | None = None,
+    target: Target = "price",
 ) -> Forecast:
     """Parse a real-time response holding exactly one prediction.
 
     Quantile keys are matched by value ("0.10" answers a request for "0.1"); extra keys and outputs
-    (e.g. "samples") are ignored. With `prices_from` (a log-return model) the forecast is the price
-    mean and quantiles over the price paths rebuilt from "samples" (`data.returns.price_forecast`);
-    DeepAR's own mean and quantiles (of returns) are not used. Raises AwsError for anything else.
+    (e.g. "samples") are ignored. A log-return model's (`target`) forecast is the price mean and
+    quantiles over the price paths rebuilt from "samples" on `anchor` (`data.returns.price_forecast`);
+    DeepAR's own mean and quantiles (of returns) are not used. With `anchor`, a forecast that moves
+    more than a market can in a session is refused (`data.answer.check_moves`). Raises AwsError for
+    anything else.
     """
     text = _text(body)
     document = _load(text, what="the endpoint's response")
@@ -208,7 +213,8 @@ def parse_response(
         text,
         quantiles=quantiles,
         prediction_length=prediction_length,
-        prices_from=prices_from,
+        anchor=anchor,
+        target=target,
     )
 
 
@@ -217,9 +223,10 @@ def parse_batch_output_line(
     *,
     quantiles: Sequence[float],
     prediction_length: int,
-    prices_from: PriceAnchor | None = None,
+    anchor: PriceAnchor | None = None,
+    target: Target = "price",
 ) -> Forecast:
-    """Parse one line of a batch transform's `.out` file: one prediction object.
+    """Parse one line of a batch transform's `.out` file: one prediction object (as `parse_response`).
 
     A line wrapped as ``{"predictions": [one object]}`` is accepted too.
     """
@@ -232,7 +239,7 @@ def parse_batch_output_line(
     elif "mean" not in document and "quantiles" not in document:
         _raise_error_body(document, text)
     return _prediction(
-        document, text, quantiles=quantiles, prediction_length=prediction_length, prices_from=prices_from
+        document, text, quantiles=quantiles, prediction_length=prediction_length, anchor=anchor, target=target
     )
 
 
@@ -292,6 +299,10 @@ def _load(text: str, *, what: str) -> dict[str, Any]:
             f"{what} is not JSON: {quote(text)}",
             hint="check the endpoint runs a DeepAR model and the Accept type is application/json",
         ) from None
+    except RecursionError:  # [[[[... 100,000 deep: valid JSON no DeepAR answer looks like
+        raise AwsError(
+            f"{what} is JSON nested too deeply to be a DeepAR answer: {quote(text)}", hint=MODEL_HINT
+        ) from None
     if not isinstance(document, dict):
         raise AwsError(
             f"{what} is not a JSON object: {quote(text)}",
@@ -323,14 +334,29 @@ def _prediction(
     *,
     quantiles: Sequence[float],
     prediction_length: int,
-    prices_from: PriceAnchor | None = None,
+    anchor: PriceAnchor | None,
+    target: Target,
 ) -> Forecast:
+    if anchor is not None and len(anchor.trading) != prediction_length:
+        raise ValueError(f"{len(anchor.trading)} trading flags for prediction_length {prediction_length}")
     if not isinstance(obj, dict):
         raise AwsError(f"a prediction is not a JSON object: {quote(text)}", hint=MODEL_HINT)
-    if prices_from is not None:
-        return _prices(
-            obj, text, quantiles=quantiles, prediction_length=prediction_length, anchor=prices_from
-        )
+    if target == "log_return":
+        if anchor is None:
+            raise ValueError("a log-return model's answer needs the PriceAnchor its prices are built on")
+        forecast = _prices(obj, text, quantiles=quantiles, anchor=anchor)
+    else:
+        forecast = _levels(obj, text, quantiles=quantiles, prediction_length=prediction_length)
+    if anchor is not None:  # the model's own forecast, before any blend could dilute it
+        paths = {"mean": forecast.mean} | {f"quantile {k}": v for k, v in forecast.quantiles.items()}
+        check_moves(paths, text, anchor=anchor.anchor, trading=anchor.trading)
+    return forecast
+
+
+def _levels(
+    obj: dict[str, Any], text: str, *, quantiles: Sequence[float], prediction_length: int
+) -> Forecast:
+    """A price model's answer: its own mean and quantiles."""
     mean = finite_values(obj.get("mean"), text, name="mean", length=prediction_length)
     found = _quantiles_by_value(obj.get("quantiles"), text)
     wanted = {format_quantile(q): float(q) for q in quantiles}
@@ -350,14 +376,10 @@ def _prediction(
     )
 
 
-def _prices(
-    obj: dict[str, Any], text: str, *, quantiles: Sequence[float], prediction_length: int, anchor: PriceAnchor
-) -> Forecast:
+def _prices(obj: dict[str, Any], text: str, *, quantiles: Sequence[float], anchor: PriceAnchor) -> Forecast:
     """A log-return model's answer as prices, from its sample paths."""
     from nikkei_deepar.data.returns import price_forecast
 
-    if len(anchor.trading) != prediction_length:
-        raise ValueError(f"{len(anchor.trading)} trading flags for prediction_length {prediction_length}")
     if "samples" not in obj:
         raise AwsError(
             f"the model answered no samples, which a model trained on log returns needs to give prices: "

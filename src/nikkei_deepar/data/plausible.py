@@ -19,10 +19,10 @@ Always refused (these cannot be turned off):
 Outliers (`find_outliers`), refused unless the user says they are right (``--accept-outliers`` or
 ``[data] accept_outliers = true``), each reported with its neighbouring rows:
 
-- a day move: a close more than `MAX_DAY_MOVE` (20 %) above or below the previous close. The largest
-  moves in the index's history are -14.90 % on 1987-10-20 (Black Monday, a day late in Tokyo) and
-  +14.15 % on 2008-10-14; 20 % leaves a margin of five points over both, while a misplaced decimal point
-  (x10 is +900 %, /10 is -90 %) or a wrong digit in the ten-thousands is far beyond it;
+- a day move: a close more than `MAX_DAY_MOVE` (20 %, `data.market`) above or below the previous close. The
+  largest moves in the index's history are -14.90 % on 1987-10-20 (Black Monday, a day late in Tokyo) and
+  +14.15 % on 2008-10-14; 20 % leaves a margin of five points over both, while a misplaced decimal point (x10
+  is +900 %, /10 is -90 %) or a wrong digit in the ten-thousands is far beyond it;
 - a gap: more than `MAX_GAP_DAYS` (14) calendar days between two consecutive closes. The longest
   closure since 1949 is Golden Week 2019 (no session from 2019-04-27 to 2019-05-06: 11 days from close
   to close); the year-end closure gives 5 to 7. A longer gap is a year or month typo, or two downloads
@@ -43,6 +43,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from nikkei_deepar.data.dates import FIRST_SESSION
+from nikkei_deepar.data.market import MAX_DAY_MOVE
 from nikkei_deepar.errors import DataError
 
 if TYPE_CHECKING:
@@ -61,8 +62,6 @@ __all__ = [
     "tomorrow_in_tokyo",
 ]
 
-MAX_DAY_MOVE = 0.20
-"""Largest plausible change from one close to the next (a fraction): history's largest is 14.90 %."""
 MAX_GAP_DAYS = 14
 """Most calendar days between two consecutive closes: history's longest closure gives 11."""
 FLOAT32_MAX = float(np.finfo(np.float32).max)

@@ -3,7 +3,9 @@
 Pure: no network, no boto3, no printing. Every problem with the input is a `DataError` whose message
 is one line, ``"<source>:<line>: <cause>"`` (or ``"<source>: <cause>"``), with what to do in `hint`.
 The families handled are those of docs CSV-FORMATS.md (Nikkei official JP/EN and their Excel re-saves,
-investing.com JP/EN, Yahoo, yfinance, FRED, stooq, Bloomberg, WSJ, kabuoji3).
+investing.com JP/EN, Yahoo, yfinance, FRED, stooq, Bloomberg, WSJ, kabuoji3), and: investing.com in
+Chinese, stooq in Polish, full-history files back-filled before 1949, a date and one column of numbers
+under any name, and the official file with its header cut off.
 
 How a file is read:
 
@@ -11,15 +13,13 @@ How a file is read:
    bytes, and bytes neither codec accepts are refused, never turned into mojibake. CRLF, LF, CR and a
    missing final newline are all fine. Each physical line is one CSV record, so a stray quote cannot
    swallow the lines after it and every line number is exact.
-2. Header: the first line naming a date column (データ日付, 日付, 日付け, Date, Date of Data,
-   observation_date, ...) and a close column. Names are compared after NFKC, without quotes, BOM or
-   spaces, ignoring case. yfinance's three-line header (``Price,Close,...`` / ``Ticker,...`` /
-   ``Date,,,``) is one header whose first column holds the dates. Lines above it are "preamble".
-3. Close column by name, never by position: 終値, Close, Price, PX_LAST, NIKKEI225, first present wins
-   (so kabuoji3's 終値, not 終値調整値). Without an exact name, a column whose name contains one with a
-   prefix or suffix of the user's (``stock_終値``, ``Close_N225``) is taken, and `PriceTable.note` says
-   so; two such columns for the same name are an error, and adjusted columns (``adj``, ``調整``) are
-   never guessed. `close_column` overrides; it is the only way to get Adj Close.
+2. Header and columns: see `nikkei_deepar.data.header`. A line naming a date column (データ日付, 日付,
+   Date, observation_date, 日期, Data, ...) and a close column (終値, Close, Price, PX_LAST, NIKKEI225,
+   收盘, Zamkniecie, ..., first present wins; a name containing one is taken with a `PriceTable.note`);
+   a header naming dates and one column of numbers under another name (``date,value``); or no header
+   at all, read only when unambiguous (one column of numbers, or the official download's order date,
+   close, open, high, low). Lines above the header are "preamble". `close_column` overrides, by name
+   or column number; it is the only way to get Adj Close.
 4. Footer or corruption? After the header, a line whose date cell is not date-shaped is skipped when
    - it is blank or only commas ("blank"), or repeats the header ("repeated header");
    - it is a data line written with another separator, ``;`` or a tab ("wrong separator ';'"): the
@@ -34,6 +34,8 @@ How a file is read:
    is reported that way; without one, the error is "no data rows".
 5. Dates: see `nikkei_deepar.data.dates` (the forms a date may take, month/day order decided from
    the whole column, two-digit years, and the range 1949-05-16 .. `latest` every date must lie in).
+   A full-history file's leading rows before 1949-05-16 are dropped ("before the first session",
+   `PriceTable.dropped` says how many and which dates), whatever their closes hold.
 6. Closes: quotes, spaces and thousands separators are stripped; empty, ``-``, ``.``, ``null`` (and
    ``nan``, ``n/a``, ``#N/A``) are missing, NaN, never 0. Any other non-number is an error.
 7. Rows dated Sunday are dropped ("Sunday row (not an index close)": the TSE never trades on Sunday;
@@ -49,7 +51,6 @@ import datetime
 import math
 import pathlib
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -58,20 +59,14 @@ from typing import Any, get_args
 import numpy as np
 import pandas as pd
 
-from nikkei_deepar.data.dates import DateMatch, DateOrder, match_date, quote_cell, to_dates
+from nikkei_deepar.data.dates import FIRST_SESSION, DateMatch, DateOrder, match_date, quote_cell, to_dates
+from nikkei_deepar.data.header import MISSING, Header, blank, cell, find_header, is_number, key
 from nikkei_deepar.errors import DataError
 from nikkei_deepar.files import MAX_INPUT_BYTES, read_input
 
-__all__ = ["DateOrder", "PriceTable", "SkippedLine", "parse_prices", "read_prices"]
+__all__ = ["DateOrder", "EarlyRows", "PriceTable", "SkippedLine", "parse_prices", "read_prices"]
 
-# Header names are compared as `_key` makes them: NFKC, no quotes/BOM/whitespace, casefolded.
-_DATE_NAMES = frozenset(
-    {"データ日付", "日付", "日付け", "年月日", "date", "dates", "dateofdata", "observation_date", "datetime"}
-)
-_CLOSE_NAMES = ("終値", "close", "price", "px_last", "nikkei225")
-_ADJUSTED = ("adj", "調整")  # never guessed from a name: only `close_column` picks an adjusted close
 _SEPARATORS = (";", "\t")
-_MISSING = frozenset({"", "-", "--", ".", "null", "nan", "na", "n/a", "#n/a", "#n/an/a"})
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 # C0/C1 controls and private-use code points: what cp932 makes of latin-1 and other non-Japanese bytes
 # (0x80, 0xA0, 0xFD-0xFF, lead bytes 0xF0-0xF9) that it does not refuse outright.
@@ -91,11 +86,47 @@ class SkippedLine:
     reason: str
 
 
+EARLY_REASON = f"before the first session ({FIRST_SESSION})"
+
+
+@dataclass(frozen=True)
+class EarlyRows:
+    """A full-history file's leading rows dated before the index existed, dropped (`dates.to_dates`):
+    how many, their first and last dates, and the lines they were on."""
+
+    count: int
+    first: datetime.date
+    last: datetime.date
+    first_line: int
+    last_line: int
+
+    @classmethod
+    def of(cls, dates: pd.DatetimeIndex, lines: np.ndarray) -> EarlyRows:
+        return cls(
+            count=len(dates),
+            first=pd.Timestamp(dates.min()).date(),
+            last=pd.Timestamp(dates.max()).date(),
+            first_line=int(lines.min()),
+            last_line=int(lines.max()),
+        )
+
+    def describe(self, source: str) -> str:
+        """One line for the user: how many rows, which dates, where."""
+        rows = "1 row" if self.count == 1 else f"{self.count} rows"
+        where = f"line {self.first_line}" if self.count == 1 else f"lines {self.first_line}-{self.last_line}"
+        dates = str(self.first) if self.first == self.last else f"{self.first} .. {self.last}"
+        return (
+            f"{source}: {rows} dated before the Nikkei 225's first session ({FIRST_SESSION}) dropped: "
+            f"{dates} ({where}), history back-filled before the index existed"
+        )
+
+
 @dataclass(frozen=True, eq=False)  # eq=False: comparing or hashing a pd.Series field would raise
 class PriceTable:
     """What was read: daily closes (float64, naive midnight DatetimeIndex, ascending, unique, NaN =
     missing) and how they were found, for the user's report. `lines[i]` is the line of `closes[i]`;
-    `note` says how the close column was found when its name was not an exact one."""
+    `note` says how the close column was found when its name was not an exact one; `dropped`, which
+    leading rows were dropped for being older than the index. `header_line` is 0 without a header."""
 
     source: str
     closes: pd.Series
@@ -106,6 +137,7 @@ class PriceTable:
     skipped: tuple[SkippedLine, ...]
     lines: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     note: str | None = None
+    dropped: EarlyRows | None = None
 
     @property
     def rows(self) -> int:
@@ -181,26 +213,26 @@ def parse_prices(
     if lines[-1] == "":
         lines.pop()
     rows = [_split(line, source, number) for number, line in enumerate(lines, 1)]
-    header = _find_header(rows, source, close_column)
-    skipped = [SkippedLine(i + 1, "blank" if _blank(rows[i]) else "preamble") for i in range(header.index)]
+    header = find_header(rows, source, close_column)
+    skipped = [SkippedLine(i + 1, "blank" if blank(rows[i]) else "preamble") for i in range(header.index)]
 
     data: list[int] = []  # row indexes of lines whose date cell looks like a date
     matches: list[DateMatch] = []
     others: list[int] = []
     for i in range(header.data_from, len(rows)):
-        if _blank(rows[i]):
+        if blank(rows[i]):
             skipped.append(SkippedLine(i + 1, "blank"))
-        elif (match := match_date(_cell(rows[i], header.date_idx))) is not None:
+        elif (match := match_date(cell(rows[i], header.date_idx))) is not None:
             data.append(i)
             matches.append(match)
         else:
             others.append(i)
     if not data:
         # values beside dates this reader cannot read: say which, rather than "no data"
-        if (bad := next((i for i in others if any(map(_is_number, rows[i]))), None)) is not None:
+        if (bad := next((i for i in others if any(map(is_number, rows[i]))), None)) is not None:
             raise _date_error(source, rows, bad, header)
         raise DataError(
-            f"{source}: no data rows: no line after the header (line {header.index + 1}) holds a date",
+            f"{source}: no data rows: no line after the header (line {header.line}) holds a date",
             hint="Check that this is a daily price file with one date and close per line.",
         )
     skipped += [
@@ -208,10 +240,17 @@ def parse_prices(
     ]
 
     line_numbers = np.array(data) + 1
-    dates, date_format = to_dates(
+    column = to_dates(
         matches, line_numbers, [rows[i][header.date_idx] for i in data], source, date_order, latest
     )
-    values = _to_floats([_cell(rows[i], header.close_idx) for i in data], line_numbers, header.column, source)
+    dates, date_format, early = column.dates, column.date_format, column.early
+    dropped = None
+    if early.any():  # a full-history file's back-filled rows from before the index existed
+        dropped = EarlyRows.of(dates[early], line_numbers[early])
+        skipped += [SkippedLine(int(n), EARLY_REASON) for n in line_numbers[early]]
+        data = [i for i, drop in zip(data, early, strict=True) if not drop]
+        dates, line_numbers = dates[~early], line_numbers[~early]
+    values = _to_floats([cell(rows[i], header.close_idx) for i in data], line_numbers, header.column, source)
     keep = np.asarray(dates.dayofweek != 6)
     skipped += [SkippedLine(int(n), "Sunday row (not an index close)") for n in line_numbers[~keep]]
     dates, values, line_numbers = dates[keep], values[keep], line_numbers[keep]
@@ -233,11 +272,12 @@ def parse_prices(
         closes=closes,
         column=header.column,
         encoding=encoding,
-        header_line=header.index + 1,
+        header_line=header.line,
         date_format=date_format,
         skipped=tuple(sorted(skipped, key=lambda s: s.line)),
         lines=line_numbers[order],
         note=header.note,
+        dropped=dropped,
     )
 
 
@@ -276,143 +316,17 @@ def _split(line: str, source: str, number: int) -> list[str]:
     return [cell.strip() for cell in cells]
 
 
-def _key(cell: str) -> str:
-    # `*`: Yahoo's web table says "Close*" and "Adj Close**"
-    return re.sub(r"[\s\"'*\ufeff]", "", unicodedata.normalize("NFKC", cell)).casefold()
-
-
-def _blank(cells: Sequence[str]) -> bool:
-    return not any(cells)
-
-
-def _cell(cells: Sequence[str], index: int) -> str:
-    return cells[index] if index < len(cells) else ""
-
-
-@dataclass(frozen=True)
-class _Header:
-    index: int  # row index of the header line (its line number minus one)
-    names: tuple[str, ...]
-    date_idx: int
-    close_idx: int
-    data_from: int  # row index of the first line after the header (yfinance's takes three lines)
-    note: str | None = None  # how the close column was found, when its name was not an exact one
-
-    @property
-    def column(self) -> str:
-        return self.names[self.close_idx]
-
-
-def _find_header(rows: Sequence[list[str]], source: str, close_column: str | None) -> _Header:
-    dated: tuple[int, tuple[str, ...]] | None = None  # first line with a date column, for the error
-    for i, cells in enumerate(rows):
-        keys = [_key(cell) for cell in cells]
-        names = [re.sub(r"^[\s\"'\ufeff]+|[\s\"']+$", "", cell) for cell in cells]
-        date_idx = next((j for j, key in enumerate(keys) if key in _DATE_NAMES), None)
-        data_from = i + 1
-        if date_idx is None:
-            if _pick_close(keys, 0, close_column) is None or (below := _yfinance_dates_row(rows, i)) is None:
-                continue
-            date_idx, data_from, names[0] = 0, below + 1, rows[below][0]
-        close_idx = _pick_close(keys, date_idx, close_column)
-        if close_idx is not None:
-            return _Header(i, tuple(names), date_idx, close_idx, data_from)
-        if close_column is None and (close_idx := _guess_close(keys, names, date_idx, source, i)) is not None:
-            contains = _CLOSE_DISPLAY[_close_name(keys[close_idx])]
-            note = (
-                f"column '{names[close_idx]}' taken as the close (its name contains '{contains}'); "
-                "set [data] close_column to choose another"
-            )
-            return _Header(i, tuple(names), date_idx, close_idx, data_from, note)
-        dated = dated or (i, tuple(names))
-    if dated is None:
-        raise DataError(
-            f"{source}: no header line found: no line names a date column (Date, 日付, observation_date...)",
-            hint="The data needs a comma-separated header line such as 'date,close' above it.",
-        )
-    index, found = dated
-    columns = ", ".join(name for name in found if name)
-    if close_column is not None:
-        raise DataError(
-            f"{source}:{index + 1}: no column named '{close_column}'; the columns are: {columns}",
-            hint="Set [data] close_column to one of these names, or remove it to pick the close by name.",
-        )
-    raise DataError(
-        f"{source}:{index + 1}: no close column (終値, Close, Price, PX_LAST, NIKKEI225); columns: {columns}",
-        hint='Set [data] close_column = "<name>" in the config to the column that holds the daily close.',
-    )
-
-
-def _pick_close(keys: Sequence[str], date_idx: int, close_column: str | None) -> int | None:
-    wanted = (_key(close_column),) if close_column is not None else _CLOSE_NAMES
-    for name in wanted:
-        for j, key in enumerate(keys):
-            if key == name and j != date_idx:
-                return j
-    return None
-
-
-_CLOSE_DISPLAY = {
-    "終値": "終値",
-    "close": "Close",
-    "price": "Price",
-    "px_last": "PX_LAST",
-    "nikkei225": "NIKKEI225",
-}
-
-
-def _close_name(key: str) -> str:
-    return next(name for name in _CLOSE_NAMES if name in key)
-
-
-def _guess_close(keys: Sequence[str], names: Sequence[str], date_idx: int, source: str, i: int) -> int | None:
-    """Without an exact close name: the one column whose name contains one (``stock_終値``,
-    ``Close_N225``), trying the names in order; two candidates for a name are refused."""
-    for name in _CLOSE_NAMES:
-        found = [
-            j
-            for j, key in enumerate(keys)
-            if name in key and j != date_idx and not any(word in key for word in _ADJUSTED)
-        ]
-        if len(found) == 1:
-            return found[0]
-        if found:
-            columns = ", ".join(f"'{names[j]}'" for j in found)
-            raise DataError(
-                f"{source}:{i + 1}: cannot tell the close column: {columns} all contain "
-                f"'{_CLOSE_DISPLAY[name]}' and none is named exactly so",
-                hint='Set [data] close_column = "<name>" in the config to the column that holds the close.',
-            )
-    return None
-
-
-def _yfinance_dates_row(rows: Sequence[list[str]], i: int) -> int | None:
-    """The row index of yfinance's ``Date,,,`` line one or two lines below `i`, if there is one."""
-    for j in range(i + 1, min(i + 3, len(rows))):
-        keys = [_key(cell) for cell in rows[j]]
-        if keys and keys[0] in _DATE_NAMES:
-            return j if not any(keys[1:]) else None
-    return None
-
-
-def _is_number(cell: str) -> bool:
-    try:
-        return math.isfinite(float(_NUMBER_JUNK.sub("", cell)))
-    except ValueError:
-        return False
-
-
 def _junk_reason(
-    rows: Sequence[list[str]], line: str, i: int, header: _Header, first: int, last: int, source: str
+    rows: Sequence[list[str]], line: str, i: int, header: Header, first: int, last: int, source: str
 ) -> str:
     cells = rows[i]
     for separator in _SEPARATORS:
         if separator in line:
             parts = [part.strip().strip("\"'") for part in line.split(separator)]
-            if match_date(_cell(parts, header.date_idx)) is not None:
+            if match_date(cell(parts, header.date_idx)) is not None:
                 return f"wrong separator {separator!r}"
-    numbers = any(_is_number(cell) for cell in cells)
-    if [_key(cell) for cell in cells] == [_key(name) for name in header.names]:
+    numbers = any(is_number(c) for c in cells)
+    if [key(c) for c in cells] == [key(name) for name in header.names]:
         return "repeated header"
     if i > last and not numbers:
         return "footer"
@@ -421,16 +335,16 @@ def _junk_reason(
     raise _date_error(source, rows, i, header)
 
 
-def _date_error(source: str, rows: Sequence[list[str]], i: int, header: _Header) -> DataError:
+def _date_error(source: str, rows: Sequence[list[str]], i: int, header: Header) -> DataError:
     return DataError(
-        f"{source}:{i + 1}: cannot read date {quote_cell(_cell(rows[i], header.date_idx))}",
+        f"{source}:{i + 1}: cannot read date {quote_cell(cell(rows[i], header.date_idx))}",
         hint="Fix the date or delete the line (a note line is skipped only when its other cells are empty).",
     )
 
 
 def _to_floats(cells: Sequence[str], lines: np.ndarray, column: str, source: str) -> np.ndarray:
     cleaned = pd.Series(cells, dtype=object).str.replace(_NUMBER_JUNK, "", regex=True)
-    missing = cleaned.str.casefold().isin(_MISSING).to_numpy()
+    missing = cleaned.str.casefold().isin(MISSING).to_numpy()
     values = pd.to_numeric(cleaned.where(~missing), errors="coerce").to_numpy(dtype="float64")
     if (bad := np.flatnonzero(~missing & ~np.isfinite(values))).size:
         k = int(bad[0])

@@ -90,5 +90,5 @@ def _text(raw: object) -> str:
     """The answer as JSON text, for quoting it."""
     try:
         return json.dumps(raw.tolist() if isinstance(raw, np.ndarray) else raw)
-    except (TypeError, ValueError):
-        return repr(raw)
+    except (TypeError, ValueError, RecursionError):
+        return repr(raw)[:1000]

@@ -6,6 +6,8 @@ calendar policy `prepare` used. `prediction_length` is the deployed model's (fro
 whatever the config says today: a model only ever forecasts the length it was trained for. Likewise the
 target (prices or log returns) is the one the served job was trained on: a log-return model is sent
 the history as returns, asked for samples, and its sample paths are turned back into prices here.
+Either model's own forecast is refused (exit 4, naming the first bad step) when it moves more than a
+market can in a session (`data.answer.check_moves`), before the random-walk blend could hide it.
 
 Real-time predict changes nothing and takes no lock. `--batch` creates a model (if none is deployed)
 and a transform job, so it takes the ledger lock itself and records both.
@@ -160,7 +162,8 @@ def run(
             body,
             quantiles=quantiles,
             prediction_length=model.prediction_length,
-            prices_from=_prices_from(series, model),
+            anchor=PriceAnchor.of(series, model.prediction_length),
+            target=model.target,
         )
         source = endpoint
     job, prediction_length = model.job, model.prediction_length
@@ -226,11 +229,6 @@ def _series(ctx: Context, ledger: Ledger) -> Series:
         )
     ctx.reporter.info(f"fetching the prepared series from {data.series_uri}")
     return load_series(ctx.backend.get_artifact(data.series_uri), where=data.series_uri)
-
-
-def _prices_from(series: Series, model: ServedModel) -> PriceAnchor | None:
-    """For a log-return model: the last close and session flags its sampled returns are cumulated on."""
-    return PriceAnchor.of(series, model.prediction_length) if model.target == "log_return" else None
 
 
 # -- batch transform ------------------------------------------------------------------------------------
@@ -311,7 +309,8 @@ def _batch(
         lines[0],
         quantiles=quantiles,
         prediction_length=model.prediction_length,
-        prices_from=_prices_from(series, model),
+        anchor=PriceAnchor.of(series, model.prediction_length),
+        target=model.target,
     )
     return name, forecast, model, ledger
 

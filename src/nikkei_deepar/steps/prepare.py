@@ -9,6 +9,7 @@ an unchanged file is not uploaded again.
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,7 +94,7 @@ def wall_clock() -> datetime.datetime:
 def run(
     ctx: Context,
     *,
-    input_file: Path | None,
+    input_file: Path | str | None,
     dry_run: bool,
     allow_stale: bool = False,
     accept_outliers: bool = False,
@@ -109,7 +110,10 @@ def run(
 
     settings = ctx.settings
     latest = tomorrow_in_tokyo((now or wall_clock)())
-    path = input_file or _resolve_source(ctx, allow_stale=allow_stale, latest=latest)
+    if input_file is not None:
+        path = _input_path(input_file)
+    else:
+        path = _resolve_source(ctx, allow_stale=allow_stale, latest=latest)
     table = read_prices(
         path,
         close_column=settings.data.close_column,
@@ -118,7 +122,8 @@ def run(
         max_bytes=settings.data.max_input_bytes,
     )
     summary = table.summary()
-    ctx.reporter.debug(f"read {path} as {table.encoding}, header on line {table.header_line}")
+    header = f"header on line {table.header_line}" if table.header_line else "no header line"
+    ctx.reporter.debug(f"read {path} as {table.encoding}, {header}")
     outliers = _check(ctx, table, accept=accept_outliers or settings.data.accept_outliers)
     from nikkei_deepar.data.horizon import prediction_length_of
 
@@ -212,6 +217,8 @@ def _check(ctx: Context, table: PriceTable, *, accept: bool) -> list[Outlier]:
         ctx.reporter.debug(f"{table.source}:{skipped.line}: skipped: {skipped.reason}")
     if table.note is not None:
         ctx.reporter.info(f"{table.source}: {table.note}")
+    if table.dropped is not None:
+        ctx.reporter.warn(table.dropped.describe(table.source))
     if lost := [s.line for s in table.skipped if s.reason.startswith("wrong separator")]:
         shown = ", ".join(map(str, lost[:5])) + (", ..." if len(lost) > 5 else "")
         what = "1 dated line" if len(lost) == 1 else f"{len(lost)} dated lines"
@@ -227,6 +234,29 @@ def _check(ctx: Context, table: PriceTable, *, accept: bool) -> list[Outlier]:
     if outliers:
         ctx.reporter.warn(outliers_warning(table.source, outliers))
     return outliers
+
+
+_URL = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]+)://")
+
+
+def _input_path(given: Path | str) -> Path:
+    """`--input` as a path; a URL is a usage error (exit 2) saying where URLs go, not "no such file"."""
+    text = str(given)
+    if isinstance(given, str) and (url := _URL.match(text.strip())) is not None:
+        scheme = url.group("scheme").lower()
+        if scheme in ("http", "https"):
+            raise UsageError(
+                f"--input {text!r} is a URL: --input reads a file on this machine; URLs go in [data] source",
+                hint='set [data] source = "<the URL>" in the config (prepare downloads it, with retries and '
+                "a cached copy), or download the file and pass its path to --input",
+                code="input-is-url",
+            )
+        raise UsageError(
+            f"--input {text!r} is a URL ({scheme}://): --input reads a file on this machine",
+            hint="download the file and pass its path; [data] source takes http(s) URLs, fred and stooq",
+            code="input-is-url",
+        )
+    return Path(given)
 
 
 def _resolve_source(ctx: Context, *, allow_stale: bool, latest: datetime.date) -> Path:

@@ -119,7 +119,7 @@ class RetrainResult:
 def run(
     ctx: Context,
     *,
-    input_file: Path | None = None,
+    input_file: Path | str | None = None,
     allow_stale: bool = False,
     force_deploy: bool = False,
     timeout: float | None = None,
@@ -207,7 +207,7 @@ def _failed(ctx: Context, stage: Stage, exc: NikkeiError) -> None:
 
 
 # -- the stages -----------------------------------------------------------------------------------------
-def _prepare(ctx: Context, stage: Stage, *, input_file: Path | None, allow_stale: bool) -> str:
+def _prepare(ctx: Context, stage: Stage, *, input_file: Path | str | None, allow_stale: bool) -> str:
     from nikkei_deepar.steps import prepare
 
     known = {d.sha256 for d in ctx.state.load().data}

@@ -15,7 +15,7 @@ from typing import Any
 
 from nikkei_deepar.backends.base import LogEvent
 from nikkei_deepar.errors import DataError, UsageError
-from nikkei_deepar.files import write_atomic
+from nikkei_deepar.files import FileRefused, read_regular, write_atomic
 
 LOG_STREAM = "local"
 # The store's layout: the folders of the records that stand for SageMaker's resources, by ledger kind.
@@ -27,6 +27,7 @@ RECORD_FOLDERS = {
 }
 # Every top-level entry the backend itself writes in its store (provision adopts a store holding only these).
 STORE_ENTRIES = frozenset({"data", "jobs", "predict", "output", "expiry", *RECORD_FOLDERS.values()})
+MAX_RECORD_BYTES = 1024 * 1024  # a record is a few hundred bytes; a job's state with its metrics a few KB
 NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 """SageMaker's resource name pattern; here it also keeps every record a plain file name in the store."""
 
@@ -104,23 +105,40 @@ def parse_stamp(value: Any) -> dt.datetime | None:
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
+    """The record at `path`, or None when there is none yet; DataError (exit 3, "local-record-corrupt")
+    for anything that is not a small regular file holding a UTF-8 JSON object. Read as price files are
+    (`files.read_regular`): a FIFO in its place would otherwise block the command for ever."""
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = read_regular(path, max_bytes=MAX_RECORD_BYTES)
     except FileNotFoundError:
         return None
+    except FileRefused as exc:
+        raise _corrupt(path, f"is {exc.reason}, not a record") from None
+    except OSError as exc:
+        raise _corrupt(path, f"cannot be read ({exc.strerror or exc})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _corrupt(path, "is corrupt (not UTF-8 text)") from None
     if not text.strip():  # a name reserved (O_EXCL) but its record not written yet: not there yet
         return None
     try:
         record = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise DataError(
-            f"{path}: the local record is corrupt ({exc.msg})",
-            hint="move it away; `nikkei-deepar teardown` removes the local store",
-            code="local-record-corrupt",
-        ) from None
+        raise _corrupt(path, f"is corrupt ({exc.msg})") from None
+    except RecursionError:
+        raise _corrupt(path, "is corrupt (nested too deeply)") from None
     if not isinstance(record, dict):
-        raise DataError(f"{path}: the local record is not a JSON object", code="local-record-corrupt")
+        raise _corrupt(path, "is not a JSON object")
     return record
+
+
+def _corrupt(path: Path, why: str) -> DataError:
+    return DataError(
+        f"{path}: the local record {why}",
+        hint="move it away; `nikkei-deepar teardown` removes the local store",
+        code="local-record-corrupt",
+    )
 
 
 def write_json(path: Path, record: Mapping[str, Any]) -> None:

@@ -109,7 +109,9 @@ class SageMakerBackend:
         def ask(instance: str, region: str) -> float:
             return self.aws.pricing.hosting_price(instance, region).usd_per_hour
 
-        return live_price(instance_type, self._region(), lookup=ask, home=self.env.home)
+        return live_price(
+            instance_type, self._region(), lookup=ask, home=self.env.home, warn=self.env.reporter.warn
+        )
 
     def logs_link(self, kind: str, name: str) -> str | None:
         from nikkei_deepar.console import endpoint_logs_url, training_job_logs_url
