@@ -25,7 +25,13 @@ KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
 
 
 def _policy(**kw: Any) -> dict[str, Any]:
-    args: dict[str, Any] = {"bucket": "my-bucket", "prefix": "nikkei", "region": REGION, "account": ACCOUNT}
+    args: dict[str, Any] = {
+        "bucket": "my-bucket",
+        "prefix": "nikkei",
+        "key_root": "nikkei/proj/dev",
+        "region": REGION,
+        "account": ACCOUNT,
+    }
     args.update(kw)
     return execution_policy(**args)
 
@@ -140,14 +146,16 @@ def test_s3_statements_are_scoped_to_bucket_and_prefixes() -> None:
     }
     assert sids["ReadInputs"]["Action"] == "s3:GetObject"
     assert sids["ReadInputs"]["Resource"] == [
-        "arn:aws:s3:::my-bucket/nikkei/data/*",
+        "arn:aws:s3:::my-bucket/nikkei/proj/dev/data/*",
+        "arn:aws:s3:::my-bucket/nikkei/proj/dev/output/*",
+        "arn:aws:s3:::my-bucket/nikkei/proj/dev/predict/*/input/*",
+        "arn:aws:s3:::my-bucket/nikkei/data/*",  # before workspaces: readable, never written
         "arn:aws:s3:::my-bucket/nikkei/output/*",
-        "arn:aws:s3:::my-bucket/nikkei/predict/*/input/*",
     ]
     assert sids["WriteOutputs"]["Action"] == "s3:PutObject"
-    assert sids["WriteOutputs"]["Resource"] == [
-        "arn:aws:s3:::my-bucket/nikkei/output/*",
-        "arn:aws:s3:::my-bucket/nikkei/predict/*/output/*",
+    assert sids["WriteOutputs"]["Resource"] == [  # this workspace's keys only
+        "arn:aws:s3:::my-bucket/nikkei/proj/dev/output/*",
+        "arn:aws:s3:::my-bucket/nikkei/proj/dev/predict/*/output/*",
     ]
     # every object resource lies under the prefix, and no statement grants the whole bucket's objects
     for statement in sids.values():
@@ -224,7 +232,7 @@ def test_a_key_that_would_widen_the_policy_is_refused(key: str) -> None:
 @pytest.mark.parametrize("prefix", ["*", "data/*", "a?b", "${aws:username}"])
 def test_a_prefix_that_would_widen_the_policy_is_refused(prefix: str) -> None:
     with pytest.raises(ValueError):
-        execution_policy(bucket="b", prefix=prefix, region=REGION, account=ACCOUNT)
+        execution_policy(bucket="b", prefix=prefix, key_root=f"{prefix}/p/s", region=REGION, account=ACCOUNT)
 
 
 def test_china_partition_in_every_arn() -> None:

@@ -60,7 +60,9 @@ def test_create_role_that_appeared_meanwhile(iam: Gateway) -> None:
 
 def test_inline_policy_roundtrip_and_trust_update(iam: Gateway) -> None:
     iam.create_role("nd-role", trust_policy=TRUST, tags={}, description="x")
-    doc = execution_policy(bucket="b-1", prefix="p", region="ap-northeast-1", account="123456789012")
+    doc = execution_policy(
+        bucket="b-1", prefix="p", key_root="p/proj/dev", region="ap-northeast-1", account="123456789012"
+    )
     iam.put_inline_policy("nd-role", "nd-policy", doc)  # moto validates the policy syntax
     assert same_policy(iam.inline_policy("nd-role", "nd-policy"), doc)
     assert iam.inline_policy("nd-role", "other") is None

@@ -328,8 +328,9 @@ def test_transform_start_and_describe(backend: SageMakerBackend, sm_script: Any)
 # -- storage ----------------------------------------------------------------------------------------------
 def test_artifacts_round_trip_under_the_prefix(backend: SageMakerBackend) -> None:
     uri = backend.put_artifact("predict/x/input.jsonl", b"line\n", content_type="application/jsonlines")
-    assert uri == f"s3://{BUCKET}/nikkei-deepar/predict/x/input.jsonl"
-    assert backend.artifact_uri("output/") == f"s3://{BUCKET}/nikkei-deepar/output/"
+    # under the workspace's keys: {prefix}/{project}/{stage}/
+    assert uri == f"s3://{BUCKET}/nikkei-deepar/nikkei-deepar/dev/predict/x/input.jsonl"
+    assert backend.artifact_uri("output/") == f"s3://{BUCKET}/nikkei-deepar/nikkei-deepar/dev/output/"
     assert backend.get_artifact(uri) == b"line\n"
     with pytest.raises(NotFoundError):
         backend.get_artifact(f"s3://{BUCKET}/nikkei-deepar/nothing")

@@ -35,6 +35,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "prices"
 LONG = FIXTURES / "long"
 BUCKET = "nikkei-prepare-test"
 PREFIX = "nikkei-deepar"  # the config default
+ROOT = f"{PREFIX}/nikkei-deepar/dev"  # the default workspace's keys: {prefix}/{project}/{stage}
 PREDICTION_LENGTH = 17  # the defaults: 5 trading days, derived for calendar_days (data.calendar)
 TRADING_PREDICTION_LENGTH = 5  # the same horizon under calendar = "trading_days"
 CONTEXT_LENGTH = 20
@@ -174,7 +175,7 @@ def last_data(home: Path) -> dict[str, Any]:
 
 
 def keys_for(sha256: str) -> dict[str, str]:
-    return {name: f"{PREFIX}/data/{sha256[:16]}/{name}" for name in CHANNELS}
+    return {name: f"{ROOT}/data/{sha256[:16]}/{name}" for name in CHANNELS}
 
 
 def _no_bare_constants(name: str) -> float:
@@ -306,7 +307,7 @@ def test_each_family_becomes_valid_channels_on_s3(
     )
     assert series["target"] == test["target"]
 
-    s3_uri = f"s3://{BUCKET}/{PREFIX}/data/{entry['sha256'][:16]}"
+    s3_uri = f"s3://{BUCKET}/{ROOT}/data/{entry['sha256'][:16]}"
     assert entry["train_uri"] == f"{s3_uri}/train/"
     assert entry["test_uri"] == f"{s3_uri}/test/"
     assert entry["series_uri"] == f"{s3_uri}/series.json"

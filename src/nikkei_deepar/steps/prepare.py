@@ -146,7 +146,7 @@ def run(
         "test/test.json": channels.test,
         "series.json": dump_series(series),
     }
-    local_dir = ctx.home / "data" / channels.sha256[:16]
+    local_dir = ctx.workspace_dir / "data" / channels.sha256[:16]
     for name, body in files.items():
         write_atomic(local_dir / name, body)
 
