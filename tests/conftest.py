@@ -154,9 +154,10 @@ def sm_script(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 @pytest.fixture
-def step_context(hermetic_env: Path) -> Callable[..., Any]:
+def step_context(hermetic_env: Path, tool_home: Path) -> Callable[..., Any]:
     """Build a Context for step tests: `step_context(aws={...}, interactive_stdin=False)`; settings from
-    keyword sections, the ledger in the test's home, progress captured in `ctx.reporter.stream`."""
+    keyword sections, the ledger in its workspace's folder of the test's home (as the CLI keeps it: the
+    default tags' is `hermetic_env`), progress captured in `ctx.reporter.stream`."""
     import io
 
     from nikkei_deepar.config import LoadedConfig, Settings
@@ -167,11 +168,12 @@ def step_context(hermetic_env: Path) -> Callable[..., Any]:
     def build(*, interactive_stdin: bool = False, **sections: Any) -> Context:
         settings = Settings.model_validate(sections)
         reporter = Reporter(interactive=False, color=False, stream=io.StringIO())
+        folder = settings.workspace.folder(tool_home)
         return Context(
             loaded=LoadedConfig(settings=settings, path=None, origin="test"),
-            state=LocalStateStore(hermetic_env),
-            home=hermetic_env,
-            workspace_dir=hermetic_env,
+            state=LocalStateStore(folder),
+            home=tool_home,
+            workspace_dir=folder,
             reporter=reporter,
             interactive_stdin=interactive_stdin,
         )

@@ -27,7 +27,7 @@ REGION = "ap-northeast-1"
 ACCOUNT = "123456789012"
 BUCKET = "nd-test-bucket"
 ROLE = "nd-test-role"
-OUR_TAGS = {"project": "nikkei-deepar", "stage": "test", "managed-by": "nikkei-deepar"}
+OUR_TAGS = {"project": "nikkei-deepar", "stage": "test", "team": "quant", "managed-by": "nikkei-deepar"}
 READ_ONLY = ("Get", "Head", "List", "Describe")
 
 MakeCtx = Callable[..., Context]
@@ -41,7 +41,7 @@ def make(step_context: MakeCtx, aws: None) -> MakeCtx:
             "bucket": BUCKET,
             "role_name": ROLE,
             "max_attempts": 1,
-            "tags": {"project": "nikkei-deepar", "stage": "test"},
+            "tags": {"project": "nikkei-deepar", "stage": "test", "team": "quant"},
         }
         settings.update(aws_settings)
         return step_context(aws=settings)
@@ -114,7 +114,13 @@ def _assert_fully_provisioned(region: str) -> None:
     assert same_policy(role["AssumeRolePolicyDocument"], trust_policy(account=ACCOUNT, region=region))
     assert {t["Key"]: t["Value"] for t in iamc().list_role_tags(RoleName=ROLE)["Tags"]} == OUR_TAGS
     inline = iamc().get_role_policy(RoleName=ROLE, PolicyName=INLINE_POLICY_NAME)["PolicyDocument"]
-    expected = execution_policy(bucket=BUCKET, prefix="nikkei-deepar", region=region, account="123456789012")
+    expected = execution_policy(
+        bucket=BUCKET,
+        prefix="nikkei-deepar",
+        key_root="nikkei-deepar/nikkei-deepar/test",
+        region=region,
+        account="123456789012",
+    )
     assert same_policy(inline, expected)
     assert iamc().list_attached_role_policies(RoleName=ROLE)["AttachedPolicies"] == []
 
@@ -197,8 +203,12 @@ def test_kms_key_encrypts_the_bucket_and_enters_the_policy(make: MakeCtx) -> Non
 
 # -- drift ----------------------------------------------------------------------------------------------
 def _drift_everything() -> None:
+    """Everything drifts but what says whose it is: the ownership tags stay (managed-by, project, stage)."""
     s3 = s3c()
-    s3.delete_bucket_tagging(Bucket=BUCKET)
+    owner = {k: v for k, v in bucket_tags(BUCKET).items() if k != "team"}
+    s3.put_bucket_tagging(
+        Bucket=BUCKET, Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in owner.items()]}
+    )
     s3.delete_public_access_block(Bucket=BUCKET)
     s3.delete_bucket_encryption(Bucket=BUCKET)
     s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Suspended"})
@@ -231,7 +241,7 @@ def _drift_everything() -> None:
             }
         ),
     )
-    iam.untag_role(RoleName=ROLE, TagKeys=["stage"])
+    iam.untag_role(RoleName=ROLE, TagKeys=["team"])
     iam.put_role_policy(
         RoleName=ROLE,
         PolicyName="added-by-hand",
@@ -332,9 +342,12 @@ def test_existing_bucket_and_role_are_used_as_they_are(make: MakeCtx) -> None:
         "bucket.write-access": "check",
         "role": "use",
         "role.trust-policy": "ok",
+        "role.permissions": "report",  # nobody's role: what it lacks is said, nothing is changed
         "scheduler-role": "create",
         "scheduler-role.inline-policy": "create",
     }
+    permissions = next(i for i in result.items if i.resource == "role.permissions")
+    assert "do not allow s3:ListBucket on arn:aws:s3:::nd-test-bucket" in permissions.detail
     assert [i.status for i in result.items if i.action == "check"] == ["done"]
     # never modified: no tags, no public access block, no versioning, no policy, no probe left behind
     s3 = s3c()
@@ -349,9 +362,9 @@ def test_existing_bucket_and_role_are_used_as_they_are(make: MakeCtx) -> None:
     assert iamc().list_role_tags(RoleName=ROLE)["Tags"] == []
     # and not in the ledger: teardown must never consider them (only the scheduler role it created is)
     assert ctx_ledger_names(make()) == ["nikkei-deepar-test-scheduler"]
-    reports = [i for i in result.items if i.action == "report"]
-    assert all("not changed, the bucket is not the tool's" in i.detail for i in reports)
-    assert "4 findings reported and left unchanged (see above)" in result.to_lines()
+    reports = [i for i in result.items if i.action == "report" and i.resource.startswith("bucket.")]
+    assert len(reports) == 4 and all("not changed, the bucket is not the tool's" in i.detail for i in reports)
+    assert "5 findings reported and left unchanged (see above)" in result.to_lines()
 
 
 def ctx_ledger_names(ctx: Context) -> list[str]:
@@ -448,7 +461,11 @@ def test_tagged_resources_missing_from_the_ledger_are_adopted(make: MakeCtx) -> 
     make().state.path.unlink()  # as if the process died between CreateX and the ledger write
     result = provision.run(make(), dry_run=False)
     assert by_resource(result)["bucket"] == "adopt" and by_resource(result)["role"] == "adopt"
-    assert any("missing from the ledger" in i.detail for i in result.items)
+    assert any(
+        "tagged for this workspace (project=nikkei-deepar, stage=test) but missing from its state: an "
+        "earlier run of this stage was interrupted" in i.detail
+        for i in result.items
+    )
     ledger = make().state.load()
     bucket = ledger.resource("bucket", BUCKET)
     assert bucket is not None and (bucket.created, bucket.adopted) == (True, True)
@@ -462,7 +479,7 @@ def test_recorded_bucket_deleted_outside_the_tool_is_created_again(make: MakeCtx
     s3c().delete_bucket(Bucket=BUCKET)
     result = provision.run(make(), dry_run=False)
     bucket = next(i for i in result.items if i.resource == "bucket")
-    assert bucket.action == "create" and "the ledger recorded it, but it is gone" in bucket.detail
+    assert bucket.action == "create" and "the state recorded it, but it is gone" in bucket.detail
     _assert_fully_provisioned(REGION)
     assert (
         len([r for r in make().state.load().resources if r.kind == "bucket"]) == 2
@@ -569,3 +586,71 @@ def test_a_local_provisioner_plugs_into_plan_and_apply(
     assert [i.status for i in done.items] == ["done"] and (ctx.home / "store").is_dir()
     assert done.to_data()["backend"] == "local" and done.to_data()["changed"] is True
     assert {i.action for i in provision.run(ctx, dry_run=False).items} == {"ok"}
+
+
+# -- ownership is what AWS's tags prove (issue 21) ---------------------------------------------------------
+def test_our_bucket_and_role_whose_stage_tag_was_edited_by_hand_are_refused_and_unchanged(
+    make: MakeCtx,
+) -> None:
+    provision.run(make(), dry_run=False)
+    tags = {**bucket_tags(BUCKET), "stage": "prod"}
+    s3c().put_bucket_tagging(
+        Bucket=BUCKET, Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in tags.items()]}
+    )
+    iamc().tag_role(RoleName=ROLE, Tags=[{"Key": "stage", "Value": "prod"}])
+    result = provision.run(make(), dry_run=False)
+    assert result.exit_code == ExitCode.USAGE
+    assert {e["code"] for e in result.errors} == {"not-ours"}
+    messages = " ".join(e["message"] for e in result.errors)
+    assert (
+        f"the state lists bucket {BUCKET} as this workspace's, but AWS says it is another workspace's"
+        in messages
+    )
+    assert f"the state lists role {ROLE} as this workspace's" in messages and "stage=prod" in messages
+    assert "`nikkei-deepar state forget bucket" in messages and "`nikkei-deepar import bucket" in messages
+    assert bucket_tags(BUCKET)["stage"] == "prod"  # never re-tagged back
+    role_tags = {t["Key"]: t["Value"] for t in iamc().list_role_tags(RoleName=ROLE)["Tags"]}
+    assert role_tags["stage"] == "prod"
+
+
+def test_a_role_of_another_workspace_named_explicitly_is_used_only_while_it_covers_this_one(
+    make: MakeCtx,
+) -> None:
+    provision.run(make(), dry_run=False)  # stage "test" makes ROLE, for its own keys
+    other = make(
+        tags={"project": "nikkei-deepar", "stage": "other", "team": "quant"}, bucket="nd-other-bucket"
+    )
+    refused = provision.run(other, dry_run=False)
+    assert refused.exit_code == ExitCode.USAGE
+    problem = next(e for e in refused.errors if e["code"] == "role-not-covering")
+    assert f"IAM role {ROLE} is another workspace's (project=nikkei-deepar, stage=test" in problem["message"]
+    assert "s3:ListBucket on arn:aws:s3:::nd-other-bucket" in problem["message"]
+    assert "the default, nikkei-deepar-other-sagemaker, is this stage's own" in problem["message"]
+    assert "nd-other-bucket" not in [b["Name"] for b in s3c().list_buckets()["Buckets"]]  # nothing applied
+
+    # the same bucket and a policy that grants the whole prefix: then it is used as it is, unchanged
+    iamc().put_role_policy(
+        RoleName=ROLE,
+        PolicyName="whole-prefix",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "s3:*",
+                        "Resource": [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"],
+                    }
+                ],
+            }
+        ),
+    )
+    before = iamc().get_role_policy(RoleName=ROLE, PolicyName=INLINE_POLICY_NAME)["PolicyDocument"]
+    used = provision.run(
+        make(tags={"project": "nikkei-deepar", "stage": "other", "team": "quant"}), dry_run=False
+    )
+    assert used.exit_code == 0, used.errors
+    actions = by_resource(used)
+    assert (actions["bucket"], actions["role"], actions["role.permissions"]) == ("use", "use", "ok")
+    assert iamc().get_role_policy(RoleName=ROLE, PolicyName=INLINE_POLICY_NAME)["PolicyDocument"] == before
+    assert bucket_tags(BUCKET)["stage"] == "test"

@@ -139,22 +139,43 @@ def test_each_endpoint_has_its_own_role_unless_one_is_named(make: MakeCtx) -> No
     assert document["Statement"][0]["Resource"].endswith(":endpoint/moved")
 
 
-@pytest.mark.parametrize(
-    ("service", "expected", "code"),
-    [("scheduler.amazonaws.com", "ok", 0), ("lambda.amazonaws.com", "problem", ExitCode.USAGE)],
-)
-def test_a_role_of_that_name_the_tool_did_not_make(
-    make: MakeCtx, service: str, expected: str, code: int
-) -> None:
+def _someones_role(name: str, service: str = "scheduler.amazonaws.com") -> None:
     trust = {
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
     }
-    iamc().create_role(RoleName=NAME, AssumeRolePolicyDocument=json.dumps(trust))
+    iamc().create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+
+
+def test_someones_role_with_this_endpoints_default_name_is_refused_and_unchanged(make: MakeCtx) -> None:
+    _someones_role(NAME)
     result = provision.run(make(), dry_run=False)
-    assert result.exit_code == code
-    assert items(result) == {"scheduler-role": "use", "scheduler-role.trust-policy": expected}
+    assert result.exit_code == ExitCode.USAGE
+    assert items(result) == {"scheduler-role": "problem"}
+    assert (
+        "this endpoint's default expiry role name) exists but is not created by nikkei-deepar"
+        in (result.errors[0]["message"])
+    )
     assert iamc().list_role_policies(RoleName=NAME)["PolicyNames"] == []  # never modified
+    assert iamc().list_role_tags(RoleName=NAME)["Tags"] == []
+
+
+@pytest.mark.parametrize(
+    ("service", "expected", "code"),
+    [("scheduler.amazonaws.com", "ok", 0), ("lambda.amazonaws.com", "problem", ExitCode.USAGE)],
+)
+def test_a_role_named_in_the_config_the_tool_did_not_make_is_used_as_it_is(
+    make: MakeCtx, service: str, expected: str, code: int
+) -> None:
+    _someones_role("my-expiry-role", service)
+    result = provision.run(make(aws_extra={"scheduler_role_name": "my-expiry-role"}), dry_run=False)
+    assert result.exit_code == code
+    assert items(result) == {
+        "scheduler-role": "use",
+        "scheduler-role.trust-policy": expected,
+        "scheduler-role.permissions": "report",  # it may not delete the endpoint: said, not changed
+    }
+    assert iamc().list_role_policies(RoleName="my-expiry-role")["PolicyNames"] == []  # never modified
 
 
 def test_teardown_all_deletes_it(make: MakeCtx) -> None:

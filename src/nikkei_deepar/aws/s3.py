@@ -6,6 +6,7 @@ normal answer for reads and deletions (None / {} / False), never an exception.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -291,6 +292,17 @@ class S3Gateway:
     def put_bucket_policy(self, bucket: str, policy: dict[str, Any]) -> None:
         with aws_errors(f"writing the policy of S3 bucket {bucket}"):
             self.client.put_bucket_policy(**bucket_policy_request(bucket, policy))
+
+    def bucket_created(self, bucket: str) -> dt.datetime | None:
+        """When this account created `bucket` (ListBuckets' CreationDate); None if it lists no such bucket."""
+        with aws_errors("listing S3 buckets"):
+            pages = self.client.get_paginator("list_buckets").paginate(Prefix=bucket)
+            for page in pages:
+                for found in page.get("Buckets", []):
+                    if found.get("Name") == bucket and isinstance(found.get("CreationDate"), dt.datetime):
+                        when: dt.datetime = found["CreationDate"]
+                        return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+        return None
 
     def bucket_tags(self, bucket: str) -> dict[str, str]:
         found = self._read(

@@ -21,6 +21,7 @@ created (no bucket without its role because a tag value is too long for IAM).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -169,7 +170,7 @@ class AwsProvisioner:
             ]
 
         tags = _readable(lambda: self.s3.bucket_tags(b))
-        owned = is_ours(tags, self.tags)
+        owned = is_ours(tags, self.tags) or (recorded and tags == {} and self._untagged_but_ours(ledger))
         if owned and recorded:
             items = [self._b("", "ok", f"in {where}, this workspace's ({whose(tags or {})})", owned=True)]
         elif owned:
@@ -211,6 +212,18 @@ class AwsProvisioner:
                 )
             )
         return items
+
+    def _untagged_but_ours(self, ledger: Ledger) -> bool:
+        """A bucket the state says this workspace created, with no tags at all: ours if AWS says it was
+        created when the state recorded creating it (a run stopped between CreateBucket and tagging it,
+        where CreateBucket could not tag: no s3:TagResource). Bucket names are global: a bucket of this
+        name created at that minute is the one this workspace created."""
+        record = ledger.live("bucket", self.bucket)
+        created = self.s3.bucket_created(self.bucket)
+        if record is None or created is None:
+            return False
+        recorded_at = dt.datetime.fromisoformat(record.created_at.replace("Z", "+00:00"))
+        return abs((created - recorded_at).total_seconds()) <= 600
 
     def _mismatch(self, kind: str, name: str, tags: dict[str, str] | None) -> PlanItem:
         """The state says this workspace made it; AWS's tags say otherwise: change nothing (exit 2)."""
