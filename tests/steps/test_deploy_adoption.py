@@ -32,7 +32,10 @@ from sagemaker_script import (
 
 EP = "nikkei-deepar-dev"  # the default: {project}-{stage}
 OURS = {"project": "nikkei-deepar", "stage": "dev", "managed-by": "nikkei-deepar"}
-ADOPTED = "tagged as ours but missing from the ledger"
+ADOPTED = (
+    "tagged for this workspace (project=nikkei-deepar, stage=dev) but missing from its state: an earlier run "
+    "of this stage was interrupted"
+)
 
 
 # -- fixtures and helpers -------------------------------------------------------------------------------

@@ -318,7 +318,7 @@ def test_teardown_after_the_schedule_ran(ctx: Any, sm_script: Any) -> None:
     assert _live(ctx, "schedule") == [] and _live(ctx, "endpoint") == []
 
 
-def test_teardown_leaves_a_schedule_someone_repointed(ctx: Any, sm_script: Any) -> None:
+def test_teardown_refuses_a_schedule_someone_retargeted(ctx: Any, sm_script: Any) -> None:
     _trained(ctx, sm_script)
     _deploy(ctx)
     client = boto3.client("scheduler", region_name=REGION)
@@ -332,5 +332,12 @@ def test_teardown_leaves_a_schedule_someone_repointed(ctx: Any, sm_script: Any) 
     )
     result = _teardown(ctx)
     [item] = [i for i in result.items if i.kind == "schedule"]
-    assert item.action == "leave" and "changed by someone else" in item.reason
+    assert item.action == "refuse" and "changed by someone else" in item.reason
+    assert "it deletes endpoint someone-elses" in item.reason
+    assert result.exit_code == 2  # one line, exit 2: nothing done to it
     assert _schedule() is not None
+    # and a deploy does not move it either: it is no longer this endpoint's expiry
+    with pytest.raises(UsageError, match="is not the expiry of endpoint") as caught:
+        _deploy(ctx)
+    assert caught.value.code == "schedule-not-ours"
+    assert json.loads(_schedule()["Target"]["Input"]) == {"EndpointName": "someone-elses"}

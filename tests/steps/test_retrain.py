@@ -295,7 +295,7 @@ def test_retrain_json_is_one_document(aws: None, run_cli: Any, tmp_path: Path, s
     boto3.client("s3", region_name=REGION).create_bucket(
         Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
     )
-    boto3.client("iam").create_role(RoleName="nikkei-deepar-sagemaker", AssumeRolePolicyDocument="{}")
+    boto3.client("iam").create_role(RoleName="nikkei-deepar-dev-sagemaker", AssumeRolePolicyDocument="{}")
     create_scheduler_role()
     (tmp_path / "nikkei-deepar.toml").write_text(f'[aws]\nbucket = "{BUCKET}"\n')
     sm_script.next_training(completed(GOOD))

@@ -148,10 +148,11 @@ def test_default_removes_hosting_keeps_role_and_bucket_and_leaves_decoys(
 
 def test_all_removes_role_and_versioned_bucket_completely(provisioned: Context, make: MakeCtx) -> None:
     s3 = boto3.client("s3", region_name=REGION)
+    root = make().settings.key_root  # this workspace's keys: {prefix}/{project}/{stage}
     for i in range(3):
-        s3.put_object(Bucket=BUCKET, Key="nikkei-deepar/data/x/train/train.json", Body=f"{i}".encode())
-    s3.delete_object(Bucket=BUCKET, Key="nikkei-deepar/data/x/train/train.json")  # a delete marker
-    s3.put_object(Bucket=BUCKET, Key="nikkei-deepar/output/job/output/model.tar.gz", Body=b"m")
+        s3.put_object(Bucket=BUCKET, Key=f"{root}/data/x/train/train.json", Body=f"{i}".encode())
+    s3.delete_object(Bucket=BUCKET, Key=f"{root}/data/x/train/train.json")  # a delete marker
+    s3.put_object(Bucket=BUCKET, Key=f"{root}/output/job/output/model.tar.gz", Body=b"m")
     with edited(make().state) as ledger:
         ledger.record_data(
             DataVersion(
@@ -166,8 +167,8 @@ def test_all_removes_role_and_versioned_bucket_completely(provisioned: Context, 
                 context_length=20,
                 observations=300,
                 backend="sagemaker",
-                train_uri=f"s3://{BUCKET}/nikkei-deepar/data/x/train/",
-                test_uri=f"s3://{BUCKET}/nikkei-deepar/data/x/test/",
+                train_uri=f"s3://{BUCKET}/{root}/data/x/train/",
+                test_uri=f"s3://{BUCKET}/{root}/data/x/test/",
             )
         )
     result = teardown.run(make(), include_all=True, yes=True, dry_run=False)
@@ -187,6 +188,29 @@ def test_all_removes_role_and_versioned_bucket_completely(provisioned: Context, 
     again = teardown.run(make(), include_all=True, yes=False, dry_run=False)
     assert [i.action for i in again.items] == ["leave", "leave"]
     assert again.to_lines()[-1] == "nothing to delete; 2 left alone"
+
+
+def test_a_shared_bucket_is_emptied_only_under_this_stages_keys_and_kept(
+    provisioned: Context, make: MakeCtx
+) -> None:
+    s3 = boto3.client("s3", region_name=REGION)
+    root = make().settings.key_root
+    theirs = root.rsplit("/", 1)[0] + "/prod/data/x/train/train.json"  # another stage, same prefix
+    s3.put_object(Bucket=BUCKET, Key=f"{root}/data/x/train/train.json", Body=b"ours")
+    s3.put_object(Bucket=BUCKET, Key=theirs, Body=b"theirs")
+    result = teardown.run(make(), include_all=True, yes=True, dry_run=False)
+    bucket = next(i for i in result.items if i.kind == "bucket")
+    assert (
+        bucket.action == "empty"
+        and "the bucket is kept: it holds 1 object version outside them" in bucket.reason
+    )
+    assert theirs in bucket.reason
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]] == [theirs]
+    assert make().state.load().live("bucket", BUCKET) is not None  # still this workspace's bucket
+    assert (
+        result.to_data()["emptied"] == [f"bucket {BUCKET}"]
+        and f"bucket {BUCKET}" not in result.to_data()["deleted"]
+    )
 
 
 def test_foreign_bucket_and_role_from_the_config_are_left_alone(make: MakeCtx) -> None:
@@ -218,13 +242,22 @@ def test_foreign_bucket_and_role_from_the_config_are_left_alone(make: MakeCtx) -
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]] == ["theirs.txt"]
 
 
-def test_ledger_entry_without_our_tag_is_left_alone(provisioned: Context, make: MakeCtx) -> None:
+def test_a_ledger_entry_whose_tags_were_edited_by_hand_is_refused_and_the_rest_goes(
+    provisioned: Context, make: MakeCtx
+) -> None:
     arn = sm().describe_model(ModelName="nd-endpoint")["ModelArn"]
     sm().delete_tags(ResourceArn=arn, TagKeys=["managed-by"])
-    result = teardown.run(make(), include_all=False, yes=True, dry_run=False)
-    assert actions(result)[("model", "nd-endpoint")] == "leave"
+    ctx = make()
+    result = teardown.run(ctx, include_all=False, yes=True, dry_run=False)
+    assert actions(result)[("model", "nd-endpoint")] == "refuse"
+    assert actions(result)[("endpoint", "nd-endpoint")] == "delete"  # what is provably ours still goes
     reason = next(i.reason for i in result.items if i.kind == "model")
-    assert "its tags no longer say managed-by=nikkei-deepar" in reason
+    assert (
+        "the state lists model nd-endpoint as this workspace's, but AWS says it is not created by" in reason
+    )
+    assert result.exit_code == ExitCode.USAGE and result.errors[0]["code"] == "not-ours"
+    assert "nikkei-deepar state forget model nd-endpoint" in result.errors[0]["hint"]
+    assert "the state lists model nd-endpoint" in ctx.reporter.stream.getvalue()  # one error line
     assert account()["models"] == ["nd-endpoint", "someone-elses", "users-own"]
     assert make().state.load().resource("model", "nd-endpoint").live  # type: ignore[union-attr]
 
@@ -395,7 +428,7 @@ def test_interrupted_half_way_then_resumed(
 def test_interrupted_while_emptying_the_bucket_resumes(provisioned: Context, make: MakeCtx) -> None:
     s3 = boto3.client("s3", region_name=REGION)
     for i in range(5):
-        s3.put_object(Bucket=BUCKET, Key=f"nikkei-deepar/data/{i}", Body=b"x")
+        s3.put_object(Bucket=BUCKET, Key=f"{make().settings.key_root}/data/{i}", Body=b"x")
     ctx = make()
     calls = {"n": 0}
 

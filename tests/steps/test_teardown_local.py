@@ -189,17 +189,17 @@ def test_a_recorded_store_at_another_path_is_never_deleted(
     assert elsewhere.is_dir()
 
 
-def test_records_without_our_tag_are_left_alone(
+def test_records_without_our_tag_are_refused_with_exit_2(
     run_cli: RunCli, config: Path, store: Path, hermetic_env: Path
 ) -> None:
     provision(run_cli, config)
     deployed(hermetic_env)
     deployed(hermetic_env, "theirs", tags={"managed-by": "someone-else"})  # in the ledger, not ours
-    data = teardown(run_cli, config, "--yes")["data"]
+    data = teardown(run_cli, config, "--yes", code=2)["data"]
     left = {
         (k, n): r
         for k, n, a, r in ((i["kind"], i["name"], i["action"], i["reason"]) for i in data["items"])
-        if a == "leave"
+        if a == "refuse"
     }
     assert set(left) == {("endpoint", "theirs"), ("endpoint-config", "theirs-c"), ("model", "theirs-m")}
     assert "managed-by=someone-else" in left[("endpoint", "theirs")]

@@ -72,7 +72,10 @@ def test_train_starts_the_job_and_records_it(ctx: Any) -> None:
     assert described["AlgorithmSpecification"]["TrainingImage"].startswith(
         "633353088612.dkr.ecr.ap-northeast-1"
     )
-    assert described["OutputDataConfig"]["S3OutputPath"] == f"s3://{BUCKET}/nikkei-deepar/output/"
+    assert (
+        described["OutputDataConfig"]["S3OutputPath"]
+        == f"s3://{BUCKET}/nikkei-deepar/nikkei-deepar/dev/output/"
+    )
     assert described["ResourceConfig"]["InstanceType"] == "ml.m5.large"
     assert described["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600}
     tags = boto3.client("sagemaker", region_name=REGION).list_tags(ResourceArn=described["TrainingJobArn"])
@@ -164,7 +167,7 @@ def test_a_running_job_missing_from_the_ledger_is_adopted(ctx: Any, sm_script: A
             name=orphan,
             hyperparameters=hyperparameter_strings(ctx.settings),
             channels={"train": data.train_uri, "test": data.test_uri},
-            output_uri=f"s3://{BUCKET}/nikkei-deepar/output/",
+            output_uri=f"s3://{BUCKET}/nikkei-deepar/nikkei-deepar/dev/output/",
             instance_type="ml.m5.large",
             instance_count=1,
             volume_size_gb=10,
@@ -248,7 +251,7 @@ def test_channels_prepared_only_locally_are_uploaded_first(aws: None, hermetic_e
     result = _run(ctx)
     data = ctx.state.load().last_data
     assert data is not None and data.uploaded
-    prefix = f"nikkei-deepar/data/{version.sha256[:16]}"
+    prefix = f"nikkei-deepar/nikkei-deepar/dev/data/{version.sha256[:16]}"
     assert data.train_uri == f"s3://{BUCKET}/{prefix}/train/"
     keys = {item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
     assert keys == {f"{prefix}/train/train.json", f"{prefix}/test/test.json", f"{prefix}/series.json"}
