@@ -48,9 +48,7 @@ def owner_note(tags: dict[str, str]) -> str:
     if owner is None:
         return f"no {MANAGED_BY_KEY} tag"
     if owner == MANAGED_BY_VALUE:
-        return (
-            f"tagged {MANAGED_BY_KEY}={owner} but not recorded here: another config's, or an interrupted run"
-        )
+        return f"tagged {MANAGED_BY_KEY}={owner} ({whose(tags)}) but not in this workspace's state"
     return f"{MANAGED_BY_KEY}={owner}"
 
 

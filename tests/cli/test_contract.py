@@ -33,6 +33,13 @@ CASES: dict[str, tuple[list[str], int]] = {
     "config show": (["config", "show"], 0),
     "config validate": (["config", "validate"], 0),
     "config init": (["config", "init", "--backend", "local", "--no-input", "--config", "new.toml"], 0),
+    "import": (["import", "endpoint", "nope"], 5),  # no such endpoint on this machine
+    "state show": (["state", "show"], 0),
+    "state migrate": (["state", "migrate"], 5),  # no ledger from before workspaces here
+    "state forget": (["state", "forget", "model", "nope"], 5),  # the state lists no such entry
+    "state push": (["state", "push"], 2),  # no [state] url
+    "state pull": (["state", "pull"], 2),
+    "state unlock": (["state", "unlock"], 2),
 }
 
 

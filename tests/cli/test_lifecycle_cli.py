@@ -135,12 +135,12 @@ def test_ctrl_c_exits_130_and_a_second_wait_finishes(
     r = cli("wait")
     assert r.exit_code == 130
     assert "interrupted" in r.stderr
-    ledger = json.loads(Path("home/state.json").read_text())
+    ledger = json.loads(Path("home/workspaces/nikkei-deepar/dev/state.json").read_text())
     assert ledger["jobs"][-1]["status"] == "InProgress"
     clock.interrupt_at = None
     r = cli("wait")
     assert r.exit_code == 0, r.stderr
-    assert json.loads(Path("home/state.json").read_text())["jobs"][-1]["status"] == "Completed"
+    assert json.loads(Path("home/workspaces/nikkei-deepar/dev/state.json").read_text())["jobs"][-1]["status"] == "Completed"
 
 
 def test_wait_with_no_job_exits_5(cli: Callable[..., Any]) -> None:

@@ -83,6 +83,12 @@ def test_an_endpoint_with_another_stages_tags_is_refused_and_left_alone(
     Path("dev.toml").write_text(_config("dev", endpoint_name="forecast"), encoding="utf-8")
     prod = _up_to_deploy(nd, sm_script, "prod")
 
+    # the same endpoint name means the same default expiry role: prod's, which dev may not use
+    shared_role = nd("dev", "provision", "--json", expect=2).json()["errors"][0]
+    assert "forecast-scheduler" in shared_role["message"] and "stage=prod" in shared_role["message"]
+    Path("dev.toml").write_text(
+        _config("dev", endpoint_name="forecast") + 'expires_after = "off"\n', encoding="utf-8"
+    )
     nd("dev", "provision")
     nd("dev", "prepare", "--input", str(FIXTURE))
     sm_script.next_training(completed())
@@ -95,7 +101,9 @@ def test_an_endpoint_with_another_stages_tags_is_refused_and_left_alone(
 
     torn = nd("dev", "teardown", "--yes", "--json").json()["data"]
     left = {item["name"]: item for item in torn["items"] if item["kind"] == "endpoint"}
-    assert left["forecast"]["action"] == "leave" and "stage=prod" in left["forecast"]["reason"]
+    assert (
+        left["forecast"]["action"] == "leave" and "stage=prod" in left["forecast"]["reason"]
+    )  # not in its state
     sm = boto3.client("sagemaker", region_name=REGION)
     described = sm.describe_endpoint(EndpointName="forecast")
     assert (described["EndpointStatus"], described["EndpointConfigName"]) == (

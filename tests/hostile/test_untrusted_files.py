@@ -49,28 +49,28 @@ def _warnings(r: Run) -> list[str]:
 # -- the price cache ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("kind", ["fifo", "dev-zero", "huge"])
 def test_status_with_a_price_cache_that_is_no_file_ends_and_warns_once(
-    kind: str, moto_server: str, tmp_path: Path, hermetic_env: Path
+    kind: str, moto_server: str, tmp_path: Path, tool_home: Path
 ) -> None:
     # an endpoint to price: status asks the Price List (moto has none), after reading the cache
     iam = boto3.client("iam", region_name=REGION)
     role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     create_hosting(boto3.client("sagemaker", region_name=REGION), EP, {"managed-by": "x"}, role_arn=role)
     (tmp_path / "nikkei-deepar.toml").write_text(SAGEMAKER, encoding="utf-8")
-    _break(hermetic_env / CACHE_FILE, kind)
+    _break(tool_home / CACHE_FILE, kind)
 
     r = run_exe("status", "--json", cwd=tmp_path)
 
     assert r.exit_code == 0, r.stderr
     assert "Traceback" not in r.stderr
     [warning] = _warnings(r)
-    assert f"{hermetic_env / CACHE_FILE}: the price cache is " in warning and "ignored" in warning
+    assert f"{tool_home / CACHE_FILE}: the price cache is " in warning and "ignored" in warning
     assert r.json()["data"]["endpoint"]["cost"]["source"] == "built-in table"
-    cache = hermetic_env / CACHE_FILE
+    cache = tool_home / CACHE_FILE
     assert cache.is_file() and not cache.is_symlink() and cache.stat().st_size < 10_000  # rewritten
 
 
 def test_a_cached_price_of_1e_300_does_not_pass_the_daily_budget(
-    cli: Callable[..., Any], sm_script: Any, hermetic_env: Path
+    cli: Callable[..., Any], sm_script: Any, tool_home: Path
 ) -> None:
     from sagemaker_script import completed
 
@@ -79,7 +79,7 @@ def test_a_cached_price_of_1e_300_does_not_pass_the_daily_budget(
     )
     now = dt.datetime.now(dt.UTC).isoformat()
     entry = {"usd_per_hour": 1e-300, "fetched_at": now, "reason": None}
-    (hermetic_env / CACHE_FILE).write_text(
+    (tool_home / CACHE_FILE).write_text(
         json.dumps({"version": 1, "entries": {f"{REGION}/ml.m5.large": entry}}), encoding="utf-8"
     )
     sm_script.next_training(completed())
