@@ -140,7 +140,8 @@ def test_ctrl_c_exits_130_and_a_second_wait_finishes(
     clock.interrupt_at = None
     r = cli("wait")
     assert r.exit_code == 0, r.stderr
-    assert json.loads(Path("home/workspaces/nikkei-deepar/dev/state.json").read_text())["jobs"][-1]["status"] == "Completed"
+    ledger_file = Path("home/workspaces/nikkei-deepar/dev/state.json")
+    assert json.loads(ledger_file.read_text())["jobs"][-1]["status"] == "Completed"
 
 
 def test_wait_with_no_job_exits_5(cli: Callable[..., Any]) -> None:

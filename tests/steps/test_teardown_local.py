@@ -220,7 +220,8 @@ def test_an_endpoint_record_not_in_the_ledger_is_listed_and_left_alone(
         ledger.resources = []
     data = teardown(run_cli, config, "--yes")["data"]
     assert actions(data) == [("endpoint", "nd-local", "leave")]
-    assert data["items"][0]["in_ledger"] is False and "not in this workspace's state" in data["items"][0]["reason"]
+    assert data["items"][0]["in_ledger"] is False
+    assert "not in this workspace's state" in data["items"][0]["reason"]
     assert records(store)["endpoints"] == ["nd-local"]
 
 
