@@ -105,7 +105,9 @@ def test_the_shared_vocabulary_imports_nothing_backend_specific() -> None:
     for name in ("base", "plan", "removal", "probe", "checks", "env", "expiry"):
         module = f"{PACKAGE}.backends.{name}"
         # what a backend is given holds the (lazily built) AWS gateways, by type only
-        allowed = {f"{PACKAGE}.aws.services", f"{PACKAGE}.aws.services.AwsServices"} if name == "env" else set()
+        allowed = (
+            {f"{PACKAGE}.aws.services", f"{PACKAGE}.aws.services.AwsServices"} if name == "env" else set()
+        )
         leaks = {m for m in graph[module] if m.startswith(specific)} - allowed
         assert leaks == set(), f"{module} imports {leaks}"
 

@@ -47,6 +47,7 @@ class LocalHosting(Protocol):
 
     def delete_model(self, name: str) -> bool: ...
 
+
 _WHY = {
     "endpoint": "the active model: predict stops serving it",
     "endpoint-config": "no longer needed without its endpoint",
