@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nikkei_deepar.engine import serving
 from nikkei_deepar.engine.loader import batches_per_epoch, interrupts_kept, load_engine
 from nikkei_deepar.engine.numpy_deepar import FORMAT as NUMPY_FORMAT
 from nikkei_deepar.engine.numpy_deepar import FORMAT_VERSION as NUMPY_FORMAT_VERSION
-from nikkei_deepar.engine.serving import predict
 from nikkei_deepar.errors import DataError
 from nikkei_deepar.files import write_atomic
 
@@ -153,9 +153,8 @@ class BacktestDeepAR:
                 output_types=output_types_for("log_return" if self.returns else "price"),
             ),
         }
-        answer = predict(model_tar=self.model, request=request, seed=self.seed, note=self._note_once)[
-            "predictions"
-        ][0]
+        answer = serving.predict(model_tar=self.model, request=request, seed=self.seed, note=self._note_once)
+        answer = answer["predictions"][0]
         if self.returns:  # price paths from the sampled returns, read at the next sessions
             ahead = self.sessions[n:] - origin  # the known sessions after the origin, as forecast steps
             trading = np.zeros(self.prediction_length, dtype=bool)
