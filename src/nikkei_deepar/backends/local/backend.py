@@ -366,6 +366,12 @@ class LocalBackend:
             write_json(self.root / "transforms" / f"{name}.json", record)
             raise
         except NikkeiError as exc:
+            from nikkei_deepar.engine.gluon import EXTRA_MESSAGE
+
+            if exc.message == EXTRA_MESSAGE:  # an older archive without the extra: the user's to fix
+                record.update(status=JOB_FAILED, failure_reason=exc.message, ended=stamp_now())
+                write_json(self.root / "transforms" / f"{name}.json", record)
+                raise
             record.update(status=JOB_FAILED, failure_reason=f"ClientError: {exc.message}")
         except Exception as exc:
             record.update(status=JOB_FAILED, failure_reason=f"AlgorithmError: {type(exc).__name__}: {exc}")
