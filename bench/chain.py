@@ -19,7 +19,10 @@ the least any chain of seven processes can cost, so it shows what is the tool's 
 Every run starts from a freshly reset ThreadedMotoServer in this process; moto answers at once (jobs are
 born Completed, endpoints InService), so this measures the tool's own overhead, not SageMaker. The replay
 makes the same calls in the same order; the few whose answers depend on random ids (S3 version ids when
-teardown empties the versioned bucket) fail fast instead, which if anything flatters the floor. Rounds
+teardown empties the versioned bucket) fail fast instead, which if anything flatters the floor. moto has
+no Price List API (`deploy` asks it for the endpoint's hourly price): it answers 500, the tool tries
+twice and falls back to its table, and the floors replay that call with the tool's own pricing client
+(2 attempts, not the 5 of the other clients), so chain and floors pay for it alike. Rounds
 interleave chain and floors, so that load from other processes falls on all of them alike; medians are
 reported with the spread (min-max) beside them.
 
@@ -252,7 +255,8 @@ def main() -> None:
 
     import logging
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log on the terminal
+    # no request log on the terminal, nor the traceback of moto's 500 for the Price List API it lacks
+    logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
     sys.path.insert(0, str(ROOT / "tests"))
     from moto.server import ThreadedMotoServer
 
@@ -432,11 +436,19 @@ def replay(recording: Path, *, command: str | None = None) -> None:
 
         session = boto3.Session()
         config = Config(retries={"mode": "standard", "total_max_attempts": 5})
+        # the tool's pricing client (aws/pricing.py): 2 attempts, short timeouts. moto has no Price List
+        # API and answers 500: with 5 attempts the floors would pay 4 retries where the chain pays 1.
+        pricing = Config(
+            retries={"mode": "standard", "total_max_attempts": 2}, connect_timeout=5, read_timeout=10
+        )
 
         def make(service: Any, region: str) -> Any:
-            return session.client(service, region_name=region, config=config)
+            return session.client(
+                service, region_name=region, config=pricing if service == "pricing" else config
+            )
 
     else:
+        from nikkei_deepar.aws.pricing import PricingGateway
         from nikkei_deepar.aws.session import AwsClients
 
         calls = [call for call in calls if call["command"] == command]
@@ -444,6 +456,8 @@ def replay(recording: Path, *, command: str | None = None) -> None:
 
         def make(service: Any, region: str) -> Any:
             clients = per_region.setdefault(region, AwsClients(region=region, profile=None))
+            if service == "pricing":  # the tool's own pricing client (see above)
+                return PricingGateway(clients).client(region)
             return clients.client(service)
 
     clients: dict[tuple[str, str], Any] = {}

@@ -35,6 +35,7 @@ EXPECT = {
     "chain.py": "ratio",
     "local_predict.py": "targets",
     "local_train.py": "Backtest, nikkei.csv",
+    "onnx_vs_numpy.py": "import numpy, fresh interpreter",
     "parse.py": "parse 300 rows",
     "startup.py": "heavy modules imported at start-up: none",
 }
