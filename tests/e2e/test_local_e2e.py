@@ -132,6 +132,9 @@ def test_the_whole_chain_offline_and_deterministic(tmp_path: Path) -> None:
         "deepar",
     ]
     assert backtest["deepar"]["seed"] == 7 and backtest["deepar"]["trainings"] == 1
+    # predict, and a backtest whose model is cached, run DeepAR without importing torch at all
+    assert _heavy_imports(tmp_path, "predict") == set()
+    assert _heavy_imports(tmp_path, "backtest", "--windows", "2") == set()
 
     # default: the hosting records go; the store stays, with the trained models' archives
     teardown = _run(tmp_path, "teardown", "--yes")["data"]
@@ -148,6 +151,17 @@ def test_the_whole_chain_offline_and_deterministic(tmp_path: Path) -> None:
     assert not store.exists()
     again = _run(tmp_path, "teardown", "--all", "--yes")["data"]
     assert again["deleted"] == [] and again["left_alone"] == []
+
+
+def _heavy_imports(tmp_path: Path, *args: str) -> set[str]:
+    """Which of torch, lightning, gluonts the command imported (Python's own import log, -X importtime)."""
+    env = {**_env(tmp_path), "PYTHONPROFILEIMPORTTIME": "1"}
+    r = subprocess.run([EXE, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr[-3000:]
+    imported = {
+        line.rsplit("|", 1)[-1].strip() for line in r.stderr.splitlines() if line.startswith("import time:")
+    }
+    return {name.split(".")[0] for name in imported} & {"torch", "lightning", "gluonts"}
 
 
 RETURNS_CONFIG = CONFIG.replace(
