@@ -13,6 +13,8 @@ docs/forecast-quality.ja.md from it (tests/test_backtest_table.py checks they ma
 Run: .venv/bin/python bench/backtest_defaults.py ../shared/data/nikkei.csv ../shared/data/nikkei-2.csv \\
          /path/to/a/longer/history.csv [--seeds 3] [--windows 30]
      .venv/bin/python bench/backtest_defaults.py --readme-only   # the docs' tables from the results file
+     .venv/bin/python bench/backtest_defaults.py --smoke   # data/nikkei.csv, 1 seed, 2 windows, a 1-batch
+                                                           # model; prints the table, writes nothing
 """
 
 from __future__ import annotations
@@ -47,13 +49,15 @@ def run(args: list[str], *, cwd: Path, env: dict[str, str]) -> dict[str, Any]:
     return document
 
 
-def backtest_file(path: Path, *, seed: int, windows: int) -> dict[str, Any]:
+def backtest_file(path: Path, *, seed: int, windows: int, smoke: bool = False) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="nikkei-deepar-bt-") as tmp:
         work = Path(tmp)
         config = (ROOT / "config.example.toml").read_text()
         config = config.replace('backend = "sagemaker"', 'backend = "local"', 1)
         config = re.sub(r'(?m)^source = "[^"]*"', f'source = "{path.resolve()}"', config, count=1)
         config = re.sub(r"(?m)^seed = \d+", f"seed = {seed}", config, count=1)
+        if smoke:
+            config = re.sub(r"(?m)^epochs = \d+", "epochs = 1", config, count=1)
         (work / "nikkei-deepar.toml").write_text(config)
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -62,6 +66,8 @@ def backtest_file(path: Path, *, seed: int, windows: int) -> dict[str, Any]:
             "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
             "AWS_EC2_METADATA_DISABLED": "true",
         }
+        if smoke:
+            env["NIKKEI_DEEPAR_LOCAL_BATCHES"] = "1"
         run(["prepare"], cwd=work, env=env)
         started = time.monotonic()
         data: dict[str, Any] = run(
@@ -196,10 +202,13 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--windows", type=int, default=30)
     parser.add_argument("--readme-only", action="store_true", help="rewrite the tables in docs/ only")
+    parser.add_argument("--smoke", action="store_true", help="does it still run? (see above; writes nothing)")
     args = parser.parse_args()
     if args.readme_only:
         write_readmes(json.loads(RESULTS.read_text()))
         return
+    if args.smoke:
+        args.files, args.seeds, args.windows = [ROOT / "data" / "nikkei.csv"], 1, 2
     if not args.files:
         parser.error("name the price files (both seed files and a longer history)")
     import tomllib
@@ -211,7 +220,7 @@ def main() -> None:
         runs = []
         for seed in seeds:
             print(f"{path.name}, seed {seed} ...", file=sys.stderr, flush=True)
-            runs.append(backtest_file(path, seed=seed, windows=args.windows))
+            runs.append(backtest_file(path, seed=seed, windows=args.windows, smoke=args.smoke))
         files.append(summarise(path.name, runs))
     hyperparameters = example["training"]["hyperparameters"]
     results = {
@@ -230,9 +239,10 @@ def main() -> None:
         },
         "files": files,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
-    write_readmes(results)
+    if not args.smoke:  # a smoke run's numbers mean nothing: it leaves the results and READMEs alone
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
+        write_readmes(results)
     print(render(results))
 
 

@@ -11,6 +11,8 @@ checks the chosen defaults through the real `backtest` command.
 
 Run: .venv/bin/python bench/backtest_experiments.py FILE... --variants base,ctx60 [--seeds 3]
 Writes bench/results/experiments/<variant>.json and prints one line per (variant, file, weight).
+     .venv/bin/python bench/backtest_experiments.py --smoke   # data/nikkei.csv, "returns", 1 seed,
+                                       # 2 windows, 1 epoch of 1 batch; results to a temporary folder
 """
 
 from __future__ import annotations
@@ -132,6 +134,7 @@ def main() -> None:
         action="store_true",
         help="pick the variant and weight from the -holdout results, then show them on the scored windows",
     )
+    parser.add_argument("--smoke", action="store_true", help="does it still run? (see above)")
     args = parser.parse_args()
     if args.table:
         print(table())
@@ -141,26 +144,36 @@ def main() -> None:
         print()
         print(alone())
         return
-    from nikkei_deepar.engine import gluon as engine
-
-    OUT.mkdir(parents=True, exist_ok=True)
+    out, batches = OUT, 50
+    if args.smoke:
+        args.files, args.variants, args.seeds, args.windows = [ROOT / "data" / "nikkei.csv"], "returns", 1, 2
+        out = Path(tempfile.mkdtemp(prefix="nikkei-deepar-experiments-"))
+        batches = 1
+    out.mkdir(parents=True, exist_ok=True)
     for variant in args.variants.split(","):
         policy, overrides = VARIANTS[variant]
+        if args.smoke:
+            overrides = {**overrides, "epochs": "1"}
         results: dict[str, Any] = {"variant": variant, "policy": policy, "overrides": overrides, "files": {}}
         for path in args.files:
-            results["files"][path.name] = run_file(engine, path, policy, overrides, args.seeds, args.windows)
+            results["files"][path.name] = run_file(
+                path, policy, overrides, args.seeds, args.windows, batches=batches
+            )
             for key, row in results["files"][path.name]["summary"].items():
                 print(
                     f"{variant:12} {path.name:22} {key:14} wQL {row['mean_wql']:.5f} "
                     f"MASE {row['mase']:.3f} cov80 {row['coverage80']:.3f}",
                     flush=True,
                 )
-        (OUT / f"{variant}{args.tag}.json").write_text(json.dumps(results, indent=1) + "\n")
+        (out / f"{variant}{args.tag}.json").write_text(json.dumps(results, indent=1) + "\n")
 
 
 def run_file(
-    engine: Any, path: Path, policy: str, overrides: dict[str, str], seeds: int, windows: int
+    path: Path, policy: str, overrides: dict[str, str], seeds: int, windows: int, *, batches: int = 50
 ) -> dict[str, Any]:
+    from nikkei_deepar.engine import gluon as engine
+    from nikkei_deepar.engine import serving
+
     table = read_prices(path, close_column=None, date_order="auto")
     series = build_series(
         table.closes, policy="trading_days" if policy == "trading_days" else "calendar_days"
@@ -206,6 +219,7 @@ def run_file(
                 hyperparameters=hyperparameters,
                 seed=seed,
                 out_dir=Path(tmp),
+                num_batches_per_epoch=batches,
             )
             for window in rolling_windows(target, horizon=HORIZON, windows=windows):
                 origin = int(sessions[window.origin - 1]) + 1
@@ -224,9 +238,9 @@ def run_file(
                         output_types=("mean", "quantiles", "samples") if returns else ("mean", "quantiles"),
                     ),
                 }
-                answer = engine.predict(model_tar=result.model_tar, request=request, seed=seed)[
-                    "predictions"
-                ][0]
+                # as `backtest` asks: through serving (the torch-free weights)
+                answer = serving.predict(model_tar=result.model_tar, request=request, seed=seed)
+                answer = answer["predictions"][0]
                 if returns:
                     anchor = target[window.origin - 1]
                     paths = anchor * np.exp(

@@ -1,6 +1,7 @@
 """Time the seven-command chain against a moto server, next to its floors; optionally, where it goes.
 
     .venv/bin/python bench/chain.py [--rounds 5] [--breakdown 3]
+    .venv/bin/python bench/chain.py --smoke        # does it still run? (tests/test_bench_smoke.py)
 
 chain: `provision -> prepare -> train -> wait -> deploy -> predict -> teardown --all --yes`, each the
 installed `nikkei-deepar` executable in its own process, as a shell script runs them (no terminal).
@@ -18,7 +19,10 @@ the least any chain of seven processes can cost, so it shows what is the tool's 
 Every run starts from a freshly reset ThreadedMotoServer in this process; moto answers at once (jobs are
 born Completed, endpoints InService), so this measures the tool's own overhead, not SageMaker. The replay
 makes the same calls in the same order; the few whose answers depend on random ids (S3 version ids when
-teardown empties the versioned bucket) fail fast instead, which if anything flatters the floor. Rounds
+teardown empties the versioned bucket) fail fast instead, which if anything flatters the floor. moto has
+no Price List API (`deploy` asks it for the endpoint's hourly price): it answers 500, the tool tries
+twice and falls back to its table, and the floors replay that call with the tool's own pricing client
+(2 attempts, not the 5 of the other clients), so chain and floors pay for it alike. Rounds
 interleave chain and floors, so that load from other processes falls on all of them alike; medians are
 reported with the spread (min-max) beside them.
 
@@ -237,6 +241,11 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=3, help="timed rounds (medians are reported)")
     parser.add_argument("--breakdown", type=int, default=0, metavar="N", help="N traced rounds (see above)")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="does it still run? (seconds) the recorded chain as the one round, one floor of each kind",
+    )
     parser.add_argument("--replay", type=Path, help=argparse.SUPPRESS)  # internal: a floor process
     parser.add_argument("--command", help=argparse.SUPPRESS)  # internal: replay this command's calls
     args = parser.parse_args()
@@ -246,7 +255,8 @@ def main() -> None:
 
     import logging
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log on the terminal
+    # no request log on the terminal, nor the traceback of moto's 500 for the Price List API it lacks
+    logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
     sys.path.insert(0, str(ROOT / "tests"))
     from moto.server import ThreadedMotoServer
 
@@ -257,7 +267,8 @@ def main() -> None:
     server.start()
     url = f"http://127.0.0.1:{port}"
     _honour_secure_transport()
-    canned = deepar_response(7, samples=[[0.3] * 7, [-0.3] * 7])  # a log-return model reads its samples
+    h = _prediction_length()
+    canned = deepar_response(h, samples=[[0.3] * h, [-0.3] * h])  # a log-return model reads its samples
     chains: list[list[float]] = []
     floors: list[float] = []
     splits: list[list[float]] = []
@@ -266,8 +277,12 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="nikkei-bench-") as tmp:
             work = Path(tmp)
             recording = work / "calls.jsonl"
-            _chain(url, work / "record", canned, record=recording)  # recorded, not timed
-            for i in range(args.rounds):
+            recorded = _chain(url, work / "record", canned, record=recording)  # not timed, but in --smoke
+            if args.smoke:
+                chains.append(recorded)
+                floors.append(_floor(url, recording, canned))
+                splits.append(_floor_per_command(url, recording, canned))
+            for i in range(0 if args.smoke else args.rounds):
                 chains.append(_chain(url, work / f"round{i}", canned))
                 floors.append(_floor(url, recording, canned))
                 splits.append(_floor_per_command(url, recording, canned))
@@ -277,9 +292,8 @@ def main() -> None:
     finally:
         server.stop()
 
-    print(
-        f"nikkei-deepar chain vs floor: moto server, {args.rounds} rounds, medians (min-max), {sys.platform}"
-    )
+    rounds = "smoke: 1 recorded round, not a measurement" if args.smoke else f"{args.rounds} rounds"
+    print(f"nikkei-deepar chain vs floor: moto server, {rounds}, medians (min-max), {sys.platform}")
     print(f"{'command':<28}{'chain s':>8}{'':>13}{'floor, 1 process per command':>32}")
     for i, command in enumerate(CHAIN):
         label = " ".join("FILE" if a == str(FIXTURE) else a for a in command)
@@ -422,11 +436,19 @@ def replay(recording: Path, *, command: str | None = None) -> None:
 
         session = boto3.Session()
         config = Config(retries={"mode": "standard", "total_max_attempts": 5})
+        # the tool's pricing client (aws/pricing.py): 2 attempts, short timeouts. moto has no Price List
+        # API and answers 500: with 5 attempts the floors would pay 4 retries where the chain pays 1.
+        pricing = Config(
+            retries={"mode": "standard", "total_max_attempts": 2}, connect_timeout=5, read_timeout=10
+        )
 
         def make(service: Any, region: str) -> Any:
-            return session.client(service, region_name=region, config=config)
+            return session.client(
+                service, region_name=region, config=pricing if service == "pricing" else config
+            )
 
     else:
+        from nikkei_deepar.aws.pricing import PricingGateway
         from nikkei_deepar.aws.session import AwsClients
 
         calls = [call for call in calls if call["command"] == command]
@@ -434,6 +456,8 @@ def replay(recording: Path, *, command: str | None = None) -> None:
 
         def make(service: Any, region: str) -> Any:
             clients = per_region.setdefault(region, AwsClients(region=region, profile=None))
+            if service == "pricing":  # the tool's own pricing client (see above)
+                return PricingGateway(clients).client(region)
             return clients.client(service)
 
     clients: dict[tuple[str, str], Any] = {}
@@ -490,12 +514,23 @@ def _free_port() -> int:
 
 def _honour_secure_transport() -> None:
     """moto ignores bucket policy conditions (provision's TLS-only policy would deny everything); see
-    tests/sagemaker_script.py. Applied to this process, where the server runs."""
-    import pytest
+    tests/moto_tls.py. Applied to this process, where the server runs."""
+    from moto.s3.models import FakeBucket
 
-    from sagemaker_script import honour_secure_transport
+    from moto_tls import tls_aware
 
-    honour_secure_transport(pytest.MonkeyPatch())
+    FakeBucket.get_permission = tls_aware(FakeBucket.get_permission)  # type: ignore[method-assign]
+
+
+def _prediction_length() -> int:
+    """The `prediction_length` the chain's model is trained for (CONFIG's, with the tool's defaults): the
+    canned endpoint answer must have as many steps, or `predict` refuses it."""
+    import tomllib
+
+    from nikkei_deepar.config import Settings
+    from nikkei_deepar.data.horizon import prediction_length_of
+
+    return prediction_length_of(Settings.model_validate(tomllib.loads(CONFIG)))
 
 
 if __name__ == "__main__":

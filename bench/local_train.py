@@ -7,6 +7,8 @@ Peak memory is each command's own maximum resident set size (`os.wait4`'s rusage
 Prints markdown tables to paste into the README.
 
 Run: .venv/bin/python bench/local_train.py [--windows 10] [--data ../shared/data]
+     .venv/bin/python bench/local_train.py --smoke   # data/nikkei.csv, 1 epoch of 1 batch, 1 window,
+                                                     # the backtest's random walk only
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -43,23 +46,24 @@ def run(args: list[str], *, cwd: Path, env: dict[str, str]) -> tuple[dict[str, A
 
 
 def model_predict_ms(model_tar: str, series_json: Path, seed: int) -> float:
-    """The engine's predict alone (library already imported, archive unpacked each call): best of 5."""
+    """The engine's predict alone, as the local endpoint calls it (`engine.serving`: the torch-free
+    weights on numpy; archive read each call), modules already imported: best of 5."""
     from nikkei_deepar.data.inference import build_request
     from nikkei_deepar.data.series_io import load_series
-    from nikkei_deepar.engine import gluon as engine
+    from nikkei_deepar.engine import serving
 
     series = load_series(series_json.read_bytes(), where=str(series_json))
     request = build_request(series, quantiles=[0.1, 0.5, 0.9], num_samples=100)
-    engine.predict(model_tar=Path(model_tar), request=request, seed=seed)  # warm-up: imports
+    serving.predict(model_tar=Path(model_tar), request=request, seed=seed)  # warm-up: imports
     times = []
     for _ in range(5):
         started = time.perf_counter()
-        engine.predict(model_tar=Path(model_tar), request=request, seed=seed)
+        serving.predict(model_tar=Path(model_tar), request=request, seed=seed)
         times.append(time.perf_counter() - started)
     return min(times) * 1000
 
 
-def bench_file(path: Path, *, windows: int) -> dict[str, Any]:
+def bench_file(path: Path, *, windows: int, smoke: bool = False) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="nikkei-deepar-bench-") as tmp:
         work = Path(tmp)
         config = (ROOT / "config.example.toml").read_text()
@@ -67,6 +71,8 @@ def bench_file(path: Path, *, windows: int) -> dict[str, Any]:
         config = config.replace(
             'source = "data/nikkei_stock_average_daily_jp.csv"', f'source = "{path.resolve()}"', 1
         )
+        if smoke:
+            config = re.sub(r"(?m)^epochs = \d+", "epochs = 1", config, count=1)
         (work / "nikkei-deepar.toml").write_text(config)
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -75,13 +81,19 @@ def bench_file(path: Path, *, windows: int) -> dict[str, Any]:
             "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
             "AWS_EC2_METADATA_DISABLED": "true",
         }
+        if smoke:
+            env["NIKKEI_DEEPAR_LOCAL_BATCHES"] = "1"
         prepared, _, _ = run(["prepare"], cwd=work, env=env)
         trained, train_wall, train_rss = run(["train"], cwd=work, env=env)
         waited, _, _ = run(["wait"], cwd=work, env=env)
         run(["deploy"], cwd=work, env=env)
         predicted, predict_wall, predict_rss = run(["predict"], cwd=work, env=env)
         backtest, backtest_wall, backtest_rss = run(
-            ["backtest", "--windows", str(windows)], cwd=work, env=env
+            # smoke: the baselines only, so no second torch import (bench/backtest_defaults.py's smoke
+            # run covers DeepAR's backtest)
+            ["backtest", "--windows", str(windows), *(["--models", "random-walk"] if smoke else [])],
+            cwd=work,
+            env=env,
         )
         job = waited["data"]
         state = json.loads((work / "home" / "local" / "jobs" / job["job"] / "state.json").read_text())
@@ -111,22 +123,25 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--windows", type=int, default=10)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument(
+        "--smoke", action="store_true", help="data/nikkei.csv, 1 epoch of 1 batch, 1 window (does it run?)"
+    )
     args = parser.parse_args()
+    paths = [ROOT / "data" / "nikkei.csv"] if args.smoke else [args.data / name for name in FILES]
     results = []
-    for name in FILES:
-        path = args.data / name
+    for path in paths:
         if not path.is_file():
             print(f"skipping {path}: not found", file=sys.stderr)
             continue
         print(f"benchmarking {path} ...", file=sys.stderr)
-        results.append(bench_file(path, windows=args.windows))
+        results.append(bench_file(path, windows=1 if args.smoke else args.windows, smoke=args.smoke))
     if not results:
         sys.exit("no price file found")
 
-    import torch
+    from importlib.metadata import version
 
     print(
-        f"Machine: {os.cpu_count()} cores, Python {platform.python_version()}, torch {torch.__version__} "
+        f"Machine: {os.cpu_count()} cores, Python {platform.python_version()}, torch {version('torch')} "
         "(CPU), one torch thread; example config (20 epochs x 50 batches, 2 layers x 40 cells, "
         "context 20, prediction 7, calendar_days), seed 42.\n"
     )
@@ -143,9 +158,10 @@ def main() -> None:
             f"{r['metrics'].get('test:mean_wQuantileLoss', float('nan')):.4f} |"
         )
     print(
-        "\n`train` and `predict` wall times include Python start-up and importing GluonTS/torch "
-        "(about 5 s); *of which training* is the engine's time (training and scoring the test channel); "
-        "*model predict* is the forecast alone, the library already imported.\n"
+        "\n`train` wall time includes Python start-up and importing GluonTS/torch (5-10 s); *of which "
+        "training* is the engine's time (training and scoring the test channel). `predict` imports no "
+        "torch (the torch-free weights, on numpy); *model predict* is the forecast alone, modules already "
+        "imported.\n"
     )
     for r in results:
         b = r["backtest"]

@@ -3,6 +3,7 @@
 plausibility checks included (date range, closes, outliers: what `prepare` runs before the series).
 
 Run: .venv/bin/python bench/parse.py [--rows 10000] [--runs 7]
+     .venv/bin/python bench/parse.py --smoke       # 300 rows, one run: does it still run?
 """
 
 from __future__ import annotations
@@ -41,7 +42,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--smoke", action="store_true", help="300 rows, one run (seconds)")
     args = parser.parse_args()
+    if args.smoke:
+        args.rows, args.runs = 300, 1
 
     raw = export(args.rows)
     read(raw, "warm-up.csv")  # first call pays pandas' lazy imports

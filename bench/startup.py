@@ -2,6 +2,7 @@
 modules the CLI imports at start-up (none of boto3, pandas, torch may be among them).
 
 Run: .venv/bin/python bench/startup.py [--runs 20]
+     .venv/bin/python bench/startup.py --smoke     # one run each: does it still run?
 """
 
 from __future__ import annotations
@@ -40,7 +41,10 @@ def heavy_imports() -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--smoke", action="store_true", help="one run of each command (seconds)")
     args = parser.parse_args()
+    if args.smoke:
+        args.runs = 1
     exe = executable()
     for flags in (["--help"], ["--version"], ["prepare", "--help"]):
         median, worst = time_command([exe, *flags], args.runs)

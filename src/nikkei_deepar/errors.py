@@ -73,6 +73,13 @@ class DataError(NikkeiError):
     code = "data"
 
 
+class ModelFileError(DataError):
+    """A model archive whose torch-free weights cannot be served (missing, truncated, of another shape):
+    the local endpoint answers as a model that failed to load, not as a bad request."""
+
+    code = "model-weights"
+
+
 class AwsError(NikkeiError):
     exit_code = ExitCode.AWS
     code = "aws"

@@ -188,12 +188,24 @@ def test_without_the_extra_the_model_verbs_say_how_to_install_it(
     assert caught.value.hint is not None and "pip install 'nikkei-deepar[local]'" in caught.value.hint
     assert "torch==2.13.0" in caught.value.hint
     assert not (tmp_path / "jobs" / "j-noextra").exists()  # nothing recorded: no job was started
-    (tmp_path / "m.tar.gz").write_bytes(b"x")
-    backend.create_model(ModelSpec(name="m", model_artifact=str(tmp_path / "m.tar.gz"), tags={}))
+    # an archive from before torch-free weights: only GluonTS can serve it
+    archive = _older_archive(tmp_path / "older")
+    backend.create_model(ModelSpec(name="m", model_artifact=str(archive), tags={}))
     backend.create_endpoint_config(EndpointConfigSpec(name="c", model_name="m", tags={}))
     backend.create_endpoint("e", config_name="c", tags={})
     with pytest.raises(UsageError, match=r"needs the \[local\] extra"):
         backend.invoke("e", _request_body(), content_type="application/json", accept="application/json")
+    assert "no torch-free weights" in _err(backend)
+
+
+def _older_archive(folder: Path) -> Path:
+    """A model archive as the tool wrote it before torch-free weights: marker, GluonTS's files only."""
+    from nikkei_deepar.engine.archive import write_archive
+
+    folder.mkdir()
+    for name in ("predictor.json", "gluonts-config.json", "prediction-net-state.pt"):
+        (folder / name).write_text("{}")
+    return write_archive(folder, folder.parent / "out", metadata={"hyperparameters": HYPERPARAMETERS})
 
 
 def test_a_job_whose_process_died_is_failed(tmp_path: Path) -> None:
@@ -374,6 +386,50 @@ def test_hosting_invoke_and_deletes(trained: tuple[LocalBackend, str]) -> None:
     assert backend.describe_endpoint("ep") is None
     assert backend.delete_model("m-1") is True and backend.delete_model("m-1") is False
     assert backend.delete_endpoint_config("c-1") is True and backend.delete_endpoint_config("c-1") is False
+
+
+@pytest.mark.local
+def test_a_trained_model_is_served_without_the_extra(
+    trained: tuple[LocalBackend, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend, name = trained
+    artifact = backend.describe_training(name).model_artifact  # type: ignore[union-attr]
+    backend.create_model(ModelSpec(name="nx-m", model_artifact=str(artifact), tags={}))
+    backend.create_endpoint_config(EndpointConfigSpec(name="nx-c", model_name="nx-m", tags={}))
+    backend.create_endpoint("nx", config_name="nx-c", tags={})
+    before = backend.invoke("nx", _request_body(), content_type="application/json", accept="*/*")
+    for module in ("gluonts", "torch", "lightning"):  # any import of them would now fail
+        monkeypatch.setitem(sys.modules, module, None)
+    assert backend.invoke("nx", _request_body(), content_type="application/json", accept="*/*") == before
+    assert "torch-free" not in _err(backend)  # no note: nothing fell back
+
+
+@pytest.mark.local
+def test_damaged_torch_free_weights_are_a_model_error(
+    trained: tuple[LocalBackend, str], tmp_path: Path
+) -> None:
+    """A model that cannot load answers as SageMaker's would: ModelError, HTTP 500, exit 4, one line."""
+    from nikkei_deepar.engine.archive import read_archive, write_archive
+    from nikkei_deepar.engine.numpy_deepar import WEIGHTS
+    from nikkei_deepar.errors import ExitCode
+
+    backend, name = trained
+    artifact = Path(backend.describe_training(name).model_artifact)  # type: ignore[union-attr, arg-type]
+    marker, files = read_archive(artifact)
+    folder = tmp_path / "damaged"
+    folder.mkdir()
+    for member, data in files.items():
+        if member != "nikkei-deepar.json":
+            (folder / member).write_bytes(data[: len(data) // 2] if member == WEIGHTS else data)
+    metadata = {k: v for k, v in marker.items() if k not in ("format", "format_version", "files")}
+    damaged = write_archive(folder, tmp_path, metadata=metadata)
+    backend.create_model(ModelSpec(name="dm-m", model_artifact=str(damaged), tags={}))
+    backend.create_endpoint_config(EndpointConfigSpec(name="dm-c", model_name="dm-m", tags={}))
+    backend.create_endpoint("dm", config_name="dm-c", tags={})
+    with pytest.raises(AwsError, match=r"HTTP 500.*torch-free weights cannot be used") as refused:
+        backend.invoke("dm", _request_body(), content_type="application/json", accept="*/*")
+    assert refused.value.code == "model-error" and refused.value.exit_code == ExitCode.AWS
+    assert "\n" not in refused.value.message
 
 
 @pytest.mark.local

@@ -132,6 +132,9 @@ def test_the_whole_chain_offline_and_deterministic(tmp_path: Path) -> None:
         "deepar",
     ]
     assert backtest["deepar"]["seed"] == 7 and backtest["deepar"]["trainings"] == 1
+    # predict, and a backtest whose model is cached, run DeepAR without importing torch at all
+    assert _heavy_imports(tmp_path, "predict") == set()
+    assert _heavy_imports(tmp_path, "backtest", "--windows", "2") == set()
 
     # default: the hosting records go; the store stays, with the trained models' archives
     teardown = _run(tmp_path, "teardown", "--yes")["data"]
@@ -148,6 +151,17 @@ def test_the_whole_chain_offline_and_deterministic(tmp_path: Path) -> None:
     assert not store.exists()
     again = _run(tmp_path, "teardown", "--all", "--yes")["data"]
     assert again["deleted"] == [] and again["left_alone"] == []
+
+
+def _heavy_imports(tmp_path: Path, *args: str) -> set[str]:
+    """Which of torch, lightning, gluonts the command imported (Python's own import log, -X importtime)."""
+    env = {**_env(tmp_path), "PYTHONPROFILEIMPORTTIME": "1"}
+    r = subprocess.run([EXE, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr[-3000:]
+    imported = {
+        line.rsplit("|", 1)[-1].strip() for line in r.stderr.splitlines() if line.startswith("import time:")
+    }
+    return {name.split(".")[0] for name in imported} & {"torch", "lightning", "gluonts"}
 
 
 RETURNS_CONFIG = CONFIG.replace(
@@ -206,3 +220,41 @@ def test_a_log_return_model_forecasts_prices_and_keeps_its_target(tmp_path: Path
     [error] = _run(tmp_path, "train", code=2)["errors"]
     assert 'holds log returns, but the config says [data] target = "price"' in error["message"]
     assert "nikkei-deepar prepare" in error["hint"]
+
+    # the served archive as the tool wrote it before torch-free weights: GluonTS answers, with a warning
+    artifact = tmp_path / "home" / "local" / "jobs" / job / "model.tar.gz"
+    original = artifact.read_bytes()
+    _rewrite_archive(artifact, older=True)
+    older = _run(tmp_path, "predict")
+    assert older["data"]["job"] == job and len(older["data"]["forecast"]) == 5
+    [warning] = [w for w in older["warnings"] if "torch-free" in w]
+    assert "through GluonTS" in warning
+    # its torch-free weights damaged: one line, the endpoint's model error (exit 4), no traceback
+    artifact.write_bytes(original)
+    _rewrite_archive(artifact, older=False)
+    r = subprocess.run(
+        [EXE, "predict"], cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=180
+    )
+    assert r.returncode == 4, r.stderr
+    assert "torch-free weights cannot be used" in r.stderr and "Traceback" not in r.stderr
+
+
+def _rewrite_archive(artifact: Path, *, older: bool) -> None:
+    """Rewrite a model archive with the tool's own writer: as before torch-free weights (`older`), or
+    with its weights truncated (a consistent archive whose weights cannot load)."""
+    from nikkei_deepar.engine.archive import read_archive, write_archive
+    from nikkei_deepar.engine.numpy_deepar import MANIFEST, WEIGHTS
+
+    marker, files = read_archive(artifact)
+    folder = artifact.parent / "rewritten"
+    folder.mkdir(exist_ok=True)
+    for old in folder.iterdir():
+        old.unlink()
+    for name, data in files.items():
+        if name == "nikkei-deepar.json" or (older and name in (MANIFEST, WEIGHTS)):
+            continue
+        (folder / name).write_bytes(data[: len(data) // 2] if name == WEIGHTS else data)
+    drop = {"format", "format_version", "files"} | (
+        {"inference", "inference_why", "engine"} if older else set()
+    )
+    write_archive(folder, artifact.parent, metadata={k: v for k, v in marker.items() if k not in drop})

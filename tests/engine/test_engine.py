@@ -109,6 +109,15 @@ def _write_tar(path: Path, members: dict[str, bytes]) -> Path:
     return path
 
 
+@pytest.fixture(params=["numpy", "gluonts"])
+def predict(request: pytest.FixtureRequest) -> Any:
+    """The request/response contract holds on both paths: `serving.predict` (the torch-free weights,
+    what the local endpoint uses) and the GluonTS predictor (an older archive's path)."""
+    from nikkei_deepar.engine import serving
+
+    return serving.predict if request.param == "numpy" else engine.predict
+
+
 # ------------------------------------------------------------------------------------ training
 
 
@@ -127,8 +136,11 @@ def test_train_writes_a_small_archive_with_our_marker(trained: Any) -> None:
         "predictor.json",
         "gluonts-config.json",
         "prediction-net-state.pt",
+        "numpy-deepar.json",  # the torch-free form predict serves (engine.numpy_deepar)
+        "numpy-deepar-weights.npz",
     }
     marker = json.loads(members["nikkei-deepar.json"])
+    assert marker["engine"] == "gluonts-torch" and marker["inference"] == "numpy"
     assert marker["format"] == engine.FORMAT and marker["format_version"] == engine.FORMAT_VERSION
     assert marker["hyperparameters"] == HYPERPARAMETERS and marker["seed"] == 11
     # the default D lags reach 1,093 days back; those longer than the 293-day series are dropped
@@ -248,9 +260,9 @@ def test_importing_the_engine_does_not_import_torch() -> None:
 # ------------------------------------------------------------------------------------ predict
 
 
-def test_predict_answers_in_sagemaker_shape(trained: Any) -> None:
+def test_predict_answers_in_sagemaker_shape(predict: Any, trained: Any) -> None:
     result, _ = trained
-    response = engine.predict(model_tar=result.model_tar, request=_request(), seed=1)
+    response = predict(model_tar=result.model_tar, request=_request(), seed=1)
     assert set(response) == {"predictions"}
     (prediction,) = response["predictions"]
     assert set(prediction) == {"mean", "quantiles"}
@@ -262,24 +274,24 @@ def test_predict_answers_in_sagemaker_shape(trained: Any) -> None:
     assert np.all(np.isfinite(prediction["mean"]))
 
 
-def test_predict_takes_null_and_nan_as_missing(trained: Any) -> None:
+def test_predict_takes_null_and_nan_as_missing(predict: Any, trained: Any) -> None:
     target: list[Any] = [None if v == "NaN" else v for v in _target()]
     request = {"instances": [{"start": START, "target": target}], "configuration": REQUEST_CONFIG}
-    with_null = engine.predict(model_tar=trained[0].model_tar, request=request, seed=1)
-    assert with_null == engine.predict(model_tar=trained[0].model_tar, request=_request(), seed=1)
+    with_null = predict(model_tar=trained[0].model_tar, request=request, seed=1)
+    assert with_null == predict(model_tar=trained[0].model_tar, request=_request(), seed=1)
 
 
-def test_predict_can_return_samples_for_several_series(trained: Any) -> None:
+def test_predict_can_return_samples_for_several_series(predict: Any, trained: Any) -> None:
     result, _ = trained
     request = _request(num_samples=5, output_types=["samples"], quantiles=[])
     request["instances"].append({"start": START, "target": _target()[:100]})
-    response = engine.predict(model_tar=result.model_tar, request=request, seed=1)
+    response = predict(model_tar=result.model_tar, request=request, seed=1)
     assert len(response["predictions"]) == 2
     for prediction in response["predictions"]:
         assert set(prediction) == {"samples"}
         assert np.array(prediction["samples"]).shape == (5, PREDICTION_LENGTH)
     # seeded per series: a series' forecast does not depend on its neighbours in the request
-    alone = engine.predict(
+    alone = predict(
         model_tar=result.model_tar,
         request=_request(num_samples=5, output_types=["samples"], quantiles=[]),
         seed=1,
@@ -310,39 +322,41 @@ def test_predict_can_return_samples_for_several_series(trained: Any) -> None:
         ),
     ],
 )
-def test_bad_requests_are_data_errors(trained: Any, request_body: dict[str, Any], message: str) -> None:
+def test_bad_requests_are_data_errors(
+    predict: Any, trained: Any, request_body: dict[str, Any], message: str
+) -> None:
     result, _ = trained
     with pytest.raises(DataError, match=message):
-        engine.predict(model_tar=result.model_tar, request=request_body, seed=1)
+        predict(model_tar=result.model_tar, request=request_body, seed=1)
 
 
 # ------------------------------------------------------------------------------------ archive safety
 
 
-def test_an_archive_without_our_marker_is_refused(trained: Any, tmp_path: Path) -> None:
+def test_an_archive_without_our_marker_is_refused(predict: Any, trained: Any, tmp_path: Path) -> None:
     members = _members(trained[0].model_tar)
     del members["nikkei-deepar.json"]
     archive = _write_tar(tmp_path / "model.tar.gz", members)
     with pytest.raises(UsageError, match=r"no nikkei-deepar\.json") as caught:
-        engine.predict(model_tar=archive, request=_request(), seed=1)
+        predict(model_tar=archive, request=_request(), seed=1)
     assert caught.value.code == "model-archive"
 
 
-def test_an_archive_with_a_parent_path_member_is_refused(trained: Any, tmp_path: Path) -> None:
+def test_an_archive_with_a_parent_path_member_is_refused(predict: Any, trained: Any, tmp_path: Path) -> None:
     members = _members(trained[0].model_tar)
     members["../escaped.txt"] = b"x"
     archive = _write_tar(tmp_path / "model.tar.gz", members)
     with pytest.raises(UsageError, match=r"unexpected member '\.\./escaped\.txt'"):
-        engine.predict(model_tar=archive, request=_request(), seed=1)
+        predict(model_tar=archive, request=_request(), seed=1)
     assert not (tmp_path.parent / "escaped.txt").exists()
 
 
-def test_a_modified_predictor_is_refused(trained: Any, tmp_path: Path) -> None:
+def test_a_modified_predictor_is_refused(predict: Any, trained: Any, tmp_path: Path) -> None:
     members = _members(trained[0].model_tar)
     members["predictor.json"] = members["predictor.json"].replace(b"gluonts.torch.model.predictor", b"os")
     archive = _write_tar(tmp_path / "model.tar.gz", members)
     with pytest.raises(UsageError, match="does not match its digest"):
-        engine.predict(model_tar=archive, request=_request(), seed=1)
+        predict(model_tar=archive, request=_request(), seed=1)
 
 
 # ------------------------------------------------------------------------------------ determinism
@@ -416,6 +430,7 @@ def trained_with_features(tmp_path_factory: pytest.TempPathFactory) -> engine.Tr
 
 
 def test_dynamic_feat_are_trained_on_and_predicted_through_the_horizon(
+    predict: Any,
     trained_with_features: engine.TrainResult,
 ) -> None:
     marker = json.loads(_members(trained_with_features.model_tar)[engine.MARKER])
@@ -423,7 +438,7 @@ def test_dynamic_feat_are_trained_on_and_predicted_through_the_horizon(
     assert math.isfinite(trained_with_features.metrics["test:mean_wQuantileLoss"])
     request = _request()
     request["instances"][0]["dynamic_feat"] = _features(DAYS + PREDICTION_LENGTH)
-    answer = engine.predict(model_tar=trained_with_features.model_tar, request=request, seed=1)
+    answer = predict(model_tar=trained_with_features.model_tar, request=request, seed=1)
     prediction = answer["predictions"][0]
     assert len(prediction["mean"]) == PREDICTION_LENGTH
     assert all(math.isfinite(v) for v in prediction["mean"])
@@ -442,21 +457,21 @@ def test_dynamic_feat_are_trained_on_and_predicted_through_the_horizon(
     ],
 )
 def test_requests_must_carry_the_features_the_model_was_trained_with(
-    trained_with_features: engine.TrainResult, features: Any, message: str
+    predict: Any, trained_with_features: engine.TrainResult, features: Any, message: str
 ) -> None:
     request = _request()
     if features is not None:
         request["instances"][0]["dynamic_feat"] = features
     with pytest.raises(DataError, match=message):
-        engine.predict(model_tar=trained_with_features.model_tar, request=request, seed=1)
+        predict(model_tar=trained_with_features.model_tar, request=request, seed=1)
 
 
-def test_a_model_trained_without_features_refuses_them(trained: Any) -> None:
+def test_a_model_trained_without_features_refuses_them(predict: Any, trained: Any) -> None:
     result, _ = trained
     request = _request()
     request["instances"][0]["dynamic_feat"] = _features(DAYS + PREDICTION_LENGTH)
     with pytest.raises(DataError, match=r"2 dynamic_feat row.*expects 0"):
-        engine.predict(model_tar=result.model_tar, request=request, seed=1)
+        predict(model_tar=result.model_tar, request=request, seed=1)
 
 
 def test_channel_features_must_match_their_target_and_num_dynamic_feat(tmp_path: Path) -> None:

@@ -270,15 +270,15 @@ def test_a_tiny_deepar_backtest_with_calendar_features(
         record = json.loads(train_file.read_text())
         assert [len(row) for row in record["dynamic_feat"]] == [len(record["target"])] * 3
     sent: list[dict[str, Any]] = []
-    from nikkei_deepar.engine import gluon as local_engine
+    from nikkei_deepar.engine import serving
 
-    real_predict = local_engine.predict
+    real_predict = serving.predict
 
     def spy(**kwargs: Any) -> Any:
         sent.append(kwargs["request"])
         return real_predict(**kwargs)
 
-    monkeypatch.setattr(local_engine, "predict", spy)
+    monkeypatch.setattr(serving, "predict", spy)
     r = run_cli("backtest", "--windows", "2", "--models", "deepar", "--json")
     assert r.exit_code == 0, r.stderr
     assert all(math.isfinite(s["mean_wql"]) for s in _scores(r.json()).values())
@@ -322,10 +322,11 @@ def test_a_tiny_deepar_backtest_on_log_returns_scores_prices(
         data='target = "log_return"\n',
     )
     from nikkei_deepar.engine import gluon as local_engine
+    from nikkei_deepar.engine import serving
 
     sent: list[dict[str, Any]] = []
     trained: list[bytes] = []
-    real_predict, real_train = local_engine.predict, local_engine.train
+    real_predict, real_train = serving.predict, local_engine.train
 
     def spy_predict(**kwargs: Any) -> Any:
         sent.append(kwargs["request"])
@@ -335,7 +336,7 @@ def test_a_tiny_deepar_backtest_on_log_returns_scores_prices(
         trained.append(kwargs["train_jsonl"])
         return real_train(**kwargs)
 
-    monkeypatch.setattr(local_engine, "predict", spy_predict)
+    monkeypatch.setattr(serving, "predict", spy_predict)
     monkeypatch.setattr(local_engine, "train", spy_train)
     r = run_cli("backtest", "--windows", "2", "--models", "deepar,random-walk", "--json")
     assert r.exit_code == 0, r.stderr

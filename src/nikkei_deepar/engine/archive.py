@@ -2,12 +2,16 @@
 
 Owns the archive's layout (flat, regular files only, fixed timestamps, replaced atomically), its
 marker `nikkei-deepar.json` (format, version, a SHA-256 per file, plus what the engine records:
-hyperparameters, seed, lags, ...) and the checks made before anything in it is loaded: marker
-format and version, digests, a size cap, and only gluonts/builtin classes named in predictor.json
-and gluonts-config.json, because loading a predictor instantiates the classes it names.
+hyperparameters, seed, lags, the engine that trained it (`engine`), and which one serves it
+(`inference`: "numpy" when the torch-free weights of `engine.numpy_deepar` are in it, else
+"gluonts", with `inference_why`; archives from before have neither)) and the checks made before
+anything in it is loaded: marker format and version, digests, a size cap, and only gluonts/builtin
+classes named in predictor.json and gluonts-config.json, because loading a predictor instantiates
+the classes it names.
 
-Must not import gluonts, torch or lightning, nor interpret the predictor's files beyond those class
-names: it hands a checked folder to the engine, which deserializes it. Local files only, no network.
+Must not import gluonts, torch or lightning, nor interpret the files beyond those class names: it
+hands checked files (`read_archive`) or a checked folder (`extract_archive`) to the engine. Local
+files only, no network.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import json
 import os
 import tarfile
 import tempfile
+import zlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -82,6 +87,15 @@ def write_archive(model_dir: Path, out_dir: Path, *, metadata: Mapping[str, Any]
 
 def extract_archive(model_tar: Path, dest: Path) -> dict[str, Any]:
     """Unpack a flat archive of regular files into `dest`, check our marker; return the marker."""
+    marker, files = read_archive(model_tar)
+    for name, data in files.items():
+        (dest / name).write_bytes(data)
+    return marker
+
+
+def read_archive(model_tar: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The marker and every file (name -> bytes, the marker's included) of an archive this tool wrote,
+    checked as the module's docstring says; read into memory, nothing written."""
 
     def refuse(why: str) -> UsageError:
         return UsageError(
@@ -106,7 +120,7 @@ def extract_archive(model_tar: Path, dest: Path) -> dict[str, Any]:
                 handle = tar.extractfile(member)
                 assert handle is not None
                 files[name] = handle.read()
-    except (tarfile.TarError, OSError, EOFError) as exc:
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         raise refuse(f"unreadable ({exc})") from None
     if MARKER not in files:
         raise refuse(f"no {MARKER}")
@@ -136,9 +150,7 @@ def extract_archive(model_tar: Path, dest: Path) -> dict[str, Any]:
             raise refuse(f"{name} names classes outside gluonts: {', '.join(foreign)}")
     if not isinstance(marker.get("hyperparameters"), dict):
         raise refuse(f"{MARKER} has no hyperparameters")
-    for name, data in files.items():
-        (dest / name).write_bytes(data)
-    return marker
+    return marker, files
 
 
 def _class_names(node: Any) -> Iterator[str]:

@@ -3,7 +3,8 @@ then asked for each window as an endpoint would be; models cached by what made t
 
 Always this engine, whatever `backend` says: a SageMaker training job per window would cost money. The
 `backtest` step owns the windows, the scoring and the report; this module owns training, caching and
-forecasting with the engine.
+forecasting with the engine. Forecasts go through `engine.serving` (numpy, no torch import), so a
+backtest whose models are all cached never imports GluonTS.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nikkei_deepar.engine import serving
 from nikkei_deepar.engine.loader import batches_per_epoch, interrupts_kept, load_engine
+from nikkei_deepar.engine.numpy_deepar import FORMAT as NUMPY_FORMAT
+from nikkei_deepar.engine.numpy_deepar import FORMAT_VERSION as NUMPY_FORMAT_VERSION
 from nikkei_deepar.errors import DataError
 from nikkei_deepar.files import write_atomic
 
@@ -52,6 +56,7 @@ class BacktestDeepAR:
         workdir: Path,
         cache_dir: Path,
         live: Callable[[str], None],
+        note: Callable[[str], None] | None = None,
         verbose: bool = False,
     ) -> None:
         from nikkei_deepar.data.calendar import calendar_features, horizon_dates
@@ -59,6 +64,8 @@ class BacktestDeepAR:
 
         self.engine = load_engine()
         self.live = live
+        self.note = note
+        self.noted = False
         self.verbose = verbose
         self.series = series
         self.full = np.asarray(series.target, dtype=np.float64)
@@ -146,7 +153,8 @@ class BacktestDeepAR:
                 output_types=output_types_for("log_return" if self.returns else "price"),
             ),
         }
-        answer = self.engine.predict(model_tar=self.model, request=request, seed=self.seed)["predictions"][0]
+        answer = serving.predict(model_tar=self.model, request=request, seed=self.seed, note=self._note_once)
+        answer = answer["predictions"][0]
         if self.returns:  # price paths from the sampled returns, read at the next sessions
             ahead = self.sessions[n:] - origin  # the known sessions after the origin, as forecast steps
             trading = np.zeros(self.prediction_length, dtype=bool)
@@ -169,6 +177,12 @@ class BacktestDeepAR:
             mean=np.asarray(answer["mean"], dtype=np.float64)[steps],
             quantiles={tau: by_level[tau] for tau in self.quantiles},
         )
+
+    def _note_once(self, message: str) -> None:
+        """What serving says of an archive it serves through GluonTS: once per backtest, not per window."""
+        if self.note is not None and not self.noted:
+            self.noted = True
+            self.note(message)
 
     def _train_line(self, origin: int) -> bytes:
         """The train channel of the series' first `origin` points (with their calendar features)."""
@@ -259,6 +273,7 @@ class BacktestDeepAR:
             str(self.batches),
             version("gluonts"),
             version("torch"),
+            f"{NUMPY_FORMAT}/{NUMPY_FORMAT_VERSION}",  # not the models cached before torch-free weights
         ):
             digest.update(b"\0" + part.encode())
         return digest.hexdigest()[:32]

@@ -28,8 +28,11 @@ Choices made here, where GluonTS or SageMaker leave room:
 - Determinism: one torch thread; python/numpy/torch seeded before training, before the test
   metrics and before each predicted series (so a series' forecast does not depend on the other
   series in the request). Same data, hyperparameters and seed -> bit-identical forecasts.
-- `model.tar.gz` holds `predictor.serialize()`'s files plus the marker written by `local.archive`,
-  which also decides which archives `predict` may load.
+- `model.tar.gz` holds `predictor.serialize()`'s files, the network's torch-free form
+  (`engine.export`: what `engine.serving` predicts with, on numpy) and the marker written by
+  `engine.archive`, which also decides which archives `predict` may load.
+- `predict` here is the GluonTS path: `engine.serving` uses it for archives without the torch-free
+  form (older ones), and the tests use it as the reference the numpy path is held to.
 """
 
 from __future__ import annotations
@@ -82,6 +85,7 @@ EXTRA_HINT = (
     "gluonts==0.17.0  (install torch==2.13.0 first on a CPU-only machine)"
 )
 
+TRAINED_BY = "gluonts-torch"  # the engine that trains: the archive's marker records it
 _LIGHTNING_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning")
 
 FloatArray = NDArray[np.float64]
@@ -195,6 +199,7 @@ def train(
         model_dir = Path(tmp) / "model"
         model_dir.mkdir()
         predictor.serialize(model_dir)
+        inference = _write_numpy_model(gl, predictor, settings.freq, model_dir)
         model_tar = write_archive(
             model_dir,
             Path(out_dir),
@@ -208,8 +213,10 @@ def train(
                 "num_dynamic_feat": num_feat,
                 "num_batches_per_epoch": num_batches_per_epoch,
                 "epochs_run": len(losses),
+                "engine": TRAINED_BY,
                 "gluonts": gl.gluonts_version,
                 "torch": gl.torch.__version__,
+                **inference,
             },
         )
     return TrainResult(
@@ -229,20 +236,26 @@ def predict(*, model_tar: Path, request: Mapping[str, Any], seed: int) -> dict[s
         settings = parse_hyperparameters(marker["hyperparameters"])
         parsed = parse_request(request, settings, num_dynamic_feat=int(marker.get("num_dynamic_feat", 0)))
         predictor = gl.PyTorchPredictor.deserialize(model_dir, device="cpu")
-        predictions = []
-        for series in parsed.instances:
-            samples = _sample(gl, predictor, series, settings.freq, parsed.num_samples, seed)
-            answer: dict[str, Any] = {}
-            if "mean" in parsed.output_types:
-                answer["mean"] = samples.mean(axis=0).tolist()
-            if "quantiles" in parsed.output_types:
-                answer["quantiles"] = {
-                    key: np.quantile(samples, tau, axis=0).tolist() for key, tau in parsed.quantiles
-                }
-            if "samples" in parsed.output_types:
-                answer["samples"] = samples.tolist()
-            predictions.append(answer)
+        predictions = [
+            parsed.answer(_sample(gl, predictor, series, settings.freq, parsed.num_samples, seed))
+            for series in parsed.instances
+        ]
     return {"predictions": predictions}
+
+
+def _write_numpy_model(gl: _Backend, predictor: Any, freq: str, model_dir: Path) -> dict[str, str]:
+    """The predictor's torch-free form into `model_dir` (`engine.export`); the marker's `inference`
+    entry: "numpy" when written, else "gluonts" and why (predict then serves it through GluonTS)."""
+    from nikkei_deepar.engine.export import Unexportable, numpy_files
+
+    written_by = {"engine": TRAINED_BY, "gluonts": gl.gluonts_version, "torch": str(gl.torch.__version__)}
+    try:
+        files = numpy_files(predictor, freq=freq, written_by=written_by)
+    except Unexportable as exc:
+        return {"inference": "gluonts", "inference_why": str(exc)}
+    for name, data in files.items():
+        (model_dir / name).write_bytes(data)
+    return {"inference": "numpy"}
 
 
 # --------------------------------------------------------------------------- datasets

@@ -1,4 +1,5 @@
-"""What the local DeepAR reads: SageMaker's JSON Lines channels and inference requests, checked.
+"""What the local DeepAR reads: SageMaker's JSON Lines channels and inference requests, checked; and the
+shape of its answer (`Request.answer`).
 
 Owns the validation of a `train`/`test` channel line (`{"start": "YYYY-MM-DD HH:MM:SS", "target":
 [...]}`, nulls and "NaN" as missing) and of an inference request (`instances` plus `configuration`),
@@ -49,6 +50,20 @@ class Request:
     num_samples: int
     output_types: list[str]
     quantiles: list[tuple[str, float]]  # (the key as the request spelled it, the level)
+
+    def answer(self, samples: NDArray[np.float64]) -> dict[str, Any]:
+        """One prediction of the response from one series' sample paths (num_samples x horizon): what
+        `output_types` asks for, quantiles keyed as the request spelled them."""
+        answer: dict[str, Any] = {}
+        if "mean" in self.output_types:
+            answer["mean"] = samples.mean(axis=0).tolist()
+        if "quantiles" in self.output_types:
+            answer["quantiles"] = {
+                key: np.quantile(samples, tau, axis=0).tolist() for key, tau in self.quantiles
+            }
+        if "samples" in self.output_types:
+            answer["samples"] = samples.tolist()
+        return answer
 
 
 def parse_channel(data: bytes, name: str, settings: Settings, *, required: bool) -> list[InputSeries]:

@@ -1,8 +1,9 @@
 """Loading the engine, and what runs around a training: the checks and settings that must not import it.
 
 `load_engine` checks that the [local] extra is installed with `find_spec` (no import: gluonts and torch
-take 5-10 s to import, and only the functions that train or predict import them). Used by the local
-backend's jobs and hosting, and by `backtest`, which always trains with this engine.
+take 5-10 s to import, and only the functions that train or predict through GluonTS import them). Used
+by the local backend's jobs, by `backtest`, which always trains with this engine, and by
+`engine.serving` for an archive that only GluonTS can serve.
 """
 
 from __future__ import annotations

@@ -226,6 +226,7 @@ def run(ctx: Context, *, windows: int, retrain: bool, models: str, plot: Path | 
                     workdir=Path(workdir),
                     cache_dir=ctx.home / CACHE_DIR,
                     live=ctx.reporter.live,
+                    note=ctx.reporter.warn,
                     verbose=ctx.reporter.verbose,
                 )
                 deepar_info = deepar.info

@@ -23,9 +23,11 @@ Training jobs are `backends.local.jobs`'s (the training verbs here delegate to i
 synchronously, so `describe_training` already reports how a job ended and the steps' polling ends at
 the first describe. File handling (locations, records, channels, logs) is `backends.local.files`'s.
 
-Only the verbs that run a model (`start_training`, `invoke`, `start_transform`) need the [local] extra:
-the engine (and with it gluonts/torch, 5-10 s to import) is imported inside them, so creating this
-backend, storing data, and the hosting records stay cheap and work without it.
+Only training (`start_training`) needs the [local] extra: the engine (and with it gluonts/torch, 5-10 s
+to import) is imported inside it, so creating this backend, storing data, and the hosting records stay
+cheap and work without it. `invoke` and `start_transform` answer through `engine.serving`, on numpy
+(about a second for the whole command); only an archive older than its torch-free weights needs
+GluonTS, and then the reporter says so in one warning line.
 """
 
 from __future__ import annotations
@@ -65,8 +67,7 @@ from nikkei_deepar.backends.local.files import (
     write_json,
 )
 from nikkei_deepar.backends.local.jobs import LocalJobs
-from nikkei_deepar.engine.loader import load_engine
-from nikkei_deepar.errors import AwsError, DataError, NikkeiError, NotFoundError, UsageError
+from nikkei_deepar.errors import AwsError, DataError, ModelFileError, NikkeiError, NotFoundError, UsageError
 from nikkei_deepar.files import write_atomic
 from nikkei_deepar.output import Reporter
 
@@ -319,18 +320,23 @@ class LocalBackend:
             raise _model_error(endpoint, 415, f"unsupported content type {content_type!r}")
         if accept.split(";")[0].strip() not in (*_JSON_TYPES, "*/*"):
             raise _model_error(endpoint, 406, f"cannot answer with {accept!r}")
-        engine = load_engine()
         try:
             request = json.loads(body)
         except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
             raise _model_error(endpoint, 400, f"Unable to evaluate payload provided: {exc}") from None
         try:
-            response = engine.predict(
-                model_tar=Path(record["model_artifact"]), request=request, seed=self._seed
-            )
+            response = self._predict(Path(record["model_artifact"]), request)
+        except ModelFileError as exc:  # a model that cannot load: SageMaker's ModelError, status 500
+            raise _model_error(endpoint, 500, exc.message) from None
         except DataError as exc:  # what the model says about the request, as SageMaker's ModelError
             raise _model_error(endpoint, 400, exc.message) from None
         return json.dumps(response, separators=(",", ":")).encode("utf-8")
+
+    def _predict(self, model_tar: Path, request: Any) -> dict[str, Any]:
+        """The engine's answer (numpy, or GluonTS for an older archive: said once, as a warning)."""
+        from nikkei_deepar.engine.serving import predict
+
+        return predict(model_tar=model_tar, request=request, seed=self._seed, note=self._reporter.warn)
 
     # -- batch ---------------------------------------------------------------------------------------
     def start_transform(self, spec: TransformSpec) -> str:
@@ -342,7 +348,6 @@ class LocalBackend:
                 f"model {spec.model_name} does not exist (transform job {name})",
                 hint="run `nikkei-deepar deploy` first",
             )
-        engine = load_engine()
         now = stamp_now()
         record: dict[str, Any] = {
             "name": name,
@@ -365,9 +370,7 @@ class LocalBackend:
                 "instances": [json.loads(line) for line in lines],
                 "configuration": dict(spec.inference_config),
             }
-            response = engine.predict(
-                model_tar=Path(model["model_artifact"]), request=request, seed=self._seed
-            )
+            response = self._predict(Path(model["model_artifact"]), request)
             out = b"".join(
                 json.dumps(p, separators=(",", ":")).encode() + b"\n" for p in response["predictions"]
             )
@@ -379,6 +382,12 @@ class LocalBackend:
             write_json(self.root / "transforms" / f"{name}.json", record)
             raise
         except NikkeiError as exc:
+            from nikkei_deepar.engine.gluon import EXTRA_MESSAGE
+
+            if exc.message == EXTRA_MESSAGE:  # an older archive without the extra: the user's to fix
+                record.update(status=JOB_FAILED, failure_reason=exc.message, ended=stamp_now())
+                write_json(self.root / "transforms" / f"{name}.json", record)
+                raise
             record.update(status=JOB_FAILED, failure_reason=f"ClientError: {exc.message}")
         except Exception as exc:
             record.update(status=JOB_FAILED, failure_reason=f"AlgorithmError: {type(exc).__name__}: {exc}")
