@@ -14,16 +14,20 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from typer.core import TyperGroup
 
 from nikkei_deepar import __version__
-from nikkei_deepar.deadline import DeadlineInterrupt, alarm
+from nikkei_deepar import deadline as deadlines
+from nikkei_deepar.deadline import DeadlineInterrupt, DefaultDeadline, alarm
 from nikkei_deepar.errors import ExitCode, NikkeiError, UsageError, WaitTimeoutError
 
+T = TypeVar("T")
+
 if TYPE_CHECKING:
+    from nikkei_deepar.config import Settings
     from nikkei_deepar.context import Context
     from nikkei_deepar.factory import ContextFactory
     from nikkei_deepar.output import Reporter, Result
@@ -199,18 +203,34 @@ _INVOCATION_PARAM = inspect.Parameter(
 
 
 def command(
-    name: str, *, mutating: bool, parent: typer.Typer | None = None, reads_config: bool = True
+    name: str,
+    *,
+    mutating: bool,
+    parent: typer.Typer | None = None,
+    reads_config: bool = True,
+    deadline: DefaultDeadline = deadlines.CHANGES,
 ) -> Callable[[Callable[..., Result]], Callable[..., None]]:
     """Register `fn(ctx, **options) -> Result` as a command with the shared options appended.
 
     `mutating` commands hold the ledger lock while they run (and only they take --wait-lock). A command
     that does not read the config (`config init`, which writes the file --config names) runs on the
     defaults and gets the --config value as its own `config` argument.
+
+    Every command is bounded in time: it gets `--timeout SECONDS` and, without it, its `deadline`: a
+    `DefaultDeadline` from deadline.py (`READ_ONLY` 60 s for a few reads, `CHANGES` 300 s for a few
+    creations or deletions, the default; `TRAINING`, `ENDPOINT`, `PREPARE`, `BATCH` for the long waits;
+    `fixed(seconds)`, `unless(option, flag, ...)` and `total(...)` to make others). Its text is shown in
+    --help and must be listed in the "Deadlines" table of docs/guide.md and docs/guide.ja.md
+    (tests/cli/test_deadlines.py checks both). A command that needs the value itself (to bound one wait
+    inside it) takes a plain `timeout: float | None` parameter: it gets --timeout, None when not given.
+    The deadline covers the whole command, AWS calls included (aws/session.py fits each request into
+    what is left); time at a question to the user does not count (`_asking`).
     """
     label = f"config {name}" if parent is config_app else name
 
     def deco(fn: Callable[..., Result]) -> Callable[..., None]:
         sig = inspect.signature(fn)
+        wants_timeout = "timeout" in sig.parameters
         # Annotations are strings (PEP 563); Typer needs the real Annotated objects, so evaluate them
         # here (everything but `ctx`, whose type is only imported for type checking).
         own = [
@@ -220,10 +240,11 @@ def command(
                 else p.annotation
             )
             for p in sig.parameters.values()
-            if p.name != "ctx" and (reads_config or p.name != "config")  # --config is the shared one
+            if p.name not in {"ctx", "timeout"}
+            and (reads_config or p.name != "config")  # --config is the shared one
         ]
 
-        shared = [*_COMMON, _WAIT_LOCK if mutating else _WAIT_LOCK_HIDDEN]
+        shared = [_timeout_param(deadline), *_COMMON, _WAIT_LOCK if mutating else _WAIT_LOCK_HIDDEN]
         # Typer hands one parameter the invocation context: the command's own, else one added here.
         given = next((p.name for p in own if p.annotation is typer.Context), None)
 
@@ -233,7 +254,10 @@ def command(
             common = {k: kwargs.pop(k, default) for k, default in _COMMON_DEFAULTS.items()}
             if not reads_config:
                 kwargs["config"] = common["config"]
-            common["timeout"] = kwargs.get("timeout")  # --timeout bounds the whole command
+            common["timeout"] = kwargs.pop("timeout", None)  # bounds the whole command
+            if wants_timeout:
+                kwargs["timeout"] = common["timeout"]
+            options = dict(kwargs)
             exit_code = run_command(
                 label,
                 common,
@@ -241,6 +265,7 @@ def command(
                 mutating=mutating,
                 reads_config=reads_config,
                 factory=_factory(invocation),
+                default_timeout=lambda settings: deadline.seconds(settings, options),
             )
             raise typer.Exit(int(exit_code))
 
@@ -249,9 +274,40 @@ def command(
         wrapper.__annotations__ = {**{p.name: p.annotation for p in params}, "return": None}
         help_text, example = _split_example(inspect.getdoc(fn) or "")
         (parent or app).command(name, help=help_text, epilog=example)(wrapper)
+        DEADLINES[label] = deadline
         return wrapper
 
     return deco
+
+
+DEADLINES: dict[str, DefaultDeadline] = {}  # every command's default deadline, by name (docs, tests)
+
+
+def _timeout_param(deadline: DefaultDeadline) -> inspect.Parameter:
+    """`--timeout SECONDS`, spelled the same on every command, its help naming the command's default."""
+    return inspect.Parameter(
+        "timeout",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=Annotated[
+            float | None,
+            typer.Option(
+                "--timeout",
+                metavar="SECONDS",
+                help="Give up after this many seconds in all (exit 8; a SageMaker job or endpoint "
+                f"carries on). Default: {deadline.text}.",
+                show_default=False,
+                callback=_check_timeout,
+            ),
+        ],
+    )
+
+
+def _check_timeout(value: float | None) -> float | None:
+    try:
+        return deadlines.check_seconds(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def _split_example(doc: str) -> tuple[str, str | None]:
@@ -285,20 +341,22 @@ def run_command(
     mutating: bool,
     reads_config: bool = True,
     factory: ContextFactory | None = None,
+    default_timeout: Callable[[Settings], float] | None = None,
 ) -> int:
     """Build the context (through `factory`), run the step, render the result or the error; return the
-    exit code."""
+    exit code. The command's deadline is `common["timeout"]`, else `default_timeout(settings)`."""
     from nikkei_deepar.output import Reporter
 
     json_out: bool = common["json_out"]
     reporter = Reporter.for_environment(quiet=common["quiet"], verbose=common["verbose"], json_mode=json_out)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    deadline = None
     try:
         if factory is None:
             from nikkei_deepar.factory import ContextFactory
 
             factory = ContextFactory()
-        ctx = factory.create(common, reporter, reads_config=reads_config)
+        ctx = factory.create(common, reporter, reads_config=reads_config, default_timeout=default_timeout)
         deadline = ctx.deadline  # starts the clock
         # the alarm is real time: not under a test's fake clock
         with alarm(deadline.seconds if deadline is not None and ctx.clock is time.monotonic else None):
@@ -317,10 +375,11 @@ def run_command(
         return _render_error(name, exc, reporter, json_out=json_out, debug=common["debug"])
     except DeadlineInterrupt:
         reporter.close()
+        ran_out = deadline.ran_out if deadline is not None else "its deadline"
         late = WaitTimeoutError(
-            f"{name}: not finished when its --timeout of {common['timeout']:g} s ran out; the ledger is "
-            "consistent",
-            hint="something (AWS or the network) answered too slowly: run it again, or raise --timeout",
+            f"{name}: not finished when {ran_out} ran out; the ledger is consistent",
+            hint="something (AWS or the network) answered too slowly: run it again, or "
+            + (deadline.raise_hint if deadline is not None else "raise --timeout"),
         )
         return _render_error(name, late, reporter, json_out=json_out, debug=common["debug"])
     except KeyboardInterrupt:
@@ -408,9 +467,27 @@ def _root(
 
 
 # -- commands --------------------------------------------------------------------------------------
+# Default deadlines that depend on a command's options (the plain ones are in deadline.py).
+_DRY_RUN_READS = deadlines.unless("dry_run", "--dry-run", deadlines.CHANGES, deadlines.READ_ONLY)
+_PREDICT_DEADLINE = deadlines.unless("batch", "--batch", deadlines.fixed(120), deadlines.BATCH)
+_RETRAIN_DEADLINE = deadlines.total(
+    "prepare's + wait's + deploy's (600 + 5400 + 4200 s)",
+    deadlines.PREPARE,
+    deadlines.TRAINING,
+    deadlines.ENDPOINT,
+)
+# Each model backtest trains (once, or at every window with --retrain) runs on this machine, where
+# [training] max_runtime_seconds is the limit a local job has.
+_BACKTEST_DEADLINE = deadlines.DefaultDeadline(
+    "[training] max_runtime_seconds per model trained (one, or --windows with --retrain) + 10 min",
+    lambda settings, options: (
+        settings.training.max_runtime_seconds * (options.get("windows", 1) if options.get("retrain") else 1)
+        + 600.0
+    ),
+)
 
 
-@command("prepare", mutating=True)
+@command("prepare", mutating=True, deadline=deadlines.PREPARE)
 def prepare(
     ctx: Context,
     input_file: Annotated[
@@ -447,7 +524,7 @@ def prepare(
     )
 
 
-@command("provision", mutating=True)
+@command("provision", mutating=True, deadline=_DRY_RUN_READS)
 def provision(
     ctx: Context,
     dry_run: Annotated[
@@ -465,7 +542,7 @@ def provision(
     return step.run(ctx, dry_run=dry_run)
 
 
-@command("teardown", mutating=True)
+@command("teardown", mutating=True, deadline=_DRY_RUN_READS)
 def teardown(
     ctx: Context,
     all_: Annotated[
@@ -485,7 +562,19 @@ def teardown(
     """
     from nikkei_deepar.steps import teardown as step
 
-    return step.run(ctx, include_all=all_, yes=yes, dry_run=dry_run, confirm=_confirm)
+    return step.run(ctx, include_all=all_, yes=yes, dry_run=dry_run, confirm=_asking(ctx, _confirm))
+
+
+def _asking(ctx: Context, ask: Callable[..., T]) -> Callable[..., T]:
+    """`ask`, with the command's deadline paused while the user reads and answers."""
+
+    def asked(*args: Any) -> T:
+        if ctx.deadline is None:
+            return ask(*args)
+        with ctx.deadline.paused():
+            return ask(*args)
+
+    return asked
 
 
 def _confirm(question: str) -> bool:
@@ -495,12 +584,15 @@ def _confirm(question: str) -> bool:
     return bool(typer.confirm(clean(question), default=False, err=True))
 
 
-_TIMEOUT_HELP = "Stop waiting after this many seconds (exit 8); the job or endpoint carries on."
-
-
-def _timeout_option(help: str = _TIMEOUT_HELP) -> Any:
-    """`--timeout SECONDS`, spelled the same on every command that waits."""
-    return typer.Option("--timeout", metavar="SECONDS", help=help, show_default=False)
+# train follows the job with --wait, and the local backend trains inside the command itself
+_TRAIN_DEADLINE = deadlines.DefaultDeadline(
+    f"600 s; with --wait, or backend = local (it trains in the command): {deadlines.TRAINING.text}",
+    lambda settings, options: (
+        deadlines.TRAINING.seconds(settings, options)
+        if options.get("wait") or settings.backend == "local"
+        else 600.0
+    ),
+)
 
 
 def _job_option(help: str) -> Any:
@@ -508,14 +600,14 @@ def _job_option(help: str) -> Any:
     return typer.Option("--job", metavar="NAME", help=help, show_default=False)
 
 
-@command("train", mutating=True)
+@command("train", mutating=True, deadline=_TRAIN_DEADLINE)
 def train(
     ctx: Context,
     wait: Annotated[bool, typer.Option("--wait", "-w", help="Then follow the job, as `wait` does.")] = False,
     force: Annotated[
         bool, typer.Option("--force", help="Start even if a job on the same data and settings is running.")
     ] = False,
-    timeout: Annotated[float | None, _timeout_option()] = None,
+    timeout: float | None = None,
     logs: Annotated[
         bool, typer.Option("--logs", help="With --wait: stream the job's log to stderr.")
     ] = False,
@@ -531,11 +623,11 @@ def train(
     return step.run(ctx, force=force, wait=wait, timeout=timeout, logs=logs)
 
 
-@command("wait", mutating=True)
+@command("wait", mutating=True, deadline=deadlines.TRAINING)
 def wait(
     ctx: Context,
     job: Annotated[str | None, _job_option("Job to follow (default: the last one).")] = None,
-    timeout: Annotated[float | None, _timeout_option()] = None,
+    timeout: float | None = None,
     logs: Annotated[bool, typer.Option("--logs", help="Stream the job's CloudWatch log to stderr.")] = False,
 ) -> Result:
     """Follow the last training job to its end; print its metrics, billable time and model path.
@@ -549,16 +641,11 @@ def wait(
     return step.run(ctx, job=job, timeout=timeout, logs=logs)
 
 
-@command("deploy", mutating=True)
+@command("deploy", mutating=True, deadline=deadlines.ENDPOINT)
 def deploy(
     ctx: Context,
     job: Annotated[str | None, _job_option("Completed job to deploy (default: the last).")] = None,
-    timeout: Annotated[
-        float | None,
-        _timeout_option(
-            "Stop waiting for InService after this long (default: [endpoint] wait_timeout_seconds); exit 8."
-        ),
-    ] = None,
+    timeout: float | None = None,  # also each wait for the endpoint (else [endpoint] wait_timeout_seconds)
     expires_in: Annotated[
         str | None,
         typer.Option(
@@ -593,7 +680,7 @@ def deploy(
     return step.run(ctx, job=job, timeout=timeout, expires_in=expires_in, redeploy=redeploy)
 
 
-@command("predict", mutating=False)
+@command("predict", mutating=False, deadline=_PREDICT_DEADLINE)
 def predict(
     ctx: Context,
     fmt: Annotated[
@@ -627,10 +714,7 @@ def predict(
     batch: Annotated[
         bool, typer.Option("--batch", help="Use a batch transform job instead of the endpoint.")
     ] = False,
-    timeout: Annotated[
-        float | None,
-        _timeout_option("Give up after this many seconds (exit 8): the request, or the --batch job's wait."),
-    ] = None,
+    timeout: float | None = None,
 ) -> Result:
     """Forecast the next [forecast] horizon_trading_days sessions from the latest prepared series.
 
@@ -644,7 +728,7 @@ def predict(
     return step.run(ctx, fmt=fmt, output=output, plot=plot, batch=batch, timeout=timeout)
 
 
-@command("show", mutating=False, parent=config_app)
+@command("show", mutating=False, parent=config_app, deadline=deadlines.READ_ONLY)
 def config_show(ctx: Context) -> Result:
     """Print the resolved configuration (file + environment + options).
 
@@ -655,7 +739,7 @@ def config_show(ctx: Context) -> Result:
     return configure.show(ctx)
 
 
-@command("validate", mutating=False, parent=config_app)
+@command("validate", mutating=False, parent=config_app, deadline=deadlines.READ_ONLY)
 def config_validate(ctx: Context) -> Result:
     """Check the configuration file; exit 2 with one line per problem.
 
@@ -666,7 +750,7 @@ def config_validate(ctx: Context) -> Result:
     return configure.validate(ctx)
 
 
-@command("init", mutating=False, parent=config_app, reads_config=False)
+@command("init", mutating=False, parent=config_app, reads_config=False, deadline=deadlines.READ_ONLY)
 def config_init(
     ctx: Context,
     cli: typer.Context,
@@ -734,7 +818,7 @@ def config_init(
         role_name=role_name,
         data_source=data_source,
         force=force,
-        ask=_ask if ctx.interactive_stdin and not no_input else None,
+        ask=_asking(ctx, _ask) if ctx.interactive_stdin and not no_input else None,
     )
 
 
@@ -743,7 +827,7 @@ def _ask(question: str, default: str) -> str:
     return str(typer.prompt(question, default=default, err=True))
 
 
-@command("backtest", mutating=False)
+@command("backtest", mutating=False, deadline=_BACKTEST_DEADLINE)
 def backtest(
     ctx: Context,
     windows: Annotated[
@@ -790,7 +874,7 @@ def backtest(
     return step.run(ctx, windows=windows, retrain=retrain, models=models, plot=plot)
 
 
-@command("status", mutating=False)
+@command("status", mutating=False, deadline=deadlines.READ_ONLY)
 def status(ctx: Context) -> Result:
     """The ledger next to what AWS (or the local store) says now; read-only, takes no lock.
 
@@ -805,7 +889,7 @@ def status(ctx: Context) -> Result:
     return step.run(ctx)
 
 
-@command("doctor", mutating=False)
+@command("doctor", mutating=False, deadline=deadlines.READ_ONLY)
 def doctor(ctx: Context) -> Result:
     """A preflight that spends nothing: credentials, region, config, bucket, role, PassRole, ledger.
 
@@ -818,7 +902,7 @@ def doctor(ctx: Context) -> Result:
     return step.run(ctx)
 
 
-@command("retrain", mutating=True)
+@command("retrain", mutating=True, deadline=_RETRAIN_DEADLINE)
 def retrain(
     ctx: Context,
     input_file: Annotated[
@@ -834,9 +918,7 @@ def retrain(
     force_deploy: Annotated[
         bool, typer.Option("--force-deploy", help="Deploy the new model even if it scores worse.")
     ] = False,
-    timeout: Annotated[
-        float | None, _timeout_option("Give up after this many seconds in all (exit 8); a job carries on.")
-    ] = None,
+    timeout: float | None = None,
     logs: Annotated[bool, typer.Option("--logs", help="Stream the training job's log to stderr.")] = False,
 ) -> Result:
     """Prepare, train, wait and deploy in one go, for cron; re-running resumes after a failure.

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from nikkei_deepar.config import Settings
     from nikkei_deepar.context import Context
     from nikkei_deepar.output import Reporter
 
@@ -38,8 +39,17 @@ class ContextFactory:
         self.sleep = sleep
         self.clock = clock
 
-    def create(self, common: dict[str, Any], reporter: Reporter, *, reads_config: bool = True) -> Context:
-        """The context for one command: its config (with --config/--region/--profile), ledger, reporter.
+    def create(
+        self,
+        common: dict[str, Any],
+        reporter: Reporter,
+        *,
+        reads_config: bool = True,
+        default_timeout: Callable[[Settings], float] | None = None,
+    ) -> Context:
+        """The context for one command: its config (with --config/--region/--profile), ledger, reporter,
+        and its deadline: --timeout (`common["timeout"]`), else `default_timeout(settings)` times
+        $NIKKEI_DEEPAR_DEFAULT_TIMEOUT_SCALE, plus --wait-lock for a command that may wait for the lock.
 
         A command that does not read the config (`config init`, which writes the file --config names)
         runs on the defaults.
@@ -56,6 +66,13 @@ class ContextFactory:
         env = os.environ if self.env is None else dict(self.env)
         home = default_home(loaded.path, env=env, cwd=self.cwd or Path.cwd())
         interactive = sys.stdin.isatty() if self.interactive_stdin is None else self.interactive_stdin
+        timeout: float | None = common.get("timeout")
+        given = timeout is not None
+        if timeout is None and default_timeout is not None:
+            from nikkei_deepar.deadline import MAX_SECONDS, default_scale
+
+            scaled = default_timeout(loaded.settings) * default_scale(env)
+            timeout = min(MAX_SECONDS, scaled + float(common.get("wait_lock") or 0.0))
         return Context(
             loaded=loaded,
             state=LocalStateStore(home, sleep=self.sleep, clock=self.clock),
@@ -64,5 +81,6 @@ class ContextFactory:
             interactive_stdin=interactive,
             sleep=self.sleep,
             clock=self.clock,
-            timeout=common.get("timeout"),  # a command's --timeout bounds all of it
+            timeout=timeout,  # bounds all of the command
+            timeout_given=given,
         )
