@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar
 
 import typer
 from typer.core import TyperGroup
@@ -33,10 +33,70 @@ if TYPE_CHECKING:
     from nikkei_deepar.output import Reporter, Result
 
 
-class _Group(TyperGroup):
+class _Suggesting(TyperGroup):
+    """A group that, for an unknown command, suggests the one meant: by spelling (Typer's own "Did you
+    mean 'status'?" for `stauts`), else by meaning, from `synonyms` (`forecast` -> predict), as Click
+    suggests options."""
+
+    synonyms: ClassVar[dict[str, str]] = {}
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        try:
+            return super().resolve_command(ctx, args)
+        except Exception as exc:
+            message = getattr(exc, "message", None)
+            meant = self.synonyms.get(args[0].strip().lower(), "") if args else ""
+            exists = bool(meant) and meant.split()[0] in self.commands
+            # what it means beats what it looks like (`config lint` is validate, not init)
+            if _is_usage_error(exc) and isinstance(message, str) and exists:
+                unknown = message.split(" Did you mean ")[0].rstrip(".")
+                exc.message = f"{unknown}. Did you mean {meant!r}?"  # type: ignore[attr-defined]
+            raise
+
+
+class _ConfigGroup(_Suggesting):
+    synonyms: ClassVar[dict[str, str]] = {
+        "check": "validate",
+        "lint": "validate",
+        "verify": "validate",
+        "test": "validate",
+        "create": "init",
+        "new": "init",
+        "write": "init",
+        "generate": "init",
+        "print": "show",
+        "view": "show",
+        "get": "show",
+        "list": "show",
+        "dump": "show",
+        "cat": "show",
+    }
+
+
+class _Group(_Suggesting):
     """The root group: a usage error (bad or unknown option, bad value) under --json prints the one
     envelope, like every other error, and exits 2. Click parses options before a command runs, so this
     is the only place that sees them; without --json, Click's own message is unchanged."""
+
+    # What people type for a command that has another name here. Only for names that are not commands.
+    synonyms: ClassVar[dict[str, str]] = {
+        **{word: "predict" for word in ("forecast", "forecasts", "infer", "inference", "invoke", "run")},
+        **{word: "train" for word in ("fit", "learn", "training")},
+        **{word: "wait" for word in ("follow", "watch", "logs", "tail")},
+        **{word: "deploy" for word in ("serve", "host", "publish", "release", "endpoint")},
+        **{
+            word: "teardown"
+            for word in ("destroy", "delete", "down", "remove", "rm", "cleanup", "clean", "uninstall")
+        },
+        **{word: "provision" for word in ("setup", "set-up", "bootstrap", "create", "up", "apply")},
+        **{word: "doctor" for word in ("check", "checks", "preflight", "diagnose", "verify", "health")},
+        **{word: "status" for word in ("ls", "list", "info", "show", "drift", "describe")},
+        **{word: "prepare" for word in ("upload", "ingest", "load", "data", "fetch", "download")},
+        **{word: "backtest" for word in ("evaluate", "eval", "benchmark", "compare")},
+        **{word: "retrain" for word in ("refresh", "update", "cron", "pipeline")},
+        **{word: "config init" for word in ("init", "configure", "new")},
+        "validate": "config validate",
+    }
 
     def invoke(self, ctx: Any) -> Any:
         tokens = [*getattr(ctx, "_protected_args", []), *ctx.args]  # the group clears them when it runs
@@ -85,7 +145,9 @@ app = typer.Typer(
     add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-config_app = typer.Typer(help="Show, check or create the configuration.", no_args_is_help=True)
+config_app = typer.Typer(
+    cls=_ConfigGroup, help="Show, check or create the configuration.", no_args_is_help=True
+)
 app.add_typer(config_app, name="config")
 
 

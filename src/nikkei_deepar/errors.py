@@ -84,6 +84,12 @@ class AccessDeniedError(AwsError):
     code = "aws-access-denied"
 
 
+class ProfileNotFoundError(AwsError):
+    """The AWS profile named by --profile, AWS_PROFILE or [aws] profile is in no AWS config file."""
+
+    code = "aws-profile"
+
+
 class BucketForbiddenError(AwsError):
     """An S3 bucket that exists but answers 403: another account's, or this caller may not reach it."""
 

@@ -37,7 +37,7 @@ from typing import Any, Literal
 
 from nikkei_deepar.aws.errors import THROTTLING, aws_errors
 from nikkei_deepar.deadline import Deadline
-from nikkei_deepar.errors import AwsError, ConfigError
+from nikkei_deepar.errors import AwsError, ConfigError, ProfileNotFoundError
 
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 70.0  # invoke_endpoint may take up to 60 s
@@ -77,11 +77,10 @@ class AwsClients:
                 try:
                     self._session = boto3.Session(profile_name=self.profile, region_name=self.region)
                 except botocore.exceptions.ProfileNotFound:
-                    raise AwsError(
+                    raise ProfileNotFoundError(
                         f"AWS profile {self.profile!r} not found",
                         hint="check [aws] profile / AWS_PROFILE / --profile, or run `aws configure "
                         f"--profile {self.profile}`",
-                        code="aws-profile",
                     ) from None
             if not self._session.region_name:
                 raise AwsError(
