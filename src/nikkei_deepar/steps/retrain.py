@@ -363,7 +363,8 @@ def _deploy(ctx: Context, stage: Stage, job: str) -> str:
         stage.status, stage.detail = "skipped", f"endpoint {result.endpoint} already serves job {job}"
     else:
         stage.status = "done"
-        stage.detail = f"endpoint {result.endpoint} {result.action}: {result.status}, serving job {job}"
+        shown = result.words.status(result.status)
+        stage.detail = f"endpoint {result.endpoint} {result.action}: {shown}, serving job {job}"
     return result.action
 
 

@@ -22,10 +22,11 @@ turns the answers into views, drift and lines.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from nikkei_deepar import expiry_view as expiry_clock
+from nikkei_deepar.backends.base import Words
 from nikkei_deepar.backends.probe import Probe
 from nikkei_deepar.context import Context
 from nikkei_deepar.costs import hosting_cost
@@ -81,8 +82,10 @@ class StatusResult:
     exit_code: int = int(ExitCode.OK)
     errors: tuple[dict[str, Any], ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
+    words: Words = field(default_factory=Words, compare=False, repr=False)  # how people are told
 
-    def _drift(self, kind: str) -> list[str]:
+    def drift(self, kind: str) -> list[str]:
+        """ "kind name" of each resource with this drift ("missing" or "untracked")."""
         return [f"{r.kind} {r.name}" for r in self.resources if r.drift == kind]
 
     def to_data(self) -> dict[str, Any]:
@@ -96,19 +99,19 @@ class StatusResult:
             "endpoint": self.endpoint,
             "deployment": self.deployment,
             "resources": [r.to_data() for r in self.resources],
-            "drift": {"missing": self._drift("missing"), "untracked": self._drift("untracked")},
+            "drift": {"missing": self.drift("missing"), "untracked": self.drift("untracked")},
         }
 
     def to_lines(self) -> list[str]:
         where = f", {self.region}" if self.region else ""
         lines = [f"status ({self.backend}{where}; ledger {self.ledger_path})"]
-        lines.append("data:     " + (_data_line(self.data) if self.data else "none prepared yet"))
+        lines.append("data:     " + (_data_line(self.data, self.words) if self.data else "none prepared yet"))
         lines.append("job:      " + (_job_line(self.job) if self.job else "no training job yet"))
         if self.job and self.job.get("failure_reason"):
             lines.append(f"          failure reason: {self.job['failure_reason']}")
         if self.job:
             lines += metric_lines(self.job["metrics"], indent=" " * 10, prefix="test:")
-        lines += _endpoint_lines(self.endpoint)
+        lines += _endpoint_lines(self.endpoint, self.words)
         if self.deployment:
             d = self.deployment
             wql = d["metrics"].get("test:mean_wQuantileLoss")
@@ -117,7 +120,7 @@ class StatusResult:
         recorded = sum(1 for r in self.resources if r.in_ledger)
         lines.append(f"resources ({recorded} live in the ledger):")
         lines += aligned([(r.shown, r.kind, r.name, r.detail) for r in self.resources]) or ["  none"]
-        missing, untracked = self._drift("missing"), self._drift("untracked")
+        missing, untracked = self.drift("missing"), self.drift("untracked")
         if not self.checked:
             lines.append("drift: not checked (the backend could not be asked; see the error)")
         elif missing or untracked:
@@ -176,6 +179,7 @@ def run(ctx: Context) -> StatusResult:
         deployment=base["deployment"],
         resources=tuple(resources),
         notes=tuple(notes),
+        words=backend.words,
     )
 
 
@@ -311,8 +315,6 @@ def _recorded(ledger: Ledger, backend: Backend, probe: Probe, region: str | None
 
 
 def _with(view: ResourceView, **changes: Any) -> ResourceView:
-    from dataclasses import replace
-
     return replace(view, **changes)
 
 
@@ -327,8 +329,8 @@ def _untracked(kind: str, name: str, backend: str, ledger: Ledger) -> ResourceVi
 
 
 # -- lines for people -----------------------------------------------------------------------------------
-def _data_line(d: dict[str, Any]) -> str:
-    stored = "" if d.get("uploaded", True) else ", not uploaded yet"
+def _data_line(d: dict[str, Any], words: Words) -> str:
+    stored = "" if d.get("uploaded", True) else f", not {words.stored} yet"
     return (
         f"{d['sha256'][:16]} from {d['source']}: {d['first']} .. {d['last']}, {d['observations']} "
         f"observations ({d['calendar']}), prepared {d['prepared_at']}{stored}"
@@ -346,21 +348,15 @@ def _job_line(j: dict[str, Any]) -> str:
     return f"{j['name']}: {status}"
 
 
-def _endpoint_lines(e: dict[str, Any] | None) -> list[str]:
+def _endpoint_lines(e: dict[str, Any] | None, words: Words) -> list[str]:
     if e is None:
         return ["endpoint: none"]
     if not e.get("exists"):
         return [f"endpoint: {e['name']}: gone (the ledger still lists it)"]
-    variant = e.get("variant") or {}
-    if variant.get("serverless"):
-        shape = f"serverless {variant.get('memory_mb')} MB"
-    elif variant.get("instance_type"):
-        shape = f"{variant['instance_type']} x{variant.get('instance_count', 1)}"
-    else:
-        shape = "variant unknown"
+    shape = words.variant(e.get("variant") or {})
     serving = f", serving job {e['serving_job']}" if e.get("serving_job") else ""
     ours = "" if e.get("in_ledger") else " (not in the ledger)"
-    lines = [f"endpoint: {e['name']}: {e['status']}, {shape}{serving}{ours}"]
+    lines = [f"endpoint: {e['name']}: {words.status(e['status'])}, {shape}{serving}{ours}"]
     if e.get("failure_reason"):
         lines.append(f"          failure reason: {e['failure_reason']}")
     if e.get("cost_note"):
