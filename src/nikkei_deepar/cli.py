@@ -524,7 +524,8 @@ def _root(
     """Forecast the Nikkei 225 with Amazon SageMaker DeepAR, end to end, from a shell.
 
     Exit codes: 0 ok, 1 internal error, 2 usage/config, 3 bad data, 4 AWS/auth, 5 not found,
-    6 job failed, 7 job stopped, 8 timeout, 9 lock held, 130 interrupted.
+    6 job failed, 7 job stopped, 8 timeout, 9 lock held, 10 state conflict, 11 newer ledger,
+    12 drift (status --exit-code), 130 interrupted.
     """
 
 
@@ -751,7 +752,8 @@ def predict(
             "--format",
             "-f",
             metavar="table|csv|json",
-            help="How to print the forecast.",
+            help="How to print the forecast; json: the forecast document alone (--json wraps the same "
+            "document in the result envelope, as data).",
             autocompletion=_complete_format,
         ),
     ] = "table",
@@ -780,9 +782,11 @@ def predict(
 ) -> Result:
     """Forecast the next [forecast] horizon_trading_days sessions from the latest prepared series.
 
-    Dates are real Tokyo Stock Exchange trading days, one row each, over holidays too. Exit codes:
-    0 ok, 4 the endpoint answered with an error or something unreadable, 5 no endpoint / no prepared
-    data, 6 batch job failed.
+    Dates are real Tokyo Stock Exchange trading days, one row each, over holidays too. Two JSON shapes,
+    one document: --format json (and --output FILE.json) prints the forecast document; --json prints
+    the result envelope whose data is that same document plus "output" and "plot" (this run's files);
+    with both, --json wins. Exit codes: 0 ok, 4 the endpoint answered with an error or something
+    unreadable, 5 no endpoint / no prepared data, 6 batch job failed, 8 timeout.
     Example: nikkei-deepar predict --format csv --output forecast.csv
     """
     from nikkei_deepar.steps import predict as step
@@ -937,18 +941,29 @@ def backtest(
 
 
 @command("status", mutating=False, deadline=deadlines.READ_ONLY)
-def status(ctx: Context) -> Result:
+def status(
+    ctx: Context,
+    exit_code: Annotated[
+        bool,
+        typer.Option(
+            "--exit-code",
+            help="Exit 12 when there is drift, 0 when there is none (for cron, like terraform plan "
+            "-detailed-exitcode).",
+        ),
+    ] = False,
+) -> Result:
     """The ledger next to what AWS (or the local store) says now; read-only, takes no lock.
 
     Shows the last data version, the last job with its live status and metrics, the endpoint with its
     instance type and what it costs per hour and month (approximate on-demand prices, dated; [costs]
     overrides them), every resource the tool owns, and drift: in the ledger but gone, or tagged as
-    the tool's but not in the ledger. Exit codes: 0 (drift included), 4 AWS could not be asked.
-    Example: nikkei-deepar status --json | jq .data.drift
+    the tool's but not in the ledger. Exit codes: 0 (drift included, unless --exit-code), 4 AWS could
+    not be asked, 12 drift with --exit-code.
+    Example: nikkei-deepar status --exit-code --quiet || echo "drift or error: $?"
     """
     from nikkei_deepar.steps import status as step
 
-    return step.run(ctx)
+    return step.run(ctx, exit_code=exit_code)
 
 
 @command("doctor", mutating=False, deadline=deadlines.READ_ONLY)

@@ -25,6 +25,7 @@ class ExitCode(IntEnum):
     LOCKED = 9  # the ledger lock (or the remote state's lease) is held by another process
     CONFLICT = 10  # the remote state kept changing under this command's writes: nothing was written
     VERSION = 11  # the ledger (local or remote) was written by a newer version of the tool
+    DRIFT = 12  # `status --exit-code`: the ledger and what exists differ (2 is taken by usage errors)
     INTERRUPTED = 130  # Ctrl-C / SIGTERM (128 + SIGINT, as shells report it)
 
 

@@ -10,8 +10,10 @@ drift both ways:
   ledger (an interrupted run, or a ledger restored from an old copy). `teardown` leaves those alone.
 
 Drift is information, not an error: the exit code is 0 whenever the ledger and the backend could be
-read. If AWS cannot be asked (credentials, network), the ledger's view is still printed and the exit
-code is the AWS error's (4). Nothing is written to the ledger: `wait` and `deploy` refresh it. (Two
+read, unless `--exit-code` asks for 12 when there is drift (as `terraform plan -detailed-exitcode` does,
+so cron can alert without reading JSON; terraform's 2 is this tool's usage error). If AWS cannot be
+asked (credentials, network), the ledger's view is still printed and the exit code is the AWS error's
+(4). Nothing is written to the ledger: `wait` and `deploy` refresh it. (Two
 writes that are not the ledger's: the day-long price cache, and the local backend deleting an endpoint
 past its expiry when it is looked at, as AWS would have.)
 
@@ -131,7 +133,25 @@ class StatusResult:
         return lines
 
 
-def run(ctx: Context) -> StatusResult:
+def run(ctx: Context, *, exit_code: bool = False) -> StatusResult:
+    """What the ledger and the backend say; with `exit_code`, drift exits 12 (ExitCode.DRIFT)."""
+    result = _status(ctx)
+    missing, untracked = result.drift("missing"), result.drift("untracked")
+    if not exit_code or not result.checked or not (missing or untracked):
+        return result
+    said = f"drift: {len(missing)} missing, {len(untracked)} untracked"
+    shown = ", ".join([*missing, *untracked][:3]) + (", ..." if len(missing) + len(untracked) > 3 else "")
+    entry = {
+        "code": "drift",
+        "message": f"{said} ({shown})",
+        "hint": "`nikkei-deepar status` lists each one; `teardown` deletes what the ledger holds, a "
+        "resource missing from it is recreated by the command that made it",
+    }
+    ctx.reporter.error(f"{said} ({shown}); --exit-code: exit {int(ExitCode.DRIFT)}")
+    return replace(result, exit_code=int(ExitCode.DRIFT), errors=(entry,))
+
+
+def _status(ctx: Context) -> StatusResult:
     ledger = ctx.state.load()
     settings = ctx.settings
     base = _ledger_view(ctx, ledger)
