@@ -278,15 +278,16 @@ def command(
     that does not read the config (`config init`, which writes the file --config names) runs on the
     defaults and gets the --config value as its own `config` argument.
 
-    Every command is bounded in time: it gets `--timeout SECONDS` and, without it, its `deadline`: a
-    `DefaultDeadline` from deadline.py (`READ_ONLY` 60 s for a few reads, `CHANGES` 300 s for a few
-    creations or deletions, the default; `TRAINING`, `ENDPOINT`, `PREPARE`, `BATCH` for the long waits;
-    `fixed(seconds)`, `unless(option, flag, ...)` and `total(...)` to make others). Its text is shown in
-    --help and must be listed in the "Deadlines" table of docs/guide.md and docs/guide.ja.md
-    (tests/cli/test_deadlines.py checks both). A command that needs the value itself (to bound one wait
-    inside it) takes a plain `timeout: float | None` parameter: it gets --timeout, None when not given.
-    The deadline covers the whole command, AWS calls included (aws/session.py fits each request into
-    what is left); time at a question to the user does not count (`_asking`).
+    Every command is bounded in time: it gets `--timeout SECONDS` and, without it, its `deadline`, a
+    `DefaultDeadline` from deadline.py, where every command's default is: `READ_ONLY` (60 s) for a few
+    reads, `CHANGES` (300 s, what a command gets unless it says) for a few creations or deletions, the
+    long waits (`TRAINING`, `ENDPOINT`, ...); `fixed(seconds)`, `by_option(...)` and `total(...)` make
+    others. A new command: pick one (or add one to deadline.py), list it in the "Deadlines" table of
+    docs/guide.md and docs/guide.ja.md, run scripts/gen_reference.py (tests/cli/test_deadlines.py
+    checks all three). A command that needs the value itself (to bound one wait inside it) takes a
+    plain `timeout: float | None` parameter: it gets --timeout, None when not given. The deadline
+    covers the whole command, AWS calls included (aws/session.py fits each request into what is left);
+    time at a question to the user does not count (`_asking`).
     """
     label = f"config {name}" if parent is config_app else name
 
@@ -530,26 +531,6 @@ def _root(
 
 
 # -- commands --------------------------------------------------------------------------------------
-# Default deadlines that depend on a command's options (the plain ones are in deadline.py).
-_DRY_RUN_READS = deadlines.unless("dry_run", "--dry-run", deadlines.CHANGES, deadlines.READ_ONLY)
-_PREDICT_DEADLINE = deadlines.unless("batch", "--batch", deadlines.fixed(120), deadlines.BATCH)
-_RETRAIN_DEADLINE = deadlines.total(
-    "prepare's + wait's + deploy's (600 + 5400 + 4200 s)",
-    deadlines.PREPARE,
-    deadlines.TRAINING,
-    deadlines.ENDPOINT,
-)
-# Each model backtest trains (once, or at every window with --retrain) runs on this machine, where
-# [training] max_runtime_seconds is the limit a local job has.
-_BACKTEST_DEADLINE = deadlines.DefaultDeadline(
-    "[training] max_runtime_seconds per model trained (one, or --windows with --retrain) + 10 min",
-    lambda settings, options: (
-        settings.training.max_runtime_seconds * (options.get("windows", 1) if options.get("retrain") else 1)
-        + 600.0
-    ),
-)
-
-
 @command("prepare", mutating=True, deadline=deadlines.PREPARE)
 def prepare(
     ctx: Context,
@@ -587,7 +568,7 @@ def prepare(
     )
 
 
-@command("provision", mutating=True, deadline=_DRY_RUN_READS)
+@command("provision", mutating=True, deadline=deadlines.CHANGES_OR_DRY_RUN)
 def provision(
     ctx: Context,
     dry_run: Annotated[
@@ -605,7 +586,7 @@ def provision(
     return step.run(ctx, dry_run=dry_run)
 
 
-@command("teardown", mutating=True, deadline=_DRY_RUN_READS)
+@command("teardown", mutating=True, deadline=deadlines.CHANGES_OR_DRY_RUN)
 def teardown(
     ctx: Context,
     all_: Annotated[
@@ -647,23 +628,12 @@ def _confirm(question: str) -> bool:
     return bool(typer.confirm(clean(question), default=False, err=True))
 
 
-# train follows the job with --wait, and the local backend trains inside the command itself
-_TRAIN_DEADLINE = deadlines.DefaultDeadline(
-    f"600 s; with --wait, or backend = local (it trains in the command): {deadlines.TRAINING.text}",
-    lambda settings, options: (
-        deadlines.TRAINING.seconds(settings, options)
-        if options.get("wait") or settings.backend == "local"
-        else 600.0
-    ),
-)
-
-
 def _job_option(help: str) -> Any:
     """`--job NAME`: a training job other than the ledger's last one."""
     return typer.Option("--job", metavar="NAME", help=help, show_default=False)
 
 
-@command("train", mutating=True, deadline=_TRAIN_DEADLINE)
+@command("train", mutating=True, deadline=deadlines.TRAIN)
 def train(
     ctx: Context,
     wait: Annotated[bool, typer.Option("--wait", "-w", help="Then follow the job, as `wait` does.")] = False,
@@ -743,7 +713,7 @@ def deploy(
     return step.run(ctx, job=job, timeout=timeout, expires_in=expires_in, redeploy=redeploy)
 
 
-@command("predict", mutating=False, deadline=_PREDICT_DEADLINE)
+@command("predict", mutating=False, deadline=deadlines.PREDICT)
 def predict(
     ctx: Context,
     fmt: Annotated[
@@ -893,7 +863,7 @@ def _ask(question: str, default: str) -> str:
     return str(typer.prompt(question, default=default, err=True))
 
 
-@command("backtest", mutating=False, deadline=_BACKTEST_DEADLINE)
+@command("backtest", mutating=False, deadline=deadlines.BACKTEST)
 def backtest(
     ctx: Context,
     windows: Annotated[
@@ -979,7 +949,7 @@ def doctor(ctx: Context) -> Result:
     return step.run(ctx)
 
 
-@command("retrain", mutating=True, deadline=_RETRAIN_DEADLINE)
+@command("retrain", mutating=True, deadline=deadlines.RETRAIN)
 def retrain(
     ctx: Context,
     input_file: Annotated[

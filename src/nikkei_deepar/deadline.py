@@ -116,12 +116,17 @@ def fixed(seconds: float) -> DefaultDeadline:
     return DefaultDeadline(f"{seconds:g} s", lambda settings, options: seconds)
 
 
-def unless(option: str, flag: str, otherwise: DefaultDeadline, then: DefaultDeadline) -> DefaultDeadline:
-    """`then` when the boolean option `option` (spelled `flag` on the command line) is set."""
+def by_option(option: str, flag: str, *, off: DefaultDeadline, on: DefaultDeadline) -> DefaultDeadline:
+    """`on` when the boolean option `option` (spelled `flag` on the command line) is set, else `off`."""
     return DefaultDeadline(
-        f"{otherwise.text}; with {flag}: {then.text}",
-        lambda settings, options: (then if options.get(option) else otherwise).seconds(settings, options),
+        f"{off.text}; with {flag}: {on.text}",
+        lambda settings, options: (on if options.get(option) else off).seconds(settings, options),
     )
+
+
+def total(text: str, *parts: DefaultDeadline) -> DefaultDeadline:
+    """The sum of `parts` (a command that runs several others in turn), described as `text`."""
+    return DefaultDeadline(text, lambda settings, options: sum(p.seconds(settings, options) for p in parts))
 
 
 def _job_limit(settings: Settings) -> float:
@@ -132,27 +137,41 @@ def _job_limit(settings: Settings) -> float:
 JOB_MARGIN = 1800.0  # a SageMaker job also starts an instance, fetches its data and stores the model
 BATCH_LIMIT = 3600.0  # a batch transform job (TransformSpec.max_runtime_seconds)
 
-# The rules the commands are registered with (cli.py). Each says in words what it computes.
-READ_ONLY = fixed(60)  # a handful of reads: status, doctor, the dry runs
-CHANGES = fixed(300)  # a few creations or deletions, no long wait: provision, teardown, a new command
+# -- the defaults the commands are registered with (cli.py), each saying in words what it computes ------
+READ_ONLY = fixed(60)  # a handful of reads: status, doctor, config, the dry runs
+CHANGES = fixed(300)  # a few creations or deletions and no long wait; what a command gets unless it says
+CHANGES_OR_DRY_RUN = by_option("dry_run", "--dry-run", off=CHANGES, on=READ_ONLY)  # provision, teardown
 PREPARE = DefaultDeadline(
     "[data] download_timeout_seconds + 5 min (300 + 300 s)",
     lambda settings, options: settings.data.download_timeout_seconds + 300.0,
 )
-TRAINING = DefaultDeadline(
+TRAINING = DefaultDeadline(  # wait: the job's own limit
     "[training] max_runtime_seconds (max_wait_seconds with spot) + 30 min (3600 + 1800 s)",
     lambda settings, options: _job_limit(settings) + JOB_MARGIN,
 )
-ENDPOINT = DefaultDeadline(
+# train follows the job with --wait, and the local backend trains inside the command itself
+TRAIN = DefaultDeadline(
+    f"600 s; with --wait, or backend = local (it trains in the command): {TRAINING.text}",
+    lambda settings, options: (
+        TRAINING.seconds(settings, options) if options.get("wait") or settings.backend == "local" else 600.0
+    ),
+)
+ENDPOINT = DefaultDeadline(  # deploy: its wait for the endpoint
     "[endpoint] wait_timeout_seconds + 10 min (3600 + 600 s)",
     lambda settings, options: settings.endpoint.wait_timeout_seconds + 600.0,
 )
-BATCH = fixed(BATCH_LIMIT + JOB_MARGIN)
-
-
-def total(text: str, *parts: DefaultDeadline) -> DefaultDeadline:
-    """The sum of `parts` (a command that runs several others in turn), described as `text`."""
-    return DefaultDeadline(text, lambda settings, options: sum(p.seconds(settings, options) for p in parts))
+# a real-time answer (SageMaker ends a slow model's at 60 s), or a batch transform job
+PREDICT = by_option("batch", "--batch", off=fixed(120), on=fixed(BATCH_LIMIT + JOB_MARGIN))
+# each model backtest trains (once, or at every window with --retrain) runs on this machine, where
+# [training] max_runtime_seconds is a local job's limit too
+BACKTEST = DefaultDeadline(
+    "[training] max_runtime_seconds per model trained (one, or --windows with --retrain) + 10 min",
+    lambda settings, options: (
+        settings.training.max_runtime_seconds * (options.get("windows", 1) if options.get("retrain") else 1)
+        + 600.0
+    ),
+)
+RETRAIN = total("prepare's + wait's + deploy's (600 + 5400 + 4200 s)", PREPARE, TRAINING, ENDPOINT)
 
 
 def default_scale(env: Mapping[str, str]) -> float:
