@@ -188,7 +188,7 @@ def _bound_connect(client: Any, seconds: float) -> None:
     `request.context` but its connect timeout only from the client's HTTP session, so it is set there:
     a private attribute, hence the care. Should botocore move it, connects keep the timeout the client
     was built with (already cut to the deadline then) and the alarm (deadline.alarm) stays the backstop;
-    tests/hostile/test_timeouts.py notices."""
+    tests/hostile/test_deadlines.py notices."""
     from urllib3.util.timeout import Timeout
 
     http = getattr(getattr(client, "_endpoint", None), "http_session", None)
