@@ -35,6 +35,7 @@ from nikkei_deepar.backends.base import (
     TrainingState,
     TransformSpec,
     TransformState,
+    Words,
 )
 from nikkei_deepar.backends.expiry import Scheduled
 from nikkei_deepar.errors import NotFoundError
@@ -51,6 +52,7 @@ class FakeBackend:
         self.hosting_note: str | None = "a fake endpoint: costs nothing"
         self.bills = name == "sagemaker"
         self.first_step = "provision"
+        self.words = Words()
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.artifacts: dict[str, bytes] = {}
         self.trainings: dict[str, deque[TrainingState]] = {}

@@ -15,25 +15,89 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar
 
 import typer
 from typer.core import TyperGroup
 
 from nikkei_deepar import __version__
-from nikkei_deepar.deadline import DeadlineInterrupt, alarm
+from nikkei_deepar import deadline as deadlines
+from nikkei_deepar.deadline import DeadlineInterrupt, DefaultDeadline, alarm
 from nikkei_deepar.errors import ExitCode, NikkeiError, UsageError, WaitTimeoutError
 
+T = TypeVar("T")
+
 if TYPE_CHECKING:
+    from nikkei_deepar.config import Settings
     from nikkei_deepar.context import Context
     from nikkei_deepar.factory import ContextFactory
     from nikkei_deepar.output import Reporter, Result
 
 
-class _Group(TyperGroup):
+class _Suggesting(TyperGroup):
+    """A group that, for an unknown command, suggests the one meant: by spelling (Typer's own "Did you
+    mean 'status'?" for `stauts`), else by meaning, from `synonyms` (`forecast` -> predict), as Click
+    suggests options."""
+
+    synonyms: ClassVar[dict[str, str]] = {}
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        try:
+            return super().resolve_command(ctx, args)
+        except Exception as exc:
+            message = getattr(exc, "message", None)
+            meant = self.synonyms.get(args[0].strip().lower(), "") if args else ""
+            exists = bool(meant) and meant.split()[0] in self.commands
+            # what it means beats what it looks like (`config lint` is validate, not init)
+            if _is_usage_error(exc) and isinstance(message, str) and exists:
+                unknown = message.split(" Did you mean ")[0].rstrip(".")
+                exc.message = f"{unknown}. Did you mean {meant!r}?"  # type: ignore[attr-defined]
+            raise
+
+
+class _ConfigGroup(_Suggesting):
+    synonyms: ClassVar[dict[str, str]] = {
+        "check": "validate",
+        "lint": "validate",
+        "verify": "validate",
+        "test": "validate",
+        "create": "init",
+        "new": "init",
+        "write": "init",
+        "generate": "init",
+        "print": "show",
+        "view": "show",
+        "get": "show",
+        "list": "show",
+        "dump": "show",
+        "cat": "show",
+    }
+
+
+class _Group(_Suggesting):
     """The root group: a usage error (bad or unknown option, bad value) under --json prints the one
     envelope, like every other error, and exits 2. Click parses options before a command runs, so this
     is the only place that sees them; without --json, Click's own message is unchanged."""
+
+    # What people type for a command that has another name here. Only for names that are not commands.
+    synonyms: ClassVar[dict[str, str]] = {
+        **{word: "predict" for word in ("forecast", "forecasts", "infer", "inference", "invoke", "run")},
+        **{word: "train" for word in ("fit", "learn", "training")},
+        **{word: "wait" for word in ("follow", "watch", "logs", "tail")},
+        **{word: "deploy" for word in ("serve", "host", "publish", "release", "endpoint")},
+        **{
+            word: "teardown"
+            for word in ("destroy", "delete", "down", "remove", "rm", "cleanup", "clean", "uninstall")
+        },
+        **{word: "provision" for word in ("setup", "set-up", "bootstrap", "create", "up", "apply")},
+        **{word: "doctor" for word in ("check", "checks", "preflight", "diagnose", "verify", "health")},
+        **{word: "status" for word in ("ls", "list", "info", "show", "drift", "describe")},
+        **{word: "prepare" for word in ("upload", "ingest", "load", "data", "fetch", "download")},
+        **{word: "backtest" for word in ("evaluate", "eval", "benchmark", "compare")},
+        **{word: "retrain" for word in ("refresh", "update", "cron", "pipeline")},
+        **{word: "config init" for word in ("init", "configure", "new")},
+        "validate": "config validate",
+    }
 
     def invoke(self, ctx: Any) -> Any:
         tokens = [*getattr(ctx, "_protected_args", []), *ctx.args]  # the group clears them when it runs
@@ -82,7 +146,9 @@ app = typer.Typer(
     add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-config_app = typer.Typer(help="Show, check or create the configuration.", no_args_is_help=True)
+config_app = typer.Typer(
+    cls=_ConfigGroup, help="Show, check or create the configuration.", no_args_is_help=True
+)
 app.add_typer(config_app, name="config")
 state_app = typer.Typer(
     help="The workspace's state: show it, move it (migrate, push, pull), forget an entry, clear a lease.",
@@ -205,18 +271,35 @@ _INVOCATION_PARAM = inspect.Parameter(
 
 
 def command(
-    name: str, *, mutating: bool, parent: typer.Typer | None = None, reads_config: bool = True
+    name: str,
+    *,
+    mutating: bool,
+    parent: typer.Typer | None = None,
+    reads_config: bool = True,
+    deadline: DefaultDeadline = deadlines.CHANGES,
 ) -> Callable[[Callable[..., Result]], Callable[..., None]]:
     """Register `fn(ctx, **options) -> Result` as a command with the shared options appended.
 
     `mutating` commands hold the ledger lock while they run (and only they take --wait-lock). A command
     that does not read the config (`config init`, which writes the file --config names) runs on the
     defaults and gets the --config value as its own `config` argument.
+
+    Every command is bounded in time: it gets `--timeout SECONDS` and, without it, its `deadline`, a
+    `DefaultDeadline` from deadline.py, where every command's default is: `READ_ONLY` (60 s) for a few
+    reads, `CHANGES` (300 s, what a command gets unless it says) for a few creations or deletions, the
+    long waits (`TRAINING`, `ENDPOINT`, ...); `fixed(seconds)`, `by_option(...)` and `total(...)` make
+    others. A new command: pick one (or add one to deadline.py), list it in the "Deadlines" table of
+    docs/guide.md and docs/guide.ja.md, run scripts/gen_reference.py (tests/cli/test_deadlines.py
+    checks all three). A command that needs the value itself (to bound one wait inside it) takes a
+    plain `timeout: float | None` parameter: it gets --timeout, None when not given. The deadline
+    covers the whole command, AWS calls included (aws/session.py fits each request into what is left);
+    time at a question to the user does not count (`_asking`).
     """
     label = {id(config_app): f"config {name}", id(state_app): f"state {name}"}.get(id(parent), name)
 
     def deco(fn: Callable[..., Result]) -> Callable[..., None]:
         sig = inspect.signature(fn)
+        wants_timeout = "timeout" in sig.parameters
         # Annotations are strings (PEP 563); Typer needs the real Annotated objects, so evaluate them
         # here (everything but `ctx`, whose type is only imported for type checking).
         own = [
@@ -226,10 +309,11 @@ def command(
                 else p.annotation
             )
             for p in sig.parameters.values()
-            if p.name != "ctx" and (reads_config or p.name != "config")  # --config is the shared one
+            if p.name not in {"ctx", "timeout"}
+            and (reads_config or p.name != "config")  # --config is the shared one
         ]
 
-        shared = [*_COMMON, _WAIT_LOCK if mutating else _WAIT_LOCK_HIDDEN]
+        shared = [_timeout_param(deadline), *_COMMON, _WAIT_LOCK if mutating else _WAIT_LOCK_HIDDEN]
         # Typer hands one parameter the invocation context: the command's own, else one added here.
         given = next((p.name for p in own if p.annotation is typer.Context), None)
 
@@ -239,7 +323,10 @@ def command(
             common = {k: kwargs.pop(k, default) for k, default in _COMMON_DEFAULTS.items()}
             if not reads_config:
                 kwargs["config"] = common["config"]
-            common["timeout"] = kwargs.get("timeout")  # --timeout bounds the whole command
+            common["timeout"] = kwargs.pop("timeout", None)  # bounds the whole command
+            if wants_timeout:
+                kwargs["timeout"] = common["timeout"]
+            options = dict(kwargs)
             exit_code = run_command(
                 label,
                 common,
@@ -247,6 +334,7 @@ def command(
                 mutating=mutating,
                 reads_config=reads_config,
                 factory=_factory(invocation),
+                default_timeout=lambda settings: deadline.seconds(settings, options),
             )
             raise typer.Exit(int(exit_code))
 
@@ -255,9 +343,40 @@ def command(
         wrapper.__annotations__ = {**{p.name: p.annotation for p in params}, "return": None}
         help_text, example = _split_example(inspect.getdoc(fn) or "")
         (parent or app).command(name, help=help_text, epilog=example)(wrapper)
+        DEADLINES[label] = deadline
         return wrapper
 
     return deco
+
+
+DEADLINES: dict[str, DefaultDeadline] = {}  # every command's default deadline, by name (docs, tests)
+
+
+def _timeout_param(deadline: DefaultDeadline) -> inspect.Parameter:
+    """`--timeout SECONDS`, spelled the same on every command, its help naming the command's default."""
+    return inspect.Parameter(
+        "timeout",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=Annotated[
+            float | None,
+            typer.Option(
+                "--timeout",
+                metavar="SECONDS",
+                help="Give up after this many seconds in all (exit 8; a SageMaker job or endpoint "
+                f"carries on). Default: {deadline.text}.",
+                show_default=False,
+                callback=_check_timeout,
+            ),
+        ],
+    )
+
+
+def _check_timeout(value: float | None) -> float | None:
+    try:
+        return deadlines.check_seconds(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def _split_example(doc: str) -> tuple[str, str | None]:
@@ -291,20 +410,22 @@ def run_command(
     mutating: bool,
     reads_config: bool = True,
     factory: ContextFactory | None = None,
+    default_timeout: Callable[[Settings], float] | None = None,
 ) -> int:
     """Build the context (through `factory`), run the step, render the result or the error; return the
-    exit code."""
+    exit code. The command's deadline is `common["timeout"]`, else `default_timeout(settings)`."""
     from nikkei_deepar.output import Reporter
 
     json_out: bool = common["json_out"]
     reporter = Reporter.for_environment(quiet=common["quiet"], verbose=common["verbose"], json_mode=json_out)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    deadline = None
     try:
         if factory is None:
             from nikkei_deepar.factory import ContextFactory
 
             factory = ContextFactory()
-        ctx = factory.create(common, reporter, reads_config=reads_config)
+        ctx = factory.create(common, reporter, reads_config=reads_config, default_timeout=default_timeout)
         _started()
         deadline = ctx.deadline  # starts the clock
         # the alarm is real time: not under a test's fake clock
@@ -324,10 +445,11 @@ def run_command(
         return _render_error(name, exc, reporter, json_out=json_out, debug=common["debug"])
     except DeadlineInterrupt:
         reporter.close()
+        ran_out = deadline.ran_out if deadline is not None else "its deadline"
         late = WaitTimeoutError(
-            f"{name}: not finished when its --timeout of {common['timeout']:g} s ran out; the ledger is "
-            "consistent",
-            hint="something (AWS or the network) answered too slowly: run it again, or raise --timeout",
+            f"{name}: not finished when {ran_out} ran out; the ledger is consistent",
+            hint="something (AWS or the network) answered too slowly: run it again, or "
+            + (deadline.raise_hint if deadline is not None else "raise --timeout"),
         )
         return _render_error(name, late, reporter, json_out=json_out, debug=common["debug"])
     except KeyboardInterrupt:
@@ -411,14 +533,12 @@ def _root(
 
     Exit codes: 0 ok, 1 internal error, 2 usage/config, 3 bad data, 4 AWS/auth, 5 not found,
     6 job failed, 7 job stopped, 8 timeout, 9 lock held, 10 state changed under a write,
-    11 state written by a newer version, 130 interrupted.
+    11 state written by a newer version, 12 drift (status --exit-code), 130 interrupted.
     """
 
 
 # -- commands --------------------------------------------------------------------------------------
-
-
-@command("prepare", mutating=True)
+@command("prepare", mutating=True, deadline=deadlines.PREPARE)
 def prepare(
     ctx: Context,
     input_file: Annotated[
@@ -459,7 +579,7 @@ def prepare(
     )
 
 
-@command("provision", mutating=True)
+@command("provision", mutating=True, deadline=deadlines.CHANGES_OR_DRY_RUN)
 def provision(
     ctx: Context,
     dry_run: Annotated[
@@ -477,7 +597,7 @@ def provision(
     return step.run(ctx, dry_run=dry_run)
 
 
-@command("teardown", mutating=True)
+@command("teardown", mutating=True, deadline=deadlines.CHANGES_OR_DRY_RUN)
 def teardown(
     ctx: Context,
     all_: Annotated[
@@ -497,7 +617,19 @@ def teardown(
     """
     from nikkei_deepar.steps import teardown as step
 
-    return step.run(ctx, include_all=all_, yes=yes, dry_run=dry_run, confirm=_confirm)
+    return step.run(ctx, include_all=all_, yes=yes, dry_run=dry_run, confirm=_asking(ctx, _confirm))
+
+
+def _asking(ctx: Context, ask: Callable[..., T]) -> Callable[..., T]:
+    """`ask`, with the command's deadline paused while the user reads and answers."""
+
+    def asked(*args: Any) -> T:
+        if ctx.deadline is None:
+            return ask(*args)
+        with ctx.deadline.paused():
+            return ask(*args)
+
+    return asked
 
 
 def _confirm(question: str) -> bool:
@@ -507,27 +639,19 @@ def _confirm(question: str) -> bool:
     return bool(typer.confirm(clean(question), default=False, err=True))
 
 
-_TIMEOUT_HELP = "Stop waiting after this many seconds (exit 8); the job or endpoint carries on."
-
-
-def _timeout_option(help: str = _TIMEOUT_HELP) -> Any:
-    """`--timeout SECONDS`, spelled the same on every command that waits."""
-    return typer.Option("--timeout", metavar="SECONDS", help=help, show_default=False)
-
-
 def _job_option(help: str) -> Any:
     """`--job NAME`: a training job other than the ledger's last one."""
     return typer.Option("--job", metavar="NAME", help=help, show_default=False)
 
 
-@command("train", mutating=True)
+@command("train", mutating=True, deadline=deadlines.TRAIN)
 def train(
     ctx: Context,
     wait: Annotated[bool, typer.Option("--wait", "-w", help="Then follow the job, as `wait` does.")] = False,
     force: Annotated[
         bool, typer.Option("--force", help="Start even if a job on the same data and settings is running.")
     ] = False,
-    timeout: Annotated[float | None, _timeout_option()] = None,
+    timeout: float | None = None,
     logs: Annotated[
         bool, typer.Option("--logs", help="With --wait: stream the job's log to stderr.")
     ] = False,
@@ -543,11 +667,11 @@ def train(
     return step.run(ctx, force=force, wait=wait, timeout=timeout, logs=logs)
 
 
-@command("wait", mutating=True)
+@command("wait", mutating=True, deadline=deadlines.TRAINING)
 def wait(
     ctx: Context,
     job: Annotated[str | None, _job_option("Job to follow (default: the last one).")] = None,
-    timeout: Annotated[float | None, _timeout_option()] = None,
+    timeout: float | None = None,
     logs: Annotated[bool, typer.Option("--logs", help="Stream the job's CloudWatch log to stderr.")] = False,
 ) -> Result:
     """Follow the last training job to its end; print its metrics, billable time and model path.
@@ -561,16 +685,11 @@ def wait(
     return step.run(ctx, job=job, timeout=timeout, logs=logs)
 
 
-@command("deploy", mutating=True)
+@command("deploy", mutating=True, deadline=deadlines.ENDPOINT)
 def deploy(
     ctx: Context,
     job: Annotated[str | None, _job_option("Completed job to deploy (default: the last).")] = None,
-    timeout: Annotated[
-        float | None,
-        _timeout_option(
-            "Stop waiting for InService after this long (default: [endpoint] wait_timeout_seconds); exit 8."
-        ),
-    ] = None,
+    timeout: float | None = None,  # also each wait for the endpoint (else [endpoint] wait_timeout_seconds)
     expires_in: Annotated[
         str | None,
         typer.Option(
@@ -605,7 +724,7 @@ def deploy(
     return step.run(ctx, job=job, timeout=timeout, expires_in=expires_in, redeploy=redeploy)
 
 
-@command("predict", mutating=False)
+@command("predict", mutating=False, deadline=deadlines.PREDICT)
 def predict(
     ctx: Context,
     fmt: Annotated[
@@ -614,7 +733,8 @@ def predict(
             "--format",
             "-f",
             metavar="table|csv|json",
-            help="How to print the forecast.",
+            help="How to print the forecast; json: the forecast document alone (--json wraps the same "
+            "document in the result envelope, as data).",
             autocompletion=_complete_format,
         ),
     ] = "table",
@@ -639,16 +759,15 @@ def predict(
     batch: Annotated[
         bool, typer.Option("--batch", help="Use a batch transform job instead of the endpoint.")
     ] = False,
-    timeout: Annotated[
-        float | None,
-        _timeout_option("Give up after this many seconds (exit 8): the request, or the --batch job's wait."),
-    ] = None,
+    timeout: float | None = None,
 ) -> Result:
     """Forecast the next [forecast] horizon_trading_days sessions from the latest prepared series.
 
-    Dates are real Tokyo Stock Exchange trading days, one row each, over holidays too. Exit codes:
-    0 ok, 4 the endpoint answered with an error or something unreadable, 5 no endpoint / no prepared
-    data, 6 batch job failed.
+    Dates are real Tokyo Stock Exchange trading days, one row each, over holidays too. Two JSON shapes,
+    one document: --format json (and --output FILE.json) prints the forecast document; --json prints
+    the result envelope whose data is that same document plus "output" and "plot" (this run's files);
+    with both, --json wins. Exit codes: 0 ok, 4 the endpoint answered with an error or something
+    unreadable, 5 no endpoint / no prepared data, 6 batch job failed, 8 timeout.
     Example: nikkei-deepar predict --format csv --output forecast.csv
     """
     from nikkei_deepar.steps import predict as step
@@ -656,7 +775,7 @@ def predict(
     return step.run(ctx, fmt=fmt, output=output, plot=plot, batch=batch, timeout=timeout)
 
 
-@command("show", mutating=False, parent=config_app)
+@command("show", mutating=False, parent=config_app, deadline=deadlines.READ_ONLY)
 def config_show(ctx: Context) -> Result:
     """Print the resolved configuration (file + environment + options).
 
@@ -667,7 +786,7 @@ def config_show(ctx: Context) -> Result:
     return configure.show(ctx)
 
 
-@command("validate", mutating=False, parent=config_app)
+@command("validate", mutating=False, parent=config_app, deadline=deadlines.READ_ONLY)
 def config_validate(ctx: Context) -> Result:
     """Check the configuration file; exit 2 with one line per problem.
 
@@ -678,7 +797,7 @@ def config_validate(ctx: Context) -> Result:
     return configure.validate(ctx)
 
 
-@command("init", mutating=False, parent=config_app, reads_config=False)
+@command("init", mutating=False, parent=config_app, reads_config=False, deadline=deadlines.READ_ONLY)
 def config_init(
     ctx: Context,
     cli: typer.Context,
@@ -746,7 +865,7 @@ def config_init(
         role_name=role_name,
         data_source=data_source,
         force=force,
-        ask=_ask if ctx.interactive_stdin and not no_input else None,
+        ask=_asking(ctx, _ask) if ctx.interactive_stdin and not no_input else None,
     )
 
 
@@ -755,7 +874,7 @@ def _ask(question: str, default: str) -> str:
     return str(typer.prompt(question, default=default, err=True))
 
 
-@command("backtest", mutating=False)
+@command("backtest", mutating=False, deadline=deadlines.BACKTEST)
 def backtest(
     ctx: Context,
     windows: Annotated[
@@ -802,22 +921,33 @@ def backtest(
     return step.run(ctx, windows=windows, retrain=retrain, models=models, plot=plot)
 
 
-@command("status", mutating=False)
-def status(ctx: Context) -> Result:
+@command("status", mutating=False, deadline=deadlines.READ_ONLY)
+def status(
+    ctx: Context,
+    exit_code: Annotated[
+        bool,
+        typer.Option(
+            "--exit-code",
+            help="Exit 12 when there is drift, 0 when there is none (for cron, like terraform plan "
+            "-detailed-exitcode).",
+        ),
+    ] = False,
+) -> Result:
     """The ledger next to what AWS (or the local store) says now; read-only, takes no lock.
 
     Shows the last data version, the last job with its live status and metrics, the endpoint with its
     instance type and what it costs per hour and month (approximate on-demand prices, dated; [costs]
     overrides them), every resource the tool owns, and drift: in the ledger but gone, or tagged as
-    the tool's but not in the ledger. Exit codes: 0 (drift included), 4 AWS could not be asked.
-    Example: nikkei-deepar status --json | jq .data.drift
+    the tool's but not in the ledger. Exit codes: 0 (drift included, unless --exit-code), 4 AWS could
+    not be asked, 12 drift with --exit-code.
+    Example: nikkei-deepar status --exit-code --quiet || echo "drift or error: $?"
     """
     from nikkei_deepar.steps import status as step
 
-    return step.run(ctx)
+    return step.run(ctx, exit_code=exit_code)
 
 
-@command("doctor", mutating=False)
+@command("doctor", mutating=False, deadline=deadlines.READ_ONLY)
 def doctor(ctx: Context) -> Result:
     """A preflight that spends nothing: credentials, region, config, bucket, role, PassRole, ledger.
 
@@ -830,7 +960,7 @@ def doctor(ctx: Context) -> Result:
     return step.run(ctx)
 
 
-@command("retrain", mutating=True)
+@command("retrain", mutating=True, deadline=deadlines.RETRAIN)
 def retrain(
     ctx: Context,
     input_file: Annotated[
@@ -850,9 +980,7 @@ def retrain(
     force_deploy: Annotated[
         bool, typer.Option("--force-deploy", help="Deploy the new model even if it scores worse.")
     ] = False,
-    timeout: Annotated[
-        float | None, _timeout_option("Give up after this many seconds in all (exit 8); a job carries on.")
-    ] = None,
+    timeout: float | None = None,
     logs: Annotated[bool, typer.Option("--logs", help="Stream the training job's log to stderr.")] = False,
 ) -> Result:
     """Prepare, train, wait and deploy in one go, for cron; re-running resumes after a failure.
@@ -947,7 +1075,7 @@ def state_forget(
     return step.forget(ctx, kind=kind, name=name)
 
 
-@command("show", mutating=False, parent=state_app)
+@command("show", mutating=False, parent=state_app, deadline=deadlines.READ_ONLY)
 def state_show(ctx: Context) -> Result:
     """Where this workspace's state is, what it holds, and who holds its lock.
 
@@ -994,7 +1122,7 @@ def state_pull(
     return step.pull(ctx, force=force)
 
 
-@command("unlock", mutating=False, parent=state_app)
+@command("unlock", mutating=False, parent=state_app, deadline=deadlines.READ_ONLY)
 def state_unlock(
     ctx: Context,
     force: Annotated[bool, typer.Option("--force", help="Clear it without asking (scripts).")] = False,

@@ -34,7 +34,8 @@ class Context:
     interactive_stdin: bool = False
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
-    timeout: float | None = None  # the command's --timeout: a wall-clock bound on all of it
+    timeout: float | None = None  # a wall-clock bound on all of the command: --timeout, or its default
+    timeout_given: bool = True  # False: `timeout` is the command's default deadline, not --timeout
 
     @property
     def settings(self) -> Settings:
@@ -49,7 +50,9 @@ class Context:
         """The command's deadline, started on first use (the CLI asks right after building this)."""
         from nikkei_deepar.deadline import Deadline
 
-        return None if self.timeout is None else Deadline.start(self.timeout, clock=self.clock)
+        if self.timeout is None:
+            return None
+        return Deadline.start(self.timeout, clock=self.clock, given=self.timeout_given)
 
     @cached_property
     def aws(self) -> AwsServices:

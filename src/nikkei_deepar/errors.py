@@ -25,6 +25,7 @@ class ExitCode(IntEnum):
     LOCKED = 9  # the ledger lock (or the remote state's lease) is held by another process
     CONFLICT = 10  # the remote state kept changing under this command's writes: nothing was written
     VERSION = 11  # the ledger (local or remote) was written by a newer version of the tool
+    DRIFT = 12  # `status --exit-code`: the ledger and what exists differ (2 is taken by usage errors)
     INTERRUPTED = 130  # Ctrl-C / SIGTERM (128 + SIGINT, as shells report it)
 
 
@@ -89,6 +90,12 @@ class AccessDeniedError(AwsError):
     """AWS refused this caller (IAM): the resource may well exist; it cannot be read or changed by it."""
 
     code = "aws-access-denied"
+
+
+class ProfileNotFoundError(AwsError):
+    """The AWS profile named by --profile, AWS_PROFILE or [aws] profile is in no AWS config file."""
+
+    code = "aws-profile"
 
 
 class BucketForbiddenError(AwsError):

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from nikkei_deepar.config import Settings
     from nikkei_deepar.context import Context
     from nikkei_deepar.output import Reporter
 
@@ -38,8 +39,17 @@ class ContextFactory:
         self.sleep = sleep
         self.clock = clock
 
-    def create(self, common: dict[str, Any], reporter: Reporter, *, reads_config: bool = True) -> Context:
-        """The context for one command: its config (with --config/--region/--profile), ledger, reporter.
+    def create(
+        self,
+        common: dict[str, Any],
+        reporter: Reporter,
+        *,
+        reads_config: bool = True,
+        default_timeout: Callable[[Settings], float] | None = None,
+    ) -> Context:
+        """The context for one command: its config (with --config/--region/--profile), ledger, reporter,
+        and its deadline: --timeout (`common["timeout"]`), else `default_timeout(settings)` times
+        $NIKKEI_DEEPAR_DEFAULT_TIMEOUT_SCALE, plus --wait-lock for a command that may wait for the lock.
 
         A command that does not read the config (`config init`, which writes the file --config names)
         runs on the defaults.
@@ -66,6 +76,13 @@ class ContextFactory:
                     f"keeps its state in {folder}: `nikkei-deepar state migrate` moves the old ledger there"
                 )
         interactive = sys.stdin.isatty() if self.interactive_stdin is None else self.interactive_stdin
+        timeout: float | None = common.get("timeout")
+        given = timeout is not None
+        if timeout is None and default_timeout is not None:
+            from nikkei_deepar.deadline import MAX_SECONDS, default_scale
+
+            scaled = default_timeout(loaded.settings) * default_scale(env)
+            timeout = min(MAX_SECONDS, scaled + float(common.get("wait_lock") or 0.0))
         ctx = Context(
             loaded=loaded,
             state=state,
@@ -75,7 +92,8 @@ class ContextFactory:
             interactive_stdin=interactive,
             sleep=self.sleep,
             clock=self.clock,
-            timeout=common.get("timeout"),  # a command's --timeout bounds all of it
+            timeout=timeout,  # bounds all of the command
+            timeout_given=given,
         )
         remote = loaded.settings.state
         if remote.url is not None:  # one state for every host of the workspace, on S3

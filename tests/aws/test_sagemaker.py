@@ -20,7 +20,7 @@ from nikkei_deepar.backends.base import (
     TransformSpec,
 )
 from nikkei_deepar.backends.sagemaker import SageMakerBackend
-from nikkei_deepar.errors import AwsError, NotFoundError, UsageError
+from nikkei_deepar.errors import AwsError, NotFoundError, UsageError, WaitTimeoutError
 from sagemaker_script import (
     BUCKET,
     REGION,
@@ -381,7 +381,7 @@ def test_a_read_timeout_is_reported_as_the_endpoint_not_answering(
         raise bx.ReadTimeoutError(endpoint_url="https://runtime.sagemaker")
 
     client.meta.events.register("before-send.sagemaker-runtime.InvokeEndpoint", timeout)
-    with pytest.raises(AwsError, match="SageMaker Runtime did not answer within 70 s") as caught:
+    with pytest.raises(WaitTimeoutError, match="SageMaker Runtime did not answer within 70 s") as caught:
         backend.invoke("ep", b"{}", content_type="application/json", accept="application/json")
     assert "history" not in (caught.value.hint or "")  # silence is not the model being slow
     assert "AWS_ENDPOINT_URL" in (caught.value.hint or "")

@@ -97,7 +97,7 @@ def test_redact_tree_and_control_escapes() -> None:
 def _plant(monkeypatch: pytest.MonkeyPatch, failure: Callable[[], Any]) -> None:
     from nikkei_deepar.steps import status
 
-    def run(ctx: Any) -> Any:
+    def run(ctx: Any, **_: Any) -> Any:
         ctx.reporter.info(f"progress with {PRESIGNED}")
         ctx.reporter.debug(
             f"verbose: request headers {{'Authorization': 'AWS4-HMAC-SHA256 Credential={KEY_ID}/x'}}"

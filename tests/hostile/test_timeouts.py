@@ -21,7 +21,7 @@ from nikkei_deepar.aws import session as aws_session
 from nikkei_deepar.aws.runtime import RuntimeGateway as Runtime
 from nikkei_deepar.aws.session import AwsClients
 from nikkei_deepar.deadline import Deadline
-from nikkei_deepar.errors import AwsError, WaitTimeoutError
+from nikkei_deepar.errors import WaitTimeoutError
 
 SAGEMAKER = '[aws]\nbucket = "nikkei-deepar-hostile-test"\n'
 
@@ -78,7 +78,7 @@ def test_a_silent_invoke_endpoint_is_not_retried_and_blames_no_history(
     with stalled_server() as (url, accepted):
         monkeypatch.setenv("AWS_ENDPOINT_URL", url)
         clients = AwsClients(region="ap-northeast-1", profile=None, max_attempts=5)
-        with pytest.raises(AwsError, match="SageMaker Runtime did not answer within 1 s") as caught:
+        with pytest.raises(WaitTimeoutError, match="SageMaker Runtime did not answer within 1 s") as caught:
             Runtime(clients).invoke_endpoint(
                 "ep", b"{}", content_type="application/json", accept="application/json"
             )

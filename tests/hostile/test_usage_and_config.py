@@ -176,3 +176,49 @@ def test_an_expiry_past_any_timedelta_in_the_config_is_a_config_error_everywhere
     assert r.exit_code == 2
     assert "endpoint.expires_after: an endpoint expiry must be between 15m and 365d" in r.stderr
     assert "Traceback" not in r.stderr and "OverflowError" not in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "suggested"),
+    [
+        (["forecast"], "predict"),  # by meaning: no spelling is close
+        (["destroy"], "teardown"),
+        (["init"], "config init"),
+        (["validate"], "config validate"),
+        (["stauts"], "status"),  # by spelling
+        (["predcit"], "predict"),
+        (["config", "lint"], "validate"),  # meaning beats spelling (init looks closer)
+        (["config", "shwo"], "show"),
+    ],
+)
+def test_an_unknown_command_gets_the_closest_one(
+    args: list[str], suggested: str, project: Path, run_cli: Callable[..., Any]
+) -> None:
+    r = run_cli(*args)
+    assert r.exit_code == 2 and "Traceback" not in r.stderr
+    assert f"No such command '{args[-1]}'. Did you mean '{suggested}'?" in r.stderr
+    j = run_cli(*args, "--json")
+    assert j.json()["errors"][0]["message"].endswith(f"Did you mean '{suggested}'?")
+
+
+def test_a_word_that_means_nothing_here_gets_no_guess(project: Path, run_cli: Callable[..., Any]) -> None:
+    r = run_cli("xyzzy")
+    assert r.exit_code == 2 and "No such command 'xyzzy'." in r.stderr and "Did you mean" not in r.stderr
+
+
+def test_doctor_with_a_missing_profile_blames_the_profile_not_the_region(
+    tmp_path: Path, run_cli: Callable[..., Any]
+) -> None:
+    (tmp_path / "nikkei-deepar.toml").write_text(
+        '[aws]\nregion = "ap-northeast-1"\nbucket = "nikkei-deepar-hostile-test"\n', encoding="utf-8"
+    )
+    r = run_cli("doctor", "--profile", "no-such-profile", "--json")
+    assert r.exit_code == 4, r.stdout  # an AWS/auth problem, as in every other command
+    checks = {c["name"]: c for c in r.json()["data"]["checks"]}
+    assert checks["profile"]["status"] == "problem" and checks["profile"]["code"] == "aws-profile"
+    assert "AWS profile 'no-such-profile' not found" in checks["profile"]["detail"]
+    assert "aws configure --profile no-such-profile" in checks["profile"]["fix"]
+    assert checks["region"]["status"] == "skipped"  # the region is set: it is not what is wrong
+    assert "region" not in checks["profile"]["fix"]
+    human = run_cli("doctor", "--profile", "no-such-profile")
+    assert "set [aws] region" not in human.stdout + human.stderr and "Traceback" not in human.stderr

@@ -98,25 +98,17 @@ def parse_hosting_price(price_list: list[Any], *, instance_type: str, region: st
 class PricingGateway:
     def __init__(self, clients: AwsClients) -> None:
         self._clients = clients
-        self._by_endpoint: dict[str, Any] = {}
 
     def client(self, region: str) -> Any:
         """The pricing client for the Price List endpoint that serves `region`."""
         where = pricing_region(region)
         if where is None:
             raise PriceUnavailable(f"the Price List API does not serve {region}")
-        if where not in self._by_endpoint:
-            from botocore.config import Config
-
-            # Prices are optional: a short wait and one retry, never the command's full retry budget.
-            cfg = Config(
-                retries={"mode": "standard", "total_max_attempts": 2},
-                connect_timeout=5,
-                read_timeout=10,
-                user_agent_extra="nikkei-deepar",
-            )
-            self._by_endpoint[where] = self._clients.session.client("pricing", region_name=where, config=cfg)
-        return self._by_endpoint[where]
+        # Prices are optional: a short wait and one retry, never the command's full retry budget (and,
+        # like every request, never past the command's deadline).
+        return self._clients.client(
+            "pricing", region=where, connect_timeout=5, read_timeout=10, max_attempts=2
+        )
 
     def hosting_price(self, instance_type: str, region: str) -> HostingPrice:
         """The on-demand price of one `instance_type` hosting instance-hour in `region`."""

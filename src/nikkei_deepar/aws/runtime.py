@@ -14,7 +14,7 @@ import botocore.exceptions as bx
 
 from nikkei_deepar.aws.errors import aws_errors, error_code, error_message
 from nikkei_deepar.aws.session import AwsClients
-from nikkei_deepar.errors import AwsError, NotFoundError
+from nikkei_deepar.errors import AwsError, NotFoundError, WaitTimeoutError
 
 _QUOTE = 300
 
@@ -36,8 +36,9 @@ class RuntimeGateway:
                 answer: bytes = response["Body"].read()
             except bx.ReadTimeoutError:
                 # A slow model gets a ModelError from SageMaker itself after 60 s; no answer at all
-                # means the service or the network is silent, not that the history is too long.
-                raise AwsError(
+                # means the service or the network is silent, not that the history is too long: a
+                # timeout (exit 8), as when the command's deadline cuts the wait shorter.
+                raise WaitTimeoutError(
                     f"endpoint {endpoint}: SageMaker Runtime did not answer within "
                     f"{self._clients.read_timeout:g} s (no answer at all, not a slow model)",
                     hint="check the network, the region and AWS_ENDPOINT_URL, then retry",

@@ -14,7 +14,8 @@ package's `NikkeiError`s (AwsError, NotFoundError, ...), translated inside the i
 
 Besides the resource verbs, a backend hands out what else differs by place, each speaking a shared
 vocabulary module of `backends/`: its `provisioner()` (backends/plan.py), `remover()` (removal.py),
-`probe()` (probe.py) and `checks()` (checks.py). Steps never ask which backend they have.
+`probe()` (probe.py) and `checks()` (checks.py), and the `words` its human output uses. Steps never ask
+which backend they have.
 
 A leaf for the steps: imports nothing from the package at run time.
 """
@@ -47,6 +48,40 @@ ENDPOINT_FAILED = "Failed"
 ENDPOINT_OUT_OF_SERVICE = "OutOfService"
 # An endpoint in one of these will change by itself; anything else is where it will stay.
 ENDPOINT_TRANSITIONAL = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"})
+
+
+# -- how people are told about a place ------------------------------------------------------------------
+@dataclass(frozen=True)
+class Words:
+    """How human output speaks of where things run: the defaults are SageMaker's (S3 uploads, instance
+    types, InService); a backend where those words would be wrong says its own. Only what people read
+    changes: the --json documents keep the shared vocabulary (statuses, instance types, "uploaded")."""
+
+    stored: str = "uploaded"  # a file put into the backend's store
+    statuses: Mapping[str, str] = field(default_factory=dict)  # endpoint status -> what is shown here
+    runs_on: str | None = None  # where a job trains and an endpoint serves; None: its instance type
+
+    def status(self, status: str) -> str:
+        """An endpoint's status as people read it here."""
+        return self.statuses.get(status, status)
+
+    def variant(self, variant: Mapping[str, Any]) -> str:
+        """Where an endpoint variant serves: `ml.m5.large x1`, serverless, or this place's words."""
+        if self.runs_on is not None:
+            return self.runs_on
+        if variant.get("serverless"):
+            return (
+                f"serverless, {variant.get('memory_mb')} MB, max concurrency {variant.get('max_concurrency')}"
+            )
+        if variant.get("instance_type"):
+            return f"{variant['instance_type']} x{variant.get('instance_count', 1)}"
+        return "variant unknown"
+
+    def training(self, instance_type: str, *, spot: bool) -> str:
+        """Where a training job runs: `ml.m5.large, managed spot`, or this place's words."""
+        if self.runs_on is not None:
+            return self.runs_on
+        return instance_type + (", managed spot" if spot else "")
 
 
 # -- what the steps ask for ---------------------------------------------------------------------------
@@ -221,6 +256,11 @@ class Backend(Protocol):
     @property
     def bills(self) -> bool:
         """Whether what it hosts costs money (then status prices endpoints and warns they bill)."""
+        ...
+
+    @property
+    def words(self) -> Words:
+        """How human output speaks of this place (stored / uploaded, ready / InService, where it runs)."""
         ...
 
     # what else differs by backend (each from a shared vocabulary module of backends/)

@@ -53,8 +53,12 @@ def poll(
     reporter = ctx.reporter
     start = ctx.clock()
     deadline = None if timeout is None else start + max(0.0, timeout)
-    if ctx.deadline is not None:  # the command's own --timeout bounds every wait inside it
-        deadline = min(deadline, ctx.deadline.at) if deadline is not None else ctx.deadline.at
+    reached, hint = "--timeout reached", "raise --timeout"
+    command = ctx.deadline  # the command's own deadline bounds every wait inside it
+    if command is not None and (deadline is None or command.at < deadline):
+        deadline = command.at
+        if not command.given:
+            reached, hint = f"{command.named} reached", command.raise_hint
     delay = backoff.initial
     last_key: object = object()
     last_print = start
@@ -71,8 +75,8 @@ def poll(
             return state
         if deadline is not None and now >= deadline:
             raise WaitTimeoutError(
-                f"{what}: still not finished after {duration(now - start)} (--timeout reached)",
-                hint="it keeps running: wait again later, or raise --timeout",
+                f"{what}: still not finished after {duration(now - start)} ({reached})",
+                hint=f"it keeps running: wait again later, or {hint}",
             )
         pause = delay if deadline is None else min(delay, deadline - now)
         ctx.sleep(max(0.0, pause))

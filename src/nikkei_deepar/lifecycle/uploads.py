@@ -45,5 +45,5 @@ def store_files(
         ctype = "application/json" if name == SERIES_FILE else JSONL
         backend.put_artifact(key, body, content_type=ctype)
         uploaded.append(uri)
-        ctx.reporter.info(f"uploaded {uri}")
+        ctx.reporter.info(f"{backend.words.stored} {uri}")
     return uris, uploaded, already

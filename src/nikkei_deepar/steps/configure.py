@@ -194,7 +194,8 @@ def init(
     if ask is None:
         values.update(_from_options(given, env))
     else:
-        values.update(_by_asking(ctx, given, env, ask, account_id or _sts_account_id))
+        lookup = account_id or (lambda region, profile: _sts_account_id(ctx, region, profile))
+        values.update(_by_asking(ctx, given, env, ask, lookup))
     values["aws.profile"] = profile
     values["aws.role_name"] = role_name
     values["data.source"] = _source_for(ctx, data_source, config_dir=path.parent)
@@ -290,11 +291,11 @@ def _suggest_bucket(ctx: Context, region: str, profile: str | None, account_id: 
     return f"nikkei-deepar-{account}-{region}"
 
 
-def _sts_account_id(region: str, profile: str | None) -> str:
+def _sts_account_id(ctx: Context, region: str, profile: str | None) -> str:
     from nikkei_deepar.aws.services import connect
 
     # Two attempts only: this is a suggestion, not worth a long wait on a bad network.
-    return connect(region=region, profile=profile, max_attempts=2).sts.account_id()
+    return connect(region=region, profile=profile, max_attempts=2, deadline=ctx.deadline).sts.account_id()
 
 
 def _env_region(env: Mapping[str, str]) -> str | None:

@@ -39,6 +39,7 @@ from nikkei_deepar.backends.base import (
     EndpointState,
     ModelSpec,
     TrainingState,
+    Words,
 )
 from nikkei_deepar.backends.specs import endpoint_config_spec, endpoint_tags, resource_name
 from nikkei_deepar.context import Context
@@ -83,6 +84,7 @@ class DeployResult:
     expiry: dict[str, Any] | None = None  # expiry.ExpiryView.to_data()
     expiry_note: str | None = None
     backtest: Verdict | None = None
+    words: Words = field(default_factory=Words, compare=False, repr=False)  # how people are told
 
     def to_data(self) -> dict[str, Any]:
         return {
@@ -103,9 +105,10 @@ class DeployResult:
         }
 
     def to_lines(self) -> list[str]:
-        lines = [f"endpoint {self.endpoint}: {self.status} ({self.action}), serving job {self.job}"]
+        status = self.words.status(self.status)
+        lines = [f"endpoint {self.endpoint}: {status} ({self.action}), serving job {self.job}"]
         lines.append(
-            f"  model {self.model}, config {self.endpoint_config} ({describe_variant(self.variant)})"
+            f"  model {self.model}, config {self.endpoint_config} ({self.words.variant(self.variant)})"
         )
         if self.previous_config and self.previous_config != self.endpoint_config:
             lines.append(f"  replaced config {self.previous_config}")
@@ -119,12 +122,6 @@ class DeployResult:
         if self.backtest is not None:
             lines.append(f"  {self.backtest.line()}")
         return lines
-
-
-def describe_variant(variant: dict[str, Any]) -> str:
-    if variant.get("serverless"):
-        return f"serverless, {variant['memory_mb']} MB, max concurrency {variant['max_concurrency']}"
-    return f"{variant['instance_type']} x{variant['instance_count']}"
 
 
 def run(
@@ -260,6 +257,7 @@ def run(
         note=ctx.backend.hosting_note,
         **_cost_fields(cost, expiry),
         backtest=_verdict(ctx, ledger, state.name, warn=warn_backtest),
+        words=ctx.backend.words,
     )
 
 
@@ -525,6 +523,7 @@ def _unchanged(
         metrics=dict(state.metrics),
         note=ctx.backend.hosting_note,
         backtest=_verdict(ctx, ledger, state.name),
+        words=ctx.backend.words,
     )
 
 
@@ -541,7 +540,7 @@ def _wait_settled(ctx: Context, endpoint: str, *, timeout: float) -> EndpointSta
         return state
 
     def render(state: EndpointState, elapsed: float) -> str:
-        return f"endpoint {endpoint}: {state.status}, {elapsed:.0f}s"
+        return f"endpoint {endpoint}: {backend.words.status(state.status)}, {elapsed:.0f}s"
 
     try:
         return poll(

@@ -47,6 +47,8 @@ from nikkei_deepar.lifecycle.polling import poll
 from nikkei_deepar.output import Table
 
 FORMATS = ("table", "csv", "json")
+# `--json`'s data is the forecast document (`--format json`) plus these keys, about this run only
+ENVELOPE_ONLY = ("output", "plot")
 JSON_TYPE = "application/json"
 JSONL = "application/jsonlines"
 BATCH_INPUT = "series.jsonl"
@@ -71,6 +73,8 @@ class PredictResult:
     notes: list[str] = field(default_factory=list)
 
     def document(self) -> dict[str, Any]:
+        """The forecast document: what `--format json` prints and `--output FILE.json` holds; `--json`
+        prints it as the envelope's `data`, with ENVELOPE_ONLY keys added."""
         return {
             "source": self.source,
             "mode": self.mode,
@@ -86,7 +90,7 @@ class PredictResult:
         }
 
     def to_data(self) -> dict[str, Any]:
-        return {**self.document(), "output": self.output, "plot": self.plot}
+        return {**self.document(), "output": self.output, "plot": self.plot}  # ENVELOPE_ONLY
 
     def csv_text(self) -> str:
         buffer = io.StringIO()

@@ -41,6 +41,7 @@ class PrepareResult:
     dry_run: bool = False
     pending: bool = False  # not uploaded yet (no bucket): train uploads it
     outliers: list[dict[str, Any]] = field(default_factory=list)  # accepted with --accept-outliers
+    stored_word: str = "uploaded"  # the backend's word for it (Words.stored): people read it, not --json
 
     def to_data(self) -> dict[str, Any]:
         return {
@@ -69,12 +70,12 @@ class PrepareResult:
             f"data version {self.sha256[:16]}",
         ]
         if self.dry_run:
-            lines.append(f"dry run: channels written to {self.local_dir}; nothing uploaded")
+            lines.append(f"dry run: channels written to {self.local_dir}; nothing {self.stored_word}")
         elif self.pending:
             lines.append(f"channels kept in {self.local_dir}; `train` uploads them once the bucket exists")
         else:
             for name, uri in self.uris.items():
-                state = "uploaded" if uri in self.uploaded else "already there"
+                state = self.stored_word if uri in self.uploaded else "already there"
                 lines.append(f"{name}: {uri} ({state})")
         return lines
 
@@ -182,6 +183,7 @@ def run(
         dry_run=dry_run,
         pending=pending,
         outliers=[outlier.to_data() for outlier in outliers],
+        stored_word=ctx.backend.words.stored,
     )
     if not dry_run:
         version = DataVersion(

@@ -172,8 +172,9 @@ def run(
         action = _deploy(ctx, stages["deploy"], job)
         return finish("already-deployed" if action == "unchanged" else "deployed")
     except DeadlineInterrupt:  # the --timeout alarm: a deadline, not Ctrl-C
+        ran_out = ctx.deadline.ran_out if ctx.deadline is not None else "its --timeout"
         late = WaitTimeoutError(
-            f"retrain: not finished during {current} when its --timeout ran out; the ledger is consistent",
+            f"retrain: not finished during {current} when {ran_out} ran out; the ledger is consistent",
             hint="run `nikkei-deepar retrain` again: it resumes (a running job is waited for, not restarted)",
         )
         _failed(ctx, stages[current], late)
@@ -362,7 +363,8 @@ def _deploy(ctx: Context, stage: Stage, job: str) -> str:
         stage.status, stage.detail = "skipped", f"endpoint {result.endpoint} already serves job {job}"
     else:
         stage.status = "done"
-        stage.detail = f"endpoint {result.endpoint} {result.action}: {result.status}, serving job {job}"
+        shown = result.words.status(result.status)
+        stage.detail = f"endpoint {result.endpoint} {result.action}: {shown}, serving job {job}"
     return result.action
 
 

@@ -10,8 +10,10 @@ drift both ways:
   ledger (an interrupted run, or a ledger restored from an old copy). `teardown` leaves those alone.
 
 Drift is information, not an error: the exit code is 0 whenever the ledger and the backend could be
-read. If AWS cannot be asked (credentials, network), the ledger's view is still printed and the exit
-code is the AWS error's (4). Nothing is written to the ledger: `wait` and `deploy` refresh it. (Two
+read, unless `--exit-code` asks for 12 when there is drift (as `terraform plan -detailed-exitcode` does,
+so cron can alert without reading JSON; terraform's 2 is this tool's usage error). If AWS cannot be
+asked (credentials, network), the ledger's view is still printed and the exit code is the AWS error's
+(4). Nothing is written to the ledger: `wait` and `deploy` refresh it. (Two
 writes that are not the ledger's: the day-long price cache, and the local backend deleting an endpoint
 past its expiry when it is looked at, as AWS would have.)
 
@@ -22,10 +24,11 @@ turns the answers into views, drift and lines.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from nikkei_deepar import expiry_view as expiry_clock
+from nikkei_deepar.backends.base import Words
 from nikkei_deepar.backends.probe import Probe
 from nikkei_deepar.context import Context
 from nikkei_deepar.costs import hosting_cost
@@ -82,8 +85,10 @@ class StatusResult:
     exit_code: int = int(ExitCode.OK)
     errors: tuple[dict[str, Any], ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
+    words: Words = field(default_factory=Words, compare=False, repr=False)  # how people are told
 
-    def _drift(self, kind: str) -> list[str]:
+    def drift(self, kind: str) -> list[str]:
+        """ "kind name" of each resource with this drift ("missing" or "untracked")."""
         return [f"{r.kind} {r.name}" for r in self.resources if r.drift == kind]
 
     def to_data(self) -> dict[str, Any]:
@@ -98,20 +103,20 @@ class StatusResult:
             "endpoint": self.endpoint,
             "deployment": self.deployment,
             "resources": [r.to_data() for r in self.resources],
-            "drift": {"missing": self._drift("missing"), "untracked": self._drift("untracked")},
+            "drift": {"missing": self.drift("missing"), "untracked": self.drift("untracked")},
         }
 
     def to_lines(self) -> list[str]:
         where = f", {self.region}" if self.region else ""
         space = f"{self.workspace['project']}/{self.workspace['stage'] or '(no stage)'}"
         lines = [f"status ({self.backend}{where}; workspace {space}, state {self.ledger_path})"]
-        lines.append("data:     " + (_data_line(self.data) if self.data else "none prepared yet"))
+        lines.append("data:     " + (_data_line(self.data, self.words) if self.data else "none prepared yet"))
         lines.append("job:      " + (_job_line(self.job) if self.job else "no training job yet"))
         if self.job and self.job.get("failure_reason"):
             lines.append(f"          failure reason: {self.job['failure_reason']}")
         if self.job:
             lines += metric_lines(self.job["metrics"], indent=" " * 10, prefix="test:")
-        lines += _endpoint_lines(self.endpoint)
+        lines += _endpoint_lines(self.endpoint, self.words)
         if self.deployment:
             d = self.deployment
             wql = d["metrics"].get("test:mean_wQuantileLoss")
@@ -120,7 +125,7 @@ class StatusResult:
         recorded = sum(1 for r in self.resources if r.in_ledger)
         lines.append(f"resources ({recorded} live in the ledger):")
         lines += aligned([(r.shown, r.kind, r.name, r.detail) for r in self.resources]) or ["  none"]
-        missing, untracked = self._drift("missing"), self._drift("untracked")
+        missing, untracked = self.drift("missing"), self.drift("untracked")
         if not self.checked:
             lines.append("drift: not checked (the backend could not be asked; see the error)")
         elif missing or untracked:
@@ -131,7 +136,25 @@ class StatusResult:
         return lines
 
 
-def run(ctx: Context) -> StatusResult:
+def run(ctx: Context, *, exit_code: bool = False) -> StatusResult:
+    """What the ledger and the backend say; with `exit_code`, drift exits 12 (ExitCode.DRIFT)."""
+    result = _status(ctx)
+    missing, untracked = result.drift("missing"), result.drift("untracked")
+    if not exit_code or not result.checked or not (missing or untracked):
+        return result
+    said = f"drift: {len(missing)} missing, {len(untracked)} untracked"
+    shown = ", ".join([*missing, *untracked][:3]) + (", ..." if len(missing) + len(untracked) > 3 else "")
+    entry = {
+        "code": "drift",
+        "message": f"{said} ({shown})",
+        "hint": "`nikkei-deepar status` lists each one; `teardown` deletes what the ledger holds, a "
+        "resource missing from it is recreated by the command that made it",
+    }
+    ctx.reporter.error(f"{said} ({shown}); --exit-code: exit {int(ExitCode.DRIFT)}")
+    return replace(result, exit_code=int(ExitCode.DRIFT), errors=(entry,))
+
+
+def _status(ctx: Context) -> StatusResult:
     ledger = ctx.state.load()
     settings = ctx.settings
     base = _ledger_view(ctx, ledger)
@@ -181,6 +204,7 @@ def run(ctx: Context) -> StatusResult:
         deployment=base["deployment"],
         resources=tuple(resources),
         notes=tuple(notes),
+        words=backend.words,
     )
 
 
@@ -316,8 +340,6 @@ def _recorded(ledger: Ledger, backend: Backend, probe: Probe, region: str | None
 
 
 def _with(view: ResourceView, **changes: Any) -> ResourceView:
-    from dataclasses import replace
-
     return replace(view, **changes)
 
 
@@ -332,8 +354,8 @@ def _untracked(kind: str, name: str, backend: str, ledger: Ledger) -> ResourceVi
 
 
 # -- lines for people -----------------------------------------------------------------------------------
-def _data_line(d: dict[str, Any]) -> str:
-    stored = "" if d.get("uploaded", True) else ", not uploaded yet"
+def _data_line(d: dict[str, Any], words: Words) -> str:
+    stored = "" if d.get("uploaded", True) else f", not {words.stored} yet"
     return (
         f"{d['sha256'][:16]} from {d['source']}: {d['first']} .. {d['last']}, {d['observations']} "
         f"observations ({d['calendar']}), prepared {d['prepared_at']}{stored}"
@@ -351,21 +373,15 @@ def _job_line(j: dict[str, Any]) -> str:
     return f"{j['name']}: {status}"
 
 
-def _endpoint_lines(e: dict[str, Any] | None) -> list[str]:
+def _endpoint_lines(e: dict[str, Any] | None, words: Words) -> list[str]:
     if e is None:
         return ["endpoint: none"]
     if not e.get("exists"):
         return [f"endpoint: {e['name']}: gone (the ledger still lists it)"]
-    variant = e.get("variant") or {}
-    if variant.get("serverless"):
-        shape = f"serverless {variant.get('memory_mb')} MB"
-    elif variant.get("instance_type"):
-        shape = f"{variant['instance_type']} x{variant.get('instance_count', 1)}"
-    else:
-        shape = "variant unknown"
+    shape = words.variant(e.get("variant") or {})
     serving = f", serving job {e['serving_job']}" if e.get("serving_job") else ""
     ours = "" if e.get("in_ledger") else " (not in the ledger)"
-    lines = [f"endpoint: {e['name']}: {e['status']}, {shape}{serving}{ours}"]
+    lines = [f"endpoint: {e['name']}: {words.status(e['status'])}, {shape}{serving}{ours}"]
     if e.get("failure_reason"):
         lines.append(f"          failure reason: {e['failure_reason']}")
     if e.get("cost_note"):

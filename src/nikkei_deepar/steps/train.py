@@ -42,6 +42,7 @@ class TrainResult:
     spot: bool
     output_uri: str
     waited: WaitResult | None = None
+    where: str | None = None  # where it trains, for people (Words.training; None: the instance type)
 
     def to_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -60,8 +61,8 @@ class TrainResult:
         return data
 
     def to_lines(self) -> list[str]:
-        spot = ", managed spot" if self.spot else ""
-        detail = f"  data {self.data_sha256[:16]}, {self.instance_type}{spot}, config {self.config_hash}"
+        where = self.where or self.instance_type + (", managed spot" if self.spot else "")
+        detail = f"  data {self.data_sha256[:16]}, {where}, config {self.config_hash}"
         if self.waited is None:
             return [f"started training job {self.job}", detail, "follow it with: nikkei-deepar wait"]
         # the start was announced on stderr when it happened; stdout gets the outcome
@@ -145,6 +146,7 @@ def run(ctx: Context, *, force: bool, wait: bool, timeout: float | None, logs: b
         spot=training.spot,
         output_uri=spec.output_uri,
         waited=waited,
+        where=backend.words.training(training.instance_type, spot=training.spot),
     )
 
 

@@ -53,6 +53,7 @@ from nikkei_deepar.backends.base import (
     TrainingState,
     TransformSpec,
     TransformState,
+    Words,
 )
 from nikkei_deepar.backends.local.expiry_records import LocalExpiry
 from nikkei_deepar.backends.local.files import (
@@ -85,6 +86,9 @@ _QUOTE = 300
 _HOSTING_FOLDERS = {k: v for k, v in RECORD_FOLDERS.items() if k != "transform-job"}
 
 
+LOCAL_WORDS = Words(stored="stored", statuses={ENDPOINT_IN_SERVICE: "ready"}, runs_on="on this machine")
+
+
 class LocalBackend:
     """`Backend` on this machine, under `store`. `seed` seeds every forecast (`invoke`, transforms)."""
 
@@ -114,10 +118,7 @@ class LocalBackend:
     @property
     def hosting_note(self) -> str | None:
         # an "endpoint" here is a record of the active model; the instance type is only the config's
-        return (
-            "served on this machine by `nikkei-deepar predict` (the instance type is what SageMaker would "
-            "use); it costs nothing"
-        )
+        return "served on this machine by `nikkei-deepar predict`; it costs nothing"
 
     @property
     def first_step(self) -> str:
@@ -126,6 +127,12 @@ class LocalBackend:
     @property
     def bills(self) -> bool:
         return False
+
+    @property
+    def words(self) -> Words:
+        # files are copied into the store, not uploaded; an "endpoint" is the active model, ready at
+        # once, on this machine whatever [endpoint] instance_type says (it matters only on SageMaker)
+        return LOCAL_WORDS
 
     def request_problems(self) -> tuple[list[str], list[str]]:
         """Nothing is sent anywhere: no request can be refused."""

@@ -29,6 +29,7 @@ from nikkei_deepar.backends.base import (
     TrainingState,
     TransformSpec,
     TransformState,
+    Words,
 )
 from nikkei_deepar.backends.env import BackendEnv
 from nikkei_deepar.backends.sagemaker import requests
@@ -82,6 +83,10 @@ class SageMakerBackend:
     @property
     def bills(self) -> bool:
         return True
+
+    @property
+    def words(self) -> Words:
+        return Words()  # the shared vocabulary is SageMaker's
 
     @property
     def role_arn(self) -> str:

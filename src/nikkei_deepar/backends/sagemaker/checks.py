@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from nikkei_deepar.backends.checks import Check, from_error, ok, problem, skipped
 from nikkei_deepar.backends.env import BackendEnv
-from nikkei_deepar.errors import AwsError, ExitCode, NikkeiError
+from nikkei_deepar.errors import AwsError, ExitCode, NikkeiError, ProfileNotFoundError
 from nikkei_deepar.ownership import is_ours
 
 PASSED_TO = "sagemaker.amazonaws.com"
@@ -21,6 +21,9 @@ PASSED_TO = "sagemaker.amazonaws.com"
 
 def aws_checks(env: BackendEnv) -> list[Check]:
     checks = [_region(env)]
+    if checks[-1].name == "profile":  # no session at all: the region was never looked at
+        rest = ("region", "credentials", "bucket", "role", "pass-role")
+        return [*checks, *skipped(*rest, why="the AWS profile does not exist")]
     if checks[-1].status != "ok":
         return [*checks, *skipped("credentials", "bucket", "role", "pass-role", why="no usable region")]
     identity = _credentials(env)
@@ -44,6 +47,8 @@ def _region(env: BackendEnv) -> Check:
 
     try:
         region = env.aws.region_name
+    except ProfileNotFoundError as exc:  # the session cannot start: not a region problem
+        return from_error("profile", exc)
     except AwsError as exc:
         return problem(
             "region",

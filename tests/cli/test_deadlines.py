@@ -1,0 +1,143 @@
+"""Every command is bounded in time: it has `--timeout SECONDS` and a default deadline, declared once where
+it is registered (cli.command(..., deadline=...)), shown in its --help and listed in the guide's
+"Deadlines" table in both languages. A command registered without one gets `--timeout` and the 300 s
+default all the same, so a new command is bounded without anyone remembering to.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from nikkei_deepar.cli import DEADLINES, command
+from nikkei_deepar.config import Settings
+from nikkei_deepar.deadline import CHANGES, SCALE_ENV, TRAINING
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import gen_reference  # noqa: E402
+
+# The default's variants the guide's table states, with the options that select them.
+VARIANTS: dict[str, list[dict[str, Any]]] = {
+    "provision": [{"dry_run": True}],
+    "teardown": [{"dry_run": True}],
+    "train": [{"wait": True}],
+    "predict": [{"batch": True}],
+}
+
+
+def commands() -> list[str]:
+    return [" ".join(words) for words in gen_reference.command_names()]
+
+
+def test_every_command_has_a_default_deadline_and_says_so_in_its_help(run_cli: Callable[..., Any]) -> None:
+    assert sorted(DEADLINES) == sorted(commands())
+    for name in commands():
+        text = " ".join(run_cli(*name.split(), "--help").stdout.split())
+        assert "--timeout SECONDS" in text, name
+        assert f"Default: {DEADLINES[name].text}." in text, name
+
+
+@pytest.mark.parametrize("page", ["docs/guide.md", "docs/guide.ja.md"])
+def test_the_guide_lists_every_commands_deadline(page: str) -> None:
+    text = (ROOT / page).read_text(encoding="utf-8")
+    heading = "### Deadlines" if page.endswith("guide.md") else "### 期限"
+    table = text.split(heading, 1)[1].split("\n\n", 2)[2]  # the table after the paragraph
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    shipped = Settings()
+    for name in commands():
+        [row] = [r for r in rows if f"`{name}`" in r.split("|")[1]]  # the command column
+        for options in [{}, *VARIANTS.get(name, [])]:
+            seconds = DEADLINES[name].seconds(shipped, options)
+            assert f"{seconds:g} s" in row, (page, name, options, seconds)
+
+
+# -- the mechanism ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Seen:
+    seconds: float | None
+    given: bool | None
+
+    def to_data(self) -> dict[str, Any]:
+        return {"seconds": self.seconds, "given": self.given}
+
+    def to_lines(self) -> list[str]:
+        return [f"deadline {self.seconds} given {self.given}"]
+
+
+@pytest.fixture
+def groups() -> Iterator[Callable[[], typer.Typer]]:
+    """Throwaway one-command groups to register commands in; the registry is restored afterwards."""
+    before = dict(DEADLINES)
+    yield typer.Typer
+    DEADLINES.clear()
+    DEADLINES.update(before)
+
+
+def _run(group: typer.Typer, *args: str, env: dict[str, str] | None = None) -> Any:
+    result = CliRunner().invoke(group, ["--json", *args], env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)["data"]
+
+
+def test_a_new_command_gets_timeout_and_the_default_without_asking(
+    groups: Callable[[], typer.Typer], project_dir: Path
+) -> None:
+    group = groups()
+
+    @command("fresh", mutating=False, parent=group)
+    def fresh(ctx: Any) -> Seen:
+        """A command a developer adds without thinking of deadlines."""
+        return Seen(ctx.deadline.seconds, ctx.deadline.given)
+
+    assert DEADLINES["fresh"] is CHANGES
+    assert _run(group) == {"seconds": 300.0, "given": False}
+    assert _run(group, "--timeout", "7") == {"seconds": 7.0, "given": True}
+    assert _run(group, env={SCALE_ENV: "0.5"}) == {"seconds": 150.0, "given": False}
+    assert _run(group, "--timeout", "7", env={SCALE_ENV: "0.5"}) == {"seconds": 7.0, "given": True}
+
+
+def test_the_default_comes_from_the_config_plus_the_lock_wait(
+    groups: Callable[[], typer.Typer], project_dir: Path
+) -> None:
+    group = groups()
+
+    @command("long", mutating=True, parent=group, deadline=TRAINING)
+    def long(ctx: Any) -> Seen:
+        """The config's job limit + 30 min, + --wait-lock."""
+        return Seen(ctx.deadline.seconds, ctx.deadline.given)
+
+    (project_dir / "nikkei-deepar.toml").write_text(
+        'backend = "local"\n[training]\nmax_runtime_seconds = 120\n', encoding="utf-8"
+    )
+    assert _run(group) == {"seconds": 120 + 1800.0, "given": False}
+    assert _run(group, "--wait-lock", "30") == {"seconds": 1950.0, "given": False}
+
+
+def test_a_command_that_needs_the_value_gets_its_timeout(
+    groups: Callable[[], typer.Typer], project_dir: Path
+) -> None:
+    group = groups()
+
+    @command("bounded", mutating=False, parent=group, deadline=TRAINING)
+    def bounded(ctx: Any, timeout: float | None) -> Seen:
+        """A command that bounds one wait inside it by --timeout: None when it was not given."""
+        return Seen(timeout, ctx.deadline.given)
+
+    assert _run(group, "--timeout", "9") == {"seconds": 9.0, "given": True}
+    assert _run(group) == {"seconds": None, "given": False}
+
+
+@pytest.fixture
+def project_dir(tmp_path: Path) -> Path:
+    (tmp_path / "nikkei-deepar.toml").write_text('backend = "local"\n', encoding="utf-8")
+    return tmp_path
