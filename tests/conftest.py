@@ -40,6 +40,8 @@ def hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     # Keep botocore's retries short: moto answers unimplemented calls with 500s in server mode.
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
+    # times people read are shown in $TZ (unless [output] timezone says otherwise): the same on every machine
+    monkeypatch.setenv("TZ", "UTC")
     home = tmp_path / "home"
     monkeypatch.setenv("NIKKEI_DEEPAR_HOME", str(home))
     monkeypatch.chdir(tmp_path)
@@ -151,6 +153,7 @@ def step_context(hermetic_env: Path) -> Callable[..., Any]:
 
     from nikkei_deepar.config import LoadedConfig, Settings
     from nikkei_deepar.context import Context
+    from nikkei_deepar.history import HISTORY_FILE, LocalHistory
     from nikkei_deepar.output import Reporter
     from nikkei_deepar.state.local import LocalStateStore
 
@@ -160,6 +163,7 @@ def step_context(hermetic_env: Path) -> Callable[..., Any]:
         return Context(
             loaded=LoadedConfig(settings=settings, path=None, origin="test"),
             state=LocalStateStore(hermetic_env),
+            history=LocalHistory(hermetic_env / HISTORY_FILE),
             home=hermetic_env,
             reporter=reporter,
             interactive_stdin=interactive_stdin,

@@ -50,6 +50,7 @@ class FakeBackend:
         self.region = region
         self.hosting_note: str | None = "a fake endpoint: costs nothing"
         self.bills = name == "sagemaker"
+        self.predict_mode = "endpoint" if name == "sagemaker" else "local"
         self.first_step = "provision"
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.artifacts: dict[str, bytes] = {}
@@ -291,6 +292,7 @@ def fake_context(home: Path, fake: FakeBackend, settings: Any = None, *, clock: 
     """A step context whose backend is `fake` (ledger in `home`, progress captured, time on `clock`)."""
     from nikkei_deepar.config import LoadedConfig, Settings
     from nikkei_deepar.context import Context
+    from nikkei_deepar.history import HISTORY_FILE, LocalHistory
     from nikkei_deepar.output import Reporter
     from nikkei_deepar.state.local import LocalStateStore
     from sagemaker_script import FakeClock
@@ -299,6 +301,7 @@ def fake_context(home: Path, fake: FakeBackend, settings: Any = None, *, clock: 
     ctx = Context(
         loaded=LoadedConfig(settings=settings or Settings(), path=None, origin="test"),
         state=LocalStateStore(home),
+        history=LocalHistory(home / HISTORY_FILE),
         home=home,
         reporter=Reporter(interactive=False, color=False, stream=io.StringIO()),
         sleep=clock.sleep,

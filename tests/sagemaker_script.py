@@ -553,6 +553,7 @@ def make_context(
 
     from nikkei_deepar.config import LoadedConfig
     from nikkei_deepar.context import Context
+    from nikkei_deepar.history import HISTORY_FILE, LocalHistory
     from nikkei_deepar.output import Reporter
     from nikkei_deepar.state.local import LocalStateStore
 
@@ -561,6 +562,7 @@ def make_context(
     return Context(
         loaded=LoadedConfig(settings=settings or settings_for(), path=None, origin="defaults"),
         state=LocalStateStore(home),
+        history=LocalHistory(home / HISTORY_FILE),
         home=home,
         reporter=reporter,
         sleep=clock.sleep,

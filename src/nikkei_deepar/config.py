@@ -246,6 +246,15 @@ class DataSettings(_Section):
     allow_private_network: bool = Field(
         default=False, description="let [data] source reach loopback and private addresses"
     )
+    max_age_sessions: Annotated[int, Field(ge=0, le=10000)] = Field(
+        default=3,
+        description="predict and retrain call the data stale when more Tokyo sessions than this have "
+        "closed since its last close",
+    )
+    on_stale: Literal["warn", "fail"] = Field(
+        default="warn",
+        description='stale data: "warn" (one line, then go on) or "fail" (exit 3, so cron mails)',
+    )
 
     @field_validator("source")
     @classmethod
@@ -496,6 +505,29 @@ class ForecastSettings(_Section):
     )
 
 
+class OutputSettings(_Section):
+    """How results are shown to people (--json is always the same: UTC, ISO 8601)."""
+
+    timezone: str | None = Field(
+        default=None,
+        description="IANA time zone for times people read, e.g. Asia/Tokyo; unset: $TZ, else this "
+        "machine's zone",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"not an IANA time zone such as Asia/Tokyo or UTC (got {v!r})") from None
+        return v
+
+
 class RetrainSettings(_Section):
     # Deploy only if new test:mean_wQuantileLoss <= deployed * (1 + max_wql_regression); 0 = no worse.
     max_wql_regression: Annotated[float, Field(ge=0.0, le=10.0)] = 0.0
@@ -523,6 +555,7 @@ class Settings(_Section):
     forecast: ForecastSettings = Field(default_factory=ForecastSettings)
     costs: CostSettings = Field(default_factory=CostSettings)
     retrain: RetrainSettings = Field(default_factory=RetrainSettings)
+    output: OutputSettings = Field(default_factory=OutputSettings)
 
     @model_validator(mode="before")
     @classmethod

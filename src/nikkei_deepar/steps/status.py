@@ -22,6 +22,7 @@ turns the answers into views, drift and lines.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,7 @@ from nikkei_deepar.expiry_view import ExpiryView
 from nikkei_deepar.ledger import Ledger, Resource
 from nikkei_deepar.output import aligned, metric_lines, number
 from nikkei_deepar.ownership import MANAGED_BY_KEY, MANAGED_BY_VALUE
+from nikkei_deepar.timezones import local_time
 
 if TYPE_CHECKING:
     from nikkei_deepar.backends.base import Backend
@@ -81,6 +83,8 @@ class StatusResult:
     exit_code: int = int(ExitCode.OK)
     errors: tuple[dict[str, Any], ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
+    score: dict[str, Any] | None = None  # the kept forecasts' score (`score`'s summary), or None
+    zone: dt.tzinfo | None = dt.UTC  # where times are shown to people (None: this machine's zone)
 
     def _drift(self, kind: str) -> list[str]:
         return [f"{r.kind} {r.name}" for r in self.resources if r.drift == kind]
@@ -97,12 +101,13 @@ class StatusResult:
             "deployment": self.deployment,
             "resources": [r.to_data() for r in self.resources],
             "drift": {"missing": self._drift("missing"), "untracked": self._drift("untracked")},
+            "score": self.score,
         }
 
     def to_lines(self) -> list[str]:
         where = f", {self.region}" if self.region else ""
         lines = [f"status ({self.backend}{where}; ledger {self.ledger_path})"]
-        lines.append("data:     " + (_data_line(self.data) if self.data else "none prepared yet"))
+        lines.append("data:     " + (_data_line(self.data, self.zone) if self.data else "none prepared yet"))
         lines.append("job:      " + (_job_line(self.job) if self.job else "no training job yet"))
         if self.job and self.job.get("failure_reason"):
             lines.append(f"          failure reason: {self.job['failure_reason']}")
@@ -113,7 +118,10 @@ class StatusResult:
             d = self.deployment
             wql = d["metrics"].get("test:mean_wQuantileLoss")
             score = f", test:mean_wQuantileLoss {number(wql)}" if wql is not None else ""
-            lines.append(f"deployed: job {d['job']} at {d['deployed_at']}{score}")
+            when = local_time(d["deployed_at"], self.zone)
+            lines.append(f"deployed: job {d['job']} at {when}{score}")
+        if self.score is not None:
+            lines.append(f"score:    {self.score['line']}")
         recorded = sum(1 for r in self.resources if r.in_ledger)
         lines.append(f"resources ({recorded} live in the ledger):")
         lines += aligned([(r.shown, r.kind, r.name, r.detail) for r in self.resources]) or ["  none"]
@@ -283,6 +291,7 @@ def _endpoint(ctx: Context, ledger: Ledger, backend: Backend, probe: Probe) -> d
         created=state.created,
         cost=cost,
         schedule=scheduled.schedule if scheduled else None,
+        zone=ctx.zone,
     )
     view["expiry"] = expiry.to_data()
     view["expiry_note"] = "expiry: " + expiry.line()
@@ -327,11 +336,11 @@ def _untracked(kind: str, name: str, backend: str, ledger: Ledger) -> ResourceVi
 
 
 # -- lines for people -----------------------------------------------------------------------------------
-def _data_line(d: dict[str, Any]) -> str:
+def _data_line(d: dict[str, Any], zone: dt.tzinfo | None) -> str:
     stored = "" if d.get("uploaded", True) else ", not uploaded yet"
     return (
         f"{d['sha256'][:16]} from {d['source']}: {d['first']} .. {d['last']}, {d['observations']} "
-        f"observations ({d['calendar']}), prepared {d['prepared_at']}{stored}"
+        f"observations ({d['calendar']}), prepared {local_time(d['prepared_at'], zone)}{stored}"
     )
 
 

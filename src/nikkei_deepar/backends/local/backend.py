@@ -122,6 +122,10 @@ class LocalBackend:
         return "prepare"
 
     @property
+    def predict_mode(self) -> str:
+        return "local"
+
+    @property
     def bills(self) -> bool:
         return False
 
