@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from nikkei_deepar.context import Context
 from nikkei_deepar.errors import DataError
@@ -60,11 +60,13 @@ def check_freshness(ctx: Context, last_close: dt.date, *, what: str) -> Freshnes
     if not found.stale:
         return found
     if found.on_stale == "fail":
-        raise DataError(
+        error = DataError(
             f"{found.line()}: {what} would start from old prices",
             hint="refresh the price file ([data] source, or --input) and run `prepare` again; "
             '[data] on_stale = "warn" goes on with a warning',
             code="stale-data",
         )
+        cast(Any, error).data = {"freshness": found.to_data()}  # the --json envelope shows it
+        raise error
     ctx.reporter.warn(f"{found.line()}: {what} starts from old prices")
     return found

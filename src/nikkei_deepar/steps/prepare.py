@@ -40,6 +40,7 @@ class PrepareResult:
     dry_run: bool = False
     pending: bool = False  # not uploaded yet (no bucket): train uploads it
     outliers: list[dict[str, Any]] = field(default_factory=list)  # accepted with --accept-outliers
+    last_close: str | None = None  # the date of the series' last close (trailing rows without one trimmed)
 
     def to_data(self) -> dict[str, Any]:
         return {
@@ -56,6 +57,7 @@ class PrepareResult:
             "dry_run": self.dry_run,
             "pending_upload": self.pending,
             "outliers_accepted": self.outliers,
+            "last_close": self.last_close,
         }
 
     def to_lines(self) -> list[str]:
@@ -177,6 +179,7 @@ def run(
         dry_run=dry_run,
         pending=pending,
         outliers=[outlier.to_data() for outlier in outliers],
+        last_close=series.last_date.isoformat(),
     )
     if not dry_run:
         version = DataVersion(
