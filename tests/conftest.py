@@ -12,6 +12,7 @@ Fixtures:
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import socket
@@ -119,11 +120,12 @@ def cli(
 ) -> Callable[..., CliResult]:
     """run_cli whose contexts sleep on `clock`, with the lifecycle config in the working directory and
     the ledger seeded as `prepare` leaves it."""
-    from sagemaker_script import LIFECYCLE_CONFIG, clocked_factory, make_context, seed_prepared
+    from sagemaker_script import LIFECYCLE_CONFIG, clocked_factory, evening_after, make_context, seed_prepared
 
     Path("nikkei-deepar.toml").write_text(LIFECYCLE_CONFIG, encoding="utf-8")
-    seed_prepared(make_context(hermetic_env))
-    factory = clocked_factory(clock)
+    seeded = seed_prepared(make_context(hermetic_env))
+    # the evening of the seeded data's last close: fresh data, as a daily run sees it
+    factory = clocked_factory(clock, now=evening_after(dt.date.fromisoformat(seeded.last)))
 
     def invoke(*args: str, input: str | None = None) -> CliResult:
         return run_cli(*args, input=input, factory=factory)

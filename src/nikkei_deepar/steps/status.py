@@ -9,6 +9,9 @@ drift both ways:
 - untracked: tagged managed-by=nikkei-deepar with this config's project/stage tags, but not live in the
   ledger (an interrupted run, or a ledger restored from an old copy). `teardown` leaves those alone.
 
+Last, one line on the kept forecasts' live score (`score`'s pooled row: wQL against the random walk's,
+80% coverage), from the forecast history and the latest prepared data.
+
 Drift is information, not an error: the exit code is 0 whenever the ledger and the backend could be
 read. If AWS cannot be asked (credentials, network), the ledger's view is still printed and the exit
 code is the AWS error's (4). Nothing is written to the ledger: `wait` and `deploy` refresh it. (Two
@@ -140,6 +143,7 @@ def run(ctx: Context) -> StatusResult:
     ledger = ctx.state.load()
     settings = ctx.settings
     base = _ledger_view(ctx, ledger)
+    score = _score(ctx, ledger)
     try:
         backend = ctx.backend
         probe = backend.probe()
@@ -166,6 +170,8 @@ def run(ctx: Context) -> StatusResult:
             resources=tuple(_unchecked(r) for r in ledger.live_resources()),
             exit_code=int(exc.exit_code),
             errors=(entry,),
+            score=score,
+            zone=ctx.zone,
             **base,
         )
     notes = []
@@ -184,7 +190,25 @@ def run(ctx: Context) -> StatusResult:
         deployment=base["deployment"],
         resources=tuple(resources),
         notes=tuple(notes),
+        score=score,
+        zone=ctx.zone,
     )
+
+
+def _score(ctx: Context, ledger: Ledger) -> dict[str, Any]:
+    """The live score of the kept forecasts (`score`'s pooled row), in one line."""
+    from nikkei_deepar.lifecycle.track_record import live_score
+
+    card, line = live_score(ctx, ledger)
+    found: dict[str, Any] = {"line": line}
+    if card is not None:
+        found.update(
+            forecasts=len(card.outcomes),
+            waiting=card.waiting,
+            through=None if card.through is None else card.through.isoformat(),
+            overall=card.overall.to_data(),
+        )
+    return found
 
 
 # -- the ledger's side ----------------------------------------------------------------------------------
