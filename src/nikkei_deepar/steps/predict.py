@@ -132,6 +132,8 @@ class PredictResult:
             lines.append(f"wrote {self.fmt} to {self.output}")
         if self.plot is not None:
             lines.append(f"plot: {self.plot}")
+        if self.history is not None:
+            lines.append(f"kept in {self.history} (`nikkei-deepar score` judges it once its closes come)")
         lines += [f"note: {note}" for note in self.notes]
         return lines
 
