@@ -587,8 +587,10 @@ class Settings(_Section):
         return {**self.aws.tags, MANAGED_BY_KEY: MANAGED_BY_VALUE}
 
     def fingerprint(self) -> str:
-        """A stable hash of everything that shapes a trained model (data settings + training)."""
-        payload = {"data": self.data.model_dump(), "training": self.training.model_dump()}
+        """A stable hash of everything that shapes a trained model (data settings + training). How stale
+        data may be is no part of a model: those keys are left out, so adding them changed no hash."""
+        data = self.data.model_dump(exclude={"max_age_sessions", "on_stale"})
+        payload = {"data": data, "training": self.training.model_dump()}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
