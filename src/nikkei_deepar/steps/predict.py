@@ -30,6 +30,7 @@ from typing import Any
 from nikkei_deepar.backends.base import JOB_COMPLETED, JOB_FAILED, ModelSpec, TransformState
 from nikkei_deepar.backends.specs import resource_name, transform_spec
 from nikkei_deepar.context import Context
+from nikkei_deepar.data.blend import blend_with_random_walk, random_walk_points
 from nikkei_deepar.data.horizon import configured_model, features_through
 from nikkei_deepar.data.inference import (
     DatedPoint,
@@ -441,62 +442,6 @@ def _backtest_notes(ledger: Ledger, job: str | None, *, weight: float) -> list[s
 
     warning = verdict(ledger, job, random_walk_weight=weight).warning()
     return [] if warning is None else [warning]
-
-
-def random_walk_points(points: list[DatedPoint], series: Series) -> list[DatedPoint]:
-    """The random walk's forecast for the same dates and quantile levels as `points`: the one `backtest`
-    scores (the last close, with quantiles from past k-session log returns of the same history)."""
-    if not points:
-        return []
-    from nikkei_deepar.data.baselines import observed, random_walk
-
-    keys = list(points[0].quantiles)
-    walk = random_walk(observed(series.target), horizon=len(points), quantiles=[float(k) for k in keys])
-    return [
-        DatedPoint(
-            step=p.step,
-            date=p.date,
-            mean=float(walk.mean[i]),
-            quantiles={key: float(walk.quantile(float(key))[i]) for key in keys},
-        )
-        for i, p in enumerate(points)
-    ]
-
-
-def blend_with_random_walk(
-    points: list[DatedPoint], series: Series, *, weight: float, baseline: list[DatedPoint] | None = None
-) -> list[DatedPoint]:
-    """Mix the random walk into the dated forecast, level by level (`[forecast] random_walk_weight`).
-
-    Done here, on the client, so both backends give the same forecast for the same DeepAR answer. The
-    random walk is `random_walk_points` (given, or computed from `series`).
-    """
-    import numpy as np
-
-    from nikkei_deepar.data.baselines import QuantileForecast, blend
-
-    baseline = random_walk_points(points, series) if baseline is None else baseline
-    keys = list(points[0].quantiles)
-    levels = {key: float(key) for key in keys}
-
-    def paths(found: list[DatedPoint]) -> QuantileForecast:
-        return QuantileForecast(
-            mean=np.array([p.mean for p in found], dtype=np.float64),
-            quantiles={
-                levels[key]: np.array([p.quantiles[key] for p in found], dtype=np.float64) for key in keys
-            },
-        )
-
-    mixed = blend(paths(points), paths(baseline), weight=weight)
-    return [
-        DatedPoint(
-            step=p.step,
-            date=p.date,
-            mean=float(mixed.mean[i]),
-            quantiles={key: float(mixed.quantile(levels[key])[i]) for key in keys},
-        )
-        for i, p in enumerate(points)
-    ]
 
 
 def _num(value: float) -> str:
