@@ -206,3 +206,45 @@ def test_a_log_return_model_forecasts_prices_and_keeps_its_target(tmp_path: Path
     [error] = _run(tmp_path, "train", code=2)["errors"]
     assert 'holds log returns, but the config says [data] target = "price"' in error["message"]
     assert "nikkei-deepar prepare" in error["hint"]
+
+
+def test_daily_forecasts_are_kept_and_scored_offline(tmp_path: Path) -> None:
+    """A daily job replayed on the local backend (the price file growing by one session a day, prepare,
+    predict), then `score` through the executable: each forecast kept with mode "local", the last one
+    waiting for its closes, the picture written."""
+    pytest.importorskip("gluonts")
+    _prices(tmp_path / "all.csv")
+    lines = (tmp_path / "all.csv").read_text().splitlines()
+    (tmp_path / "nikkei-deepar.toml").write_text(CONFIG)
+    days = 4
+
+    def download(rows: int) -> None:  # the day's file: the header and the first `rows` closes
+        (tmp_path / "prices.csv").write_text("\n".join(lines[: rows + 1]) + "\n")
+
+    download(len(lines) - 1 - days)
+    _run(tmp_path, "provision")
+    _run(tmp_path, "prepare")
+    _run(tmp_path, "train", "--wait")
+    _run(tmp_path, "deploy")
+    kept = []
+    for rows in range(len(lines) - days, len(lines)):
+        download(rows)
+        _run(tmp_path, "prepare")
+        forecast = _run(tmp_path, "predict")
+        assert forecast["data"]["mode"] == "local" and forecast["warnings"][0].startswith("stale data: ")
+        kept.append(forecast["data"]["forecast_id"])
+
+    history = tmp_path / "home" / "history.jsonl"
+    records = [json.loads(line) for line in history.read_text().splitlines()]
+    assert [r["id"] for r in records] == kept
+    assert oct(history.stat().st_mode & 0o777) == "0o600"
+    scored = _run(tmp_path, "score", "--plot", "score.png")["data"]
+    assert scored["forecasts"]["kept"] == days and scored["forecasts"]["waiting"] == 1
+    # every weekday has a close here: a step is scored when its session is on or before the last one
+    last = dt.date(*map(int, lines[-1].split(",")[0].split("/")))
+    expected = [sum(1 for r in records if r["forecast"][k]["date"] <= last.isoformat()) for k in range(5)]
+    assert [(h["step"], h["n"]) for h in scored["horizons"]] == list(enumerate(expected, start=1))
+    assert expected[0] == days - 1 and expected[-1] == 0
+    first = scored["horizons"][0]
+    assert first["wql"] > 0 and first["random_walk_wql"] > 0 and 0 <= first["coverage80"] <= 1
+    assert (tmp_path / "score.png").read_bytes()[:4] == b"\x89PNG"
