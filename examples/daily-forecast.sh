@@ -13,11 +13,21 @@
 # examples/README.md has the whole crontab with its PATH and MAILTO lines)
 #
 # Writes   $NIKKEI_DEEPAR_OUT_DIR/forecast-YYYY-MM-DD.csv   (default ~/nikkei-deepar/forecasts)
+# Keeps    every forecast in the forecast history beside the ledger (`predict` does it);
+#          weekly-retrain.sh runs `nikkei-deepar score` on them
 # Logs to  $NIKKEI_DEEPAR_LOG_DIR/daily-forecast-YYYY-MM-DD.log   (default ~/nikkei-deepar/logs)
-# Silent on success. On failure one line goes to the original stderr (cron mails it to MAILTO) and the
-# script exits with the failing command's code: 2 config, 3 bad or missing data, 4 AWS/auth or the
-# endpoint's error answer, 5 nothing ever deployed (run weekly-retrain.sh first) or no scheduler role
-# (run provision), 6 the endpoint failed, 9 lock held for longer than the wait, 130 interrupted.
+#
+# Exit code: the failing command's, unchanged. What it means for whoever reads the cron mail:
+#   0          normal: today's forecast is written (and kept)
+#   4 6 8      ALERT, a human should look now: 4 AWS/auth error or the endpoint's error answer,
+#              6 the endpoint failed, 8 a timeout
+#   2 3 5 1    FIX: 2 config error, 3 bad, missing or stale price data (sagemaker.toml's
+#              [data] on_stale = "fail": the download brought no close for [data] max_age_sessions
+#              sessions; nothing was forecast), 5 nothing ever deployed (run weekly-retrain.sh first)
+#              or no scheduler role (run provision), 1 a bug
+#   9 130      RETRY: 9 another command held the lock for longer than the wait, 130 interrupted
+# Silent when the exit code is 0; otherwise one line goes to the original stderr, which cron mails to
+# MAILTO, starting with ALERT, FIX or RETRY (as weekly-retrain.sh's).
 #
 # Environment (cron provides only PATH, HOME, SHELL, LOGNAME; see examples/README.md):
 #   NIKKEI_DEEPAR_CONFIG       the config, if not given as the argument (default: sagemaker.toml here)
@@ -72,13 +82,38 @@ run() {
 mkdir -p "$OUT_DIR" "$LOG_DIR"
 exec 3>&2 >>"$LOG" 2>&1   # fd 3: the original stderr, for the one failure line cron mails
 
+# A human should hear of every non-zero exit; the first word says how urgent it is.
+alert() {
+    local rc=$1 kind
+    case $rc in
+        4 | 6 | 7 | 8) kind=ALERT ;;
+        9 | 130) kind=RETRY ;;
+        *) kind=FIX ;;
+    esac
+    log "daily-forecast: $kind: exit $rc${2:+: $2}"
+    printf '%s: daily-forecast exit %s on %s%s; see %s\n' "$kind" "$rc" "${HOSTNAME:-?}" "${2:+: $2}" "$LOG" >&3
+}
+# The last error the tool printed to the log (without its time stamp and "error: "), or nothing.
+last_error() {
+    local line
+    line=$(grep -o ' error: .*' "$LOG" | tail -n 1) || true
+    line=${line# error: }
+    printf '%s' "${line#"${line%%[! ]*}"}"   # without the indent of a problem under its error
+}
+
 deploying=0
 finish() {
-    local rc=$?
+    local rc=$? from
     trap - INT TERM
     if ((deploying)); then
+        from=$(wc -l <"$LOG")
         if run teardown --yes; then
-            log "daily-forecast: endpoint deleted: nothing is left billing by the hour"
+            # what teardown printed (the lines after `from`) says whether there was anything to delete
+            if tail -n "+$((from + 1))" "$LOG" | grep -q 'nothing to delete'; then
+                log "daily-forecast: no endpoint was up: nothing to delete"
+            else
+                log "daily-forecast: endpoint deleted: nothing is left billing by the hour"
+            fi
         else
             local code=$?
             log "daily-forecast: TEARDOWN FAILED (exit $code): AWS deletes the endpoint at its expiry" \
@@ -89,8 +124,7 @@ finish() {
     if ((rc == 0)); then
         log "daily-forecast: done: $FORECAST"
     else
-        log "daily-forecast: FAILED with exit $rc"
-        printf 'daily-forecast: failed with exit %s on %s, see %s\n' "$rc" "${HOSTNAME:-?}" "$LOG" >&3
+        alert "$rc" "$(last_error)"
     fi
     exit "$rc"
 }

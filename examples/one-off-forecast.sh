@@ -84,8 +84,13 @@ finish() {
             teardown_flags+=(--all)
         fi
         log "one-off: deleting the endpoint (it bills every hour it exists)"
-        if run teardown "${teardown_flags[@]}"; then
-            log "one-off: torn down: nothing is left billing by the hour"
+        # what teardown prints goes to stderr as always, and to a file that says what it deleted
+        if run teardown "${teardown_flags[@]}" 2>&1 | tee "$work/teardown.txt" >&2; then
+            if grep -q 'nothing to delete' "$work/teardown.txt"; then
+                log "one-off: no endpoint was up: nothing to delete"
+            else
+                log "one-off: torn down: nothing is left billing by the hour"
+            fi
         else
             local code=$?
             log "one-off: TEARDOWN FAILED (exit $code): the endpoint may still exist and bill;" \

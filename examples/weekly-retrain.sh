@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # weekly-retrain.sh [CONFIG]: retrain DeepAR on fresh data and deploy the new model only if it is no
-# worse than the deployed one (`nikkei-deepar retrain`: prepare -> train -> wait -> gate -> deploy).
+# worse than the deployed one (`nikkei-deepar retrain`: prepare -> train -> wait -> gate -> deploy),
+# then score the week's kept forecasts against the closes that came (`nikkei-deepar score`).
 # The endpoint a deploy brings up is deleted by AWS after [endpoint] expires_after (24 h in
 # sagemaker.toml); daily-forecast.sh brings the chosen model up again for each forecast.
 #
@@ -10,6 +11,7 @@
 # examples/README.md has the whole crontab with its PATH and MAILTO lines)
 #
 # Writes   $NIKKEI_DEEPAR_LOG_DIR/retrain-YYYY-MM-DD.json   the one JSON summary (`retrain --json`)
+#          $NIKKEI_DEEPAR_LOG_DIR/score-YYYY-MM-DD.txt      the score of every forecast kept so far
 # Logs to  $NIKKEI_DEEPAR_LOG_DIR/weekly-retrain-YYYY-MM-DD.log   (default dir ~/nikkei-deepar/logs)
 #
 # Exit code: retrain's own, unchanged. What it means for whoever reads the cron mail:
@@ -23,6 +25,8 @@
 #              5 missing bucket/role/prepared data (run `nikkei-deepar provision`), 1 a bug
 #   9 130      RETRY: 9 another command held the lock for longer than the wait, 130 interrupted;
 #              run it again: on the same data it resumes (a running or finished job is reused)
+# `score` runs after retrain whatever retrain's outcome; when retrain exits 0 and score fails (5 no
+# prepared data, 11 a history written by a newer version), the script exits with score's code.
 # Silent when the exit code is 0; otherwise one line goes to the original stderr, which cron mails to
 # MAILTO, starting with ALERT, FIX or RETRY.
 #
@@ -45,6 +49,7 @@ TIMEOUT=${NIKKEI_DEEPAR_TIMEOUT:-10800}
 DAY=$(date +%F)
 LOG=$LOG_DIR/weekly-retrain-$DAY.log
 SUMMARY=$LOG_DIR/retrain-$DAY.json
+SCORE=$LOG_DIR/score-$DAY.txt
 
 find_bin() {
     local candidate
@@ -133,4 +138,14 @@ case $rc in
         ;;
     *) alert "$rc" "${error:-retrain ${status:-failed}}" ;;
 esac
+
+# The track record: every forecast daily-forecast.sh kept, against the closes that came since.
+log "\$ nikkei-deepar score --config $CONFIG"
+if "$BIN" score --config "$CONFIG" 2>&1 >"$SCORE" | stamp; then score_rc=0; else score_rc=$?; fi
+stamp <"$SCORE"
+log "weekly-retrain: score (exit $score_rc) in $SCORE"
+if ((rc == 0 && score_rc != 0)); then
+    rc=$score_rc
+    alert "$rc" "score failed"
+fi
 exit "$rc"

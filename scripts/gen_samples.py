@@ -8,6 +8,10 @@
 - the main job of scripts/forecast.sh (backend "local", examples/local.toml) on the shipped sample
   data/nikkei.csv (and on each `--extra` price file, for the measured table only): prepare, provision,
   train --wait, deploy, predict, each timed, with its peak memory (the child's rusage);
+- the track record on the same data: a model trained on the data cut REPLAYED sessions before its end,
+  then every day replayed (the file cut at that day, prepare, predict: each forecast kept), then `score`
+  against all the closes; and the pictures, from these runs, into docs/images/: `predict --plot`
+  (forecast.png), `score --plot` (score.png), `backtest --plot` (backtest.png);
 - `config validate` on a configuration with two mistakes;
 - docs/walkthrough.md's doctor, prepare and provision against a moto server on 127.0.0.1 (fake
   credentials; moto's account 123456789012), so no AWS account is touched.
@@ -42,7 +46,9 @@ DOCS = {
     "ja": [ROOT / "README.ja.md", *_JA],
 }
 RESULTS = ROOT / "docs" / "samples.json"
+IMAGES = ROOT / "docs" / "images"
 SAMPLE = ROOT / "data" / "nikkei.csv"
+REPLAYED = 30  # trading days the track record replays
 EXE = str(Path(sys.executable).parent / "nikkei-deepar")
 PLACEHOLDER = "/home/you/nikkei-deepar"
 _STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} ", flags=re.M)
@@ -135,6 +141,38 @@ def run_main_job(price_file: Path) -> dict[str, Any]:
     }
 
 
+def run_track_record(price_file: Path, images: Path = IMAGES) -> dict[str, Any]:
+    """A daily job replayed over the last REPLAYED sessions of `price_file`, then `score`; the pictures."""
+    header, *rows = [line for line in price_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    with tempfile.TemporaryDirectory(prefix="nd-samples-") as tmp:
+        folder = Path(tmp)
+        (folder / "data").mkdir()
+        env = {**_base_env(folder), "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
+        run = Runner(folder, env)
+        config = ["--config", str(ROOT / "examples" / "local.toml")]
+
+        def cut(n: int) -> str:
+            """The price file as it stood on its n-th session: what that day's download held."""
+            path = folder / "data" / price_file.name
+            path.write_text("\n".join([header, *rows[:n]]) + "\n", encoding="utf-8")
+            return str(path)
+
+        first = len(rows) - REPLAYED
+        run("prepare", "--input", cut(first), *config)
+        run("provision", *config)
+        run("train", "--wait", *config)  # the model of the first replayed day, as a weekly retrain's
+        run("deploy", *config)
+        for n in range(first, len(rows) + 1):  # each evening: that day's closes, that day's forecast
+            run("prepare", "--input", cut(n), *config)
+            run("predict", *config)
+        images.mkdir(parents=True, exist_ok=True)
+        score = run("score", *config)
+        run("score", "--plot", str(images / "score.png"), *config)
+        run("predict", "--plot", str(images / "forecast.png"), *config)
+        backtest = run("backtest", "--windows", "10", "--plot", str(images / "backtest.png"), *config)
+    return {"replayed": REPLAYED, "file": price_file.name, "score": score, "backtest": backtest}
+
+
 def run_config_errors() -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="nd-samples-") as tmp:
         folder = Path(tmp)
@@ -218,6 +256,7 @@ def run_all(extra: list[Path]) -> dict[str, Any]:
         "measured": sorted(measured.values(), key=lambda row: row["file"] != SAMPLE.name),
         "config_errors": run_config_errors(),
         "sagemaker": run_sagemaker_walkthrough(),
+        "track_record": run_track_record(SAMPLE),
     }
 
 
@@ -238,6 +277,15 @@ def sample_forecast(results: dict[str, Any], lang: str) -> str:
 
 def sample_train(results: dict[str, Any], lang: str) -> str:
     return _text("$ nikkei-deepar train --wait\n" + results["main_job"]["steps"]["train"]["stdout"])
+
+
+def sample_stale(results: dict[str, Any], lang: str) -> str:
+    stderr = results["main_job"]["steps"]["predict"]["stderr"]
+    return _text("$ nikkei-deepar predict\n" + _lines(stderr, lambda line: "stale data" in line) + "\n...")
+
+
+def sample_score(results: dict[str, Any], lang: str) -> str:
+    return _text("$ nikkei-deepar score\n" + results["track_record"]["score"]["stdout"])
 
 
 def sample_config_errors(results: dict[str, Any], lang: str) -> str:
@@ -286,6 +334,8 @@ BLOCKS: dict[str, Callable[[dict[str, Any], str], str]] = {
     "forecast": sample_forecast,
     "train": sample_train,
     "config-errors": sample_config_errors,
+    "stale": sample_stale,
+    "score": sample_score,
     "doctor": sample_doctor,
     "prepare": sample_prepare,
     "provision": sample_provision,
@@ -313,9 +363,18 @@ def main() -> int:
         "--extra", type=Path, action="append", default=[], help="another price file to measure"
     )
     parser.add_argument("--check", action="store_true", help="exit 1 if a page differs from the results")
+    parser.add_argument(
+        "--track-record",
+        action="store_true",
+        help="run only the track record (score and the pictures) again, and store it",
+    )
     args = parser.parse_args()
     if args.run:
         results = run_all(args.extra)
+        RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    elif args.track_record:
+        results = json.loads(RESULTS.read_text(encoding="utf-8"))
+        results["track_record"] = run_track_record(SAMPLE)
         RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     results = json.loads(RESULTS.read_text(encoding="utf-8"))
     stale = []

@@ -12,6 +12,7 @@ Fixtures:
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import socket
@@ -43,6 +44,8 @@ def hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     # Keep botocore's retries short: moto answers unimplemented calls with 500s in server mode.
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
+    # times people read are shown in $TZ (unless [output] timezone says otherwise): the same on every machine
+    monkeypatch.setenv("TZ", "UTC")
     home = tmp_path / "home"
     monkeypatch.setenv("NIKKEI_DEEPAR_HOME", str(home))
     monkeypatch.delenv("XDG_STATE_HOME", raising=False)
@@ -127,11 +130,12 @@ def cli(
 ) -> Callable[..., CliResult]:
     """run_cli whose contexts sleep on `clock`, with the lifecycle config in the working directory and
     the ledger seeded as `prepare` leaves it."""
-    from sagemaker_script import LIFECYCLE_CONFIG, clocked_factory, make_context, seed_prepared
+    from sagemaker_script import LIFECYCLE_CONFIG, clocked_factory, evening_after, make_context, seed_prepared
 
     Path("nikkei-deepar.toml").write_text(LIFECYCLE_CONFIG, encoding="utf-8")
-    seed_prepared(make_context(hermetic_env))
-    factory = clocked_factory(clock)
+    seeded = seed_prepared(make_context(hermetic_env))
+    # the evening of the seeded data's last close: fresh data, as a daily run sees it
+    factory = clocked_factory(clock, now=evening_after(dt.date.fromisoformat(seeded.last)))
 
     def invoke(*args: str, input: str | None = None) -> CliResult:
         return run_cli(*args, input=input, factory=factory)
@@ -162,6 +166,7 @@ def step_context(hermetic_env: Path, tool_home: Path) -> Callable[..., Any]:
 
     from nikkei_deepar.config import LoadedConfig, Settings
     from nikkei_deepar.context import Context
+    from nikkei_deepar.history import HISTORY_FILE, LocalHistory
     from nikkei_deepar.output import Reporter
     from nikkei_deepar.state.local import LocalStateStore
 
@@ -172,6 +177,7 @@ def step_context(hermetic_env: Path, tool_home: Path) -> Callable[..., Any]:
         return Context(
             loaded=LoadedConfig(settings=settings, path=None, origin="test"),
             state=LocalStateStore(folder),
+            history=LocalHistory(folder / HISTORY_FILE),
             home=tool_home,
             workspace_dir=folder,
             reporter=reporter,

@@ -51,6 +51,7 @@ class FakeBackend:
         self.region = region
         self.hosting_note: str | None = "a fake endpoint: costs nothing"
         self.bills = name == "sagemaker"
+        self.predict_mode = "endpoint" if name == "sagemaker" else "local"
         self.first_step = "provision"
         self.words = Words()
         self.calls: list[tuple[str, dict[str, Any]]] = []
@@ -301,6 +302,7 @@ def fake_context(home: Path, fake: FakeBackend, settings: Any = None, *, clock: 
     """A step context whose backend is `fake` (ledger in `home`, progress captured, time on `clock`)."""
     from nikkei_deepar.config import LoadedConfig, Settings
     from nikkei_deepar.context import Context
+    from nikkei_deepar.history import HISTORY_FILE, LocalHistory
     from nikkei_deepar.output import Reporter
     from nikkei_deepar.state.local import LocalStateStore
     from sagemaker_script import FakeClock
@@ -309,6 +311,7 @@ def fake_context(home: Path, fake: FakeBackend, settings: Any = None, *, clock: 
     ctx = Context(
         loaded=LoadedConfig(settings=settings or Settings(), path=None, origin="test"),
         state=LocalStateStore(home),
+        history=LocalHistory(home / HISTORY_FILE),
         home=home,
         workspace_dir=home,
         reporter=Reporter(interactive=False, color=False, stream=io.StringIO()),

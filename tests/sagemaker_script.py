@@ -553,6 +553,7 @@ def make_context(
 
     from nikkei_deepar.config import LoadedConfig
     from nikkei_deepar.context import Context
+    from nikkei_deepar.history import HISTORY_FILE, LocalHistory
     from nikkei_deepar.output import Reporter
     from nikkei_deepar.state.local import LocalStateStore
 
@@ -561,6 +562,7 @@ def make_context(
     return Context(
         loaded=LoadedConfig(settings=settings or settings_for(), path=None, origin="defaults"),
         state=LocalStateStore(home),
+        history=LocalHistory(home / HISTORY_FILE),
         home=home,
         workspace_dir=home,
         reporter=reporter,
@@ -676,11 +678,17 @@ def create_scheduler_role(
     return str(arn["Role"]["Arn"])
 
 
-def clocked_factory(clock: FakeClock) -> Any:
-    """A ContextFactory whose contexts sleep on and read time from `clock`: nothing really waits."""
+def clocked_factory(clock: FakeClock, *, now: dt.datetime | None = None) -> Any:
+    """A ContextFactory whose contexts sleep on and read time from `clock`: nothing really waits. `now`
+    fixes the wall clock (what day it is: stale data, when a forecast was issued)."""
     from nikkei_deepar.factory import ContextFactory
 
-    return ContextFactory(sleep=clock.sleep, clock=clock)
+    return ContextFactory(sleep=clock.sleep, clock=clock, now=None if now is None else (lambda: now))
+
+
+def evening_after(day: dt.date) -> dt.datetime:
+    """18:30 in Tokyo on `day`: the data ending that day is as fresh as data can be."""
+    return dt.datetime.combine(day, dt.time(9, 30), tzinfo=dt.UTC)
 
 
 def price_list_answer(usd: str, *, instance: str = "ml.m5.large", region: str = REGION) -> dict[str, Any]:

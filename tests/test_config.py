@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from nikkei_deepar.config import load_config
+from nikkei_deepar.config import Settings, load_config
 from nikkei_deepar.errors import ConfigError, ExitCode
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -246,3 +246,12 @@ def test_managed_by_tag_is_reserved(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(cfg, env={}, cwd=tmp_path)
     assert "managed-by" in info.value.problems[0]
+
+
+def test_the_stale_data_settings_shape_no_model() -> None:
+    """A job trained before `[data] max_age_sessions` and `on_stale` existed is reused by retrain: its
+    config hash is unchanged, whatever they are set to."""
+    base = Settings()
+    changed = Settings.model_validate({"data": {"max_age_sessions": 10, "on_stale": "fail"}})
+    assert base.fingerprint() == changed.fingerprint() == "d0f1e9aa5ec13e80"  # the hash before them
+    assert Settings.model_validate({"data": {"test_windows": 2}}).fingerprint() != base.fingerprint()

@@ -77,6 +77,7 @@ def test_steps_hold_one_module_per_subcommand() -> None:
         "prepare",
         "provision",
         "retrain",
+        "score",
         "state",
         "status",
         "teardown",

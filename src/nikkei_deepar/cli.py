@@ -921,6 +921,53 @@ def backtest(
     return step.run(ctx, windows=windows, retrain=retrain, models=models, plot=plot)
 
 
+@command("score", mutating=False, deadline=deadlines.READ_ONLY)
+def score(
+    ctx: Context,
+    input_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--input",
+            "-i",
+            help="Score against this price file's closes (default: the latest prepared data).",
+            show_default=False,
+        ),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            metavar="DATE",
+            help="Only forecasts whose origin is DATE or later.",
+            show_default=False,
+        ),
+    ] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot",
+            metavar="FILE.png",
+            help="Draw each forecast's band against the closes that came, and the rolling 80% coverage "
+            "(needs the 'plot' extra).",
+            show_default=False,
+        ),
+    ] = None,
+) -> Result:
+    """Score the kept forecasts against the closes that have come since; read-only.
+
+    Every forecast `predict` made is kept (as printed, with the random walk issued beside it). Per
+    horizon step: how many were scored, wQL (GluonTS's mean_wQuantileLoss over the printed quantiles),
+    80% coverage with a Wilson 95% interval, MASE, the same for the random walk, and wQL/RW (below 1:
+    better than the random walk). Forecasts whose closes have not come are counted, not guessed.
+    Exit codes: 0 (nothing to score included), 3 unreadable --input, 5 no prepared data,
+    11 history written by a newer version.
+    Example: nikkei-deepar score --since 2026-01-01 --plot score.png
+    """
+    from nikkei_deepar.steps import score as step
+
+    return step.run(ctx, input_file=input_file, since=since, plot=plot)
+
+
 @command("status", mutating=False, deadline=deadlines.READ_ONLY)
 def status(
     ctx: Context,

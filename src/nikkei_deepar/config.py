@@ -275,6 +275,15 @@ class DataSettings(_Section):
     allow_private_network: bool = Field(
         default=False, description="let [data] source reach loopback and private addresses"
     )
+    max_age_sessions: Annotated[int, Field(ge=0, le=10000)] = Field(
+        default=3,
+        description="predict and retrain call the data stale when more Tokyo sessions than this have "
+        "closed since its last close",
+    )
+    on_stale: Literal["warn", "fail"] = Field(
+        default="warn",
+        description='stale data: "warn" (one line, then go on) or "fail" (exit 3, so cron mails)',
+    )
 
     @field_validator("close_column", mode="before")
     @classmethod
@@ -547,6 +556,29 @@ class ForecastSettings(_Section):
     )
 
 
+class OutputSettings(_Section):
+    """How results are shown to people (--json is always the same: UTC, ISO 8601)."""
+
+    timezone: str | None = Field(
+        default=None,
+        description="IANA time zone for times people read, e.g. Asia/Tokyo; unset: $TZ, else this "
+        "machine's zone",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"not an IANA time zone such as Asia/Tokyo or UTC (got {v!r})") from None
+        return v
+
+
 class RetrainSettings(_Section):
     # Deploy only if new test:mean_wQuantileLoss <= deployed * (1 + max_wql_regression); 0 = no worse.
     max_wql_regression: Annotated[float, Field(ge=0.0, le=10.0)] = 0.0
@@ -610,6 +642,7 @@ class Settings(_Section):
     costs: CostSettings = Field(default_factory=CostSettings)
     retrain: RetrainSettings = Field(default_factory=RetrainSettings)
     state: StateSettings = Field(default_factory=StateSettings)
+    output: OutputSettings = Field(default_factory=OutputSettings)
 
     @model_validator(mode="before")
     @classmethod
@@ -656,8 +689,10 @@ class Settings(_Section):
         return {**self.aws.tags, MANAGED_BY_KEY: MANAGED_BY_VALUE}
 
     def fingerprint(self) -> str:
-        """A stable hash of everything that shapes a trained model (data settings + training)."""
-        payload = {"data": self.data.model_dump(), "training": self.training.model_dump()}
+        """A stable hash of everything that shapes a trained model (data settings + training). How stale
+        data may be is no part of a model: those keys are left out, so adding them changed no hash."""
+        data = self.data.model_dump(exclude={"max_age_sessions", "on_stale"})
+        payload = {"data": data, "training": self.training.model_dump()}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -1,19 +1,23 @@
-"""The only wiring: resolved settings + the state store + typed AWS gateways + the backend, for one command.
+"""The only wiring: resolved settings + the state store + the forecast history + typed AWS gateways + the
+backend, for one command.
 
 Everything is created lazily, on first use, so a command builds only the clients it needs, once.
-Polling code takes `sleep` and `clock` from here so tests never really wait.
+Polling code takes `sleep` and `clock` from here so tests never really wait; whatever asks what day it
+is (stale data, when a forecast was issued) asks `now`, which tests fix.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nikkei_deepar.config import LoadedConfig, Settings
+from nikkei_deepar.history import HistoryStore
 from nikkei_deepar.output import Reporter
 from nikkei_deepar.state import StateStore
 from nikkei_deepar.workspace import Workspace
@@ -28,6 +32,7 @@ if TYPE_CHECKING:
 class Context:
     loaded: LoadedConfig
     state: StateStore  # where the workspace's ledger is kept (state.local, or remote)
+    history: HistoryStore  # where every forecast predict issues is kept (the workspace's state location)
     home: Path  # the tool's home: caches, downloads
     reporter: Reporter
     workspace_dir: Path  # this workspace's folder on this machine: its local state, the local backend
@@ -36,6 +41,7 @@ class Context:
     clock: Callable[[], float] = time.monotonic
     timeout: float | None = None  # a wall-clock bound on all of the command: --timeout, or its default
     timeout_given: bool = True  # False: `timeout` is the command's default deadline, not --timeout
+    now: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))  # wall clock, UTC
 
     @property
     def settings(self) -> Settings:
@@ -44,6 +50,14 @@ class Context:
     @property
     def workspace(self) -> Workspace:
         return self.settings.workspace
+
+    @cached_property
+    def zone(self) -> dt.tzinfo | None:
+        """The zone times are shown to people in (`[output] timezone`, else $TZ, else None: this
+        machine's); --json stays UTC."""
+        from nikkei_deepar.timezones import display_zone
+
+        return display_zone(self.settings.output.timezone)
 
     @cached_property
     def deadline(self) -> Deadline | None:

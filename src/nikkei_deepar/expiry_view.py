@@ -2,8 +2,9 @@
 
 `deploy` sets the expiry (now + `[endpoint] expires_after` or `--expires-in`), the backend makes it
 happen (SageMaker: an EventBridge Scheduler schedule; local: checked whenever a command runs), and
-`status` and `deploy` show it with this module's words: the time in UTC, how long from now, and the
-endpoint's cost from its creation to that time at the price the cost line names.
+`status` and `deploy` show it with this module's words: the time (in the zone people read times in,
+named; UTC in --json), how long from now, and the endpoint's cost from its creation to that time at the
+price the cost line names.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from nikkei_deepar.costs import EndpointCost
 from nikkei_deepar.durations import format_duration
+from nikkei_deepar.timezones import local_time
 
 
 def utcnow() -> dt.datetime:
@@ -28,6 +30,7 @@ class ExpiryView:
     created: dt.datetime | None = None  # when the endpoint was created (cost is counted from there)
     cost: EndpointCost | None = None
     schedule: str | None = None  # what enforces it (a schedule name), for the record
+    zone: dt.tzinfo | None = dt.UTC  # where `line` shows the time (None: this machine's zone)
 
     @property
     def hours_total(self) -> float | None:
@@ -57,7 +60,7 @@ class ExpiryView:
     def line(self) -> str:
         if self.at is None:
             return "no expiry: it bills until `nikkei-deepar teardown` deletes it"
-        when = f"{self.at.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC"
+        when = local_time(self.at, self.zone)
         if self.passed:
             text = f"expired at {when} (deleted by then, or being deleted)"
         else:

@@ -1,4 +1,4 @@
-"""What a command runs with: `ContextFactory` builds the Context (config, ledger, reporter's home, time).
+"""What a command runs with: `ContextFactory` builds the Context (config, ledger, history, home, time).
 
 The CLI holds one factory (chalice's CLIFactory): `cli.main` uses the default, which reads the real
 environment; tests hand the Typer app another one (`CliRunner().invoke(app, args, obj=factory)`) that
@@ -10,6 +10,7 @@ stays fast.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sys
 import time
@@ -32,12 +33,14 @@ class ContextFactory:
         interactive_stdin: bool | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], dt.datetime] | None = None,
     ) -> None:
         self.env = env  # None: os.environ at the time a command runs
         self.cwd = cwd  # None: the working directory at the time a command runs
         self.interactive_stdin = interactive_stdin  # None: whether stdin is a terminal
         self.sleep = sleep
         self.clock = clock
+        self.now = now  # None: the real wall clock
 
     def create(
         self,
@@ -56,6 +59,7 @@ class ContextFactory:
         """
         from nikkei_deepar.config import LoadedConfig, Settings, load_config
         from nikkei_deepar.context import Context
+        from nikkei_deepar.history import HISTORY_FILE, LocalHistory
         from nikkei_deepar.state.local import LocalStateStore, default_home, legacy_ledger
 
         overrides = {"aws.region": common["region"], "aws.profile": common["profile"]}
@@ -83,9 +87,11 @@ class ContextFactory:
 
             scaled = default_timeout(loaded.settings) * default_scale(env)
             timeout = min(MAX_SECONDS, scaled + float(common.get("wait_lock") or 0.0))
+        clock = {} if self.now is None else {"now": self.now}
         ctx = Context(
             loaded=loaded,
             state=state,
+            history=LocalHistory(folder / HISTORY_FILE),  # one per workspace, beside its local state
             home=home,
             workspace_dir=folder,
             reporter=reporter,
@@ -94,6 +100,7 @@ class ContextFactory:
             clock=self.clock,
             timeout=timeout,  # bounds all of the command
             timeout_given=given,
+            **clock,
         )
         remote = loaded.settings.state
         if remote.url is not None:  # one state for every host of the workspace, on S3

@@ -116,9 +116,11 @@ def test_it_is_a_backend_and_create_backend_picks_it_without_importing_gluonts(t
         "import sys; from pathlib import Path; from nikkei_deepar.config import load_config; "
         "from nikkei_deepar.context import Context; from nikkei_deepar.output import Reporter; "
         "from nikkei_deepar.state.local import LocalStateStore; "
+        "from nikkei_deepar.history import LocalHistory; "
         f"ctx = Context(loaded=load_config(Path({str(config)!r})), "
         f"state=LocalStateStore(Path({str(tmp_path)!r})), home=Path({str(tmp_path)!r}), "
         f"workspace_dir=Path({str(tmp_path)!r}), "
+        f"history=LocalHistory(Path({str(tmp_path)!r}) / 'history.jsonl'), "
         "reporter=Reporter(interactive=False, color=False)); b = ctx.backend; "
         "print(b.name, b.root, sorted({'torch', 'gluonts', 'lightning'} & set(sys.modules)))"
     )

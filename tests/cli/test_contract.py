@@ -27,6 +27,7 @@ CASES: dict[str, tuple[list[str], int]] = {
     "deploy": (["deploy"], 5),  # no completed job
     "predict": (["predict"], 5),  # no prepared data / endpoint
     "backtest": (["backtest", "--models", "random-walk"], 5),  # no prepared data
+    "score": (["score"], 0),  # nothing kept: says so
     "status": (["status"], 0),
     "doctor": (["doctor"], 0),
     "retrain": (["retrain"], 2),  # no [data] source and no price file: usage

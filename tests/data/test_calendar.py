@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import subprocess
 import sys
 from datetime import date, timedelta
@@ -173,3 +174,42 @@ def test_a_configured_prediction_length_too_short_for_the_horizon_is_refused() -
     assert deepar_prediction_length("trading_days", 5, 7) == 7
     with pytest.raises(ConfigError):
         deepar_prediction_length("trading_days", 5, 4)
+
+
+# -- how many sessions have closed since a last close (stale data) -------------------------------------
+def _tokyo(day: datetime.date, hour: int, minute: int = 0) -> datetime.datetime:
+    from zoneinfo import ZoneInfo
+
+    return datetime.datetime.combine(day, datetime.time(hour, minute), tzinfo=ZoneInfo("Asia/Tokyo"))
+
+
+@pytest.mark.parametrize(
+    ("last_close", "now", "expected"),
+    [
+        # the day's own close is in the data: nothing has closed since
+        (datetime.date(2025, 12, 26), _tokyo(datetime.date(2025, 12, 26), 18, 30), 0),
+        # Monday morning: Monday is still trading, the weekend holds no session
+        (datetime.date(2025, 12, 26), _tokyo(datetime.date(2025, 12, 29), 9, 0), 0),
+        (datetime.date(2025, 12, 26), _tokyo(datetime.date(2025, 12, 29), 15, 29), 0),
+        (datetime.date(2025, 12, 26), _tokyo(datetime.date(2025, 12, 29), 15, 30), 1),
+        # the year-end closure (Dec 31 - Jan 3) and a weekend: 29, 30, then Jan 5
+        (datetime.date(2025, 12, 26), _tokyo(datetime.date(2026, 1, 5), 16, 0), 3),
+        # a year later (the shipped sample data on 2026-12-07; exchange_calendars counts 227 too)
+        (datetime.date(2025, 12, 26), datetime.datetime(2026, 12, 7, 15, 0, tzinfo=datetime.UTC), 227),
+        # data from "tomorrow" (a clock behind Tokyo's) is not negative
+        (datetime.date(2025, 12, 29), _tokyo(datetime.date(2025, 12, 26), 18, 0), 0),
+    ],
+)
+def test_sessions_since_counts_the_closes_missed(
+    last_close: datetime.date, now: datetime.datetime, expected: int
+) -> None:
+    from nikkei_deepar.data.calendar import sessions_since
+
+    assert sessions_since(last_close, now=now) == expected
+
+
+def test_sessions_since_needs_an_aware_time() -> None:
+    from nikkei_deepar.data.calendar import sessions_since
+
+    with pytest.raises(ValueError, match="aware"):
+        sessions_since(datetime.date(2025, 12, 26), now=datetime.datetime(2026, 1, 5, 12, 0))

@@ -7,8 +7,13 @@ argument. The config is examples/sagemaker.toml itself with its placeholder buck
 replaced, so the shipped config is what runs.
 
 Checked: the exit code, the files the scripts write (a CSV whose dates are real Tokyo trading days, the
-retrain JSON summary), logs of plain timestamped lines (no ANSI escapes), what cron would mail (nothing
-on success, one line on failure), and what is left on the server (no endpoint after a one-off).
+retrain JSON summary, the weekly score), the forecast history the daily run keeps, logs of plain
+timestamped lines (no ANSI escapes), what cron would mail (nothing on success, one line on failure that
+starts with ALERT, FIX or RETRY), and what is left on the server (no endpoint after a one-off).
+
+The price file is the fixture's closes re-dated onto the Tokyo sessions that end with the last one
+closed when the test runs: examples/sagemaker.toml refuses stale data (`[data] on_stale = "fail"`), as a
+daily cron job should, so the scripts see the fresh download they would see in real life.
 
 The moto server runs in this process: `sm_script` scripts the jobs' DeepAR metrics and a failing
 InvokeEndpoint, and provision's TLS-only bucket policy is honoured as TLS
@@ -34,7 +39,7 @@ from typing import Any
 import boto3
 import pytest
 
-from nikkei_deepar.data.calendar import is_trading_day
+from nikkei_deepar.data.calendar import is_trading_day, next_trading_days, sessions_since
 from sagemaker_script import (
     REGION,
     completed,
@@ -49,7 +54,6 @@ pytestmark = pytest.mark.e2e
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 EXE = Path(sys.executable).parent / "nikkei-deepar"
 PRICES = Path(__file__).resolve().parents[1] / "fixtures" / "prices" / "long" / "stooq.csv"
-LAST_CLOSE = dt.date(2024, 9, 17)  # the fixture's last row
 BUCKET = "nikkei-deepar-examples-bucket"
 STATE_BUCKET = "nikkei-deepar-examples-state"  # [state] url: the team's state bucket, made once by hand
 ENDPOINT = "nikkei-deepar"  # examples/sagemaker.toml's
@@ -99,10 +103,26 @@ class Cron:
         assert done.returncode == 0, f"{args}: exit {done.returncode}\n{done.stdout}\n{done.stderr}"
         return done
 
-    def write_prices(self, *, drop_last: int = 0) -> None:
-        """The price file `[data] source` names: the fixture, without its last `drop_last` rows."""
-        lines = PRICES.read_text(encoding="utf-8").splitlines(keepends=True)
-        self.prices.write_text("".join(lines[: len(lines) - drop_last]), encoding="utf-8")
+    @property
+    def last_close(self) -> dt.date:
+        """The last session closed by now in Tokyo: the fresh file's last row."""
+        return fresh_sessions(1)[0]
+
+    def write_prices(self, *, drop_last: int = 0, stale: bool = False) -> None:
+        """The price file `[data] source` names: the fixture's rows re-dated onto the sessions up to the
+        last closed one (`stale`: the fixture as it is, its last close in 2024), without the last
+        `drop_last` rows."""
+        header, *rows = PRICES.read_text(encoding="utf-8").splitlines()
+        if not stale:
+            days = fresh_sessions(len(rows))
+            rows = [
+                ",".join([day.isoformat(), *row.split(",")[1:]]) for day, row in zip(days, rows, strict=True)
+            ]
+        kept = rows[: len(rows) - drop_last]
+        self.prices.write_text("\n".join([header, *kept]) + "\n", encoding="utf-8")
+
+    def first_close(self) -> dt.date:
+        return fresh_sessions(len(PRICES.read_text(encoding="utf-8").splitlines()) - 1)[0]
 
     def all_logs(self) -> str:
         if not self.logs.is_dir():
@@ -121,6 +141,16 @@ class Cron:
             check=False,
             start_new_session=True,  # no controlling terminal, as under cron
         )
+
+
+def fresh_sessions(count: int) -> list[dt.date]:
+    """The last `count` Tokyo sessions closed by now (a session counts from its 15:30 JST close)."""
+    now = dt.datetime.now(dt.UTC)
+    start = now.date() - dt.timedelta(days=2 * count + 30)
+    days = next_trading_days(start, (now.date() - start).days)  # fewer sessions than days: past today
+    # a session has closed when it is counted among the sessions closed since the day before it
+    last = [d for d in days if sessions_since(d - dt.timedelta(days=1), now=now) >= 1][-1]
+    return [d for d in days if d <= last][-count:]
 
 
 def example_config(*, bucket: str, source: Path) -> str:
@@ -226,7 +256,7 @@ def test_daily_forecast_refreshes_the_data_and_writes_todays_csv(cron: Cron, mot
     jobs_before = sm.list_training_jobs()["TrainingJobSummaries"]
     config_before = sm.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"]
 
-    cron.write_prices()  # today's download: five more sessions, up to LAST_CLOSE
+    cron.write_prices()  # today's download: five more sessions, up to the last close
     queue_endpoint_results(
         [deepar_response(17, samples=[[0.3] * 17, [-0.3] * 17])], region=REGION, server=moto_server
     )
@@ -242,9 +272,16 @@ def test_daily_forecast_refreshes_the_data_and_writes_todays_csv(cron: Cron, mot
     day = cron.today()
     assert [p.name for p in cron.forecasts.iterdir()] == [f"forecast-{day}.csv"]
     rows = _forecast_rows(
-        (cron.forecasts / f"forecast-{day}.csv").read_text(encoding="utf-8"), after=LAST_CLOSE
+        (cron.forecasts / f"forecast-{day}.csv").read_text(encoding="utf-8"), after=cron.last_close
     )
-    assert dt.date(2024, 9, 23) not in {dt.date.fromisoformat(r["date"]) for r in rows}  # a holiday
+    assert [dt.date.fromisoformat(r["date"]) for r in rows] == next_trading_days(cron.last_close, 5)
+    # the forecast is kept, as written, in the forecast history beside the ledger
+    history = Path(cron.env["NIKKEI_DEEPAR_HOME"]) / "history.jsonl"
+    [kept] = [json.loads(line) for line in history.read_text(encoding="utf-8").splitlines()]
+    assert kept["origin"] == cron.last_close.isoformat() and kept["mode"] == "endpoint"
+    assert [p["date"] for p in kept["forecast"]] == [r["date"] for r in rows]
+    assert [round(p["mean"], 6) for p in kept["forecast"]] == [float(r["mean"]) for r in rows]
+    assert kept["workspace"] == {"project": "nikkei-deepar", "stage": "dev"}
 
     lines = _plain_log((cron.logs / f"daily-forecast-{day}.log").read_text(encoding="utf-8"))
     log = "\n".join(lines)
@@ -252,7 +289,9 @@ def test_daily_forecast_refreshes_the_data_and_writes_todays_csv(cron: Cron, mot
     assert steps == ["prepare", "deploy", "predict", "teardown"]
     assert "$ nikkei-deepar deploy --redeploy --expires-in 2h" in log
     assert "$ nikkei-deepar predict --format csv --output" in log
-    assert f"read {cron.prices}: 420 rows, 2023-01-04 .. 2024-09-17" in log  # the refreshed file
+    assert f"read {cron.prices}: 420 rows, {cron.first_close()} .. {cron.last_close}" in log  # refreshed
+    assert f"kept in {history}" in log
+    assert "stale data" not in log
     assert "uploaded s3://" in log
     assert "already serves job" in log  # the deployed model, brought up as it was
     assert "daily-forecast: endpoint deleted: nothing is left billing by the hour" in log
@@ -320,12 +359,50 @@ def test_daily_forecast_with_a_bad_price_file_exits_3_and_says_why(cron: Cron) -
     day = cron.today()
     log_file = cron.logs / f"daily-forecast-{day}.log"
     assert done.stdout == ""
-    assert done.stderr == f"daily-forecast: failed with exit 3 on {_hostname(cron)}, see {log_file}\n"
+    # one line for cron to mail, in the weekly script's words: how urgent, what, where to look
+    assert done.stderr.startswith(
+        f"FIX: daily-forecast exit 3 on {_hostname(cron)}: {cron.prices}: no data rows"
+    )
+    assert done.stderr.endswith(f"; see {log_file}\n") and done.stderr.count("\n") == 1
     log = "\n".join(_plain_log(log_file.read_text(encoding="utf-8")))
     assert f"error: {cron.prices}: no data rows" in log
     assert "$ nikkei-deepar predict" not in log  # stopped at the failing step
-    assert log.endswith("daily-forecast: FAILED with exit 3")
+    assert "daily-forecast: FIX: exit 3: " in log.splitlines()[-1]
     assert not cron.forecasts.exists() or list(cron.forecasts.iterdir()) == []
+
+
+def test_daily_forecast_refuses_stale_data_and_mails_one_fix_line(cron: Cron, moto_server: str) -> None:
+    """The download brought nothing new for weeks (the fixture as it is: its last close in 2024):
+    [data] on_stale = "fail" stops predict before the endpoint is asked; no CSV, no kept forecast, the
+    endpoint torn down, and one FIX line for cron to mail."""
+    cron.cli("provision")
+    cron.cli("prepare")
+    cron.cli("train", "--wait")
+    cron.cli("deploy")
+    cron.write_prices(stale=True)
+    done = cron.script("daily-forecast.sh", expect=3)
+
+    log_file = cron.logs / f"daily-forecast-{cron.today()}.log"
+    assert done.stderr.startswith(f"FIX: daily-forecast exit 3 on {_hostname(cron)}: stale data: ")
+    assert "the last close is 2024-09-17" in done.stderr and "max_age_sessions = 3" in done.stderr
+    assert done.stderr.count("\n") == 1 and done.stderr.endswith(f"; see {log_file}\n")
+    log = "\n".join(_plain_log(log_file.read_text(encoding="utf-8")))
+    assert "daily-forecast: endpoint deleted: nothing is left billing by the hour" in log
+    assert not cron.forecasts.exists() or list(cron.forecasts.iterdir()) == []
+    assert not (Path(cron.env["NIKKEI_DEEPAR_HOME"]) / "history.jsonl").exists()
+    assert _sm(moto_server).list_endpoints()["Endpoints"] == []
+
+
+def test_daily_forecast_with_nothing_deployed_never_says_nothing_is_left_billing(cron: Cron) -> None:
+    """deploy --redeploy has nothing to bring up (exit 5): the teardown finds nothing to delete, and the
+    log says that, not that an endpoint was deleted."""
+    cron.cli("provision")
+    done = cron.script("daily-forecast.sh", expect=5)
+    assert done.stderr.startswith(f"FIX: daily-forecast exit 5 on {_hostname(cron)}: ")
+    log = (cron.logs / f"daily-forecast-{cron.today()}.log").read_text(encoding="utf-8")
+    assert "nothing to delete" in log
+    assert "daily-forecast: no endpoint was up: nothing to delete" in log
+    assert "nothing is left billing" not in log and "endpoint deleted" not in log
 
 
 def test_daily_forecast_refuses_the_unedited_example_config(cron: Cron) -> None:
@@ -338,13 +415,14 @@ def test_daily_forecast_refuses_the_unedited_example_config(cron: Cron) -> None:
     assert f"config {EXAMPLES / 'sagemaker.toml'}" in log
     assert "aws.bucket: S3 bucket names are" in log and "CHANGE-ME" in log
     assert not (EXAMPLES / ".nikkei-deepar").exists()  # NIKKEI_DEEPAR_HOME holds the ledger
+    assert "daily-forecast: FIX: exit 2: aws.bucket: S3 bucket names are" in log
 
 
 # -- weekly-retrain.sh --------------------------------------------------------------------------------
 def test_weekly_retrain_deploys_then_keeps_the_better_model(
     cron: Cron, moto_server: str, sm_script: Any
 ) -> None:
-    cron.write_prices(drop_last=5)
+    cron.write_prices(drop_last=2)  # two sessions behind: not yet stale
     cron.cli("provision")
     sm_script.next_training(completed(GOOD))
     done = cron.script("weekly-retrain.sh")
@@ -376,6 +454,37 @@ def test_weekly_retrain_deploys_then_keeps_the_better_model(
     )
     assert "the deployed model stays (normal, not an error)" in log
     assert "ALERT" not in log and "FIX" not in log
+
+
+def test_weekly_retrain_scores_the_forecasts_the_daily_runs_kept(
+    cron: Cron, moto_server: str, sm_script: Any
+) -> None:
+    """The weekly job runs `score` after retrain: first nothing is kept, then the daily run's forecast is
+    counted (its closes have not come yet: waiting, not guessed)."""
+    day = cron.today()
+    score_file = cron.logs / f"score-{day}.txt"
+    cron.write_prices(drop_last=2)
+    cron.cli("provision")
+    sm_script.next_training(completed(GOOD))
+    cron.script("weekly-retrain.sh")
+    assert score_file.read_text(encoding="utf-8").startswith("score: nothing to score: no forecasts kept")
+
+    cron.write_prices()
+    queue_endpoint_results(
+        [deepar_response(17, samples=[[0.3] * 17, [-0.3] * 17])], region=REGION, server=moto_server
+    )
+    cron.script("daily-forecast.sh")
+    sm_script.next_training(completed(WORSE))
+    done = cron.script("weekly-retrain.sh")
+    assert (done.stdout, done.stderr) == ("", "")
+    text = score_file.read_text(encoding="utf-8")
+    assert text.startswith("score: 1 forecasts from ")
+    assert f"origins {cron.last_close} .. {cron.last_close}" in text
+    assert "0 scored at every step, 1 waiting for closes (counted, not guessed)" in text
+    log = "\n".join(_plain_log((cron.logs / f"weekly-retrain-{day}.log").read_text(encoding="utf-8")))
+    assert f"$ nikkei-deepar score --config {cron.config}" in log
+    assert f"weekly-retrain: score (exit 0) in {score_file}" in log
+    assert "score: 1 forecasts from " in log  # the score is in the log too
 
 
 def test_weekly_retrain_alerts_when_the_training_job_fails(
@@ -421,7 +530,7 @@ def test_one_off_forecast_prints_the_forecast_and_leaves_nothing_billing(
     env = {**cron.env, "NIKKEI_DEEPAR_TEARDOWN_ALL": "1"}
     done = cron.script("one-off-forecast.sh", str(cron.prices), env=env)
 
-    _forecast_rows(done.stdout, after=LAST_CLOSE)  # stdout is the forecast and nothing else
+    _forecast_rows(done.stdout, after=cron.last_close)  # stdout is the forecast and nothing else
     lines = _plain_log(done.stderr)
     steps = [line.split("$ ", 1)[1].split()[1] for line in lines if "$ nikkei-deepar " in line]
     assert steps == ["prepare", "provision", "train", "deploy", "predict", "teardown"]

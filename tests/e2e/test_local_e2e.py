@@ -50,6 +50,11 @@ num_samples = 20
 """
 
 
+def WORKSPACE(tmp_path: Path) -> Path:
+    """The default workspace's folder in the test's home (project nikkei-deepar, stage dev)."""
+    return tmp_path / "home" / "workspaces" / "nikkei-deepar" / "dev"
+
+
 def _prices(path: Path, days: int = 420) -> None:
     rng = np.random.default_rng(5)
     closes = 28_000 * np.exp(np.cumsum(rng.normal(0, 0.011, days)))
@@ -90,7 +95,7 @@ def test_the_whole_chain_offline_and_deterministic(tmp_path: Path) -> None:
     pytest.importorskip("gluonts")
     _prices(tmp_path / "prices.csv")
     (tmp_path / "nikkei-deepar.toml").write_text(CONFIG)
-    store = tmp_path / "home" / "local"
+    store = WORKSPACE(tmp_path) / "local"
 
     provisioned = _run(tmp_path, "provision")["data"]
     assert provisioned["store"] == str(store) and provisioned["changed"] is True and store.is_dir()
@@ -187,7 +192,7 @@ def test_a_log_return_model_forecasts_prices_and_keeps_its_target(tmp_path: Path
     last = _closes(tmp_path)[-1]
     _run(tmp_path, "provision")
     prepared = _run(tmp_path, "prepare")["data"]
-    train_file = tmp_path / "home" / "data" / prepared["sha256"][:16] / "train" / "train.json"
+    train_file = WORKSPACE(tmp_path) / "data" / prepared["sha256"][:16] / "train" / "train.json"
     record = json.loads(train_file.read_text())
     assert record["target"][0] == "NaN" and max(abs(v) for v in record["target"] if v != "NaN") < 20
     job = _run(tmp_path, "train")["data"]["job"]
@@ -222,7 +227,7 @@ def test_a_log_return_model_forecasts_prices_and_keeps_its_target(tmp_path: Path
     assert "nikkei-deepar prepare" in error["hint"]
 
     # the served archive as the tool wrote it before torch-free weights: GluonTS answers, with a warning
-    artifact = tmp_path / "home" / "local" / "jobs" / job / "model.tar.gz"
+    artifact = WORKSPACE(tmp_path) / "local" / "jobs" / job / "model.tar.gz"
     original = artifact.read_bytes()
     _rewrite_archive(artifact, older=True)
     older = _run(tmp_path, "predict")
@@ -258,3 +263,45 @@ def _rewrite_archive(artifact: Path, *, older: bool) -> None:
         {"inference", "inference_why", "engine"} if older else set()
     )
     write_archive(folder, artifact.parent, metadata={k: v for k, v in marker.items() if k not in drop})
+
+
+def test_daily_forecasts_are_kept_and_scored_offline(tmp_path: Path) -> None:
+    """A daily job replayed on the local backend (the price file growing by one session a day, prepare,
+    predict), then `score` through the executable: each forecast kept with mode "local", the last one
+    waiting for its closes, the picture written."""
+    pytest.importorskip("gluonts")
+    _prices(tmp_path / "all.csv")
+    lines = (tmp_path / "all.csv").read_text().splitlines()
+    (tmp_path / "nikkei-deepar.toml").write_text(CONFIG)
+    days = 4
+
+    def download(rows: int) -> None:  # the day's file: the header and the first `rows` closes
+        (tmp_path / "prices.csv").write_text("\n".join(lines[: rows + 1]) + "\n")
+
+    download(len(lines) - 1 - days)
+    _run(tmp_path, "provision")
+    _run(tmp_path, "prepare")
+    _run(tmp_path, "train", "--wait")
+    _run(tmp_path, "deploy")
+    kept = []
+    for rows in range(len(lines) - days, len(lines)):
+        download(rows)
+        _run(tmp_path, "prepare")
+        forecast = _run(tmp_path, "predict")
+        assert forecast["data"]["mode"] == "local" and forecast["warnings"][0].startswith("stale data: ")
+        kept.append(forecast["data"]["forecast_id"])
+
+    history = WORKSPACE(tmp_path) / "history.jsonl"
+    records = [json.loads(line) for line in history.read_text().splitlines()]
+    assert [r["id"] for r in records] == kept
+    assert oct(history.stat().st_mode & 0o777) == "0o600"
+    scored = _run(tmp_path, "score", "--plot", "score.png")["data"]
+    assert scored["forecasts"]["kept"] == days and scored["forecasts"]["waiting"] == 1
+    # every weekday has a close here: a step is scored when its session is on or before the last one
+    last = dt.date(*map(int, lines[-1].split(",")[0].split("/")))
+    expected = [sum(1 for r in records if r["forecast"][k]["date"] <= last.isoformat()) for k in range(5)]
+    assert [(h["step"], h["n"]) for h in scored["horizons"]] == list(enumerate(expected, start=1))
+    assert expected[0] == days - 1 and expected[-1] == 0
+    first = scored["horizons"][0]
+    assert first["wql"] > 0 and first["random_walk_wql"] > 0 and 0 <= first["coverage80"] <= 1
+    assert (tmp_path / "score.png").read_bytes()[:4] == b"\x89PNG"

@@ -86,7 +86,16 @@ def test_first_retrain_prepares_trains_waits_and_deploys(ctx: Any, sm_script: An
     assert ledger.deployments[-1].metrics["test:mean_wQuantileLoss"] == pytest.approx(0.02)
     assert _sm().describe_endpoint(EndpointName=EP)["EndpointStatus"] == "InService"
     data = result.to_data()
-    assert set(data) == {"status", "exit_code", "data_sha256", "job", "endpoint", "gate", "stages"}
+    assert set(data) == {
+        "status",
+        "exit_code",
+        "data_sha256",
+        "freshness",
+        "job",
+        "endpoint",
+        "gate",
+        "stages",
+    }
     assert data["gate"]["new"] == pytest.approx(0.02) and data["gate"]["deployed"] is None
     assert data["stages"][2]["result"]["metrics"]["test:mean_wQuantileLoss"] == pytest.approx(0.02)
     log = ctx.reporter.stream.getvalue()

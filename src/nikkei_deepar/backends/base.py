@@ -263,6 +263,12 @@ class Backend(Protocol):
         """How human output speaks of this place (stored / uploaded, ready / InService, where it runs)."""
         ...
 
+    @property
+    def predict_mode(self) -> str:
+        """How a real-time `predict` is answered here, as the forecast history records it: "endpoint" (a
+        hosted endpoint answers over the network) or "local" (the model runs in this process)."""
+        ...
+
     # what else differs by backend (each from a shared vocabulary module of backends/)
     def provisioner(self) -> Provisioner:
         """What `provision` plans and applies here (read-only until applied)."""

@@ -20,7 +20,7 @@ nothing to score: it is skipped, and `ModelScore.windows` counts only the window
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -57,6 +57,9 @@ class ModelScore:
     rmse: float
     coverage80: float
     windows: int
+    # each scored window's origin (an index into the target) and its forecast, oldest first (for plots)
+    origins: tuple[int, ...] = field(default=(), repr=False, compare=False)
+    forecasts: tuple[QuantileForecast, ...] = field(default=(), repr=False, compare=False)
 
 
 def rolling_windows(
@@ -117,6 +120,7 @@ def evaluate(
     means: list[FloatArray] = []
     paths: dict[float, list[FloatArray]] = {tau: [] for tau in taus}
     window_mase: list[float] = []
+    kept: list[tuple[int, QuantileForecast]] = []
     for window in rolling_windows(values, horizon=horizon, windows=windows):
         if np.isnan(window.actual).all():
             continue
@@ -129,6 +133,7 @@ def evaluate(
                 f"(window at {window.origin})"
             )
         actuals.append(window.actual)
+        kept.append((window.origin, forecast))
         means.append(forecast.mean)
         for tau in taus:
             try:
@@ -151,4 +156,6 @@ def evaluate(
         rmse=metrics.rmse(actual, np.stack(means)),
         coverage80=metrics.coverage(actual, lower, upper),
         windows=len(actuals),
+        origins=tuple(origin for origin, _ in kept),
+        forecasts=tuple(forecast for _, forecast in kept),
     )

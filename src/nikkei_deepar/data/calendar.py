@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from nikkei_deepar.data.series import Series
 from nikkei_deepar.errors import ConfigError, DataError
@@ -76,6 +77,30 @@ def next_trading_days(after: datetime.date, n: int) -> list[datetime.date]:
             hint="upgrade exchange-calendars or forecast fewer steps",
         )
     return found
+
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+CLOSE_TIME = datetime.time(15, 30)
+"""When a Tokyo session's close is final (15:30 JST since November 2024; 15:00 before, so 15:30 is safe)."""
+
+
+def sessions_since(last_close: datetime.date, *, now: datetime.datetime) -> int:
+    """How many XTKS sessions after `last_close` have closed by `now` (an aware time): 0 when the data
+    holds the latest close. A session counts once its close (CLOSE_TIME in Tokyo) has passed, so data
+    read in the morning is not one session behind for a session still trading."""
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
+    local = now.astimezone(TOKYO)
+    today = local.date()
+    sessions = _sessions()
+    _check_known(today, sessions)
+    last_closed = today if local.time() >= CLOSE_TIME else today - datetime.timedelta(days=1)
+    if last_close >= last_closed:
+        return 0
+    _check_known(last_close, sessions)
+    start = bisect.bisect_right(sessions.dates, last_close)
+    end = bisect.bisect_right(sessions.dates, last_closed)
+    return max(end - start, 0)
 
 
 def is_trading_day(day: datetime.date) -> bool:

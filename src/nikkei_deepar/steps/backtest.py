@@ -25,6 +25,7 @@ and `predict` show it for a model of that configuration (`nikkei_deepar.verdict`
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import tempfile
 import time
@@ -38,13 +39,13 @@ import numpy as np
 from nikkei_deepar.context import Context
 from nikkei_deepar.engine.backtest import BacktestDeepAR
 from nikkei_deepar.engine.loader import load_engine
-from nikkei_deepar.errors import DataError, LockHeldError, NotFoundError, UsageError
+from nikkei_deepar.errors import LockHeldError, UsageError
+from nikkei_deepar.lifecycle.series import prepared_series
 from nikkei_deepar.output import Table
 
 if TYPE_CHECKING:
     from nikkei_deepar.data.backtest import FloatArray, ModelScore
     from nikkei_deepar.data.baselines import QuantileForecast
-    from nikkei_deepar.data.series import Series
 
 RANDOM_WALK = "random-walk"
 SEASONAL_NAIVE = "seasonal-naive"
@@ -68,6 +69,9 @@ class ModelRow:
     coverage80: float
     windows: int
     seconds: float
+    # each window's origin (an index into `BacktestResult.closes`) and forecast, for the plot
+    origins: tuple[int, ...] = field(default=(), repr=False, compare=False)
+    forecasts: tuple[QuantileForecast, ...] = field(default=(), repr=False, compare=False)
 
     def to_data(self, baseline_wql: float | None) -> dict[str, Any]:
         return {
@@ -100,6 +104,9 @@ class BacktestResult:
     skipped: dict[str, str] = field(default_factory=dict)
     deepar: dict[str, Any] | None = None
     plot: str | None = None
+    # the closes scored, one per session, and their dates (for the plot)
+    days: tuple[dt.date, ...] = field(default=(), repr=False, compare=False)
+    closes: tuple[float, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def baseline_wql(self) -> float | None:
@@ -189,7 +196,7 @@ def run(ctx: Context, *, windows: int, retrain: bool, models: str, plot: Path | 
                 hint=f"{exc.hint}; or compare the baselines only: --models {RANDOM_WALK},{SEASONAL_NAIVE}",
             ) from None
 
-    data, series = _latest_series(ctx)
+    data, series = prepared_series(ctx, ctx.state.load())
     from nikkei_deepar.data.horizon import prediction_length_of
 
     horizon = ctx.settings.forecast.horizon_trading_days
@@ -269,6 +276,8 @@ def run(ctx: Context, *, windows: int, retrain: bool, models: str, plot: Path | 
         skipped=skipped,
         deepar=deepar_info,
         plot=str(plot) if plot is not None else None,
+        days=tuple(series.dates[int(i)] for i in sessions),
+        closes=tuple(float(v) for v in target),
     )
     if plot is not None:
         draw(result, plot)
@@ -370,51 +379,62 @@ def _row(key: str, label: str, score: ModelScore, seconds: float) -> ModelRow:
         coverage80=score.coverage80,
         windows=score.windows,
         seconds=seconds,
+        origins=score.origins,
+        forecasts=score.forecasts,
     )
 
 
-# -- data and plot ----------------------------------------------------------------------------------------
-def _latest_series(ctx: Context) -> tuple[Any, Series]:
-    """The ledger's last data version and its series (the local copy first, else the backend's)."""
-    from nikkei_deepar.data.series_io import load_series
-
-    data = ctx.state.load().last_data
-    if data is None:
-        raise NotFoundError("no prepared data in the ledger", hint="run `nikkei-deepar prepare` first")
-    local = Path(data.local_dir) / "series.json" if data.local_dir else None
-    if local is not None and local.is_file():
-        return data, load_series(local.read_bytes(), where=str(local))
-    if not data.series_uri:
-        raise DataError(
-            f"data version {data.sha256[:16]} has no stored series", hint="run `nikkei-deepar prepare` again"
-        )
-    return data, load_series(ctx.backend.get_artifact(data.series_uri), where=data.series_uri)
-
-
+# -- plot -------------------------------------------------------------------------------------------------
 def draw(result: BacktestResult, path: Path) -> None:
-    """One bar chart per score, a model per bar; the 80% line on the coverage chart."""
-    import matplotlib
+    """Each window's forecast (the shipped model's: DeepAR, blended as configured, when it was scored)
+    against the closes, with the random walk's median; the scores as bars below."""
+    from nikkei_deepar.plot import ScoreBar, WindowForecast, plot_backtest
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    rows = {row.key: row for row in result.rows}
+    shown = rows.get(DEEPAR) or next((r for r in result.rows if r.key != RANDOM_WALK), rows.get(RANDOM_WALK))
+    if shown is None or not shown.origins:
+        return
+    begin = max(0, shown.origins[0] - 3 * result.horizon)
 
-    labels = [row.label for row in result.rows]
-    colours = ["#7f7f7f" if row.key != DEEPAR else "#1f77b4" for row in result.rows]
-    fig, axes = plt.subplots(1, len(_METRICS), figsize=(3.2 * len(_METRICS), 3.6))
-    for ax, (attribute, title) in zip(axes, _METRICS, strict=True):
-        values = [getattr(row, attribute) for row in result.rows]
-        ax.bar(range(len(values)), values, color=colours)
-        ax.set_xticks(range(len(values)), labels, rotation=20, ha="right", fontsize=8)
-        ax.set_title(title)
-        if attribute == "coverage80":
-            ax.axhline(0.8, color="black", linestyle="--", linewidth=1)
-            ax.set_ylim(0, 1)
-    fig.suptitle(
-        f"{Path(result.source).name}: last {result.windows} windows of {result.horizon} steps "
-        f"({result.first_window} .. {result.last_date})",
-        fontsize=10,
+    def windows(row: ModelRow | None, *, bands: bool) -> list[WindowForecast]:
+        if row is None:
+            return []
+        return [
+            WindowForecast(
+                start=origin - begin,
+                median=list(_level(forecast, 0.5, forecast.mean)),
+                lower=list(_level(forecast, 0.1, None)) if bands else None,
+                upper=list(_level(forecast, 0.9, None)) if bands else None,
+            )
+            for origin, forecast in zip(row.origins, row.forecasts, strict=True)
+        ]
+
+    plot_backtest(
+        path,
+        days=result.days[begin:],
+        closes=result.closes[begin:],
+        model=shown.label,
+        windows=windows(shown, bands=True),
+        walk=windows(rows.get(RANDOM_WALK), bands=False) if shown.key != RANDOM_WALK else [],
+        band="10-90%",
+        bars=[
+            ScoreBar(
+                label=row.label,
+                highlight=row.key == DEEPAR,
+                values={attribute: getattr(row, attribute) for attribute, _ in _METRICS},
+            )
+            for row in result.rows
+        ],
+        metrics=_METRICS,
+        title=f"{Path(result.source).name}: the last {result.windows} windows of {result.horizon} sessions "
+        f"({result.first_window} .. {result.last_date}): {shown.label} against the closes",
     )
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+
+
+def _level(forecast: QuantileForecast, tau: float, default: Any) -> Any:
+    try:
+        return forecast.quantile(tau)
+    except KeyError:
+        if default is None:
+            raise
+        return default

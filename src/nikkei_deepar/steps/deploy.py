@@ -59,6 +59,7 @@ from nikkei_deepar.ownership import (
     mismatch_hint,
     whose,
 )
+from nikkei_deepar.timezones import local_time
 from nikkei_deepar.verdict import Verdict, verdict
 
 # What deploy names `{endpoint}-{letter}-...` (resource_name) and may have to adopt.
@@ -318,7 +319,7 @@ def schedule_expiry(
         for r in recorded:
             ledger = ctx.state.update(deleting(SCHEDULE_KIND, r.name))
             ctx.reporter.info(f"endpoint {endpoint}: expiry removed (schedule {r.name} deleted)")
-        return ExpiryView(at=None, now=now, cost=cost), ledger
+        return ExpiryView(at=None, now=now, cost=cost, zone=ctx.zone), ledger
     scheduled = keeper.set(endpoint, now + span)
     if scheduled.schedule is not None:
         extra = {"at": scheduled.at.isoformat(), "role_arn": scheduled.role_arn}
@@ -340,10 +341,15 @@ def schedule_expiry(
 
         ledger = ctx.state.update(change)
     ctx.reporter.info(
-        f"endpoint {endpoint}: will be deleted at {scheduled.at:%Y-%m-%d %H:%M} UTC by {scheduled.by}"
+        f"endpoint {endpoint}: will be deleted at {local_time(scheduled.at, ctx.zone)} by {scheduled.by}"
     )
     view = ExpiryView(
-        at=scheduled.at, now=now, created=created or now, cost=cost, schedule=scheduled.schedule
+        at=scheduled.at,
+        now=now,
+        created=created or now,
+        cost=cost,
+        schedule=scheduled.schedule,
+        zone=ctx.zone,
     )
     return view, ledger
 

@@ -9,8 +9,14 @@ the history as returns, asked for samples, and its sample paths are turned back 
 Either model's own forecast is refused (exit 4, naming the first bad step) when it moves more than a
 market can in a session (`data.answer.check_moves`), before the random-walk blend could hide it.
 
-Real-time predict changes nothing and takes no lock. `--batch` creates a model (if none is deployed)
-and a transform job, so it takes the ledger lock itself and records both.
+Every forecast issued is kept in the forecast history (`ctx.history`, `nikkei_deepar.history`) as it
+was printed (after the random-walk blend), with the random walk's own forecast from the same origin,
+before any file is written: `score` judges them once the closes come. Data older than `[data]
+max_age_sessions` Tokyo sessions is said to be stale (`lifecycle.freshness`) before anything is asked
+of the endpoint; with `[data] on_stale = "fail"` nothing is forecast (exit 3).
+
+Real-time predict changes nothing in the ledger and takes no lock. `--batch` creates a model (if none is
+deployed) and a transform job, so it takes the ledger lock itself and records both.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from typing import Any
 from nikkei_deepar.backends.base import JOB_COMPLETED, JOB_FAILED, ModelSpec, TransformState
 from nikkei_deepar.backends.specs import resource_name, transform_spec
 from nikkei_deepar.context import Context
+from nikkei_deepar.data.blend import blend_with_random_walk, random_walk_points
 from nikkei_deepar.data.horizon import configured_model, features_through
 from nikkei_deepar.data.inference import (
     DatedPoint,
@@ -39,16 +46,18 @@ from nikkei_deepar.data.inference import (
     parse_response,
 )
 from nikkei_deepar.data.series import Series
-from nikkei_deepar.data.series_io import load_series
 from nikkei_deepar.errors import JobFailedError, JobStoppedError, NotFoundError, UsageError
 from nikkei_deepar.files import write_atomic
-from nikkei_deepar.ledger import Ledger, ServedModel, made_by, recording
+from nikkei_deepar.history import ForecastPoint, ForecastRecord, Workspace
+from nikkei_deepar.ledger import DataVersion, Ledger, ServedModel, made_by, recording
+from nikkei_deepar.lifecycle.freshness import check_freshness
 from nikkei_deepar.lifecycle.polling import poll
+from nikkei_deepar.lifecycle.series import prepared_series
 from nikkei_deepar.output import Table
 
 FORMATS = ("table", "csv", "json")
 # `--json`'s data is the forecast document (`--format json`) plus these keys, about this run only
-ENVELOPE_ONLY = ("output", "plot")
+ENVELOPE_ONLY = ("output", "plot", "freshness", "history", "forecast_id")  # about this run, not the forecast
 JSON_TYPE = "application/json"
 JSONL = "application/jsonlines"
 BATCH_INPUT = "series.jsonl"
@@ -57,7 +66,7 @@ BATCH_INPUT = "series.jsonl"
 @dataclass(frozen=True)
 class PredictResult:
     source: str  # the endpoint, or the transform job
-    mode: str  # "endpoint" | "batch"
+    mode: str  # "endpoint" | "batch" | "local" (the local backend's model, run in this process)
     job: str | None
     calendar: str
     last_date: str
@@ -71,6 +80,9 @@ class PredictResult:
     output: str | None = None
     plot: str | None = None
     notes: list[str] = field(default_factory=list)
+    freshness: dict[str, Any] | None = None  # lifecycle.freshness.Freshness.to_data()
+    history: str | None = None  # where the forecast was kept
+    forecast_id: str | None = None  # its id in the history
 
     def document(self) -> dict[str, Any]:
         """The forecast document: what `--format json` prints and `--output FILE.json` holds; `--json`
@@ -90,7 +102,14 @@ class PredictResult:
         }
 
     def to_data(self) -> dict[str, Any]:
-        return {**self.document(), "output": self.output, "plot": self.plot}  # ENVELOPE_ONLY
+        return {
+            **self.document(),
+            "output": self.output,
+            "plot": self.plot,
+            "freshness": self.freshness,
+            "history": self.history,
+            "forecast_id": self.forecast_id,
+        }  # ENVELOPE_ONLY
 
     def csv_text(self) -> str:
         buffer = io.StringIO()
@@ -120,6 +139,8 @@ class PredictResult:
             lines.append(f"wrote {self.fmt} to {self.output}")
         if self.plot is not None:
             lines.append(f"plot: {self.plot}")
+        if self.history is not None:
+            lines.append(f"kept in {self.history} (`nikkei-deepar score` judges it once its closes come)")
         lines += [f"note: {note}" for note in self.notes]
         return lines
 
@@ -142,7 +163,8 @@ def run(
         require_matplotlib()  # fail before paying for a forecast
     settings = ctx.settings
     ledger = ctx.state.load()
-    series = _series(ctx, ledger)
+    data, series = prepared_series(ctx, ledger)
+    freshness = check_freshness(ctx, series.last_date, what="the forecast")  # before paying for one
     endpoint = settings.endpoint.name
     model = ledger.served(endpoint, backend=settings.backend, default=configured_model(settings))
     horizon = settings.forecast.horizon_trading_days
@@ -173,12 +195,19 @@ def run(
     job, prediction_length = model.job, model.prediction_length
 
     points = dated_forecast(forecast, series, prediction_length=prediction_length, horizon=horizon)
+    baseline = random_walk_points(points, series)
     if weight > 0.0 and points:
-        points = blend_with_random_walk(points, series, weight=weight)
+        points = blend_with_random_walk(points, series, weight=weight, baseline=baseline)
     keys = list(forecast.quantiles)
+    mode = "batch" if batch else ctx.backend.predict_mode
+    record = _record(
+        ctx, data, series, points, baseline, quantiles=keys, weight=weight, job=job, mode=mode, source=source
+    )
+    kept = ctx.history.append(record)  # before any file: no forecast file without its record
+    ctx.reporter.debug(f"forecast {record.id} kept in {kept}")
     result = PredictResult(
         source=source,
-        mode="batch" if batch else "endpoint",
+        mode=mode,
         job=job,
         calendar=series.policy,
         last_date=series.last_date.isoformat(),
@@ -193,6 +222,9 @@ def run(
         plot=str(plot) if plot is not None else None,
         notes=_notes(points, prediction_length=prediction_length, horizon=horizon)
         + _backtest_notes(ledger, job, weight=weight),
+        freshness=freshness.to_data(),
+        history=kept,
+        forecast_id=record.id,
     )
     if output is not None:
         write_atomic(output, (result.json_text() if fmt == "json" else result.csv_text()).encode())
@@ -203,9 +235,57 @@ def run(
             plot,
             history=list(zip(series.dates, series.target, strict=True)),
             forecast=[(p.date, p.mean, p.quantiles) for p in points],
-            title=f"Nikkei 225: {len(points)}-day DeepAR forecast after {series.last_date}",
+            title=f"Nikkei 225: {len(points)}-session forecast after the close of {series.last_date}",
         )
     return result
+
+
+def _record(
+    ctx: Context,
+    data: DataVersion,
+    series: Series,
+    points: list[DatedPoint],
+    baseline: list[DatedPoint],
+    *,
+    quantiles: list[str],
+    weight: float,
+    job: str | None,
+    mode: str,
+    source: str,
+) -> ForecastRecord:
+    """The forecast as printed, for the history, with the random walk from the same origin."""
+    import numpy as np
+
+    from nikkei_deepar.data.baselines import observed
+    from nikkei_deepar.data.metrics import seasonal_error
+    from nikkei_deepar.errors import DataError
+
+    try:
+        scale: float | None = seasonal_error(np.asarray(observed(series.target)), season=1)
+    except DataError:  # a history without two different closes: MASE has no scale
+        scale = None
+    tags = ctx.settings.aws.tags
+    return ForecastRecord(
+        issued_at=ctx.now(),
+        origin=series.last_date,
+        last_close=float(observed(series.target)[-1]),
+        calendar=series.policy,
+        quantiles=quantiles,
+        forecast=[_kept(p) for p in points],
+        random_walk=[_kept(p) for p in baseline],
+        random_walk_weight=weight,
+        mase_scale=scale,
+        job=job,
+        data_sha256=data.sha256,
+        backend=ctx.backend.name,
+        workspace=Workspace(project=tags.get("project"), stage=tags.get("stage")),
+        mode=mode,  # "endpoint" | "batch" | "local": checked by the model
+        source=source,
+    )
+
+
+def _kept(point: DatedPoint) -> ForecastPoint:
+    return ForecastPoint(step=point.step, date=point.date, mean=point.mean, quantiles=dict(point.quantiles))
 
 
 # -- inputs ---------------------------------------------------------------------------------------------
@@ -216,23 +296,6 @@ def _format(fmt: str, output: Path | None) -> str:
     if output is not None and fmt == "table":  # a file gets data, not a picture of a table
         return "json" if output.suffix.lower() == ".json" else "csv"
     return fmt
-
-
-def _series(ctx: Context, ledger: Ledger) -> Series:
-    data = ledger.last_data
-    if data is None:
-        raise NotFoundError("no prepared data in the ledger", hint="run `nikkei-deepar prepare` first")
-    if data.local_dir:
-        local = Path(data.local_dir) / "series.json"
-        if local.is_file():
-            return load_series(local.read_bytes(), where=str(local))
-    if not data.series_uri:
-        raise NotFoundError(
-            f"the prepared series of data version {data.sha256[:16]} is neither on this machine nor stored",
-            hint="run `nikkei-deepar prepare` again",
-        )
-    ctx.reporter.info(f"fetching the prepared series from {data.series_uri}")
-    return load_series(ctx.backend.get_artifact(data.series_uri), where=data.series_uri)
 
 
 # -- batch transform ------------------------------------------------------------------------------------
@@ -382,38 +445,6 @@ def _backtest_notes(ledger: Ledger, job: str | None, *, weight: float) -> list[s
 
     warning = verdict(ledger, job, random_walk_weight=weight).warning()
     return [] if warning is None else [warning]
-
-
-def blend_with_random_walk(points: list[DatedPoint], series: Series, *, weight: float) -> list[DatedPoint]:
-    """Mix the random walk into the dated forecast, level by level (`[forecast] random_walk_weight`).
-
-    Done here, on the client, so both backends give the same forecast for the same DeepAR answer. The
-    random walk is the one `backtest` scores: the last close, with quantiles from past k-session log
-    returns of the same history.
-    """
-    import numpy as np
-
-    from nikkei_deepar.data.baselines import QuantileForecast, blend, observed, random_walk
-
-    keys = list(points[0].quantiles)
-    levels = {key: float(key) for key in keys}
-    model = QuantileForecast(
-        mean=np.array([p.mean for p in points], dtype=np.float64),
-        quantiles={
-            levels[key]: np.array([p.quantiles[key] for p in points], dtype=np.float64) for key in keys
-        },
-    )
-    baseline = random_walk(observed(series.target), horizon=len(points), quantiles=list(levels.values()))
-    mixed = blend(model, baseline, weight=weight)
-    return [
-        DatedPoint(
-            step=p.step,
-            date=p.date,
-            mean=float(mixed.mean[i]),
-            quantiles={key: float(mixed.quantile(levels[key])[i]) for key in keys},
-        )
-        for i, p in enumerate(points)
-    ]
 
 
 def _num(value: float) -> str:

@@ -42,6 +42,7 @@ class PrepareResult:
     pending: bool = False  # not uploaded yet (no bucket): train uploads it
     outliers: list[dict[str, Any]] = field(default_factory=list)  # accepted with --accept-outliers
     stored_word: str = "uploaded"  # the backend's word for it (Words.stored): people read it, not --json
+    last_close: str | None = None  # the date of the series' last close (trailing rows without one trimmed)
 
     def to_data(self) -> dict[str, Any]:
         return {
@@ -58,6 +59,7 @@ class PrepareResult:
             "dry_run": self.dry_run,
             "pending_upload": self.pending,
             "outliers_accepted": self.outliers,
+            "last_close": self.last_close,
         }
 
     def to_lines(self) -> list[str]:
@@ -184,6 +186,7 @@ def run(
         pending=pending,
         outliers=[outlier.to_data() for outlier in outliers],
         stored_word=ctx.backend.words.stored,
+        last_close=series.last_date.isoformat(),
     )
     if not dry_run:
         version = DataVersion(

@@ -2,7 +2,9 @@
 
 Stages (each reported as done / reused / skipped / failed, in one summary):
 - prepare: always runs (a retrain on yesterday's file is no retrain); the same data lands under the
-  same content-addressed keys, so unchanged data is "reused".
+  same content-addressed keys, so unchanged data is "reused". Data whose last close is more than
+  `[data] max_age_sessions` Tokyo sessions old is stale: a warning, or with `[data] on_stale = "fail"`
+  the prepare stage fails (exit 3) before any training is paid for.
 - train: a job on the same data (sha256) and the same settings (`Settings.fingerprint()`) is reused
   rather than paid for twice: a Completed one is taken as it is, an InProgress one is waited for. A
   Failed or Stopped one is not reusable: a new job starts.
@@ -21,6 +23,7 @@ Everything runs under the one ledger lock the CLI takes for this command.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +39,7 @@ from nikkei_deepar.errors import (
     WaitTimeoutError,
 )
 from nikkei_deepar.ledger import Ledger
+from nikkei_deepar.lifecycle.freshness import check_freshness
 from nikkei_deepar.output import aligned, error_entry, number
 from nikkei_deepar.verdict import verdict
 
@@ -96,12 +100,14 @@ class RetrainResult:
     endpoint: str
     exit_code: int = int(ExitCode.OK)
     errors: list[dict[str, Any]] = field(default_factory=list)
+    freshness: dict[str, Any] | None = None  # lifecycle.freshness.Freshness.to_data() of the data
 
     def to_data(self) -> dict[str, Any]:
         return {
             "status": self.status,
             "exit_code": self.exit_code,
             "data_sha256": self.data_sha256,
+            "freshness": self.freshness,
             "job": self.job,
             "endpoint": self.endpoint,
             "gate": None if self.gate is None else self.gate.to_data(),
@@ -127,7 +133,7 @@ def run(
 ) -> RetrainResult:
     stages = {name: Stage(name) for name in STAGES}
     endpoint = ctx.settings.endpoint.name
-    state: dict[str, Any] = {"sha": None, "job": None, "gate": None}
+    state: dict[str, Any] = {"sha": None, "job": None, "gate": None, "freshness": None}
     current = "prepare"
 
     def finish(
@@ -145,11 +151,16 @@ def run(
             endpoint=endpoint,
             exit_code=code,
             errors=errors or [],
+            freshness=state["freshness"],
         )
 
     try:
         _begin(ctx, current)
-        state["sha"] = _prepare(ctx, stages["prepare"], input_file=input_file, allow_stale=allow_stale)
+        state["sha"], last_close = _prepare(
+            ctx, stages["prepare"], input_file=input_file, allow_stale=allow_stale
+        )
+        fresh = check_freshness(ctx, last_close, what="the new model")  # before paying for a job
+        state["freshness"] = fresh.to_data()
         current = "train"
         _begin(ctx, current)
         job, already_done = _train(ctx, stages["train"], sha=state["sha"])
@@ -208,7 +219,10 @@ def _failed(ctx: Context, stage: Stage, exc: NikkeiError) -> None:
 
 
 # -- the stages -----------------------------------------------------------------------------------------
-def _prepare(ctx: Context, stage: Stage, *, input_file: Path | str | None, allow_stale: bool) -> str:
+def _prepare(
+    ctx: Context, stage: Stage, *, input_file: Path | str | None, allow_stale: bool
+) -> tuple[str, dt.date]:
+    """The prepared data's sha256 and the date of its last close."""
     from nikkei_deepar.steps import prepare
 
     known = {d.sha256 for d in ctx.state.load().data}
@@ -220,7 +234,7 @@ def _prepare(ctx: Context, stage: Stage, *, input_file: Path | str | None, allow
         + (" (unchanged)" if unchanged else "")
     )
     stage.result = result.to_data()
-    return result.sha256
+    return result.sha256, dt.date.fromisoformat(result.last_close or str(result.summary["last"]))
 
 
 def _train(ctx: Context, stage: Stage, *, sha: str) -> tuple[str, bool]:

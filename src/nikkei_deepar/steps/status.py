@@ -9,6 +9,9 @@ drift both ways:
 - untracked: tagged managed-by=nikkei-deepar with this config's project/stage tags, but not live in the
   ledger (an interrupted run, or a ledger restored from an old copy). `teardown` leaves those alone.
 
+Last, one line on the kept forecasts' live score (`score`'s pooled row: wQL against the random walk's,
+80% coverage), from the forecast history and the latest prepared data.
+
 Drift is information, not an error: the exit code is 0 whenever the ledger and the backend could be
 read, unless `--exit-code` asks for 12 when there is drift (as `terraform plan -detailed-exitcode` does,
 so cron can alert without reading JSON; terraform's 2 is this tool's usage error). If AWS cannot be
@@ -24,6 +27,7 @@ turns the answers into views, drift and lines.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +41,7 @@ from nikkei_deepar.expiry_view import ExpiryView
 from nikkei_deepar.ledger import Ledger, Resource
 from nikkei_deepar.output import aligned, metric_lines, number
 from nikkei_deepar.ownership import MANAGED_BY_KEY, MANAGED_BY_VALUE
+from nikkei_deepar.timezones import local_time
 
 if TYPE_CHECKING:
     from nikkei_deepar.backends.base import Backend
@@ -86,6 +91,8 @@ class StatusResult:
     errors: tuple[dict[str, Any], ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
     words: Words = field(default_factory=Words, compare=False, repr=False)  # how people are told
+    score: dict[str, Any] | None = None  # the kept forecasts' score (`score`'s summary), or None
+    zone: dt.tzinfo | None = dt.UTC  # where times are shown to people (None: this machine's zone)
 
     def drift(self, kind: str) -> list[str]:
         """ "kind name" of each resource with this drift ("missing" or "untracked")."""
@@ -104,13 +111,15 @@ class StatusResult:
             "deployment": self.deployment,
             "resources": [r.to_data() for r in self.resources],
             "drift": {"missing": self.drift("missing"), "untracked": self.drift("untracked")},
+            "score": self.score,
         }
 
     def to_lines(self) -> list[str]:
         where = f", {self.region}" if self.region else ""
         space = f"{self.workspace['project']}/{self.workspace['stage'] or '(no stage)'}"
         lines = [f"status ({self.backend}{where}; workspace {space}, state {self.ledger_path})"]
-        lines.append("data:     " + (_data_line(self.data, self.words) if self.data else "none prepared yet"))
+        data = _data_line(self.data, self.words, self.zone) if self.data else "none prepared yet"
+        lines.append("data:     " + data)
         lines.append("job:      " + (_job_line(self.job) if self.job else "no training job yet"))
         if self.job and self.job.get("failure_reason"):
             lines.append(f"          failure reason: {self.job['failure_reason']}")
@@ -121,7 +130,10 @@ class StatusResult:
             d = self.deployment
             wql = d["metrics"].get("test:mean_wQuantileLoss")
             score = f", test:mean_wQuantileLoss {number(wql)}" if wql is not None else ""
-            lines.append(f"deployed: job {d['job']} at {d['deployed_at']}{score}")
+            when = local_time(d["deployed_at"], self.zone)
+            lines.append(f"deployed: job {d['job']} at {when}{score}")
+        if self.score is not None:
+            lines.append(f"score:    {self.score['line']}")
         recorded = sum(1 for r in self.resources if r.in_ledger)
         lines.append(f"resources ({recorded} live in the ledger):")
         lines += aligned([(r.shown, r.kind, r.name, r.detail) for r in self.resources]) or ["  none"]
@@ -158,6 +170,7 @@ def _status(ctx: Context) -> StatusResult:
     ledger = ctx.state.load()
     settings = ctx.settings
     base = _ledger_view(ctx, ledger)
+    score = _score(ctx, ledger)
     try:
         backend = ctx.backend
         probe = backend.probe()
@@ -185,6 +198,8 @@ def _status(ctx: Context) -> StatusResult:
             resources=tuple(_unchecked(r) for r in ledger.live_resources()),
             exit_code=int(exc.exit_code),
             errors=(entry,),
+            score=score,
+            zone=ctx.zone,
             **base,
         )
     notes = []
@@ -205,7 +220,25 @@ def _status(ctx: Context) -> StatusResult:
         resources=tuple(resources),
         notes=tuple(notes),
         words=backend.words,
+        score=score,
+        zone=ctx.zone,
     )
+
+
+def _score(ctx: Context, ledger: Ledger) -> dict[str, Any]:
+    """The live score of the kept forecasts (`score`'s pooled row), in one line."""
+    from nikkei_deepar.lifecycle.track_record import live_score
+
+    card, line = live_score(ctx, ledger)
+    found: dict[str, Any] = {"line": line}
+    if card is not None:
+        found.update(
+            forecasts=len(card.outcomes),
+            waiting=card.waiting,
+            through=None if card.through is None else card.through.isoformat(),
+            overall=card.overall.to_data(),
+        )
+    return found
 
 
 # -- the ledger's side ----------------------------------------------------------------------------------
@@ -312,6 +345,7 @@ def _endpoint(ctx: Context, ledger: Ledger, backend: Backend, probe: Probe) -> d
         created=state.created,
         cost=cost,
         schedule=scheduled.schedule if scheduled else None,
+        zone=ctx.zone,
     )
     view["expiry"] = expiry.to_data()
     view["expiry_note"] = "expiry: " + expiry.line()
@@ -354,11 +388,11 @@ def _untracked(kind: str, name: str, backend: str, ledger: Ledger) -> ResourceVi
 
 
 # -- lines for people -----------------------------------------------------------------------------------
-def _data_line(d: dict[str, Any], words: Words) -> str:
+def _data_line(d: dict[str, Any], words: Words, zone: dt.tzinfo | None) -> str:
     stored = "" if d.get("uploaded", True) else f", not {words.stored} yet"
     return (
         f"{d['sha256'][:16]} from {d['source']}: {d['first']} .. {d['last']}, {d['observations']} "
-        f"observations ({d['calendar']}), prepared {d['prepared_at']}{stored}"
+        f"observations ({d['calendar']}), prepared {local_time(d['prepared_at'], zone)}{stored}"
     )
 
 

@@ -125,6 +125,10 @@ class LocalBackend:
         return "prepare"
 
     @property
+    def predict_mode(self) -> str:
+        return "local"
+
+    @property
     def bills(self) -> bool:
         return False
 
@@ -438,8 +442,11 @@ class LocalBackend:
         if due is None:
             return
         if self._delete_record("endpoints", endpoint):
+            from nikkei_deepar.timezones import display_zone, local_time
+
+            zone = display_zone(self.env.settings.output.timezone) if self.env is not None else None
             self._reporter.warn(
-                f"endpoint {endpoint} expired at {due.at:%Y-%m-%d %H:%M} UTC: deleted now "
+                f"endpoint {endpoint} expired at {local_time(due.at, zone)}: deleted now "
                 "(`nikkei-deepar deploy` brings it back)"
             )
         self._expiry.clear(endpoint)

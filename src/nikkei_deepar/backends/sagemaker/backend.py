@@ -81,6 +81,10 @@ class SageMakerBackend:
         return "provision"
 
     @property
+    def predict_mode(self) -> str:
+        return "endpoint"
+
+    @property
     def bills(self) -> bool:
         return True
 
