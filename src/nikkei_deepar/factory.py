@@ -104,8 +104,11 @@ class ContextFactory:
         )
         remote = loaded.settings.state
         if remote.url is not None:  # one state for every host of the workspace, on S3
-            from nikkei_deepar.state.remote import S3StateStore
+            from nikkei_deepar.state.remote import S3History, S3StateStore
 
+            ctx.history = S3History(
+                lambda: ctx.aws.s3, bucket=remote.bucket or "", key_root=workspace.key_root(remote.prefix)
+            )
             ctx.state = S3StateStore(
                 lambda: ctx.aws.s3,
                 bucket=remote.bucket or "",

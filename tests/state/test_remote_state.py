@@ -300,3 +300,37 @@ def test_records_round_trip(s3: S3Gateway) -> None:
     remote = store(s3)
     remote.update(lambda ledger: ledger.record(Resource(kind="bucket", name="b", created=True)))
     assert remote.load().created("bucket", "b")
+
+
+# -- the forecast history beside a remote state (issue 23 on issue 22) -------------------------------------
+def test_each_forecast_is_its_own_object_never_overwritten(s3: S3Gateway) -> None:
+    from nikkei_deepar.state.remote import S3History
+    from test_history import record
+
+    history = S3History(lambda: s3, bucket=BUCKET, key_root=ROOT)
+    first, second = record(), record()  # the same origin and job, issued twice: both kept
+    where = history.append(first)
+    history.append(second)
+    assert where == f"s3://{BUCKET}/{ROOT}/history/2025-12-26-{first.id}.json"
+    kept, problems = history.entries()
+    assert sorted(r.id for r in kept) == sorted([first.id, second.id]) and problems == []
+    with pytest.raises(StateConflictError, match="already kept; nothing was overwritten"):
+        history.append(first)  # the same id again: If-None-Match refuses it
+
+
+def test_a_corrupt_remote_forecast_is_named_and_skipped_and_a_newer_one_refused(s3: S3Gateway) -> None:
+    from nikkei_deepar.state.remote import S3History
+    from test_history import record
+
+    history = S3History(lambda: s3, bucket=BUCKET, key_root=ROOT)
+    history.append(record())
+    cut = f"{ROOT}/history/2025-12-27-cut.json"
+    s3.put_if(BUCKET, cut, b'{"format_version": 1, "id": "x", "issued', etag=None)
+    kept, problems = history.entries()
+    assert len(kept) == 1 and len(problems) == 1 and cut in problems[0] and problems[0].endswith("skipped")
+    assert raw(s3, cut).startswith(b'{"format_version": 1')  # never rewritten
+    newer = json.loads(record().to_line())
+    newer["format_version"] = 99
+    s3.put_if(BUCKET, f"{ROOT}/history/2025-12-28-new.json", json.dumps(newer).encode(), etag=None)
+    with pytest.raises(VersionError):
+        history.entries()

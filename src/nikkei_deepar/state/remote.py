@@ -34,12 +34,20 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
-from nikkei_deepar.errors import LockHeldError, NikkeiError, NotFoundError, StateConflictError
+from nikkei_deepar.errors import (
+    DataError,
+    LockHeldError,
+    NikkeiError,
+    NotFoundError,
+    StateConflictError,
+    VersionError,
+)
 from nikkei_deepar.ledger import Ledger, dump_ledger, parse_ledger
 from nikkei_deepar.state import Change
 
 if TYPE_CHECKING:
     from nikkei_deepar.aws.s3 import S3Gateway
+    from nikkei_deepar.history import ForecastRecord
 
 STATE_OBJECT = "state.json"
 LEASE_OBJECT = "state.lease"
@@ -414,3 +422,53 @@ class _LeaseKeeper:
 
 def _iso(when: dt.datetime) -> str:
     return when.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class S3History:
+    """The forecast history beside a remote state: each forecast its own object under `.../history/`,
+    written with If-None-Match: "*", so two hosts' forecasts never contend and none is ever overwritten.
+    A corrupt or truncated object is reported with its key and skipped, never rewritten."""
+
+    def __init__(self, s3: Callable[[], S3Gateway], *, bucket: str, key_root: str) -> None:
+        self._gateway = s3
+        self.bucket = bucket
+        self.prefix = f"{key_root}/history/"
+
+    def _s3(self) -> S3Gateway:
+        return cast("S3Gateway", _StateGateway(self._gateway(), self.bucket))
+
+    @property
+    def where(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+    def append(self, record: ForecastRecord) -> str:
+        from nikkei_deepar.aws.s3 import ConditionFailed
+
+        # the origin first: a listing comes back in the order the forecasts were made for
+        key = f"{self.prefix}{record.origin.isoformat()}-{record.id}.json"
+        try:
+            self._s3().put_if(self.bucket, key, record.to_line(), etag=None)
+        except ConditionFailed:
+            raise StateConflictError(
+                f"s3://{self.bucket}/{key}: a forecast with this id is already kept; nothing was overwritten",
+                hint="run predict again: every forecast gets a new id",
+            ) from None
+        return f"s3://{self.bucket}/{key}"
+
+    def entries(self) -> tuple[list[ForecastRecord], list[str]]:
+        from nikkei_deepar.history import parse_entry
+
+        s3 = self._s3()
+        records: list[ForecastRecord] = []
+        problems: list[str] = []
+        for key in s3.keys_under(self.bucket, self.prefix):
+            found = s3.get_versioned_text(self.bucket, key)
+            if found is None:
+                continue  # deleted since the listing
+            try:
+                records.append(parse_entry(found[0], where=f"s3://{self.bucket}/{key}"))
+            except VersionError:
+                raise
+            except DataError as exc:
+                problems.append(f"{exc.message}: skipped")
+        return records, problems
