@@ -812,7 +812,8 @@ def config_init(
         ),
     ] = None,
     endpoint_name: Annotated[
-        str | None, typer.Option("--endpoint-name", help="Endpoint name (default: nikkei-deepar).")
+        str | None,
+        typer.Option("--endpoint-name", help="Endpoint name (default: {project}-{stage})."),
     ] = None,
     backend: Annotated[
         str,
@@ -825,7 +826,11 @@ def config_init(
     ] = "sagemaker",
     role_name: Annotated[
         str | None,
-        typer.Option("--role-name", help="SageMaker execution role (default: nikkei-deepar-sagemaker)."),
+        typer.Option(
+            "--role-name",
+            help="SageMaker execution role, used as it is (default: {project}-{stage}-sagemaker, made by "
+            "provision).",
+        ),
     ] = None,
     data_source: Annotated[
         str | None,

@@ -451,8 +451,9 @@ class EndpointSettings(_Section):
         if isinstance(data, dict) and "delete_when_idle_for" in data:
             raise ValueError(
                 "delete_when_idle_for is not supported: no CloudWatch alarm action can delete a SageMaker "
-                "endpoint without a Lambda function or another service to run the call (README: "
-                '"Endpoint expiry"); remove the key and use expires_after, e.g. expires_after = "24h"'
+                "endpoint without a Lambda function or another service to run the call (docs/guide.md#"
+                "endpoint-expiry-prices-and-the-cost-guard); remove the key and use expires_after, e.g. "
+                'expires_after = "24h"'
             )
         return data
 
