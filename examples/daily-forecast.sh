@@ -9,11 +9,12 @@
 #
 # crontab (`crontab -e`), every weekday at 18:30 machine time (the Tokyo close is 15:30 JST):
 #   30 18 * * 1-5  $HOME/src/nikkei-deepar/examples/daily-forecast.sh $HOME/nikkei-deepar/nikkei-deepar.toml
-# (the clone in ~/src/nikkei-deepar; the config, its ledger, forecasts and logs in ~/nikkei-deepar;
-# examples/README.md has the whole crontab with its PATH and MAILTO lines)
+# (the clone in ~/src/nikkei-deepar; the config, forecasts and logs in ~/nikkei-deepar; the state in the
+# config's [state] url, shared with every host of the stage; examples/README.md has the whole crontab
+# with its PATH and MAILTO lines, and how to create the state bucket once)
 #
 # Writes   $NIKKEI_DEEPAR_OUT_DIR/forecast-YYYY-MM-DD.csv   (default ~/nikkei-deepar/forecasts)
-# Keeps    every forecast in the forecast history beside the ledger (`predict` does it);
+# Keeps    every forecast in the forecast history beside the state (`predict` does it);
 #          weekly-retrain.sh runs `nikkei-deepar score` on them
 # Logs to  $NIKKEI_DEEPAR_LOG_DIR/daily-forecast-YYYY-MM-DD.log   (default ~/nikkei-deepar/logs)
 #
@@ -25,14 +26,17 @@
 #              [data] on_stale = "fail": the download brought no close for [data] max_age_sessions
 #              sessions; nothing was forecast), 5 nothing ever deployed (run weekly-retrain.sh first)
 #              or no scheduler role (run provision), 1 a bug
-#   9 130      RETRY: 9 another command held the lock for longer than the wait, 130 interrupted
+#   9 130      RETRY: 9 another command (on any host) held the state's lease for longer than the
+#              wait, 130 interrupted
+#   10 11      (mailed as FIX) 10 the shared state kept changing under a write: run it again;
+#              11 the state was written by a newer version of the tool: upgrade it
 # Silent when the exit code is 0; otherwise one line goes to the original stderr, which cron mails to
 # MAILTO, starting with ALERT, FIX or RETRY (as weekly-retrain.sh's).
 #
 # Environment (cron provides only PATH, HOME, SHELL, LOGNAME; see examples/README.md):
 #   NIKKEI_DEEPAR_CONFIG       the config, if not given as the argument (default: sagemaker.toml here)
 #   NIKKEI_DEEPAR_BIN          the executable (default: `nikkei-deepar` on PATH, then ../.venv/bin)
-#   NIKKEI_DEEPAR_HOME         the ledger folder, only if you set one when you deployed
+#   NIKKEI_DEEPAR_HOME         the tool's home (caches; default ~/.local/state/nikkei-deepar)
 #   NIKKEI_DEEPAR_OUT_DIR, NIKKEI_DEEPAR_LOG_DIR
 #   NIKKEI_DEEPAR_WAIT_LOCK    seconds to wait for another command's lock (default 600)
 #   NIKKEI_DEEPAR_ALLOW_STALE  1: if the download fails, forecast from the previous copy (a warning)

@@ -10,12 +10,15 @@
 # stdout: the forecast as CSV (date,step,mean,q0.1,q0.5,q0.9; dates are Tokyo trading days).
 # stderr: timestamped progress. Exit code: the first failing command's (see `nikkei-deepar --help`);
 # if only the teardown failed, the teardown's, with the command to finish it by hand.
-# Not meant for cron (nothing is left running to be used again): see daily-forecast.sh.
+# Not meant for cron (nothing is left running to be used again): see daily-forecast.sh. Give it a config
+# of its own stage ([aws.tags] stage, and its own [endpoint] name): its teardown deletes every endpoint
+# its workspace's state lists, so a one-off in the cron jobs' stage would delete theirs.
 #
 # Environment:
 #   NIKKEI_DEEPAR_CONFIG        the config, if not given as the argument (default: sagemaker.toml here)
 #   NIKKEI_DEEPAR_BIN           the executable (default: `nikkei-deepar` on PATH, then ../.venv/bin)
-#   NIKKEI_DEEPAR_HOME          the ledger folder (default: .nikkei-deepar/ beside the config)
+#   NIKKEI_DEEPAR_HOME          the tool's home (caches, and the state unless the config sets
+#                               [state] url; default ~/.local/state/nikkei-deepar)
 #   NIKKEI_DEEPAR_TIMEOUT       seconds to wait for the training job (default 7200; exit 8 after, and
 #                               the job runs on until [training] max_runtime_seconds)
 #   NIKKEI_DEEPAR_EXPIRES_IN    how long AWS lets the endpoint live if the teardown never runs (2h)

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # weekly-retrain.sh [CONFIG]: retrain DeepAR on fresh data and deploy the new model only if it is no
-# worse than the deployed one (`nikkei-deepar retrain`: prepare -> train -> wait -> gate -> deploy),
+# worse than the last promoted one, whose endpoint the daily script may have torn down
+# (`nikkei-deepar retrain`: prepare -> train -> wait -> gate -> deploy),
 # then score the week's kept forecasts against the closes that came (`nikkei-deepar score`).
 # The endpoint a deploy brings up is deleted by AWS after [endpoint] expires_after (24 h in
 # sagemaker.toml); daily-forecast.sh brings the chosen model up again for each forecast.
 #
 # crontab (`crontab -e`), every Saturday at 06:00 machine time:
 #   0 6 * * 6  $HOME/src/nikkei-deepar/examples/weekly-retrain.sh $HOME/nikkei-deepar/nikkei-deepar.toml
-# (the clone in ~/src/nikkei-deepar; the config, its ledger, forecasts and logs in ~/nikkei-deepar;
-# examples/README.md has the whole crontab with its PATH and MAILTO lines)
+# (the clone in ~/src/nikkei-deepar; the config, forecasts and logs in ~/nikkei-deepar; the state in the
+# config's [state] url, shared with every host of the stage; examples/README.md has the whole crontab
+# with its PATH and MAILTO lines, and how to create the state bucket once)
 #
 # Writes   $NIKKEI_DEEPAR_LOG_DIR/retrain-YYYY-MM-DD.json   the one JSON summary (`retrain --json`)
 #          $NIKKEI_DEEPAR_LOG_DIR/score-YYYY-MM-DD.txt      the score of every forecast kept so far
@@ -23,8 +25,11 @@
 #              script again: on the same data it waits for that job instead of starting another)
 #   2 3 5 1    FIX: 2 config error, 3 bad or missing price data (the previous data was kept),
 #              5 missing bucket/role/prepared data (run `nikkei-deepar provision`), 1 a bug
-#   9 130      RETRY: 9 another command held the lock for longer than the wait, 130 interrupted;
-#              run it again: on the same data it resumes (a running or finished job is reused)
+#   9 130      RETRY: 9 another command (on any host) held the state's lease for longer than the
+#              wait, 130 interrupted; run it again: on the same data it resumes (a running or
+#              finished job is reused)
+#   10 11      (mailed as FIX) 10 the shared state kept changing under a write: run it again;
+#              11 the state or the history was written by a newer version of the tool: upgrade it
 # `score` runs after retrain whatever retrain's outcome; when retrain exits 0 and score fails (5 no
 # prepared data, 11 a history written by a newer version), the script exits with score's code.
 # Silent when the exit code is 0; otherwise one line goes to the original stderr, which cron mails to
@@ -33,7 +38,7 @@
 # Environment (cron provides only PATH, HOME, SHELL, LOGNAME; see examples/README.md):
 #   NIKKEI_DEEPAR_CONFIG       the config, if not given as the argument (default: sagemaker.toml here)
 #   NIKKEI_DEEPAR_BIN          the executable (default: `nikkei-deepar` on PATH, then ../.venv/bin)
-#   NIKKEI_DEEPAR_HOME         the ledger folder, only if you set one when you deployed
+#   NIKKEI_DEEPAR_HOME         the tool's home (caches; default ~/.local/state/nikkei-deepar)
 #   NIKKEI_DEEPAR_LOG_DIR
 #   NIKKEI_DEEPAR_WAIT_LOCK    seconds to wait for another command's lock (default 600)
 #   NIKKEI_DEEPAR_TIMEOUT      seconds to wait for the training job (default 10800; exit 8 after)
