@@ -128,7 +128,9 @@ def run_main_job(price_file: Path) -> dict[str, Any]:
             "deploy": _timed(folder, env, ["deploy", *config]),
             "predict": _timed(folder, env, ["predict", *config]),
         }
-        job = json.loads((folder / ".nikkei-deepar" / "state.json").read_text())["jobs"][-1]
+        # the workspace's state, wherever the tool keeps it: asked of the tool, as a user would
+        shown = Runner(folder, env)("state", "show", "--json", *config)
+        job = json.loads(shown["stdout"])["data"]["ledger"]["jobs"][-1]
     found = _READ.search(steps["prepare"]["stdout"])
     assert found, steps["prepare"]["stdout"]
     return {
