@@ -79,7 +79,9 @@ def older_archive(work: Path) -> None:
     from nikkei_deepar.engine.archive import read_archive, write_archive
     from nikkei_deepar.engine.numpy_deepar import MANIFEST, WEIGHTS
 
-    (endpoint,) = (work / "home" / "local" / "endpoints").glob("*.json")
+    (endpoint,) = (work / "home" / "workspaces" / "nikkei-deepar" / "dev" / "local" / "endpoints").glob(
+        "*.json"
+    )
     artifact = Path(json.loads(endpoint.read_text())["model_artifact"])
     marker, files = read_archive(artifact)
     folder = work / "older"

@@ -96,7 +96,19 @@ def bench_file(path: Path, *, windows: int, smoke: bool = False) -> dict[str, An
             env=env,
         )
         job = waited["data"]
-        state = json.loads((work / "home" / "local" / "jobs" / job["job"] / "state.json").read_text())
+        state = json.loads(
+            (
+                work
+                / "home"
+                / "workspaces"
+                / "nikkei-deepar"
+                / "dev"
+                / "local"
+                / "jobs"
+                / job["job"]
+                / "state.json"
+            ).read_text()
+        )
         series_json = Path(prepared["data"]["local_dir"]) / "series.json"
         return {
             "file": path.name,

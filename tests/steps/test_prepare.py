@@ -754,7 +754,7 @@ def test_json_envelope_on_success(run_cli: RunCli, s3: Any, tmp_path: Path) -> N
     data = doc["data"]
     assert set(data) == {
         "read", "sha256", "calendar", "observations", "train_length", "test_series", "local_dir", "uris",
-        "uploaded", "already_there", "dry_run", "pending_upload", "outliers_accepted",
+        "uploaded", "already_there", "dry_run", "pending_upload", "outliers_accepted", "last_close",
     }  # fmt: skip
     assert data["outliers_accepted"] == []
     expect = FAMILIES["investing_jp"]
