@@ -693,3 +693,31 @@ def test_a_typo_in_a_back_filled_history_is_named_not_the_back_fill() -> None:
         "prices.csv:5: date out of range: '1923/5/17' is 1923-05-17, before the Nikkei 225's first session "
         "(1949-05-16)"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "column"),
+    [
+        (  # investing.com in German: dots group thousands, the comma is the decimal point
+            "Datum,Zuletzt,Eröffn.,Hoch,Tief,Vol.,+/- %\n"
+            '"25.06.2024","38.490,17","38.500,00","38.600,00","38.400,00","1,2M","0,5%"\n'
+            '"24.06.2024","38.837,46","38.500,00","38.900,00","38.400,00","1,2M","-0,3%"\n',
+            "Zuletzt",
+        ),
+        (  # French: spaces group thousands
+            'Date,Dernier,Ouv.\n"25/06/2024","38 490,17","38 500,00"\n"24/06/2024","38 837,46","38 500,00"\n',
+            "Dernier",
+        ),
+    ],
+    ids=["de", "fr"],
+)
+def test_a_decimal_comma_export_is_read_as_such_not_100x_off(text: str, column: str) -> None:
+    table = parse_prices(text.encode(), source="eu.csv", latest=datetime.date(2026, 12, 8))
+    assert table.column == column
+    assert list(table.closes) == [38837.46, 38490.17]
+
+
+def test_english_thousands_commas_are_still_thousands() -> None:
+    text = 'Date,Price\n"06/25/2024","38,490.17"\n"06/24/2024","38,837"\n'
+    table = parse_prices(text.encode(), source="en.csv", latest=datetime.date(2026, 12, 8))
+    assert list(table.closes) == [38837.0, 38490.17]

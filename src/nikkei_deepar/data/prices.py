@@ -342,8 +342,16 @@ def _date_error(source: str, rows: Sequence[list[str]], i: int, header: Header) 
     )
 
 
+_DECIMAL_COMMA = re.compile(r"\d,\d{1,2}\s*$")  # 27.457,89 or 27 457,89: a comma before the cents
+
+
 def _to_floats(cells: Sequence[str], lines: np.ndarray, column: str, source: str) -> np.ndarray:
-    cleaned = pd.Series(cells, dtype=object).str.replace(_NUMBER_JUNK, "", regex=True)
+    series = pd.Series(cells, dtype=object).str.strip().str.strip('"')
+    if series.str.contains(_DECIMAL_COMMA, regex=True, na=False).any():
+        # a European export (investing.com in German, French, Spanish, ...): the comma is the decimal
+        # point and dots or spaces group the thousands; read as 27,444.17 would be 100x off
+        series = series.str.replace(r"[.\s']", "", regex=True).str.replace(",", ".", regex=False)
+    cleaned = series.str.replace(_NUMBER_JUNK, "", regex=True)
     missing = cleaned.str.casefold().isin(MISSING).to_numpy()
     values = pd.to_numeric(cleaned.where(~missing), errors="coerce").to_numpy(dtype="float64")
     if (bad := np.flatnonzero(~missing & ~np.isfinite(values))).size:
