@@ -26,10 +26,9 @@
 #              [data] on_stale = "fail": the download brought no close for [data] max_age_sessions
 #              sessions; nothing was forecast), 5 nothing ever deployed (run weekly-retrain.sh first)
 #              or no scheduler role (run provision), 1 a bug
-#   9 130      RETRY: 9 another command (on any host) held the state's lease for longer than the
-#              wait, 130 interrupted
-#   10 11      (mailed as FIX) 10 the shared state kept changing under a write: run it again;
-#              11 the state was written by a newer version of the tool: upgrade it
+#   9 10 130   RETRY: 9 another command (on any host) held the state's lease for longer than the
+#              wait, 10 the shared state kept changing under a write (nothing written), 130 interrupted
+#   11         FIX: the state was written by a newer version of the tool: upgrade it
 # Silent when the exit code is 0; otherwise one line goes to the original stderr, which cron mails to
 # MAILTO, starting with ALERT, FIX or RETRY (as weekly-retrain.sh's).
 #
@@ -91,7 +90,7 @@ alert() {
     local rc=$1 kind
     case $rc in
         4 | 6 | 7 | 8) kind=ALERT ;;
-        9 | 130) kind=RETRY ;;
+        9 | 10 | 130) kind=RETRY ;;
         *) kind=FIX ;;
     esac
     log "daily-forecast: $kind: exit $rc${2:+: $2}"

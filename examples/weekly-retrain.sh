@@ -25,11 +25,11 @@
 #              script again: on the same data it waits for that job instead of starting another)
 #   2 3 5 1    FIX: 2 config error, 3 bad or missing price data (the previous data was kept),
 #              5 missing bucket/role/prepared data (run `nikkei-deepar provision`), 1 a bug
-#   9 130      RETRY: 9 another command (on any host) held the state's lease for longer than the
-#              wait, 130 interrupted; run it again: on the same data it resumes (a running or
-#              finished job is reused)
-#   10 11      (mailed as FIX) 10 the shared state kept changing under a write: run it again;
-#              11 the state or the history was written by a newer version of the tool: upgrade it
+#   9 10 130   RETRY: 9 another command (on any host) held the state's lease for longer than the
+#              wait, 10 the shared state kept changing under a write (nothing written), 130
+#              interrupted; run it again: on the same data it resumes (a running or finished job is
+#              reused)
+#   11         FIX: the state or the history was written by a newer version of the tool: upgrade it
 # `score` runs after retrain whatever retrain's outcome; when retrain exits 0 and score fails (5 no
 # prepared data, 11 a history written by a newer version), the script exits with score's code.
 # Silent when the exit code is 0; otherwise one line goes to the original stderr, which cron mails to
@@ -104,7 +104,7 @@ alert() {
     local rc=$1 kind
     case $rc in
         4 | 6 | 7 | 8) kind=ALERT ;;
-        9 | 130) kind=RETRY ;;
+        9 | 10 | 130) kind=RETRY ;;
         *) kind=FIX ;;
     esac
     log "weekly-retrain: $kind: exit $rc${2:+: $2}"

@@ -255,3 +255,37 @@ def test_the_stale_data_settings_shape_no_model() -> None:
     changed = Settings.model_validate({"data": {"max_age_sessions": 10, "on_stale": "fail"}})
     assert base.fingerprint() == changed.fingerprint() == "d0f1e9aa5ec13e80"  # the hash before them
     assert Settings.model_validate({"data": {"test_windows": 2}}).fingerprint() != base.fingerprint()
+
+
+def test_tags_without_project_or_stage_keep_the_default_workspace() -> None:
+    """A tags table replaces the default one: project and stage, which name the workspace, are kept
+    unless given, so no config falls back into a stage-less workspace and the old shared role name."""
+    from nikkei_deepar.config import Settings
+
+    settings = Settings.model_validate({"aws": {"tags": {"team": "quant"}}})
+    assert settings.aws.tags == {"project": "nikkei-deepar", "stage": "dev", "team": "quant"}
+    assert settings.execution_role_name() == "nikkei-deepar-dev-sagemaker"
+    assert Settings.model_validate({"aws": {"tags": {"stage": "prod"}}}).workspace.label == "nikkei-deepar/prod"
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("s3://proj-bucket/nikkei-deepar", False),  # the state among the workspace's own keys
+        ("s3://proj-bucket/nikkei-deepar/nikkei-deepar/dev/x", False),
+        ("s3://proj-bucket", True),  # PREFIX/project/stage of its own: nikkei-deepar/dev/
+        ("s3://proj-bucket/nikkei-deepar-state", True),
+        ("s3://team-state/nikkei-deepar", True),  # another bucket
+    ],
+)
+def test_a_remote_state_is_never_under_the_keys_teardown_empties(url: str, ok: bool) -> None:
+    from pydantic import ValidationError
+
+    from nikkei_deepar.config import Settings
+
+    raw = {"aws": {"bucket": "proj-bucket"}, "state": {"url": url}}
+    if ok:
+        Settings.model_validate(raw)
+        return
+    with pytest.raises(ValidationError, match="teardown --all empties"):
+        Settings.model_validate(raw)

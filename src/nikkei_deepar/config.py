@@ -230,7 +230,9 @@ class AwsSettings(_Section):
                     f"tag {_short(key)}: the value {_short(value)} is not allowed: at most 256 letters, "
                     "digits, spaces and _ . : / = + - @"
                 )
-        return v
+        # project and stage name the workspace: a table that leaves one out keeps its default, so a
+        # config never falls into a workspace with no stage (and the old shared default names)
+        return {**{k: DEFAULT_TAGS[k] for k in ("project", "stage") if k not in v}, **v}
 
     @model_validator(mode="after")
     def _kms_region(self) -> AwsSettings:
@@ -644,6 +646,23 @@ class Settings(_Section):
     retrain: RetrainSettings = Field(default_factory=RetrainSettings)
     state: StateSettings = Field(default_factory=StateSettings)
     output: OutputSettings = Field(default_factory=OutputSettings)
+
+    @model_validator(mode="after")
+    def _state_apart_from_the_workspace(self) -> Settings:
+        """A remote state in the project's own bucket must not sit under the workspace's keys: teardown
+        --all empties those, and the state would go with them."""
+        state = self.state
+        if state.url is None or state.bucket != self.aws.bucket:
+            return self
+        root = self.key_root + "/"
+        where = self.workspace.key_root(state.prefix) + "/"  # the state's own objects
+        if root.startswith(where) or where.startswith(root):
+            raise ValueError(
+                f"state.url: {state.url} keeps the state in s3://{state.bucket}/{where}, among the workspace's "
+                f"objects (s3://{state.bucket}/{root}) that teardown --all empties: in the project's bucket, "
+                f"give the state a prefix of its own (e.g. s3://{state.bucket}/nikkei-deepar-state)"
+            )
+        return self
 
     @model_validator(mode="before")
     @classmethod

@@ -334,3 +334,22 @@ def test_a_corrupt_remote_forecast_is_named_and_skipped_and_a_newer_one_refused(
     s3.put_if(BUCKET, f"{ROOT}/history/2025-12-28-new.json", json.dumps(newer).encode(), etag=None)
     with pytest.raises(VersionError):
         history.entries()
+
+
+def test_a_holder_whose_lease_was_cleared_stops_before_writing_more(s3: S3Gateway) -> None:
+    """`state unlock --force` deleted a live holder's lease: its next renewal (If-Match on an object
+    now gone) tells it so, and it writes nothing more."""
+    from nikkei_deepar.state.remote import _Held
+
+    remote = store(s3, lease_seconds=5.0)
+    with remote.lock(command="retrain"):
+        keeper = remote._keeper
+        assert keeper is not None
+        store(s3).break_lease()
+        with pytest.raises(ConditionFailed):
+            remote.renew(keeper.held)
+        keeper.lost = "the lease was cleared"  # what the keeper's thread records on that answer
+        with pytest.raises(LockHeldError, match="the lease was cleared while this command ran"):
+            remote.update(lambda ledger: ledger.upsert_job(job("late")))
+        assert isinstance(keeper.held, _Held)
+    assert store(s3).load().jobs == []

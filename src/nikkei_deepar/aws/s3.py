@@ -116,6 +116,8 @@ class S3Gateway:
                     raise ConditionFailed(f"s3://{bucket}/{key} changed since it was read") from None
                 if error_code(exc) == "NoSuchBucket":
                     raise _no_bucket(bucket) from None
+                if etag is not None and error_code(exc) in _MISSING:  # If-Match on an object now gone
+                    raise ConditionFailed(f"s3://{bucket}/{key} is gone since it was read") from None
                 raise
         return str(answer.get("ETag", ""))
 
