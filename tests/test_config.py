@@ -265,7 +265,8 @@ def test_tags_without_project_or_stage_keep_the_default_workspace() -> None:
     settings = Settings.model_validate({"aws": {"tags": {"team": "quant"}}})
     assert settings.aws.tags == {"project": "nikkei-deepar", "stage": "dev", "team": "quant"}
     assert settings.execution_role_name() == "nikkei-deepar-dev-sagemaker"
-    assert Settings.model_validate({"aws": {"tags": {"stage": "prod"}}}).workspace.label == "nikkei-deepar/prod"
+    prod = Settings.model_validate({"aws": {"tags": {"stage": "prod"}}})
+    assert prod.workspace.label == "nikkei-deepar/prod"
 
 
 @pytest.mark.parametrize(

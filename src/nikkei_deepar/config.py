@@ -658,9 +658,9 @@ class Settings(_Section):
         where = self.workspace.key_root(state.prefix) + "/"  # the state's own objects
         if root.startswith(where) or where.startswith(root):
             raise ValueError(
-                f"state.url: {state.url} keeps the state in s3://{state.bucket}/{where}, among the workspace's "
-                f"objects (s3://{state.bucket}/{root}) that teardown --all empties: in the project's bucket, "
-                f"give the state a prefix of its own (e.g. s3://{state.bucket}/nikkei-deepar-state)"
+                f"state.url: {state.url} keeps the state in s3://{state.bucket}/{where}, among the "
+                f"workspace's objects (s3://{state.bucket}/{root}) that teardown --all empties: in the "
+                f"project's bucket, give the state a prefix of its own (e.g. s3://{state.bucket}/nikkei-deepar-state)"
             )
         return self
 
