@@ -6,6 +6,7 @@ Each command is thin: options -> a Context -> one step's run() -> render -> exit
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import inspect
@@ -429,14 +430,15 @@ def run_command(
         _started()
         deadline = ctx.deadline  # starts the clock
         # the alarm is real time: not under a test's fake clock
-        with alarm(deadline.seconds if deadline is not None and ctx.clock is time.monotonic else None):
-            if mutating:
-                with ctx.state.lock(
-                    command=name, wait_seconds=common["wait_lock"], on_takeover=reporter.warn
-                ):
-                    result = body(ctx)
-            else:
-                result = body(ctx)
+        seconds = deadline.seconds if deadline is not None and ctx.clock is time.monotonic else None
+        with alarm(seconds), contextlib.ExitStack() as held:
+            if mutating:  # waiting for the lock (--wait-lock bounds it) is not the command's time
+                with deadline.paused() if deadline is not None else contextlib.nullcontext():
+                    lock = ctx.state.lock(
+                        command=name, wait_seconds=common["wait_lock"], on_takeover=reporter.warn
+                    )
+                    held.enter_context(lock)
+            result = body(ctx)
         reporter.close()
         _render_ok(name, result, reporter, json_out=json_out)
         return int(getattr(result, "exit_code", ExitCode.OK))

@@ -49,8 +49,10 @@ class Deadline:
         seconds = max(0.0, seconds)
         return cls(seconds=seconds, at=clock() + seconds, clock=clock, given=given)
 
+    paused_at: float | None = None  # inside `paused`: the time stands still at this clock reading
+
     def remaining(self) -> float:
-        return self.at - self.clock()
+        return self.at - (self.paused_at if self.paused_at is not None else self.clock())
 
     def expired(self) -> bool:
         return self.remaining() <= 0
@@ -84,13 +86,18 @@ class Deadline:
 
     @contextlib.contextmanager
     def paused(self) -> Iterator[None]:
-        """The time spent inside does not count (a question to the user): the deadline, and the alarm
-        if one is set, move on by it."""
-        started = self.clock()
+        """The time spent inside does not count (a question to the user, the wait for the ledger lock
+        that --wait-lock bounds): the deadline, and the alarm if one is set, move on by it. Inside, what
+        is left stays what it was, so a request made while waiting gets the time the command had."""
+        if self.paused_at is not None:  # already paused: the outer pause counts it
+            yield
+            return
+        started = self.paused_at = self.clock()
         left = _stop_alarm()
         try:
             yield
         finally:
+            self.paused_at = None
             self.at += max(0.0, self.clock() - started)
             if left > 0:
                 signal.setitimer(signal.ITIMER_REAL, left)

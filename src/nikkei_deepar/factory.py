@@ -52,7 +52,7 @@ class ContextFactory:
     ) -> Context:
         """The context for one command: its config (with --config/--region/--profile), ledger, reporter,
         and its deadline: --timeout (`common["timeout"]`), else `default_timeout(settings)` times
-        $NIKKEI_DEEPAR_DEFAULT_TIMEOUT_SCALE, plus --wait-lock for a command that may wait for the lock.
+        $NIKKEI_DEEPAR_DEFAULT_TIMEOUT_SCALE (the wait for the lock is not counted: the CLI pauses it).
 
         A command that does not read the config (`config init`, which writes the file --config names)
         runs on the defaults.
@@ -86,7 +86,7 @@ class ContextFactory:
             from nikkei_deepar.deadline import MAX_SECONDS, default_scale
 
             scaled = default_timeout(loaded.settings) * default_scale(env)
-            timeout = min(MAX_SECONDS, scaled + float(common.get("wait_lock") or 0.0))
+            timeout = min(MAX_SECONDS, scaled)  # the lock wait is not counted (cli pauses it)
         clock = {} if self.now is None else {"now": self.now}
         ctx = Context(
             loaded=loaded,

@@ -106,21 +106,59 @@ def test_a_new_command_gets_timeout_and_the_default_without_asking(
     assert _run(group, "--timeout", "7", env={SCALE_ENV: "0.5"}) == {"seconds": 7.0, "given": True}
 
 
-def test_the_default_comes_from_the_config_plus_the_lock_wait(
-    groups: Callable[[], typer.Typer], project_dir: Path
-) -> None:
+def test_the_default_comes_from_the_config(groups: Callable[[], typer.Typer], project_dir: Path) -> None:
     group = groups()
 
     @command("long", mutating=True, parent=group, deadline=TRAINING)
     def long(ctx: Any) -> Seen:
-        """The config's job limit + 30 min, + --wait-lock."""
+        """The config's job limit + 30 min (the lock wait is not counted, so not added)."""
         return Seen(ctx.deadline.seconds, ctx.deadline.given)
 
     (project_dir / "nikkei-deepar.toml").write_text(
         'backend = "local"\n[training]\nmax_runtime_seconds = 120\n', encoding="utf-8"
     )
     assert _run(group) == {"seconds": 120 + 1800.0, "given": False}
-    assert _run(group, "--wait-lock", "30") == {"seconds": 1950.0, "given": False}
+    assert _run(group, "--wait-lock", "30") == {"seconds": 120 + 1800.0, "given": False}
+
+
+def _hold_lock(folder: str, ready: Any, release: Any) -> None:
+    """Another command: holds the workspace's ledger lock until `release` is set."""
+    from nikkei_deepar.state.local import LocalStateStore
+
+    with LocalStateStore(Path(folder)).lock():
+        ready.set()
+        release.wait(30)
+
+
+def test_the_wait_for_the_lock_does_not_count_against_the_timeout(
+    groups: Callable[[], typer.Typer], project_dir: Path, hermetic_env: Path
+) -> None:
+    """`--wait-lock 10 --timeout 1`: another command holds the lock for 1.5 s, more than the whole
+    --timeout; the command waits for it, then still has its second for its own work."""
+    import multiprocessing
+    import threading
+    import time
+
+    group = groups()
+
+    @command("locked", mutating=True, parent=group)
+    def locked(ctx: Any) -> Seen:
+        """A command that takes the ledger lock."""
+        return Seen(ctx.deadline.remaining(), ctx.deadline.given)
+
+    ready, release = multiprocessing.Event(), multiprocessing.Event()
+    holder = multiprocessing.Process(target=_hold_lock, args=(str(hermetic_env), ready, release))
+    holder.start()
+    try:
+        assert ready.wait(10)
+        threading.Timer(1.5, release.set).start()
+        started = time.monotonic()
+        seen = _run(group, "--wait-lock", "10", "--timeout", "1")
+        assert time.monotonic() - started >= 1.4  # it did wait for the holder
+        assert seen["given"] is True and 0.5 < seen["seconds"] <= 1.0  # and its second is still its own
+    finally:
+        release.set()
+        holder.join(10)
 
 
 def test_a_command_that_needs_the_value_gets_its_timeout(

@@ -166,6 +166,17 @@ def example_config(*, bucket: str, source: Path) -> str:
     return source_line.sub(f"source = {json.dumps(str(source))}", text)
 
 
+def _kept_forecasts(moto_server: str) -> list[dict[str, Any]]:
+    """The forecasts kept beside the example's remote state: one object each under `.../history/`."""
+    s3 = boto3.client("s3", region_name=REGION, endpoint_url=moto_server)
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=STATE_BUCKET).get("Contents", [])]
+    return [
+        json.loads(s3.get_object(Bucket=STATE_BUCKET, Key=key)["Body"].read())
+        for key in sorted(keys)
+        if "/history/" in key
+    ]
+
+
 @pytest.fixture
 def cron(moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cron:
     root = tmp_path / "cron"
@@ -275,9 +286,8 @@ def test_daily_forecast_refreshes_the_data_and_writes_todays_csv(cron: Cron, mot
         (cron.forecasts / f"forecast-{day}.csv").read_text(encoding="utf-8"), after=cron.last_close
     )
     assert [dt.date.fromisoformat(r["date"]) for r in rows] == next_trading_days(cron.last_close, 5)
-    # the forecast is kept, as written, in the forecast history beside the ledger
-    history = Path(cron.env["NIKKEI_DEEPAR_HOME"]) / "history.jsonl"
-    [kept] = [json.loads(line) for line in history.read_text(encoding="utf-8").splitlines()]
+    # the forecast is kept, as written, in the forecast history beside the (remote) ledger
+    [kept] = _kept_forecasts(moto_server)
     assert kept["origin"] == cron.last_close.isoformat() and kept["mode"] == "endpoint"
     assert [p["date"] for p in kept["forecast"]] == [r["date"] for r in rows]
     assert [round(p["mean"], 6) for p in kept["forecast"]] == [float(r["mean"]) for r in rows]
@@ -290,7 +300,7 @@ def test_daily_forecast_refreshes_the_data_and_writes_todays_csv(cron: Cron, mot
     assert "$ nikkei-deepar deploy --redeploy --expires-in 2h" in log
     assert "$ nikkei-deepar predict --format csv --output" in log
     assert f"read {cron.prices}: 420 rows, {cron.first_close()} .. {cron.last_close}" in log  # refreshed
-    assert f"kept in {history}" in log
+    assert f"kept in s3://{STATE_BUCKET}/" in log and "/history/" in log
     assert "stale data" not in log
     assert "uploaded s3://" in log
     assert "already serves job" in log  # the deployed model, brought up as it was
@@ -389,7 +399,7 @@ def test_daily_forecast_refuses_stale_data_and_mails_one_fix_line(cron: Cron, mo
     log = "\n".join(_plain_log(log_file.read_text(encoding="utf-8")))
     assert "daily-forecast: endpoint deleted: nothing is left billing by the hour" in log
     assert not cron.forecasts.exists() or list(cron.forecasts.iterdir()) == []
-    assert not (Path(cron.env["NIKKEI_DEEPAR_HOME"]) / "history.jsonl").exists()
+    assert _kept_forecasts(moto_server) == []
     assert _sm(moto_server).list_endpoints()["Endpoints"] == []
 
 
@@ -415,7 +425,10 @@ def test_daily_forecast_refuses_the_unedited_example_config(cron: Cron) -> None:
     assert f"config {EXAMPLES / 'sagemaker.toml'}" in log
     assert "aws.bucket: S3 bucket names are" in log and "CHANGE-ME" in log
     assert not (EXAMPLES / ".nikkei-deepar").exists()  # NIKKEI_DEEPAR_HOME holds the ledger
-    assert "daily-forecast: FIX: exit 2: aws.bucket: S3 bucket names are" in log
+    # both placeholders are named in the log; the mailed FIX line names one of them
+    assert "state.url: the bucket 'CHANGE-ME" in log
+    [fix] = [line for line in log.splitlines() if "daily-forecast: FIX: exit 2: " in line]
+    assert "CHANGE-ME" in fix and ("aws.bucket" in fix or "state.url" in fix)
 
 
 # -- weekly-retrain.sh --------------------------------------------------------------------------------

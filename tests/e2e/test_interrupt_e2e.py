@@ -21,6 +21,7 @@ from typing import IO
 import boto3
 import pytest
 
+from nikkei_deepar.workspace import DEFAULT_PROJECT, DEFAULT_STAGE, Workspace
 from sagemaker_script import REGION, in_progress
 
 pytestmark = pytest.mark.e2e
@@ -58,6 +59,13 @@ def _interrupt_when(proc: subprocess.Popen[str], marker: str, *, within: float =
     proc.wait(timeout=60)
     assert sent, f"the command ended before {marker!r}:\n{''.join(seen)}"
     return "".join(seen)
+
+
+def _last_job(tmp_path: Path) -> dict[str, object]:
+    """The last job in the default workspace's ledger under the test's home."""
+    folder = Workspace(DEFAULT_PROJECT, DEFAULT_STAGE).folder(tmp_path / "home")
+    jobs: list[dict[str, object]] = json.loads((folder / "state.json").read_text())["jobs"]
+    return jobs[-1]
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -105,7 +113,9 @@ def test_sagemaker_ctrl_c_stops_the_waiting_not_the_job(
     assert proc.returncode == 130, stderr
     assert "the job itself keeps running" in stderr
     assert "hint: `nikkei-deepar wait` follows it again" in stderr
-    job = json.loads((tmp_path / "home" / "state.json").read_text())["jobs"][-1]
+    job = json.loads(
+        (Workspace(DEFAULT_PROJECT, DEFAULT_STAGE).folder(tmp_path / "home") / "state.json").read_text()
+    )["jobs"][-1]
     sagemaker = boto3.client("sagemaker", region_name=REGION, endpoint_url=moto_server)
     live = sagemaker.describe_training_job(TrainingJobName=job["name"])
     assert live["TrainingJobStatus"] == "InProgress"  # the job goes on
@@ -136,7 +146,9 @@ def test_local_ctrl_c_stops_the_job_and_says_so(tmp_path: Path) -> None:
     assert "ran inside this command and was stopped (Stopped, no model)" in stderr
     assert "hint: `nikkei-deepar train` starts a new job, from the first epoch" in stderr
     assert "resume" not in stderr
-    job = json.loads((tmp_path / "home" / "state.json").read_text())["jobs"][-1]
+    job = json.loads(
+        (Workspace(DEFAULT_PROJECT, DEFAULT_STAGE).folder(tmp_path / "home") / "state.json").read_text()
+    )["jobs"][-1]
     assert job["status"] == "Stopped" and job["model_artifact"] is None
     status = json.loads(_run(env, tmp_path, "status", "--json").stdout)["data"]["job"]
     assert (status["name"], status["status"]) == (job["name"], "Stopped")

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from nikkei_deepar.state.local import LocalStateStore
+from nikkei_deepar.workspace import DEFAULT_PROJECT, DEFAULT_STAGE, Workspace
 
 EXE = str(Path(sys.executable).parent / "nikkei-deepar")
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "prices" / "long" / "nikkei_jp.csv"
@@ -25,12 +26,17 @@ def _env(home: Path) -> dict[str, str]:
     return env
 
 
+def _folder(home: Path) -> Path:
+    """The default workspace's folder under `home`: where a config-less command keeps its ledger."""
+    return Workspace(DEFAULT_PROJECT, DEFAULT_STAGE).folder(home)
+
+
 def _holder(home: Path) -> subprocess.Popen[str]:
     code = (
         "import sys, time\n"
         "from pathlib import Path\n"
         "from nikkei_deepar.state.local import LocalStateStore\n"
-        f"with LocalStateStore(Path({str(home)!r})).lock():\n"
+        f"with LocalStateStore(Path({str(_folder(home))!r})).lock():\n"
         "    print('held', flush=True)\n"
         "    sys.stdin.readline()\n"
     )
@@ -111,6 +117,6 @@ def test_racing_commands_never_corrupt_the_ledger(tmp_path: Path) -> None:
         codes = [p.wait(60) for p in procs]
         assert set(codes) <= {0, 9}, [p.stderr.read() if p.stderr else "" for p in procs]
         assert 0 in codes
-        ledger = LocalStateStore(home).load()  # always valid JSON of the current schema
+        ledger = LocalStateStore(_folder(home)).load()  # always valid JSON of the current schema
         assert len(ledger.data) == 1
-    assert LocalStateStore(home).lock_holder() is None
+    assert LocalStateStore(_folder(home)).lock_holder() is None

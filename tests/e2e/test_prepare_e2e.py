@@ -69,15 +69,16 @@ def test_installed_prepare_uploads_channels_to_the_moto_server(
     assert "{" not in r.stderr
 
     sha16 = data["sha256"][:16]
-    keys = {name: f"nikkei-deepar/data/{sha16}/{name}" for name in CHANNELS}
+    root = f"nikkei-deepar/nikkei-deepar/dev/data/{sha16}"  # {prefix}/{project}/{stage}: the workspace's keys
+    keys = {name: f"{root}/{name}" for name in CHANNELS}
     listed = s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])
     assert {item["Key"] for item in listed} == set(keys.values())
     assert data["uris"] == {name: f"s3://{BUCKET}/{key}" for name, key in keys.items()}
-    train = s3.get_object(Bucket=BUCKET, Key=f"nikkei-deepar/data/{sha16}/train/train.json")["Body"].read()
+    train = s3.get_object(Bucket=BUCKET, Key=f"{root}/train/train.json")["Body"].read()
     record = json.loads(train)
     assert record["start"] == "2023-01-04 00:00:00" and "NaN" in record["target"]
     ledger = json.loads((hermetic_env / "state.json").read_text(encoding="utf-8"))
-    assert ledger["data"][-1]["train_uri"] == f"s3://{BUCKET}/nikkei-deepar/data/{sha16}/train/"
+    assert ledger["data"][-1]["train_uri"] == f"s3://{BUCKET}/{root}/train/"
 
 
 def test_installed_prepare_bad_file_is_one_error_line_and_a_json_error(

@@ -17,12 +17,14 @@ import pytest
 from ledger_edit import edited
 from nikkei_deepar.ledger import Resource
 from nikkei_deepar.state.local import LocalStateStore
+from nikkei_deepar.workspace import Workspace
 from sagemaker_script import create_hosting
 
 pytestmark = pytest.mark.e2e
 
 REGION = "ap-northeast-1"
 OURS = {"project": "nikkei-deepar", "stage": "e2e", "managed-by": "nikkei-deepar"}
+ROOT = "nikkei-deepar/nikkei-deepar/e2e"  # the workspace's keys: {prefix}/{project}/{stage}
 
 
 def executable() -> str:
@@ -104,16 +106,17 @@ def snapshot() -> dict[str, Any]:
 
 
 def simulate_deploy(home: Path, name: str) -> None:
-    """What `deploy` leaves: tagged hosting resources (with their endpoint's name), each recorded."""
+    """What `deploy` leaves: tagged hosting resources (with their endpoint's name), each recorded in the
+    ledger of the config's workspace (nikkei-deepar/e2e) under the tool's `home`."""
     hosting(name, {**OURS, "nikkei-deepar:endpoint": name})
-    store = LocalStateStore(home)
+    store = LocalStateStore(Workspace(OURS["project"], OURS["stage"]).folder(home))
     with edited(store) as ledger:
         for kind in ("model", "endpoint-config", "endpoint"):
             ledger.record_resource(Resource(kind=kind, name=name, region=REGION))  # type: ignore[arg-type]
 
 
 def test_provision_twice_then_teardown_all_restores_the_account(
-    moto_server: str, tmp_path: Path, hermetic_env: Path
+    moto_server: str, tmp_path: Path, tool_home: Path
 ) -> None:
     make_decoys()
     before = snapshot()
@@ -138,10 +141,10 @@ def test_provision_twice_then_teardown_all_restores_the_account(
     assert "no changes: everything was already in place" in human.stdout
 
     s3 = boto3.client("s3", region_name=REGION)
-    s3.put_object(Bucket="nd-e2e-bucket", Key="nikkei-deepar/data/abc/train/train.json", Body=b"{}")
-    s3.put_object(Bucket="nd-e2e-bucket", Key="nikkei-deepar/data/abc/train/train.json", Body=b"{}\n")
-    s3.delete_object(Bucket="nd-e2e-bucket", Key="nikkei-deepar/data/abc/train/train.json")
-    simulate_deploy(hermetic_env, "nd-e2e-endpoint")
+    s3.put_object(Bucket="nd-e2e-bucket", Key=f"{ROOT}/data/abc/train/train.json", Body=b"{}")
+    s3.put_object(Bucket="nd-e2e-bucket", Key=f"{ROOT}/data/abc/train/train.json", Body=b"{}\n")
+    s3.delete_object(Bucket="nd-e2e-bucket", Key=f"{ROOT}/data/abc/train/train.json")
+    simulate_deploy(tool_home, "nd-e2e-endpoint")
 
     refused = cli("teardown", "--all", cwd=tmp_path)
     assert refused.returncode == 2

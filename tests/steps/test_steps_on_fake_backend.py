@@ -267,6 +267,33 @@ def test_predict_asks_the_endpoint_once_with_the_whole_history(deployed: Any, fa
     )
 
 
+def test_predict_after_a_backend_switch_serves_this_backends_job(deployed: Any, fake: FakeBackend) -> None:
+    """A local deployment of the same endpoint name, made later with another horizon and target, is not
+    what the SageMaker endpoint serves: predict builds the SageMaker job's 5-day price forecast."""
+    from nikkei_deepar.ledger import Deployment
+
+    with edited(deployed.state) as ledger:
+        ledger.upsert_job(
+            Job(
+                name="local-1",
+                backend="local",
+                data_sha256="ab" * 32,
+                hyperparameters={"prediction_length": "9"},
+                config_hash="h",
+                status="Completed",
+                target="log_return",
+            )
+        )
+        ledger.deployments.append(
+            Deployment(endpoint=EP, model="m", endpoint_config="c", job="local-1", backend="local")
+        )
+    fake.queue_answer(deepar_response(prediction_length_of(deployed.settings)).encode())
+    result = _predict(deployed)
+    assert len(result.points) == 5 and result.points[0]["mean"] > 1000  # prices, not log returns
+    invoked = json.loads(next(args for verb, args in fake.calls if verb == "invoke")["body"])
+    assert invoked["instances"][0]["target"][-1] == demo_series().target[-1]  # a price series was sent
+
+
 def test_predict_reports_the_models_error_as_an_aws_error(deployed: Any, fake: FakeBackend) -> None:
     fake.queue_answer(
         AwsError("endpoint nikkei-deepar: the model answered HTTP 400: 'bad'", code="model-error")
