@@ -95,14 +95,18 @@ class AwsClients:
         service: str,
         *,
         region: str | None = None,
-        connect_timeout: float = CONNECT_TIMEOUT,
-        read_timeout: float = READ_TIMEOUT,
+        connect_timeout: float | None = None,
+        read_timeout: float | None = None,
         max_attempts: int | None = None,
     ) -> Any:
         """The client of `service` (in `region`, else the session's), built once. Each request may wait
         `connect_timeout` to connect and `read_timeout` for an answer, both cut to what is left of the
         deadline; `max_attempts` (else the configured one) counts the first attempt."""
         key = service if region is None else f"{service}@{region}"
+        # the module's values read now, not when this was defined: one source for both this and the
+        # `read_timeout` the messages quote
+        connect_timeout = CONNECT_TIMEOUT if connect_timeout is None else connect_timeout
+        read_timeout = READ_TIMEOUT if read_timeout is None else read_timeout
         if key not in self._clients:
             from botocore.config import Config
 
