@@ -26,6 +26,21 @@ import pytest
 REGION = "ap-northeast-1"
 
 
+def _one_model_loader_per_process() -> None:
+    """Every botocore session in a test process shares one data loader, so each service's JSON model
+    and endpoint rules are read and parsed once per process rather than once per client (~0.1 s each;
+    the tests build thousands). The tool builds one session per command and is not touched: this only
+    changes how often the tests re-read the same files, never what a client does."""
+    import functools
+
+    import botocore.session
+
+    botocore.session.create_loader = functools.cache(botocore.session.create_loader)  # type: ignore[assignment]
+
+
+_one_model_loader_per_process()
+
+
 @pytest.fixture(autouse=True)
 def hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """Never touch a real account or the user's home: fake keys, no config files, tool home in tmp.
