@@ -3,13 +3,15 @@ change that breaks a benchmark fails here rather than on the day someone measure
 
 Parametrized over every bench/*.py: a new script without a `--smoke` mode fails (argparse refuses the
 option). The runs are started together, two at a time (this tool's machines have two cores; a smoke run
-is mostly one process waiting on another), so the whole file takes about as long as the slowest pair.
+is mostly one process waiting on another), so the whole file takes about as long as the slowest pair;
+under pytest-xdist (scripts/test.sh runs `-n 2`) its workers share the scripts out instead.
 Scripts that train a model need the [local] extra (marked `local`); the chain needs moto's server
 (marked `e2e`, as the tests that run the executable against it).
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -59,11 +61,18 @@ def _run(name: str) -> tuple[subprocess.CompletedProcess[str], float]:
     return done, time.monotonic() - started
 
 
+Runs = dict[str, Future[tuple[subprocess.CompletedProcess[str], float]]]
+
+
 @pytest.fixture(scope="module")
-def smoke_runs(
-    request: pytest.FixtureRequest,
-) -> dict[str, Future[tuple[subprocess.CompletedProcess[str], float]]]:
-    """The smoke runs of the scripts this session selected, started at once, two at a time."""
+def smoke_runs(request: pytest.FixtureRequest) -> Runs:
+    """The smoke runs of the scripts this session selected, started at once, two at a time. Under
+    pytest-xdist (PYTEST_XDIST_WORKER set) every worker sees every selected item, so none is started
+    ahead: each test starts its own script, and xdist spreads the scripts over its workers."""
+    pool = ThreadPoolExecutor(max_workers=2)
+    request.addfinalizer(lambda: pool.shutdown(wait=True))
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return {}
     chosen = {
         item.callspec.params["script"]
         for item in request.session.items
@@ -71,8 +80,6 @@ def smoke_runs(
         and item.module.__name__ == request.module.__name__
         and hasattr(item, "callspec")
     }
-    pool = ThreadPoolExecutor(max_workers=2)
-    request.addfinalizer(lambda: pool.shutdown(wait=True))
     slow_first = sorted(chosen, key=lambda name: -COST.get(name, 0))
     return {name: pool.submit(_run, name) for name in slow_first}
 
@@ -80,12 +87,11 @@ def smoke_runs(
 @pytest.mark.parametrize(
     "script", [pytest.param(name, marks=NEEDS.get(name, [])) for name in SCRIPTS], ids=SCRIPTS
 )
-def test_each_benchmark_runs_in_smoke_mode(
-    script: str, smoke_runs: dict[str, Future[tuple[subprocess.CompletedProcess[str], float]]]
-) -> None:
+def test_each_benchmark_runs_in_smoke_mode(script: str, smoke_runs: Runs) -> None:
     if script in LOCAL:
         pytest.importorskip("gluonts")
-    done, seconds = smoke_runs[script].result(timeout=2 * TIMEOUT)
+    started = smoke_runs.get(script)
+    done, seconds = started.result(timeout=2 * TIMEOUT) if started is not None else _run(script)
     assert done.returncode == 0, f"{script} --smoke exited {done.returncode}:\n{done.stderr[-3000:]}"
     assert EXPECT.get(script, "") in done.stdout, f"{script} --smoke printed:\n{done.stdout[-3000:]}"
     assert script in EXPECT, f"say in EXPECT what {script} --smoke prints when it got to the end"

@@ -34,10 +34,16 @@ def config(stage: str, *, bucket: str = BUCKET, extra_aws: str = "", extra: str 
     )
 
 
-@pytest.fixture(params=["default-home", "shared-explicit-home"])
+HOMES = ["default-home", "shared-explicit-home"]
+both_homes = pytest.mark.parametrize("cli", HOMES, indirect=True)  # where the home could make a difference
+
+
+@pytest.fixture
 def cli(request: pytest.FixtureRequest, moto_server: str, tmp_path: Path) -> Cli:
     """Run the executable from one project folder, the way a person with prod.toml and dev.toml beside each
-    other would: with the default home (a fake $HOME), or one explicit NIKKEI_DEEPAR_HOME for both."""
+    other would: with the default home (a fake $HOME), or, where a test asks for `both_homes`, also with
+    one explicit NIKKEI_DEEPAR_HOME for both (the state of both stages under one home: the case where
+    keying it by workspace is what keeps them apart)."""
     project = tmp_path / "project"
     project.mkdir()
     env = {
@@ -53,7 +59,7 @@ def cli(request: pytest.FixtureRequest, moto_server: str, tmp_path: Path) -> Cli
         "AWS_EC2_METADATA_DISABLED": "true",
         "AWS_MAX_ATTEMPTS": "2",
     }
-    if request.param == "shared-explicit-home":
+    if getattr(request, "param", "default-home") == "shared-explicit-home":
         env["NIKKEI_DEEPAR_HOME"] = str(tmp_path / "one-home-for-all")
 
     def run(*args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
@@ -112,6 +118,7 @@ def deploy_stage(cli: Cli, cfg: str) -> None:
 
 
 # -- the copied config --------------------------------------------------------------------------------------
+@both_homes
 def test_a_copied_config_with_the_old_shared_role_name_cannot_touch_prod(cli: Cli, moto_server: str) -> None:
     explicit = f'role_name = "{OLD_DEFAULT_ROLE}"\n'
     prod = write(cli, "prod.toml", config("prod", extra_aws=explicit))
@@ -172,6 +179,7 @@ def test_a_copied_config_on_the_default_role_gets_its_own_and_shares_the_bucket_
     assert status["drift"] == {"missing": [], "untracked": []}
 
 
+@both_homes
 def test_two_stages_in_one_home_keep_their_own_endpoint_and_expiry(cli: Cli, moto_server: str) -> None:
     prod = write(cli, "prod.toml", config("prod"))
     dev = write(cli, "dev.toml", config("dev"))
