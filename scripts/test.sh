@@ -7,4 +7,4 @@ scripts/setup.sh dev,local,plot
 .venv/bin/ruff check src tests bench scripts
 .venv/bin/ruff format --check src tests bench scripts
 .venv/bin/mypy
-.venv/bin/pytest "$@"
+.venv/bin/pytest -n 2 --dist loadgroup "$@"  # two workers: the machines this runs on have two cores

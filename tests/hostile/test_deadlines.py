@@ -15,12 +15,13 @@ import shutil
 import socket
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from hostile.kit import GOOD_PRICES, assert_one_clean_error, run_exe, stalled_server
+from hostile.kit import GOOD_PRICES, Run, assert_one_clean_error, run_exe, stalled_server
 from ledger_edit import edited
 from nikkei_deepar.aws.session import MIN_READ_TIMEOUT, AwsClients
 from nikkei_deepar.cli import DEADLINES
@@ -28,6 +29,7 @@ from nikkei_deepar.config import load_config
 from nikkei_deepar.deadline import SCALE_ENV, Deadline
 from nikkei_deepar.errors import WaitTimeoutError
 from nikkei_deepar.ledger import Job, Resource
+from nikkei_deepar.workspace import DEFAULT_PROJECT, DEFAULT_STAGE, Workspace
 from sagemaker_script import BUCKET, REGION, ROLE, make_context, seed_prepared, settings_for
 
 SCALED_TO = 4.0  # seconds: each command's default deadline, scaled (its local work fits in it)
@@ -39,8 +41,13 @@ JOB = "nikkei-deepar-dev-20250101-000000-abcd"
 @pytest.fixture
 def seeded(tmp_path: Path, hermetic_env: Path) -> Path:
     """A SageMaker project whose ledger has prepared data, a completed job and a live endpoint."""
-    (tmp_path / "nikkei-deepar.toml").write_text(CONFIG, encoding="utf-8")
-    ctx = make_context(hermetic_env, settings_for())
+    return seed_project(tmp_path, hermetic_env)
+
+
+def seed_project(project: Path, folder: Path) -> Path:
+    """`project` with the config, its workspace `folder` with the ledger `seeded` describes."""
+    (project / "nikkei-deepar.toml").write_text(CONFIG, encoding="utf-8")
+    ctx = make_context(folder, settings_for())
     version = seed_prepared(ctx, with_role=False, upload=False)
     with edited(ctx.state) as ledger:
         ledger.upsert_job(
@@ -57,7 +64,7 @@ def seeded(tmp_path: Path, hermetic_env: Path) -> Path:
         ledger.record_resource(
             Resource(kind="endpoint", name=ctx.settings.endpoint.name, region=REGION, job=JOB)
         )
-    return tmp_path
+    return project
 
 
 # (command, its arguments, the options its default deadline reads)
@@ -82,25 +89,54 @@ CASES: list[tuple[str, list[str], dict[str, Any]]] = [
 LOCAL_WORK = {"prepare", "retrain"}
 
 
-@pytest.mark.parametrize(
-    ("command", "args", "options"), CASES, ids=[" ".join([c, *a[:1]]) for c, a, _ in CASES]
-)
+IDS = [" ".join([c, *a[:1]]) for c, a, _ in CASES]
+CONCURRENT = 5  # cases run at a time: each mostly waits on its silent server; start-up is what they share
+_ran: dict[str, tuple[Run, float, int, float]] = {}  # case id -> (run, seconds, connections, scaled to)
+
+
+def _run_every_case(root: Path) -> None:
+    """Every case at once, CONCURRENT at a time, each in its own seeded project and home against its own
+    silent server: the file takes about three deadlines, not fifteen. Each case is timed on its own."""
+
+    def one(case: int) -> tuple[str, tuple[Run, float, int, float]]:
+        command, args, options = CASES[case]
+        project = root / f"case-{case}"
+        project.mkdir()
+        home = project / "home"
+        folder = Workspace(DEFAULT_PROJECT, DEFAULT_STAGE).folder(home)
+        seed_project(project, folder)
+        settings = load_config(project / "nikkei-deepar.toml").settings
+        default = DEADLINES[command].seconds(settings, options)
+        scaled_to = SCALED_TO * 2 if command in LOCAL_WORK else SCALED_TO
+        if command == "backtest":  # the series is only in S3: backtest has to fetch it
+            shutil.rmtree(folder / "data")
+        with stalled_server() as (url, accepted):
+            env = {
+                "AWS_ENDPOINT_URL": url,
+                SCALE_ENV: repr(scaled_to / default),
+                "NIKKEI_DEEPAR_HOME": str(home),
+            }
+            started = time.monotonic()
+            r = run_exe(command, *args, cwd=project, env=env)
+            took = time.monotonic() - started
+            return IDS[case], (r, took, len(accepted), scaled_to)
+
+    with ThreadPoolExecutor(max_workers=CONCURRENT) as pool:
+        _ran.update(pool.map(one, range(len(CASES))))
+
+
+# All cases run from the first one a worker reaches: under pytest-xdist they stay on one worker
+# (scripts/test.sh runs --dist loadgroup), or each worker would run them all.
+@pytest.mark.xdist_group("silent-aws-deadlines")
+@pytest.mark.parametrize(("command", "args", "options"), CASES, ids=IDS)
 def test_a_silent_aws_ends_each_command_by_its_default_deadline(
-    command: str, args: list[str], options: dict[str, Any], seeded: Path, hermetic_env: Path
+    command: str, args: list[str], options: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    settings = load_config(seeded / "nikkei-deepar.toml").settings
-    default = DEADLINES[command].seconds(settings, options)
-    scaled_to = SCALED_TO * 2 if command in LOCAL_WORK else SCALED_TO
-    if command == "backtest":  # the series is only in S3: backtest has to fetch it
-        shutil.rmtree(hermetic_env / "data")
-    with stalled_server() as (url, accepted):
-        started = time.monotonic()
-        r = run_exe(
-            command, *args, cwd=seeded, env={"AWS_ENDPOINT_URL": url, SCALE_ENV: repr(scaled_to / default)}
-        )
-        took = time.monotonic() - started
+    if not _ran:
+        _run_every_case(tmp_path_factory.mktemp("silent-aws"))
+    r, took, connections, scaled_to = _ran[" ".join([command, *args[:1]])]
     line = assert_one_clean_error(r, 8, f"default deadline of {scaled_to:g} s")
-    assert accepted, "the command never asked AWS: the case does not test what it says"
+    assert connections, "the command never asked AWS: the case does not test what it says"
     assert took < scaled_to + MARGIN, (took, line)
     assert "--timeout" in r.stderr  # the hint says how to give it longer
 
