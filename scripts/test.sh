@@ -7,4 +7,6 @@ scripts/setup.sh dev,local,plot
 .venv/bin/ruff check src tests bench scripts
 .venv/bin/ruff format --check src tests bench scripts
 .venv/bin/mypy
-.venv/bin/pytest -n 2 --dist loadgroup "$@"  # two workers: the machines this runs on have two cores
+# two workers (these machines have two cores); a module stays on one worker: tests/test_bench_smoke.py and
+# tests/hostile/test_deadlines.py run their slow parts together, once per worker that reaches them
+.venv/bin/pytest -n 2 --dist loadscope "$@"

@@ -4,14 +4,13 @@ change that breaks a benchmark fails here rather than on the day someone measure
 Parametrized over every bench/*.py: a new script without a `--smoke` mode fails (argparse refuses the
 option). The runs are started together, two at a time (this tool's machines have two cores; a smoke run
 is mostly one process waiting on another), so the whole file takes about as long as the slowest pair;
-under pytest-xdist (scripts/test.sh runs `-n 2`) its workers share the scripts out instead.
+under pytest-xdist, scripts/test.sh's --dist loadscope keeps them together on one worker.
 Scripts that train a model need the [local] extra (marked `local`); the chain needs moto's server
 (marked `e2e`, as the tests that run the executable against it).
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -67,12 +66,10 @@ Runs = dict[str, Future[tuple[subprocess.CompletedProcess[str], float]]]
 @pytest.fixture(scope="module")
 def smoke_runs(request: pytest.FixtureRequest) -> Runs:
     """The smoke runs of the scripts this session selected, started at once, two at a time. Under
-    pytest-xdist (PYTEST_XDIST_WORKER set) every worker sees every selected item, so none is started
-    ahead: each test starts its own script, and xdist spreads the scripts over its workers."""
+    pytest-xdist, scripts/test.sh's --dist loadscope keeps this module on one worker (with xdist's
+    default --dist load, each worker that runs one of these tests would start them all)."""
     pool = ThreadPoolExecutor(max_workers=2)
     request.addfinalizer(lambda: pool.shutdown(wait=True))
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        return {}
     chosen = {
         item.callspec.params["script"]
         for item in request.session.items

@@ -125,9 +125,8 @@ def _run_every_case(root: Path) -> None:
         _ran.update(pool.map(one, range(len(CASES))))
 
 
-# All cases run from the first one a worker reaches: under pytest-xdist they stay on one worker
-# (scripts/test.sh runs --dist loadgroup), or each worker would run them all.
-@pytest.mark.xdist_group("silent-aws-deadlines")
+# All cases run from the first one a worker reaches: under pytest-xdist this module stays on one worker
+# (scripts/test.sh runs --dist loadscope), or each worker would run them all.
 @pytest.mark.parametrize(("command", "args", "options"), CASES, ids=IDS)
 def test_a_silent_aws_ends_each_command_by_its_default_deadline(
     command: str, args: list[str], options: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
