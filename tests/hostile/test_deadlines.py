@@ -32,7 +32,7 @@ from nikkei_deepar.ledger import Job, Resource
 from nikkei_deepar.workspace import DEFAULT_PROJECT, DEFAULT_STAGE, Workspace
 from sagemaker_script import BUCKET, REGION, ROLE, make_context, seed_prepared, settings_for
 
-SCALED_TO = 4.0  # seconds: each command's default deadline, scaled (its local work fits in it)
+SCALED_TO = 5.0  # seconds: each command's default deadline, scaled (its local work fits in it)
 MARGIN = 8.0  # start-up (imports) on a loaded machine, and the 2 s last look a request may take
 CONFIG = f'[aws]\nregion = "{REGION}"\nbucket = "{BUCKET}"\nrole_name = "{ROLE}"\n'
 JOB = "nikkei-deepar-dev-20250101-000000-abcd"
