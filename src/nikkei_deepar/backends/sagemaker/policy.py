@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from nikkei_deepar.images import deepar_repository_arn, partition
@@ -246,6 +247,24 @@ def missing_grants(documents: list[dict[str, Any]], needed: list[tuple[str, str]
     Conditions are not evaluated (an Allow with a condition counts, a conditional Deny does not apply):
     this answers "does this policy mean to grant it", for roles the tool will not modify."""
     return [(action, resource) for action, resource in needed if not _allows(documents, action, resource)]
+
+
+def uncovered(
+    read_documents: Callable[[], list[dict[str, Any]]], needed: list[tuple[str, str]]
+) -> str | None:
+    """Why a role the tool will not modify does not grant `needed`, in words for a message ("its policies
+    do not allow ACTION on ARN (and N more)", or "its policies could not be read (CODE)" when reading them
+    fails); None when it grants all of it. `read_documents` reads the role's policies."""
+    from nikkei_deepar.errors import AwsError
+
+    try:
+        missing = missing_grants(read_documents(), needed)
+    except AwsError as exc:
+        return f"its policies could not be read ({exc.code})"
+    if not missing:
+        return None
+    (action, resource), more = missing[0], len(missing) - 1
+    return f"its policies do not allow {action} on {resource}" + (f" (and {more} more)" if more else "")
 
 
 def _allows(documents: list[dict[str, Any]], action: str, resource: str) -> bool:

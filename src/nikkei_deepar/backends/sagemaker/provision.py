@@ -451,7 +451,7 @@ class AwsProvisioner:
     def _foreign_role(self, role: Role) -> list[PlanItem]:
         """A role named in the config that is not this workspace's: used as it is, never modified. One of
         another workspace must already grant what this one needs (its own provision may rewrite it)."""
-        from nikkei_deepar.backends.sagemaker.policy import execution_grants, missing_grants, trusts_sagemaker
+        from nikkei_deepar.backends.sagemaker.policy import execution_grants, trusts_sagemaker, uncovered
 
         others = managed_by_tool(role.tags)
         items = [self._r("", "use", f"{owner_words(role.tags)}: {_FOREIGN}", owned=False)]
@@ -469,24 +469,13 @@ class AwsProvisioner:
                 )
             )
         needed = execution_grants(bucket=self.bucket, key_root=self.key_root, region=self.region)
-        unreadable: str | None = None
-        try:
-            missing = missing_grants(self.iam.policy_documents(role.name), needed)
-        except AwsError as exc:
-            missing, unreadable = needed, exc.code
+        why = uncovered(lambda: self.iam.policy_documents(role.name), needed)
         where = f"s3://{self.bucket}/{self.key_root}/"
-        if not missing:
+        if why is None:
             items.append(
                 self._r("permissions", "ok", f"its policies grant what jobs need under {where}", owned=False)
             )
             return items
-        first_action, first_resource = missing[0]
-        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-        why = (
-            f"its policies could not be read ({unreadable})"
-            if unreadable
-            else f"its policies do not allow {first_action} on {first_resource}{more}"
-        )
         own = self.env.settings.workspace.role_name("sagemaker")
         if others:  # another workspace's: used only while it already covers this one
             items.append(

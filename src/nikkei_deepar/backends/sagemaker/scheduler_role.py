@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from nikkei_deepar.backends.plan import DONE, Action, Applied, PlanItem
 from nikkei_deepar.config import Settings
-from nikkei_deepar.errors import AwsError, ExitCode
+from nikkei_deepar.errors import ExitCode
 from nikkei_deepar.ledger import Ledger, Resource
 from nikkei_deepar.ownership import (
     adoption_note,
@@ -180,9 +180,9 @@ class SchedulerRolePlan:
         modified; one of another workspace only while it already may delete this config's endpoint."""
         from nikkei_deepar.backends.sagemaker.policy import (
             SCHEDULER_PRINCIPAL,
-            missing_grants,
             scheduler_grants,
             trusts_service,
+            uncovered,
         )
 
         items = [self._item("", "use", f"{owner_words(role.tags)}: {_FOREIGN}", owned=False)]
@@ -201,19 +201,10 @@ class SchedulerRolePlan:
                 )
             )
         needed = scheduler_grants(endpoint=self.endpoint, region=self.region, account=self.account)
-        unreadable: str | None = None
-        try:
-            missing = missing_grants(self.iam.policy_documents(role.name), needed)
-        except AwsError as exc:
-            missing, unreadable = needed, exc.code
-        if not missing:
+        why = uncovered(lambda: self.iam.policy_documents(role.name), needed)
+        if why is None:
             items.append(self._item("permissions", "ok", f"may delete endpoint {self.endpoint}", owned=False))
             return items
-        why = (
-            f"its policies could not be read ({unreadable})"
-            if unreadable
-            else f"its policies do not allow {missing[0][0]} on {missing[0][1]}"
-        )
         if managed_by_tool(role.tags):
             items.append(
                 self._item(
