@@ -17,12 +17,11 @@ EXE = Path(sys.executable).parent / "nikkei-deepar"
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
-def project_shell(moto_server: str, tmp_path: Path, config: str, *, region: str) -> Run:
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "nikkei-deepar.toml").write_text(config, encoding="utf-8")
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "NIKKEI_DEEPAR_"))},
+def moto_env(moto_server: str, tmp_path: Path, *, region: str, drop: tuple[str, ...] = ()) -> dict[str, str]:
+    """The environment of an executable run against the moto server: this one without any AWS_ or
+    NIKKEI_DEEPAR_ variable (nor those starting with `drop`), fake keys, no AWS config files, 2 attempts."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "NIKKEI_DEEPAR_", *drop))},
         "AWS_ENDPOINT_URL": moto_server,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -32,6 +31,15 @@ def project_shell(moto_server: str, tmp_path: Path, config: str, *, region: str)
         "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
         "AWS_EC2_METADATA_DISABLED": "true",
         "AWS_MAX_ATTEMPTS": "2",
+    }
+
+
+def project_shell(moto_server: str, tmp_path: Path, config: str, *, region: str) -> Run:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "nikkei-deepar.toml").write_text(config, encoding="utf-8")
+    env = {
+        **moto_env(moto_server, tmp_path, region=region),
         "NIKKEI_DEEPAR_HOME": str(project / ".nikkei-deepar"),
     }
 

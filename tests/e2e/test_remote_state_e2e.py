@@ -4,7 +4,6 @@ share one `[state] url` on the moto server, which honours S3's conditional write
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from typing import Any
 import boto3
 import pytest
 
+from e2e_shell import moto_env
 from sagemaker_script import REGION, in_progress
 
 pytestmark = pytest.mark.e2e
@@ -46,16 +46,7 @@ Host = Callable[..., subprocess.CompletedProcess[str]]
 
 def host_env(moto_server: str, tmp_path: Path, name: str) -> dict[str, str]:
     return {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "NIKKEI_DEEPAR_"))},
-        "AWS_ENDPOINT_URL": moto_server,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_MAX_ATTEMPTS": "2",
+        **moto_env(moto_server, tmp_path, region=REGION),
         "NIKKEI_DEEPAR_HOME": str(tmp_path / name / "home"),
     }
 

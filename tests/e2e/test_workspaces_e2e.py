@@ -5,7 +5,6 @@ no shared role or schedule name can make one stage change or delete another's re
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
+from e2e_shell import moto_env
 from sagemaker_script import ACCOUNT, REGION, completed
 
 pytestmark = pytest.mark.e2e
@@ -47,17 +47,8 @@ def cli(request: pytest.FixtureRequest, moto_server: str, tmp_path: Path) -> Cli
     project = tmp_path / "project"
     project.mkdir()
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "NIKKEI_DEEPAR_", "XDG_"))},
+        **moto_env(moto_server, tmp_path, region=REGION, drop=("XDG_",)),
         "HOME": str(tmp_path / "user-home"),
-        "AWS_ENDPOINT_URL": moto_server,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_MAX_ATTEMPTS": "2",
     }
     if getattr(request, "param", "default-home") == "shared-explicit-home":
         env["NIKKEI_DEEPAR_HOME"] = str(tmp_path / "one-home-for-all")
