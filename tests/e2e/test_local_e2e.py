@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from e2e_shell import run_app
+
 EXE = str(Path(sys.executable).parent / "nikkei-deepar")
 
 pytestmark = [pytest.mark.e2e, pytest.mark.local]
@@ -81,10 +83,14 @@ def _env(tmp_path: Path) -> dict[str, str]:
     }
 
 
-def _run(tmp_path: Path, *args: str, code: int = 0) -> dict[str, Any]:
-    r = subprocess.run(
-        [EXE, *args, "--json"], cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=180
-    )
+def _run(tmp_path: Path, *args: str, code: int = 0, in_process: bool = False) -> dict[str, Any]:
+    """The command's JSON document; through the installed executable, or `in_process` (`run_app`: the
+    same app, environment and folder in this process, so torch is imported once per test process)."""
+    if in_process:
+        r = run_app([*args, "--json"], env=_env(tmp_path), cwd=tmp_path)
+    else:
+        argv, env = [EXE, *args, "--json"], _env(tmp_path)
+        r = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
     assert r.returncode == code, f"{args}: exit {r.returncode}\n{r.stderr}"
     doc: dict[str, Any] = json.loads(r.stdout)
     assert doc["exit_code"] == code and doc["command"] == args[0]
@@ -190,14 +196,14 @@ def test_a_log_return_model_forecasts_prices_and_keeps_its_target(tmp_path: Path
     config = tmp_path / "nikkei-deepar.toml"
     config.write_text(RETURNS_CONFIG)
     last = _closes(tmp_path)[-1]
-    _run(tmp_path, "provision")
-    prepared = _run(tmp_path, "prepare")["data"]
+    _run(tmp_path, "provision", in_process=True)
+    prepared = _run(tmp_path, "prepare", in_process=True)["data"]
     train_file = WORKSPACE(tmp_path) / "data" / prepared["sha256"][:16] / "train" / "train.json"
     record = json.loads(train_file.read_text())
     assert record["target"][0] == "NaN" and max(abs(v) for v in record["target"] if v != "NaN") < 20
-    job = _run(tmp_path, "train")["data"]["job"]
-    assert _run(tmp_path, "wait")["data"]["status"] == "Completed"
-    _run(tmp_path, "deploy")
+    job = _run(tmp_path, "train", in_process=True)["data"]["job"]
+    assert _run(tmp_path, "wait", in_process=True)["data"]["status"] == "Completed"
+    _run(tmp_path, "deploy", in_process=True)
 
     def check(forecast: list[dict[str, Any]]) -> None:
         assert [p["step"] for p in forecast] == [1, 2, 3, 4, 5]
@@ -209,20 +215,20 @@ def test_a_log_return_model_forecasts_prices_and_keeps_its_target(tmp_path: Path
             assert 0.75 * last < q["0.1"] and q["0.9"] < 1.25 * last
             assert 0.75 * last < p["mean"] < 1.25 * last
 
-    predicted = _run(tmp_path, "predict")["data"]
+    predicted = _run(tmp_path, "predict", in_process=True)["data"]
     assert predicted["job"] == job and predicted["last_close"] == pytest.approx(last)
     check(predicted["forecast"])
-    batch = _run(tmp_path, "predict", "--batch")["data"]
+    batch = _run(tmp_path, "predict", "--batch", in_process=True)["data"]
     assert batch["mode"] == "batch"
     check(batch["forecast"])
 
     # the config now says prices: the deployed model still gets returns (its recorded target)...
     config.write_text(RETURNS_CONFIG.replace('target = "log_return"', 'target = "price"'))
-    again = _run(tmp_path, "predict")["data"]
+    again = _run(tmp_path, "predict", in_process=True)["data"]
     assert again["job"] == job
     assert again["forecast"] == predicted["forecast"]  # same model, same request, same seed
     # ...and train refuses the data prepared for returns, with the usage exit code
-    [error] = _run(tmp_path, "train", code=2)["errors"]
+    [error] = _run(tmp_path, "train", code=2, in_process=True)["errors"]
     assert 'holds log returns, but the config says [data] target = "price"' in error["message"]
     assert "nikkei-deepar prepare" in error["hint"]
 
@@ -230,16 +236,14 @@ def test_a_log_return_model_forecasts_prices_and_keeps_its_target(tmp_path: Path
     artifact = WORKSPACE(tmp_path) / "local" / "jobs" / job / "model.tar.gz"
     original = artifact.read_bytes()
     _rewrite_archive(artifact, older=True)
-    older = _run(tmp_path, "predict")
+    older = _run(tmp_path, "predict", in_process=True)
     assert older["data"]["job"] == job and len(older["data"]["forecast"]) == 5
     [warning] = [w for w in older["warnings"] if "torch-free" in w]
     assert "through GluonTS" in warning
     # its torch-free weights damaged: one line, the endpoint's model error (exit 4), no traceback
     artifact.write_bytes(original)
     _rewrite_archive(artifact, older=False)
-    r = subprocess.run(
-        [EXE, "predict"], cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=180
-    )
+    r = run_app(["predict"], env=_env(tmp_path), cwd=tmp_path)
     assert r.returncode == 4, r.stderr
     assert "torch-free weights cannot be used" in r.stderr and "Traceback" not in r.stderr
 
@@ -279,15 +283,15 @@ def test_daily_forecasts_are_kept_and_scored_offline(tmp_path: Path) -> None:
         (tmp_path / "prices.csv").write_text("\n".join(lines[: rows + 1]) + "\n")
 
     download(len(lines) - 1 - days)
-    _run(tmp_path, "provision")
-    _run(tmp_path, "prepare")
-    _run(tmp_path, "train", "--wait")
-    _run(tmp_path, "deploy")
+    _run(tmp_path, "provision", in_process=True)
+    _run(tmp_path, "prepare", in_process=True)
+    _run(tmp_path, "train", "--wait", in_process=True)
+    _run(tmp_path, "deploy", in_process=True)
     kept = []
     for rows in range(len(lines) - days, len(lines)):
         download(rows)
-        _run(tmp_path, "prepare")
-        forecast = _run(tmp_path, "predict")
+        _run(tmp_path, "prepare", in_process=True)
+        forecast = _run(tmp_path, "predict", in_process=True)
         assert forecast["data"]["mode"] == "local" and forecast["warnings"][0].startswith("stale data: ")
         kept.append(forecast["data"]["forecast_id"])
 
@@ -295,7 +299,7 @@ def test_daily_forecasts_are_kept_and_scored_offline(tmp_path: Path) -> None:
     records = [json.loads(line) for line in history.read_text().splitlines()]
     assert [r["id"] for r in records] == kept
     assert oct(history.stat().st_mode & 0o777) == "0o600"
-    scored = _run(tmp_path, "score", "--plot", "score.png")["data"]
+    scored = _run(tmp_path, "score", "--plot", "score.png", in_process=True)["data"]
     assert scored["forecasts"]["kept"] == days and scored["forecasts"]["waiting"] == 1
     # every weekday has a close here: a step is scored when its session is on or before the last one
     last = dt.date(*map(int, lines[-1].split(",")[0].split("/")))

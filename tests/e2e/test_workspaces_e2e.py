@@ -1,6 +1,10 @@
-"""Workspaces and ownership proven by AWS, end to end: the installed executable against the moto server,
-as users tried it (issue 21). State is keyed by project and stage; no copy of a config, no shared home,
-no shared role or schedule name can make one stage change or delete another's resources."""
+"""Workspaces and ownership proven by AWS, end to end against the moto server, as users tried it (issue
+21). State is keyed by project and stage; no copy of a config, no shared home, no shared role or schedule
+name can make one stage change or delete another's resources.
+
+What is tested here is what the tool decides, so the commands run in this process (`e2e_shell.run_app`:
+the same app, environment and working directory, the moto server over HTTP); the headline scenario, a
+prod config copied to dev, also runs through the installed executable with the default home."""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from typing import Any
 import boto3
 import pytest
 
-from e2e_shell import moto_env
+from e2e_shell import moto_env, run_app
 from sagemaker_script import ACCOUNT, REGION, completed
 
 pytestmark = pytest.mark.e2e
@@ -36,6 +40,8 @@ def config(stage: str, *, bucket: str = BUCKET, extra_aws: str = "", extra: str 
 
 HOMES = ["default-home", "shared-explicit-home"]
 both_homes = pytest.mark.parametrize("cli", HOMES, indirect=True)  # where the home could make a difference
+# the default home through the installed executable, the shared home in-process
+executable_too = pytest.mark.parametrize("cli", ["executable", "shared-explicit-home"], indirect=True)
 
 
 @pytest.fixture
@@ -43,20 +49,23 @@ def cli(request: pytest.FixtureRequest, moto_server: str, tmp_path: Path) -> Cli
     """Run the executable from one project folder, the way a person with prod.toml and dev.toml beside each
     other would: with the default home (a fake $HOME), or, where a test asks for `both_homes`, also with
     one explicit NIKKEI_DEEPAR_HOME for both (the state of both stages under one home: the case where
-    keying it by workspace is what keeps them apart)."""
+    keying it by workspace is what keeps them apart). In-process (`run_app`) but for "executable"."""
     project = tmp_path / "project"
     project.mkdir()
     env = {
         **moto_env(moto_server, tmp_path, region=REGION, drop=("XDG_",)),
         "HOME": str(tmp_path / "user-home"),
     }
-    if getattr(request, "param", "default-home") == "shared-explicit-home":
+    home = getattr(request, "param", "default-home")
+    if home == "shared-explicit-home":
         env["NIKKEI_DEEPAR_HOME"] = str(tmp_path / "one-home-for-all")
 
     def run(*args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [str(EXE), *args], cwd=project, env=env, capture_output=True, text=True, timeout=180, check=False
-        )
+        if home != "executable":
+            done = run_app(list(args), env=env, cwd=project)
+        else:
+            argv = [str(EXE), *args]
+            done = subprocess.run(argv, cwd=project, env=env, capture_output=True, text=True, timeout=180)
         assert done.returncode == expect, f"{args}: exit {done.returncode}\n{done.stdout}\n{done.stderr}"
         assert "Traceback" not in done.stderr
         return done
@@ -109,7 +118,7 @@ def deploy_stage(cli: Cli, cfg: str) -> None:
 
 
 # -- the copied config --------------------------------------------------------------------------------------
-@both_homes
+@executable_too
 def test_a_copied_config_with_the_old_shared_role_name_cannot_touch_prod(cli: Cli, moto_server: str) -> None:
     explicit = f'role_name = "{OLD_DEFAULT_ROLE}"\n'
     prod = write(cli, "prod.toml", config("prod", extra_aws=explicit))

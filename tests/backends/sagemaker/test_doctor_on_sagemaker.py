@@ -165,7 +165,7 @@ def test_bucket_in_another_region(ctx: Any) -> None:
 
 
 def test_role_missing(aws: None, hermetic_env: Path) -> None:
-    ctx = _ctx(hermetic_env, endpoint={"expires_after": "off"})  # the scheduler role: test_doctor_scheduler.py
+    ctx = _ctx(hermetic_env, endpoint={"expires_after": "off"})  # scheduler role: test_doctor_scheduler
     boto3.client("s3", region_name=REGION).create_bucket(
         Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
     )
