@@ -32,7 +32,8 @@ STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} ", re.MULTILINE)
 )
 def test_the_same_answer_as_the_executable(args: list[str], moto_server: str, tmp_path: Path) -> None:
     env = {**moto_env(moto_server, tmp_path, region=REGION), "NIKKEI_DEEPAR_HOME": str(tmp_path / "home")}
-    real = subprocess.run([str(EXE), *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    argv = [str(EXE), *args]
+    real = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     here, before = Path.cwd(), dict(os.environ)
     mine = run_app(args, env=env, cwd=tmp_path)
     assert (Path.cwd(), dict(os.environ)) == (here, before)
