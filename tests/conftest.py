@@ -213,3 +213,25 @@ def _moto_treats_requests_as_tls(request: pytest.FixtureRequest, monkeypatch: py
     from moto_tls import tls_aware
 
     monkeypatch.setattr(FakeBucket, "get_permission", tls_aware(FakeBucket.get_permission))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The long modules first: under pytest-xdist (scripts/test.sh: two workers, --dist loadscope, a module
+    at a time in collection order) a long module started last keeps one worker busy while the other has
+    nothing left, so the longest (the benchmarks' smoke runs) goes first, then those that train a model
+    (`local`), the executable's (`e2e`), tests/hostile, and the rest; the order within a module is kept."""
+
+    def rank(item: pytest.Item) -> int:
+        module = item.nodeid.split("::")[0]
+        if module == "tests/test_bench_smoke.py":
+            return -1
+        if any(i.get_closest_marker("local") for i in by_module[module]):
+            return 0
+        if any(i.get_closest_marker("e2e") for i in by_module[module]):
+            return 1
+        return 2 if module.startswith("tests/hostile/") else 3
+
+    by_module: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        by_module.setdefault(item.nodeid.split("::")[0], []).append(item)
+    items.sort(key=rank)
