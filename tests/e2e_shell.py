@@ -3,6 +3,8 @@
 `project_shell(moto_server, tmp_path, config)` writes `config` into a fresh project folder and returns
 `run("train", "--json", expect=0)`: no terminal, the moto server as AWS_ENDPOINT_URL, fake credentials,
 no AWS config files, the tool's home in the project folder. One copy for the end-to-end tests.
+
+`run_app(args, env=, cwd=)` runs the same command in this process instead (see its docstring for when).
 """
 
 from __future__ import annotations
@@ -37,7 +39,11 @@ def moto_env(moto_server: str, tmp_path: Path, *, region: str, drop: tuple[str, 
     }
 
 
-def project_shell(moto_server: str, tmp_path: Path, config: str, *, region: str) -> Run:
+def project_shell(
+    moto_server: str, tmp_path: Path, config: str, *, region: str, in_process: bool = False
+) -> Run:
+    """`run(*args, expect=0)` in a fresh project folder holding `config`: the installed executable, or
+    with `in_process` the same app in this process (`run_app`)."""
     project = tmp_path / "project"
     project.mkdir()
     (project / "nikkei-deepar.toml").write_text(config, encoding="utf-8")
@@ -47,9 +53,11 @@ def project_shell(moto_server: str, tmp_path: Path, config: str, *, region: str)
     }
 
     def run(*args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [str(EXE), *args], cwd=project, env=env, capture_output=True, text=True, timeout=180, check=False
-        )
+        if in_process:
+            done = run_app(list(args), env=env, cwd=project)
+        else:
+            argv = [str(EXE), *args]
+            done = subprocess.run(argv, cwd=project, env=env, capture_output=True, text=True, timeout=180)
         assert done.returncode == expect, f"{args}: exit {done.returncode}\n{done.stdout}\n{done.stderr}"
         return done
 

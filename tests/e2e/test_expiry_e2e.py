@@ -1,7 +1,8 @@
 """Endpoint expiry end to end: the installed executable against the moto server (which stores
 EventBridge Scheduler schedules but runs none). A deploy leaves a schedule that deletes the endpoint,
 as the scheduler role, at the right time; a redeploy moves it; teardown --all leaves no schedule and no
-scheduler role."""
+scheduler role. The two refusals (no scheduler role, the daily cost guard) are the tool's decisions and
+run the same app in-process (`run_app`)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,12 @@ expires_after = "24h"
 @pytest.fixture
 def shell(moto_server: str, tmp_path: Path) -> Run:
     return project_shell(moto_server, tmp_path, CONFIG, region=REGION)
+
+
+@pytest.fixture
+def in_process(moto_server: str, tmp_path: Path) -> Run:
+    """The refusals below are the tool's decisions: the same app in this process (`run_app`)."""
+    return project_shell(moto_server, tmp_path, CONFIG, region=REGION, in_process=True)
 
 
 def _aws(server: str, service: str) -> Any:
@@ -92,7 +99,8 @@ def test_deploy_schedules_the_deletion_redeploy_moves_it_teardown_removes_all(
     assert _aws(moto_server, "sagemaker").list_endpoints()["Endpoints"] == []
 
 
-def test_deploy_without_the_scheduler_role_creates_nothing(shell: Run, moto_server: str) -> None:
+def test_deploy_without_the_scheduler_role_creates_nothing(in_process: Run, moto_server: str) -> None:
+    shell = in_process
     shell("provision")
     iam = _aws(moto_server, "iam")
     iam.delete_role_policy(RoleName=SCHEDULER_ROLE, PolicyName="nikkei-deepar-expiry")
@@ -105,7 +113,8 @@ def test_deploy_without_the_scheduler_role_creates_nothing(shell: Run, moto_serv
     assert _aws(moto_server, "sagemaker").list_models()["Models"] == []
 
 
-def test_the_daily_cost_guard_refuses_with_exit_2(shell: Run, moto_server: str, tmp_path: Path) -> None:
+def test_the_daily_cost_guard_refuses_with_exit_2(in_process: Run, moto_server: str, tmp_path: Path) -> None:
+    shell = in_process
     config = tmp_path / "project" / "nikkei-deepar.toml"
     config.write_text(CONFIG + "instance_count = 3\n\n[costs]\nmax_usd_per_day = 5.0\n", encoding="utf-8")
     shell("provision")
