@@ -4,7 +4,8 @@ Each script is run by `bash` in a fresh session (no controlling terminal, stdin 
 `env -i`-like environment: PATH (the venv's bin, /usr/bin, /bin), HOME and the tool's home in tmp, fake
 AWS credentials, region and AWS_ENDPOINT_URL, and the config through NIKKEI_DEEPAR_CONFIG or the
 argument. The config is examples/sagemaker.toml itself with its placeholder bucket and its `[data] source`
-replaced, so the shipped config is what runs.
+replaced, so the shipped config is what runs. What a test does by hand to set the scene (yesterday's
+training and deploy) runs the same app in-process (`Cron.cli`, `run_app`); the scripts run the executable.
 
 Checked: the exit code, the files the scripts write (a CSV whose dates are real Tokyo trading days, the
 retrain JSON summary, the weekly score), the forecast history the daily run keeps, logs of plain
@@ -39,6 +40,7 @@ from typing import Any
 import boto3
 import pytest
 
+from e2e_shell import run_app
 from nikkei_deepar.data.calendar import is_trading_day, next_trading_days, sessions_since
 from sagemaker_script import (
     REGION,
@@ -99,7 +101,9 @@ class Cron:
         return done
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        done = self._run([str(EXE), *args, "--config", str(self.config)])
+        """A command run by hand to set the scene (the day before, a person's deploy): the same app in
+        this process (`run_app`, same environment and folder); the example scripts run the executable."""
+        done = run_app([*args, "--config", str(self.config)], env=self.env, cwd=self.root)
         assert done.returncode == 0, f"{args}: exit {done.returncode}\n{done.stdout}\n{done.stderr}"
         return done
 
