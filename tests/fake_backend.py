@@ -63,6 +63,8 @@ class FakeBackend:
         self.answers: deque[bytes | Exception] = deque()
         self.next_training: list[TrainingState] = []  # what the next started job will report
         self.next_endpoint: list[EndpointState] = []  # what the next created endpoint will report
+        self.next_endpoint_configured = False  # fill their config_name with the one it is created with
+        self.next_update: tuple[list[EndpointState], bool, str | None] | None = None  # queue_next_update
         self.tagged: dict[tuple[str, str], dict[str, str]] = {}
         self.specs: dict[tuple[str, str], Any] = {}
         self.expiry = FakeExpiry(self)
@@ -86,9 +88,22 @@ class FakeBackend:
         """What the next job a step starts will report (its name is the step's to choose)."""
         self.next_training = list(states)
 
-    def queue_next_endpoint(self, *states: EndpointState) -> None:
-        """What the next endpoint a step creates will report (default: InService at once)."""
+    def queue_next_endpoint(self, *states: EndpointState, configured: bool = False) -> None:
+        """What the next endpoint a step creates will report (default: InService at once).
+
+        configured=True: each state without a config_name reports the config the endpoint was created
+        with, as SageMaker's DescribeEndpoint does (the step chooses that name, so a test cannot)."""
         self.next_endpoint = list(states)
+        self.next_endpoint_configured = configured
+
+    def queue_next_update(
+        self, *states: EndpointState, rollback: bool = False, reason: str | None = None
+    ) -> None:
+        """What the next `update_endpoint` will report: `states` while it rolls (those without a config
+        report the old one), then InService on the new config; rollback=True: InService on the OLD
+        config with `reason` as its failure reason, as SageMaker reports an update it rolled back.
+        Without this, an update succeeds at once (see update_endpoint)."""
+        self.next_update = (list(states), rollback, reason)
 
     def queue_answer(self, *answers: bytes | Exception) -> None:
         self.answers.extend(answers)
@@ -170,7 +185,10 @@ class FakeBackend:
     def create_endpoint(self, name: str, *, config_name: str, tags: Mapping[str, str]) -> str:
         self._call("create_endpoint", name=name, config_name=config_name)
         states = self.next_endpoint or [EndpointState(name, ENDPOINT_IN_SERVICE, config_name=config_name)]
+        if self.next_endpoint_configured:
+            states = [s if s.config_name else replace(s, config_name=config_name) for s in states]
         self.next_endpoint = []
+        self.next_endpoint_configured = False
         self.endpoints.pop(name, None)
         self.queue_endpoint(name, *states)
         return self._create("endpoint", name, tags, config_name)
@@ -178,6 +196,20 @@ class FakeBackend:
     def update_endpoint(self, name: str, *, config_name: str) -> None:
         self._call("update_endpoint", name=name, config_name=config_name)
         queue = self.endpoints.get(name)
+        if self.next_update is not None:  # queue_next_update: scripted
+            states, rollback, reason = self.next_update
+            self.next_update = None
+            old = queue[0].config_name if queue else None
+            end = (
+                EndpointState(name, ENDPOINT_IN_SERVICE, config_name=old, failure_reason=reason)
+                if rollback
+                else EndpointState(name, ENDPOINT_IN_SERVICE, config_name=config_name)
+            )
+            self.endpoints[name] = deque()
+            self.queue_endpoint(
+                name, *(s if s.config_name else replace(s, config_name=old) for s in states), end
+            )
+            return
         if queue is not None and len(queue) == 1:  # nothing more queued: the update simply succeeds
             queue[0] = replace(queue[0], status=ENDPOINT_IN_SERVICE, config_name=config_name)
 
@@ -279,6 +311,10 @@ class FakeExpiry:
     """The endpoint expiry keeper, in memory (a file-like expiry: not a ledger resource of its own)."""
 
     recorded = False
+    # Set `schedule` (a name) and `recorded = True` on an instance to make it a keeper whose expiry is a
+    # resource of its own, as SageMaker's schedule is: `set` names it, so deploy records it in the ledger.
+    schedule: str | None = None
+    refuse: Exception | None = None  # raised by `set` (e.g. what runs the deletion is missing)
 
     def __init__(self, backend: FakeBackend) -> None:
         self._backend = backend
@@ -286,7 +322,11 @@ class FakeExpiry:
 
     def set(self, endpoint: str, at: dt.datetime) -> Scheduled:
         self._backend._call("set_expiry", endpoint=endpoint, at=at)
+        if self.refuse is not None:
+            raise self.refuse
         self.times[endpoint] = at
+        if self.schedule is not None:
+            return Scheduled(endpoint, at, f"the fake schedule {self.schedule}", schedule=self.schedule)
         return Scheduled(endpoint, at, "the fake")
 
     def get(self, endpoint: str) -> Scheduled | None:

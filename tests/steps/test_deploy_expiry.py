@@ -1,34 +1,31 @@
-"""deploy and the endpoint's expiry (EventBridge Scheduler on moto), the daily cost guard, --redeploy."""
+"""deploy and the endpoint's expiry on FakeBackend: every deploy moves it, --expires-in, serverless, the
+daily cost guard, --redeploy.
+
+FakeExpiry (tests/fake_backend.py) keeps the times; here it is set up as SageMaker's keeper is (its
+expiry a resource of its own, recorded in the ledger). What SageMaker's keeper writes on AWS (the
+EventBridge schedule, its role, minute rounding), the Price List API, and `status` / `teardown` of a
+schedule are tested on moto in tests/backends/sagemaker/test_deploy_expiry_on_sagemaker.py.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
+from fake_backend import FakeBackend, fake_context
 from nikkei_deepar import expiry_view as expiry
+from nikkei_deepar.backends.base import TrainingState
 from nikkei_deepar.errors import ExitCode, NotFoundError, UsageError
+from nikkei_deepar.instance_prices import LivePrice
 from nikkei_deepar.steps import deploy, train
-from sagemaker_script import (
-    ACCOUNT,
-    REGION,
-    FakeClock,
-    completed,
-    make_context,
-    price_list_answer,
-    seed_prepared,
-    settings_for,
-    stderr_of,
-)
+from sagemaker_script import DEEPAR_METRICS, FakeClock, seed_prepared, settings_for, stderr_of
 
 EP = "nikkei-deepar-dev"  # the default: {project}-{stage}
 SCHEDULE = f"{EP}-expiry"
 NOW = dt.datetime(2026, 12, 6, 2, 0, 30, tzinfo=dt.UTC)
-SCHEDULER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/{EP}-scheduler"
 
 
 class WallClock:
@@ -46,20 +43,33 @@ def wall(monkeypatch: pytest.MonkeyPatch) -> WallClock:
     return clock
 
 
-def _ctx(home: Path, **sections: Any) -> Any:
-    return make_context(home, settings_for(**sections), clock=FakeClock())
-
-
 @pytest.fixture
-def ctx(aws: None, hermetic_env: Path, wall: WallClock) -> Any:
-    context = _ctx(hermetic_env)
-    seed_prepared(context)
+def fake() -> FakeBackend:
+    backend = FakeBackend()
+    backend.expiry.recorded = True  # as SageMaker's: a schedule of its own, recorded in the ledger
+    backend.expiry.schedule = SCHEDULE
+    return backend
+
+
+def _ctx(home: Path, fake: FakeBackend, **sections: Any) -> Any:
+    context = fake_context(home, fake, settings_for(**sections), clock=FakeClock())
+    seed_prepared(context, with_role=False, upload=False)  # the ledger as `prepare` leaves it
     return context
 
 
-def _trained(ctx: Any, sm_script: Any) -> str:
-    sm_script.next_training(completed())
-    return train.run(ctx, force=True, wait=False, timeout=None, logs=False).job
+@pytest.fixture
+def ctx(hermetic_env: Path, fake: FakeBackend, wall: WallClock) -> Any:
+    return _ctx(hermetic_env, fake)
+
+
+def _trained(ctx: Any, fake: FakeBackend) -> str:
+    """A job started by `train` that is Completed with DeepAR's metrics and a model."""
+    fake.queue_next_training(TrainingState("", "Completed", metrics=dict(DEEPAR_METRICS)))
+    name = train.run(ctx, force=True, wait=False, timeout=None, logs=False).job
+    fake.trainings[name][0] = TrainingState(
+        name, "Completed", metrics=dict(DEEPAR_METRICS), model_artifact=f"fake://store/output/{name}/model"
+    )
+    return name
 
 
 def _deploy(ctx: Any, **options: Any) -> deploy.DeployResult:
@@ -68,114 +78,105 @@ def _deploy(ctx: Any, **options: Any) -> deploy.DeployResult:
     return deploy.run(ctx, **values)
 
 
-def _schedule() -> dict[str, Any] | None:
-    client = boto3.client("scheduler", region_name=REGION)
-    try:
-        return dict(client.get_schedule(Name=SCHEDULE))
-    except client.exceptions.ResourceNotFoundException:
-        return None
-
-
 def _live(ctx: Any, kind: str) -> list[str]:
     return [r.name for r in ctx.state.load().live_resources(kind)]
 
 
-def test_deploy_schedules_the_endpoints_deletion_by_aws(ctx: Any, sm_script: Any) -> None:
-    _trained(ctx, sm_script)
+def _creates(fake: FakeBackend) -> list[str]:
+    return [v for v in fake.verbs() if v.startswith(("create_", "update_"))]
+
+
+def test_deploy_sets_the_expiry_before_creating_anything(ctx: Any, fake: FakeBackend) -> None:
+    _trained(ctx, fake)
     result = _deploy(ctx)
-    found = _schedule()
-    assert found is not None
-    assert found["ScheduleExpression"] == "at(2026-12-07T02:00:00)"  # 24 h, to the minute, UTC
-    assert found["ScheduleExpressionTimezone"] == "UTC"
-    assert found["ActionAfterCompletion"] == "DELETE"
-    assert found["Target"]["Arn"] == "arn:aws:scheduler:::aws-sdk:sagemaker:deleteEndpoint"
-    assert json.loads(found["Target"]["Input"]) == {"EndpointName": EP}
-    assert found["Target"]["RoleArn"] == SCHEDULER_ROLE
+    at = NOW + dt.timedelta(hours=24)  # [endpoint] expires_after's default
+    assert fake.expiry.times == {EP: at}
+    verbs = fake.verbs()
+    assert verbs.index("set_expiry") < verbs.index("create_model")
     assert _live(ctx, "schedule") == [SCHEDULE]  # teardown finds it in the ledger
-    assert result.expiry is not None and result.expiry["expires_at"] == "2026-12-07T02:00:00+00:00"
+    assert ctx.state.load().resource("schedule", SCHEDULE).extra["at"] == at.isoformat()  # type: ignore[union-attr]
+    assert result.expiry is not None and result.expiry["expires_at"] == at.isoformat()
     assert result.expiry["enforced_by"] == SCHEDULE
-    assert "expiry: expires 2026-12-07 02:00 UTC (in 23h59m)" in "\n".join(result.to_lines())
-    expected = f"will be deleted at 2026-12-07 02:00 UTC by EventBridge Scheduler schedule {SCHEDULE}"
-    assert expected in stderr_of(ctx)
+    # 24 h to the second here: "in 1d" (SageMaker's at() is per minute: "in 23h59m", on moto)
+    line = f"expiry: expires 2026-12-07 02:00 UTC (in 1d), by schedule {SCHEDULE}"
+    assert line in "\n".join(result.to_lines())
+    assert f"will be deleted at 2026-12-07 02:00 UTC by the fake schedule {SCHEDULE}" in stderr_of(ctx)
 
 
 def test_expires_in_overrides_and_every_deploy_moves_the_expiry(
-    ctx: Any, sm_script: Any, wall: WallClock
+    ctx: Any, fake: FakeBackend, wall: WallClock
 ) -> None:
-    _trained(ctx, sm_script)
+    _trained(ctx, fake)
     _deploy(ctx, expires_in="2h")
-    assert (_schedule() or {})["ScheduleExpression"] == "at(2026-12-06T04:00:00)"
+    assert fake.expiry.times[EP] == NOW + dt.timedelta(hours=2)
     wall.now = NOW + dt.timedelta(hours=1)
     again = _deploy(ctx, expires_in="2h")  # the same job: nothing else changes, the expiry moves
     assert again.action == "unchanged"
-    assert (_schedule() or {})["ScheduleExpression"] == "at(2026-12-06T05:00:00)"
-    _trained(ctx, sm_script)
-    sm_script.next_update(EP)
+    assert fake.expiry.times[EP] == NOW + dt.timedelta(hours=3)
+    _trained(ctx, fake)
     updated = _deploy(ctx)
     assert updated.action == "updated"
-    assert (_schedule() or {})["ScheduleExpression"] == "at(2026-12-07T03:00:00)"
-    assert _live(ctx, "schedule") == [SCHEDULE]
-    assert ctx.state.load().resource("schedule", SCHEDULE).extra["at"] == "2026-12-07T03:00:00+00:00"
+    assert fake.expiry.times[EP] == NOW + dt.timedelta(hours=25)
+    assert fake.verbs().count("set_expiry") == 3
+    assert _live(ctx, "schedule") == [SCHEDULE]  # one record, moved
+    at = (NOW + dt.timedelta(hours=25)).isoformat()
+    assert ctx.state.load().resource("schedule", SCHEDULE).extra["at"] == at  # type: ignore[union-attr]
 
 
-def test_expires_in_off_removes_the_schedule(ctx: Any, sm_script: Any) -> None:
-    _trained(ctx, sm_script)
+def test_expires_in_off_removes_the_schedule(ctx: Any, fake: FakeBackend) -> None:
+    _trained(ctx, fake)
     _deploy(ctx)
     result = _deploy(ctx, expires_in="off")
-    assert _schedule() is None
+    assert ("clear_expiry", {"endpoint": EP}) in fake.calls and fake.expiry.times == {}
     assert _live(ctx, "schedule") == []
+    assert f"expiry removed (schedule {SCHEDULE} deleted)" in stderr_of(ctx)
     assert result.expiry is not None and result.expiry["expires_at"] is None
     assert "no expiry: it bills until" in "\n".join(result.to_lines())
 
 
-def test_serverless_endpoints_get_no_schedule(
-    aws: None, hermetic_env: Path, sm_script: Any, wall: Any
-) -> None:
-    ctx = _ctx(hermetic_env, endpoint={"serverless": True})
-    seed_prepared(ctx)
-    _trained(ctx, sm_script)
-    _deploy(ctx)
-    assert _schedule() is None
+def test_serverless_endpoints_get_no_schedule(hermetic_env: Path, fake: FakeBackend, wall: Any) -> None:
+    ctx = _ctx(hermetic_env, fake, endpoint={"serverless": True})
+    _trained(ctx, fake)
+    result = _deploy(ctx)
+    assert "set_expiry" not in fake.verbs() and fake.expiry.times == {}
+    assert _live(ctx, "schedule") == []
+    assert result.expiry is not None and result.expiry["expires_at"] is None
 
 
-def test_no_scheduler_role_means_nothing_is_created(aws: None, hermetic_env: Path, sm_script: Any) -> None:
-    ctx = _ctx(hermetic_env)
-    seed_prepared(ctx)
-    boto3.client("iam").delete_role_policy(RoleName=f"{EP}-scheduler", PolicyName="nikkei-deepar-expiry")
-    boto3.client("iam").delete_role(RoleName=f"{EP}-scheduler")
-    _trained(ctx, sm_script)
+def test_an_expiry_that_cannot_be_set_means_nothing_is_created(ctx: Any, fake: FakeBackend) -> None:
+    """The keeper refusing (SageMaker: the scheduler role is missing, tested on moto) stops deploy before
+    anything is created; without an expiry it deploys."""
+    _trained(ctx, fake)
+    fake.expiry.refuse = NotFoundError("what deletes the endpoint is missing", code="scheduler-role-missing")
     with pytest.raises(NotFoundError) as info:
         _deploy(ctx)
     assert info.value.code == "scheduler-role-missing" and info.value.exit_code == ExitCode.NOT_FOUND
-    assert "nikkei-deepar provision" in (info.value.hint or "")
-    assert _live(ctx, "model") == [] and _live(ctx, "endpoint") == []
-    assert boto3.client("sagemaker", region_name=REGION).list_models()["Models"] == []
-    # without an expiry it deploys
+    assert _creates(fake) == [] and _live(ctx, "model") == [] and _live(ctx, "endpoint") == []
     assert _deploy(ctx, expires_in="off").status == "InService"
 
 
 @pytest.mark.parametrize(("value", "message"), [("soon", "a duration is"), ("5m", "between 15m and 365d")])
 def test_a_bad_expires_in_is_a_usage_error_before_anything(
-    ctx: Any, sm_script: Any, value: str, message: str
+    ctx: Any, fake: FakeBackend, value: str, message: str
 ) -> None:
-    _trained(ctx, sm_script)
+    _trained(ctx, fake)
     with pytest.raises(UsageError, match=message) as info:
         _deploy(ctx, expires_in=value)
     assert info.value.exit_code == ExitCode.USAGE and info.value.message.startswith("--expires-in: ")
-    assert _live(ctx, "model") == [] and _schedule() is None
+    assert _live(ctx, "model") == [] and "set_expiry" not in fake.verbs() and _creates(fake) == []
 
 
 # -- the daily cost guard ---------------------------------------------------------------------------------
 def test_over_the_daily_limit_is_refused_before_anything(
-    aws: None, hermetic_env: Path, sm_script: Any
+    hermetic_env: Path, fake: FakeBackend, wall: Any
 ) -> None:
     ctx = _ctx(
         hermetic_env,
+        fake,
         endpoint={"instance_count": 2},
         costs={"hourly_usd": {"ml.m5.large": 0.15}, "price_date": "2026-11-01", "max_usd_per_day": 5.0},
     )
-    seed_prepared(ctx)
-    _trained(ctx, sm_script)
+    _trained(ctx, fake)
     with pytest.raises(UsageError) as info:
         _deploy(ctx)
     assert info.value.exit_code == ExitCode.USAGE and info.value.code == "over-budget"
@@ -183,161 +184,48 @@ def test_over_the_daily_limit_is_refused_before_anything(
         "deploy refused: the endpoint would cost about $7.20/day (ml.m5.large x2, on demand; config prices "
         "as of 2026-11-01), above [costs] max_usd_per_day = 5"
     )
-    assert _live(ctx, "model") == [] and _schedule() is None
+    assert "live_price" not in fake.verbs()  # [costs] names the price: nothing asked
+    assert _live(ctx, "model") == [] and "set_expiry" not in fake.verbs() and _creates(fake) == []
 
 
-def test_the_guard_uses_the_price_list_price(
-    aws: None, hermetic_env: Path, sm_script: Any, wall: Any
-) -> None:
-    from botocore.stub import Stubber
-
-    ctx = _ctx(hermetic_env, costs={"max_usd_per_day": 3.0})
-    seed_prepared(ctx)
-    _trained(ctx, sm_script)
-    with Stubber(ctx.aws.pricing.client(REGION)) as stub:
-        stub.add_response("get_products", price_list_answer("0.1490000000"))
-        with pytest.raises(UsageError, match=r"about \$3\.58/day .*AWS Price List API, fetched"):
-            _deploy(ctx)
-    # the price is cached for a day: asked once, refused again without asking
-    with pytest.raises(
-        UsageError, match=r"\$3\.58/day .*AWS Price List API, fetched \d{4}-\d\d-\d\d \(cached\)"
-    ):
+def test_the_guard_uses_the_backends_live_price(hermetic_env: Path, fake: FakeBackend, wall: Any) -> None:
+    """Without a [costs] price, the backend's live price decides (SageMaker's Price List API and its cache
+    are tested on moto)."""
+    ctx = _ctx(hermetic_env, fake, costs={"max_usd_per_day": 3.0})
+    _trained(ctx, fake)
+    fake.prices["ml.m5.large"] = LivePrice(0.149, fetched_at=NOW, cached=False)
+    with pytest.raises(UsageError, match=r"about \$3\.58/day .*AWS Price List API, fetched 2026-12-06"):
         _deploy(ctx)
-    assert (
-        json.loads((ctx.home / "prices.json").read_text())["entries"][f"{REGION}/ml.m5.large"]["usd_per_hour"]
-        == 0.149
-    )
+    assert ("live_price", {"instance_type": "ml.m5.large"}) in fake.calls
+    assert _creates(fake) == []
 
 
-def test_under_the_limit_deploys_and_shows_the_cost(
-    aws: None, hermetic_env: Path, sm_script: Any, wall: Any
-) -> None:
-    ctx = _ctx(hermetic_env, costs={"max_usd_per_day": 10.0, "live_prices": False})
-    seed_prepared(ctx)
-    _trained(ctx, sm_script)
+def test_under_the_limit_deploys_and_shows_the_cost(hermetic_env: Path, fake: FakeBackend, wall: Any) -> None:
+    ctx = _ctx(hermetic_env, fake, costs={"max_usd_per_day": 10.0, "live_prices": False})
+    _trained(ctx, fake)
     result = _deploy(ctx)
     assert result.cost is not None and result.cost["daily_usd"] == pytest.approx(3.58)
     text = "\n".join(result.to_lines())
     assert "cost: about $0.149/hour" in text and "built-in approximate table as of 2025-01" in text
-    assert "about $3.57 by then (24.0 h at the price above)" in text  # 23 h 59.5 min: at() is per minute
-
-
-def test_the_price_list_being_unreachable_falls_back_to_the_table(ctx: Any, sm_script: Any) -> None:
-    _trained(ctx, sm_script)  # moto has no Price List API: it answers 404
-    result = _deploy(ctx)
-    assert result.cost is not None and result.cost["source"] == "built-in table"
-    assert "AWS Price List API unavailable (the Price List API refused" in (result.cost_note or "")
+    # 24 h to the second on the fake (SageMaker's at() is per minute: 23 h 59.5 min, $3.57, on moto)
+    assert "about $3.58 by then (24.0 h at the price above)" in text
 
 
 # -- --redeploy -------------------------------------------------------------------------------------------
-def test_redeploy_brings_back_the_last_deployed_job(ctx: Any, sm_script: Any) -> None:
-    deployed = _trained(ctx, sm_script)
+def test_redeploy_brings_back_the_last_deployed_job(ctx: Any, fake: FakeBackend) -> None:
+    deployed = _trained(ctx, fake)
     _deploy(ctx)
-    _trained(ctx, sm_script)  # a newer job that was never deployed (e.g. the promotion gate kept the old one)
-    boto3.client("sagemaker", region_name=REGION).delete_endpoint(EndpointName=EP)  # expired
+    _trained(ctx, fake)  # a newer job that was never deployed (e.g. the promotion gate kept the old one)
+    fake.delete_endpoint(EP)  # expired
     result = _deploy(ctx, redeploy=True, expires_in="2h")
     assert (result.job, result.action) == (deployed, "created")
+    assert fake.expiry.times[EP] == NOW + dt.timedelta(hours=2)
     with pytest.raises(UsageError, match="do not pass --job"):
         _deploy(ctx, redeploy=True, job=deployed)
 
 
-def test_redeploy_with_nothing_ever_deployed(ctx: Any, sm_script: Any) -> None:
-    _trained(ctx, sm_script)
+def test_redeploy_with_nothing_ever_deployed(ctx: Any, fake: FakeBackend) -> None:
+    _trained(ctx, fake)
     with pytest.raises(NotFoundError, match=f"nothing was ever deployed on endpoint {EP}"):
         _deploy(ctx, redeploy=True)
-
-
-# -- status -----------------------------------------------------------------------------------------------
-def test_status_shows_when_it_expires_and_the_cost_by_then(ctx: Any, sm_script: Any, wall: WallClock) -> None:
-    from nikkei_deepar.steps import status
-
-    _trained(ctx, sm_script)
-    _deploy(ctx, expires_in="6h")
-    wall.now = NOW + dt.timedelta(hours=2)
-    result = status.run(ctx)
-    endpoint = result.to_data()["endpoint"]
-    assert endpoint["expiry"]["expires_at"] == "2026-12-06T08:00:00+00:00"
-    assert endpoint["expiry"]["expires_in_seconds"] == 4 * 3600 - 30
-    assert endpoint["expiry"]["enforced_by"] == SCHEDULE
-    created = boto3.client("sagemaker", region_name=REGION).describe_endpoint(EndpointName=EP)["CreationTime"]
-    hours = (dt.datetime(2026, 12, 6, 8, tzinfo=dt.UTC) - created).total_seconds() / 3600
-    assert endpoint["expiry"]["cost_by_expiry_usd"] == pytest.approx(round(0.149 * max(hours, 0), 2))
-    text = "\n".join(result.to_lines())
-    assert f"expiry: expires 2026-12-06 08:00 UTC (in 3h59m), by schedule {SCHEDULE}" in text
-
-
-def test_status_after_the_schedule_ran(ctx: Any, sm_script: Any) -> None:
-    """What AWS does at the expiry: DeleteEndpoint, then the schedule deletes itself."""
-    from nikkei_deepar.steps import status
-
-    _trained(ctx, sm_script)
-    _deploy(ctx)
-    boto3.client("sagemaker", region_name=REGION).delete_endpoint(EndpointName=EP)
-    boto3.client("scheduler", region_name=REGION).delete_schedule(Name=SCHEDULE)
-    data = status.run(ctx).to_data()
-    assert data["endpoint"] == {"name": EP, "status": None, "in_ledger": True, "exists": False}
-    assert sorted(data["drift"]["missing"]) == [f"endpoint {EP}", f"schedule {SCHEDULE}"]
-
-
-def test_status_without_an_expiry_says_it_bills_until_teardown(ctx: Any, sm_script: Any) -> None:
-    from nikkei_deepar.steps import status
-
-    _trained(ctx, sm_script)
-    _deploy(ctx, expires_in="off")
-    text = "\n".join(status.run(ctx).to_lines())
-    assert "expiry: no expiry: it bills until `nikkei-deepar teardown` deletes it" in text
-
-
-# -- teardown ---------------------------------------------------------------------------------------------
-def _teardown(ctx: Any) -> Any:
-    from nikkei_deepar.steps import teardown
-
-    return teardown.run(ctx, include_all=False, yes=True, dry_run=False)
-
-
-def test_teardown_deletes_the_schedule_after_the_endpoint(ctx: Any, sm_script: Any) -> None:
-    _trained(ctx, sm_script)
-    _deploy(ctx)
-    result = _teardown(ctx)
-    done = [(i.kind, i.action) for i in result.items if i.action == "delete"]
-    assert done[:2] == [("endpoint", "delete"), ("schedule", "delete")]
-    assert _schedule() is None and _live(ctx, "schedule") == []
-    assert boto3.client("sagemaker", region_name=REGION).list_endpoints()["Endpoints"] == []
-
-
-def test_teardown_after_the_schedule_ran(ctx: Any, sm_script: Any) -> None:
-    _trained(ctx, sm_script)
-    _deploy(ctx)
-    boto3.client("sagemaker", region_name=REGION).delete_endpoint(EndpointName=EP)
-    boto3.client("scheduler", region_name=REGION).delete_schedule(Name=SCHEDULE)
-    result = _teardown(ctx)
-    assert {(i.kind, i.action) for i in result.items if i.kind in {"endpoint", "schedule"}} == {
-        ("endpoint", "gone"),
-        ("schedule", "gone"),
-    }
-    assert _live(ctx, "schedule") == [] and _live(ctx, "endpoint") == []
-
-
-def test_teardown_refuses_a_schedule_someone_retargeted(ctx: Any, sm_script: Any) -> None:
-    _trained(ctx, sm_script)
-    _deploy(ctx)
-    client = boto3.client("scheduler", region_name=REGION)
-    found = client.get_schedule(Name=SCHEDULE)
-    target = {**found["Target"], "Input": json.dumps({"EndpointName": "someone-elses"})}
-    client.update_schedule(
-        Name=SCHEDULE,
-        ScheduleExpression=found["ScheduleExpression"],
-        FlexibleTimeWindow={"Mode": "OFF"},
-        Target=target,
-    )
-    result = _teardown(ctx)
-    [item] = [i for i in result.items if i.kind == "schedule"]
-    assert item.action == "refuse" and "changed by someone else" in item.reason
-    assert "it deletes endpoint someone-elses" in item.reason
-    assert result.exit_code == 2  # one line, exit 2: nothing done to it
-    assert _schedule() is not None
-    # and a deploy does not move it either: it is no longer this endpoint's expiry
-    with pytest.raises(UsageError, match="is not the expiry of endpoint") as caught:
-        _deploy(ctx)
-    assert caught.value.code == "schedule-not-ours"
-    assert json.loads(_schedule()["Target"]["Input"]) == {"EndpointName": "someone-elses"}
+    assert _creates(fake) == []
