@@ -1,7 +1,7 @@
 """`retrain` against moto (in-process) with scripted jobs and endpoints, and a fake clock: the happy path,
 the promotion gate (refuses, allows within the threshold, --force-deploy), resuming (after a Failed job,
 after a --timeout, after a failed deploy, a second run that finds everything done), an interruption,
-the one JSON summary through the CLI; and a tiny local-backend retrain (`-m local`)."""
+the one JSON summary through the CLI. The local-backend retrain: tests/backends/test_local_retrain.py."""
 
 from __future__ import annotations
 
@@ -315,41 +315,6 @@ def test_retrain_json_is_one_document(aws: None, run_cli: Any, tmp_path: Path, s
     assert (doc["command"], doc["status"], doc["data"]["status"]) == ("retrain", "ok", "deployed")
     assert [s["status"] for s in doc["data"]["stages"]] == ["done"] * 5
     assert "retrain: deploy" in r.stderr
-
-
-# -- the local backend: a tiny real training -------------------------------------------------------------
-@pytest.mark.local
-def test_local_backend_retrain(hermetic_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("gluonts")
-    monkeypatch.setenv("NIKKEI_DEEPAR_LOCAL_BATCHES", "2")
-    settings = settings_for(
-        backend="local",
-        data={"calendar": "trading_days"},
-        training={
-            "seed": 7,
-            "hyperparameters": {
-                "context_length": 10,
-                "epochs": 1,
-                "num_cells": 30,
-                "num_layers": 1,
-                "num_eval_samples": 20,
-            },
-        },
-        endpoint={"name": "nikkei-local"},
-    )
-    ctx = make_context(hermetic_env, settings, clock=FakeClock())
-    result = _run(ctx)
-    assert (result.status, result.exit_code) == ("deployed", 0), result.to_data()
-    assert result.stages[2].result is not None
-    assert "test:mean_wQuantileLoss" in result.stages[2].result["metrics"]
-    again = _run(make_context(hermetic_env, settings, clock=FakeClock()))
-    assert (again.status, again.job) == ("already-deployed", result.job)
-    assert _stages(again)["train"] == "reused"
-    from nikkei_deepar.steps import status
-
-    seen = status.run(make_context(hermetic_env, settings)).to_data()
-    assert seen["endpoint"]["serving_job"] == result.job and seen["endpoint"]["cost"] is None
-    assert seen["drift"] == {"missing": [], "untracked": []}
 
 
 def test_the_gate_does_not_compare_a_log_return_model_with_a_price_model(
