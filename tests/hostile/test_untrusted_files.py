@@ -21,6 +21,7 @@ from typing import Any
 import boto3
 import pytest
 
+from e2e_shell import run_app
 from hostile.kit import GOOD_PRICES, Run, assert_one_clean_error, run_exe
 from nikkei_deepar.instance_prices import CACHE_FILE
 from sagemaker_script import REGION, create_hosting
@@ -119,8 +120,10 @@ def test_deploy_with_a_broken_expiry_record_creates_nothing(project: Path, herme
         encoding="utf-8",
     )
     quick = {"NIKKEI_DEEPAR_LOCAL_BATCHES": "1"}
+    # the scene: a trained model (in this process, which has imported torch once); the deploys below are
+    # the installed executable's
     assert run_exe("prepare", "--input", str(GOOD_PRICES), cwd=project).exit_code == 0
-    assert run_exe("train", "--wait", cwd=project, env=quick).exit_code == 0
+    assert run_app(["train", "--wait"], env={**os.environ, **quick}, cwd=project).returncode == 0
     record = hermetic_env / "local" / "expiry" / f"{EP}.json"
     for kind, why in (("fifo", "a FIFO (named pipe), not a record"), ("garbage", "corrupt (not UTF-8 text)")):
         _break(record, kind)
