@@ -18,6 +18,10 @@ python=${PYTHON:-python3}
 stamp=.venv/.nikkei-deepar-setup
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 want=$({ cat pyproject.toml scripts/setup.sh; .venv/bin/python -VV; } | sha256sum | cut -c1-16)
+# The project is installed editable: its modules are read from src/. Where PYTHONDONTWRITEBYTECODE is set
+# (these machines set it), Python never writes their bytecode, so every command compiled ~60 modules again
+# (0.3 s of a 1.1 s start). Compile what changed, every time (0.1 s when nothing did).
+[ -d src ] && .venv/bin/python -m compileall -q src >/dev/null
 if [ -f "$stamp" ]; then
     read -r have have_extras <"$stamp" || true
     missing=
