@@ -1,5 +1,9 @@
 """Remote state end to end (issue 22): two "hosts" (two tool homes, as a cron server and a laptop have)
-share one `[state] url` on the moto server, which honours S3's conditional writes as S3 does."""
+share one `[state] url` on the moto server, which honours S3's conditional writes as S3 does.
+
+Races, a killed holder and its lease run the installed executable, one process per command; the
+sequential scenarios (one host deploys, the other sees it; unlock; a missing bucket) are what the tool
+decides and run the same app in this process (`run_app`, `in_process` below)."""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from typing import Any
 import boto3
 import pytest
 
-from e2e_shell import moto_env
+from e2e_shell import moto_env, run_app
 from sagemaker_script import REGION, in_progress
 
 pytestmark = pytest.mark.e2e
@@ -51,8 +55,13 @@ def host_env(moto_server: str, tmp_path: Path, name: str) -> dict[str, str]:
     }
 
 
+in_process = pytest.mark.parametrize("hosts", ["in-process"], indirect=True)
+
+
 @pytest.fixture
-def hosts(moto_server: str, tmp_path: Path) -> tuple[Host, Host]:
+def hosts(request: pytest.FixtureRequest, moto_server: str, tmp_path: Path) -> tuple[Host, Host]:
+    """Two hosts' `run(*args, expect=0, background=False)`: the executable, or the app in-process."""
+    here = getattr(request, "param", "executable") == "in-process"
     s3 = boto3.client("s3", region_name=REGION, endpoint_url=moto_server)
     s3.create_bucket(Bucket=STATE_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
     s3.put_bucket_versioning(Bucket=STATE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
@@ -65,11 +74,14 @@ def hosts(moto_server: str, tmp_path: Path) -> tuple[Host, Host]:
 
         def run(*args: str, expect: int | None = 0, background: bool = False) -> Any:
             argv = [str(EXE), *args]
-            if background:
+            if here and not background:
+                done = run_app(list(args), env=env, cwd=folder)
+            elif background:
                 return subprocess.Popen(
                     argv, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
                 )
-            done = subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True, timeout=180)
+            else:
+                done = subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True, timeout=180)
             if expect is not None:
                 assert done.returncode == expect, (
                     f"{name} {args}: {done.returncode}\n{done.stdout}\n{done.stderr}"
@@ -88,6 +100,7 @@ def state(moto_server: str) -> dict[str, Any]:
     return dict(json.loads(body))
 
 
+@in_process
 def test_one_host_deploys_the_other_sees_it_and_tears_it_down(
     hosts: tuple[Host, Host], moto_server: str
 ) -> None:
@@ -158,6 +171,7 @@ def test_a_host_killed_holding_the_lease_is_taken_over_after_it_expires(
     assert "teams/nikkei-deepar/prod/state.lease" not in json.dumps(_keys(moto_server))  # released again
 
 
+@in_process
 def test_unlock_clears_a_dead_lease_after_saying_whose_it_is(
     hosts: tuple[Host, Host], moto_server: str
 ) -> None:
@@ -181,6 +195,7 @@ def test_unlock_clears_a_dead_lease_after_saying_whose_it_is(
     server("prepare", "--input", str(FIXTURE))  # not locked any more
 
 
+@in_process
 def test_a_missing_or_unversioned_state_bucket_is_one_line(
     hosts: tuple[Host, Host], moto_server: str
 ) -> None:
