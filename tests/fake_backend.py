@@ -71,6 +71,9 @@ class FakeBackend:
         self.refuse: dict[str, Exception] = {}
         self.problems: list[str] = []
         self.warnings: list[str] = []
+        # what `probe().untracked` reports: which resources carry this workspace's tags is the real
+        # backends' to decide (AWS tags: tests/backends/sagemaker); a status test lists the answer here
+        self.untracked: list[tuple[str, str]] = []
 
     # -- what a test queues -------------------------------------------------------------------------
     def queue_training(self, name: str, *states: TrainingState) -> None:
@@ -258,8 +261,8 @@ class FakeBackend:
     def remover(self, ledger: Any) -> Any:
         raise AssertionError("FakeBackend has no remover: teardown is tested against moto")
 
-    def probe(self) -> Any:
-        raise AssertionError("FakeBackend has no probe: status is tested against moto")
+    def probe(self) -> FakeProbe:
+        return FakeProbe(self)
 
     def checks(self) -> list[Any]:
         return []
@@ -273,6 +276,40 @@ class FakeBackend:
     def _delete(self, kind: str, name: str) -> bool:
         self.specs.pop((kind, name), None)
         return self.tagged.pop((kind, name), None) is not None
+
+
+class FakeProbe:
+    """`status`'s probe, in memory: a recorded resource exists while `tagged` holds it (a test adds a role,
+    a bucket or a schedule there by hand); `untracked` answers `FakeBackend.untracked`; `variant` reads
+    the endpoint config's spec as the SageMaker probe reads its ProductionVariants."""
+
+    def __init__(self, backend: FakeBackend) -> None:
+        self._backend = backend
+        self.backend = backend.name
+
+    def exists(self, r: Any) -> bool | None:
+        self._backend._call("exists", kind=r.kind, name=r.name)
+        return (r.kind, r.name) in self._backend.tagged
+
+    def untracked(self, ledger: Any) -> list[tuple[str, str]]:
+        self._backend._call("untracked")
+        return list(self._backend.untracked)
+
+    def variant(self, config_name: str) -> dict[str, Any] | None:
+        spec = self._backend.specs.get(("endpoint-config", config_name))
+        if not isinstance(spec, EndpointConfigSpec):
+            return None
+        if spec.serverless is not None:
+            return {
+                "serverless": True,
+                "memory_mb": spec.serverless.memory_mb,
+                "max_concurrency": spec.serverless.max_concurrency,
+            }
+        return {
+            "serverless": False,
+            "instance_type": spec.instance_type,
+            "instance_count": spec.instance_count,
+        }
 
 
 class FakeExpiry:
