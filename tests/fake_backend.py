@@ -10,6 +10,12 @@ Describes walk their queue: each call takes the next state, and the last one sti
 Completed stays Completed). Creating a resource records it with its tags, so `resource_tags` and
 `find_tagged` answer as a backend would; deleting it removes it. An exception queued as an answer is
 raised by `invoke` instead of returned.
+
+`probe()` (status) and `remover(ledger)` (teardown) answer from the same records, but never decide whose
+a resource is: that is read from AWS tags by the real backends (tested on moto in tests/backends/
+sagemaker/). A test states the answer instead: `untracked` (what the probe finds outside the ledger),
+`verdicts[(kind, name)] = (action, reason)` (the remover's refuse / keep / empty / stop ...), `removed`
+and `teardown_others`.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from nikkei_deepar.backends.base import (
     Words,
 )
 from nikkei_deepar.backends.expiry import Scheduled
+from nikkei_deepar.backends.removal import Removed, TeardownItem
 from nikkei_deepar.errors import NotFoundError
 
 _KINDS = ("model", "endpoint-config", "endpoint")
@@ -73,6 +80,14 @@ class FakeBackend:
         self.refuse: dict[str, Exception] = {}
         self.problems: list[str] = []
         self.warnings: list[str] = []
+        # what `probe().untracked` reports: which resources carry this workspace's tags is the real
+        # backends' to decide (AWS tags: tests/backends/sagemaker); a status test lists the answer here
+        self.untracked: list[tuple[str, str]] = []
+        # what `remover(ledger)` answers (teardown): whose a resource is, by AWS tags, is likewise the real
+        # backends' to decide; a teardown test sets a verdict (action, reason) for (kind, name) here
+        self.verdicts: dict[tuple[str, str], tuple[str, str]] = {}
+        self.removed: dict[tuple[str, str], str] = {}  # what a deletion says, when not deleted / gone
+        self.teardown_others: list[Any] = []  # the TeardownItems `others` lists (left alone, ...)
 
     # -- what a test queues -------------------------------------------------------------------------
     def queue_training(self, name: str, *states: TrainingState) -> None:
@@ -287,11 +302,11 @@ class FakeBackend:
     def provisioner(self) -> Any:
         raise AssertionError("FakeBackend has no provisioner: provision is tested against moto")
 
-    def remover(self, ledger: Any) -> Any:
-        raise AssertionError("FakeBackend has no remover: teardown is tested against moto")
+    def remover(self, ledger: Any) -> FakeRemover:
+        return FakeRemover(self)
 
-    def probe(self) -> Any:
-        raise AssertionError("FakeBackend has no probe: status is tested against moto")
+    def probe(self) -> FakeProbe:
+        return FakeProbe(self)
 
     def checks(self) -> list[Any]:
         return []
@@ -305,6 +320,83 @@ class FakeBackend:
     def _delete(self, kind: str, name: str) -> bool:
         self.specs.pop((kind, name), None)
         return self.tagged.pop((kind, name), None) is not None
+
+
+class FakeProbe:
+    """`status`'s probe, in memory: a recorded resource exists while `tagged` holds it (a test adds a role,
+    a bucket or a schedule there by hand); `untracked` answers `FakeBackend.untracked`; `variant` reads
+    the endpoint config's spec as the SageMaker probe reads its ProductionVariants."""
+
+    def __init__(self, backend: FakeBackend) -> None:
+        self._backend = backend
+        self.backend = backend.name
+
+    def exists(self, r: Any) -> bool | None:
+        self._backend._call("exists", kind=r.kind, name=r.name)
+        return (r.kind, r.name) in self._backend.tagged
+
+    def untracked(self, ledger: Any) -> list[tuple[str, str]]:
+        self._backend._call("untracked")
+        return list(self._backend.untracked)
+
+    def variant(self, config_name: str) -> dict[str, Any] | None:
+        spec = self._backend.specs.get(("endpoint-config", config_name))
+        if not isinstance(spec, EndpointConfigSpec):
+            return None
+        if spec.serverless is not None:
+            return {
+                "serverless": True,
+                "memory_mb": spec.serverless.memory_mb,
+                "max_concurrency": spec.serverless.max_concurrency,
+            }
+        return {
+            "serverless": False,
+            "instance_type": spec.instance_type,
+            "instance_count": spec.instance_count,
+        }
+
+
+class FakeRemover:
+    """`teardown`'s remover, in memory. `inspect`: the test's verdict from `FakeBackend.verdicts`, else
+    "gone" when `tagged` no longer holds it, else "delete". `delete`: models, endpoint configs and
+    endpoints through the backend's delete verbs, anything else recorded as `delete_<kind>`
+    (`stop_transform` for a transform job); "deleted" or "gone", or `FakeBackend.removed[(kind, name)]`
+    ("kept": a bucket emptied of this workspace's keys that holds others'). `others`: `teardown_others`."""
+
+    def __init__(self, backend: FakeBackend) -> None:
+        self._backend = backend
+
+    def inspect(self, r: Any) -> TeardownItem:
+        self._backend._call("inspect", kind=r.kind, name=r.name)
+        verdict = self._backend.verdicts.get((r.kind, r.name))
+        if verdict is not None:
+            action, reason = verdict
+        elif (r.kind, r.name) in self._backend.tagged:
+            action, reason = "delete", "the fake's"
+        else:
+            action, reason = "gone", "not found: already deleted"
+        return TeardownItem(r.kind, r.name, action, reason, backend=r.backend)  # type: ignore[arg-type]
+
+    def delete(self, r: Any) -> Removed:
+        fake = self._backend
+        verbs = {
+            "model": fake.delete_model,
+            "endpoint-config": fake.delete_endpoint_config,
+            "endpoint": fake.delete_endpoint,
+        }
+        if r.kind in verbs:
+            existed = verbs[r.kind](r.name)
+        else:
+            fake._call("stop_transform" if r.kind == "transform-job" else f"delete_{r.kind}", name=r.name)
+            existed = fake._delete(r.kind, r.name)
+        said = fake.removed.get((r.kind, r.name))
+        if said is not None:
+            return said  # type: ignore[return-value]
+        return "deleted" if existed else "gone"
+
+    def others(self, ledger: Any, *, include_all: bool) -> list[TeardownItem]:
+        self._backend._call("others", include_all=include_all)
+        return list(self._backend.teardown_others)
 
 
 class FakeExpiry:

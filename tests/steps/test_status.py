@@ -1,55 +1,85 @@
-"""`status` against moto (in-process) with scripted jobs and endpoints: the ledger next to AWS, endpoint
+"""`status` on FakeBackend (tests/fake_backend.py): the ledger next to what the backend says, endpoint
 costs from the dated price table (and the config's overrides), drift both ways, read-only (no lock, no
-writes), the ledger-only view when AWS cannot be asked; the local backend's records; the price table."""
+writes), the ledger-only view when the backend cannot be asked; the local backend's records; the price
+table. With the SageMaker backend on moto (what its probe finds by AWS tags, the CLI's --json):
+tests/backends/sagemaker/test_status_on_sagemaker.py."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
+from fake_backend import FakeBackend, fake_context
 from ledger_edit import edited
 from nikkei_deepar import costs
-from nikkei_deepar.errors import ExitCode
-from nikkei_deepar.output import ENVELOPE_KEYS
-from nikkei_deepar.steps import deploy, status, train
-from sagemaker_script import REGION, completed, make_context, seed_prepared, settings_for
+from nikkei_deepar.backends.base import EndpointState, TrainingState
+from nikkei_deepar.errors import AwsError, ExitCode
+from nikkei_deepar.ledger import DataVersion, Job, Resource
+from nikkei_deepar.steps import deploy, status
+from sagemaker_script import REGION, FakeClock, make_context, settings_for
 
 EP = "nikkei-deepar-dev"  # the default: {project}-{stage}
-OURS = {"project": "nikkei-deepar", "stage": "dev", "managed-by": "nikkei-deepar"}
+JOB = "nikkei-deepar-20250101-000000-abcd"
+ROLE = "nikkei-deepar-sagemaker"
+DEEPAR_METRICS = {"test:RMSE": 412.5, "test:mean_wQuantileLoss": 0.0213, "train:final_loss": 5.91}
+
+
+def done(**changes: Any) -> TrainingState:
+    return TrainingState(
+        JOB,
+        "Completed",
+        "Completed",
+        metrics=changes.pop("metrics", DEEPAR_METRICS),
+        model_artifact=f"s3://bucket/output/{JOB}/output/model.tar.gz",
+        **changes,
+    )
 
 
 @pytest.fixture
-def ctx(aws: None, hermetic_env: Path) -> Any:
-    context = make_context(hermetic_env)
-    seed_prepared(context)
-    return context
+def fake() -> FakeBackend:
+    return FakeBackend()
 
 
-def _sm() -> Any:
-    return boto3.client("sagemaker", region_name=REGION)
+def _context(home: Path, fake: FakeBackend, clock: FakeClock, **sections: Any) -> Any:
+    """A ledger as `prepare` and `provision` leave it: the data version, the role (which exists)."""
+    ctx = fake_context(home, fake, settings_for(**sections), clock=clock)
+    with edited(ctx.state) as ledger:
+        ledger.record_data(
+            DataVersion(
+                sha256="ab" * 32,
+                source="demo.csv",
+                rows=300,
+                first="2023-01-04",
+                last="2024-02-23",
+                column="close",
+                calendar="calendar_days",
+                prediction_length=5,
+                context_length=20,
+                observations=300,
+                backend="sagemaker",
+                train_uri="fake://store/data/train/",
+                test_uri="fake://store/data/test/",
+            )
+        )
+        ledger.record_resource(Resource(kind="role", name=ROLE, region=REGION, created=True))
+    fake.tagged[("role", ROLE)] = {}
+    return ctx
 
 
-def _deployed(ctx: Any, sm_script: Any) -> deploy.DeployResult:
-    sm_script.next_training(completed())
-    job = train.run(ctx, force=True, wait=True, timeout=None, logs=False).job
-    return deploy.run(ctx, job=job, timeout=None)
+@pytest.fixture
+def ctx(hermetic_env: Path, fake: FakeBackend, clock: FakeClock) -> Any:
+    return _context(hermetic_env, fake, clock)
 
 
-def _tags(tags: dict[str, str]) -> list[dict[str, str]]:
-    return [{"Key": k, "Value": v} for k, v in tags.items()]
-
-
-def _model(name: str, tags: dict[str, str] | None = None) -> str:
-    arn: str = _sm().create_model(
-        ModelName=name,
-        ExecutionRoleArn="arn:aws:iam::123456789012:role/x",
-        PrimaryContainer={"Image": "x"},
-        Tags=_tags(tags or {}),
-    )["ModelArn"]
-    return arn
+def _deployed(ctx: Any, fake: FakeBackend) -> deploy.DeployResult:
+    with edited(ctx.state) as ledger:
+        ledger.upsert_job(Job(name=JOB, data_sha256="ab" * 32, hyperparameters={}, config_hash="h"))
+    fake.queue_training(JOB, done())
+    result = deploy.run(ctx, job=JOB, timeout=None)
+    fake.calls.clear()
+    return result
 
 
 def _by_name(result: status.StatusResult) -> dict[tuple[str, str], status.ResourceView]:
@@ -57,8 +87,8 @@ def _by_name(result: status.StatusResult) -> dict[tuple[str, str], status.Resour
 
 
 # -- the picture --------------------------------------------------------------------------------------
-def test_status_puts_the_ledger_next_to_aws(ctx: Any, sm_script: Any) -> None:
-    deployed = _deployed(ctx, sm_script)
+def test_status_puts_the_ledger_next_to_the_backend(ctx: Any, fake: FakeBackend) -> None:
+    deployed = _deployed(ctx, fake)
     result = status.run(ctx)
     data = result.to_data()
     assert result.exit_code == ExitCode.OK and data["checked"] is True
@@ -86,7 +116,9 @@ def test_status_puts_the_ledger_next_to_aws(ctx: Any, sm_script: Any) -> None:
     assert data["drift"] == {"missing": [], "untracked": []}
     assert all(r["exists"] for r in data["resources"])
     kinds = sorted(r["kind"] for r in data["resources"])
-    assert kinds == ["endpoint", "endpoint-config", "model", "role", "schedule"]
+    assert kinds == ["endpoint", "endpoint-config", "model", "role"]
+    # read-only: only questions were asked
+    assert not [v for v in fake.verbs() if v.startswith(("create_", "update_", "delete_", "start_"))]
 
     lines = result.to_lines()
     text = "\n".join(lines)
@@ -98,46 +130,32 @@ def test_status_puts_the_ledger_next_to_aws(ctx: Any, sm_script: Any) -> None:
     ]
     assert f"endpoint: {EP}: InService, ml.m5.large x1, serving job {deployed.job}" in text
     assert f"/hour, ${cost['monthly_usd']:,.2f}/month" in text and f"as of {costs.PRICE_DATE}" in text
+    assert "expiry: " in text
     assert "drift: none" in text and "bills every hour" in text
 
 
-def test_a_job_that_moved_on_since_the_ledger_saw_it(ctx: Any, sm_script: Any) -> None:
-    from sagemaker_script import in_progress
-
-    sm_script.next_training(in_progress(), completed())
-    job = train.run(ctx, force=True, wait=False, timeout=None, logs=False).job  # ledger: InProgress
+def test_a_job_that_moved_on_since_the_ledger_saw_it(ctx: Any, fake: FakeBackend) -> None:
+    with edited(ctx.state) as ledger:
+        ledger.upsert_job(
+            Job(name=JOB, data_sha256="ab" * 32, hyperparameters={}, config_hash="h", status="InProgress")
+        )
+    fake.queue_training(JOB, TrainingState(JOB, "InProgress", "Training"), done())
     result = status.run(ctx)
     assert ((result.job or {})["ledger_status"], (result.job or {})["status"]) == ("InProgress", "InProgress")
     again = status.run(ctx).to_data()["job"]
-    assert (again["name"], again["status"]) == (job, "Completed")
+    assert (again["name"], again["status"]) == (JOB, "Completed")
     assert "the ledger last saw InProgress" in "\n".join(status.run(ctx).to_lines())
-    assert ctx.state.load().job(job).status == "InProgress"  # type: ignore[union-attr]  # read-only
+    assert ctx.state.load().job(JOB).status == "InProgress"  # type: ignore[union-attr]  # read-only
 
 
-def test_drift_both_ways(ctx: Any, sm_script: Any) -> None:
-    deployed = _deployed(ctx, sm_script)
-    sm = _sm()
-    # in the ledger, gone from AWS
-    sm.delete_model(ModelName=deployed.model)
-    # tagged as ours with this config's project/stage, not in the ledger: untracked
-    _model("nikkei-deepar-m-20240101-000000-beef", OURS)
-    sm.create_endpoint_config(
-        EndpointConfigName="nikkei-deepar-c-20240101-000000-beef",
-        ProductionVariants=[
-            {
-                "VariantName": "v",
-                "ModelName": "nikkei-deepar-m-20240101-000000-beef",
-                "InstanceType": "ml.m5.large",
-                "InitialInstanceCount": 1,
-            }
-        ],
-        Tags=_tags(OURS),
-    )
-    # not ours: another stage's, someone else's, untagged: never reported as drift
-    _model("other-stage", {**OURS, "stage": "prod"})
-    _model("someone-else", {"managed-by": "terraform"})
-    _model("untagged")
-
+def test_drift_both_ways(ctx: Any, fake: FakeBackend) -> None:
+    deployed = _deployed(ctx, fake)
+    fake.delete_model(deployed.model)  # in the ledger, gone from where it lives
+    # what the backend's probe finds carrying this workspace's tags, not in the ledger
+    fake.untracked = [
+        ("model", "nikkei-deepar-m-20240101-000000-beef"),
+        ("endpoint-config", "nikkei-deepar-c-20240101-000000-beef"),
+    ]
     result = status.run(ctx)
     drift = result.to_data()["drift"]
     assert drift["missing"] == [f"model {deployed.model}"]
@@ -147,46 +165,59 @@ def test_drift_both_ways(ctx: Any, sm_script: Any) -> None:
     ]
     views = _by_name(result)
     assert views[("model", deployed.model)].exists is False
-    assert views[("model", "nikkei-deepar-m-20240101-000000-beef")].in_ledger is False
-    assert ("model", "someone-else") not in views and ("model", "other-stage") not in views
+    untracked = views[("model", "nikkei-deepar-m-20240101-000000-beef")]
+    assert (untracked.in_ledger, untracked.exists, untracked.backend) == (False, True, "sagemaker")
+    assert "tagged managed-by=nikkei-deepar but not in the ledger" in untracked.detail
     text = "\n".join(result.to_lines())
     assert "drift: 1 missing, 2 untracked" in text
     assert "missing" in text and "in the ledger, but gone" in text
+    assert result.exit_code == ExitCode.OK  # drift is information, not an error
 
 
-def test_a_ledger_entry_marked_deleted_that_still_exists_is_untracked(ctx: Any, sm_script: Any) -> None:
-    deployed = _deployed(ctx, sm_script)
+def test_exit_code_asks_for_12_on_drift(ctx: Any, fake: FakeBackend) -> None:
+    _deployed(ctx, fake)
+    assert status.run(ctx, exit_code=True).exit_code == ExitCode.OK  # no drift: 0
+    fake.untracked = [("model", "m1"), ("model", "m2"), ("model", "m3"), ("endpoint", "e4")]
+    result = status.run(ctx, exit_code=True)
+    assert result.exit_code == ExitCode.DRIFT == 12
+    assert result.errors[0]["code"] == "drift"
+    assert result.errors[0]["message"] == "drift: 0 missing, 4 untracked (model m1, model m2, model m3, ...)"
+    assert "--exit-code: exit 12" in ctx.reporter.stream.getvalue()
+
+
+def test_a_ledger_entry_marked_deleted_that_still_exists_is_untracked(ctx: Any, fake: FakeBackend) -> None:
+    deployed = _deployed(ctx, fake)
     with edited(ctx.state) as ledger:
         ledger.mark_deleted("endpoint", EP)
+    fake.untracked = [("endpoint", EP)]  # not live in the ledger, tagged as this workspace's
     views = _by_name(status.run(ctx))
     assert views[("endpoint", EP)].drift == "untracked"
     assert "the ledger says it was deleted" in views[("endpoint", EP)].detail
     assert views[("model", deployed.model)].drift is None
 
 
-def test_the_configured_bucket_and_role_tagged_as_ours_but_unrecorded(ctx: Any) -> None:
-    from sagemaker_script import BUCKET, ROLE
-
-    boto3.client("s3", region_name=REGION).put_bucket_tagging(Bucket=BUCKET, Tagging={"TagSet": _tags(OURS)})
-    boto3.client("iam").tag_role(RoleName=ROLE, Tags=_tags(OURS))
-    with edited(ctx.state) as ledger:  # seed_prepared recorded the role: forget it
-        ledger.resources = []
-    drift = status.run(ctx).to_data()["drift"]
-    assert sorted(drift["untracked"]) == [f"bucket {BUCKET}", f"role {ROLE}"]
-
-
-def test_an_endpoint_deleted_behind_the_ledgers_back(ctx: Any, sm_script: Any) -> None:
-    _deployed(ctx, sm_script)
-    _sm().delete_endpoint(EndpointName=EP)
+def test_an_endpoint_deleted_behind_the_ledgers_back(ctx: Any, fake: FakeBackend) -> None:
+    _deployed(ctx, fake)
+    fake.delete_endpoint(EP)
     result = status.run(ctx)
     assert result.to_data()["endpoint"] == {"name": EP, "status": None, "in_ledger": True, "exists": False}
     assert f"endpoint {EP}" in result.to_data()["drift"]["missing"]
     assert "gone (the ledger still lists it)" in "\n".join(result.to_lines())
 
 
+def test_a_failed_endpoint_shows_its_reason(ctx: Any, fake: FakeBackend) -> None:
+    deployed = _deployed(ctx, fake)
+    fake.endpoints[EP].clear()
+    fake.queue_endpoint(
+        EP, EndpointState(EP, "Failed", config_name=deployed.endpoint_config, failure_reason="no model")
+    )
+    text = "\n".join(status.run(ctx).to_lines())
+    assert "failure reason: no model" in text
+
+
 # -- read-only ----------------------------------------------------------------------------------------
-def test_status_writes_nothing_and_takes_no_lock(ctx: Any, sm_script: Any) -> None:
-    _deployed(ctx, sm_script)
+def test_status_writes_nothing_and_takes_no_lock(ctx: Any, fake: FakeBackend) -> None:
+    _deployed(ctx, fake)
     before = ctx.state.path.read_bytes()
     with ctx.state.lock():  # another command holds the lock: status still answers
         result = status.run(ctx)
@@ -194,8 +225,8 @@ def test_status_writes_nothing_and_takes_no_lock(ctx: Any, sm_script: Any) -> No
     assert ctx.state.path.read_bytes() == before
 
 
-def test_no_ledger_at_all(aws: None, hermetic_env: Path) -> None:
-    ctx = make_context(hermetic_env)
+def test_no_ledger_at_all(hermetic_env: Path, fake: FakeBackend) -> None:
+    ctx = fake_context(hermetic_env, fake, settings_for())
     result = status.run(ctx)
     data = result.to_data()
     assert (data["data"], data["job"], data["endpoint"], data["resources"]) == (None, None, None, [])
@@ -204,40 +235,47 @@ def test_no_ledger_at_all(aws: None, hermetic_env: Path) -> None:
     assert "none prepared yet" in text and "no training job yet" in text and "endpoint: none" in text
 
 
-def test_aws_unreachable_still_shows_the_ledger_with_the_aws_exit_code(
-    aws: None, hermetic_env: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_backend_that_cannot_be_asked_still_shows_the_ledger_with_the_aws_exit_code(
+    ctx: Any, fake: FakeBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ctx = make_context(hermetic_env)
-    seed_prepared(ctx)
-    monkeypatch.delenv("AWS_DEFAULT_REGION")
-    nowhere = make_context(hermetic_env, settings_for(aws={"region": None}))
-    result = status.run(nowhere)
+    def unreachable() -> Any:
+        raise AwsError("could not connect to the endpoint URL", hint="check the network", code="aws-network")
+
+    monkeypatch.setattr(fake, "probe", unreachable)
+    result = status.run(ctx)
     assert result.exit_code == ExitCode.AWS
-    assert result.errors[0]["code"] == "aws-region"
+    assert result.errors[0] == {
+        "code": "aws-network",
+        "message": "could not connect to the endpoint URL",
+        "hint": "check the network",
+    }
     data = result.to_data()
     assert data["checked"] is False and data["data"]["sha256"] == "ab" * 32
     assert [r["exists"] for r in data["resources"]] == [None]
     assert "drift: not checked" in "\n".join(result.to_lines())
+    assert "warning: could not ask AWS: could not connect" in ctx.reporter.stream.getvalue()
+    assert status.run(ctx, exit_code=True).exit_code == ExitCode.AWS  # not checked: never "drift"
 
 
 # -- prices -------------------------------------------------------------------------------------------
-def test_config_prices_override_the_table(aws: None, hermetic_env: Path, sm_script: Any) -> None:
-    settings = settings_for(
+def test_config_prices_override_the_table(hermetic_env: Path, fake: FakeBackend, clock: FakeClock) -> None:
+    ctx = _context(
+        hermetic_env,
+        fake,
+        clock,
         endpoint={"instance_type": "ml.c5.xlarge", "instance_count": 2},
         costs={"hourly_usd": {"ml.c5.xlarge": 0.5}, "price_date": "2026-01-31"},
     )
-    ctx = make_context(hermetic_env, settings)
-    seed_prepared(ctx)
-    _deployed(ctx, sm_script)
+    _deployed(ctx, fake)
     cost = status.run(ctx).to_data()["endpoint"]["cost"]
     assert (cost["unit_price_usd"], cost["hourly_usd"], cost["monthly_usd"]) == (0.5, 1.0, 730.0)
     assert (cost["source"], cost["price_date"]) == ("config", "2026-01-31")
+    assert "live_price" not in fake.verbs()  # the config named the price: nothing else asked
 
 
-def test_serverless_is_priced_per_gb_second(aws: None, hermetic_env: Path, sm_script: Any) -> None:
-    ctx = make_context(hermetic_env, settings_for(endpoint={"serverless": True, "memory_mb": 2048}))
-    seed_prepared(ctx)
-    _deployed(ctx, sm_script)
+def test_serverless_is_priced_per_gb_second(hermetic_env: Path, fake: FakeBackend, clock: FakeClock) -> None:
+    ctx = _context(hermetic_env, fake, clock, endpoint={"serverless": True, "memory_mb": 2048})
+    _deployed(ctx, fake)
     endpoint = status.run(ctx).to_data()["endpoint"]
     assert endpoint["variant"]["serverless"] is True and endpoint["variant"]["memory_mb"] == 2048
     cost = endpoint["cost"]
@@ -311,14 +349,3 @@ def test_local_backend_status_reads_the_local_store(hermetic_env: Path, tmp_path
     views = _by_name(result)
     assert views[("endpoint", "far-away")].exists is None  # a sagemaker entry: not checked here
     assert "not checked: a sagemaker backend resource" in views[("endpoint", "far-away")].detail
-
-
-# -- the CLI ------------------------------------------------------------------------------------------
-def test_status_json_through_the_cli(aws: None, run_cli: Any, tmp_path: Path) -> None:
-    (tmp_path / "nikkei-deepar.toml").write_text('[aws]\nbucket = "nikkei-deepar-status-b"\n')
-    r = run_cli("status", "--json")
-    assert r.exit_code == 0, r.stderr
-    doc = r.json()
-    assert tuple(doc) == ENVELOPE_KEYS
-    assert (doc["command"], doc["status"], doc["data"]["checked"]) == ("status", "ok", True)
-    assert set(doc["data"]) >= {"data", "job", "endpoint", "deployment", "resources", "drift"}

@@ -1,159 +1,110 @@
-"""`teardown` against moto in-process: only ledger-recorded AND tagged resources go, in dependency order,
-decoys survive, interruptions resume, confirmation is required."""
+"""`teardown`'s own logic on FakeBackend (tests/fake_backend.py): what the remover says is deleted, in
+dependency order, each deletion recorded as it happens; --all adds the role and the bucket; what is
+refused exits 2 while the rest goes; "already gone" is marked deleted; a dry run and a refused or
+cancelled confirmation delete nothing; an interrupted teardown resumes; entries of other backends. What
+is the tool's own by AWS tags (the SageMaker remover's verdicts) is tested on moto in
+tests/backends/sagemaker/test_teardown_on_sagemaker.py."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
+from fake_backend import FakeBackend, fake_context
 from ledger_edit import edited
+from nikkei_deepar.backends.removal import TeardownItem
 from nikkei_deepar.context import Context
 from nikkei_deepar.errors import ExitCode, UsageError
 from nikkei_deepar.ledger import DataVersion, Resource
-from nikkei_deepar.steps import provision, teardown
+from nikkei_deepar.steps import teardown
 from nikkei_deepar.steps.teardown import ConfirmationError, TeardownResult
-from sagemaker_script import aws_tags, create_hosting
+from sagemaker_script import FakeClock, settings_for
 
 REGION = "ap-northeast-1"
 BUCKET = "nd-test-bucket"
 ROLE = "nd-test-role"
-OURS = {"project": "nikkei-deepar", "stage": "test", "managed-by": "nikkei-deepar"}
-READ_ONLY = ("Get", "Head", "List", "Describe")
-ROLE_ARN = f"arn:aws:iam::123456789012:role/{ROLE}"
-
-MakeCtx = Callable[..., Context]
+EP = "nd-endpoint"
+HOSTING = ("endpoint", "endpoint-config", "model")
+DECOYS = [
+    TeardownItem(
+        "endpoint", "someone-elses", "leave", "not in the ledger (managed-by=someone-else)", in_ledger=False
+    ),
+    TeardownItem("endpoint", "users-own", "leave", "not in the ledger (no managed-by tag)", in_ledger=False),
+]
+DELETES = ["delete_endpoint", "delete_endpoint_config", "delete_model"]
 
 
 @pytest.fixture
-def make(step_context: MakeCtx, aws: None) -> MakeCtx:
-    def build(*, interactive_stdin: bool = False, **aws_settings: Any) -> Context:
-        settings = {
-            "region": REGION,
-            "bucket": BUCKET,
-            "role_name": ROLE,
-            "max_attempts": 1,
-            "tags": {"project": "nikkei-deepar", "stage": "test"},
-        }
-        settings.update(aws_settings)
-        # no scheduler role in these plans: teardown of it is in test_provision_scheduler.py
-        endpoint = {"expires_after": "off"}
-        return step_context(aws=settings, endpoint=endpoint, interactive_stdin=interactive_stdin)
-
-    return build
+def fake() -> FakeBackend:
+    return FakeBackend()
 
 
-def sm() -> Any:
-    return boto3.client("sagemaker", region_name=REGION)
-
-
-def hosting(name: str, tags: dict[str, str]) -> None:
-    create_hosting(
-        sm(),
-        name,
-        tags,
-        role_arn=ROLE_ARN,
-        model_data_url=f"s3://{BUCKET}/nikkei-deepar/output/{name}/output/model.tar.gz",
-    )
-
-
-def deployed(ctx: Context, name: str = "nd-endpoint") -> None:
-    """What `deploy` leaves behind: tagged resources (with their endpoint's name), recorded in the ledger."""
-    hosting(name, {**OURS, "nikkei-deepar:endpoint": name})
-    with edited(ctx.state) as ledger:
-        for kind in ("model", "endpoint-config", "endpoint"):
-            ledger.record_resource(Resource(kind=kind, name=name, region=REGION))  # type: ignore[arg-type]
-
-
-def decoys() -> None:
-    hosting("users-own", {})  # untagged
-    hosting("someone-elses", {"managed-by": "someone-else"})
-
-
-def account() -> dict[str, list[str]]:
-    client = sm()
-    return {
-        "endpoints": sorted(e["EndpointName"] for e in client.list_endpoints()["Endpoints"]),
-        "configs": sorted(c["EndpointConfigName"] for c in client.list_endpoint_configs()["EndpointConfigs"]),
-        "models": sorted(m["ModelName"] for m in client.list_models()["Models"]),
-        "buckets": sorted(
-            b["Name"] for b in boto3.client("s3", region_name=REGION).list_buckets()["Buckets"]
-        ),
-        "roles": sorted(r["RoleName"] for r in boto3.client("iam", region_name=REGION).list_roles()["Roles"]),
-    }
+@pytest.fixture
+def ctx(hermetic_env: Path, fake: FakeBackend, clock: FakeClock) -> Context:
+    """What provision and deploy leave: the role and bucket provision created, a deployment's hosting, all
+    in the ledger and all there; and the account's other endpoints, which the remover lists."""
+    context: Context = fake_context(hermetic_env, fake, settings_for(), clock=clock)
+    with edited(context.state) as ledger:
+        for kind, name in (("role", ROLE), ("bucket", BUCKET)):
+            ledger.record_resource(Resource(kind=kind, name=name, created=True))  # type: ignore[arg-type]
+            fake.tagged[(kind, name)] = {}
+        for kind in HOSTING:
+            ledger.record_resource(Resource(kind=kind, name=EP, region=REGION))  # type: ignore[arg-type]
+            fake.tagged[(kind, EP)] = {}
+    fake.teardown_others = list(DECOYS)
+    return context
 
 
 def actions(result: TeardownResult) -> dict[tuple[str, str], str]:
     return {(i.kind, i.name): i.action for i in result.items}
 
 
-def forbid_mutations(ctx: Context) -> None:
-    def guard(model: Any, **_: Any) -> None:
-        if not model.name.startswith(READ_ONLY):
-            raise AssertionError(f"mutating AWS call: {model.name}")
-
-    for service in ("s3", "iam", "sts", "sagemaker"):
-        ctx.aws.client(service).meta.events.register("before-call", guard)
+def deletions(fake: FakeBackend) -> list[str]:
+    return [v for v in fake.verbs() if v.startswith(("delete_", "stop_"))]
 
 
-DECOYS = {
-    "endpoints": ["someone-elses", "users-own"],
-    "configs": ["someone-elses", "users-own"],
-    "models": ["someone-elses", "users-own"],
-}
-
-
-@pytest.fixture
-def provisioned(make: MakeCtx) -> Context:
-    ctx = make()
-    assert provision.run(ctx, dry_run=False).exit_code == 0
-    deployed(ctx)
-    decoys()
-    return ctx
+def live(ctx: Context) -> set[tuple[str, str]]:
+    return {(r.kind, r.name) for r in ctx.state.load().live_resources()}
 
 
 # -- what goes and what stays ---------------------------------------------------------------------------
 def test_default_removes_hosting_keeps_role_and_bucket_and_leaves_decoys(
-    provisioned: Context, make: MakeCtx
+    ctx: Context, fake: FakeBackend
 ) -> None:
-    result = teardown.run(make(), include_all=False, yes=True, dry_run=False)
+    result = teardown.run(ctx, include_all=False, yes=True, dry_run=False)
     assert actions(result) == {
-        ("endpoint", "nd-endpoint"): "delete",
-        ("endpoint-config", "nd-endpoint"): "delete",
-        ("model", "nd-endpoint"): "delete",
+        ("endpoint", EP): "delete",
+        ("endpoint-config", EP): "delete",
+        ("model", EP): "delete",
         ("role", ROLE): "keep",
         ("bucket", BUCKET): "keep",
         ("endpoint", "someone-elses"): "leave",
         ("endpoint", "users-own"): "leave",
     }
     assert [i.kind for i in result.items if i.action == "delete"] == ["endpoint", "endpoint-config", "model"]
-    now = account()
-    assert {k: now[k] for k in DECOYS} == DECOYS
-    assert now["buckets"] == [BUCKET] and now["roles"] == [ROLE]
-    ledger = make().state.load()
-    assert {r.kind for r in ledger.live_resources()} == {"bucket", "role"}
+    assert deletions(fake) == DELETES  # in dependency order, and nothing else
+    assert {(k, n) for (k, n) in fake.tagged} == {("role", ROLE), ("bucket", BUCKET)}
+    assert ("inspect", {"kind": "role", "name": ROLE}) not in fake.calls  # kept: not even asked about
+    assert live(ctx) == {("role", ROLE), ("bucket", BUCKET)}
+    assert result.exit_code == ExitCode.OK
     data = result.to_data()
-    assert data["deleted"] == ["endpoint nd-endpoint", "endpoint-config nd-endpoint", "model nd-endpoint"]
+    assert data["deleted"] == [f"endpoint {EP}", f"endpoint-config {EP}", f"model {EP}"]
     assert data["left_alone"] == ["endpoint someone-elses", "endpoint users-own"]
-    reasons = {i.name: i.reason for i in result.items if i.action == "leave"}
-    assert (
-        "no managed-by tag" in reasons["users-own"] and "managed-by=someone-else" in reasons["someone-elses"]
-    )
-    assert any("pass --all to delete them too" in line for line in result.to_lines())
+    assert data["kept"] == [f"role {ROLE}", f"bucket {BUCKET}"]
+    reasons = {i.kind: i.reason for i in result.items if i.action == "keep"}
+    assert reasons == {
+        "role": "IAM roles cost nothing",
+        "bucket": "S3 storage costs pennies; its data lets you retrain",
+    }
+    lines = result.to_lines()
+    assert lines[-1] == "deleted 3; 2 left alone; 2 kept (pass --all to delete them too)"
+    assert all(i.status == "done" for i in result.items if i.action == "delete")
 
 
-def test_all_removes_role_and_versioned_bucket_completely(provisioned: Context, make: MakeCtx) -> None:
-    s3 = boto3.client("s3", region_name=REGION)
-    root = make().settings.key_root  # this workspace's keys: {prefix}/{project}/{stage}
-    for i in range(3):
-        s3.put_object(Bucket=BUCKET, Key=f"{root}/data/x/train/train.json", Body=f"{i}".encode())
-    s3.delete_object(Bucket=BUCKET, Key=f"{root}/data/x/train/train.json")  # a delete marker
-    s3.put_object(Bucket=BUCKET, Key=f"{root}/output/job/output/model.tar.gz", Body=b"m")
-    with edited(make().state) as ledger:
+def test_all_removes_role_and_bucket_and_forgets_the_uploads(ctx: Context, fake: FakeBackend) -> None:
+    with edited(ctx.state) as ledger:
         ledger.record_data(
             DataVersion(
                 sha256="ab" * 32,
@@ -167,11 +118,11 @@ def test_all_removes_role_and_versioned_bucket_completely(provisioned: Context, 
                 context_length=20,
                 observations=300,
                 backend="sagemaker",
-                train_uri=f"s3://{BUCKET}/{root}/data/x/train/",
-                test_uri=f"s3://{BUCKET}/{root}/data/x/test/",
+                train_uri=f"s3://{BUCKET}/nikkei-deepar/data/x/train/",
+                test_uri=f"s3://{BUCKET}/nikkei-deepar/data/x/test/",
             )
         )
-    result = teardown.run(make(), include_all=True, yes=True, dry_run=False)
+    result = teardown.run(ctx, include_all=True, yes=True, dry_run=False)
     assert [(i.kind, i.action) for i in result.items if i.action == "delete"] == [
         ("endpoint", "delete"),
         ("endpoint-config", "delete"),
@@ -179,323 +130,186 @@ def test_all_removes_role_and_versioned_bucket_completely(provisioned: Context, 
         ("role", "delete"),
         ("bucket", "delete"),
     ]
-    now = account()
-    assert now["buckets"] == [] and now["roles"] == []
-    assert {k: now[k] for k in DECOYS} == DECOYS
-    assert make().state.load().live_resources() == []
-    assert make().state.load().data[0].uploaded is False  # prepare will upload it again
+    assert deletions(fake) == [*DELETES, "delete_role", "delete_bucket"]
+    assert ("others", {"include_all": True}) in fake.calls
+    assert ctx.state.load().live_resources() == []
+    assert ctx.state.load().data[0].uploaded is False  # prepare will upload it again
     # and again: nothing left to do, no question needed
-    again = teardown.run(make(), include_all=True, yes=False, dry_run=False)
+    fake.calls.clear()
+    again = teardown.run(ctx, include_all=True, yes=False, dry_run=False)
     assert [i.action for i in again.items] == ["leave", "leave"]
     assert again.to_lines()[-1] == "nothing to delete; 2 left alone"
+    assert deletions(fake) == []
 
 
-def test_a_shared_bucket_is_emptied_only_under_this_stages_keys_and_kept(
-    provisioned: Context, make: MakeCtx
+def test_a_bucket_the_remover_keeps_after_emptying_stays_in_the_ledger(
+    ctx: Context, fake: FakeBackend
 ) -> None:
-    s3 = boto3.client("s3", region_name=REGION)
-    root = make().settings.key_root
-    theirs = root.rsplit("/", 1)[0] + "/prod/data/x/train/train.json"  # another stage, same prefix
-    s3.put_object(Bucket=BUCKET, Key=f"{root}/data/x/train/train.json", Body=b"ours")
-    s3.put_object(Bucket=BUCKET, Key=theirs, Body=b"theirs")
-    result = teardown.run(make(), include_all=True, yes=True, dry_run=False)
+    reason = (
+        "this workspace's objects are deleted; the bucket is kept: it holds 1 object version outside them"
+    )
+    fake.verdicts[("bucket", BUCKET)] = ("empty", reason)
+    fake.removed[("bucket", BUCKET)] = "kept"
+    result = teardown.run(ctx, include_all=True, yes=True, dry_run=False)
     bucket = next(i for i in result.items if i.kind == "bucket")
-    assert (
-        bucket.action == "empty"
-        and "the bucket is kept: it holds 1 object version outside them" in bucket.reason
-    )
-    assert theirs in bucket.reason
-    assert [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]] == [theirs]
-    assert make().state.load().live("bucket", BUCKET) is not None  # still this workspace's bucket
-    assert (
-        result.to_data()["emptied"] == [f"bucket {BUCKET}"]
-        and f"bucket {BUCKET}" not in result.to_data()["deleted"]
-    )
+    assert (bucket.action, bucket.reason, bucket.status) == ("empty", reason, "done")
+    assert "delete_bucket" in fake.verbs()
+    assert ctx.state.load().live("bucket", BUCKET) is not None  # still this workspace's bucket
+    data = result.to_data()
+    assert data["emptied"] == [f"bucket {BUCKET}"] and f"bucket {BUCKET}" not in data["deleted"]
+    assert result.to_lines()[-1] == "deleted 5; 2 left alone"  # emptying counts as a change
 
 
-def test_foreign_bucket_and_role_from_the_config_are_left_alone(make: MakeCtx) -> None:
-    s3 = boto3.client("s3", region_name=REGION)
-    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-    s3.put_object(Bucket=BUCKET, Key="theirs.txt", Body=b"keep")
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "sagemaker.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-    boto3.client("iam", region_name=REGION).create_role(
-        RoleName=ROLE, AssumeRolePolicyDocument=json.dumps(trust)
-    )
-    assert provision.run(make(), dry_run=False).exit_code == 0
-    deployed(make())
-    result = teardown.run(make(), include_all=True, yes=True, dry_run=False)
-    assert actions(result)[("bucket", BUCKET)] == "leave"
-    assert actions(result)[("role", ROLE)] == "leave"
-    reasons = {i.kind: i.reason for i in result.items if i.action == "leave"}
-    assert "not created by nikkei-deepar" in reasons["bucket"] and "never deleted" in reasons["role"]
-    now = account()
-    assert now["buckets"] == [BUCKET] and now["roles"] == [ROLE] and now["endpoints"] == []
-    assert [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]] == ["theirs.txt"]
-
-
-def test_a_ledger_entry_whose_tags_were_edited_by_hand_is_refused_and_the_rest_goes(
-    provisioned: Context, make: MakeCtx
+def test_a_ledger_entry_the_remover_refuses_is_left_and_the_rest_goes(
+    ctx: Context, fake: FakeBackend
 ) -> None:
-    arn = sm().describe_model(ModelName="nd-endpoint")["ModelArn"]
-    sm().delete_tags(ResourceArn=arn, TagKeys=["managed-by"])
-    ctx = make()
+    reason = (
+        f"the state lists model {EP} as this workspace's, but AWS says it is not created by nikkei-deepar"
+    )
+    fake.verdicts[("model", EP)] = ("refuse", reason)
     result = teardown.run(ctx, include_all=False, yes=True, dry_run=False)
-    assert actions(result)[("model", "nd-endpoint")] == "refuse"
-    assert actions(result)[("endpoint", "nd-endpoint")] == "delete"  # what is provably ours still goes
-    reason = next(i.reason for i in result.items if i.kind == "model")
-    assert (
-        "the state lists model nd-endpoint as this workspace's, but AWS says it is not created by" in reason
-    )
-    assert result.exit_code == ExitCode.USAGE and result.errors[0]["code"] == "not-ours"
-    assert "nikkei-deepar state forget model nd-endpoint" in result.errors[0]["hint"]
-    assert "the state lists model nd-endpoint" in ctx.reporter.stream.getvalue()  # one error line
-    assert account()["models"] == ["nd-endpoint", "someone-elses", "users-own"]
-    assert make().state.load().resource("model", "nd-endpoint").live  # type: ignore[union-attr]
+    assert actions(result)[("model", EP)] == "refuse"
+    assert actions(result)[("endpoint", EP)] == "delete"  # what is provably ours still goes
+    assert deletions(fake) == ["delete_endpoint", "delete_endpoint_config"]
+    assert result.exit_code == ExitCode.USAGE == 2
+    assert result.errors == [
+        {
+            "code": "not-ours",
+            "message": f"model {EP}: {reason}",
+            "hint": result.errors[0]["hint"],
+        }
+    ]
+    assert f"nikkei-deepar state forget model {EP}" in result.errors[0]["hint"]
+    err = ctx.reporter.stream.getvalue()  # type: ignore[attr-defined]
+    assert err.count(f"the state lists model {EP}") == 1  # one error line
+    assert result.to_data()["refused"] == [f"model {EP}"]
+    assert "refused (not this workspace's: see above)" in result.to_lines()[-1]
+    assert ctx.state.load().resource("model", EP).live  # type: ignore[union-attr]
 
 
-def test_role_or_bucket_not_created_by_the_tool_per_ledger_is_never_deleted(
-    provisioned: Context, make: MakeCtx
+def test_a_refusal_exits_2_even_on_a_dry_run(ctx: Context, fake: FakeBackend) -> None:
+    fake.verdicts[("model", EP)] = ("refuse", "another stage's")
+    result = teardown.run(ctx, include_all=False, yes=False, dry_run=True)
+    assert result.exit_code == ExitCode.USAGE and deletions(fake) == []
+
+
+def test_not_found_counts_as_already_gone(ctx: Context, fake: FakeBackend) -> None:
+    fake.delete_endpoint(EP)  # deleted behind the ledger's back
+    fake.calls.clear()
+    result = teardown.run(ctx, include_all=False, yes=True, dry_run=False)
+    assert actions(result)[("endpoint", EP)] == "gone"
+    assert result.to_data()["already_gone"] == [f"endpoint {EP}"]
+    assert deletions(fake) == ["delete_endpoint_config", "delete_model"]  # not asked to delete it again
+    assert ctx.state.load().live_resources("endpoint") == []
+
+
+def test_transform_jobs_are_stopped_first_and_finished_ones_forgotten(
+    ctx: Context, fake: FakeBackend
 ) -> None:
-    with edited(make().state) as ledger:
-        for r in ledger.resources:
-            if r.kind in {"role", "bucket"}:
-                r.created = False
-    result = teardown.run(make(), include_all=True, yes=True, dry_run=False)
-    assert actions(result)[("role", ROLE)] == "leave" and actions(result)[("bucket", BUCKET)] == "leave"
-    assert account()["buckets"] == [BUCKET] and account()["roles"] == [ROLE]
-
-
-def test_not_found_counts_as_already_gone(provisioned: Context, make: MakeCtx) -> None:
-    sm().delete_endpoint(EndpointName="nd-endpoint")
-    result = teardown.run(make(), include_all=False, yes=True, dry_run=False)
-    assert actions(result)[("endpoint", "nd-endpoint")] == "gone"
-    assert result.to_data()["already_gone"] == ["endpoint nd-endpoint"]
-    assert make().state.load().live_resources("endpoint") == []
-
-
-def test_resource_recorded_in_another_region_is_left_alone(provisioned: Context, make: MakeCtx) -> None:
-    with edited(make().state) as ledger:
-        ledger.record_resource(Resource(kind="endpoint", name="in-ireland", region="eu-west-1"))
-    result = teardown.run(make(), include_all=False, yes=True, dry_run=False)
-    item = next(i for i in result.items if i.name == "in-ireland")
-    assert item.action == "leave" and "--region eu-west-1" in item.reason
-    assert make().state.load().resource("endpoint", "in-ireland").live  # type: ignore[union-attr]
-
-
-def test_transform_jobs_finished_are_forgotten_running_are_stopped(
-    provisioned: Context, make: MakeCtx, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from nikkei_deepar.aws import sagemaker as sm_module
-
-    for name in ("batch-done", "batch-running"):
-        sm().create_transform_job(
-            TransformJobName=name,
-            ModelName="nd-endpoint",
-            TransformInput={
-                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{BUCKET}/x"}}
-            },
-            TransformOutput={"S3OutputPath": f"s3://{BUCKET}/nikkei-deepar/output/batch/"},
-            TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
-            Tags=aws_tags(OURS),
-        )
-        with edited(make().state) as ledger:
+    with edited(ctx.state) as ledger:
+        for name in ("batch-done", "batch-running"):
             ledger.record_resource(Resource(kind="transform-job", name=name, region=REGION))
-    real = sm_module.Gateway.describe_transform_job
-    stopped: list[str] = []
-
-    def describe(self: Any, name: str) -> dict[str, Any] | None:
-        found = real(self, name)
-        if found is not None and name == "batch-running" and name not in stopped:
-            found = {**found, "TransformJobStatus": "InProgress"}
-        return found
-
-    monkeypatch.setattr(sm_module.Gateway, "describe_transform_job", describe)
-    # moto has no StopTransformJob: answer it here
-    ctx = make()
-
-    class _Ok:
-        status_code = 200
-        content = b""
-
-    def stop(params: dict[str, Any], **_: Any) -> Any:
-        stopped.append("batch-running")
-        return _Ok(), {"ResponseMetadata": {"HTTPStatusCode": 200}}
-
-    ctx.aws.client("sagemaker").meta.events.register("before-call.sagemaker.StopTransformJob", stop)
+    fake.verdicts[("transform-job", "batch-done")] = ("gone", "finished (Completed): nothing bills")
+    fake.verdicts[("transform-job", "batch-running")] = ("stop", "running: stopping it ends the charge")
     result = teardown.run(ctx, include_all=False, yes=True, dry_run=False)
     assert actions(result)[("transform-job", "batch-done")] == "gone"
     assert actions(result)[("transform-job", "batch-running")] == "stop"
-    assert result.items[0].kind == "transform-job"  # stopped before its model goes
-    assert stopped == ["batch-running"]
-    assert make().state.load().live_resources("transform-job") == []
+    assert [i.kind for i in result.items[:2]] == ["transform-job", "transform-job"]  # before its model goes
+    assert deletions(fake) == ["stop_transform", *DELETES]
+    assert ("stop_transform", {"name": "batch-running"}) in fake.calls
+    assert ctx.state.load().live_resources("transform-job") == []
+    assert "batch-running" in " ".join(result.to_data()["deleted"])
 
 
 # -- dry run, confirmation ------------------------------------------------------------------------------
-def test_dry_run_deletes_nothing_and_calls_nothing_mutating(provisioned: Context, make: MakeCtx) -> None:
-    before = account()
-    ctx = make()
-    forbid_mutations(ctx)
+def test_dry_run_deletes_nothing(ctx: Context, fake: FakeBackend) -> None:
+    before = ctx.state.path.read_bytes()  # type: ignore[attr-defined]
     result = teardown.run(ctx, include_all=True, yes=False, dry_run=True)
-    assert account() == before
+    assert deletions(fake) == []
     assert [i.shown for i in result.items if i.action == "delete"] == ["would delete"] * 5
     assert result.to_data()["deleted"] == []
     assert result.to_lines()[-1] == "dry run: 5 to delete; nothing was deleted; 2 left alone"
-    assert len(make().state.load().live_resources()) == 5
+    assert ctx.state.path.read_bytes() == before  # type: ignore[attr-defined]
 
 
 def test_without_terminal_and_without_yes_refuses_before_deleting_anything(
-    provisioned: Context, make: MakeCtx
+    ctx: Context, fake: FakeBackend
 ) -> None:
-    before = account()
     asked: list[str] = []
+    ctx.interactive_stdin = False
     with pytest.raises(ConfirmationError) as info:
-        teardown.run(
-            make(interactive_stdin=False), include_all=True, yes=False, dry_run=False, confirm=asked.append
-        )
+        teardown.run(ctx, include_all=True, yes=False, dry_run=False, confirm=asked.append)  # type: ignore[arg-type]
     assert isinstance(info.value, UsageError) and info.value.exit_code == ExitCode.USAGE
     assert info.value.message == "refusing to delete without confirmation: pass --yes"
+    assert info.value.code == "confirmation-required"
     assert info.value.data["items"]  # the plan travels with the error (for --json)
-    assert asked == [] and account() == before
+    assert asked == [] and deletions(fake) == [] and len(live(ctx)) == 5
 
 
-def test_terminal_asks_and_no_means_nothing_deleted(provisioned: Context, make: MakeCtx) -> None:
-    before = account()
+def test_terminal_asks_and_no_means_nothing_deleted(ctx: Context, fake: FakeBackend) -> None:
     questions: list[str] = []
 
     def say_no(question: str) -> bool:
         questions.append(question)
         return False
 
-    with pytest.raises(ConfirmationError, match="cancelled"):
-        teardown.run(
-            make(interactive_stdin=True), include_all=False, yes=False, dry_run=False, confirm=say_no
-        )
-    assert account() == before
-    assert "  endpoint nd-endpoint\n  endpoint-config nd-endpoint\n  model nd-endpoint" in questions[0]
+    ctx.interactive_stdin = True
+    with pytest.raises(ConfirmationError, match="cancelled") as info:
+        teardown.run(ctx, include_all=False, yes=False, dry_run=False, confirm=say_no)
+    assert info.value.code == "cancelled"
+    assert deletions(fake) == [] and len(live(ctx)) == 5
+    assert f"  endpoint {EP}\n  endpoint-config {EP}\n  model {EP}" in questions[0]
     assert questions[0].endswith("Delete these 3 resources?")
 
 
-def test_terminal_asks_and_yes_deletes(provisioned: Context, make: MakeCtx) -> None:
-    result = teardown.run(
-        make(interactive_stdin=True), include_all=False, yes=False, dry_run=False, confirm=lambda q: True
-    )
-    assert result.to_data()["deleted"] == [
-        "endpoint nd-endpoint",
-        "endpoint-config nd-endpoint",
-        "model nd-endpoint",
-    ]
+def test_terminal_asks_and_yes_deletes(ctx: Context, fake: FakeBackend) -> None:
+    ctx.interactive_stdin = True
+    result = teardown.run(ctx, include_all=False, yes=False, dry_run=False, confirm=lambda q: True)
+    assert result.to_data()["deleted"] == [f"endpoint {EP}", f"endpoint-config {EP}", f"model {EP}"]
+    assert deletions(fake) == DELETES
 
 
 # -- interruption ---------------------------------------------------------------------------------------
 def test_interrupted_half_way_then_resumed(
-    provisioned: Context, make: MakeCtx, monkeypatch: pytest.MonkeyPatch
+    ctx: Context, fake: FakeBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from nikkei_deepar.aws import sagemaker as sm_module
-
-    def interrupted(self: Any, name: str) -> bool:
+    def interrupted(name: str) -> bool:
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
-        patch.setattr(sm_module.Gateway, "delete_endpoint_config", interrupted)
+        patch.setattr(fake, "delete_endpoint_config", interrupted)
         with pytest.raises(KeyboardInterrupt):
-            teardown.run(make(), include_all=True, yes=True, dry_run=False)
-    ledger = make().state.load()
-    assert not ledger.resource("endpoint", "nd-endpoint").live  # type: ignore[union-attr]
+            teardown.run(ctx, include_all=True, yes=True, dry_run=False)
+    ledger = ctx.state.load()
+    assert not ledger.resource("endpoint", EP).live  # type: ignore[union-attr]  # written as it went
     assert {r.kind for r in ledger.live_resources()} == {"endpoint-config", "model", "role", "bucket"}
-    assert account()["endpoints"] == DECOYS["endpoints"]
 
-    result = teardown.run(make(), include_all=True, yes=True, dry_run=False)
+    fake.calls.clear()
+    result = teardown.run(ctx, include_all=True, yes=True, dry_run=False)
     assert [(i.kind, i.action) for i in result.items if i.action == "delete"] == [
         ("endpoint-config", "delete"),
         ("model", "delete"),
         ("role", "delete"),
         ("bucket", "delete"),
     ]
-    assert make().state.load().live_resources() == []
-    now = account()
-    assert now["buckets"] == [] and now["roles"] == [] and {k: now[k] for k in DECOYS} == DECOYS
-
-
-def test_interrupted_while_emptying_the_bucket_resumes(provisioned: Context, make: MakeCtx) -> None:
-    s3 = boto3.client("s3", region_name=REGION)
-    for i in range(5):
-        s3.put_object(Bucket=BUCKET, Key=f"{make().settings.key_root}/data/{i}", Body=b"x")
-    ctx = make()
-    calls = {"n": 0}
-
-    def stop_after_first_batch(**_: Any) -> None:
-        calls["n"] += 1
-        if calls["n"] > 1:
-            raise KeyboardInterrupt
-
-    ctx.aws.client("s3").meta.events.register("before-call.s3.DeleteObjects", stop_after_first_batch)
-    # one object per batch so that the interruption lands half-way
-    from nikkei_deepar.aws import s3 as s3_module
-
-    real = s3_module.Gateway._delete_versions
-
-    def one_at_a_time(self: Any, bucket: str, versions: list[dict[str, str]]) -> int:
-        return real(self, bucket, versions[:1])
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(s3_module.Gateway, "_delete_versions", one_at_a_time)
-        with pytest.raises(KeyboardInterrupt):
-            teardown.run(ctx, include_all=True, yes=True, dry_run=False)
-    assert make().state.load().resource("bucket", BUCKET).live  # type: ignore[union-attr]
-    assert len(s3.list_object_versions(Bucket=BUCKET)["Versions"]) == 4
-    teardown.run(make(), include_all=True, yes=True, dry_run=False)
-    assert account()["buckets"] == []
-
-
-# -- through the CLI -----------------------------------------------------------------------------------
-def test_cli_refuses_without_yes_and_json_carries_the_plan(
-    run_cli: Callable[..., Any], provisioned: Context, tmp_path: Path
-) -> None:
-    config = tmp_path / "nikkei-deepar.toml"
-    config.write_text(
-        f'[aws]\nregion = "{REGION}"\nbucket = "{BUCKET}"\nrole_name = "{ROLE}"\n'
-        '[aws.tags]\nproject = "nikkei-deepar"\nstage = "test"\n',
-        encoding="utf-8",
-    )
-    refused = run_cli("teardown", "--all", "--json", "--config", str(config))
-    assert refused.exit_code == ExitCode.USAGE
-    doc = refused.json()
-    assert doc["errors"][0]["code"] == "confirmation-required"
-    assert "pass --yes" in doc["errors"][0]["message"]
-    assert len([i for i in doc["data"]["items"] if i["action"] == "delete"]) == 5
-    assert "refusing to delete without confirmation: pass --yes" in refused.stderr
-
-    done = run_cli("teardown", "--all", "--yes", "--config", str(config))
-    assert done.exit_code == 0, done.stderr
-    # one report of each deletion: its row in the result, no log line or summary repeating the name
-    rows = [line.split() for line in done.stdout.splitlines() if line.startswith("  deleted ")]
-    assert len(rows) == 5
-    assert not any(row[2] in done.stderr for row in rows)
-    assert done.stdout.splitlines()[-1] == "deleted 5; 2 left alone"
-    assert account()["buckets"] == []
+    assert deletions(fake) == ["delete_endpoint_config", "delete_model", "delete_role", "delete_bucket"]
+    assert ctx.state.load().live_resources() == []
 
 
 # -- the machinery is backend-neutral ------------------------------------------------------------------
-def test_entries_of_a_backend_this_version_lacks_are_left_alone(provisioned: Context, make: MakeCtx) -> None:
-    with edited(make().state) as ledger:
+def test_entries_of_a_backend_this_version_lacks_are_left_alone(ctx: Context, fake: FakeBackend) -> None:
+    with edited(ctx.state) as ledger:
         ledger.record_resource(
             Resource(kind="local-dir", name="/tmp/x", backend="elsewhere", extra={"created": True})
         )
-    result = teardown.run(make(), include_all=True, yes=True, dry_run=True)
+    result = teardown.run(ctx, include_all=True, yes=True, dry_run=True)
     item = next(i for i in result.items if i.kind == "local-dir")
     assert item.action == "leave" and "backend 'elsewhere' has no teardown" in item.reason
 
 
-def test_a_local_remover_plugs_in(make: MakeCtx, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_local_remover_plugs_in(
+    hermetic_env: Path, fake: FakeBackend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     folder = tmp_path / "home" / "models" / "m1"
     folder.mkdir(parents=True)
 
@@ -523,12 +337,14 @@ def test_a_local_remover_plugs_in(make: MakeCtx, tmp_path: Path, monkeypatch: py
         "backend_named",
         lambda self, name: WithFolderRemover() if name == "local" else original(self, name),
     )
-    with edited(make().state) as ledger:
+    ctx = fake_context(hermetic_env, fake, settings_for())
+    with edited(ctx.state) as ledger:
         ledger.record_resource(
             Resource(kind="local-dir", name=str(folder), backend="local", extra={"created": True})
         )
-    kept = teardown.run(make(), include_all=False, yes=True, dry_run=False)
+    kept = teardown.run(ctx, include_all=False, yes=True, dry_run=False)
     assert actions(kept)[("local-dir", str(folder))] == "keep" and folder.exists()
-    result = teardown.run(make(), include_all=True, yes=True, dry_run=False)
+    result = teardown.run(ctx, include_all=True, yes=True, dry_run=False)
     assert actions(result)[("local-dir", str(folder))] == "delete" and not folder.exists()
-    assert make().state.load().live_resources("local-dir") == []
+    assert ctx.state.load().live_resources("local-dir") == []
+    assert deletions(fake) == []  # the fake (this config's backend) was asked only what else it has

@@ -1,16 +1,22 @@
-"""`poll` (the shared loop) with plain fakes, and `wait` against moto with scripted jobs: every end state
-and its exit code, --timeout, Ctrl-C and resuming, --logs, the ledger after each."""
+"""`poll` (the shared loop) with plain fakes, and `wait` on FakeBackend (tests/fake_backend.py) with
+queued job states: every end state and its exit code, --timeout, Ctrl-C and resuming, --logs, the ledger
+after each. `wait` with the SageMaker backend on moto: tests/backends/sagemaker/test_wait_on_sagemaker.py."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
+from fake_backend import FakeBackend, fake_context
+from ledger_edit import edited
+from nikkei_deepar.backends.base import LogEvent, TrainingState
 from nikkei_deepar.errors import (
+    AccessDeniedError,
     ExitCode,
     InterruptedError_,
     JobFailedError,
@@ -18,21 +24,12 @@ from nikkei_deepar.errors import (
     NotFoundError,
     WaitTimeoutError,
 )
+from nikkei_deepar.ledger import Job
 from nikkei_deepar.lifecycle.polling import Backoff, poll
 from nikkei_deepar.lifecycle.training import WaitResult
 from nikkei_deepar.output import Reporter
-from nikkei_deepar.steps import train, wait
-from sagemaker_script import (
-    REGION,
-    FakeClock,
-    completed,
-    failed,
-    in_progress,
-    make_context,
-    put_training_logs,
-    seed_prepared,
-    stopped,
-)
+from nikkei_deepar.steps import wait
+from sagemaker_script import FakeClock, settings_for
 
 
 # -- poll, with no AWS at all ---------------------------------------------------------------------------
@@ -132,16 +129,50 @@ def test_a_terminal_gets_one_live_line() -> None:
     assert "\n" not in ctx.err  # updated in place, never scrolled
 
 
-# -- wait against moto ----------------------------------------------------------------------------------
+# -- wait on FakeBackend ---------------------------------------------------------------------------------
+JOB = "nikkei-deepar-20250101-000000-abcd"
+ARTIFACT = f"s3://bucket/output/{JOB}/output/model.tar.gz"
+ENDED = dt.datetime(2025, 1, 1, 1, 2, 3, tzinfo=dt.UTC)
+DEEPAR_METRICS = {"test:RMSE": 412.5, "test:mean_wQuantileLoss": 0.0213, "train:final_loss": 5.91}
+
+
+def running(secondary: str = "Training") -> TrainingState:
+    return TrainingState(JOB, "InProgress", secondary_status=secondary)
+
+
+def completed(**changes: Any) -> TrainingState:
+    state = TrainingState(
+        JOB,
+        "Completed",
+        secondary_status="Completed",
+        metrics=DEEPAR_METRICS,
+        billable_seconds=300,
+        training_seconds=340,
+        model_artifact=ARTIFACT,
+        ended=ENDED,
+    )
+    return replace(state, **changes)
+
+
 @pytest.fixture
-def ctx(aws: None, hermetic_env: Path, clock: FakeClock) -> Any:
-    context = make_context(hermetic_env, clock=clock)
-    seed_prepared(context)
+def fake() -> FakeBackend:
+    return FakeBackend()
+
+
+def _fake_ctx(home: Path, fake: FakeBackend, clock: FakeClock, *, job: bool = True, **sections: Any) -> Any:
+    context = fake_context(home, fake, settings_for(**sections), clock=clock)
+    if job:
+        target = context.settings.data.target
+        with edited(context.state) as ledger:
+            ledger.upsert_job(
+                Job(name=JOB, data_sha256="ab" * 32, hyperparameters={}, config_hash="h", target=target)
+            )
     return context
 
 
-def _start(ctx: Any) -> str:
-    return train.run(ctx, force=False, wait=False, timeout=None, logs=False).job
+@pytest.fixture
+def ctx(hermetic_env: Path, fake: FakeBackend, clock: FakeClock) -> Any:
+    return _fake_ctx(hermetic_env, fake, clock)
 
 
 def _wait(ctx: Any, **options: Any) -> WaitResult:
@@ -150,209 +181,181 @@ def _wait(ctx: Any, **options: Any) -> WaitResult:
     return wait.run(ctx, **values)
 
 
-def test_completed_job_stores_and_prints_metrics(ctx: Any, sm_script: Any, clock: FakeClock) -> None:
-    sm_script.next_training(
-        in_progress("Starting"), in_progress("Training"), in_progress("Uploading"), completed()
-    )
-    name = _start(ctx)
+def test_completed_job_stores_and_prints_metrics(ctx: Any, fake: FakeBackend, clock: FakeClock) -> None:
+    fake.queue_training(JOB, running("Starting"), running("Training"), running("Uploading"), completed())
     result = _wait(ctx)
     assert result.status == "Completed"
     assert len(clock.sleeps) == 3
-    job = ctx.state.load().job(name)
+    assert fake.verbs() == ["describe_training"] * 4
+    job = ctx.state.load().job(JOB)
     assert job.status == "Completed" and job.secondary_status == "Completed"
-    assert job.metrics == pytest.approx(
-        {"test:RMSE": 412.5, "test:mean_wQuantileLoss": 0.0213, "train:final_loss": 5.91}
-    )
+    assert job.metrics == pytest.approx(DEEPAR_METRICS)
     assert (job.billable_seconds, job.training_seconds) == (300, 340)
-    assert job.model_artifact.endswith(f"/output/{name}/output/model.tar.gz")
-    assert job.ended_at and job.ended_at.endswith("Z")
+    assert job.model_artifact == ARTIFACT
+    assert job.ended_at == "2025-01-01T01:02:03Z"
     text = "\n".join(result.to_lines())
     assert "test:mean_wQuantileLoss" in text and "billable 300 s of 340 s training" in text
-    assert "model artifact: s3://" in text
+    assert f"model artifact: {ARTIFACT}" in text
     err = ctx.reporter.stream.getvalue()
     assert "InProgress (Starting)" in err and "InProgress (Training)" in err
 
 
 @pytest.mark.parametrize(("target", "noted"), [("log_return", True), ("price", False)])
 def test_metrics_of_a_log_return_model_are_said_to_be_on_returns(
-    aws: None, hermetic_env: Path, sm_script: Any, target: str, noted: bool
+    hermetic_env: Path, fake: FakeBackend, clock: FakeClock, target: str, noted: bool
 ) -> None:
-    from sagemaker_script import settings_for
-
-    ctx = make_context(hermetic_env, settings_for(data={"target": target}))
-    seed_prepared(ctx)
-    sm_script.next_training(completed())
-    _start(ctx)
+    ctx = _fake_ctx(hermetic_env, fake, clock, data={"target": target})
+    fake.queue_training(JOB, completed())
     notes = [line for line in _wait(ctx).to_lines() if "note:" in line]
     said = [line for line in notes if "measure returns, not prices" in line]
     assert bool(said) is noted
     assert not said or "nikkei-deepar backtest" in said[0]
 
 
-def test_spot_savings_are_reported(aws: None, hermetic_env: Path, sm_script: Any) -> None:
-    from sagemaker_script import settings_for
-
-    ctx = make_context(hermetic_env, settings_for(training={"spot": True, "max_runtime_seconds": 1800}))
-    seed_prepared(ctx)
-    sm_script.next_training(in_progress(), completed(billable=100, training=400))
-    _start(ctx)
+def test_spot_savings_are_reported(ctx: Any, fake: FakeBackend) -> None:
+    fake.queue_training(JOB, running(), completed(spot=True, billable_seconds=100, training_seconds=400))
     result = _wait(ctx)
     assert result.spot_savings == pytest.approx(0.75)
     assert "managed spot saved 75%" in "\n".join(result.to_lines())
 
 
-def test_a_completed_job_without_deepar_metrics_says_no_metrics(ctx: Any) -> None:
-    name = _start(ctx)  # moto's born-Completed job: train:progress only, no billable time
-    result = _wait(ctx, job=name)
+def test_a_completed_job_without_deepar_metrics_says_no_metrics(ctx: Any, fake: FakeBackend) -> None:
+    # what moto's born-Completed job reports: train:progress only, no billable time
+    fake.queue_training(
+        JOB, completed(metrics={"train:progress": 100.0}, billable_seconds=None, training_seconds=None)
+    )
+    result = _wait(ctx, job=JOB)
     assert result.status == "Completed"
     assert any(line.strip().startswith("no metrics") for line in result.to_lines())
     assert result.billable_seconds is None
 
 
-def test_failed_job_exits_6_with_the_reason(ctx: Any, sm_script: Any) -> None:
-    sm_script.next_training(in_progress(), failed("ClientError: No training data found in the train channel"))
-    name = _start(ctx)
+def test_failed_job_exits_6_with_the_reason(ctx: Any, fake: FakeBackend) -> None:
+    reason = "ClientError: No training data found in the train channel"
+    fake.queue_training(
+        JOB, running(), TrainingState(JOB, "Failed", "Failed", failure_reason=reason, ended=ENDED)
+    )
     with pytest.raises(JobFailedError, match="No training data found") as info:
         _wait(ctx)
     assert info.value.exit_code == ExitCode.JOB_FAILED == 6
     assert info.value.data["status"] == "Failed"  # type: ignore[attr-defined]
-    job = ctx.state.load().job(name)
-    assert (job.status, job.failure_reason) == (
-        "Failed",
-        "ClientError: No training data found in the train channel",
-    )
+    assert info.value.hint is not None and f"nikkei-deepar wait --job {JOB} --logs" in info.value.hint
+    job = ctx.state.load().job(JOB)
+    assert (job.status, job.failure_reason) == ("Failed", reason)
     assert job.ended_at is not None and job.model_artifact is None
 
 
-def test_stopped_job_exits_7_never_success(ctx: Any, sm_script: Any, clock: FakeClock) -> None:
-    sm_script.next_training(in_progress(), in_progress(), in_progress(), in_progress())
-    name = _start(ctx)
-
-    def stop_from_the_console(n: int) -> None:
-        if n == 2:
-            boto3.client("sagemaker", region_name=REGION).stop_training_job(TrainingJobName=name)
-
-    clock.on_sleep = stop_from_the_console
+def test_stopped_job_exits_7_never_success(ctx: Any, fake: FakeBackend) -> None:
+    # stopped from the console while waiting: Stopping, then Stopped
+    fake.queue_training(
+        JOB, running(), running(), TrainingState(JOB, "Stopping", "Stopping"), TrainingState(JOB, "Stopped")
+    )
     with pytest.raises(JobStoppedError) as info:
         _wait(ctx)
     assert info.value.exit_code == ExitCode.JOB_STOPPED == 7
-    assert ctx.state.load().job(name).status == "Stopped"
-    assert (
-        "InProgress (Stopping)" in ctx.reporter.stream.getvalue()
-        or "Stopping" in ctx.reporter.stream.getvalue()
-    )
+    assert ctx.state.load().job(JOB).status == "Stopped"
+    assert "Stopping" in ctx.reporter.stream.getvalue()
 
 
-def test_a_job_ended_by_its_max_runtime_says_which_setting_to_raise(ctx: Any, sm_script: Any) -> None:
-    sm_script.next_training(in_progress(), stopped("MaxRuntimeExceeded"))
-    name = _start(ctx)
+def test_a_job_ended_by_its_max_runtime_says_which_setting_to_raise(ctx: Any, fake: FakeBackend) -> None:
+    fake.queue_training(JOB, running(), TrainingState(JOB, "Stopped", "MaxRuntimeExceeded"))
     with pytest.raises(JobStoppedError) as info:
         _wait(ctx)
     assert info.value.exit_code == 7
-    assert info.value.message == f"training job {name} was stopped (MaxRuntimeExceeded); it has no model"
+    assert info.value.message == f"training job {JOB} was stopped (MaxRuntimeExceeded); it has no model"
     assert info.value.hint is not None and "training.max_runtime_seconds" in info.value.hint
 
 
-def test_timeout_exits_8_and_leaves_the_job_recorded(ctx: Any, sm_script: Any, clock: FakeClock) -> None:
-    sm_script.next_training(in_progress("Starting"), in_progress("Training"))
-    name = _start(ctx)
+def test_timeout_exits_8_and_leaves_the_job_recorded(ctx: Any, fake: FakeBackend, clock: FakeClock) -> None:
+    fake.queue_training(JOB, running("Starting"), running("Training"))
     with pytest.raises(WaitTimeoutError) as info:
         _wait(ctx, timeout=60)
     assert info.value.exit_code == ExitCode.TIMEOUT == 8
     assert sum(clock.sleeps) == pytest.approx(60)
-    job = ctx.state.load().job(name)
+    job = ctx.state.load().job(JOB)
     assert (job.status, job.secondary_status) == ("InProgress", "Training")
 
 
 def test_ctrl_c_leaves_a_valid_ledger_and_a_second_wait_resumes(
-    ctx: Any, sm_script: Any, clock: FakeClock
+    ctx: Any, fake: FakeBackend, clock: FakeClock
 ) -> None:
-    sm_script.next_training(
-        in_progress("Starting"), in_progress("Downloading"), in_progress("Training"), completed()
-    )
-    name = _start(ctx)
+    fake.queue_training(JOB, running("Starting"), running("Downloading"), running("Training"), completed())
     clock.interrupt_at = 2
     with pytest.raises(InterruptedError_) as caught:
         _wait(ctx)
     assert caught.value.exit_code == 130 and "the job itself keeps running" in caught.value.message
     assert caught.value.hint is not None and "`nikkei-deepar wait` follows it again" in caught.value.hint
     ledger = ctx.state.load()  # loads: the file is valid
-    assert (ledger.job(name).status, ledger.job(name).secondary_status) == ("InProgress", "Downloading")
-    job = boto3.client("sagemaker", region_name=REGION).describe_training_job(TrainingJobName=name)
-    assert job["TrainingJobStatus"] == "InProgress"  # waiting stopped, the job did not
+    assert (ledger.job(JOB).status, ledger.job(JOB).secondary_status) == ("InProgress", "Downloading")
+    assert set(fake.verbs()) == {"describe_training"}  # waiting stopped; nothing was asked of the job
 
     clock.interrupt_at = None
     result = _wait(ctx)
     assert result.status == "Completed"
-    assert ctx.state.load().job(name).metrics["test:RMSE"] == pytest.approx(412.5)
+    assert ctx.state.load().job(JOB).metrics["test:RMSE"] == pytest.approx(412.5)
 
 
-def test_logs_stream_each_event_once(ctx: Any, sm_script: Any, clock: FakeClock) -> None:
-    sm_script.next_training(
-        in_progress("Starting"), in_progress("Training"), in_progress("Training"), completed()
-    )
-    name = _start(ctx)
-    logs = boto3.client("logs", region_name=REGION)
+def test_logs_stream_each_event_once(ctx: Any, fake: FakeBackend, clock: FakeClock) -> None:
+    fake.queue_training(JOB, running("Starting"), running("Training"), running("Training"), completed())
+    stream = f"{JOB}/algo-1-1700000000"
 
     def job_writes_logs(n: int) -> None:
         if n == 1:
-            put_training_logs(
-                logs,
-                name,
-                ["Arguments: train", "#quality_metric: host=algo-1, epoch=0, train loss <loss>=7.1"],
+            fake.logs.setdefault(JOB, []).extend(
+                [
+                    LogEvent(ENDED, "Arguments: train", stream),
+                    LogEvent(ENDED, "#quality_metric: host=algo-1, epoch=0, train loss <loss>=7.1", stream),
+                ]
             )
         if n == 2:
-            put_training_logs(logs, name, ["#test_score (algo-1, RMSE): 412.5"], offset_ms=5_000)
+            fake.logs[JOB].append(LogEvent(ENDED, "#test_score (algo-1, RMSE): 412.5", stream))
 
     clock.on_sleep = job_writes_logs
     result = _wait(ctx, logs=True)
     err = ctx.reporter.stream.getvalue()
     assert err.count("Arguments: train") == 1
     assert err.count("#test_score (algo-1, RMSE): 412.5") == 1
-    assert "[algo-1-1700000000] Arguments: train" in err
+    assert "[algo-1-1700000000] Arguments: train" in err  # the stream's last part, not the job's name
     assert err.index("Arguments: train") < err.index("#test_score")
     assert result.log_events == 3
 
 
-def test_logs_that_cannot_be_read_do_not_end_the_wait(ctx: Any, sm_script: Any) -> None:
-    from sagemaker_script import inject_error
+def test_logs_that_cannot_be_read_do_not_end_the_wait(
+    ctx: Any, fake: FakeBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refused(name: str, *, cursor: Any = None) -> Any:
+        raise AccessDeniedError("logs:DescribeLogStreams: no logs for you")
 
-    sm_script.next_training(in_progress(), completed())
-    _start(ctx)
-    inject_error(ctx.aws.client("logs"), "DescribeLogStreams", "AccessDeniedException", "no logs for you")
+    monkeypatch.setattr(fake, "training_logs", refused)
+    fake.queue_training(JOB, running(), completed())
     result = _wait(ctx, logs=True)
     assert result.status == "Completed"
-    assert "warning: stopped streaming logs" in ctx.reporter.stream.getvalue()
+    assert "warning: stopped streaming logs: logs:DescribeLogStreams: no logs for you" in (
+        ctx.reporter.stream.getvalue()
+    )
 
 
-def test_no_job_in_the_ledger_says_train_first(ctx: Any) -> None:
+def test_no_job_in_the_ledger_says_train_first(
+    hermetic_env: Path, fake: FakeBackend, clock: FakeClock
+) -> None:
+    ctx = _fake_ctx(hermetic_env, fake, clock, job=False)
     with pytest.raises(NotFoundError, match="no training job") as info:
         _wait(ctx)
     assert info.value.hint is not None and "nikkei-deepar train" in info.value.hint
+    assert fake.calls == []
 
 
-def test_an_unknown_job_name_is_not_found(ctx: Any) -> None:
-    with pytest.raises(NotFoundError, match="nope-1 does not exist"):
+def test_an_unknown_job_name_is_not_found(ctx: Any, fake: FakeBackend) -> None:
+    before = ctx.state.path.read_bytes()
+    with pytest.raises(NotFoundError, match="training job nope-1 does not exist") as info:
         _wait(ctx, job="nope-1")
+    assert info.value.hint is not None and "nikkei-deepar status" in info.value.hint
+    assert ctx.state.path.read_bytes() == before
 
 
-def test_a_job_outside_the_ledger_is_reported_not_recorded(ctx: Any) -> None:
-    ctx.backend.start_training  # noqa: B018  (build the backend first)
-    from nikkei_deepar.backends.base import TrainingSpec
-
-    ctx.backend.start_training(
-        TrainingSpec(
-            name="by-hand-1",
-            hyperparameters={"epochs": "1"},
-            channels={"train": "s3://b/p/train/"},
-            output_uri="s3://b/p/output/",
-            instance_type="ml.m5.large",
-            instance_count=1,
-            volume_size_gb=10,
-            max_runtime_seconds=600,
-            tags={},
-        )
-    )
+def test_a_job_outside_the_ledger_is_reported_not_recorded(ctx: Any, fake: FakeBackend) -> None:
+    fake.queue_training("by-hand-1", completed())
     result = _wait(ctx, job="by-hand-1")
     assert result.in_ledger is False
+    assert "this job is not in the ledger: nothing was recorded" in "\n".join(result.to_lines())
     assert ctx.state.load().job("by-hand-1") is None
