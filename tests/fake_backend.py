@@ -72,6 +72,8 @@ class FakeBackend:
         self.next_endpoint: list[EndpointState] = []  # what the next created endpoint will report
         self.next_endpoint_configured = False  # fill their config_name with the one it is created with
         self.next_update: tuple[list[EndpointState], bool, str | None] | None = None  # queue_next_update
+        self.next_transform: list[TransformState] = []  # what the next started transform job will report
+        self.next_transform_output: bytes | None = None  # the `<input>.out` it will write
         self.tagged: dict[tuple[str, str], dict[str, str]] = {}
         self.specs: dict[tuple[str, str], Any] = {}
         self.expiry = FakeExpiry(self)
@@ -119,6 +121,12 @@ class FakeBackend:
         config with `reason` as its failure reason, as SageMaker reports an update it rolled back.
         Without this, an update succeeds at once (see update_endpoint)."""
         self.next_update = (list(states), rollback, reason)
+
+    def queue_next_transform(self, *states: TransformState, output: bytes | None = None) -> None:
+        """What the next transform job a step starts will report (its name is the step's to choose), and
+        the `<input>.out` it writes under its output prefix when it starts (as SageMaker would, when done)."""
+        self.next_transform = list(states)
+        self.next_transform_output = output
 
     def queue_answer(self, *answers: bytes | Exception) -> None:
         self.answers.extend(answers)
@@ -265,6 +273,13 @@ class FakeBackend:
     def start_transform(self, spec: TransformSpec) -> str:
         self._call("start_transform", spec=spec)
         self.specs[("transform-job", spec.name)] = spec
+        if self.next_transform and spec.name not in self.transforms:
+            self.queue_transform(spec.name, *self.next_transform)
+            self.next_transform = []
+        if self.next_transform_output is not None:
+            out = spec.output_uri.rstrip("/") + "/" + spec.input_uri.rsplit("/", 1)[-1] + ".out"
+            self.artifacts[out] = self.next_transform_output
+            self.next_transform_output = None
         if spec.name not in self.transforms:
             self.queue_transform(spec.name, TransformState(spec.name, JOB_COMPLETED))
         return f"arn:fake:transform-job/{spec.name}"
