@@ -1,8 +1,9 @@
-"""deploy, wait, predict and retrain against `FakeBackend` (tests/fake_backend.py): queued states and
-answers in, the step's result, the ledger and the backend calls out. No moto, no network.
+"""deploy, wait, predict and the backend switch against `FakeBackend` (tests/fake_backend.py): queued
+states and answers in, the step's result, the ledger and the backend calls out. No moto, no network.
 
 These pin the steps' own logic (blue/green, rollback detection, polling to an end, exit codes, the
-ledger records, the promotion gate); the backends' requests are tested against moto in tests/aws.
+ledger records); retrain and its promotion gate are in test_retrain.py. The backends' requests are
+tested against moto in tests/aws and tests/backends/sagemaker.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from nikkei_deepar.errors import (
     WaitTimeoutError,
 )
 from nikkei_deepar.ledger import Job
-from nikkei_deepar.steps import deploy, predict, retrain, wait
+from nikkei_deepar.steps import deploy, predict, wait
 from sagemaker_script import FakeClock, deepar_response, demo_series, settings_for
 
 JOB = "nikkei-deepar-20250101-000000-abcd"
@@ -303,40 +304,13 @@ def test_predict_reports_the_models_error_as_an_aws_error(deployed: Any, fake: F
     assert raised.value.exit_code == ExitCode.AWS
 
 
-def test_predict_without_a_deployment_asks_nothing(ctx: Any, fake: FakeBackend) -> None:
-    with pytest.raises(NotFoundError):
+def test_predict_without_prepared_data_asks_nothing(ctx: Any, fake: FakeBackend) -> None:
+    with pytest.raises(NotFoundError, match="prepare"):
         _predict(ctx)
     assert "invoke" not in fake.verbs()
 
 
-# -- retrain ---------------------------------------------------------------------------------------------
-PRICES = Path(__file__).resolve().parents[1] / "fixtures" / "prices" / "long" / "nikkei_en.csv"
-
-
-def test_retrain_prepares_trains_waits_and_deploys_the_first_model(ctx: Any, fake: FakeBackend) -> None:
-    fake.queue_next_training(running("Starting"), done("placeholder", wql=0.05))
-    result = retrain.run(ctx, input_file=PRICES)
-    stages = {s.name: s.status for s in result.stages}
-    assert stages == {"prepare": "done", "train": "done", "wait": "done", "gate": "done", "deploy": "done"}
-    started = [args["spec"] for verb, args in fake.calls if verb == "start_training"]
-    assert len(started) == 1
-    assert set(started[0].channels) == {"train", "test"}
-    assert all(uri in fake.artifacts or uri.endswith("/") for uri in started[0].channels.values())
-    assert ctx.state.load().deployments[-1].job == started[0].name
-
-
-def test_retrain_keeps_the_current_model_when_the_new_one_is_worse(ctx: Any, fake: FakeBackend) -> None:
-    fake.queue_next_training(done("placeholder", wql=0.05))
-    retrain.run(ctx, input_file=PRICES)
-    serving = ctx.state.load().deployments[-1].job
-    newer = PRICES.read_bytes().split(b"\n")
-    path = Path("newer.csv")
-    path.write_bytes(b"\n".join([newer[0], *newer[2:]]))
-    fake.queue_next_training(done("placeholder", wql=0.5))
-    result = retrain.run(ctx, input_file=path)
-    assert result.exit_code == 0 and result.to_data()["status"] == "kept-current-model"
-    assert ctx.state.load().deployments[-1].job == serving
-    assert fake.verbs().count("start_training") == 2
+# retrain on FakeBackend: tests/steps/test_retrain.py
 
 
 def test_deploy_asks_the_backend_to_check_its_requests_before_creating_anything(
