@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from fake_backend import FakeBackend, fake_context
-from ledger_edit import edited
+from ledger_edit import data_version, edited
 from nikkei_deepar import costs
 from nikkei_deepar.backends.base import EndpointState, TrainingState
 from nikkei_deepar.errors import AwsError, ExitCode
-from nikkei_deepar.ledger import DataVersion, Job, Resource
+from nikkei_deepar.ledger import Job, Resource
 from nikkei_deepar.steps import deploy, status
 from sagemaker_script import REGION, FakeClock, make_context, settings_for
 
@@ -46,23 +46,7 @@ def _context(home: Path, fake: FakeBackend, clock: FakeClock, **sections: Any) -
     """A ledger as `prepare` and `provision` leave it: the data version, the role (which exists)."""
     ctx = fake_context(home, fake, settings_for(**sections), clock=clock)
     with edited(ctx.state) as ledger:
-        ledger.record_data(
-            DataVersion(
-                sha256="ab" * 32,
-                source="demo.csv",
-                rows=300,
-                first="2023-01-04",
-                last="2024-02-23",
-                column="close",
-                calendar="calendar_days",
-                prediction_length=5,
-                context_length=20,
-                observations=300,
-                backend="sagemaker",
-                train_uri="fake://store/data/train/",
-                test_uri="fake://store/data/test/",
-            )
-        )
+        ledger.record_data(data_version("fake://store/data/train/", "fake://store/data/test/"))
         ledger.record_resource(Resource(kind="role", name=ROLE, region=REGION, created=True))
     fake.tagged[("role", ROLE)] = {}
     return ctx

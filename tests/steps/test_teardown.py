@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from fake_backend import FakeBackend, fake_context
-from ledger_edit import edited
+from ledger_edit import data_version, edited
 from nikkei_deepar.backends.removal import TeardownItem
 from nikkei_deepar.context import Context
 from nikkei_deepar.errors import ExitCode, UsageError
-from nikkei_deepar.ledger import DataVersion, Resource
+from nikkei_deepar.ledger import Resource
 from nikkei_deepar.steps import teardown
 from nikkei_deepar.steps.teardown import ConfirmationError, TeardownResult
 from sagemaker_script import FakeClock, settings_for
@@ -106,20 +106,14 @@ def test_default_removes_hosting_keeps_role_and_bucket_and_leaves_decoys(
 def test_all_removes_role_and_bucket_and_forgets_the_uploads(ctx: Context, fake: FakeBackend) -> None:
     with edited(ctx.state) as ledger:
         ledger.record_data(
-            DataVersion(
-                sha256="ab" * 32,
+            data_version(
+                f"s3://{BUCKET}/nikkei-deepar/data/x/train/",
+                f"s3://{BUCKET}/nikkei-deepar/data/x/test/",
                 source="prices.csv",
                 rows=1,
                 first="2024-01-04",
                 last="2024-01-05",
-                column="close",
-                calendar="calendar_days",
                 prediction_length=7,
-                context_length=20,
-                observations=300,
-                backend="sagemaker",
-                train_uri=f"s3://{BUCKET}/nikkei-deepar/data/x/train/",
-                test_uri=f"s3://{BUCKET}/nikkei-deepar/data/x/test/",
             )
         )
     result = teardown.run(ctx, include_all=True, yes=True, dry_run=False)

@@ -17,10 +17,10 @@ from typing import Any
 import boto3
 import pytest
 
-from ledger_edit import edited
+from ledger_edit import data_version, edited
 from nikkei_deepar.context import Context
 from nikkei_deepar.errors import ExitCode
-from nikkei_deepar.ledger import DataVersion, Resource
+from nikkei_deepar.ledger import Resource
 from nikkei_deepar.steps import provision, teardown
 from nikkei_deepar.steps.teardown import TeardownResult
 from sagemaker_script import aws_tags, create_hosting
@@ -160,20 +160,14 @@ def test_all_removes_role_and_versioned_bucket_completely(provisioned: Context, 
     s3.put_object(Bucket=BUCKET, Key=f"{root}/output/job/output/model.tar.gz", Body=b"m")
     with edited(make().state) as ledger:
         ledger.record_data(
-            DataVersion(
-                sha256="ab" * 32,
+            data_version(
+                f"s3://{BUCKET}/{root}/data/x/train/",
+                f"s3://{BUCKET}/{root}/data/x/test/",
                 source="prices.csv",
                 rows=1,
                 first="2024-01-04",
                 last="2024-01-05",
-                column="close",
-                calendar="calendar_days",
                 prediction_length=7,
-                context_length=20,
-                observations=300,
-                backend="sagemaker",
-                train_uri=f"s3://{BUCKET}/{root}/data/x/train/",
-                test_uri=f"s3://{BUCKET}/{root}/data/x/test/",
             )
         )
     result = teardown.run(make(), include_all=True, yes=True, dry_run=False)
