@@ -99,11 +99,16 @@ def _moto_server() -> Iterator[str]:
 
 @pytest.fixture
 def moto_server(_moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The server's URL, freshly reset; AWS_ENDPOINT_URL points at it for this test."""
+    """The server's URL, freshly reset; AWS_ENDPOINT_URL points at it for this test, and commands run
+    against it poll fast (e2e_shell.FAST_POLLS)."""
     import urllib.request
+
+    from e2e_shell import FAST_POLLS
 
     urllib.request.urlopen(urllib.request.Request(f"{_moto_server}/moto-api/reset", method="POST")).read()
     monkeypatch.setenv("AWS_ENDPOINT_URL", _moto_server)
+    for name, value in FAST_POLLS.items():
+        monkeypatch.setenv(name, value)
     return _moto_server
 
 

@@ -18,13 +18,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+from nikkei_deepar.lifecycle.polling import POLL_SCALE_ENV
+
 EXE = Path(sys.executable).parent / "nikkei-deepar"
+# moto's jobs and endpoints settle at once (or as sm_script scripts them, one state per look): commands
+# against the server look again after 0.1-0.6 s instead of 5-30 s. The polling loop is the same one.
+FAST_POLLS = {POLL_SCALE_ENV: "0.02"}
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
 def moto_env(moto_server: str, tmp_path: Path, *, region: str, drop: tuple[str, ...] = ()) -> dict[str, str]:
     """The environment of an executable run against the moto server: this one without any AWS_ or
-    NIKKEI_DEEPAR_ variable (nor those starting with `drop`), fake keys, no AWS config files, 2 attempts."""
+    NIKKEI_DEEPAR_ variable (nor those starting with `drop`), fake keys, no AWS config files, 2 attempts,
+    fast polls (FAST_POLLS)."""
     return {
         **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "NIKKEI_DEEPAR_", *drop))},
         "AWS_ENDPOINT_URL": moto_server,
@@ -36,6 +42,7 @@ def moto_env(moto_server: str, tmp_path: Path, *, region: str, drop: tuple[str, 
         "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
         "AWS_EC2_METADATA_DISABLED": "true",
         "AWS_MAX_ATTEMPTS": "2",
+        **FAST_POLLS,
     }
 
 

@@ -39,6 +39,7 @@ class Context:
     interactive_stdin: bool = False
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
+    poll_scale: float = 1.0  # $NIKKEI_DEEPAR_POLL_SCALE: the pauses between two looks, times this
     timeout: float | None = None  # a wall-clock bound on all of the command: --timeout, or its default
     timeout_given: bool = True  # False: `timeout` is the command's default deadline, not --timeout
     now: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))  # wall clock, UTC

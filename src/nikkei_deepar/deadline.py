@@ -184,7 +184,14 @@ RETRAIN = total("prepare's + wait's + deploy's (600 + 5400 + 4200 s)", PREPARE, 
 def default_scale(env: Mapping[str, str]) -> float:
     """$NIKKEI_DEEPAR_DEFAULT_TIMEOUT_SCALE (default 1): every default deadline times this (a slow
     network, or tests that want the defaults small); --timeout is never scaled."""
-    raw = env.get(SCALE_ENV, "").strip()
+    hint = "unset it, or set it to e.g. 2 (every default deadline twice as long)"
+    return env_scale(env, SCALE_ENV, hint=hint)
+
+
+def env_scale(env: Mapping[str, str], name: str, *, hint: str) -> float:
+    """The multiplier in $`name`: 1 when unset or empty; else a number above 0, at most 1000 (a UsageError,
+    exit 2, otherwise)."""
+    raw = env.get(name, "").strip()
     if not raw:
         return 1.0
     try:
@@ -192,11 +199,7 @@ def default_scale(env: Mapping[str, str]) -> float:
     except ValueError:
         scale = math.nan
     if not (math.isfinite(scale) and 0 < scale <= 1000):
-        raise UsageError(
-            f"{SCALE_ENV}={raw!r}: not a number from above 0 to 1000",
-            hint="unset it, or set it to e.g. 2 (every default deadline twice as long)",
-            code="config",
-        )
+        raise UsageError(f"{name}={raw!r}: not a number from above 0 to 1000", hint=hint, code="config")
     return scale
 
 

@@ -88,6 +88,8 @@ class ContextFactory:
             scaled = default_timeout(loaded.settings) * default_scale(env)
             timeout = min(MAX_SECONDS, scaled)  # the lock wait is not counted (cli pauses it)
         clock = {} if self.now is None else {"now": self.now}
+        from nikkei_deepar.lifecycle.polling import poll_scale
+
         ctx = Context(
             loaded=loaded,
             state=state,
@@ -98,6 +100,7 @@ class ContextFactory:
             interactive_stdin=interactive,
             sleep=self.sleep,
             clock=self.clock,
+            poll_scale=poll_scale(env),
             timeout=timeout,  # bounds all of the command
             timeout_given=given,
             **clock,

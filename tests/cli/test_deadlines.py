@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from nikkei_deepar.cli import DEADLINES, command
 from nikkei_deepar.config import Settings
 from nikkei_deepar.deadline import CHANGES, SCALE_ENV, TRAINING
+from nikkei_deepar.lifecycle.polling import POLL_SCALE_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -104,6 +105,51 @@ def test_a_new_command_gets_timeout_and_the_default_without_asking(
     assert _run(group, "--timeout", "7") == {"seconds": 7.0, "given": True}
     assert _run(group, env={SCALE_ENV: "0.5"}) == {"seconds": 150.0, "given": False}
     assert _run(group, "--timeout", "7", env={SCALE_ENV: "0.5"}) == {"seconds": 7.0, "given": True}
+
+
+@dataclass(frozen=True)
+class Looks:
+    poll_scale: float
+
+    def to_data(self) -> dict[str, Any]:
+        return {"poll_scale": self.poll_scale}
+
+    def to_lines(self) -> list[str]:
+        return [f"poll scale {self.poll_scale}"]
+
+
+def test_every_command_polls_at_the_scale_the_environment_gives(
+    groups: Callable[[], typer.Typer], project_dir: Path
+) -> None:
+    group = groups()
+
+    @command("looks", mutating=False, parent=group)
+    def looks(ctx: Any) -> Looks:
+        """A command that waits for something."""
+        return Looks(ctx.poll_scale)
+
+    assert _run(group) == {"poll_scale": 1.0}
+    assert _run(group, env={POLL_SCALE_ENV: "0.05"}) == {"poll_scale": 0.05}
+    assert _run(group, env={POLL_SCALE_ENV: " "}) == {"poll_scale": 1.0}  # empty: as if unset
+
+
+@pytest.mark.parametrize("name", [SCALE_ENV, POLL_SCALE_ENV])
+@pytest.mark.parametrize("raw", ["0", "-1", "nan", "inf", "fast", "1e9"])
+def test_a_scale_that_is_no_number_above_0_is_a_usage_error_naming_it(
+    name: str, raw: str, groups: Callable[[], typer.Typer], project_dir: Path
+) -> None:
+    group = groups()
+
+    @command("fresh", mutating=False, parent=group)
+    def fresh(ctx: Any) -> Seen:
+        """Any command."""
+        return Seen(ctx.deadline.seconds, ctx.deadline.given)
+
+    result = CliRunner().invoke(group, ["--json"], env={name: raw}, catch_exceptions=False)
+    assert result.exit_code == 2, result.output
+    [error] = json.loads(result.stdout)["errors"]
+    assert error["message"] == f"{name}={raw!r}: not a number from above 0 to 1000"
+    assert error["hint"].startswith("unset it, or set it to e.g.")
 
 
 def test_the_default_comes_from_the_config(groups: Callable[[], typer.Typer], project_dir: Path) -> None:

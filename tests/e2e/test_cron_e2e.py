@@ -28,6 +28,7 @@ from typing import Any
 import boto3
 import pytest
 
+from e2e_shell import FAST_POLLS
 from sagemaker_script import REGION, completed
 
 pytestmark = pytest.mark.e2e
@@ -102,6 +103,7 @@ def _env(project: Path, server: str, *, path: str = "/usr/bin:/bin") -> list[str
         "AWS_EC2_METADATA_DISABLED": "true",
         "AWS_MAX_ATTEMPTS": "2",
         "NIKKEI_DEEPAR_HOME": str(project.parent / "tool-home"),
+        **FAST_POLLS,  # moto's jobs and endpoints settle at once: no 5-10 s first pause
     }
     return [f"{key}={value}" for key, value in values.items()]
 

@@ -40,7 +40,7 @@ from typing import Any
 import boto3
 import pytest
 
-from e2e_shell import run_app
+from e2e_shell import FAST_POLLS, run_app
 from nikkei_deepar.data.calendar import is_trading_day, next_trading_days, sessions_since
 from sagemaker_script import (
     REGION,
@@ -204,6 +204,7 @@ def cron(moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> C
         "AWS_MAX_ATTEMPTS": "2",
         "NIKKEI_DEEPAR_HOME": str(root / "ledger"),
         "NIKKEI_DEEPAR_CONFIG": str(config),
+        **FAST_POLLS,  # moto's endpoints settle at once: no 10 s first pause
     }
     runner = Cron(root=root, env=env, config=config, prices=prices)
     runner.write_prices()

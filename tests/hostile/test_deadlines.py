@@ -29,6 +29,7 @@ from nikkei_deepar.config import load_config
 from nikkei_deepar.deadline import SCALE_ENV, Deadline
 from nikkei_deepar.errors import WaitTimeoutError
 from nikkei_deepar.ledger import Job, Resource
+from nikkei_deepar.lifecycle.polling import POLL_SCALE_ENV
 from nikkei_deepar.workspace import DEFAULT_PROJECT, DEFAULT_STAGE, Workspace
 from sagemaker_script import BUCKET, REGION, ROLE, make_context, seed_prepared, settings_for
 
@@ -159,10 +160,17 @@ def test_timeout_replaces_the_default_and_is_never_scaled(seeded: Path) -> None:
     assert took < 1.5 + MARGIN
 
 
-@pytest.mark.parametrize("scale", ["0", "-1", "nan", "inf", "fast", "1e9"])
-def test_a_bad_scale_is_one_usage_line(scale: str, seeded: Path) -> None:
-    r = run_exe("status", cwd=seeded, env={SCALE_ENV: scale})
-    assert_one_clean_error(r, 2, SCALE_ENV, "not a number from above 0 to 1000")
+@pytest.mark.parametrize(
+    ("name", "scale"),
+    [
+        *((SCALE_ENV, s) for s in ["0", "-1", "nan", "inf", "fast", "1e9"]),
+        (POLL_SCALE_ENV, "0"),
+        (POLL_SCALE_ENV, "fast"),
+    ],
+)
+def test_a_bad_scale_is_one_usage_line(name: str, scale: str, seeded: Path) -> None:
+    r = run_exe("status", cwd=seeded, env={name: scale})
+    assert_one_clean_error(r, 2, name, "not a number from above 0 to 1000")
 
 
 @pytest.mark.parametrize("value", ["0", "-5", "nan", "inf", "1e300"])

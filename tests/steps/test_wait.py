@@ -39,6 +39,7 @@ class _Ctx:
     def __init__(self, *, interactive: bool = False) -> None:
         self.clock = FakeClock()
         self.sleep = self.clock.sleep
+        self.poll_scale = 1.0
         self.reporter = Reporter(interactive=interactive, color=False, stream=io.StringIO())
         self.deadline = None
 
@@ -73,6 +74,13 @@ def test_backoff_grows_to_its_cap() -> None:
     ctx = _Ctx()
     assert _poll(ctx, _states(*["Running"] * 8, "Done")) == "Done"
     assert ctx.clock.sleeps == pytest.approx([5, 7.5, 11.25, 16.875, 25.3125, 30, 30, 30])
+
+
+def test_the_poll_scale_shortens_the_first_pause_and_the_cap() -> None:
+    ctx = _Ctx()
+    ctx.poll_scale = 0.1  # $NIKKEI_DEEPAR_POLL_SCALE=0.1
+    assert _poll(ctx, _states(*["Running"] * 8, "Done")) == "Done"
+    assert ctx.clock.sleeps == pytest.approx([0.5, 0.75, 1.125, 1.6875, 2.53125, 3, 3, 3])
 
 
 def test_the_end_is_seen_one_poll_after_it_happens() -> None:

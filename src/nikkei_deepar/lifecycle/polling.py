@@ -5,15 +5,20 @@ Stopped a success and polls every 120 s). It sleeps with `ctx.sleep` and reads `
 never really wait; it never sleeps past a deadline, and notices the end of a job at most one poll
 interval after it happens. On a terminal it keeps one live status line; otherwise it prints a
 timestamped line when the status changes (and a heartbeat now and then), fit for a cron log.
+
+$NIKKEI_DEEPAR_POLL_SCALE (default 1; `poll_scale`) multiplies the pauses between two looks (the first
+pause and the cap), for everyone who would rather ask AWS more often: tests against moto's server, where
+every job and endpoint is already settled, set it small.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
 from nikkei_deepar.context import Context
+from nikkei_deepar.deadline import env_scale
 from nikkei_deepar.errors import WaitTimeoutError
 
 T = TypeVar("T")
@@ -31,6 +36,12 @@ class Backoff:
 
 TRAINING_BACKOFF = Backoff()
 ENDPOINT_BACKOFF = Backoff(initial=10.0, factor=1.5, cap=30.0)
+POLL_SCALE_ENV = "NIKKEI_DEEPAR_POLL_SCALE"
+
+
+def poll_scale(env: Mapping[str, str]) -> float:
+    """$NIKKEI_DEEPAR_POLL_SCALE (default 1): every pause between two looks times this."""
+    return env_scale(env, POLL_SCALE_ENV, hint="unset it, or set it to e.g. 0.5 (look twice as often)")
 
 
 def poll(
@@ -59,7 +70,7 @@ def poll(
         deadline = command.at
         if not command.given:
             reached, hint = f"{command.named} reached", command.raise_hint
-    delay = backoff.initial
+    delay, cap = backoff.initial * ctx.poll_scale, backoff.cap * ctx.poll_scale
     last_key: object = object()
     last_print = start
     while True:
@@ -80,7 +91,7 @@ def poll(
             )
         pause = delay if deadline is None else min(delay, deadline - now)
         ctx.sleep(max(0.0, pause))
-        delay = min(delay * backoff.factor, backoff.cap)
+        delay = min(delay * backoff.factor, cap)
 
 
 def duration(seconds: float) -> str:
