@@ -43,7 +43,7 @@ expires_after = "24h"
 
 [state]
 url = "s3://{STATE_BUCKET}/teams"
-lease_seconds = 20
+lease_seconds = 12  # renewed every 4 s: a killed holder's lease outlives it by 8-12 s
 """
 Host = Callable[..., subprocess.CompletedProcess[str]]
 
