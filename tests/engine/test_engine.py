@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+import local_extra
+
 pytestmark = pytest.mark.local
-pytest.importorskip("gluonts")
-pytest.importorskip("torch")
+local_extra.require()
 
 from nikkei_deepar.engine import gluon as engine  # noqa: E402
 from nikkei_deepar.errors import DataError, UsageError  # noqa: E402
