@@ -1,5 +1,6 @@
 """`edited(state)`: load the ledger, let a test change it in place, save it: how tests seed a ledger.
-`data_version(train_uri, test_uri, **changes)`: a prepared data version to seed it with."""
+`data_version(train_uri, test_uri, **changes)`: a prepared data version to seed it with;
+`series_version(settings, series, ...)`: the one `prepare` records for a given series and settings."""
 
 from __future__ import annotations
 
@@ -35,3 +36,27 @@ def data_version(train_uri: str, test_uri: str, **changes: Any) -> DataVersion:
         "backend": "sagemaker",
     }
     return DataVersion(**{**fields, **changes, "train_uri": train_uri, "test_uri": test_uri})
+
+
+def series_version(
+    settings: Any, series: Any, *, sha: str, local_dir: Any, train_uri: str, test_uri: str, series_uri: str
+) -> DataVersion:
+    """The data version `prepare` records for `series` (a data.series.Series) under `settings`."""
+    from nikkei_deepar.data.horizon import prediction_length_of
+
+    return data_version(
+        train_uri,
+        test_uri,
+        sha256=sha,
+        rows=len(series),
+        first=str(series.start),
+        last=str(series.last_date),
+        calendar=series.policy,
+        prediction_length=prediction_length_of(settings),
+        context_length=settings.training.hyperparameters.context_length,
+        observations=series.observations,
+        series_uri=series_uri,
+        local_dir=str(local_dir),
+        calendar_features=settings.data.calendar_features,
+        target=settings.data.target,
+    )

@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from ledger_edit import edited
+from ledger_edit import edited, series_version
 
 ACCOUNT = "123456789012"
 REGION = "ap-northeast-1"
@@ -592,9 +592,8 @@ def seed_prepared(ctx: Any, *, with_role: bool = True, series: Any = None, uploa
     Returns the DataVersion recorded (as `prepare` would have)."""
     import boto3
 
-    from nikkei_deepar.data.horizon import prediction_length_of
     from nikkei_deepar.data.series_io import dump_series
-    from nikkei_deepar.ledger import DataVersion, Resource
+    from nikkei_deepar.ledger import Resource
 
     settings = ctx.settings
     series = series or demo_series()
@@ -629,25 +628,14 @@ def seed_prepared(ctx: Any, *, with_role: bool = True, series: Any = None, uploa
         }
         role_arn = iam.create_role(RoleName=ROLE, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
         create_scheduler_role(settings.scheduler_role_name(), endpoint=settings.endpoint.name)
-    hp = settings.training.hyperparameters
-    version = DataVersion(
-        sha256=sha,
-        source="demo.csv",
-        rows=len(series),
-        first=str(series.start),
-        last=str(series.last_date),
-        column="close",
-        calendar=series.policy,
-        prediction_length=prediction_length_of(settings),
-        context_length=hp.context_length,
-        observations=series.observations,
-        backend="sagemaker",
+    version = series_version(
+        settings,
+        series,
+        sha=sha,
+        local_dir=local,
         train_uri=f"s3://{BUCKET}/{prefix}/train/",
         test_uri=f"s3://{BUCKET}/{prefix}/test/",
         series_uri=f"s3://{BUCKET}/{prefix}/series.json",
-        local_dir=str(local),
-        calendar_features=settings.data.calendar_features,
-        target=settings.data.target,
     )
     with edited(ctx.state) as ledger:
         ledger.record_data(version)

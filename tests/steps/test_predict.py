@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from fake_backend import FakeBackend, fake_context
-from ledger_edit import edited
+from ledger_edit import edited, series_version
 from nikkei_deepar.backends.base import JOB_COMPLETED, TrainingState, TransformState
 from nikkei_deepar.data.baselines import random_walk
 from nikkei_deepar.data.calendar import next_trading_days
@@ -50,7 +50,6 @@ def _context(home: Path, fake: FakeBackend, **sections: Any) -> Any:
 def _seed_prepared(ctx: Any, fake: FakeBackend) -> DataVersion:
     """The ledger, the local series.json and the stored copy as `prepare` leaves them (the moto tests'
     `seed_prepared`, in the fake's store)."""
-    from nikkei_deepar.data.horizon import prediction_length_of
     from nikkei_deepar.data.series_io import dump_series
 
     settings = ctx.settings
@@ -60,24 +59,14 @@ def _seed_prepared(ctx: Any, fake: FakeBackend) -> DataVersion:
     body = dump_series(series)
     (local / "series.json").write_bytes(body)
     uri = fake.put_artifact(f"data/{SHA[:16]}/series.json", body, content_type="application/json")
-    version = DataVersion(
-        sha256=SHA,
-        source="demo.csv",
-        rows=len(series),
-        first=str(series.start),
-        last=str(series.last_date),
-        column="close",
-        calendar=series.policy,
-        prediction_length=prediction_length_of(settings),
-        context_length=settings.training.hyperparameters.context_length,
-        observations=series.observations,
-        backend="sagemaker",
+    version = series_version(
+        settings,
+        series,
+        sha=SHA,
+        local_dir=local,
         train_uri=fake.artifact_uri(f"data/{SHA[:16]}/train/"),
         test_uri=fake.artifact_uri(f"data/{SHA[:16]}/test/"),
         series_uri=uri,
-        local_dir=str(local),
-        calendar_features=settings.data.calendar_features,
-        target=settings.data.target,
     )
     with edited(ctx.state) as ledger:
         ledger.record_data(version)
