@@ -23,6 +23,9 @@ from typing import Any
 
 import pytest
 
+# helpers whose asserts stand for a test's own: pytest explains their failures as it does a test's
+pytest.register_assert_rewrite("status_picture")
+
 REGION = "ap-northeast-1"
 
 
