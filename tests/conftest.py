@@ -44,6 +44,25 @@ def _one_model_loader_per_process() -> None:
 _one_model_loader_per_process()
 
 
+def _one_click_command_per_app() -> None:
+    """Typer rebuilds the whole click command tree from the app on every call (`app(...)` and
+    CliRunner.invoke: ~40 ms, every option's signature and annotations read again; the tests invoke the
+    CLI in-process over a thousand times). The app does not change once imported, so each app's tree is
+    built once per process. The executable builds it once per run anyway: nothing a command does changes."""
+    import functools
+
+    import typer.main
+    import typer.testing
+
+    build = functools.cache(typer.main.get_command)
+    typer.main.get_command = build  # Typer.__call__ looks it up here (e2e_shell.run_app)
+    assert typer.testing._get_command is not None  # CliRunner.invoke's; fails loudly if typer renames it
+    typer.testing._get_command = build
+
+
+_one_click_command_per_app()
+
+
 @pytest.fixture(autouse=True)
 def hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """Never touch a real account or the user's home: fake keys, no config files, tool home in tmp.
