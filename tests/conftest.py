@@ -248,17 +248,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     nothing left, so the longest (the benchmarks' smoke runs) goes first, then those that train a model
     (`local`), the executable's (`e2e`), tests/hostile, and the rest; the order within a module is kept."""
 
-    def rank(item: pytest.Item) -> int:
-        module = item.nodeid.split("::")[0]
+    def rank(module: str, its: list[pytest.Item]) -> int:
         if module == "tests/test_bench_smoke.py":
             return -1
-        if any(i.get_closest_marker("local") for i in by_module[module]):
+        if any(i.get_closest_marker("local") for i in its):
             return 0
-        if any(i.get_closest_marker("e2e") for i in by_module[module]):
+        if any(i.get_closest_marker("e2e") for i in its):
             return 1
         return 2 if module.startswith("tests/hostile/") else 3
 
     by_module: dict[str, list[pytest.Item]] = {}
     for item in items:
         by_module.setdefault(item.nodeid.split("::")[0], []).append(item)
-    items.sort(key=rank)
+    ranks = {module: rank(module, its) for module, its in by_module.items()}  # once per module, not per item
+    items.sort(key=lambda item: ranks[item.nodeid.split("::")[0]])
