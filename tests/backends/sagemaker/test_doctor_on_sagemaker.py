@@ -176,14 +176,19 @@ def test_role_missing(aws: None, hermetic_env: Path) -> None:
     assert _checks(result)["pass-role"].status == "skipped"
 
 
-def test_role_that_does_not_trust_sagemaker(ctx: Any) -> None:
+def _trust_only_ec2(role: str) -> None:
+    """The role's trust policy now lets only EC2 assume it (someone edited it by hand)."""
     trust = {
         "Version": "2012-10-17",
         "Statement": [
             {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
         ],
     }
-    boto3.client("iam").update_assume_role_policy(RoleName=ROLE, PolicyDocument=json.dumps(trust))
+    boto3.client("iam").update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps(trust))
+
+
+def test_role_that_does_not_trust_sagemaker(ctx: Any) -> None:
+    _trust_only_ec2(ROLE)
     check = _only_problem(doctor.run(ctx))
     assert (check.name, check.exit_code, check.code) == ("role-trust", ExitCode.USAGE, "role-trust")
     assert "provision" in (check.fix or "")  # the tool's own role: provision restores it
@@ -353,13 +358,7 @@ def test_a_policy_for_another_endpoint_is_a_problem(ctx: Any, hermetic_env: Path
 
 
 def test_a_role_that_does_not_trust_the_scheduler(ctx: Any) -> None:
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
-        ],
-    }
-    boto3.client("iam").update_assume_role_policy(RoleName=NAME, PolicyDocument=json.dumps(trust))
+    _trust_only_ec2(NAME)
     [check] = doctor.run(ctx).problems
     assert (check.name, check.exit_code) == ("scheduler-trust", ExitCode.USAGE)
     assert check.fix == "run `nikkei-deepar provision`: it creates (or restores) it"
