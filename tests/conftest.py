@@ -47,16 +47,26 @@ _one_model_loader_per_process()
 def _one_click_command_per_app() -> None:
     """Typer rebuilds the whole click command tree from the app on every call (`app(...)` and
     CliRunner.invoke: ~40 ms, every option's signature and annotations read again; the tests invoke the
-    CLI in-process over a thousand times). The app does not change once imported, so each app's tree is
-    built once per process. The executable builds it once per run anyway: nothing a command does changes."""
-    import functools
+    CLI in-process over a thousand times). The tool's app does not change once imported, so each app's
+    tree is built once per process, and again only if commands were added to it since (tests/cli's
+    throwaway groups). The executable builds it once per run anyway: nothing a command does changes."""
+    import weakref
 
     import typer.main
     import typer.testing
 
-    build = functools.cache(typer.main.get_command)
+    get_command = typer.main.get_command
+    built: weakref.WeakKeyDictionary[typer.Typer, tuple[Any, Any]] = weakref.WeakKeyDictionary()
+
+    def build(app: typer.Typer) -> Any:
+        shape = (len(app.registered_commands), len(app.registered_groups), app.registered_callback)
+        hit = built.get(app)
+        if hit is None or hit[0] != shape:
+            hit = built[app] = (shape, get_command(app))
+        return hit[1]
+
     typer.main.get_command = build  # Typer.__call__ looks it up here (e2e_shell.run_app)
-    assert typer.testing._get_command is not None  # CliRunner.invoke's; fails loudly if typer renames it
+    assert typer.testing._get_command is get_command  # CliRunner.invoke's: fails loudly if typer renames it
     typer.testing._get_command = build
 
 
